@@ -1,0 +1,125 @@
+/**
+ * The `ctx` a code migration receives: a tagged-template `sql` on the runner's session, the
+ * context arguments, a logger, and the keyset batch helper for data migrations.
+ */
+import { escapeIdentifier } from 'pg';
+import type { Database } from './database.ts';
+import { RdsMigrateError } from './errors.ts';
+import type {
+  BatchOptions,
+  BatchReport,
+  MigrationContext,
+  MigrationLogger,
+  Revision,
+  Row,
+  SqlQuery,
+  SqlTag,
+} from './migration.ts';
+
+/** Builds `{ text, values }` from a template: every interpolation becomes a `$n` parameter. */
+export function sqlQuery(strings: TemplateStringsArray, values: readonly unknown[]): SqlQuery {
+  let text = strings[0] ?? '';
+  for (let index = 0; index < values.length; index++) {
+    text += `$${index + 1}${strings[index + 1] ?? ''}`;
+  }
+  return { text, values };
+}
+
+export function sqlTag(db: Database): SqlTag {
+  const tag = async <T extends Row = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]> => {
+    const query = sqlQuery(strings, values);
+    return (await db.query<T>(query.text, query.values)).rows;
+  };
+  return Object.assign(tag, {
+    unsafe: async <T extends Row = Row>(text: string, values?: readonly unknown[]): Promise<T[]> =>
+      (await db.query<T>(text, values)).rows,
+  }) as SqlTag;
+}
+
+export interface ContextOptions {
+  readonly db: Database;
+  readonly revision: Revision;
+  readonly args: Readonly<Record<string, string>>;
+  readonly log: MigrationLogger;
+  /** True when the migration runs inside the plan's transaction: batches cannot commit there. */
+  readonly inTransaction: boolean;
+  /** Schema-qualified checkpoints table, for resumable batches. */
+  readonly checkpointsTable: string;
+}
+
+export function createContext(options: ContextOptions): MigrationContext {
+  return {
+    sql: sqlTag(options.db),
+    args: options.args,
+    log: options.log,
+    batch: <K>(batchOptions: BatchOptions<K>) => runBatches(options, batchOptions),
+  };
+}
+
+/** `ctx.batch` was called where it cannot keep its promise of one transaction per batch. */
+export class BatchInTransactionError extends RdsMigrateError {
+  override readonly name = 'BatchInTransactionError';
+}
+
+async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>): Promise<BatchReport> {
+  if (context.inTransaction) {
+    throw new BatchInTransactionError(
+      `migration ${context.revision} calls ctx.batch inside the plan's transaction, where batches cannot commit ` +
+        'one by one; mark the migration transaction: false',
+    );
+  }
+  const { db, log } = context;
+  const key = options.key ?? 'id';
+  const size = options.size ?? 1000;
+  const table = options.table.split('.').map(escapeIdentifier).join('.');
+  const column = escapeIdentifier(key);
+  const name = `${options.table}:${key}`;
+  const started = Date.now();
+  const checkpoint = await db.query<{ last_key: { value: K } | null; rows: string; batches: number }>(
+    `SELECT last_key, rows, batches FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`,
+    [context.revision, name],
+  );
+  const resumed = checkpoint.rows[0];
+  let lastKey: K | undefined = resumed?.last_key?.value;
+  let rows = Number(resumed?.rows ?? 0);
+  let batches = resumed?.batches ?? 0;
+  if (resumed) log.info('resuming batches from checkpoint', { table: options.table, lastKey, rows, batches });
+  const sql = sqlTag(db);
+
+  for (;;) {
+    const page = await db.query<{ key: K }>(
+      lastKey === undefined
+        ? `SELECT ${column} AS key FROM ${table} ORDER BY ${column} LIMIT $1`
+        : `SELECT ${column} AS key FROM ${table} WHERE ${column} > $2 ORDER BY ${column} LIMIT $1`,
+      lastKey === undefined ? [size] : [size, lastKey],
+    );
+    const keys = page.rows.map((row) => row.key);
+    if (keys.length === 0) break;
+    await db.query('BEGIN');
+    try {
+      await options.run(keys, sql);
+      lastKey = keys[keys.length - 1];
+      rows += keys.length;
+      batches += 1;
+      await db.query(
+        `INSERT INTO ${context.checkpointsTable} (revision, name, last_key, rows, batches, updated_at)
+         VALUES ($1, $2, $3, $4, $5, now())
+         ON CONFLICT (revision, name) DO UPDATE
+         SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, batches = EXCLUDED.batches, updated_at = now()`,
+        [context.revision, name, JSON.stringify({ value: lastKey }), rows, batches],
+      );
+      await db.query('COMMIT');
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    log.info('batch done', { table: options.table, batches, rows, rowsPerSecond: Math.round(rows / elapsed) });
+    if (keys.length < size) break;
+  }
+  await db.query(`DELETE FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`, [
+    context.revision,
+    name,
+  ]);
+  return { batches, rows, durationMs: Date.now() - started, resumed: resumed !== undefined };
+}

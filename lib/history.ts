@@ -1,0 +1,283 @@
+/**
+ * The state the tool keeps in the database, in its own schema: the current heads, and an
+ * append-only log of every applied, reverted or stamped revision with its checksum, timing,
+ * who ran it, and its down step (so a bundle that lacks a revision can still revert it).
+ */
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import type { Database } from './database.ts';
+import { HistoryError, UsageError } from './errors.ts';
+import type { Revision } from './migration.ts';
+
+export const DEFAULT_HISTORY_SCHEMA = 'rds_migrate';
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export type LogDirection = 'up' | 'down' | 'stamp-up' | 'stamp-down';
+
+/** A recorded down step: SQL text, or the self-contained JavaScript module of a code migration. */
+export interface RecordedDownStep {
+  readonly kind: 'sql' | 'module';
+  readonly text: string;
+}
+
+export interface LogEntry {
+  readonly revision: Revision;
+  readonly parents: readonly Revision[];
+  readonly direction: LogDirection;
+  readonly message: string;
+  readonly checksum: string;
+  readonly source: string;
+  readonly transactional: boolean;
+  readonly downStep?: RecordedDownStep;
+  readonly runId: string;
+  readonly actor: string;
+  readonly note?: string;
+}
+
+export interface LogRow extends Omit<LogEntry, 'downStep'> {
+  readonly id: number;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly hasDownStep: boolean;
+}
+
+export interface HistoryState {
+  /** False when the history schema does not exist yet: nothing was ever applied. */
+  readonly exists: boolean;
+  readonly heads: readonly Revision[];
+  /** Checksum each applied revision had when it was applied (or stamped). */
+  readonly checksums: ReadonlyMap<Revision, string>;
+  /** A non-transactional migration that started and did not finish, if any. */
+  readonly inProgress?: InProgress;
+}
+
+export interface InProgress {
+  readonly revision: Revision;
+  readonly direction: 'up' | 'down';
+  readonly startedAt: Date;
+  readonly actor: string;
+}
+
+export class History {
+  readonly schema: string;
+  private readonly q: string;
+
+  constructor(schema: string = DEFAULT_HISTORY_SCHEMA) {
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new UsageError(`history schema '${schema}' is not a plain lowercase identifier; use e.g. rds_migrate`);
+    }
+    this.schema = schema;
+    this.q = escapeIdentifier(schema);
+  }
+
+  /** The advisory lock key: one lock per history schema, so two apps in one database don't block each other. */
+  get lockName(): string {
+    return `rds-migrate:${this.schema}`;
+  }
+
+  async ensure(db: Database): Promise<void> {
+    const state = await db.query<{ heads: string | null; log: string | null }>(
+      `SELECT to_regclass($1) AS heads, to_regclass($2) AS log`,
+      [`${this.q}.heads`, `${this.q}.in_progress`],
+    );
+    if (state.rows[0]?.heads && state.rows[0].log) return;
+    await db.query(this.createSql());
+  }
+
+  createSql(): string {
+    const q = this.q;
+    return `
+CREATE SCHEMA IF NOT EXISTS ${q};
+CREATE TABLE IF NOT EXISTS ${q}.heads (
+  revision text PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS ${q}.log (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  revision text NOT NULL,
+  parents text[] NOT NULL,
+  direction text NOT NULL CHECK (direction IN ('up', 'down', 'stamp-up', 'stamp-down')),
+  message text NOT NULL,
+  checksum text NOT NULL,
+  source text NOT NULL,
+  transactional boolean NOT NULL,
+  down_kind text CHECK (down_kind IN ('sql', 'module')),
+  down_text text,
+  started_at timestamptz NOT NULL,
+  duration_ms double precision NOT NULL,
+  run_id text NOT NULL,
+  actor text NOT NULL,
+  note text
+);
+CREATE INDEX IF NOT EXISTS log_revision_idx ON ${q}.log (revision, id);
+CREATE TABLE IF NOT EXISTS ${q}.in_progress (
+  revision text PRIMARY KEY,
+  direction text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  actor text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
+  revision text NOT NULL,
+  name text NOT NULL,
+  last_key jsonb,
+  rows bigint NOT NULL DEFAULT 0,
+  batches integer NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (revision, name)
+);`;
+  }
+
+  async read(db: Database): Promise<HistoryState> {
+    const present = await db.query<{ heads: string | null }>(`SELECT to_regclass($1) AS heads`, [`${this.q}.heads`]);
+    if (!present.rows[0]?.heads) return { exists: false, heads: [], checksums: new Map() };
+    const result = await db.query<{ kind: string; revision: string; value: string | null; at: Date | null }>(
+      `SELECT 'head' AS kind, revision, NULL AS value, NULL::timestamptz AS at FROM ${this.q}.heads
+       UNION ALL
+       SELECT 'checksum', revision, checksum, NULL FROM (
+         SELECT DISTINCT ON (revision) revision, checksum, direction FROM ${this.q}.log
+         ORDER BY revision, id DESC) latest
+       WHERE direction IN ('up', 'stamp-up')
+       UNION ALL
+       SELECT 'in_progress', revision, direction || ' ' || actor, started_at FROM ${this.q}.in_progress`,
+    );
+    const heads: Revision[] = [];
+    const checksums = new Map<Revision, string>();
+    let inProgress: InProgress | undefined;
+    for (const row of result.rows) {
+      if (row.kind === 'head') heads.push(row.revision);
+      else if (row.kind === 'checksum') checksums.set(row.revision, row.value ?? '');
+      else inProgress = parseInProgress(row.revision, row.value ?? '', row.at ?? new Date(0));
+    }
+    return { exists: true, heads: heads.sort(), checksums, inProgress };
+  }
+
+  /**
+   * SQL that records one step: the log row and the new heads. Literal, not parameterised, so
+   * it can travel in the same round trip as the migration's own SQL. Timing comes from the
+   * server: `statement_timestamp()` is when that round trip began.
+   */
+  recordSql(entry: LogEntry, headsAfter: readonly Revision[], durationMs?: number): string {
+    const q = this.q;
+    const duration =
+      durationMs === undefined
+        ? 'extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000'
+        : String(Number(durationMs));
+    const started =
+      durationMs === undefined ? 'statement_timestamp()' : `clock_timestamp() - interval '${Number(durationMs)} ms'`;
+    return `INSERT INTO ${q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note) VALUES (${[
+      escapeLiteral(entry.revision),
+      textArray(entry.parents),
+      escapeLiteral(entry.direction),
+      escapeLiteral(entry.message),
+      escapeLiteral(entry.checksum),
+      escapeLiteral(entry.source),
+      entry.transactional ? 'true' : 'false',
+      entry.downStep ? escapeLiteral(entry.downStep.kind) : 'NULL',
+      entry.downStep ? escapeLiteral(entry.downStep.text) : 'NULL',
+      started,
+      duration,
+      escapeLiteral(entry.runId),
+      escapeLiteral(entry.actor),
+      entry.note ? escapeLiteral(entry.note) : 'NULL',
+    ].join(', ')});
+${this.recordHeadsSql(headsAfter)}`;
+  }
+
+  /** SQL that makes `heads` the current heads. */
+  recordHeadsSql(headsAfter: readonly Revision[]): string {
+    const heads = textArray(headsAfter);
+    return `DELETE FROM ${this.q}.heads WHERE revision <> ALL(${heads});
+INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NOTHING;`;
+  }
+
+  async markInProgress(db: Database, revision: Revision, direction: 'up' | 'down', actor: string): Promise<void> {
+    await db.query(
+      `INSERT INTO ${this.q}.in_progress (revision, direction, actor) VALUES ($1, $2, $3)
+       ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXCLUDED.actor, started_at = now()`,
+      [revision, direction, actor],
+    );
+  }
+
+  clearInProgressSql(revision: Revision): string {
+    return `DELETE FROM ${this.q}.in_progress WHERE revision = ${escapeLiteral(revision)};`;
+  }
+
+  /** The log, newest first. */
+  async log(db: Database, limit = 50): Promise<LogRow[]> {
+    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [`${this.q}.log`]);
+    if (!present.rows[0]?.log) return [];
+    const result = await db.query<Record<string, unknown>>(
+      `SELECT id, revision, parents, direction, message, checksum, source, transactional,
+              down_text IS NOT NULL AS has_down_step, started_at, duration_ms, run_id, actor, note
+       FROM ${this.q}.log ORDER BY id DESC LIMIT $1`,
+      [limit],
+    );
+    return result.rows.map((row) => ({
+      id: Number(row.id),
+      revision: String(row.revision),
+      parents: row.parents as string[],
+      direction: row.direction as LogDirection,
+      message: String(row.message),
+      checksum: String(row.checksum),
+      source: String(row.source),
+      transactional: Boolean(row.transactional),
+      hasDownStep: Boolean(row.has_down_step),
+      startedAt: row.started_at as Date,
+      durationMs: Number(row.duration_ms),
+      runId: String(row.run_id),
+      actor: String(row.actor),
+      note: row.note === null ? undefined : String(row.note),
+    }));
+  }
+
+  /**
+   * What the log knows of each revision's latest application: parents, message and down step.
+   * Used to revert revisions the running bundle does not contain.
+   */
+  async recordedRevisions(db: Database): Promise<RecordedRevision[]> {
+    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [`${this.q}.log`]);
+    if (!present.rows[0]?.log) return [];
+    const result = await db.query<{
+      revision: string;
+      parents: string[];
+      message: string;
+      checksum: string;
+      source: string;
+      transactional: boolean;
+      down_kind: 'sql' | 'module' | null;
+      down_text: string | null;
+    }>(
+      `SELECT DISTINCT ON (revision) revision, parents, message, checksum, source, transactional, down_kind, down_text
+       FROM ${this.q}.log WHERE direction IN ('up', 'stamp-up') ORDER BY revision, id DESC`,
+    );
+    return result.rows.map((row) => ({
+      revision: row.revision,
+      parents: row.parents,
+      message: row.message,
+      checksum: row.checksum,
+      source: row.source,
+      transactional: row.transactional,
+      downStep: row.down_kind && row.down_text !== null ? { kind: row.down_kind, text: row.down_text } : undefined,
+    }));
+  }
+}
+
+export interface RecordedRevision {
+  readonly revision: Revision;
+  readonly parents: readonly Revision[];
+  readonly message: string;
+  readonly checksum: string;
+  readonly source: string;
+  readonly transactional: boolean;
+  readonly downStep?: RecordedDownStep;
+}
+
+function textArray(values: readonly string[]): string {
+  return `ARRAY[${values.map((value) => escapeLiteral(value)).join(', ')}]::text[]`;
+}
+
+function parseInProgress(revision: string, value: string, at: Date): InProgress {
+  const [direction, ...actor] = value.split(' ');
+  if (direction !== 'up' && direction !== 'down') {
+    throw new HistoryError(`the history's in_progress row for ${revision} has direction '${direction}'`);
+  }
+  return { revision, direction, startedAt: at, actor: actor.join(' ') };
+}

@@ -1,0 +1,250 @@
+/**
+ * Reads a migrations folder: `<yyyymmddHHMM>_<slug>.sql` files with a header comment and
+ * `-- migrate:up` / `-- migrate:down` sections, and `.ts` modules whose default export is a
+ * migration object. In a Lambda bundle each `.ts` has a compiled `.mjs` beside it, which is
+ * what gets imported; the checksum is always of the `.ts` source, so the CLI and the function
+ * agree on drift.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MigrationLoadError } from './errors.ts';
+import type { Migration, MigrationContext, MigrationProvider, MigrationStep, MigrationTimeouts } from './migration.ts';
+
+const REVISION_PATTERN = /^[0-9a-z_]{4,64}$/;
+const RESERVED_REVISIONS = new Set(['base', 'head', 'heads', 'current']);
+const MIGRATION_FILE = /\.(sql|ts)$/;
+
+/** sha256 of a file's text with line endings normalised, so a checkout with CRLF is not drift. */
+export function checksumOf(text: string): string {
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+export class FileMigrationProvider implements MigrationProvider {
+  constructor(readonly directory: string) {}
+
+  async getMigrations(): Promise<readonly Migration[]> {
+    return loadMigrations(this.directory);
+  }
+}
+
+export async function loadMigrations(directory: string): Promise<Migration[]> {
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    throw new MigrationLoadError(
+      directory,
+      `cannot read the migrations folder (${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
+        'create it or point --migrations-dir at the right one',
+    );
+  }
+  const files = names.filter((name) => MIGRATION_FILE.test(name) && !name.endsWith('.d.ts')).sort();
+  return Promise.all(files.map((name) => loadMigrationFile(directory, name)));
+}
+
+export async function loadMigrationFile(directory: string, name: string): Promise<Migration> {
+  const path = join(directory, name);
+  const text = await readFile(path, 'utf8');
+  if (name.endsWith('.sql')) return parseSqlMigration(name, text);
+  return loadModuleMigration(name, path, text);
+}
+
+// ---------- SQL files ----------
+
+const HEADER_LINE = /^--\s*([a-z_]+)\s*:\s*(.*?)\s*$/;
+const SECTION_MARKER = /^--\s*migrate:(up|down)\s*$/;
+const KNOWN_HEADER_KEYS = new Set([
+  'revision',
+  'down_revision',
+  'message',
+  'transaction',
+  'lock_timeout',
+  'statement_timeout',
+  'irreversible',
+]);
+
+/** Parses the text of a SQL migration file; `source` names it in errors. */
+export function parseSqlMigration(source: string, text: string): Migration {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const header = new Map<string, string>();
+  const sections: Record<'up' | 'down', { start: number; lines: string[] } | undefined> = {
+    up: undefined,
+    down: undefined,
+  };
+  let current: 'up' | 'down' | undefined;
+
+  lines.forEach((line, index) => {
+    const marker = SECTION_MARKER.exec(line.trim());
+    if (marker) {
+      const section = marker[1] as 'up' | 'down';
+      if (sections[section]) throw new MigrationLoadError(source, `has two '-- migrate:${section}' sections`);
+      current = section;
+      sections[section] = { start: index + 2, lines: [] };
+      return;
+    }
+    if (current) {
+      sections[current]?.lines.push(line);
+      return;
+    }
+    const field = HEADER_LINE.exec(line.trim());
+    if (!field) return;
+    const [, key = '', value = ''] = field;
+    if (!KNOWN_HEADER_KEYS.has(key)) return;
+    if (header.has(key)) throw new MigrationLoadError(source, `names '${key}' twice in its header`);
+    header.set(key, value);
+  });
+
+  const revision = header.get('revision');
+  if (!revision) {
+    throw new MigrationLoadError(source, "has no '-- revision: <id>' line in its header; add one (rds-migrate create writes it)");
+  }
+  const up = sections.up;
+  if (!up || up.lines.join('').trim() === '') {
+    throw new MigrationLoadError(source, "has no SQL under '-- migrate:up'");
+  }
+  const irreversible = header.get('irreversible') || undefined;
+  const downText = sections.down?.lines.join('\n').trim() ?? '';
+  if (irreversible && downText !== '') {
+    throw new MigrationLoadError(source, "is marked 'irreversible' but has a down step; keep one of the two");
+  }
+  return {
+    revision: validRevision(source, revision),
+    downRevisions: parseParents(source, header.get('down_revision')),
+    message: header.get('message') ?? messageFromFileName(source),
+    transaction: parseTransaction(source, header.get('transaction')),
+    timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
+    up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: up.start },
+    down: downText === '' ? undefined : { kind: 'sql', sql: downText, line: sections.down?.start ?? 0 },
+    irreversible,
+    source,
+    checksum: checksumOf(text),
+  };
+}
+
+function parseParents(source: string, value: string | undefined): string[] {
+  if (value === undefined || value === '' || value === 'none' || value === 'null') return [];
+  return value.split(',').map((parent) => validRevision(source, parent.trim()));
+}
+
+function parseTransaction(source: string, value: string | undefined): boolean {
+  if (value === undefined || value === 'true') return true;
+  if (value === 'false') return false;
+  throw new MigrationLoadError(source, `has 'transaction: ${value}'; write true or false`);
+}
+
+// ---------- TS modules ----------
+
+interface MigrationModule {
+  revision?: unknown;
+  downRevision?: unknown;
+  message?: unknown;
+  transaction?: unknown;
+  lockTimeout?: unknown;
+  statementTimeout?: unknown;
+  irreversible?: unknown;
+  up?: unknown;
+  down?: unknown;
+}
+
+async function loadModuleMigration(source: string, path: string, text: string): Promise<Migration> {
+  const compiled = path.replace(/\.ts$/, '.mjs');
+  const modulePath = existsSync(compiled) ? compiled : path;
+  let loaded: { default?: MigrationModule };
+  try {
+    loaded = await import(pathToFileURL(modulePath).href);
+  } catch (error) {
+    throw new MigrationLoadError(source, `cannot be imported: ${(error as Error).message}`);
+  }
+  return migrationFromModule(source, loaded.default, checksumOf(text), modulePath);
+}
+
+/** Checks the default export of a migration module and turns it into a `Migration`. */
+export function migrationFromModule(
+  source: string,
+  exported: MigrationModule | undefined,
+  checksum: string,
+  modulePath?: string,
+): Migration {
+  if (!exported || typeof exported !== 'object') {
+    throw new MigrationLoadError(source, 'has no default export; export default { revision, downRevision, up, down }');
+  }
+  if (typeof exported.revision !== 'string') {
+    throw new MigrationLoadError(source, "has no string 'revision' in its default export");
+  }
+  if (typeof exported.up !== 'function') throw new MigrationLoadError(source, "has no 'up(ctx)' function");
+  if (exported.down !== undefined && typeof exported.down !== 'function') {
+    throw new MigrationLoadError(source, "has a 'down' that is not a function");
+  }
+  const irreversible = typeof exported.irreversible === 'string' ? exported.irreversible : undefined;
+  if (irreversible && exported.down) {
+    throw new MigrationLoadError(source, "is marked 'irreversible' but has a down step; keep one of the two");
+  }
+  const up = exported.up as (ctx: MigrationContext) => Promise<void>;
+  const down = exported.down as ((ctx: MigrationContext) => Promise<void>) | undefined;
+  return {
+    revision: validRevision(source, exported.revision),
+    downRevisions: moduleParents(source, exported.downRevision),
+    message: typeof exported.message === 'string' ? exported.message : messageFromFileName(source),
+    transaction: moduleTransaction(source, exported.transaction),
+    timeouts: timeoutsFrom(optionalString(exported.lockTimeout), optionalString(exported.statementTimeout)),
+    up: codeStep(up),
+    down: down ? codeStep(down) : undefined,
+    irreversible,
+    source,
+    checksum,
+    modulePath,
+  };
+}
+
+function codeStep(run: (ctx: MigrationContext) => Promise<void>): MigrationStep {
+  return { kind: 'code', run: async (ctx) => run(ctx) };
+}
+
+function moduleParents(source: string, value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return [validRevision(source, value)];
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    return value.map((item) => validRevision(source, item));
+  }
+  throw new MigrationLoadError(source, "has a 'downRevision' that is neither a string, a list of strings, nor null");
+}
+
+function moduleTransaction(source: string, value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value === 'boolean') return value;
+  throw new MigrationLoadError(source, "has a 'transaction' that is not true or false");
+}
+
+// ---------- shared ----------
+
+function validRevision(source: string, revision: string): string {
+  if (!REVISION_PATTERN.test(revision) || RESERVED_REVISIONS.has(revision)) {
+    throw new MigrationLoadError(
+      source,
+      `has revision '${revision}', which is not a valid id (4 to 64 of a-z, 0-9, _; not base/head/heads/current)`,
+    );
+  }
+  return revision;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function timeoutsFrom(lockTimeout: string | undefined, statementTimeout: string | undefined): MigrationTimeouts {
+  return {
+    ...(lockTimeout ? { lockTimeout } : {}),
+    ...(statementTimeout ? { statementTimeout } : {}),
+  };
+}
+
+/** `202611251030_add_user_profile.sql` → `add user profile`. */
+function messageFromFileName(source: string): string {
+  return basename(source)
+    .replace(/\.(sql|ts)$/, '')
+    .replace(/^\d+_/, '')
+    .replace(/_/g, ' ');
+}

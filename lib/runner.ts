@@ -1,0 +1,370 @@
+/**
+ * The runner: the only part of the engine that changes a database. Under the advisory lock it
+ * reads the history, checks drift, plans (pure), and runs the plan: every transactional step of
+ * a stretch in ONE transaction, each `transaction: false` migration alone between them.
+ */
+import { randomUUID } from 'node:crypto';
+import { escapeLiteral } from 'pg';
+import { createContext } from './context.ts';
+import type { Database } from './database.ts';
+import {
+  ConnectionLostError,
+  DriftError,
+  type DriftedRevision,
+  MigrationFailed,
+  type PostgresErrorFields,
+  RdsMigrateError,
+} from './errors.ts';
+import type { RevisionGraph } from './graph.ts';
+import { History, type HistoryState, type LogDirection, type RecordedDownStep } from './history.ts';
+import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
+import type { Migration, MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
+import { type Plan, type PlanStep, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
+import { recordDownStep } from './recorded.ts';
+import { splitStatements } from './statements.ts';
+
+/** What the caller wants done; the plan is made from it under the lock, against fresh state. */
+export type Intent =
+  | { readonly action: 'upgrade'; readonly target: UpgradeTarget }
+  | { readonly action: 'downgrade'; readonly target?: Revision }
+  | { readonly action: 'sync'; readonly target: Revision }
+  | { readonly action: 'stamp'; readonly target: UpgradeTarget };
+
+/** Protects a live database: a migration never queues long behind traffic, nor runs away. */
+export const DEFAULT_TIMEOUTS: Required<MigrationTimeouts> = { lockTimeout: '5s', statementTimeout: '5min' };
+
+export interface RunOptions {
+  /** @default new History() (schema rds_migrate) */
+  readonly history?: History;
+  /** Who runs: 'cli:alice@laptop', 'lambda:my-stack'. Recorded in the log. */
+  readonly actor: string;
+  /** Context arguments for every migration. @default {} */
+  readonly args?: Readonly<Record<string, string>>;
+  readonly log?: MigrationLogger;
+  /** How long to wait for another runner's lock. @default 60 s */
+  readonly lockWaitMs?: number;
+  /** Timeouts for migrations that don't set their own. @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: MigrationTimeouts;
+  /**
+   * The graph to plan on, given the database's state: lets the deploy add revisions known only
+   * from the history. @default the graph passed in
+   */
+  readonly extendGraph?: (graph: RevisionGraph, state: HistoryState) => Promise<RevisionGraph>;
+  /** Refuse to run when applied files changed. @default true */
+  readonly checkDrift?: boolean;
+}
+
+export interface StepResult {
+  readonly revision: Revision;
+  readonly direction: 'up' | 'down';
+  readonly source: string;
+  readonly transactional: boolean;
+  /** Which transaction of the plan (1-based); a non-transactional step is a unit of its own. */
+  readonly unit: number;
+  readonly durationMs: number;
+}
+
+export interface RunReport {
+  readonly runId: string;
+  readonly status: 'applied' | 'up-to-date' | 'stamped';
+  readonly from: readonly Revision[];
+  readonly to: readonly Revision[];
+  readonly steps: readonly StepResult[];
+  readonly durationMs: number;
+}
+
+const silentLog: MigrationLogger = { info: () => undefined, warn: () => undefined };
+
+export async function migrate(
+  db: Database,
+  graph: RevisionGraph,
+  intent: Intent,
+  options: RunOptions,
+): Promise<RunReport> {
+  const history = options.history ?? new History();
+  const started = Date.now();
+  return withLock(db, history.lockName, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
+    await history.ensure(db);
+    const state = await history.read(db);
+    const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
+    if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
+    const plan = makePlan(planGraph, state.heads, intent);
+    const runId = randomUUID();
+    if (intent.action === 'stamp') {
+      await stamp(db, history, planGraph, plan, runId, options.actor);
+      return { runId, status: 'stamped', from: plan.from, to: plan.to, steps: [], durationMs: Date.now() - started };
+    }
+    if (plan.steps.length === 0) {
+      return { runId, status: 'up-to-date', from: plan.from, to: plan.to, steps: [], durationMs: Date.now() - started };
+    }
+    const run = new PlanRun(db, history, plan, runId, options);
+    const steps = await run.execute();
+    return { runId, status: 'applied', from: plan.from, to: plan.to, steps, durationMs: Date.now() - started };
+  });
+}
+
+export function makePlan(graph: RevisionGraph, heads: readonly Revision[], intent: Intent): Plan {
+  switch (intent.action) {
+    case 'upgrade':
+      return planUpgrade(graph, heads, intent.target);
+    case 'downgrade':
+      return planDowngrade(graph, heads, intent.target);
+    case 'sync':
+      return planTo(graph, heads, intent.target);
+    case 'stamp':
+      return planStamp(graph, heads, intent.target);
+  }
+}
+
+/** Applied revisions whose file changed since: compared on every revision both sides know. */
+export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRevision[] {
+  const drifted: DriftedRevision[] = [];
+  for (const [revision, appliedChecksum] of state.checksums) {
+    if (!graph.has(revision)) continue;
+    const migration = graph.get(revision);
+    if (migration.checksum !== appliedChecksum) {
+      drifted.push({ revision, source: migration.source, appliedChecksum, currentChecksum: migration.checksum });
+    }
+  }
+  return drifted;
+}
+
+function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {
+  const drifted = findDrift(graph, state);
+  if (drifted.length > 0) throw new DriftError(drifted);
+}
+
+interface Unit {
+  readonly transactional: boolean;
+  readonly steps: readonly PlanStep[];
+}
+
+/** Consecutive transactional steps share a unit; a non-transactional step stands alone. */
+export function splitIntoUnits(steps: readonly PlanStep[]): Unit[] {
+  const units: { transactional: boolean; steps: PlanStep[] }[] = [];
+  for (const step of steps) {
+    const last = units[units.length - 1];
+    if (step.migration.transaction && last?.transactional) last.steps.push(step);
+    else units.push({ transactional: step.migration.transaction, steps: [step] });
+  }
+  return units;
+}
+
+class PlanRun {
+  private readonly log: MigrationLogger;
+  private readonly timeouts: Required<MigrationTimeouts>;
+  private headsNow: readonly Revision[];
+
+  constructor(
+    private readonly db: Database,
+    private readonly history: History,
+    private readonly plan: Plan,
+    private readonly runId: string,
+    private readonly options: RunOptions,
+  ) {
+    this.log = options.log ?? silentLog;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.headsNow = plan.from;
+  }
+
+  async execute(): Promise<StepResult[]> {
+    const units = splitIntoUnits(this.plan.steps);
+    const results: StepResult[] = [];
+    for (const [index, unit] of units.entries()) {
+      const note = units.length > 1 ? `unit ${index + 1} of ${units.length}` : undefined;
+      const done = unit.transactional
+        ? await this.runTransaction(unit.steps, index + 1, note)
+        : await this.runAlone(unit.steps[0] as PlanStep, index + 1, note);
+      results.push(...done);
+    }
+    return results;
+  }
+
+  private async runTransaction(steps: readonly PlanStep[], unit: number, note?: string): Promise<StepResult[]> {
+    const results: StepResult[] = [];
+    await this.query('BEGIN', 'BEGIN');
+    let current: PlanStep | undefined;
+    try {
+      for (const step of steps) {
+        current = step;
+        const started = performance.now();
+        await this.runStep(step, true, note);
+        results.push(this.result(step, unit, performance.now() - started));
+      }
+      current = undefined;
+      await this.query('COMMIT', 'COMMIT');
+    } catch (error) {
+      await this.db.query('ROLLBACK').catch(() => undefined);
+      throw this.failure(error, current ?? steps[steps.length - 1], this.headsNow);
+    }
+    this.headsNow = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
+    for (const result of results) this.log.info('migrated', { ...result });
+    return results;
+  }
+
+  private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult[]> {
+    const started = performance.now();
+    await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
+    try {
+      await this.runStep(step, false, note ? `${note}, outside a transaction` : 'outside a transaction');
+    } catch (error) {
+      await this.db.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
+      throw this.failure(error, step, this.headsNow);
+    }
+    this.headsNow = step.headsAfter;
+    const result = this.result(step, unit, performance.now() - started);
+    this.log.info('migrated', { ...result });
+    return [result];
+  }
+
+  private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<void> {
+    const migration = step.migration;
+    const work = step.direction === 'up' ? migration.up : migration.down;
+    if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
+    const timeouts = this.settings(migration.timeouts, inTransaction);
+    const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
+    const entry = {
+      revision: step.revision,
+      parents: migration.downRevisions,
+      direction: step.direction as LogDirection,
+      message: migration.message,
+      checksum: migration.checksum,
+      source: migration.source,
+      transactional: migration.transaction,
+      downStep,
+      runId: this.runId,
+      actor: this.options.actor,
+      note,
+    };
+
+    if (work.kind === 'sql' && inTransaction) {
+      // One round trip: timeouts, the migration, and its history row.
+      const text = `${timeouts}\n${work.sql}\n;\n${this.history.recordSql(entry, step.headsAfter)}`;
+      await this.query(text, `${step.direction} ${step.revision}`);
+      return;
+    }
+
+    const started = performance.now();
+    await this.query(timeouts, 'SET timeouts');
+    if (work.kind === 'sql') {
+      for (const statement of await splitStatements(work.sql)) {
+        await this.query(statement.text, `${step.direction} ${step.revision}`);
+      }
+    } else {
+      const ctx = createContext({
+        db: this.db,
+        revision: step.revision,
+        args: this.options.args ?? {},
+        log: this.log,
+        inTransaction,
+        checkpointsTable: `${this.history.schema}.checkpoints`,
+      });
+      await work.run(ctx);
+    }
+    const finish = inTransaction ? '' : `RESET lock_timeout; RESET statement_timeout; ${this.history.clearInProgressSql(step.revision)}`;
+    await this.query(
+      `${this.history.recordSql(entry, step.headsAfter, performance.now() - started)}\n${finish}`,
+      `record ${step.revision}`,
+    );
+  }
+
+  private settings(own: MigrationTimeouts, local: boolean): string {
+    const scope = local ? 'SET LOCAL' : 'SET';
+    const lock = own.lockTimeout ?? this.timeouts.lockTimeout;
+    const statement = own.statementTimeout ?? this.timeouts.statementTimeout;
+    return `${scope} lock_timeout = ${escapeLiteral(lock)}; ${scope} statement_timeout = ${escapeLiteral(statement)};`;
+  }
+
+  private async query(text: string, during: string): Promise<void> {
+    try {
+      await this.db.query(text);
+    } catch (error) {
+      if (isConnectionLoss(error)) throw new ConnectionLostError(during, describe(error));
+      throw error;
+    }
+  }
+
+  private result(step: PlanStep, unit: number, durationMs: number): StepResult {
+    return {
+      revision: step.revision,
+      direction: step.direction,
+      source: step.migration.source,
+      transactional: step.migration.transaction,
+      unit,
+      durationMs: Math.round(durationMs * 100) / 100,
+    };
+  }
+
+  private failure(error: unknown, step: PlanStep | undefined, heads: readonly Revision[]): Error {
+    if (error instanceof ConnectionLostError || !step) return error as Error;
+    if (isConnectionLoss(error)) return new ConnectionLostError(`${step.direction} ${step.revision}`, describe(error));
+    return new MigrationFailed(step.revision, step.direction, step.migration.source, postgresFields(error), heads);
+  }
+}
+
+async function stamp(
+  db: Database,
+  history: History,
+  graph: RevisionGraph,
+  plan: Plan,
+  runId: string,
+  actor: string,
+): Promise<void> {
+  const before = graph.ancestors(plan.from);
+  const after = graph.ancestors(plan.to);
+  const marked = graph.sorted([...after].filter((revision) => !before.has(revision)));
+  const unmarked = graph.sorted([...before].filter((revision) => !after.has(revision))).reverse();
+  const note = `stamp ${plan.from.join(',') || 'base'} -> ${plan.to.join(',') || 'base'}`;
+  const rows: string[] = [];
+  const record = async (revision: Revision, direction: LogDirection, downStep?: RecordedDownStep) => {
+    const migration: Migration = graph.get(revision);
+    rows.push(
+      history.recordSql(
+        {
+          revision,
+          parents: migration.downRevisions,
+          direction,
+          message: migration.message,
+          checksum: migration.checksum,
+          source: migration.source,
+          transactional: migration.transaction,
+          downStep,
+          runId,
+          actor,
+          note,
+        },
+        plan.to,
+        0,
+      ),
+    );
+  };
+  for (const revision of unmarked) await record(revision, 'stamp-down');
+  for (const revision of marked) await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
+  if (rows.length === 0) rows.push(history.recordHeadsSql(plan.to));
+  await db.query(`BEGIN;\n${rows.join('\n')}\nCOMMIT;`);
+}
+
+const CONNECTION_LOSS_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE']);
+
+export function isConnectionLoss(error: unknown): boolean {
+  const candidate = error as { code?: string; message?: string };
+  if (candidate?.code && CONNECTION_LOSS_CODES.has(candidate.code)) return true;
+  const message = candidate?.message ?? '';
+  return /Connection terminated|Client has encountered a connection error|not queryable/.test(message);
+}
+
+function describe(error: unknown): string {
+  const candidate = error as { code?: string; message?: string };
+  return candidate?.code ? `${candidate.code}: ${candidate.message}` : String(candidate?.message ?? error);
+}
+
+export function postgresFields(error: unknown): PostgresErrorFields {
+  const candidate = error as { code?: string; message?: string; detail?: string; hint?: string; position?: string };
+  return {
+    code: typeof candidate?.code === 'string' ? candidate.code : undefined,
+    message: String(candidate?.message ?? error),
+    detail: candidate?.detail,
+    hint: candidate?.hint,
+    position: candidate?.position,
+  };
+}
