@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-postgres.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // Two cores: files in parallel, each on its own databases of one shared server.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
