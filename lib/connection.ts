@@ -28,7 +28,9 @@ export async function connect(config: pg.ClientConfig, applicationName = 'rds-mi
   try {
     await client.connect();
   } catch (error) {
-    throw new ConnectionError(`cannot connect to PostgreSQL at ${describeTarget(config)}: ${safeMessage(error)}`);
+    throw new ConnectionError(
+      `cannot connect to PostgreSQL at ${describeTarget(config)}: ${safeMessage(error)}`,
+    );
   }
   return { db: databaseOf(client), client, close: () => client.end().catch(() => undefined) };
 }

@@ -26,7 +26,10 @@ export function sqlQuery(strings: TemplateStringsArray, values: readonly unknown
 }
 
 export function sqlTag(db: Database): SqlTag {
-  const tag = async <T extends Row = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]> => {
+  const tag = async <T extends Row = Row>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<T[]> => {
     const query = sqlQuery(strings, values);
     return (await db.query<T>(query.text, query.values)).rows;
   };
@@ -114,7 +117,12 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
       throw error;
     }
     const elapsed = (Date.now() - started) / 1000;
-    log.info('batch done', { table: options.table, batches, rows, rowsPerSecond: Math.round(rows / elapsed) });
+    log.info('batch done', {
+      table: options.table,
+      batches,
+      rows,
+      rowsPerSecond: Math.round(rows / elapsed),
+    });
     if (keys.length < size) break;
   }
   await db.query(`DELETE FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`, [

@@ -56,7 +56,16 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
       '-c',
       'unix_socket_directories=',
       ...(options.throwaway
-        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200']
+        ? [
+            '-c',
+            'fsync=off',
+            '-c',
+            'synchronous_commit=off',
+            '-c',
+            'full_page_writes=off',
+            '-c',
+            'max_connections=200',
+          ]
         : []),
     ],
     onLog: (message: string) => {

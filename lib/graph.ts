@@ -85,7 +85,8 @@ export class RevisionGraph {
     if (spec === BASE) return BASE;
     if (spec === 'head') return this.singleHead();
     if (this.byRevision.has(spec)) return spec;
-    const matches = spec.length >= MIN_PREFIX ? this.order.filter((revision) => revision.startsWith(spec)) : [];
+    const matches =
+      spec.length >= MIN_PREFIX ? this.order.filter((revision) => revision.startsWith(spec)) : [];
     if (matches.length === 1 && matches[0]) return matches[0];
     if (matches.length > 1) {
       throw new GraphError(
@@ -105,7 +106,10 @@ export class RevisionGraph {
   singleHead(): Revision {
     if (this.heads.length === 1 && this.heads[0]) return this.heads[0];
     if (this.heads.length === 0) {
-      throw new GraphError('no-migrations', 'there are no migrations yet; create one with rds-migrate create "message"');
+      throw new GraphError(
+        'no-migrations',
+        'there are no migrations yet; create one with rds-migrate create "message"',
+      );
     }
     throw new GraphError(
       'multiple-heads',

@@ -63,7 +63,9 @@ export class History {
 
   constructor(schema: string = DEFAULT_HISTORY_SCHEMA) {
     if (!SCHEMA_NAME.test(schema)) {
-      throw new UsageError(`history schema '${schema}' is not a plain lowercase identifier; use e.g. rds_migrate`);
+      throw new UsageError(
+        `history schema '${schema}' is not a plain lowercase identifier; use e.g. rds_migrate`,
+      );
     }
     this.schema = schema;
     this.q = escapeIdentifier(schema);
@@ -126,7 +128,9 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
   }
 
   async read(db: Database): Promise<HistoryState> {
-    const present = await db.query<{ heads: string | null }>(`SELECT to_regclass($1) AS heads`, [`${this.q}.heads`]);
+    const present = await db.query<{ heads: string | null }>(`SELECT to_regclass($1) AS heads`, [
+      `${this.q}.heads`,
+    ]);
     if (!present.rows[0]?.heads) return { exists: false, heads: [], checksums: new Map() };
     const result = await db.query<{ kind: string; revision: string; value: string | null; at: Date | null }>(
       `SELECT 'head' AS kind, revision, NULL AS value, NULL::timestamptz AS at FROM ${this.q}.heads
@@ -161,7 +165,9 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
         ? 'extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000'
         : String(Number(durationMs));
     const started =
-      durationMs === undefined ? 'statement_timestamp()' : `clock_timestamp() - interval '${Number(durationMs)} ms'`;
+      durationMs === undefined
+        ? 'statement_timestamp()'
+        : `clock_timestamp() - interval '${Number(durationMs)} ms'`;
     return `INSERT INTO ${q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note) VALUES (${[
       escapeLiteral(entry.revision),
       textArray(entry.parents),
@@ -188,7 +194,12 @@ ${this.recordHeadsSql(headsAfter)}`;
 INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NOTHING;`;
   }
 
-  async markInProgress(db: Database, revision: Revision, direction: 'up' | 'down', actor: string): Promise<void> {
+  async markInProgress(
+    db: Database,
+    revision: Revision,
+    direction: 'up' | 'down',
+    actor: string,
+  ): Promise<void> {
     await db.query(
       `INSERT INTO ${this.q}.in_progress (revision, direction, actor) VALUES ($1, $2, $3)
        ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXCLUDED.actor, started_at = now()`,
@@ -202,7 +213,9 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
 
   /** The log, newest first. */
   async log(db: Database, limit = 50): Promise<LogRow[]> {
-    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [`${this.q}.log`]);
+    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [
+      `${this.q}.log`,
+    ]);
     if (!present.rows[0]?.log) return [];
     const result = await db.query<Record<string, unknown>>(
       `SELECT id, revision, parents, direction, message, checksum, source, transactional,
@@ -233,7 +246,9 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
    * Used to revert revisions the running bundle does not contain.
    */
   async recordedRevisions(db: Database): Promise<RecordedRevision[]> {
-    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [`${this.q}.log`]);
+    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [
+      `${this.q}.log`,
+    ]);
     if (!present.rows[0]?.log) return [];
     const result = await db.query<{
       revision: string;
@@ -255,7 +270,8 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
       checksum: row.checksum,
       source: row.source,
       transactional: row.transactional,
-      downStep: row.down_kind && row.down_text !== null ? { kind: row.down_kind, text: row.down_text } : undefined,
+      downStep:
+        row.down_kind && row.down_text !== null ? { kind: row.down_kind, text: row.down_text } : undefined,
     }));
   }
 }

@@ -11,7 +11,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MigrationLoadError } from './errors.ts';
-import type { Migration, MigrationContext, MigrationProvider, MigrationStep, MigrationTimeouts } from './migration.ts';
+import type {
+  Migration,
+  MigrationContext,
+  MigrationProvider,
+  MigrationStep,
+  MigrationTimeouts,
+} from './migration.ts';
 
 const REVISION_PATTERN = /^[0-9a-z_]{4,64}$/;
 const RESERVED_REVISIONS = new Set(['base', 'head', 'heads', 'current']);
@@ -99,14 +105,17 @@ export function parseSqlMigration(source: string, text: string): Migration {
 
   const revision = header.get('revision');
   if (!revision) {
-    throw new MigrationLoadError(source, "has no '-- revision: <id>' line in its header; add one (rds-migrate create writes it)");
+    throw new MigrationLoadError(
+      source,
+      "has no '-- revision: <id>' line in its header; add one (rds-migrate create writes it)",
+    );
   }
   const up = sections.up;
-  if (!up || up.lines.join('').trim() === '') {
-    throw new MigrationLoadError(source, "has no SQL under '-- migrate:up'");
-  }
+  if (!up)
+    throw new MigrationLoadError(source, "has no '-- migrate:up' line; put the migration's SQL under one");
   const irreversible = header.get('irreversible') || undefined;
-  const downText = sections.down?.lines.join('\n').trim() ?? '';
+  const down = sections.down;
+  const downText = down?.lines.join('\n').trim() ?? '';
   if (irreversible && downText !== '') {
     throw new MigrationLoadError(source, "is marked 'irreversible' but has a down step; keep one of the two");
   }
@@ -117,7 +126,8 @@ export function parseSqlMigration(source: string, text: string): Migration {
     transaction: parseTransaction(source, header.get('transaction')),
     timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
     up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: up.start },
-    down: downText === '' ? undefined : { kind: 'sql', sql: downText, line: sections.down?.start ?? 0 },
+    // An empty down section is a down step that does nothing (a merge); no section is no down step.
+    down: down && !irreversible ? { kind: 'sql', sql: downText, line: down.start } : undefined,
     irreversible,
     source,
     checksum: checksumOf(text),
@@ -169,7 +179,10 @@ export function migrationFromModule(
   modulePath?: string,
 ): Migration {
   if (!exported || typeof exported !== 'object') {
-    throw new MigrationLoadError(source, 'has no default export; export default { revision, downRevision, up, down }');
+    throw new MigrationLoadError(
+      source,
+      'has no default export; export default { revision, downRevision, up, down }',
+    );
   }
   if (typeof exported.revision !== 'string') {
     throw new MigrationLoadError(source, "has no string 'revision' in its default export");
@@ -209,7 +222,10 @@ function moduleParents(source: string, value: unknown): string[] {
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
     return value.map((item) => validRevision(source, item));
   }
-  throw new MigrationLoadError(source, "has a 'downRevision' that is neither a string, a list of strings, nor null");
+  throw new MigrationLoadError(
+    source,
+    "has a 'downRevision' that is neither a string, a list of strings, nor null",
+  );
 }
 
 function moduleTransaction(source: string, value: unknown): boolean {
@@ -234,7 +250,10 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function timeoutsFrom(lockTimeout: string | undefined, statementTimeout: string | undefined): MigrationTimeouts {
+function timeoutsFrom(
+  lockTimeout: string | undefined,
+  statementTimeout: string | undefined,
+): MigrationTimeouts {
   return {
     ...(lockTimeout ? { lockTimeout } : {}),
     ...(statementTimeout ? { statementTimeout } : {}),

@@ -11,7 +11,12 @@ const LOCK_CLASS = 0x52444d;
 
 export const DEFAULT_LOCK_WAIT_MS = 60_000;
 
-export async function withLock<T>(db: Database, name: string, waitMs: number, body: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  db: Database,
+  name: string,
+  waitMs: number,
+  body: () => Promise<T>,
+): Promise<T> {
   await acquire(db, name, waitMs);
   try {
     return await body();

@@ -59,7 +59,10 @@ async function fromRecord(record: RecordedRevision): Promise<Migration> {
     up: {
       kind: 'code' as const,
       run: async () => {
-        throw new MigrationLoadError(source, `revision ${record.revision} is known only from the history and cannot go up`);
+        throw new MigrationLoadError(
+          source,
+          `revision ${record.revision} is known only from the history and cannot go up`,
+        );
       },
     },
   };
@@ -71,15 +74,23 @@ async function fromRecord(record: RecordedRevision): Promise<Migration> {
   return { ...base, down: migration.down };
 }
 
-async function importModuleText(source: string, text: string): Promise<Parameters<typeof migrationFromModule>[1]> {
+async function importModuleText(
+  source: string,
+  text: string,
+): Promise<Parameters<typeof migrationFromModule>[1]> {
   const folder = await mkdtemp(join(tmpdir(), 'rds-migrate-'));
   const file = join(folder, 'recorded.mjs');
   try {
     await writeFile(file, text);
-    const loaded = (await import(pathToFileURL(file).href)) as { default?: Parameters<typeof migrationFromModule>[1] };
+    const loaded = (await import(pathToFileURL(file).href)) as {
+      default?: Parameters<typeof migrationFromModule>[1];
+    };
     return loaded.default;
   } catch (error) {
-    throw new MigrationLoadError(source, `its recorded down step cannot be imported: ${(error as Error).message}`);
+    throw new MigrationLoadError(
+      source,
+      `its recorded down step cannot be imported: ${(error as Error).message}`,
+    );
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

@@ -19,7 +19,15 @@ import type { RevisionGraph } from './graph.ts';
 import { History, type HistoryState, type LogDirection, type RecordedDownStep } from './history.ts';
 import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
 import type { Migration, MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
-import { type Plan, type PlanStep, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
+import {
+  type Plan,
+  type PlanStep,
+  planDowngrade,
+  planStamp,
+  planTo,
+  planUpgrade,
+  type UpgradeTarget,
+} from './plan.ts';
 import { recordDownStep } from './recorded.ts';
 import { splitStatements } from './statements.ts';
 
@@ -92,14 +100,35 @@ export async function migrate(
     const runId = randomUUID();
     if (intent.action === 'stamp') {
       await stamp(db, history, planGraph, plan, runId, options.actor);
-      return { runId, status: 'stamped', from: plan.from, to: plan.to, steps: [], durationMs: Date.now() - started };
+      return {
+        runId,
+        status: 'stamped',
+        from: plan.from,
+        to: plan.to,
+        steps: [],
+        durationMs: Date.now() - started,
+      };
     }
     if (plan.steps.length === 0) {
-      return { runId, status: 'up-to-date', from: plan.from, to: plan.to, steps: [], durationMs: Date.now() - started };
+      return {
+        runId,
+        status: 'up-to-date',
+        from: plan.from,
+        to: plan.to,
+        steps: [],
+        durationMs: Date.now() - started,
+      };
     }
     const run = new PlanRun(db, history, plan, runId, options);
     const steps = await run.execute();
-    return { runId, status: 'applied', from: plan.from, to: plan.to, steps, durationMs: Date.now() - started };
+    return {
+      runId,
+      status: 'applied',
+      from: plan.from,
+      to: plan.to,
+      steps,
+      durationMs: Date.now() - started,
+    };
   });
 }
 
@@ -123,7 +152,12 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
     if (!graph.has(revision)) continue;
     const migration = graph.get(revision);
     if (migration.checksum !== appliedChecksum) {
-      drifted.push({ revision, source: migration.source, appliedChecksum, currentChecksum: migration.checksum });
+      drifted.push({
+        revision,
+        source: migration.source,
+        appliedChecksum,
+        currentChecksum: migration.checksum,
+      });
     }
   }
   return drifted;
@@ -180,7 +214,11 @@ class PlanRun {
     return results;
   }
 
-  private async runTransaction(steps: readonly PlanStep[], unit: number, note?: string): Promise<StepResult[]> {
+  private async runTransaction(
+    steps: readonly PlanStep[],
+    unit: number,
+    note?: string,
+  ): Promise<StepResult[]> {
     const results: StepResult[] = [];
     await this.query('BEGIN', 'BEGIN');
     let current: PlanStep | undefined;
@@ -261,7 +299,9 @@ class PlanRun {
       });
       await work.run(ctx);
     }
-    const finish = inTransaction ? '' : `RESET lock_timeout; RESET statement_timeout; ${this.history.clearInProgressSql(step.revision)}`;
+    const finish = inTransaction
+      ? ''
+      : `RESET lock_timeout; RESET statement_timeout; ${this.history.clearInProgressSql(step.revision)}`;
     await this.query(
       `${this.history.recordSql(entry, step.headsAfter, performance.now() - started)}\n${finish}`,
       `record ${step.revision}`,
@@ -297,8 +337,15 @@ class PlanRun {
 
   private failure(error: unknown, step: PlanStep | undefined, heads: readonly Revision[]): Error {
     if (error instanceof ConnectionLostError || !step) return error as Error;
-    if (isConnectionLoss(error)) return new ConnectionLostError(`${step.direction} ${step.revision}`, describe(error));
-    return new MigrationFailed(step.revision, step.direction, step.migration.source, postgresFields(error), heads);
+    if (isConnectionLoss(error))
+      return new ConnectionLostError(`${step.direction} ${step.revision}`, describe(error));
+    return new MigrationFailed(
+      step.revision,
+      step.direction,
+      step.migration.source,
+      postgresFields(error),
+      heads,
+    );
   }
 }
 
@@ -339,12 +386,22 @@ async function stamp(
     );
   };
   for (const revision of unmarked) await record(revision, 'stamp-down');
-  for (const revision of marked) await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
+  for (const revision of marked)
+    await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
   if (rows.length === 0) rows.push(history.recordHeadsSql(plan.to));
   await db.query(`BEGIN;\n${rows.join('\n')}\nCOMMIT;`);
 }
 
-const CONNECTION_LOSS_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE']);
+const CONNECTION_LOSS_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  'ECONNRESET',
+  'EPIPE',
+]);
 
 export function isConnectionLoss(error: unknown): boolean {
   const candidate = error as { code?: string; message?: string };
@@ -359,7 +416,13 @@ function describe(error: unknown): string {
 }
 
 export function postgresFields(error: unknown): PostgresErrorFields {
-  const candidate = error as { code?: string; message?: string; detail?: string; hint?: string; position?: string };
+  const candidate = error as {
+    code?: string;
+    message?: string;
+    detail?: string;
+    hint?: string;
+    position?: string;
+  };
   return {
     code: typeof candidate?.code === 'string' ? candidate.code : undefined,
     message: String(candidate?.message ?? error),

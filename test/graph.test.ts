@@ -24,7 +24,10 @@ describe('RevisionGraph', () => {
 
   it('refuses a duplicate revision, naming both files', () => {
     const error = graphError(() =>
-      RevisionGraph.from([sqlMigration('dup001', 'SELECT 1'), { ...sqlMigration('dup001', 'SELECT 2'), source: 'other.sql' }]),
+      RevisionGraph.from([
+        sqlMigration('dup001', 'SELECT 1'),
+        { ...sqlMigration('dup001', 'SELECT 2'), source: 'other.sql' },
+      ]),
     );
     expect(error.problem).toBe('duplicate-revision');
     expect(error.message).toContain('dup001.sql');
@@ -32,7 +35,9 @@ describe('RevisionGraph', () => {
   });
 
   it('refuses a parent no migration defines', () => {
-    const error = graphError(() => RevisionGraph.from([sqlMigration('child1', 'SELECT 1', { parents: ['gone01'] })]));
+    const error = graphError(() =>
+      RevisionGraph.from([sqlMigration('child1', 'SELECT 1', { parents: ['gone01'] })]),
+    );
     expect(error.problem).toBe('unknown-parent');
     expect(error.message).toContain('gone01');
     expect(error.revisions).toEqual(['child1', 'gone01']);

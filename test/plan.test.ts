@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GraphError } from '../lib/errors.ts';
+import type { GraphError } from '../lib/errors.ts';
 import { RevisionGraph } from '../lib/graph.ts';
 import { planDowngrade, planStamp, planTo, planUpgrade } from '../lib/plan.ts';
 import { sqlMigration, tableChain } from './support/migrations.ts';
@@ -13,7 +13,8 @@ const branched = RevisionGraph.from([
   sqlMigration('after1', 'SELECT 1', { parents: ['merge1'] }),
 ]);
 
-const revisions = (plan: { steps: readonly { revision: string }[] }) => plan.steps.map((step) => step.revision);
+const revisions = (plan: { steps: readonly { revision: string }[] }) =>
+  plan.steps.map((step) => step.revision);
 
 describe('planUpgrade', () => {
   it('applies every missing revision, parents first, from base to head', () => {
@@ -105,7 +106,10 @@ describe('planTo and planStamp', () => {
   it('downgrades when the target is an ancestor of the current revision', () => {
     const graph = RevisionGraph.from(tableChain('aaaa01', 'aaaa02', 'aaaa03'));
     const plan = planTo(graph, ['aaaa03'], 'aaaa01');
-    expect(plan.steps.map((step) => `${step.direction} ${step.revision}`)).toEqual(['down aaaa03', 'down aaaa02']);
+    expect(plan.steps.map((step) => `${step.direction} ${step.revision}`)).toEqual([
+      'down aaaa03',
+      'down aaaa02',
+    ]);
   });
 
   it('upgrades when the target descends from the current revision', () => {

@@ -33,7 +33,11 @@ describe('migrate', () => {
     expect(report.steps.every((step) => step.unit === 1)).toBe(true);
     expect(await heads()).toEqual(['aaaa03']);
     const log = await new History().log(connection.db);
-    expect(log.map((row) => `${row.direction} ${row.revision}`)).toEqual(['up aaaa03', 'up aaaa02', 'up aaaa01']);
+    expect(log.map((row) => `${row.direction} ${row.revision}`)).toEqual([
+      'up aaaa03',
+      'up aaaa02',
+      'up aaaa01',
+    ]);
     expect(log.every((row) => row.actor === 'test' && row.hasDownStep && row.durationMs >= 0)).toBe(true);
   });
 
@@ -80,7 +84,9 @@ describe('migrate', () => {
       sqlMigration('aaaa03', 'ALTER TABLE missing ADD COLUMN x int', { parents: ['aaaa02'] }),
       sqlMigration('aaaa04', 'CREATE TABLE fourth (id int)', { parents: ['aaaa03'] }),
     ]);
-    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch((e) => e);
+    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(MigrationFailed);
     expect(error.revision).toBe('aaaa03');
     expect(error.postgres.code).toBe('42P01');
@@ -92,13 +98,18 @@ describe('migrate', () => {
 
   it('runs a transaction: false migration alone, between two transactions', async () => {
     const graph = RevisionGraph.from([
-      sqlMigration('tbl001', 'CREATE TABLE items (id int PRIMARY KEY, name text)', { down: 'DROP TABLE items' }),
+      sqlMigration('tbl001', 'CREATE TABLE items (id int PRIMARY KEY, name text)', {
+        down: 'DROP TABLE items',
+      }),
       sqlMigration('idx001', 'CREATE INDEX CONCURRENTLY items_name ON items (name);\nSELECT 1;', {
         parents: ['tbl001'],
         transaction: false,
         down: 'DROP INDEX CONCURRENTLY items_name',
       }),
-      sqlMigration('tbl002', 'CREATE TABLE others (id int)', { parents: ['idx001'], down: 'DROP TABLE others' }),
+      sqlMigration('tbl002', 'CREATE TABLE others (id int)', {
+        parents: ['idx001'],
+        down: 'DROP TABLE others',
+      }),
     ]);
     const report = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options);
     expect(report.steps.map((step) => [step.revision, step.unit, step.transactional])).toEqual([
@@ -118,11 +129,19 @@ describe('migrate', () => {
 
   it('refuses to run when an applied migration changed, with both checksums', async () => {
     const original = tableChain('aaaa01', 'aaaa02');
-    await migrate(connection.db, RevisionGraph.from(original), { action: 'upgrade', target: 'aaaa01' }, options);
-    const edited = [{ ...original[0], checksum: 'f'.repeat(64) }, original[1]] as typeof original;
-    const error = await migrate(connection.db, RevisionGraph.from(edited), { action: 'upgrade', target: 'head' }, options).catch(
-      (e) => e,
+    await migrate(
+      connection.db,
+      RevisionGraph.from(original),
+      { action: 'upgrade', target: 'aaaa01' },
+      options,
     );
+    const edited = [{ ...original[0], checksum: 'f'.repeat(64) }, original[1]] as typeof original;
+    const error = await migrate(
+      connection.db,
+      RevisionGraph.from(edited),
+      { action: 'upgrade', target: 'head' },
+      options,
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(DriftError);
     expect(error.message).toContain('aaaa01');
     expect(error.message).toContain(original[0]?.checksum);
@@ -143,7 +162,9 @@ describe('migrate', () => {
 
   it('gives code migrations the context arguments and a parameterised sql tag', async () => {
     const graph = RevisionGraph.from([
-      sqlMigration('tbl001', 'CREATE TABLE settings (name text PRIMARY KEY, value text)', { down: 'DROP TABLE settings' }),
+      sqlMigration('tbl001', 'CREATE TABLE settings (name text PRIMARY KEY, value text)', {
+        down: 'DROP TABLE settings',
+      }),
       codeMigration(
         'code01',
         async (ctx) => {
@@ -155,7 +176,12 @@ describe('migrate', () => {
         { parents: ['tbl001'] },
       ),
     ]);
-    await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { ...options, args: { dev_data: "it's true" } });
+    await migrate(
+      connection.db,
+      graph,
+      { action: 'upgrade', target: 'head' },
+      { ...options, args: { dev_data: "it's true" } },
+    );
     const rows = await connection.db.query<{ value: string }>('SELECT value FROM settings');
     expect(rows.rows).toEqual([{ value: "it's true" }]);
   });
@@ -169,7 +195,9 @@ describe('migrate', () => {
       sqlMigration('lock01', 'ALTER TABLE busy ADD COLUMN x int', { lockTimeout: '200ms' }),
     ]);
     const started = Date.now();
-    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch((e) => e);
+    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(MigrationFailed);
     expect(error.postgres.code).toBe('55P03');
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -181,9 +209,12 @@ describe('migrate', () => {
     const other = await database.connect('rds-migrate other-runner');
     await other.db.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x52444d, 'rds-migrate:rds_migrate']);
     const graph = RevisionGraph.from(tableChain('aaaa01'));
-    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { ...options, lockWaitMs: 300 }).catch(
-      (e) => e,
-    );
+    const error = await migrate(
+      connection.db,
+      graph,
+      { action: 'upgrade', target: 'head' },
+      { ...options, lockWaitMs: 300 },
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(LockTimeoutError);
     expect(error.message).toContain('other-runner');
   });

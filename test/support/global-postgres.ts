@@ -16,7 +16,11 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const folder = await mkdtemp(join(tmpdir(), 'rds-migrate-test-'));
-  const server = await startEmbedded({ dataDir: join(folder, 'data'), throwaway: true, database: 'postgres' });
+  const server = await startEmbedded({
+    dataDir: join(folder, 'data'),
+    throwaway: true,
+    database: 'postgres',
+  });
   project.provide('postgresAdminUrl', server.url('postgres'));
   return async () => {
     await server.stop();

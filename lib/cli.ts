@@ -1,0 +1,401 @@
+/**
+ * The rds-migrate command line: parses arguments, opens the database, calls the engine and
+ * prints its results (text, or `--json`). `runCli` returns the exit code instead of exiting, so
+ * tests drive it in-process.
+ */
+import { hostname, userInfo } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { createMerge, createMigration } from './authoring.ts';
+import { connect, databaseConfigured, describeTarget } from './connection.ts';
+import type { Database } from './database.ts';
+import { startEmbedded } from './embedded.ts';
+import { GraphError, LockTimeoutError, RdsMigrateError, UsageError } from './errors.ts';
+import { RevisionGraph } from './graph.ts';
+import { DEFAULT_HISTORY_SCHEMA, History } from './history.ts';
+import { loadMigrations } from './loader.ts';
+import { BASE } from './migration.ts';
+import {
+  formatDetails,
+  formatHistory,
+  formatRun,
+  formatStatus,
+  historyEntries,
+  revisionDetails,
+  revisionList,
+} from './report.ts';
+import { type Intent, migrate } from './runner.ts';
+import { readStatus } from './status.ts';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+
+interface GlobalOptions {
+  migrationsDir: string;
+  databaseUrl?: string;
+  schema: string;
+  x: string[];
+  lockWait: string;
+}
+
+class Session {
+  constructor(
+    readonly io: CliIo,
+    readonly options: GlobalOptions,
+  ) {}
+
+  get migrationsDir(): string {
+    return resolve(this.io.cwd, this.options.migrationsDir);
+  }
+
+  get history(): History {
+    return new History(this.options.schema);
+  }
+
+  get args(): Record<string, string> {
+    return parseContextArgs(this.options.x);
+  }
+
+  get lockWaitMs(): number {
+    const seconds = Number(this.options.lockWait);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--lock-wait ${this.options.lockWait}: give seconds, e.g. 60`);
+    return seconds * 1000;
+  }
+
+  get actor(): string {
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // No passwd entry (some containers): keep 'unknown'.
+    }
+    return `cli:${user}@${hostname()}`;
+  }
+
+  async graph(): Promise<RevisionGraph> {
+    return RevisionGraph.from(await loadMigrations(this.migrationsDir));
+  }
+
+  /** Opens the database (configured, or the embedded one in .rds-migrate/), runs `body`, closes. */
+  async withDatabase<T>(body: (db: Database, target: string) => Promise<T>): Promise<T> {
+    const url = this.options.databaseUrl ?? this.io.env.DATABASE_URL;
+    if (url || databaseConfigured(this.io.env)) {
+      const config = url ? { connectionString: url } : {};
+      const connection = await connect(config, 'rds-migrate');
+      try {
+        return await body(connection.db, describeTarget(config));
+      } finally {
+        await connection.close();
+      }
+    }
+    const dataDir = join(this.io.cwd, '.rds-migrate', 'pgdata');
+    const server = await startEmbedded({ dataDir });
+    try {
+      const connection = await connect({ connectionString: server.url() }, 'rds-migrate');
+      try {
+        return await body(
+          connection.db,
+          `embedded PostgreSQL in ${relative(this.io.cwd, dataDir)} (set DATABASE_URL for another)`,
+        );
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+
+  print(text: string): void {
+    this.io.stdout(`${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  async run(intent: Intent, json: boolean): Promise<void> {
+    const graph = await this.graph();
+    const report = await this.withDatabase((db) =>
+      migrate(db, graph, intent, {
+        actor: this.actor,
+        args: this.args,
+        history: this.history,
+        lockWaitMs: this.lockWaitMs,
+      }),
+    );
+    if (json) this.printJson(report);
+    else this.print(formatRun(report));
+  }
+}
+
+export function parseContextArgs(pairs: readonly string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`-x ${pair}: write key=value, e.g. -x dev_data=true`);
+    args[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return args;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function example(command: Command, text: string): Command {
+  return command.addHelpText('after', `\nExamples:\n${text}`);
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('rds-migrate')
+    .description(
+      'PostgreSQL schema migrations: apply, revert and inspect the migrations of a folder.\n' +
+        'With no DATABASE_URL (or PG* variables) it uses an embedded PostgreSQL in .rds-migrate/.',
+    )
+    .option('-d, --migrations-dir <dir>', 'folder of migrations', io.env.RDS_MIGRATE_DIR ?? 'migrations')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL connection string (default: DATABASE_URL, then PG* variables)',
+    )
+    .option(
+      '--schema <name>',
+      'schema of the history tables',
+      io.env.RDS_MIGRATE_SCHEMA ?? DEFAULT_HISTORY_SCHEMA,
+    )
+    .option(
+      '-x <key=value>',
+      'context argument for every migration (repeatable), e.g. -x dev_data=true',
+      collect,
+      [],
+    )
+    .option('--lock-wait <seconds>', 'how long to wait for another run to finish', '60')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const session = (command: Command) => new Session(io, command.optsWithGlobals() as GlobalOptions);
+
+  example(
+    program
+      .command('create')
+      .description('write a new empty migration on top of the current head')
+      .argument('<message...>', 'what the migration does; names the file')
+      .option('--ts', 'a TypeScript migration (code, ctx.batch for data) instead of SQL')
+      .option('--head <revision>', 'parent to build on when the folder has several heads')
+      .action(async (words: string[], options: { ts?: boolean; head?: string }, command: Command) => {
+        const s = session(command);
+        const created = await createMigration(await s.graph(), {
+          directory: s.migrationsDir,
+          message: words.join(' '),
+          kind: options.ts ? 'ts' : 'sql',
+          head: options.head,
+        });
+        s.print(
+          `created ${relative(io.cwd, created.path)} (revision ${created.revision}, on ${revisionList(created.downRevisions)})`,
+        );
+      }),
+    '  $ rds-migrate create "add user profile table"\n  $ rds-migrate create --ts "backfill normalized price"',
+  );
+
+  example(
+    program
+      .command('up')
+      .description('apply pending migrations, all in one transaction (split around transaction: false ones)')
+      .argument('[target]', "revision to stop at, 'head' or 'heads' (every branch)", 'head')
+      .option('--json', 'print the run report as JSON')
+      .action(async (target: string, options: { json?: boolean }, command: Command) => {
+        await session(command).run({ action: 'upgrade', target }, Boolean(options.json));
+      }),
+    '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true',
+  );
+
+  example(
+    program
+      .command('down')
+      .description('revert the last migration, or down to a revision, or everything (base)')
+      .argument('[target]', "revision to go down to, or 'base'; default: one step")
+      .option('--json', 'print the run report as JSON')
+      .action(async (target: string | undefined, options: { json?: boolean }, command: Command) => {
+        await session(command).run({ action: 'downgrade', target }, Boolean(options.json));
+      }),
+    '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base',
+  );
+
+  example(
+    program
+      .command('status')
+      .description('where the database is, what is pending, drift')
+      .option('--json', 'print the status as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        await s.withDatabase(async (db, target) => {
+          const status = await readStatus(db, graph, s.history);
+          if (options.json) s.printJson(status);
+          else s.print(formatStatus(status, graph, target));
+        });
+      }),
+    '  $ rds-migrate status\n  $ rds-migrate status --json | jq .pending',
+  );
+
+  example(
+    program
+      .command('current')
+      .description("the database's current revision(s)")
+      .option('--json', 'print as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const state = await s.withDatabase((db) => s.history.read(db));
+        if (options.json) s.printJson({ current: state.heads });
+        else s.print(revisionList(state.heads));
+      }),
+    '  $ rds-migrate current',
+  );
+
+  example(
+    program
+      .command('history')
+      .description('the migrations, newest first, with what is applied; --verbose adds files and the run log')
+      .option('-v, --verbose', 'files, checksums, who applied each and when, and the log')
+      .option('--json', 'print as JSON')
+      .action(async (options: { verbose?: boolean; json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const { heads, log } = await s.withDatabase(async (db) => ({
+          heads: (await s.history.read(db)).heads,
+          log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
+        }));
+        const entries = historyEntries(graph, heads);
+        if (options.json) s.printJson({ current: heads, revisions: entries, log });
+        else s.print(formatHistory(entries, log, graph));
+      }),
+    '  $ rds-migrate history\n  $ rds-migrate history --verbose',
+  );
+
+  example(
+    program
+      .command('show')
+      .description('one revision in detail: parents, children, SQL, log')
+      .argument('<revision>', "full id, unique prefix, or 'head'")
+      .option('--json', 'print as JSON')
+      .action(async (spec: string, options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const revision = graph.resolve(spec);
+        if (revision === BASE)
+          throw new UsageError("'base' is not a revision; name one (rds-migrate history lists them)");
+        const { heads, log } = await s.withDatabase(async (db) => ({
+          heads: (await s.history.read(db)).heads,
+          log: await s.history.log(db, 1000),
+        }));
+        const details = revisionDetails(graph, revision, heads, log);
+        if (options.json) s.printJson(details);
+        else s.print(formatDetails(details));
+      }),
+    '  $ rds-migrate show head\n  $ rds-migrate show 3f2a',
+  );
+
+  example(
+    program
+      .command('heads')
+      .description("the folder's head revisions (more than one: branches to merge)")
+      .option('--json', 'print as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const heads = graph.heads.map((revision) => ({
+          revision,
+          message: graph.get(revision).message,
+          source: graph.get(revision).source,
+        }));
+        if (options.json) s.printJson({ heads });
+        else if (heads.length === 0) s.print('no migrations yet');
+        else {
+          for (const head of heads) s.print(`${head.revision} (head)  ${head.message}  ${head.source}`);
+          if (heads.length > 1) s.print('several heads: join them with rds-migrate merge -m "merge heads"');
+        }
+      }),
+    '  $ rds-migrate heads',
+  );
+
+  example(
+    program
+      .command('merge')
+      .description('write a merge migration whose parents are the given heads (default: all heads)')
+      .argument('[revisions...]', 'heads to join')
+      .requiredOption('-m, --message <message>', 'what the merge is')
+      .action(async (revisions: string[], options: { message: string }, command: Command) => {
+        const s = session(command);
+        const created = await createMerge(await s.graph(), {
+          directory: s.migrationsDir,
+          message: options.message,
+          revisions,
+        });
+        s.print(
+          `created ${relative(io.cwd, created.path)} (revision ${created.revision}, merging ${created.downRevisions.join(', ')})`,
+        );
+      }),
+    '  $ rds-migrate merge -m "merge heads"',
+  );
+
+  example(
+    program
+      .command('stamp')
+      .description('set the current revision without running any migration')
+      .argument('<target>', "revision, 'head', 'heads' or 'base'")
+      .option('--json', 'print the report as JSON')
+      .action(async (target: string, options: { json?: boolean }, command: Command) => {
+        await session(command).run({ action: 'stamp', target }, Boolean(options.json));
+      }),
+    '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base',
+  );
+
+  program.addOption(new Option('--no-color').hideHelp());
+  return program;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.exitCode === 0
+    )
+      return EXIT.ok;
+    return EXIT.usage;
+  }
+  if (error instanceof LockTimeoutError) {
+    io.stderr(`error: ${error.message}\n`);
+    return EXIT.locked;
+  }
+  if (error instanceof UsageError) {
+    io.stderr(`error: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof GraphError || error instanceof RdsMigrateError) {
+    io.stderr(`error: ${error.message}\n`);
+    return EXIT.failed;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr(`error: ${message} (unexpected: run again with NODE_DEBUG=rds-migrate or report it)\n`);
+  if (io.env.NODE_DEBUG?.includes('rds-migrate') && error instanceof Error) io.stderr(`${error.stack}\n`);
+  return EXIT.failed;
+}

@@ -1,0 +1,64 @@
+/**
+ * Where the database stands against a migrations folder, as data: the current heads, the
+ * folder's heads, what is pending, drift, an interrupted migration, and the recent log. The CLI
+ * prints it; the deployed function returns it to `aws lambda invoke`.
+ */
+import type { Database } from './database.ts';
+import type { DriftedRevision } from './errors.ts';
+import type { RevisionGraph } from './graph.ts';
+import { History, type InProgress, type LogRow } from './history.ts';
+import type { Revision } from './migration.ts';
+import { planUpgrade } from './plan.ts';
+import { findDrift } from './runner.ts';
+
+export interface PendingMigration {
+  readonly revision: Revision;
+  readonly message: string;
+  readonly source: string;
+  readonly transactional: boolean;
+}
+
+export interface Status {
+  /** The database's heads; empty at base. */
+  readonly current: readonly Revision[];
+  /** The folder's heads (one, unless branches wait for a merge). */
+  readonly heads: readonly Revision[];
+  readonly pending: readonly PendingMigration[];
+  readonly upToDate: boolean;
+  /** Current revisions no migration in the folder defines. */
+  readonly unknown: readonly Revision[];
+  readonly drift: readonly DriftedRevision[];
+  readonly inProgress?: InProgress;
+  readonly recent: readonly LogRow[];
+  readonly historySchema: string;
+}
+
+export async function readStatus(
+  db: Database,
+  graph: RevisionGraph,
+  history: History = new History(),
+  recentCount = 10,
+): Promise<Status> {
+  const state = await history.read(db);
+  const unknown = state.heads.filter((revision) => !graph.has(revision));
+  const pending =
+    unknown.length > 0
+      ? []
+      : planUpgrade(graph, state.heads, 'heads').steps.map((step) => ({
+          revision: step.revision,
+          message: step.migration.message,
+          source: step.migration.source,
+          transactional: step.migration.transaction,
+        }));
+  return {
+    current: state.heads,
+    heads: graph.heads,
+    pending,
+    upToDate: pending.length === 0 && unknown.length === 0,
+    unknown,
+    drift: findDrift(graph, state),
+    inProgress: state.inProgress,
+    recent: await history.log(db, recentCount),
+    historySchema: history.schema,
+  };
+}
