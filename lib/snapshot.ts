@@ -1,0 +1,73 @@
+/**
+ * Snapshots taken before a deploy changes a database, behind one interface: RDS snapshots in the
+ * deployed function (lambda/rds-snapshots.ts), template-database copies on a database the CLI
+ * reaches directly (lib/local-snapshots.ts). Results are data; the callers format them.
+ */
+import { RdsMigrateError } from './errors.ts';
+
+export type SnapshotState = 'creating' | 'available' | 'failed';
+
+/** Tags name the snapshot's purpose: stack, from and to revisions. Values are plain strings. */
+export type SnapshotTags = Readonly<Record<string, string>>;
+
+export interface SnapshotInfo {
+  /** What `state`, `delete` and a restore take: the RDS snapshot identifier or the copy's database name. */
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly state: SnapshotState;
+  readonly tags: SnapshotTags;
+}
+
+export interface SnapshotRequest {
+  /** The snapshot's id; when absent the service names it after the database and the time. */
+  readonly name?: string;
+  readonly tags: SnapshotTags;
+}
+
+export interface SnapshotService {
+  /** Starts a snapshot and returns its id; it may still be `creating` when this returns. */
+  create(request: SnapshotRequest): Promise<string>;
+  state(id: string): Promise<SnapshotState>;
+  /** Snapshots this tool made of this database, newest first. */
+  list(): Promise<SnapshotInfo[]>;
+  delete(id: string): Promise<void>;
+}
+
+/** Where "now" comes from, so tests and the demo can name snapshots predictably. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** A snapshot cannot be made, found or removed. */
+export class SnapshotError extends RdsMigrateError {
+  override readonly name = 'SnapshotError';
+}
+
+/** `2026-11-25T10:30:05Z` → `20261125103005` (UTC), the suffix of every snapshot name. */
+export function snapshotStamp(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:T]/g, '');
+}
+
+/**
+ * Keeps the newest `retain` snapshots of `service.list()` and deletes the rest, oldest first.
+ * A snapshot still `creating` is never deleted (RDS refuses it, and it may be a run's safety net).
+ * Returns what it deleted.
+ */
+export async function pruneSnapshots(service: SnapshotService, retain: number): Promise<SnapshotInfo[]> {
+  if (!Number.isInteger(retain) || retain < 1) {
+    throw new SnapshotError(`retain must be a whole number of at least 1 (got ${retain}); leave it unset to keep all`);
+  }
+  const snapshots = await service.list();
+  const beyond = snapshots.slice(retain).filter((snapshot) => snapshot.state !== 'creating');
+  const deleted: SnapshotInfo[] = [];
+  for (const snapshot of beyond.reverse()) {
+    await service.delete(snapshot.id);
+    deleted.push(snapshot);
+  }
+  return deleted;
+}
