@@ -62,7 +62,7 @@ describe('the example migrations', () => {
     expect(column.rows[0]?.is_nullable).toBe('NO');
     expect(
       logs.filter((details) => details.table === 'products' && details.batches !== undefined),
-    ).toHaveLength(4);
+    ).toHaveLength(3);
     const index = await connection.db.query<{ valid: boolean }>(
       `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'idx_users_email_active'::regclass`,
     );
