@@ -95,12 +95,13 @@ export class MigrationFailed extends RdsMigrateError {
     readonly source: string,
     readonly postgres: PostgresErrorFields,
     readonly databaseLeftAt: readonly string[],
+    hint?: string,
   ) {
     const code = postgres.code ? ` [${postgres.code}]` : '';
     const at = databaseLeftAt.length > 0 ? databaseLeftAt.join(', ') : 'base';
     super(
       `migration ${revision} (${source}) failed ${direction}${code}: ${postgres.message}. ` +
-        `The database is at ${at}; fix the migration and run again.`,
+        `The database is at ${at}; ${hint ?? 'fix the migration and run again.'}`,
     );
   }
 }

@@ -92,14 +92,15 @@ export async function migrate(
   const history = options.history ?? new History();
   const started = Date.now();
   return withLock(db, history.lockName, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
-    await history.ensure(db);
+    // The history schema is created in the plan's first transaction, so a failed first run
+    // leaves no trace; a run with nothing to do creates nothing.
     const state = await history.read(db);
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
     const runId = randomUUID();
     if (intent.action === 'stamp') {
-      await stamp(db, history, planGraph, plan, runId, options.actor);
+      await stamp(db, history, planGraph, plan, runId, options.actor, !state.exists);
       return {
         runId,
         status: 'stamped',
@@ -119,7 +120,7 @@ export async function migrate(
         durationMs: Date.now() - started,
       };
     }
-    const run = new PlanRun(db, history, plan, runId, options);
+    const run = new PlanRun(db, history, plan, runId, options, !state.exists);
     const steps = await run.execute();
     return {
       runId,
@@ -195,6 +196,8 @@ class PlanRun {
     private readonly plan: Plan,
     private readonly runId: string,
     private readonly options: RunOptions,
+    /** The history schema does not exist yet: create it with the first unit. */
+    private historyMissing: boolean,
   ) {
     this.log = options.log ?? silentLog;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
@@ -220,7 +223,7 @@ class PlanRun {
     note?: string,
   ): Promise<StepResult[]> {
     const results: StepResult[] = [];
-    await this.query('BEGIN', 'BEGIN');
+    await this.query(this.historyMissing ? `BEGIN;\n${this.history.createSql()}` : 'BEGIN', 'BEGIN');
     let current: PlanStep | undefined;
     try {
       for (const step of steps) {
@@ -231,6 +234,7 @@ class PlanRun {
       }
       current = undefined;
       await this.query('COMMIT', 'COMMIT');
+      this.historyMissing = false;
     } catch (error) {
       await this.db.query('ROLLBACK').catch(() => undefined);
       throw this.failure(error, current ?? steps[steps.length - 1], this.headsNow);
@@ -242,6 +246,10 @@ class PlanRun {
 
   private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult[]> {
     const started = performance.now();
+    if (this.historyMissing) {
+      await this.history.ensure(this.db);
+      this.historyMissing = false;
+    }
     await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
     try {
       await this.runStep(step, false, note ? `${note}, outside a transaction` : 'outside a transaction');
@@ -339,13 +347,14 @@ class PlanRun {
     if (error instanceof ConnectionLostError || !step) return error as Error;
     if (isConnectionLoss(error))
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describe(error));
-    return new MigrationFailed(
-      step.revision,
-      step.direction,
-      step.migration.source,
-      postgresFields(error),
-      heads,
-    );
+    const fields = postgresFields(error);
+    // A first run on a database that already has the schema: the usual way out is stamp.
+    const hint =
+      this.historyMissing && fields.code === '42P07'
+        ? 'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
+          'revision, run rds-migrate stamp <revision> instead of up.'
+        : undefined;
+    return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, heads, hint);
   }
 }
 
@@ -356,6 +365,7 @@ async function stamp(
   plan: Plan,
   runId: string,
   actor: string,
+  historyMissing: boolean,
 ): Promise<void> {
   const before = graph.ancestors(plan.from);
   const after = graph.ancestors(plan.to);
@@ -389,7 +399,8 @@ async function stamp(
   for (const revision of marked)
     await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
   if (rows.length === 0) rows.push(history.recordHeadsSql(plan.to));
-  await db.query(`BEGIN;\n${rows.join('\n')}\nCOMMIT;`);
+  const create = historyMissing ? history.createSql() : '';
+  await db.query(`BEGIN;\n${create}\n${rows.join('\n')}\nCOMMIT;`);
 }
 
 const CONNECTION_LOSS_CODES = new Set([
