@@ -172,7 +172,7 @@ async function loadModuleMigration(source: string, path: string, text: string): 
   try {
     loaded = await import(pathToFileURL(modulePath).href);
   } catch (error) {
-    throw new MigrationLoadError(source, `cannot be imported: ${(error as Error).message}`);
+    throw new MigrationLoadError(source, `cannot be imported: ${oneLine((error as Error).message)}`);
   }
   return migrationFromModule(source, loaded.default, checksumOf(text), modulePath);
 }
@@ -241,6 +241,15 @@ function moduleTransaction(source: string, value: unknown): boolean {
 }
 
 // ---------- shared ----------
+
+/** Compiler errors span lines; the CLI promises one. */
+function oneLine(message: string): string {
+  const text = message
+    .replace(/Transform failed with \d+ errors?:/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
 
 function validRevision(source: string, revision: string): string {
   if (!REVISION_PATTERN.test(revision) || RESERVED_REVISIONS.has(revision)) {
