@@ -48,6 +48,8 @@ export interface ContextOptions {
   readonly inTransaction: boolean;
   /** Schema-qualified checkpoints table, for resumable batches. */
   readonly checkpointsTable: string;
+  /** Epoch ms after which no new batch starts (the run stops, resumable). */
+  readonly deadline?: number;
 }
 
 export function createContext(options: ContextOptions): MigrationContext {
@@ -57,6 +59,11 @@ export function createContext(options: ContextOptions): MigrationContext {
     log: options.log,
     batch: <K>(batchOptions: BatchOptions<K>) => runBatches(options, batchOptions),
   };
+}
+
+/** The run's deadline came between two batches: the checkpoint is committed, the next run resumes. */
+export class DeadlineReached extends RdsMigrateError {
+  override readonly name = 'DeadlineReached';
 }
 
 /** `ctx.batch` was called where it cannot keep its promise of one transaction per batch. */
@@ -90,6 +97,16 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
   const sql = sqlTag(db);
 
   for (;;) {
+    if (context.deadline !== undefined && Date.now() >= context.deadline) {
+      log.info('deadline reached between batches; stopping at the checkpoint', {
+        table: options.table,
+        rows,
+        batches,
+      });
+      throw new DeadlineReached(
+        `migration ${context.revision} stopped at its checkpoint after ${batches} batches`,
+      );
+    }
     const page = await db.query<{ key: K }>(
       lastKey === undefined
         ? `SELECT ${column} AS key FROM ${table} ORDER BY ${column} LIMIT $1`

@@ -207,8 +207,10 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
     );
   }
 
-  clearInProgressSql(revision: Revision): string {
-    return `DELETE FROM ${this.q}.in_progress WHERE revision = ${escapeLiteral(revision)};`;
+  /** SQL that forgets an interrupted migration: one revision's, or all. */
+  clearInProgressSql(revision?: Revision): string {
+    const where = revision === undefined ? '' : ` WHERE revision = ${escapeLiteral(revision)}`;
+    return `DELETE FROM ${this.q}.in_progress${where};`;
   }
 
   /** The log, newest first. */

@@ -69,6 +69,10 @@ export function formatRun(report: RunReport): string {
     const outside = step.transactional ? '' : ' [outside a transaction]';
     return `${arrow} ${step.revision}  ${step.source}  ${step.durationMs.toFixed(1)} ms${outside}`;
   });
+  if (report.resumed) lines.unshift(`resumed ${report.resumed}, which an earlier run left half-done`);
+  if (report.status === 'stopped') {
+    lines.push(`stopped at the deadline with ${report.remaining} migration(s) to go; run again to continue`);
+  }
   const units = new Set(report.steps.map((step) => step.unit)).size;
   lines.push(
     `${revisionList(report.from)} -> ${revisionList(report.to)}: ${report.steps.length} migration${report.steps.length === 1 ? '' : 's'} ` +

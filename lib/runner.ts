@@ -5,18 +5,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import { escapeLiteral } from 'pg';
-import { createContext } from './context.ts';
+import { createContext, DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
 import {
   ConnectionLostError,
   DriftError,
   type DriftedRevision,
+  HistoryError,
   MigrationFailed,
   type PostgresErrorFields,
   RdsMigrateError,
 } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
-import { History, type HistoryState, type LogDirection, type RecordedDownStep } from './history.ts';
+import {
+  History,
+  type HistoryState,
+  type InProgress,
+  type LogDirection,
+  type RecordedDownStep,
+} from './history.ts';
 import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
 import type { Migration, MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import {
@@ -29,7 +36,7 @@ import {
   type UpgradeTarget,
 } from './plan.ts';
 import { recordDownStep } from './recorded.ts';
-import { splitStatements } from './statements.ts';
+import { invalidIndexesLeftBy, splitStatements } from './statements.ts';
 
 /** What the caller wants done; the plan is made from it under the lock, against fresh state. */
 export type Intent =
@@ -60,6 +67,12 @@ export interface RunOptions {
   readonly extendGraph?: (graph: RevisionGraph, state: HistoryState) => Promise<RevisionGraph>;
   /** Refuse to run when applied files changed. @default true */
   readonly checkDrift?: boolean;
+  /**
+   * Epoch ms by which the run must have stopped (a Lambda's deadline). The run stops cleanly
+   * between units and between batches once it passes, and no statement may run past it.
+   * @default none
+   */
+  readonly deadline?: number;
 }
 
 export interface StepResult {
@@ -74,11 +87,16 @@ export interface StepResult {
 
 export interface RunReport {
   readonly runId: string;
-  readonly status: 'applied' | 'up-to-date' | 'stamped';
+  /** `stopped`: the deadline came first; what is done is committed, run again to go on. */
+  readonly status: 'applied' | 'up-to-date' | 'stamped' | 'stopped';
   readonly from: readonly Revision[];
   readonly to: readonly Revision[];
   readonly steps: readonly StepResult[];
+  /** Steps of the plan not run because the deadline came first. */
+  readonly remaining: number;
   readonly durationMs: number;
+  /** A non-transactional migration interrupted earlier that this run ran again. */
+  readonly resumed?: Revision;
 }
 
 const silentLog: MigrationLogger = { info: () => undefined, warn: () => undefined };
@@ -98,6 +116,7 @@ export async function migrate(
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
+    if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
     const runId = randomUUID();
     if (intent.action === 'stamp') {
       await stamp(db, history, planGraph, plan, runId, options.actor, !state.exists);
@@ -107,6 +126,7 @@ export async function migrate(
         from: plan.from,
         to: plan.to,
         steps: [],
+        remaining: 0,
         durationMs: Date.now() - started,
       };
     }
@@ -117,18 +137,21 @@ export async function migrate(
         from: plan.from,
         to: plan.to,
         steps: [],
+        remaining: 0,
         durationMs: Date.now() - started,
       };
     }
-    const run = new PlanRun(db, history, plan, runId, options, !state.exists);
-    const steps = await run.execute();
+    const run = new PlanRun(db, history, plan, runId, options, !state.exists, state.inProgress);
+    const outcome = await run.execute();
     return {
       runId,
-      status: 'applied',
+      status: outcome.stopped ? 'stopped' : 'applied',
       from: plan.from,
-      to: plan.to,
-      steps,
+      to: outcome.heads,
+      steps: outcome.results,
+      remaining: plan.steps.length - outcome.results.length,
       durationMs: Date.now() - started,
+      ...(outcome.resumed ? { resumed: outcome.resumed } : {}),
     };
   });
 }
@@ -162,6 +185,23 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
     }
   }
   return drifted;
+}
+
+/**
+ * A non-transactional migration that was interrupted must be finished (or stamped past)
+ * before anything else runs: its effects are partly there.
+ */
+function assertResumable(inProgress: InProgress | undefined, plan: Plan): void {
+  if (!inProgress) return;
+  const first = plan.steps[0];
+  if (first && first.revision === inProgress.revision && first.direction === inProgress.direction) return;
+  const command =
+    inProgress.direction === 'up' ? `rds-migrate up ${inProgress.revision}` : `rds-migrate down`;
+  throw new HistoryError(
+    `migration ${inProgress.revision} was interrupted during ${inProgress.direction} (outside a transaction, ` +
+      `started ${inProgress.startedAt.toISOString()} by ${inProgress.actor}) and is partly applied; ` +
+      `finish it first with ${command}, or repair by hand and rds-migrate stamp the revision it is at`,
+  );
 }
 
 function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {
@@ -198,23 +238,62 @@ class PlanRun {
     private readonly options: RunOptions,
     /** The history schema does not exist yet: create it with the first unit. */
     private historyMissing: boolean,
+    private readonly interrupted?: InProgress,
   ) {
     this.log = options.log ?? silentLog;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.headsNow = plan.from;
   }
 
-  async execute(): Promise<StepResult[]> {
+  async execute(): Promise<{
+    results: StepResult[];
+    heads: readonly Revision[];
+    stopped: boolean;
+    resumed?: Revision;
+  }> {
     const units = splitIntoUnits(this.plan.steps);
     const results: StepResult[] = [];
+    let resumed: Revision | undefined;
     for (const [index, unit] of units.entries()) {
+      if (this.pastDeadline()) return { results, heads: this.headsNow, stopped: true, resumed };
       const note = units.length > 1 ? `unit ${index + 1} of ${units.length}` : undefined;
-      const done = unit.transactional
-        ? await this.runTransaction(unit.steps, index + 1, note)
-        : await this.runAlone(unit.steps[0] as PlanStep, index + 1, note);
-      results.push(...done);
+      if (unit.transactional) {
+        results.push(...(await this.runTransaction(unit.steps, index + 1, note)));
+        continue;
+      }
+      const step = unit.steps[0] as PlanStep;
+      if (index === 0 && this.interrupted?.revision === step.revision) {
+        resumed = step.revision;
+        await this.repairInterrupted(step);
+      }
+      const done = await this.runAlone(step, index + 1, note);
+      if (!done) return { results, heads: this.headsNow, stopped: true, resumed };
+      results.push(done);
     }
-    return results;
+    return { results, heads: this.headsNow, stopped: false, resumed };
+  }
+
+  private pastDeadline(): boolean {
+    return this.options.deadline !== undefined && Date.now() >= this.options.deadline;
+  }
+
+  /**
+   * Before running an interrupted migration again: an index that CREATE INDEX CONCURRENTLY
+   * left INVALID would be skipped by IF NOT EXISTS and stay useless, so drop it first.
+   */
+  private async repairInterrupted(step: PlanStep): Promise<void> {
+    this.log.warn('resuming an interrupted migration', {
+      revision: step.revision,
+      direction: step.direction,
+    });
+    if (step.direction !== 'up' || step.migration.up.kind !== 'sql') return;
+    for (const index of await invalidIndexesLeftBy(this.db, step.migration.up.sql)) {
+      this.log.warn('dropping an INVALID index left by the interrupted run', {
+        revision: step.revision,
+        index,
+      });
+      await this.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`, `repair ${step.revision}`);
+    }
   }
 
   private async runTransaction(
@@ -244,7 +323,8 @@ class PlanRun {
     return results;
   }
 
-  private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult[]> {
+  /** Runs a non-transactional step; undefined when it stopped at the deadline (resumable). */
+  private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult | undefined> {
     const started = performance.now();
     if (this.historyMissing) {
       await this.history.ensure(this.db);
@@ -255,12 +335,16 @@ class PlanRun {
       await this.runStep(step, false, note ? `${note}, outside a transaction` : 'outside a transaction');
     } catch (error) {
       await this.db.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
+      if (error instanceof DeadlineReached) {
+        this.log.info('stopped at the deadline; the next run resumes', { revision: step.revision });
+        return undefined;
+      }
       throw this.failure(error, step, this.headsNow);
     }
     this.headsNow = step.headsAfter;
     const result = this.result(step, unit, performance.now() - started);
     this.log.info('migrated', { ...result });
-    return [result];
+    return result;
   }
 
   private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<void> {
@@ -304,6 +388,7 @@ class PlanRun {
         log: this.log,
         inTransaction,
         checkpointsTable: `${this.history.schema}.checkpoints`,
+        deadline: this.options.deadline,
       });
       await work.run(ctx);
     }
@@ -319,7 +404,10 @@ class PlanRun {
   private settings(own: MigrationTimeouts, local: boolean): string {
     const scope = local ? 'SET LOCAL' : 'SET';
     const lock = own.lockTimeout ?? this.timeouts.lockTimeout;
-    const statement = own.statementTimeout ?? this.timeouts.statementTimeout;
+    const statement = capAtDeadline(
+      own.statementTimeout ?? this.timeouts.statementTimeout,
+      this.options.deadline,
+    );
     return `${scope} lock_timeout = ${escapeLiteral(lock)}; ${scope} statement_timeout = ${escapeLiteral(statement)};`;
   }
 
@@ -348,13 +436,31 @@ class PlanRun {
     if (isConnectionLoss(error))
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describe(error));
     const fields = postgresFields(error);
+    return new MigrationFailed(
+      step.revision,
+      step.direction,
+      step.migration.source,
+      fields,
+      heads,
+      this.failureHint(fields),
+    );
+  }
+
+  private failureHint(fields: PostgresErrorFields): string | undefined {
     // A first run on a database that already has the schema: the usual way out is stamp.
-    const hint =
-      this.historyMissing && fields.code === '42P07'
-        ? 'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
-          'revision, run rds-migrate stamp <revision> instead of up.'
-        : undefined;
-    return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, heads, hint);
+    if (this.historyMissing && fields.code === '42P07') {
+      return (
+        'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
+        'revision, run rds-migrate stamp <revision> instead of up.'
+      );
+    }
+    if (fields.code === '57014' && this.pastDeadline()) {
+      return (
+        'it was cancelled at the deadline of this run (the function would have been killed mid-statement); ' +
+        'a migration that needs longer must be transaction: false, with its data work in ctx.batch.'
+      );
+    }
+    return undefined;
   }
 }
 
@@ -399,8 +505,36 @@ async function stamp(
   for (const revision of marked)
     await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
   if (rows.length === 0) rows.push(history.recordHeadsSql(plan.to));
-  const create = historyMissing ? history.createSql() : '';
+  // Stamping is also how a user says an interrupted migration is dealt with.
+  const create = historyMissing ? history.createSql() : history.clearInProgressSql();
   await db.query(`BEGIN;\n${create}\n${rows.join('\n')}\nCOMMIT;`);
+}
+
+/**
+ * A statement_timeout no later than the deadline, so the statement is cancelled cleanly by the
+ * server rather than the process being killed mid-statement.
+ */
+export function capAtDeadline(timeout: string, deadline: number | undefined): string {
+  if (deadline === undefined) return timeout;
+  const left = Math.max(1, deadline - Date.now());
+  const configured = intervalMs(timeout);
+  return configured !== undefined && configured > 0 && configured <= left ? timeout : `${left}ms`;
+}
+
+const UNIT_MS: Record<string, number> = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Milliseconds of a PostgreSQL time setting ('5s', '15min', '250'); undefined if unreadable. */
+export function intervalMs(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
 }
 
 const CONNECTION_LOSS_CODES = new Set([

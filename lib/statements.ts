@@ -3,6 +3,8 @@
  * outside a transaction: PostgreSQL runs a multi-statement query as one implicit transaction,
  * where CREATE INDEX CONCURRENTLY is refused, so each statement has to travel alone.
  */
+import type { Database } from './database.ts';
+
 export interface Statement {
   readonly text: string;
   /** 1-based line of the statement's first character within the given text. */
@@ -24,4 +26,34 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
       return { text: raw.trim(), line: before.split('\n').length };
     })
     .filter((statement) => statement.text !== '');
+}
+
+/**
+ * Indexes that the CREATE INDEX CONCURRENTLY statements of `sql` name and that exist INVALID
+ * (a build that was interrupted), as schema-qualified, quoted names ready for DROP INDEX.
+ */
+export async function invalidIndexesLeftBy(db: Database, sql: string): Promise<string[]> {
+  const { parse } = await import('libpg-query');
+  const tree = (await parse(sql)) as { stmts?: { stmt?: { IndexStmt?: IndexStatement } }[] };
+  const names = (tree.stmts ?? [])
+    .map((entry) => entry.stmt?.IndexStmt)
+    .filter((index): index is IndexStatement => Boolean(index?.concurrent && index.idxname))
+    .map((index) => ({ schema: index.relation?.schemaname, name: index.idxname as string }));
+  const invalid: string[] = [];
+  for (const { schema, name } of names) {
+    const result = await db.query<{ qualified: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE NOT i.indisvalid AND c.relname = $1 AND ($2::text IS NULL AND pg_table_is_visible(c.oid) OR n.nspname = $2)`,
+      [name, schema ?? null],
+    );
+    invalid.push(...result.rows.map((row) => row.qualified));
+  }
+  return invalid;
+}
+
+interface IndexStatement {
+  readonly idxname?: string;
+  readonly concurrent?: boolean;
+  readonly relation?: { readonly schemaname?: string };
 }
