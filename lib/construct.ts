@@ -9,21 +9,26 @@ import {
   ArnFormat,
   CfnOutput,
   CustomResource,
+  custom_resources as cr,
   Duration,
-  Stack,
-  Token,
-  Validations,
   aws_ec2 as ec2,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_lambda_nodejs as nodejs,
   type aws_rds as rds,
+  Stack,
   type aws_secretsmanager as secretsmanager,
-  custom_resources as cr,
+  Token,
 } from 'aws-cdk-lib';
 import { Construct, type IConstruct } from 'constructs';
+import {
+  ASSET_MIGRATIONS_FOLDER,
+  describeMigrationsAtSynth,
+  handlerBundling,
+  PROJECT_ROOT,
+} from './construct-bundling.ts';
+import { acknowledge, nagReference } from './construct-nag.ts';
 import { RdsMigrateError } from './errors.ts';
-import { ASSET_MIGRATIONS_FOLDER, PROJECT_ROOT, describeMigrationsAtSynth, handlerBundling } from './construct-bundling.ts';
 
 /** Snapshot taken before a deploy applies migrations. */
 export interface MigrationSnapshotOptions {
@@ -145,6 +150,7 @@ export const MANAGED_SNAPSHOT_TAG = 'rds-migrate:managed';
 interface MigrationTarget {
   readonly kind: 'instance' | 'cluster';
   readonly identifier: string;
+  /** ARN of the instance or cluster as IAM sees it (RDS identifiers are lower case). */
   readonly arn: string;
   readonly connections: ec2.Connections;
   readonly snapshotResourceType: 'snapshot' | 'cluster-snapshot';
@@ -215,8 +221,8 @@ export class DatabaseMigrations extends Construct {
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::RdsMigrate',
-      // CloudFormation's own limit for the whole operation; a little above the provider's
-      // total timeout so the framework reports its own "timed out" first.
+      // CloudFormation's own limit for the whole operation (at most 1 hour): the provider's total
+      // timeout plus one invocation, so the framework reports its own "timed out" first.
       serviceTimeout: Duration.seconds(
         Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
       ),
@@ -239,7 +245,7 @@ export class DatabaseMigrations extends Construct {
       value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
     });
 
-    this.acknowledgeFindings(handler, props, target, snapshot.enabled);
+    this.acknowledgeFindings(handler, target, snapshot.enabled);
   }
 
   /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */
@@ -281,8 +287,7 @@ export class DatabaseMigrations extends Construct {
     else props.secret?.grantRead(fn);
 
     const snapshotArn = (name: string) => this.snapshotArn(target, name);
-    // The handler names snapshots rds-migrate-<identifier>-<yyyymmddHHMMss> (lower case).
-    const ownSnapshots = snapshotArn(`rds-migrate-${target.identifier}-*`);
+    const ownSnapshots = snapshotArn(ownSnapshotPattern(target));
 
     // Listing snapshots is authorized against the wildcard snapshot ARN, not a name pattern.
     fn.addToRolePolicy(
@@ -293,9 +298,14 @@ export class DatabaseMigrations extends Construct {
     );
     if (snapshot.enabled) {
       fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: [target.createSnapshotAction], resources: [target.arn, ownSnapshots] }),
+        new iam.PolicyStatement({
+          actions: [target.createSnapshotAction],
+          resources: [target.arn, ownSnapshots],
+        }),
       );
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [ownSnapshots] }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [ownSnapshots] }),
+      );
     }
     if (snapshot.enabled && snapshot.retain !== undefined) {
       fn.addToRolePolicy(
@@ -307,22 +317,37 @@ export class DatabaseMigrations extends Construct {
       );
     }
     // The handler reads its own stack's status to tell a rollback Update from a forward one.
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [Stack.of(this).stackId] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudformation:DescribeStacks'],
+        resources: [Stack.of(this).stackId],
+      }),
+    );
   }
 
   private addInterfaceEndpoints(props: DatabaseMigrationsProps, vpcSubnets: ec2.SubnetSelection): void {
-    const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
-      RdsEndpoint: ec2.InterfaceVpcEndpointAwsService.RDS,
-      CloudFormationEndpoint: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION,
-    };
-    if (!props.iamAuthentication) services.SecretsManagerEndpoint = ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER;
-    for (const [id, service] of Object.entries(services)) {
-      new ec2.InterfaceVpcEndpoint(this, id, {
+    // Secrets Manager only when the function reads the secret; IAM authentication signs locally.
+    const services = new Map<string, ec2.InterfaceVpcEndpointAwsService>();
+    if (!props.iamAuthentication) {
+      services.set('SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+    }
+    services.set('RdsEndpoint', ec2.InterfaceVpcEndpointAwsService.RDS);
+    services.set('CloudFormationEndpoint', ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION);
+    for (const [id, service] of services) {
+      // Open to the VPC's CIDR: with private DNS the endpoint serves the whole VPC, and other
+      // workloads there must not lose the service because this construct added it.
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, id, {
         vpc: props.vpc,
         service,
         subnets: { ...vpcSubnets, onePerAz: true },
         privateDnsEnabled: true,
+        open: true,
       });
+      acknowledge(endpoint, [
+        'EC23',
+        'Ingress on 443 from the VPC CIDR only (a token cdk-nag cannot evaluate); the endpoint serves the VPC ' +
+          'through private DNS and every call through it still needs IAM permission',
+      ]);
     }
   }
 
@@ -330,28 +355,29 @@ export class DatabaseMigrations extends Construct {
    * cdk-nag (AwsSolutions pack) findings this construct accepts, each by its full id with the
    * reason. Only what this construct creates; the database, VPC and secret are the user's.
    */
-  private acknowledgeFindings(
-    fn: lambda.Function,
-    props: DatabaseMigrationsProps,
-    target: MigrationTarget,
-    snapshotEnabled: boolean,
-  ): void {
+  private acknowledgeFindings(fn: lambda.Function, target: MigrationTarget, snapshotEnabled: boolean): void {
     const role = fn.role as iam.Role;
     const arnOf = (value: string) => nagReference(this, value);
     acknowledge(
       role,
-      ['IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        'AWS managed policy of every Lambda function: CloudWatch Logs writes for its own log group only'],
-      ['IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      [
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'AWS managed policy of every Lambda function: CloudWatch Logs writes for its own log group only',
+      ],
+      [
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
         'AWS managed policy Lambda needs to attach the function to the database VPC (ENI create/describe/delete, ' +
-          'which IAM cannot scope to one function)'],
-      [`IAM5[Resource::${arnOf(this.snapshotArn(target, '*'))}]`,
+          'which IAM cannot scope to one function)',
+      ],
+      [
+        `IAM5[Resource::${arnOf(this.snapshotArn(target, '*'))}]`,
         `${target.describeSnapshotsAction} lists snapshots (status, retention); RDS authorizes a list against the ` +
-          'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.'],
+          'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
+      ],
     );
     if (snapshotEnabled) {
       acknowledge(role, [
-        `IAM5[Resource::${arnOf(this.snapshotArn(target, `rds-migrate-${target.identifier}-*`))}]`,
+        `IAM5[Resource::${arnOf(this.snapshotArn(target, ownSnapshotPattern(target)))}]`,
         'Snapshots this construct makes of this one database, named rds-migrate-<identifier>-<timestamp>: a new ' +
           'name every deploy, so a name pattern; deletion additionally requires the rds-migrate:managed=true tag',
       ]);
@@ -361,17 +387,18 @@ export class DatabaseMigrations extends Construct {
       'Node.js 22 on purpose: the bundle is built for node22 and the handler is tested on it; the runtime moves ' +
         'with a release of rds-migrate, not with whatever Lambda calls latest',
     ]);
-    void props;
 
     const invokeOwnFunction =
       'Provider framework (aws-cdk-lib) grants lambda:InvokeFunction on the function and its versions/aliases ' +
-      '(<arn>:*); the function is this construct\'s own';
+      "(<arn>:*); the function is this construct's own";
     for (const name of ['framework-onEvent', 'framework-isComplete', 'framework-onTimeout']) {
       const frameworkFunction = this.provider.node.findChild(name) as lambda.Function;
       acknowledge(
         frameworkFunction.role as iam.Role,
-        ['IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          'Provider framework (aws-cdk-lib) function role: AWS managed policy for CloudWatch Logs writes only'],
+        [
+          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          'Provider framework (aws-cdk-lib) function role: AWS managed policy for CloudWatch Logs writes only',
+        ],
         [`IAM5[Resource::${arnOf(`${fn.functionArn}:*`)}]`, invokeOwnFunction],
       );
     }
@@ -380,16 +407,24 @@ export class DatabaseMigrations extends Construct {
       arnOf(`${(this.provider.node.findChild(name) as lambda.Function).functionArn}:*`);
     acknowledge(
       waiter,
-      [`IAM5[Resource::${frameworkArn('framework-isComplete')}]`,
-        'Provider framework (aws-cdk-lib) waiter may invoke its own isComplete function, versions and aliases'],
-      [`IAM5[Resource::${frameworkArn('framework-onTimeout')}]`,
-        'Provider framework (aws-cdk-lib) waiter may invoke its own onTimeout function, versions and aliases'],
-      ['SF1',
+      [
+        `IAM5[Resource::${frameworkArn('framework-isComplete')}]`,
+        'Provider framework (aws-cdk-lib) waiter may invoke its own isComplete function, versions and aliases',
+      ],
+      [
+        `IAM5[Resource::${frameworkArn('framework-onTimeout')}]`,
+        'Provider framework (aws-cdk-lib) waiter may invoke its own onTimeout function, versions and aliases',
+      ],
+      [
+        'SF1',
         'Provider framework waiter only polls isComplete; each poll logs (request id, snapshot state, timings) in ' +
-          "the migration function's log group and executions stay visible in Step Functions"],
-      ['SF2',
+          "the migration function's log group and executions stay visible in Step Functions",
+      ],
+      [
+        'SF2',
         'Provider framework waiter is a two-state polling loop; the migration function logs the request id and ' +
-          'timings of every step, which is what tracing would show'],
+          'timings of every step, which is what tracing would show',
+      ],
     );
   }
 
@@ -403,36 +438,35 @@ export class DatabaseMigrations extends Construct {
   }
 }
 
-/** Acknowledges AwsSolutions findings on `scope` (and below) by full id: `[ruleAndFinding, reason]`. */
-function acknowledge(scope: IConstruct, ...findings: [string, string][]): void {
-  for (const [finding, reason] of findings) {
-    Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
-  }
+/**
+ * RDS stores identifiers in lower case and IAM compares ARNs case-sensitively, so an imported
+ * database named `App-DB` must be granted as `db:app-db`. Identifiers that are tokens (made in
+ * this app) are lower case already.
+ */
+function lowerCaseArn(
+  scope: IConstruct,
+  resource: 'db' | 'cluster',
+  identifier: string,
+  arn: string,
+): string {
+  if (Token.isUnresolved(identifier) || identifier === identifier.toLowerCase()) return arn;
+  return Stack.of(scope).formatArn({
+    service: 'rds',
+    resource,
+    resourceName: identifier.toLowerCase(),
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }
 
 /**
- * A token as cdk-nag spells it in a finding id: references become `<LogicalId>` or
- * `<LogicalId.Attribute>`, pseudo parameters `<AWS::Region>`, joins are concatenated.
+ * Names of the snapshots the handler makes: `rds-migrate-<identifier>-<yyyymmddHHMMss>`, with the
+ * identifier in lower case as RDS stores it (IAM compares ARNs case-sensitively).
  */
-export function nagReference(scope: IConstruct, value: string): string {
-  const flatten = (node: unknown): string => {
-    if (node === undefined) return '';
-    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/}/g, '>');
-    const object = node as Record<string, unknown>;
-    if (Array.isArray(object['Fn::Join'])) {
-      const [delimiter, items] = object['Fn::Join'] as [string, unknown[]];
-      return items.map(flatten).join(delimiter);
-    }
-    if (object['Fn::Sub'] !== undefined) return flatten(object['Fn::Sub']);
-    if (Array.isArray(object['Fn::GetAtt'])) {
-      const [resource, attribute] = object['Fn::GetAtt'] as [unknown, unknown];
-      return `<${flatten(resource)}.${flatten(attribute)}>`;
-    }
-    if (object['Fn::ImportValue'] !== undefined) return flatten(object['Fn::ImportValue']);
-    if (object.Ref !== undefined) return `<${flatten(object.Ref)}>`;
-    return JSON.stringify(node);
-  };
-  return flatten(Stack.of(scope).resolve(value));
+function ownSnapshotPattern(target: MigrationTarget): string {
+  const identifier = Token.isUnresolved(target.identifier)
+    ? target.identifier
+    : target.identifier.toLowerCase();
+  return `rds-migrate-${identifier}-*`;
 }
 
 function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {
@@ -444,7 +478,7 @@ function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {
     return {
       kind: 'instance',
       identifier: database.instanceIdentifier,
-      arn: database.instanceArn,
+      arn: lowerCaseArn(database, 'db', database.instanceIdentifier, database.instanceArn),
       connections: database.connections,
       snapshotResourceType: 'snapshot',
       createSnapshotAction: 'rds:CreateDBSnapshot',
@@ -459,13 +493,16 @@ function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {
     return {
       kind: 'cluster',
       identifier: cluster.clusterIdentifier,
-      arn: cluster.clusterArn,
+      arn: lowerCaseArn(cluster, 'cluster', cluster.clusterIdentifier, cluster.clusterArn),
       connections: cluster.connections,
       snapshotResourceType: 'cluster-snapshot',
       createSnapshotAction: 'rds:CreateDBClusterSnapshot',
       describeSnapshotsAction: 'rds:DescribeDBClusterSnapshots',
       deleteSnapshotAction: 'rds:DeleteDBClusterSnapshot',
-      endpoint: { hostname: cluster.clusterEndpoint.hostname, port: Token.asString(cluster.clusterEndpoint.port) },
+      endpoint: {
+        hostname: cluster.clusterEndpoint.hostname,
+        port: Token.asString(cluster.clusterEndpoint.port),
+      },
       grantConnect: (grantee, username) => cluster.grantConnect(grantee, username),
     };
   }
@@ -493,7 +530,9 @@ function validateProps(props: DatabaseMigrationsProps): void {
     );
   }
   if (props.iamAuthentication && !props.iamAuthentication.username) {
-    throw new DatabaseMigrationsPropsError('iamAuthentication.username must name the database user to connect as');
+    throw new DatabaseMigrationsPropsError(
+      'iamAuthentication.username must name the database user to connect as',
+    );
   }
   const retain = props.snapshot?.retain;
   if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {
@@ -508,7 +547,9 @@ function validateProps(props: DatabaseMigrationsProps): void {
   }
   for (const key of Object.keys(props.contextArgs ?? {})) {
     if (!CONTEXT_ARG_KEY.test(key)) {
-      throw new DatabaseMigrationsPropsError(`contextArgs key '${key}' must be a word (letters, digits, _ . -)`);
+      throw new DatabaseMigrationsPropsError(
+        `contextArgs key '${key}' must be a word (letters, digits, _ . -)`,
+      );
     }
   }
 }
@@ -525,30 +566,37 @@ function resolveTimeouts(timeouts: MigrationTimeouts | undefined): ResolvedTimeo
     queryInterval: timeouts?.queryInterval ?? Duration.seconds(30),
     lambda: timeouts?.lambda ?? MAX_LAMBDA_TIMEOUT,
   };
-  const total = resolved.total.toSeconds();
-  const interval = resolved.queryInterval.toSeconds();
-  const lambdaTimeout = resolved.lambda.toSeconds();
-  if (total < 1 || total > MAX_TOTAL_TIMEOUT.toSeconds()) {
+  const seconds = (duration: Duration) => duration.toSeconds({ integral: false });
+  const total = seconds(resolved.total);
+  const interval = seconds(resolved.queryInterval);
+  const lambdaTimeout = seconds(resolved.lambda);
+  if (!Number.isInteger(total) || total < 1 || total > MAX_TOTAL_TIMEOUT.toSeconds()) {
     throw new DatabaseMigrationsPropsError(
-      `timeouts.total must be between 1 second and 1 hour (the CloudFormation custom resource limit); got ${resolved.total.toHumanString()}`,
+      `timeouts.total must be whole seconds between 1 second and 1 hour (the CloudFormation custom resource limit); got ${resolved.total.toHumanString()}`,
     );
   }
-  if (interval < 1 || interval > total || total % interval !== 0) {
+  if (!Number.isInteger(interval) || interval < 1 || interval > total || total % interval !== 0) {
     throw new DatabaseMigrationsPropsError(
       `timeouts.queryInterval must divide timeouts.total (${resolved.total.toHumanString()}) into whole polls; ` +
         `got ${resolved.queryInterval.toHumanString()}`,
     );
   }
-  if (lambdaTimeout < 1 || lambdaTimeout > MAX_LAMBDA_TIMEOUT.toSeconds()) {
+  if (
+    !Number.isInteger(lambdaTimeout) ||
+    lambdaTimeout < 1 ||
+    lambdaTimeout > MAX_LAMBDA_TIMEOUT.toSeconds()
+  ) {
     throw new DatabaseMigrationsPropsError(
-      `timeouts.lambda must be between 1 second and 15 minutes (the Lambda limit); got ${resolved.lambda.toHumanString()}`,
+      `timeouts.lambda must be whole seconds between 1 second and 15 minutes (the Lambda limit); got ${resolved.lambda.toHumanString()}`,
     );
   }
   return resolved;
 }
 
-
 function defaultSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
   if (vpc.privateSubnets.length > 0) return { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-  return { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  if (vpc.isolatedSubnets.length > 0) return { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  throw new DatabaseMigrationsPropsError(
+    'vpc has no private or isolated subnets; pass vpcSubnets to say where the function runs',
+  );
 }
