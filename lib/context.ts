@@ -61,6 +61,33 @@ export function createContext(options: ContextOptions): MigrationContext {
   };
 }
 
+/** Rows, rate and ETA of a batch walk, for the logs. */
+function progress(
+  table: string,
+  rows: number,
+  rowsThisRun: number,
+  batches: number,
+  started: number,
+  estimatedTotal: number | undefined,
+): Record<string, unknown> {
+  const rowsPerSecond = Math.round(rowsThisRun / Math.max(0.001, (Date.now() - started) / 1000));
+  const etaSeconds =
+    estimatedTotal !== undefined && rowsPerSecond > 0
+      ? Math.max(0, Math.round((estimatedTotal - rows) / rowsPerSecond))
+      : undefined;
+  return { table, batches, rows, estimatedTotal, rowsPerSecond, etaSeconds };
+}
+
+/** The planner's row estimate: free, and good enough for an ETA; undefined if never analysed. */
+async function estimateRows(db: Database, table: string): Promise<number | undefined> {
+  const result = await db.query<{ estimate: string | null }>(
+    'SELECT reltuples::bigint AS estimate FROM pg_class WHERE oid = to_regclass($1)',
+    [table],
+  );
+  const estimate = Number(result.rows[0]?.estimate ?? -1);
+  return estimate > 0 ? estimate : undefined;
+}
+
 /** The run's deadline came between two batches: the checkpoint is committed, the next run resumes. */
 export class DeadlineReached extends RdsMigrateError {
   override readonly name = 'DeadlineReached';
@@ -93,7 +120,9 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
   let lastKey: K | undefined = resumed?.last_key?.value;
   let rows = Number(resumed?.rows ?? 0);
   let batches = resumed?.batches ?? 0;
+  const rowsBefore = rows;
   if (resumed) log.info('resuming batches from checkpoint', { table: options.table, lastKey, rows, batches });
+  const estimatedTotal = await estimateRows(db, options.table);
   const sql = sqlTag(db);
 
   for (;;) {
@@ -122,24 +151,22 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
       rows += keys.length;
       batches += 1;
       await db.query(
-        `INSERT INTO ${context.checkpointsTable} (revision, name, last_key, rows, batches, updated_at)
-         VALUES ($1, $2, $3, $4, $5, now())
+        `INSERT INTO ${context.checkpointsTable} (revision, name, last_key, rows, batches, estimated_total, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
          ON CONFLICT (revision, name) DO UPDATE
-         SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, batches = EXCLUDED.batches, updated_at = now()`,
-        [context.revision, name, JSON.stringify({ value: lastKey }), rows, batches],
+         SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, batches = EXCLUDED.batches,
+             estimated_total = EXCLUDED.estimated_total, updated_at = clock_timestamp()`,
+        [context.revision, name, JSON.stringify({ value: lastKey }), rows, batches, estimatedTotal ?? null],
       );
       await db.query('COMMIT');
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    const elapsed = (Date.now() - started) / 1000;
-    log.info('batch done', {
-      table: options.table,
-      batches,
-      rows,
-      rowsPerSecond: Math.round(rows / elapsed),
-    });
+    log.info(
+      'batch done',
+      progress(options.table, rows, rows - rowsBefore, batches, started, estimatedTotal),
+    );
     if (keys.length < size) break;
   }
   await db.query(`DELETE FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`, [

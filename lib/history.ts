@@ -122,6 +122,8 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
   last_key jsonb,
   rows bigint NOT NULL DEFAULT 0,
   batches integer NOT NULL DEFAULT 0,
+  estimated_total bigint,
+  started_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (revision, name)
 );`;
@@ -200,17 +202,40 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
     direction: 'up' | 'down',
     actor: string,
   ): Promise<void> {
-    await db.query(
-      `INSERT INTO ${this.q}.in_progress (revision, direction, actor) VALUES ($1, $2, $3)
-       ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXCLUDED.actor, started_at = now()`,
-      [revision, direction, actor],
-    );
+    await db.query(this.markInProgressSql(revision, direction, actor));
+  }
+
+  /** SQL that marks a migration running outside a transaction, until its finish clears it. */
+  markInProgressSql(revision: Revision, direction: 'up' | 'down', actor: string): string {
+    return `INSERT INTO ${this.q}.in_progress (revision, direction, actor) VALUES (${escapeLiteral(revision)}, ${escapeLiteral(direction)}, ${escapeLiteral(actor)})
+ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXCLUDED.actor, started_at = now();`;
   }
 
   /** SQL that forgets an interrupted migration: one revision's, or all. */
   clearInProgressSql(revision?: Revision): string {
     const where = revision === undefined ? '' : ` WHERE revision = ${escapeLiteral(revision)}`;
     return `DELETE FROM ${this.q}.in_progress${where};`;
+  }
+
+  /** Data migrations part-way through their batches, with their progress. */
+  async batchProgress(db: Database): Promise<BatchProgress[]> {
+    const present = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [
+      `${this.q}.checkpoints`,
+    ]);
+    if (!present.rows[0]?.t) return [];
+    const result = await db.query<{
+      revision: string;
+      name: string;
+      rows: string;
+      batches: number;
+      estimated_total: string | null;
+      started_at: Date;
+      updated_at: Date;
+    }>(
+      `SELECT revision, name, rows, batches, estimated_total, started_at, updated_at
+       FROM ${this.q}.checkpoints ORDER BY revision, name`,
+    );
+    return result.rows.map((row) => batchProgressOf(row));
   }
 
   /** The log, newest first. */
@@ -286,6 +311,48 @@ export interface RecordedRevision {
   readonly source: string;
   readonly transactional: boolean;
   readonly downStep?: RecordedDownStep;
+}
+
+export interface BatchProgress {
+  readonly revision: Revision;
+  /** `table:key` of the walk. */
+  readonly name: string;
+  readonly rows: number;
+  readonly batches: number;
+  /** From the planner's statistics at the start; absent when the table was never analysed. */
+  readonly estimatedTotal?: number;
+  readonly rowsPerSecond: number;
+  readonly etaSeconds?: number;
+  readonly updatedAt: Date;
+}
+
+function batchProgressOf(row: {
+  revision: string;
+  name: string;
+  rows: string;
+  batches: number;
+  estimated_total: string | null;
+  started_at: Date;
+  updated_at: Date;
+}): BatchProgress {
+  const rows = Number(row.rows);
+  const seconds = Math.max(0.001, (row.updated_at.getTime() - row.started_at.getTime()) / 1000);
+  const rowsPerSecond = Math.round(rows / seconds);
+  const estimatedTotal = row.estimated_total === null ? undefined : Number(row.estimated_total);
+  const etaSeconds =
+    estimatedTotal !== undefined && rowsPerSecond > 0
+      ? Math.max(0, Math.round((estimatedTotal - rows) / rowsPerSecond))
+      : undefined;
+  return {
+    revision: row.revision,
+    name: row.name,
+    rows,
+    batches: row.batches,
+    estimatedTotal,
+    rowsPerSecond,
+    etaSeconds,
+    updatedAt: row.updated_at,
+  };
 }
 
 function textArray(values: readonly string[]): string {

@@ -39,6 +39,14 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
         'check it, then run the same command again',
     );
   }
+  for (const batch of status.batches) {
+    const total = batch.estimatedTotal === undefined ? '' : ` of ~${batch.estimatedTotal}`;
+    const eta = batch.etaSeconds === undefined ? '' : `, ETA ${batch.etaSeconds} s`;
+    lines.push(
+      `batches    ${batch.revision} ${batch.name}: ${batch.rows}${total} rows in ${batch.batches} batches, ` +
+        `${batch.rowsPerSecond} rows/s${eta} (last ${batch.updatedAt.toISOString()})`,
+    );
+  }
   if (status.drift.length > 0) {
     for (const drift of status.drift) {
       lines.push(

@@ -6,7 +6,7 @@
 import type { Database } from './database.ts';
 import type { DriftedRevision } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
-import { History, type InProgress, type LogRow } from './history.ts';
+import { type BatchProgress, History, type InProgress, type LogRow } from './history.ts';
 import type { Revision } from './migration.ts';
 import { planUpgrade } from './plan.ts';
 import { findDrift } from './runner.ts';
@@ -29,6 +29,8 @@ export interface Status {
   readonly unknown: readonly Revision[];
   readonly drift: readonly DriftedRevision[];
   readonly inProgress?: InProgress;
+  /** Batched data migrations part-way through, with rows done, rate and ETA. */
+  readonly batches: readonly BatchProgress[];
   readonly recent: readonly LogRow[];
   readonly historySchema: string;
 }
@@ -58,6 +60,7 @@ export async function readStatus(
     unknown,
     drift: findDrift(graph, state),
     inProgress: state.inProgress,
+    batches: await history.batchProgress(db),
     recent: await history.log(db, recentCount),
     historySchema: history.schema,
   };

@@ -178,6 +178,11 @@ describe('a deadline', () => {
       'SELECT rows FROM rds_migrate.checkpoints',
     );
     expect(Number(checkpoint.rows[0]?.rows)).toBe(doneAtStop);
+    const status = await readStatus(connection.db, graph);
+    expect(status.batches).toHaveLength(1);
+    expect(status.batches[0]).toMatchObject({ revision: 'fill01', name: 'items:id', rows: doneAtStop });
+    expect(status.batches[0]?.rowsPerSecond).toBeGreaterThan(0);
+    expect(status.inProgress).toMatchObject({ revision: 'fill01', direction: 'up' });
 
     const batchesRun: number[] = [];
     const second = await migrate(
