@@ -1,7 +1,205 @@
 /**
- * Placeholder entry: the lifecycle handler is being written. The construct bundles this file.
- * It exports one `handler` for onEvent, isComplete and manual invokes.
+ * The deployed function's one entry. It serves three kinds of event:
+ * - a CloudFormation custom resource request, as the CDK Provider framework passes it to onEvent;
+ * - an isComplete poll of the same request: the request plus onEvent's result, recognised by
+ *   the `RdsMigrate` marker onEvent returns;
+ * - a manual invoke (no RequestType): `{"action":"status"}` and the other actions of invoke.ts.
+ *
+ * `createHandler(deps)` makes it a function of (event, clients): tests and the demo pass fakes;
+ * `handler` is the one Lambda runs, with real clients.
  */
-export async function handler(event: unknown): Promise<unknown> {
-  return { received: typeof event };
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import type { Database } from '../lib/database.ts';
+import { RevisionGraph } from '../lib/graph.ts';
+import { History } from '../lib/history.ts';
+import { loadMigrations } from '../lib/loader.ts';
+import { DEFAULT_LOCK_WAIT_MS } from '../lib/lock.ts';
+import type { Clock, SnapshotService } from '../lib/snapshot.ts';
+import { systemClock } from '../lib/snapshot.ts';
+import {
+  ConfigError,
+  configFromEnv,
+  type FunctionConfig,
+  isManualInvoke,
+  isRecord,
+  type LifecycleRequest,
+  parseLifecycleRequest,
+} from './config.ts';
+import { type AuthTokenProvider, type DatabaseTarget, openDatabase, rdsSignerToken } from './connect.ts';
+import { deployFailure, withoutStack } from './failure.ts';
+import { type InvokeResult, invoke } from './invoke.ts';
+import {
+  type DeleteResult,
+  type DeployMarker,
+  type IsCompleteResult,
+  isComplete,
+  markerOf,
+  type OnEventResult,
+  onDelete,
+  onEvent,
+} from './lifecycle.ts';
+import { RdsSnapshots } from './rds-snapshots.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface HandlerDeps {
+  readonly rds: RDSClient;
+  readonly secrets: SecretsManagerClient;
+  readonly cloudformation: CloudFormationClient;
+  /** The function's environment (the construct sets it); read on every call. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Verify the database's TLS certificate. Tests against a local PostgreSQL pass false. @default true */
+  readonly tls?: boolean;
+  /** Snapshots other than RDS's (the demo uses template-database copies). @default RDS snapshots */
+  readonly snapshots?: SnapshotService;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** @default env MIGRATIONS_DIR, else /var/task/migrations */
+  readonly migrationsDir?: string;
+  /** @default a Powertools logger configured by POWERTOOLS_SERVICE_NAME and LOG_LEVEL */
+  readonly logger?: Logger;
+  /** Makes IAM database auth tokens. @default @aws-sdk/rds-signer */
+  readonly authToken?: AuthTokenProvider;
+  /** How long to wait for the database to accept a connection. @default 10 s */
+  readonly connectTimeoutMs?: number;
 }
+
+export type HandlerResult = OnEventResult | DeleteResult | IsCompleteResult | InvokeResult;
+export type Handler = (event: unknown, context?: Context) => Promise<HandlerResult>;
+
+/** How much of the invocation a lock wait may use: the rest is for the work after it. */
+const LOCK_WAIT_MARGIN_MS = 30_000;
+const MIN_LOCK_WAIT_MS = 5_000;
+/** Time kept back from a run to record it and answer before the Lambda times out. */
+const DEADLINE_MARGIN_MS = 20_000;
+
+export function defaultDeps(env: Readonly<Record<string, string | undefined>> = process.env): HandlerDeps {
+  // Bounded calls, so a missing VPC endpoint is an error with a hint rather than a Lambda timeout.
+  const config = { requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 }, maxAttempts: 3 };
+  return {
+    rds: new RDSClient(config),
+    secrets: new SecretsManagerClient(config),
+    cloudformation: new CloudFormationClient(config),
+    env,
+  };
+}
+
+export function createHandler(deps: HandlerDeps): Handler {
+  const logger =
+    deps.logger ?? new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME || 'rds-migrate' });
+  const bundles = new Map<string, Promise<RevisionGraph>>();
+
+  const bundle = (directory: string): Promise<RevisionGraph> => {
+    let loaded = bundles.get(directory);
+    if (!loaded) {
+      loaded = loadMigrations(directory).then((migrations) => RevisionGraph.from(migrations));
+      // A folder that fails to load is read again next time, not cached broken.
+      loaded.catch(() => bundles.delete(directory));
+      bundles.set(directory, loaded);
+    }
+    return loaded;
+  };
+
+  const runtimeFor = (config: FunctionConfig, context: Context | undefined): Runtime => ({
+    config,
+    history: new History(config.historySchema),
+    logger,
+    clock: deps.clock ?? systemClock,
+    cloudformation: deps.cloudformation,
+    snapshots:
+      deps.snapshots ??
+      new RdsSnapshots({
+        client: deps.rds,
+        kind: config.kind,
+        identifier: config.identifier,
+        clock: deps.clock,
+      }),
+    bundle: () => bundle(deps.migrationsDir ?? config.migrationsDir),
+    withDatabase: async <T>(body: (db: Database, target: DatabaseTarget) => Promise<T>): Promise<T> => {
+      const started = Date.now();
+      const { connection, target } = await openDatabase(config, {
+        secrets: deps.secrets,
+        tls: deps.tls ?? true,
+        connectTimeoutMs: deps.connectTimeoutMs ?? 10_000,
+        authToken: deps.authToken ?? rdsSignerToken,
+        applicationName: 'rds-migrate lambda',
+      });
+      logger.debug('connected', {
+        host: target.host,
+        port: target.port,
+        database: target.database,
+        user: target.user,
+        durationMs: Date.now() - started,
+      });
+      try {
+        return await body(connection.db, target);
+      } finally {
+        await connection.close();
+      }
+    },
+    lockWaitMs: () =>
+      context
+        ? Math.max(MIN_LOCK_WAIT_MS, context.getRemainingTimeInMillis() - LOCK_WAIT_MARGIN_MS)
+        : DEFAULT_LOCK_WAIT_MS,
+    deadline: () =>
+      context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined,
+    actor: `lambda:${context?.functionName ?? 'rds-migrate'}`,
+  });
+
+  return async (event, context) => {
+    const started = Date.now();
+    if (context) logger.addContext(context);
+    const manual = isManualInvoke(event);
+    try {
+      if (!isRecord(event)) throw new ConfigError('the event is not a JSON object');
+      if (manual) return await invoke(event, runtimeFor(configFromEnv(deps.env), context));
+      const request = parseLifecycleRequest(event);
+      logger.appendKeys({
+        requestType: request.requestType,
+        cfnRequestId: request.requestId,
+        logicalResourceId: request.logicalResourceId,
+      });
+      const marker = markerOf(event);
+      const result = await answer(
+        request,
+        marker,
+        () => runtimeFor(configFromEnv(deps.env), context),
+        logger,
+      );
+      logger.info(marker ? 'isComplete answered' : 'onEvent answered', {
+        result,
+        durationMs: Date.now() - started,
+      });
+      return result;
+    } catch (error) {
+      const failure = manual ? withoutStack(error) : deployFailure(error);
+      logger.error('failed', {
+        error: failure.message,
+        type: (error as Error)?.name,
+        durationMs: Date.now() - started,
+      });
+      throw failure;
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+/** Delete, and a poll of a request already done, answer without the environment: they must not fail. */
+async function answer(
+  request: LifecycleRequest,
+  marker: DeployMarker | undefined,
+  runtime: () => Runtime,
+  logger: Logger,
+): Promise<HandlerResult> {
+  if (marker?.phase === 'done') return { IsComplete: true };
+  if (marker) return isComplete(request, marker, runtime());
+  if (request.requestType === 'Delete') return onDelete(request, runtime, logger);
+  return onEvent(request, runtime());
+}
+
+export const handler: Handler = createHandler(defaultDeps());

@@ -60,7 +60,9 @@ export function snapshotStamp(at: Date): string {
  */
 export async function pruneSnapshots(service: SnapshotService, retain: number): Promise<SnapshotInfo[]> {
   if (!Number.isInteger(retain) || retain < 1) {
-    throw new SnapshotError(`retain must be a whole number of at least 1 (got ${retain}); leave it unset to keep all`);
+    throw new SnapshotError(
+      `retain must be a whole number of at least 1 (got ${retain}); leave it unset to keep all`,
+    );
   }
   const snapshots = await service.list();
   const beyond = snapshots.slice(retain).filter((snapshot) => snapshot.state !== 'creating');

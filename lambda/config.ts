@@ -1,0 +1,252 @@
+/**
+ * What the function is told: its environment (set by the DatabaseMigrations construct) and the
+ * custom resource's properties. CloudFormation sends every property value as a string, also
+ * numbers and booleans inside nested objects, so each is parsed here, with a message naming the
+ * property when it is malformed; that message becomes the FAILED reason.
+ */
+import { RdsMigrateError } from '../lib/errors.ts';
+import { BASE } from '../lib/migration.ts';
+
+export type DatabaseKind = 'instance' | 'cluster';
+
+export type AuthConfig =
+  | { readonly mode: 'secret'; readonly secretArn: string }
+  | {
+      readonly mode: 'iam';
+      readonly user: string;
+      readonly host: string;
+      readonly port: number;
+      readonly database: string;
+    };
+
+export interface FunctionConfig {
+  readonly migrationsDir: string;
+  readonly kind: DatabaseKind;
+  /** The DB instance or cluster identifier: snapshots are of it. */
+  readonly identifier: string;
+  readonly auth: AuthConfig;
+  readonly historySchema: string;
+  readonly region?: string;
+}
+
+export interface SnapshotSettings {
+  /** @default true */
+  readonly enabled: boolean;
+  /** Keep this many of the tool's snapshots; undefined keeps all. */
+  readonly retain?: number;
+}
+
+export interface DeployProperties {
+  readonly targetRevision: string;
+  readonly migrationsHash?: string;
+  readonly snapshot: SnapshotSettings;
+  readonly contextArgs: Readonly<Record<string, string>>;
+  readonly databaseIdentifier?: string;
+}
+
+export type RequestType = 'Create' | 'Update' | 'Delete';
+
+/** A custom resource request as the CDK Provider framework hands it to onEvent and isComplete. */
+export interface LifecycleRequest {
+  readonly requestType: RequestType;
+  readonly requestId: string;
+  readonly stackId: string;
+  readonly logicalResourceId: string;
+  /** Absent on Create. */
+  readonly physicalResourceId?: string;
+  readonly properties: Readonly<Record<string, unknown>>;
+  readonly oldProperties?: Readonly<Record<string, unknown>>;
+}
+
+/** The function's environment or an event is not what the construct sends. */
+export class ConfigError extends RdsMigrateError {
+  override readonly name = 'ConfigError';
+}
+
+export const DEFAULT_MIGRATIONS_DIR = '/var/task/migrations';
+const REQUEST_TYPES: readonly RequestType[] = ['Create', 'Update', 'Delete'];
+const REVISION = /^[0-9a-z_]{4,64}$/;
+
+export function configFromEnv(env: Readonly<Record<string, string | undefined>>): FunctionConfig {
+  const kind = env.DB_KIND ?? '';
+  if (kind !== 'instance' && kind !== 'cluster') {
+    throw new ConfigError(`environment variable DB_KIND is '${kind}'; set it to instance or cluster`);
+  }
+  return {
+    migrationsDir: env.MIGRATIONS_DIR || DEFAULT_MIGRATIONS_DIR,
+    kind,
+    identifier: required(env, 'DB_IDENTIFIER', 'the DB instance or cluster identifier'),
+    auth: authFromEnv(env),
+    historySchema: env.HISTORY_SCHEMA || 'rds_migrate',
+    region: env.AWS_REGION || undefined,
+  };
+}
+
+function authFromEnv(env: Readonly<Record<string, string | undefined>>): AuthConfig {
+  const mode = env.AUTH_MODE || 'secret';
+  if (mode === 'secret') {
+    return { mode, secretArn: required(env, 'SECRET_ARN', 'the ARN of the database credentials secret') };
+  }
+  if (mode !== 'iam')
+    throw new ConfigError(`environment variable AUTH_MODE is '${mode}'; set it to secret or iam`);
+  return {
+    mode,
+    user: required(env, 'DB_USER', 'the database user IAM authentication logs in as'),
+    host: required(env, 'DB_HOST', 'the database endpoint'),
+    port: portFrom(env.DB_PORT || '5432', 'environment variable DB_PORT'),
+    database: env.DB_NAME || 'postgres',
+  };
+}
+
+function required(env: Readonly<Record<string, string | undefined>>, name: string, what: string): string {
+  const value = env[name];
+  if (!value)
+    throw new ConfigError(`environment variable ${name} (${what}) is not set; the construct sets it`);
+  return value;
+}
+
+export function portFrom(value: unknown, what: string): number {
+  const port =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d+$/.test(value)
+        ? Number(value)
+        : NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`${what} must be a port number (1-65535)`);
+  }
+  return port;
+}
+
+// ---------- events ----------
+
+/** True for a manual `aws lambda invoke` payload: no RequestType. */
+export function isManualInvoke(event: unknown): boolean {
+  return isRecord(event) && !('RequestType' in event);
+}
+
+export function parseLifecycleRequest(event: unknown): LifecycleRequest {
+  if (!isRecord(event)) throw new ConfigError('the event is not a JSON object');
+  const requestType = event.RequestType;
+  if (typeof requestType !== 'string' || !REQUEST_TYPES.includes(requestType as RequestType)) {
+    throw new ConfigError(
+      `unknown RequestType '${String(requestType)}'; a custom resource event has Create, Update or Delete ` +
+        '(a manual invoke has no RequestType, only an action)',
+    );
+  }
+  const type = requestType as RequestType;
+  const physicalResourceId = optionalString(event.PhysicalResourceId, 'PhysicalResourceId');
+  if (type === 'Update' && !physicalResourceId) {
+    throw new ConfigError('an Update event must carry the PhysicalResourceId of the resource');
+  }
+  if (!isRecord(event.ResourceProperties))
+    throw new ConfigError('the event has no ResourceProperties object');
+  if (event.OldResourceProperties !== undefined && !isRecord(event.OldResourceProperties)) {
+    throw new ConfigError('OldResourceProperties is not an object');
+  }
+  return {
+    requestType: type,
+    requestId: requiredString(event.RequestId, 'RequestId'),
+    stackId: requiredString(event.StackId, 'StackId'),
+    logicalResourceId: requiredString(event.LogicalResourceId, 'LogicalResourceId'),
+    physicalResourceId,
+    properties: event.ResourceProperties,
+    oldProperties: isRecord(event.OldResourceProperties) ? event.OldResourceProperties : undefined,
+  };
+}
+
+/** The custom resource's properties; unknown ones are ignored, so newer templates work with older code. */
+export function parseProperties(properties: Readonly<Record<string, unknown>>): DeployProperties {
+  return {
+    targetRevision: targetRevisionFrom(properties.TargetRevision),
+    migrationsHash: optionalString(properties.MigrationsHash, 'property MigrationsHash'),
+    snapshot: snapshotFrom(properties.Snapshot),
+    contextArgs: contextArgsFrom(properties.ContextArgs),
+    databaseIdentifier: optionalString(properties.DatabaseIdentifier, 'property DatabaseIdentifier'),
+  };
+}
+
+function targetRevisionFrom(value: unknown): string {
+  if (value === undefined || value === '') {
+    throw new ConfigError(
+      "property TargetRevision is missing; the construct sets it to the bundle's head revision (or 'base')",
+    );
+  }
+  if (typeof value !== 'string' || (value !== BASE && !REVISION.test(value))) {
+    throw new ConfigError(`property TargetRevision must be a revision id or 'base' (got ${describe(value)})`);
+  }
+  return value;
+}
+
+function snapshotFrom(value: unknown): SnapshotSettings {
+  if (value === undefined) return { enabled: true };
+  if (!isRecord(value))
+    throw new ConfigError(`property Snapshot must be an object {Enabled, Retain} (got ${describe(value)})`);
+  const enabled =
+    value.Enabled === undefined ? true : booleanFrom(value.Enabled, 'property Snapshot.Enabled');
+  return { enabled, retain: retainFrom(value.Retain) };
+}
+
+function retainFrom(value: unknown): number | undefined {
+  if (value === undefined || value === 'false' || value === false || value === '') return undefined;
+  const count =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d+$/.test(value)
+        ? Number(value)
+        : NaN;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new ConfigError(
+      `property Snapshot.Retain must be a whole number of at least 1, or false to keep every snapshot (got ${describe(value)})`,
+    );
+  }
+  return count;
+}
+
+function booleanFrom(value: unknown, what: string): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(`${what} must be true or false (got ${describe(value)})`);
+}
+
+function contextArgsFrom(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isRecord(value))
+    throw new ConfigError(`property ContextArgs must be an object of strings (got ${describe(value)})`);
+  const args: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === 'string') args[key] = item;
+    else if (typeof item === 'number' || typeof item === 'boolean') args[key] = String(item);
+    else throw new ConfigError(`property ContextArgs.${key} must be a string (got ${describe(item)})`);
+  }
+  return args;
+}
+
+function requiredString(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`the event has no ${what}`);
+  return value;
+}
+
+function optionalString(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new ConfigError(`${what} must be a string (got ${describe(value)})`);
+  return value;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A value for an error message: its type and a short form, never a long blob. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** The stack's name from its ARN (`arn:aws:cloudformation:...:stack/<name>/<uuid>`). */
+export function stackNameOf(stackId: string): string {
+  return /:stack\/([^/]+)\//.exec(stackId)?.[1] ?? stackId;
+}

@@ -1,0 +1,106 @@
+/**
+ * The function's session to the database: credentials from the secret (or an IAM auth token),
+ * TLS that verifies the server certificate against the RDS CAs Lambda ships
+ * (NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), a bounded connect, and errors that say what
+ * to check when the database cannot be reached. No error or log line carries the password.
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Signer } from '@aws-sdk/rds-signer';
+import type pg from 'pg';
+import { type Connection, ConnectionError, connect } from '../lib/connection.ts';
+import type { FunctionConfig } from './config.ts';
+import { readCredentials } from './secret.ts';
+
+export interface DatabaseTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+}
+
+/** Makes an IAM database authentication token (a presigned URL) for `target`. */
+export type AuthTokenProvider = (target: DatabaseTarget, region?: string) => Promise<string>;
+
+export interface OpenOptions {
+  readonly secrets: SecretsManagerClient;
+  /** Verify the server certificate. Only tests against a local PostgreSQL turn it off. */
+  readonly tls: boolean;
+  readonly connectTimeoutMs: number;
+  readonly authToken: AuthTokenProvider;
+  readonly applicationName: string;
+}
+
+export interface OpenedDatabase {
+  readonly connection: Connection;
+  readonly target: DatabaseTarget;
+}
+
+export const rdsSignerToken: AuthTokenProvider = (target, region) =>
+  new Signer({ hostname: target.host, port: target.port, username: target.user, region }).getAuthToken();
+
+export async function openDatabase(config: FunctionConfig, options: OpenOptions): Promise<OpenedDatabase> {
+  const { target, password } = await credentialsFor(config, options);
+  const clientConfig: pg.ClientConfig = {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password,
+    database: target.database,
+    // rejectUnauthorized: an RDS endpoint is only trusted with a certificate from the RDS CAs.
+    ssl: options.tls ? { rejectUnauthorized: true } : false,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+  };
+  try {
+    return { connection: await connect(clientConfig, options.applicationName), target };
+  } catch (error) {
+    if (!(error instanceof ConnectionError)) throw error;
+    throw new ConnectionError(error.message + connectionHint(error.message, target, config));
+  }
+}
+
+async function credentialsFor(
+  config: FunctionConfig,
+  options: OpenOptions,
+): Promise<{ target: DatabaseTarget; password: string }> {
+  if (config.auth.mode === 'iam') {
+    const target = {
+      host: config.auth.host,
+      port: config.auth.port,
+      user: config.auth.user,
+      database: config.auth.database,
+    };
+    return { target, password: await options.authToken(target, config.region) };
+  }
+  const credentials = await readCredentials(options.secrets, config.auth.secretArn);
+  return {
+    target: {
+      host: credentials.host,
+      port: credentials.port,
+      user: credentials.username,
+      database: credentials.dbname,
+    },
+    password: credentials.password,
+  };
+}
+
+function connectionHint(message: string, target: DatabaseTarget, config: FunctionConfig): string {
+  if (/timeout|timed out|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/i.test(message)) {
+    return (
+      `. The function may lack a route to the database: it must run in the database's VPC, in subnets that ` +
+      `reach it, and the database's security group must allow port ${target.port} from the function's security group`
+    );
+  }
+  if (/certificate|self[- ]signed|unable to (get|verify)/i.test(message)) {
+    return (
+      '. TLS verification failed: the function needs NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem ' +
+      "so Node trusts the RDS certificate authorities, and must connect to the database's endpoint name"
+    );
+  }
+  if (config.auth.mode === 'iam' && /authentication failed/i.test(message)) {
+    return (
+      `. With IAM authentication the user ${target.user} needs GRANT rds_iam, and the function's role ` +
+      'needs rds-db:connect on it'
+    );
+  }
+  return '';
+}

@@ -1,0 +1,239 @@
+/**
+ * Manual invokes of the deployed function (`aws lambda invoke --payload '{"action":"status"}'`):
+ * the read commands of the CLI, answered as JSON, and the mutating ones behind `"confirm": true`.
+ */
+import { GraphError, UsageError } from '../lib/errors.ts';
+import type { RevisionGraph } from '../lib/graph.ts';
+import type { LogRow } from '../lib/history.ts';
+import { BASE } from '../lib/migration.ts';
+import { migrate, type RunReport } from '../lib/runner.ts';
+import type { SnapshotInfo } from '../lib/snapshot.ts';
+import { readStatus, type Status } from '../lib/status.ts';
+import { isRecord } from './config.ts';
+import { migrationLogger, type Runtime } from './runtime.ts';
+
+const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
+const WRITE_ACTIONS = ['up', 'down', 'stamp'] as const;
+const ACTIONS: readonly string[] = [...READ_ACTIONS, ...WRITE_ACTIONS];
+type Action = (typeof READ_ACTIONS)[number] | (typeof WRITE_ACTIONS)[number];
+
+const RECENT = 10;
+
+export interface StatusResult extends Status {
+  readonly action: 'status';
+  /** The bundle's single head, or null when it has several. */
+  readonly head: string | null;
+  readonly snapshots: readonly SnapshotInfo[];
+  /** Why the snapshots could not be listed, when they could not. */
+  readonly snapshotsError?: string;
+}
+
+export interface HistoryResult {
+  readonly action: 'history';
+  readonly entries: readonly LogRow[];
+}
+
+export interface ShowResult {
+  readonly action: 'show';
+  readonly revision: string;
+  readonly parents: readonly string[];
+  readonly message: string;
+  readonly source: string;
+  readonly transactional: boolean;
+  readonly checksum: string;
+  readonly hasDownStep: boolean;
+  readonly inBundle: boolean;
+  readonly applied: boolean;
+  readonly log: readonly LogRow[];
+}
+
+export interface HeadsResult {
+  readonly action: 'heads';
+  /** The bundle's heads. */
+  readonly heads: readonly string[];
+  /** The database's heads. */
+  readonly current: readonly string[];
+}
+
+export interface RunResult extends RunReport {
+  readonly action: 'up' | 'down' | 'stamp';
+}
+
+export type InvokeResult = StatusResult | HistoryResult | ShowResult | HeadsResult | RunResult;
+
+export async function invoke(payload: Record<string, unknown>, runtime: Runtime): Promise<InvokeResult> {
+  const action = parseAction(payload.action);
+  if ((WRITE_ACTIONS as readonly string[]).includes(action) && payload.confirm !== true) {
+    throw new UsageError(
+      `action '${action}' changes the database; add "confirm": true to the payload to run it ` +
+        `(try {"action":"status"} first to see what it would do)`,
+    );
+  }
+  runtime.logger.info('manual invoke', { action, revision: payload.revision });
+  switch (action) {
+    case 'status':
+      return status(runtime);
+    case 'history':
+      return history(runtime, payload.limit);
+    case 'show':
+      return show(runtime, requiredRevision(payload, 'show'));
+    case 'heads':
+      return heads(runtime);
+    case 'up':
+      return run(runtime, 'up', payload);
+    case 'down':
+      return run(runtime, 'down', payload);
+    case 'stamp':
+      return run(runtime, 'stamp', payload);
+  }
+}
+
+function parseAction(value: unknown): Action {
+  if (typeof value === 'string' && ACTIONS.includes(value)) return value as Action;
+  const what = value === undefined ? 'no action' : `unknown action '${String(value)}'`;
+  throw new UsageError(
+    `${what}; valid actions: ${ACTIONS.join(', ')} (up, down and stamp need "confirm": true), ` +
+      'e.g. {"action":"status"}',
+  );
+}
+
+async function status(runtime: Runtime): Promise<StatusResult> {
+  const graph = await runtime.bundle();
+  const current = await runtime.withDatabase((db) => readStatus(db, graph, runtime.history, RECENT));
+  const head = graph.heads.length === 1 ? (graph.heads[0] ?? null) : null;
+  try {
+    const snapshots = (await runtime.snapshots.list()).slice(0, RECENT);
+    return { action: 'status', ...current, head, snapshots };
+  } catch (error) {
+    // Status is what an operator looks at when something is wrong: answer without the snapshots.
+    return { action: 'status', ...current, head, snapshots: [], snapshotsError: (error as Error).message };
+  }
+}
+
+async function history(runtime: Runtime, limit: unknown): Promise<HistoryResult> {
+  const count = limit === undefined ? 50 : Number(limit);
+  if (!Number.isInteger(count) || count < 1 || count > 1000) {
+    throw new UsageError('"limit" must be a whole number from 1 to 1000');
+  }
+  return { action: 'history', entries: await runtime.withDatabase((db) => runtime.history.log(db, count)) };
+}
+
+async function show(runtime: Runtime, spec: string): Promise<ShowResult> {
+  const graph = await runtime.bundle();
+  return runtime.withDatabase(async (db) => {
+    const state = await runtime.history.read(db);
+    const applied = state.heads.every((revision) => graph.has(revision))
+      ? graph.ancestors(state.heads)
+      : undefined;
+    const log = async (revision: string) =>
+      (await runtime.history.log(db, 1000)).filter((row) => row.revision === revision).slice(0, RECENT);
+    const resolved = resolveInBundle(graph, spec);
+    if (resolved !== undefined) {
+      const migration = graph.get(resolved);
+      return {
+        action: 'show',
+        revision: migration.revision,
+        parents: migration.downRevisions,
+        message: migration.message,
+        source: migration.source,
+        transactional: migration.transaction,
+        checksum: migration.checksum,
+        hasDownStep: migration.down !== undefined,
+        inBundle: true,
+        applied: applied?.has(migration.revision) ?? state.heads.includes(migration.revision),
+        log: await log(migration.revision),
+      };
+    }
+    const recorded = (await runtime.history.recordedRevisions(db)).find((record) => record.revision === spec);
+    if (!recorded) {
+      throw new UsageError(
+        `no migration has revision '${spec}', in this function's bundle or in the history`,
+      );
+    }
+    return {
+      action: 'show',
+      revision: recorded.revision,
+      parents: recorded.parents,
+      message: recorded.message,
+      source: recorded.source,
+      transactional: recorded.transactional,
+      checksum: recorded.checksum,
+      hasDownStep: recorded.downStep !== undefined,
+      inBundle: false,
+      applied: state.checksums.has(recorded.revision),
+      log: await log(recorded.revision),
+    };
+  });
+}
+
+async function heads(runtime: Runtime): Promise<HeadsResult> {
+  const graph = await runtime.bundle();
+  const state = await runtime.withDatabase((db) => runtime.history.read(db));
+  return { action: 'heads', heads: graph.heads, current: state.heads };
+}
+
+async function run(
+  runtime: Runtime,
+  action: 'up' | 'down' | 'stamp',
+  payload: Record<string, unknown>,
+): Promise<RunResult> {
+  const graph = await runtime.bundle();
+  const revision = optionalRevision(payload);
+  const intent =
+    action === 'up'
+      ? ({ action: 'upgrade', target: revision ?? 'head' } as const)
+      : action === 'down'
+        ? ({
+            action: 'downgrade',
+            target: revision === undefined ? undefined : resolveDown(graph, revision),
+          } as const)
+        : ({ action: 'stamp', target: requiredRevision(payload, 'stamp') } as const);
+  const report = await runtime.withDatabase((db) =>
+    migrate(db, graph, intent, {
+      history: runtime.history,
+      actor: `${runtime.actor}:invoke`,
+      args: argsOf(payload.args),
+      log: migrationLogger(runtime.logger),
+      lockWaitMs: runtime.lockWaitMs(),
+      deadline: runtime.deadline(),
+    }),
+  );
+  runtime.logger.info('manual run done', { action, status: report.status, from: report.from, to: report.to });
+  return { action, ...report };
+}
+
+/** The bundle's revision `spec` names, or undefined when the bundle has none (the history may). */
+function resolveInBundle(graph: RevisionGraph, spec: string): string | undefined {
+  try {
+    return graph.resolve(spec);
+  } catch (error) {
+    if (error instanceof GraphError && error.problem === 'unknown-revision') return undefined;
+    throw error;
+  }
+}
+
+function resolveDown(graph: RevisionGraph, revision: string): string {
+  return revision === BASE ? BASE : graph.resolve(revision);
+}
+
+function requiredRevision(payload: Record<string, unknown>, action: string): string {
+  const revision = optionalRevision(payload);
+  if (revision === undefined) throw new UsageError(`action '${action}' needs a "revision"`);
+  return revision;
+}
+
+function optionalRevision(payload: Record<string, unknown>): string | undefined {
+  if (payload.revision === undefined) return undefined;
+  if (typeof payload.revision !== 'string' || payload.revision === '') {
+    throw new UsageError('"revision" must be a revision id (or head, heads, base)');
+  }
+  return payload.revision;
+}
+
+function argsOf(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isRecord(value) || !Object.values(value).every((item) => typeof item === 'string')) {
+    throw new UsageError('"args" must be an object of strings, like the CLI\'s -x key=value');
+  }
+  return value as Record<string, string>;
+}

@@ -1,0 +1,202 @@
+/**
+ * Snapshots on RDS: DB snapshots of an instance, or DB cluster snapshots of an Aurora cluster.
+ * Named `rds-migrate-<identifier>-<yyyymmddHHMMss>` so a human finds them in the console, and
+ * tagged `rds-migrate:managed=true` so this tool only ever lists and prunes its own.
+ */
+import {
+  CreateDBClusterSnapshotCommand,
+  CreateDBSnapshotCommand,
+  DeleteDBClusterSnapshotCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
+  type RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import {
+  type Clock,
+  SnapshotError,
+  type SnapshotInfo,
+  type SnapshotRequest,
+  type SnapshotService,
+  type SnapshotState,
+  snapshotStamp,
+  systemClock,
+} from '../lib/snapshot.ts';
+import { awsCallHint } from './aws-errors.ts';
+import type { DatabaseKind } from './config.ts';
+
+export const MANAGED_TAG = 'rds-migrate:managed';
+
+export interface RdsSnapshotsOptions {
+  readonly client: RDSClient;
+  readonly kind: DatabaseKind;
+  /** The DB instance identifier, or the DB cluster identifier for Aurora. */
+  readonly identifier: string;
+  /** @default the system clock */
+  readonly clock?: Clock;
+}
+
+/** What both snapshot kinds have in common, as DescribeDB(Cluster)Snapshots return them. */
+interface RdsSnapshot {
+  readonly id?: string;
+  readonly status?: string;
+  readonly createdAt?: Date;
+  readonly tags?: readonly Tag[];
+}
+
+export class RdsSnapshots implements SnapshotService {
+  private readonly client: RDSClient;
+  private readonly kind: DatabaseKind;
+  private readonly identifier: string;
+  private readonly clock: Clock;
+
+  constructor(options: RdsSnapshotsOptions) {
+    this.client = options.client;
+    this.kind = options.kind;
+    this.identifier = options.identifier;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** `rds-migrate-<identifier>-<stamp>`, within RDS's rules: letters, digits, single hyphens. */
+  nameAt(at: Date): string {
+    const identifier = this.identifier
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '');
+    return `rds-migrate-${identifier}-${snapshotStamp(at)}`;
+  }
+
+  async create(request: SnapshotRequest): Promise<string> {
+    const id = request.name ?? this.nameAt(this.clock.now());
+    const tags: Tag[] = [
+      { Key: MANAGED_TAG, Value: 'true' },
+      ...Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value: tagValue(Value) })),
+    ];
+    await this.call(`create snapshot ${id} of`, () =>
+      this.kind === 'cluster'
+        ? this.client.send(
+            new CreateDBClusterSnapshotCommand({
+              DBClusterSnapshotIdentifier: id,
+              DBClusterIdentifier: this.identifier,
+              Tags: tags,
+            }),
+          )
+        : this.client.send(
+            new CreateDBSnapshotCommand({
+              DBSnapshotIdentifier: id,
+              DBInstanceIdentifier: this.identifier,
+              Tags: tags,
+            }),
+          ),
+    );
+    return id;
+  }
+
+  async state(id: string): Promise<SnapshotState> {
+    const snapshots = await this.call(`describe snapshot ${id} of`, () => this.describe({ id }));
+    const snapshot = snapshots[0];
+    if (!snapshot)
+      throw new SnapshotError(`snapshot ${id} of ${this.kind} ${this.identifier} no longer exists`);
+    return stateOf(snapshot.status);
+  }
+
+  async list(): Promise<SnapshotInfo[]> {
+    const snapshots = await this.call('list the snapshots of', () => this.describe({}));
+    return snapshots
+      .filter((snapshot) => snapshot.tags?.some((tag) => tag.Key === MANAGED_TAG && tag.Value === 'true'))
+      .map((snapshot) => ({
+        id: snapshot.id ?? '',
+        // A snapshot still being created has no time yet: it is the newest.
+        createdAt: snapshot.createdAt ?? this.clock.now(),
+        state: stateOf(snapshot.status),
+        tags: Object.fromEntries((snapshot.tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+      }))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.call(`delete snapshot ${id} of`, () =>
+      this.kind === 'cluster'
+        ? this.client.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: id }))
+        : this.client.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: id })),
+    );
+  }
+
+  /** Every manual snapshot of the database (or the one named `id`), across pages. */
+  private async describe(filter: { id?: string }): Promise<RdsSnapshot[]> {
+    const found: RdsSnapshot[] = [];
+    let marker: string | undefined;
+    do {
+      if (this.kind === 'cluster') {
+        const page = await this.client.send(
+          new DescribeDBClusterSnapshotsCommand(
+            filter.id
+              ? { DBClusterSnapshotIdentifier: filter.id }
+              : { DBClusterIdentifier: this.identifier, SnapshotType: 'manual', Marker: marker },
+          ),
+        );
+        for (const snapshot of page.DBClusterSnapshots ?? []) {
+          found.push({
+            id: snapshot.DBClusterSnapshotIdentifier,
+            status: snapshot.Status,
+            createdAt: snapshot.SnapshotCreateTime,
+            tags: snapshot.TagList,
+          });
+        }
+        marker = page.Marker;
+      } else {
+        const page = await this.client.send(
+          new DescribeDBSnapshotsCommand(
+            filter.id
+              ? { DBSnapshotIdentifier: filter.id }
+              : { DBInstanceIdentifier: this.identifier, SnapshotType: 'manual', Marker: marker },
+          ),
+        );
+        for (const snapshot of page.DBSnapshots ?? []) {
+          found.push({
+            id: snapshot.DBSnapshotIdentifier,
+            status: snapshot.Status,
+            createdAt: snapshot.SnapshotCreateTime,
+            tags: snapshot.TagList,
+          });
+        }
+        marker = page.Marker;
+      }
+    } while (marker && !filter.id);
+    return found;
+  }
+
+  private async call<T>(what: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      const { name, message } = error as { name?: string; message?: string };
+      if (name === 'DBSnapshotNotFoundFault' || name === 'DBClusterSnapshotNotFoundFault') {
+        throw new SnapshotError(
+          `cannot ${what} ${this.kind} ${this.identifier}: the snapshot does not exist`,
+        );
+      }
+      const advice =
+        name === 'SnapshotQuotaExceededFault'
+          ? '. The account is at its manual snapshot quota: set a snapshot retention, or delete old snapshots'
+          : awsCallHint(error, 'the RDS API', 'rds');
+      throw new SnapshotError(
+        `cannot ${what} ${this.kind} ${this.identifier}: ${name ?? 'Error'}: ${message ?? String(error)}${advice}`,
+      );
+    }
+  }
+}
+
+/** RDS has many statuses; a deploy only needs to know whether to wait, go on, or stop. */
+export function stateOf(status: string | undefined): SnapshotState {
+  if (status === 'available') return 'available';
+  if (status && /failed|deleted|deleting|incompatible|inaccessible|error/.test(status)) return 'failed';
+  return 'creating';
+}
+
+/** RDS tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters. */
+function tagValue(value: string): string {
+  return value.replace(/[^\p{L}\p{N}\s_.:/=+\-@]/gu, '_').slice(0, 256);
+}

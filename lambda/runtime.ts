@@ -1,0 +1,42 @@
+/**
+ * What one invocation works with, built by the handler from its dependencies: the parsed
+ * configuration, the bundled migrations, a way to open the database, the snapshot service,
+ * the logger, the clock and the time left. lifecycle.ts and invoke.ts see only this.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { Database } from '../lib/database.ts';
+import type { RevisionGraph } from '../lib/graph.ts';
+import type { History } from '../lib/history.ts';
+import type { MigrationLogger } from '../lib/migration.ts';
+import type { Clock, SnapshotService } from '../lib/snapshot.ts';
+import type { FunctionConfig } from './config.ts';
+import type { DatabaseTarget } from './connect.ts';
+
+export interface Runtime {
+  readonly config: FunctionConfig;
+  readonly history: History;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly snapshots: SnapshotService;
+  readonly cloudformation: CloudFormationClient;
+  /** The function's own migrations, loaded once per container. */
+  bundle(): Promise<RevisionGraph>;
+  /** Opens a session, runs `body`, closes the session whatever happens. */
+  withDatabase<T>(body: (db: Database, target: DatabaseTarget) => Promise<T>): Promise<T>;
+  /** How long to wait for another runner's lock: what the invocation has left, minus a margin. */
+  lockWaitMs(): number;
+  /** Epoch ms by which a run must stop so the invocation can still answer; undefined without a Lambda context. */
+  deadline(): number | undefined;
+  /** Who runs, for the history's log: `lambda:<function>`. */
+  readonly actor: string;
+}
+
+/** The engine's logger interface on top of the function's structured logger. */
+export function migrationLogger(logger: Logger): MigrationLogger {
+  return {
+    info: (message, details) => logger.info(message, { details }),
+    warn: (message, details) => logger.warn(message, { details }),
+  };
+}
