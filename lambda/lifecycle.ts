@@ -272,16 +272,17 @@ export async function isComplete(
     });
 
   if ('supersededBy' in outcome) {
-    // A newer request owns the database now; this poll's answer goes to a request CloudFormation
-    // no longer waits for. Stop polling without touching anything.
+    // A newer request owns the database now. Usually this poll belongs to a request
+    // CloudFormation gave up on (aws-cdk#31541) and its answer goes nowhere; if anyone does wait
+    // for it, they must not read success: this request migrated nothing.
     runtime.logger.warn('superseded: a newer request claimed the database; not migrating', {
       requestId: marker.requestId,
       supersededBy: outcome.supersededBy,
     });
-    return {
-      IsComplete: true,
-      Data: { Note: `superseded by request ${outcome.supersededBy}; did not migrate` },
-    };
+    throw new DeployFailed(
+      `superseded by request ${outcome.supersededBy}, which claimed this database while this one waited; ` +
+        'this request migrated nothing. If two stacks deploy to one database, give each its own historySchema.',
+    );
   }
   const { report } = outcome;
   runtime.logger.info('migrated', {
