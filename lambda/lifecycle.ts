@@ -24,7 +24,7 @@ import { withLock } from '../lib/lock.ts';
 import { BASE, type Revision } from '../lib/migration.ts';
 import type { Plan } from '../lib/plan.ts';
 import { migrationsFromHistory } from '../lib/recorded.ts';
-import { findDrift, makePlan, migrate } from '../lib/runner.ts';
+import { assertResumable, findDrift, makePlan, migrate } from '../lib/runner.ts';
 import { pruneSnapshots, type SnapshotInfo } from '../lib/snapshot.ts';
 import { awsCallHint } from './aws-errors.ts';
 import {
@@ -159,9 +159,6 @@ async function planDeploy(
   target: Revision,
 ): Promise<{ plan: Plan; fromHistory: boolean }> {
   const state = await runtime.history.read(db);
-  if (state.inProgress) {
-    runtime.logger.warn('a migration outside a transaction did not finish', { inProgress: state.inProgress });
-  }
   const unknown = state.heads.filter((revision) => !graph.has(revision));
   let planGraph = graph;
   if (unknown.length > 0) {
@@ -170,10 +167,15 @@ async function planDeploy(
   }
   const drift = findDrift(planGraph, state);
   if (drift.length > 0) throw new DriftError(drift);
-  return {
-    plan: makePlan(planGraph, state.heads, { action: 'sync', target }),
-    fromHistory: unknown.length > 0,
-  };
+  const plan = makePlan(planGraph, state.heads, { action: 'sync', target });
+  // Refuse now, before a snapshot, what the run would refuse later.
+  assertResumable(state.inProgress, plan);
+  if (state.inProgress) {
+    runtime.logger.warn('resuming a migration that an earlier run left half-done', {
+      inProgress: state.inProgress,
+    });
+  }
+  return { plan, fromHistory: unknown.length > 0 };
 }
 
 /**

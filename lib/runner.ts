@@ -4,7 +4,6 @@
  * a stretch in ONE transaction, each `transaction: false` migration alone between them.
  */
 import { randomUUID } from 'node:crypto';
-import { escapeLiteral } from 'pg';
 import { createContext, DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
 import {
@@ -37,6 +36,15 @@ import {
 } from './plan.ts';
 import { recordDownStep } from './recorded.ts';
 import { invalidIndexesLeftBy, splitStatements } from './statements.ts';
+import {
+  beginSql,
+  logEntry,
+  RESET_TIMEOUTS_SQL,
+  sqlStepInTransaction,
+  stepFinishSql,
+  timeoutsSql,
+  unitNote,
+} from './step-sql.ts';
 
 /** What the caller wants done; the plan is made from it under the lock, against fresh state. */
 export type Intent =
@@ -191,7 +199,7 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
  * A non-transactional migration that was interrupted must be finished (or stamped past)
  * before anything else runs: its effects are partly there.
  */
-function assertResumable(inProgress: InProgress | undefined, plan: Plan): void {
+export function assertResumable(inProgress: InProgress | undefined, plan: Plan): void {
   if (!inProgress) return;
   const first = plan.steps[0];
   if (first && first.revision === inProgress.revision && first.direction === inProgress.direction) return;
@@ -256,7 +264,7 @@ class PlanRun {
     let resumed: Revision | undefined;
     for (const [index, unit] of units.entries()) {
       if (this.pastDeadline()) return { results, heads: this.headsNow, stopped: true, resumed };
-      const note = units.length > 1 ? `unit ${index + 1} of ${units.length}` : undefined;
+      const note = unitNote(index + 1, units.length, unit.transactional);
       if (unit.transactional) {
         results.push(...(await this.runTransaction(unit.steps, index + 1, note)));
         continue;
@@ -302,7 +310,7 @@ class PlanRun {
     note?: string,
   ): Promise<StepResult[]> {
     const results: StepResult[] = [];
-    await this.query(this.historyMissing ? `BEGIN;\n${this.history.createSql()}` : 'BEGIN', 'BEGIN');
+    await this.query(beginSql(this.history, this.historyMissing), 'BEGIN');
     let current: PlanStep | undefined;
     try {
       for (const step of steps) {
@@ -332,9 +340,9 @@ class PlanRun {
     }
     await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
     try {
-      await this.runStep(step, false, note ? `${note}, outside a transaction` : 'outside a transaction');
+      await this.runStep(step, false, note);
     } catch (error) {
-      await this.db.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
+      await this.db.query(RESET_TIMEOUTS_SQL).catch(() => undefined);
       if (error instanceof DeadlineReached) {
         this.log.info('stopped at the deadline; the next run resumes', { revision: step.revision });
         return undefined;
@@ -353,23 +361,10 @@ class PlanRun {
     if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
     const timeouts = this.settings(migration.timeouts, inTransaction);
     const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
-    const entry = {
-      revision: step.revision,
-      parents: migration.downRevisions,
-      direction: step.direction as LogDirection,
-      message: migration.message,
-      checksum: migration.checksum,
-      source: migration.source,
-      transactional: migration.transaction,
-      downStep,
-      runId: this.runId,
-      actor: this.options.actor,
-      note,
-    };
+    const entry = logEntry(step, { runId: this.runId, actor: this.options.actor }, note, downStep);
 
     if (work.kind === 'sql' && inTransaction) {
-      // One round trip: timeouts, the migration, and its history row.
-      const text = `${timeouts}\n${work.sql}\n;\n${this.history.recordSql(entry, step.headsAfter)}`;
+      const text = sqlStepInTransaction(this.history, step, entry, timeouts, work.sql);
       await this.query(text, `${step.direction} ${step.revision}`);
       return;
     }
@@ -392,23 +387,19 @@ class PlanRun {
       });
       await work.run(ctx);
     }
-    const finish = inTransaction
-      ? ''
-      : `RESET lock_timeout; RESET statement_timeout; ${this.history.clearInProgressSql(step.revision)}`;
     await this.query(
-      `${this.history.recordSql(entry, step.headsAfter, performance.now() - started)}\n${finish}`,
+      stepFinishSql(this.history, step, entry, performance.now() - started, inTransaction),
       `record ${step.revision}`,
     );
   }
 
   private settings(own: MigrationTimeouts, local: boolean): string {
-    const scope = local ? 'SET LOCAL' : 'SET';
     const lock = own.lockTimeout ?? this.timeouts.lockTimeout;
     const statement = capAtDeadline(
       own.statementTimeout ?? this.timeouts.statementTimeout,
       this.options.deadline,
     );
-    return `${scope} lock_timeout = ${escapeLiteral(lock)}; ${scope} statement_timeout = ${escapeLiteral(statement)};`;
+    return timeoutsSql(local, lock, statement);
   }
 
   private async query(text: string, during: string): Promise<void> {
