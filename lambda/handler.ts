@@ -155,7 +155,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (context) logger.addContext(context);
     const manual = isManualInvoke(event);
     try {
-      if (!isRecord(event)) throw new ConfigError('the event is not a JSON object');
+      if (!isRecord(event))
+        throw new ConfigError(
+          'the event is not a JSON object: send {"action": "status"} (or history, show, heads, up, down, stamp), or a CloudFormation request',
+        );
       if (manual) return await invoke(event, runtimeFor(configFromEnv(deps.env), context));
       const request = parseLifecycleRequest(event);
       logger.appendKeys({
