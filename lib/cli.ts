@@ -8,14 +8,17 @@ import { hostname, userInfo } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createMerge, createMigration } from './authoring.ts';
-import { connect, databaseConfigured, describeTarget } from './connection.ts';
+import { CheckFailed, checkMigrations, formatCheck } from './check.ts';
+import { ConnectionError, connect, databaseConfigured, describeTarget } from './connection.ts';
 import type { Database } from './database.ts';
-import { startEmbedded } from './embedded.ts';
+import { connectionFailed, DoctorFailed, type DoctorReport, formatDoctor, runDoctor } from './doctor.ts';
+import { EmbeddedPostgresError, startEmbedded } from './embedded.ts';
 import { GraphError, LockTimeoutError, RdsMigrateError, UsageError } from './errors.ts';
 import { RevisionGraph } from './graph.ts';
 import { DEFAULT_HISTORY_SCHEMA, History } from './history.ts';
 import { loadMigrations } from './loader.ts';
 import { BASE } from './migration.ts';
+import { offlinePlan, renderPlanSql } from './offline-sql.ts';
 import {
   formatDetails,
   formatHistory,
@@ -156,6 +159,16 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `up --sql` / `down --sql`: the plan's SQL for review; no database is opened. */
+async function printOfflineSql(
+  s: Session,
+  direction: 'up' | 'down',
+  range: string | undefined,
+): Promise<void> {
+  const plan = offlinePlan(await s.graph(), direction, range);
+  s.io.stdout(await renderPlanSql(plan, { history: s.history, actor: s.actor, args: s.args }));
+}
+
 function example(command: Command, text: string): Command {
   return command.addHelpText('after', `\nExamples:\n${text}`);
 }
@@ -215,24 +228,42 @@ export function buildProgram(io: CliIo): Command {
     program
       .command('up')
       .description('apply pending migrations, all in one transaction (split around transaction: false ones)')
-      .argument('[target]', "revision to stop at, 'head' or 'heads' (every branch)", 'head')
+      .argument(
+        '[target]',
+        "revision to stop at, 'head' or 'heads' (every branch); with --sql: [from:]to",
+        'head',
+      )
+      .option(
+        '--sql',
+        'print the SQL the plan would run (from base unless [from:] says), touching no database',
+      )
       .option('--json', 'print the run report as JSON')
-      .action(async (target: string, options: { json?: boolean }, command: Command) => {
+      .action(async (target: string, options: { json?: boolean; sql?: boolean }, command: Command) => {
+        if (options.sql) return printOfflineSql(session(command), 'up', target);
         await session(command).run({ action: 'upgrade', target }, Boolean(options.json));
       }),
-    '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true',
+    '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true\n' +
+      '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n  $ rds-migrate up --sql 3f2a:head',
   );
 
   example(
     program
       .command('down')
       .description('revert the last migration, or down to a revision, or everything (base)')
-      .argument('[target]', "revision to go down to, or 'base'; default: one step")
+      .argument('[target]', "revision to go down to, or 'base'; default: one step; with --sql: [from:]to")
+      .option(
+        '--sql',
+        'print the SQL the plan would run (from the head unless [from:] says), touching no database',
+      )
       .option('--json', 'print the run report as JSON')
-      .action(async (target: string | undefined, options: { json?: boolean }, command: Command) => {
-        await session(command).run({ action: 'downgrade', target }, Boolean(options.json));
-      }),
-    '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base',
+      .action(
+        async (target: string | undefined, options: { json?: boolean; sql?: boolean }, command: Command) => {
+          if (options.sql) return printOfflineSql(session(command), 'down', target);
+          await session(command).run({ action: 'downgrade', target }, Boolean(options.json));
+        },
+      ),
+    '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base\n' +
+      '  $ rds-migrate down --sql head:base   # the SQL of a full rollback, for review',
   );
 
   example(
@@ -362,6 +393,75 @@ export function buildProgram(io: CliIo): Command {
         await session(command).run({ action: 'stamp', target }, Boolean(options.json));
       }),
     '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base',
+  );
+
+  example(
+    program
+      .command('check')
+      .description(
+        'everything CI should check before a deploy: graph, drift, the unsafe-change linter, and an ' +
+          'up/down/up round trip on a scratch database (created on the server, dropped after)',
+      )
+      .option('--heads <revisions>', 'comma-separated heads the folder must have (default: exactly one)')
+      .option('--static', 'no database at all: graph and lint only (what cdk synth runs)')
+      .option('--skip-round-trip', 'no scratch database: graph, lint and drift only')
+      .option('--json', 'print the report as JSON (with head and hash)')
+      .action(
+        async (
+          options: { heads?: string; static?: boolean; skipRoundTrip?: boolean; json?: boolean },
+          command: Command,
+        ) => {
+          const s = session(command);
+          const report = await checkMigrations({
+            migrationsDir: s.migrationsDir,
+            cwd: io.cwd,
+            heads: options.heads?.split(',').map((head) => head.trim()),
+            static: Boolean(options.static),
+            skipRoundTrip: Boolean(options.skipRoundTrip),
+            server: { databaseUrl: s.options.databaseUrl, env: io.env, cwd: io.cwd },
+            history: s.history,
+            args: s.args,
+            actor: s.actor,
+          });
+          if (options.json) s.printJson(report);
+          else s.print(formatCheck(report));
+          if (!report.ok) throw new CheckFailed(report);
+        },
+      ),
+    '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
+      '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true',
+  );
+
+  example(
+    program
+      .command('doctor')
+      .description(
+        'can this database be migrated from here: connection, version, privileges, lock, pending, drift',
+      )
+      .option('--json', 'print the checklist as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph().catch((error: unknown) => {
+          if (error instanceof RdsMigrateError) return error;
+          throw error;
+        });
+        let report: DoctorReport;
+        try {
+          report = await s.withDatabase((db, target) => runDoctor(db, { target, history: s.history, graph }));
+        } catch (error) {
+          if (!(error instanceof ConnectionError || error instanceof EmbeddedPostgresError)) throw error;
+          const url = s.options.databaseUrl ?? io.env.DATABASE_URL;
+          const configured = url || databaseConfigured(io.env);
+          const target = configured
+            ? describeTarget(url ? { connectionString: url } : {})
+            : 'embedded PostgreSQL';
+          report = connectionFailed(target, error.message);
+        }
+        if (options.json) s.printJson(report);
+        else s.print(formatDoctor(report));
+        if (!report.ok) throw new DoctorFailed(report);
+      }),
+    '  $ rds-migrate doctor\n  $ DATABASE_URL=postgres://app@db.internal/app rds-migrate doctor --json',
   );
 
   program.addOption(new Option('--no-color').hideHelp());

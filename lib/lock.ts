@@ -44,6 +44,7 @@ async function describeHolder(db: Database, name: string): Promise<string | unde
       `SELECT a.pid, a.application_name, a.backend_start
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objsubid = 2
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
          AND l.objid = (hashtext($2)::bigint & 4294967295)::text::oid
        LIMIT 1`,
       [LOCK_CLASS, name],

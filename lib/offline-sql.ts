@@ -1,0 +1,168 @@
+/**
+ * Offline SQL (Alembic's `--sql`): the text a plan would send, for a DBA to review, printed
+ * without touching a database. The transaction boundaries, timeouts and history writes come
+ * from step-sql.ts, the functions the runner itself sends them with; TS migrations appear as
+ * their recorded SQL, marked as such.
+ */
+import type { RevisionGraph } from './graph.ts';
+import type { History } from './history.ts';
+import { BASE, type MigrationTimeouts, type Revision } from './migration.ts';
+import { type Direction, type Plan, type PlanStep, planDowngrade, planUpgrade } from './plan.ts';
+import { recordDownStep } from './recorded.ts';
+import { type Recording, recordCodeStep, recordingMarker } from './recording.ts';
+import { revisionList } from './report.ts';
+import { DEFAULT_TIMEOUTS, splitIntoUnits } from './runner.ts';
+import { splitStatements } from './statements.ts';
+import {
+  beginSql,
+  logEntry,
+  sqlStepInTransaction,
+  stepFinishSql,
+  timeoutsSql,
+  unitNote,
+} from './step-sql.ts';
+
+/** The run id and step duration offline output records, so the same plan prints the same text. */
+export const OFFLINE_RUN_ID = 'offline';
+export const OFFLINE_DURATION_MS = 0;
+
+export interface OfflineOptions {
+  readonly history: History;
+  /** Who would run it, as the log would record. */
+  readonly actor: string;
+  /** Context arguments the TS migrations are recorded with. @default {} */
+  readonly args?: Readonly<Record<string, string>>;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: MigrationTimeouts;
+}
+
+/**
+ * The plan of `up --sql [from:]to` or `down --sql [from:]to`. With no `from`, `up` starts at base
+ * and `down` at the head; with no range at all, `up` goes to the head and `down` one step.
+ */
+export function offlinePlan(graph: RevisionGraph, direction: Direction, range: string | undefined): Plan {
+  const [fromSpec, toSpec] = splitRange(range);
+  if (direction === 'up') return planUpgrade(graph, fromHeads(graph, fromSpec ?? BASE), toSpec ?? 'head');
+  return planDowngrade(graph, fromHeads(graph, fromSpec ?? 'head'), toSpec);
+}
+
+function splitRange(range: string | undefined): [string | undefined, string | undefined] {
+  if (range === undefined || range === '') return [undefined, undefined];
+  const at = range.indexOf(':');
+  if (at === -1) return [undefined, range];
+  return [range.slice(0, at) || undefined, range.slice(at + 1) || undefined];
+}
+
+function fromHeads(graph: RevisionGraph, spec: string): Revision[] {
+  if (spec === BASE) return [];
+  if (spec === 'heads') return [...graph.heads];
+  return [graph.resolve(spec)];
+}
+
+export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promise<string> {
+  const direction = plan.steps[0]?.direction ?? 'up';
+  const units = splitIntoUnits(plan.steps);
+  const out = [
+    `-- rds-migrate ${direction} --sql: ${revisionList(plan.from)} -> ${revisionList(plan.to)}, ` +
+      `${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'} in ${units.length} unit${units.length === 1 ? '' : 's'}`,
+    '-- Nothing was run. A real run sends these statements (TS migrations: their recorded SQL),',
+    `-- holding the advisory lock '${options.history.lockName}' throughout.`,
+  ];
+  if (plan.steps.length === 0) return [...out, '-- nothing to do', ''].join('\n');
+  // From base the history tables may not exist yet: the runner creates them in the first unit.
+  let historyMissing = plan.from.length === 0;
+  if (historyMissing) {
+    out.push(
+      '-- From base: the first unit creates the history tables (IF NOT EXISTS) when they are missing.',
+    );
+  }
+  for (const [index, unit] of units.entries()) {
+    const note = unitNote(index + 1, units.length, unit.transactional);
+    out.push('');
+    if (unit.transactional) {
+      out.push(
+        `-- unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
+      );
+      out.push(statementText(beginSql(options.history, historyMissing)));
+      for (const step of unit.steps) out.push(...(await renderStep(step, true, note, options)));
+      out.push('COMMIT;');
+    } else {
+      const step = unit.steps[0] as PlanStep;
+      out.push(`-- unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`);
+      if (historyMissing) out.push(options.history.createSql().trim());
+      out.push(options.history.markInProgressSql(step.revision, step.direction, options.actor));
+      out.push(...(await renderStep(step, false, note, options)));
+    }
+    historyMissing = false;
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function renderStep(
+  step: PlanStep,
+  inTransaction: boolean,
+  note: string | undefined,
+  options: OfflineOptions,
+): Promise<string[]> {
+  const { history } = options;
+  const migration = step.migration;
+  const work = step.direction === 'up' ? migration.up : migration.down;
+  const lines = [`-- ${step.direction} ${step.revision}: ${migration.message} (${migration.source})`];
+  if (!work) return [...lines, '-- (no down step)'];
+  const defaults = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const timeouts = timeoutsSql(
+    inTransaction,
+    migration.timeouts.lockTimeout ?? defaults.lockTimeout,
+    migration.timeouts.statementTimeout ?? defaults.statementTimeout,
+  );
+  const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
+  const entry = logEntry(step, { runId: OFFLINE_RUN_ID, actor: options.actor }, note, downStep);
+  if (work.kind === 'sql' && inTransaction) {
+    return [...lines, sqlStepInTransaction(history, step, entry, timeouts, work.sql)];
+  }
+  lines.push(timeouts);
+  if (work.kind === 'sql') {
+    for (const statement of await splitStatements(work.sql)) lines.push(statementText(statement.text));
+  } else {
+    lines.push(...renderRecording(await recordCodeStep(migration, step.direction, options.args ?? {})));
+  }
+  lines.push(stepFinishSql(history, step, entry, OFFLINE_DURATION_MS, inTransaction).trim());
+  return lines;
+}
+
+function renderRecording(recording: Recording): string[] {
+  const lines = [`-- ${recordingMarker(recording)}`];
+  for (const entry of recording.entries) {
+    if (entry.kind === 'note') {
+      lines.push(`-- ${entry.text}`);
+      continue;
+    }
+    lines.push(statementText(entry.text));
+    if (entry.values.length > 0) {
+      lines.push(
+        `-- parameters: ${entry.values.map((value, i) => `$${i + 1} = ${showValue(value)}`).join(', ')}`,
+      );
+    }
+  }
+  if (recording.stoppedBy) lines.push(`-- the dry run stopped here: ${recording.stoppedBy.message}`);
+  lines.push('-- end of recorded SQL');
+  return lines;
+}
+
+/** A statement as it would be typed: trimmed, ending in a semicolon that no trailing comment swallows. */
+function statementText(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.endsWith(';')) return trimmed;
+  const lastLine = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
+  return lastLine.includes('--') ? `${trimmed}\n;` : `${trimmed};`;
+}
+
+function showValue(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

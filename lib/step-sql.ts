@@ -1,0 +1,82 @@
+/**
+ * The SQL text the runner sends around each step of a plan: the transaction's BEGIN, the
+ * timeouts, a SQL step's single round trip, and the history writes that close a step. Built in
+ * one place so that what `up --sql` prints and what a real run sends cannot drift apart.
+ */
+import { escapeLiteral } from 'pg';
+import type { History, LogDirection, LogEntry, RecordedDownStep } from './history.ts';
+import type { PlanStep } from './plan.ts';
+
+/** Undoes the session-level timeouts a step outside a transaction set. */
+export const RESET_TIMEOUTS_SQL = 'RESET lock_timeout; RESET statement_timeout';
+
+/** Opens a unit's transaction; on a database without history, the history tables come with it. */
+export function beginSql(history: History, historyMissing: boolean): string {
+  return historyMissing ? `BEGIN;\n${history.createSql()}` : 'BEGIN';
+}
+
+/** The log's note for a step: which unit of the plan it ran in, and whether outside a transaction. */
+export function unitNote(unit: number, units: number, transactional: boolean): string | undefined {
+  const note = units > 1 ? `unit ${unit} of ${units}` : undefined;
+  if (transactional) return note;
+  return note ? `${note}, outside a transaction` : 'outside a transaction';
+}
+
+/** `SET LOCAL` inside the plan's transaction, `SET` (reset after the step) outside it. */
+export function timeoutsSql(local: boolean, lockTimeout: string, statementTimeout: string): string {
+  const scope = local ? 'SET LOCAL' : 'SET';
+  return `${scope} lock_timeout = ${escapeLiteral(lockTimeout)}; ${scope} statement_timeout = ${escapeLiteral(statementTimeout)};`;
+}
+
+export interface StepRun {
+  readonly runId: string;
+  readonly actor: string;
+}
+
+export function logEntry(
+  step: PlanStep,
+  run: StepRun,
+  note: string | undefined,
+  downStep: RecordedDownStep | undefined,
+): LogEntry {
+  const migration = step.migration;
+  return {
+    revision: step.revision,
+    parents: migration.downRevisions,
+    direction: step.direction as LogDirection,
+    message: migration.message,
+    checksum: migration.checksum,
+    source: migration.source,
+    transactional: migration.transaction,
+    downStep,
+    runId: run.runId,
+    actor: run.actor,
+    note,
+  };
+}
+
+/** A SQL step inside the plan's transaction is one round trip: timeouts, the migration, its log row. */
+export function sqlStepInTransaction(
+  history: History,
+  step: PlanStep,
+  entry: LogEntry,
+  timeouts: string,
+  sql: string,
+): string {
+  return `${timeouts}\n${sql}\n;\n${history.recordSql(entry, step.headsAfter)}`;
+}
+
+/**
+ * What closes a step that ran in pieces (statement by statement, or code): its log row and, outside
+ * a transaction, resetting the timeouts and clearing its in-progress mark.
+ */
+export function stepFinishSql(
+  history: History,
+  step: PlanStep,
+  entry: LogEntry,
+  durationMs: number,
+  inTransaction: boolean,
+): string {
+  const finish = inTransaction ? '' : `${RESET_TIMEOUTS_SQL}; ${history.clearInProgressSql(step.revision)}`;
+  return `${history.recordSql(entry, step.headsAfter, durationMs)}\n${finish}`;
+}
