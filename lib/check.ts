@@ -181,19 +181,19 @@ async function loadAll(
   directory: string,
   fileOf: (source: string) => string,
 ): Promise<{ migrations: Migration[]; problems: CheckProblem[] }> {
+  let first: MigrationLoadError;
   try {
     return { migrations: await loadMigrations(directory), problems: [] };
   } catch (error) {
     if (!(error instanceof MigrationLoadError)) throw error;
+    first = error;
   }
   let names: string[];
   try {
     names = await readdir(directory);
-  } catch (error) {
-    return {
-      migrations: [],
-      problems: [loadProblem(new MigrationLoadError(directory, String(error)), () => directory)],
-    };
+  } catch {
+    // The folder itself cannot be read: the loader already said so, with what to do.
+    return { migrations: [], problems: [loadProblem(first, () => directory)] };
   }
   // The loader's own selection of files, loaded one by one to hear of each broken one.
   const files = names.filter((name) => /\.(sql|ts)$/.test(name) && !name.endsWith('.d.ts')).sort();

@@ -72,20 +72,58 @@ export class MigrationsCheckError extends RdsMigrateError {
  * `rds-migrate check --static --json` later.
  */
 export function describeMigrationsAtSynth(migrationsDir: string): BundleDescription {
-  const script = fileURLToPath(new URL('./describe-bundle-main.ts', import.meta.url));
+  const cli = fileURLToPath(new URL('../bin/cli.ts', import.meta.url));
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   let stdout: string;
   try {
-    stdout = execFileSync(process.execPath, ['--import', tsxLoader, script, migrationsDir], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    stdout = execFileSync(
+      process.execPath,
+      ['--import', tsxLoader, cli, 'check', '--static', '--json', '-d', migrationsDir],
+      {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
   } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-    throw new MigrationsCheckError(migrationsDir, stderr || (error as Error).message);
+    // check exits 1 with its JSON report still on stdout when it finds problems.
+    stdout = String((error as { stdout?: unknown }).stdout ?? '');
+    if (!stdout.trim().startsWith('{')) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      throw new MigrationsCheckError(migrationsDir, stderr || (error as Error).message);
+    }
   }
-  return JSON.parse(stdout) as BundleDescription;
+  const report = JSON.parse(stdout) as StaticCheckReport;
+  if (!report.ok || !report.head) {
+    const problems = report.problems.map((problem) =>
+      [
+        problem.file,
+        problem.revision,
+        problem.line === undefined ? undefined : `line ${problem.line}`,
+        problem.rule,
+      ]
+        .filter(Boolean)
+        .join(' ')
+        .concat(`: ${problem.message}`),
+    );
+    throw new MigrationsCheckError(migrationsDir, problems.join('; ') || 'rds-migrate check failed');
+  }
+  return { head: report.head, revisions: report.revisions, hash: report.hash };
+}
+
+/** The fields of `rds-migrate check --static --json` the construct reads. */
+interface StaticCheckReport {
+  readonly ok: boolean;
+  readonly head: string | null;
+  readonly revisions: number;
+  readonly hash: string;
+  readonly problems: readonly {
+    readonly file?: string;
+    readonly revision?: string;
+    readonly line?: number;
+    readonly rule?: string;
+    readonly message: string;
+  }[];
 }
 
 /** Bundling options of the handler function: ESM for Node 22, local esbuild, migrations added. */

@@ -743,7 +743,7 @@ describe('prop validation', () => {
   });
 });
 
-describe('a broken migrations folder fails synth with the engine message', () => {
+describe('a broken migrations folder fails synth with the message of rds-migrate check --static', () => {
   const withFolder = (folder: string) => () =>
     variant((stack, vpc) => {
       const database = postgresInstance(stack, vpc);
@@ -752,7 +752,7 @@ describe('a broken migrations folder fails synth with the engine message', () =>
 
   it('a revision defined twice', () => {
     expect(withFolder('duplicate-revision')).toThrow(
-      /migrationsDir .*duplicate-revision cannot be deployed: revision a1b2c3d4e5f6 is defined twice/,
+      /migrationsDir .*duplicate-revision cannot be deployed: .*revision a1b2c3d4e5f6 is defined twice/,
     );
   });
 
@@ -763,12 +763,18 @@ describe('a broken migrations folder fails synth with the engine message', () =>
   });
 
   it('two heads', () => {
-    expect(withFolder('two-heads')).toThrow(/multiple head revisions are present.*rds-migrate merge/);
+    expect(withFolder('two-heads')).toThrow(/multiple-heads: is one of 2 heads .*rds-migrate merge/);
   });
 
   it('a file that is not a migration', () => {
     expect(withFolder('unparsable')).toThrow(
-      /unparsable cannot be deployed: 202611010930_no_sections\.sql: has no .*migrate:up/,
+      /unparsable cannot be deployed: .*202611010930_no_sections\.sql unreadable-migration: has no .*migrate:up/,
+    );
+  });
+
+  it('an unsafe change the linter flags, named by file, revision, line and rule', () => {
+    expect(withFolder('unsafe')).toThrow(
+      /unsafe cannot be deployed: .*202611011000_drop_display_name\.sql c3d4e5f6a7b8 line 6 drop-column: /,
     );
   });
 
