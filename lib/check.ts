@@ -16,7 +16,8 @@ import type { Migration, Revision } from './migration.ts';
 import { lintMigration } from './migration-lint.ts';
 import { type RoundTripReport, roundTrip } from './round-trip.ts';
 import { findDrift } from './runner.ts';
-import { openServer, type Server, type ServerOptions, withScratchDatabase } from './scratch-database.ts';
+import { withScratchDatabase } from './scratch-database.ts';
+import { openServer, type Server, type ServerOptions } from './server.ts';
 
 export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip';
 

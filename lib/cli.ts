@@ -5,23 +5,26 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createMerge, createMigration } from './authoring.ts';
 import { CheckFailed, checkMigrations, formatCheck } from './check.ts';
-import { ConnectionError, connect, databaseConfigured, describeTarget } from './connection.ts';
+import { ConnectionError } from './connection.ts';
 import type { Database } from './database.ts';
 import { connectionFailed, DoctorFailed, type DoctorReport, formatDoctor, runDoctor } from './doctor.ts';
-import { EmbeddedPostgresError, startEmbedded } from './embedded.ts';
+import { EmbeddedPostgresError } from './embedded.ts';
 import { GraphError, LockTimeoutError, RdsMigrateError, UsageError } from './errors.ts';
 import { RevisionGraph } from './graph.ts';
 import { DEFAULT_HISTORY_SCHEMA, History } from './history.ts';
 import { loadMigrations } from './loader.ts';
+import { backupDatabase, listBackups, restoreBackup } from './local-snapshots.ts';
 import { BASE } from './migration.ts';
 import { offlinePlan, renderPlanSql } from './offline-sql.ts';
+import { invokeFunction, REMOTE_ACTIONS, type RemoteAction } from './remote.ts';
 import {
   formatDetails,
   formatHistory,
+  formatRemote,
   formatRun,
   formatStatus,
   historyEntries,
@@ -29,6 +32,7 @@ import {
   revisionList,
 } from './report.ts';
 import { type Intent, migrate } from './runner.ts';
+import { openServer, type Server } from './server.ts';
 import { readStatus } from './status.ts';
 
 export interface CliIo {
@@ -40,6 +44,14 @@ export interface CliIo {
 
 /** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+
+interface InvokeOptions {
+  functionName: string;
+  revision?: string;
+  confirm?: boolean;
+  limit?: string;
+  json?: boolean;
+}
 
 interface GlobalOptions {
   migrationsDir: string;
@@ -93,33 +105,30 @@ class Session {
     return existsSync(this.migrationsDir) ? this.graph() : RevisionGraph.from([]);
   }
 
-  /** Opens the database (configured, or the embedded one in .rds-migrate/), runs `body`, closes. */
-  async withDatabase<T>(body: (db: Database, target: string) => Promise<T>): Promise<T> {
-    const url = this.options.databaseUrl ?? this.io.env.DATABASE_URL;
-    if (url || databaseConfigured(this.io.env)) {
-      const config = url ? { connectionString: url } : {};
-      const connection = await connect(config, 'rds-migrate');
-      try {
-        return await body(connection.db, describeTarget(config));
-      } finally {
-        await connection.close();
-      }
-    }
-    const dataDir = join(this.io.cwd, '.rds-migrate', 'pgdata');
-    const server = await startEmbedded({ dataDir });
+  /** The server (configured, or the embedded one in .rds-migrate/) for `body`; stopped after. */
+  async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
+    const server = await openServer({
+      databaseUrl: this.options.databaseUrl,
+      env: this.io.env,
+      cwd: this.io.cwd,
+    });
     try {
-      const connection = await connect({ connectionString: server.url() }, 'rds-migrate');
-      try {
-        return await body(
-          connection.db,
-          `embedded PostgreSQL in ${relative(this.io.cwd, dataDir)} (set DATABASE_URL for another)`,
-        );
-      } finally {
-        await connection.close();
-      }
+      return await body(server);
     } finally {
       await server.stop();
     }
+  }
+
+  /** A session on the database for `body`; closed after. */
+  async withDatabase<T>(body: (db: Database, target: string) => Promise<T>): Promise<T> {
+    return this.withServer(async (server) => {
+      const connection = await server.connect();
+      try {
+        return await body(connection.db, server.target);
+      } finally {
+        await connection.close();
+      }
+    });
   }
 
   print(text: string): void {
@@ -445,23 +454,120 @@ export function buildProgram(io: CliIo): Command {
           if (error instanceof RdsMigrateError) return error;
           throw error;
         });
-        let report: DoctorReport;
-        try {
-          report = await s.withDatabase((db, target) => runDoctor(db, { target, history: s.history, graph }));
-        } catch (error) {
-          if (!(error instanceof ConnectionError || error instanceof EmbeddedPostgresError)) throw error;
-          const url = s.options.databaseUrl ?? io.env.DATABASE_URL;
-          const configured = url || databaseConfigured(io.env);
-          const target = configured
-            ? describeTarget(url ? { connectionString: url } : {})
-            : 'embedded PostgreSQL';
-          report = connectionFailed(target, error.message);
-        }
+        const report: DoctorReport = await s
+          .withServer(async (server) => {
+            const connection = await server.connect().catch((error: unknown) => {
+              if (error instanceof ConnectionError) return error;
+              throw error;
+            });
+            if (connection instanceof ConnectionError)
+              return connectionFailed(server.target, connection.message);
+            try {
+              return await runDoctor(connection.db, { target: server.target, history: s.history, graph });
+            } finally {
+              await connection.close();
+            }
+          })
+          .catch((error: unknown) => {
+            if (error instanceof EmbeddedPostgresError)
+              return connectionFailed('embedded PostgreSQL', error.message);
+            throw error;
+          });
         if (options.json) s.printJson(report);
         else s.print(formatDoctor(report));
         if (!report.ok) throw new DoctorFailed(report);
       }),
     '  $ rds-migrate doctor\n  $ DATABASE_URL=postgres://app@db.internal/app rds-migrate doctor --json',
+  );
+
+  example(
+    program
+      .command('backup')
+      .description('copy the database (CREATE DATABASE ... TEMPLATE), or list the copies')
+      .argument('[list]', "'list' to list this database's copies instead of making one")
+      .option('--json', 'print as JSON')
+      .action(async (what: string | undefined, options: { json?: boolean }, command: Command) => {
+        if (what !== undefined && what !== 'list') {
+          throw new UsageError(
+            `backup ${what}: say 'rds-migrate backup' to make a copy, or 'rds-migrate backup list'`,
+          );
+        }
+        const s = session(command);
+        if (what === 'list') {
+          const copies = await s.withServer((server) => listBackups(server.config()));
+          if (options.json) s.printJson({ backups: copies });
+          else if (copies.length === 0) s.print('no backups yet: rds-migrate backup makes one');
+          else
+            for (const copy of copies) s.print(`${copy.id}  ${copy.createdAt.toISOString()}  ${copy.state}`);
+          return;
+        }
+        const copy = await s.withServer((server) =>
+          backupDatabase(server.config(), { 'rds-migrate:by': s.actor }),
+        );
+        if (options.json) s.printJson(copy);
+        else s.print(`backup ${copy.id} made (${copy.state}); rds-migrate restore ${copy.id} brings it back`);
+      }),
+    '  $ rds-migrate backup          # before a risky change\n  $ rds-migrate backup list',
+  );
+
+  example(
+    program
+      .command('restore')
+      .description(
+        'put a backup back in place of the database; the database replaced is kept as a backup too',
+      )
+      .argument('<name>', 'a backup, as rds-migrate backup list shows it')
+      .option('--json', 'print as JSON')
+      .action(async (name: string, options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const result = await s.withServer((server) => restoreBackup(server.config(), name));
+        if (options.json) s.printJson(result);
+        else {
+          s.print(
+            `restored ${result.database} from ${result.restoredFrom}; what it replaced is kept as ${result.previous.id}`,
+          );
+        }
+      }),
+    '  $ rds-migrate restore app_20261125103000',
+  );
+
+  example(
+    program
+      .command('invoke')
+      .description(
+        'ask the deployed function (aws lambda invoke): status, history, show, heads; up, down, stamp',
+      )
+      .argument('<action>', REMOTE_ACTIONS.join(', '))
+      .requiredOption('--function-name <name>', "the function (the stack's FunctionName output)")
+      .option('--revision <revision>', 'for show, up, down and stamp')
+      .option('--confirm', 'required for up, down and stamp: they change the production database')
+      .option('--limit <n>', 'history: how many log rows')
+      .option('--json', 'print the answer as JSON')
+      .action(async (action: string, options: InvokeOptions, command: Command) => {
+        const s = session(command);
+        if (!(REMOTE_ACTIONS as readonly string[]).includes(action)) {
+          throw new UsageError(`invoke ${action}: the actions are ${REMOTE_ACTIONS.join(', ')}`);
+        }
+        const args = s.args;
+        const answer = await invokeFunction(options.functionName, {
+          action: action as RemoteAction,
+          ...(options.revision ? { revision: options.revision } : {}),
+          ...(options.confirm ? { confirm: true } : {}),
+          ...(options.limit ? { limit: Number(options.limit) } : {}),
+          ...(Object.keys(args).length > 0 ? { args } : {}),
+        });
+        if (options.json) s.printJson(answer);
+        else
+          s.print(
+            formatRemote(
+              answer,
+              await s.graphOrEmpty().catch(() => RevisionGraph.from([])),
+              options.functionName,
+            ),
+          );
+      }),
+    '  $ rds-migrate invoke status --function-name MyApp-DbMigrationsHandler\n' +
+      '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler',
   );
 
   program.addOption(new Option('--no-color').hideHelp());

@@ -158,14 +158,7 @@ export function formatHistory(
   }
   if (entries.length === 0) lines.push('no migrations yet: rds-migrate create "message" makes the first');
   else lines.push('(* applied)');
-  if (log && log.length > 0) {
-    lines.push('', 'log (newest first):');
-    for (const row of log) {
-      lines.push(
-        `  #${row.id} ${row.startedAt.toISOString()} ${row.direction.padEnd(10)} ${row.revision}  ${row.durationMs.toFixed(1)} ms  ${row.actor}${row.note ? `  (${row.note})` : ''}`,
-      );
-    }
-  }
+  if (log && log.length > 0) lines.push('', formatLog(log));
   return lines.join('\n');
 }
 
@@ -234,4 +227,62 @@ export function formatDetails(details: RevisionDetails): string {
     }
   }
   return lines.join('\n');
+}
+
+/** The deployed function's answer to `rds-migrate invoke`, as the local commands print theirs. */
+export function formatRemote(
+  answer: Record<string, unknown>,
+  graph: RevisionGraph,
+  functionName: string,
+): string {
+  switch (answer.action) {
+    case 'status': {
+      const status = answer as unknown as Status & {
+        snapshots?: { id: string; createdAt: Date; state: string }[];
+      };
+      const lines = [formatStatus(status, graph, `through ${functionName}`)];
+      if (typeof answer.snapshotsError === 'string')
+        lines.push(`snapshots  cannot be listed: ${answer.snapshotsError}`);
+      for (const snapshot of status.snapshots ?? []) {
+        lines.push(`snapshot   ${snapshot.id}  ${snapshot.createdAt.toISOString()}  ${snapshot.state}`);
+      }
+      return lines.join('\n');
+    }
+    case 'history':
+      return formatLog((answer.entries as LogRow[] | undefined) ?? []);
+    case 'heads':
+      return [
+        `bundle heads    ${revisionList((answer.heads as string[] | undefined) ?? [])}`,
+        `database heads  ${revisionList((answer.current as string[] | undefined) ?? [])}`,
+      ].join('\n');
+    case 'show':
+      return [
+        `revision     ${answer.revision}`,
+        `message      ${answer.message}`,
+        `file         ${answer.source}${answer.inBundle ? '' : ' (known only from the history)'}`,
+        `parents      ${((answer.parents as string[] | undefined) ?? []).join(', ') || '<base>'}`,
+        `transaction  ${answer.transactional}`,
+        `checksum     ${answer.checksum}`,
+        `down step    ${answer.hasDownStep ? 'yes' : 'no'}`,
+        `applied      ${answer.applied ? 'yes' : 'no'}`,
+        formatLog((answer.log as LogRow[] | undefined) ?? []),
+      ].join('\n');
+    case 'up':
+    case 'down':
+    case 'stamp':
+      return formatRun(answer as unknown as RunReport);
+    default:
+      return JSON.stringify(answer, null, 2);
+  }
+}
+
+function formatLog(rows: readonly LogRow[]): string {
+  if (rows.length === 0) return 'log: empty';
+  return [
+    'log (newest first):',
+    ...rows.map(
+      (row) =>
+        `  #${row.id} ${row.startedAt.toISOString()} ${row.direction.padEnd(10)} ${row.revision}  ${row.durationMs.toFixed(1)} ms  ${row.actor}${row.note ? `  (${row.note})` : ''}`,
+    ),
+  ].join('\n');
 }
