@@ -111,13 +111,32 @@ function walk(
   direction: Direction,
 ): Plan {
   const state = new Set(applied);
+  const heads = new Set(graph.headsOf(state));
   const steps = revisions.map((revision): PlanStep => {
     if (direction === 'up') state.add(revision);
     else state.delete(revision);
-    return { revision, direction, migration: graph.get(revision), headsAfter: graph.headsOf(state) };
+    updateHeads(graph, state, heads, revision);
+    return { revision, direction, migration: graph.get(revision), headsAfter: graph.sorted(heads) };
   });
   const to = steps.length > 0 ? (steps[steps.length - 1]?.headsAfter ?? []) : [...current];
   return { from: [...current], to, steps };
+}
+
+/**
+ * Keeps `heads` equal to `graph.headsOf(state)` once `revision` joined or left `state`: only it
+ * and its parents can change, so each step costs its degree, not the size of the graph.
+ */
+function updateHeads(
+  graph: RevisionGraph,
+  state: ReadonlySet<Revision>,
+  heads: Set<Revision>,
+  revision: Revision,
+): void {
+  for (const candidate of [revision, ...graph.get(revision).downRevisions]) {
+    const isHead = state.has(candidate) && !graph.children(candidate).some((child) => state.has(child));
+    if (isHead) heads.add(candidate);
+    else heads.delete(candidate);
+  }
 }
 
 function assertKnown(graph: RevisionGraph, current: readonly Revision[]): void {
