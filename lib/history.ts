@@ -33,6 +33,13 @@ export interface LogEntry {
   readonly note?: string;
 }
 
+/** A step's log row, with its timing as the client measured it. */
+export interface LoggedStep {
+  readonly entry: LogEntry;
+  readonly durationMs: number;
+  readonly startedAt?: Date;
+}
+
 export interface LogRow extends Omit<LogEntry, 'downStep'> {
   readonly id: number;
   readonly startedAt: Date;
@@ -156,37 +163,42 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
   }
 
   /**
-   * SQL that records one step: the log row and the new heads. Literal, not parameterised, so
-   * it can travel in the same round trip as the migration's own SQL. Timing comes from the
-   * server: `statement_timestamp()` is when that round trip began.
+   * SQL that records one step: its log row and the new heads. Literal, not parameterised, so it
+   * can travel in the same round trip as other statements.
    */
-  recordSql(entry: LogEntry, headsAfter: readonly Revision[], durationMs?: number): string {
-    const q = this.q;
-    const duration =
-      durationMs === undefined
-        ? 'extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000'
-        : String(Number(durationMs));
-    const started =
-      durationMs === undefined
-        ? 'statement_timestamp()'
-        : `clock_timestamp() - interval '${Number(durationMs)} ms'`;
-    return `INSERT INTO ${q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note) VALUES (${[
-      escapeLiteral(entry.revision),
-      textArray(entry.parents),
-      escapeLiteral(entry.direction),
-      escapeLiteral(entry.message),
-      escapeLiteral(entry.checksum),
-      escapeLiteral(entry.source),
-      entry.transactional ? 'true' : 'false',
-      entry.downStep ? escapeLiteral(entry.downStep.kind) : 'NULL',
-      entry.downStep ? escapeLiteral(entry.downStep.text) : 'NULL',
-      started,
-      duration,
-      escapeLiteral(entry.runId),
-      escapeLiteral(entry.actor),
-      entry.note ? escapeLiteral(entry.note) : 'NULL',
-    ].join(', ')});
-${this.recordHeadsSql(headsAfter)}`;
+  recordSql(entry: LogEntry, headsAfter: readonly Revision[], durationMs: number): string {
+    return `${this.logSql([{ entry, durationMs }])}\n${this.recordHeadsSql(headsAfter)}`;
+  }
+
+  /**
+   * One INSERT for the log rows of several steps (a transaction's, sent with its COMMIT).
+   * Without `startedAt`, a row's start is taken as the server's clock less its duration.
+   */
+  logSql(rows: readonly LoggedStep[]): string {
+    const values = rows.map(({ entry, durationMs, startedAt }) => {
+      const duration = Number(durationMs);
+      const started = startedAt
+        ? `${escapeLiteral(startedAt.toISOString())}::timestamptz`
+        : `clock_timestamp() - interval '${duration} ms'`;
+      return `(${[
+        escapeLiteral(entry.revision),
+        textArray(entry.parents),
+        escapeLiteral(entry.direction),
+        escapeLiteral(entry.message),
+        escapeLiteral(entry.checksum),
+        escapeLiteral(entry.source),
+        entry.transactional ? 'true' : 'false',
+        entry.downStep ? escapeLiteral(entry.downStep.kind) : 'NULL',
+        entry.downStep ? escapeLiteral(entry.downStep.text) : 'NULL',
+        started,
+        String(duration),
+        escapeLiteral(entry.runId),
+        escapeLiteral(entry.actor),
+        entry.note ? escapeLiteral(entry.note) : 'NULL',
+      ].join(', ')})`;
+    });
+    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note) VALUES
+${values.join(',\n')};`;
   }
 
   /** SQL that makes `heads` the current heads. */

@@ -26,6 +26,12 @@ export async function withLock<T>(
 }
 
 async function acquire(db: Database, name: string, waitMs: number): Promise<void> {
+  // Usually free: one round trip. Otherwise wait, bounded by lock_timeout.
+  const free = await db.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+    [LOCK_CLASS, name],
+  );
+  if (free.rows[0]?.locked) return;
   const started = Date.now();
   await db.query(`SET lock_timeout = '${Math.max(1, Math.floor(waitMs))}ms'`);
   try {

@@ -5,7 +5,7 @@
  * their recorded SQL, marked as such.
  */
 import type { RevisionGraph } from './graph.ts';
-import type { History } from './history.ts';
+import type { History, LogEntry, LoggedStep } from './history.ts';
 import { BASE, type MigrationTimeouts, type Revision } from './migration.ts';
 import { type Direction, type Plan, type PlanStep, planDowngrade, planUpgrade } from './plan.ts';
 import { recordDownStep } from './recorded.ts';
@@ -15,6 +15,7 @@ import { DEFAULT_TIMEOUTS, splitIntoUnits } from './runner.ts';
 import { splitStatements } from './statements.ts';
 import {
   beginSql,
+  commitSql,
   logEntry,
   sqlStepInTransaction,
   stepFinishSql,
@@ -84,14 +85,21 @@ export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promis
         `-- unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
       );
       out.push(statementText(beginSql(options.history, historyMissing)));
-      for (const step of unit.steps) out.push(...(await renderStep(step, true, note, options)));
-      out.push('COMMIT;');
+      const logged: LoggedStep[] = [];
+      for (const step of unit.steps) {
+        const rendered = await renderStep(step, true, note, options);
+        out.push(...rendered.lines);
+        if (rendered.entry) logged.push({ entry: rendered.entry, durationMs: OFFLINE_DURATION_MS });
+      }
+      const headsAfter = unit.steps[unit.steps.length - 1]?.headsAfter ?? [];
+      out.push('-- the history rows of this transaction travel with its COMMIT');
+      out.push(commitSql(options.history, logged, headsAfter));
     } else {
       const step = unit.steps[0] as PlanStep;
       out.push(`-- unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`);
       if (historyMissing) out.push(options.history.createSql().trim());
       out.push(options.history.markInProgressSql(step.revision, step.direction, options.actor));
-      out.push(...(await renderStep(step, false, note, options)));
+      out.push(...(await renderStep(step, false, note, options)).lines);
     }
     historyMissing = false;
   }
@@ -103,12 +111,12 @@ async function renderStep(
   inTransaction: boolean,
   note: string | undefined,
   options: OfflineOptions,
-): Promise<string[]> {
+): Promise<{ lines: string[]; entry?: LogEntry }> {
   const { history } = options;
   const migration = step.migration;
   const work = step.direction === 'up' ? migration.up : migration.down;
   const lines = [`-- ${step.direction} ${step.revision}: ${migration.message} (${migration.source})`];
-  if (!work) return [...lines, '-- (no down step)'];
+  if (!work) return { lines: [...lines, '-- (no down step)'] };
   const defaults = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const timeouts = timeoutsSql(
     inTransaction,
@@ -118,7 +126,7 @@ async function renderStep(
   const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
   const entry = logEntry(step, { runId: OFFLINE_RUN_ID, actor: options.actor }, note, downStep);
   if (work.kind === 'sql' && inTransaction) {
-    return [...lines, sqlStepInTransaction(history, step, entry, timeouts, work.sql)];
+    return { lines: [...lines, sqlStepInTransaction(timeouts, work.sql)], entry };
   }
   lines.push(timeouts);
   if (work.kind === 'sql') {
@@ -126,8 +134,9 @@ async function renderStep(
   } else {
     lines.push(...renderRecording(await recordCodeStep(migration, step.direction, options.args ?? {})));
   }
-  lines.push(stepFinishSql(history, step, entry, OFFLINE_DURATION_MS, inTransaction).trim());
-  return lines;
+  if (inTransaction) return { lines, entry };
+  lines.push(stepFinishSql(history, step, entry, OFFLINE_DURATION_MS).trim());
+  return { lines };
 }
 
 function renderRecording(recording: Recording): string[] {

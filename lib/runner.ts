@@ -21,10 +21,12 @@ import {
   type HistoryState,
   type InProgress,
   type LogDirection,
+  type LogEntry,
+  type LoggedStep,
   type RecordedDownStep,
 } from './history.ts';
 import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
-import type { Migration, MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
+import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import {
   type Plan,
   type PlanStep,
@@ -38,6 +40,7 @@ import { recordDownStep } from './recorded.ts';
 import { invalidIndexesLeftBy, splitStatements } from './statements.ts';
 import {
   beginSql,
+  commitSql,
   logEntry,
   RESET_TIMEOUTS_SQL,
   sqlStepInTransaction,
@@ -310,17 +313,22 @@ class PlanRun {
     note?: string,
   ): Promise<StepResult[]> {
     const results: StepResult[] = [];
+    const logged: LoggedStep[] = [];
     await this.query(beginSql(this.history, this.historyMissing), 'BEGIN');
     let current: PlanStep | undefined;
     try {
       for (const step of steps) {
         current = step;
+        const startedAt = new Date();
         const started = performance.now();
-        await this.runStep(step, true, note);
-        results.push(this.result(step, unit, performance.now() - started));
+        const entry = await this.runStep(step, true, note);
+        const durationMs = performance.now() - started;
+        logged.push({ entry, durationMs, startedAt });
+        results.push(this.result(step, unit, durationMs));
       }
       current = undefined;
-      await this.query('COMMIT', 'COMMIT');
+      const headsAfter = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
+      await this.query(commitSql(this.history, logged, headsAfter), 'COMMIT');
       this.historyMissing = false;
     } catch (error) {
       await this.db.query('ROLLBACK').catch(() => undefined);
@@ -355,7 +363,11 @@ class PlanRun {
     return result;
   }
 
-  private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<void> {
+  /**
+   * Runs one step. Inside the plan's transaction its log row is returned, to be written with
+   * the COMMIT; outside, the step records itself as it finishes.
+   */
+  private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<LogEntry> {
     const migration = step.migration;
     const work = step.direction === 'up' ? migration.up : migration.down;
     if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
@@ -364,9 +376,8 @@ class PlanRun {
     const entry = logEntry(step, { runId: this.runId, actor: this.options.actor }, note, downStep);
 
     if (work.kind === 'sql' && inTransaction) {
-      const text = sqlStepInTransaction(this.history, step, entry, timeouts, work.sql);
-      await this.query(text, `${step.direction} ${step.revision}`);
-      return;
+      await this.query(sqlStepInTransaction(timeouts, work.sql), `${step.direction} ${step.revision}`);
+      return entry;
     }
 
     const started = performance.now();
@@ -387,10 +398,12 @@ class PlanRun {
       });
       await work.run(ctx);
     }
+    if (inTransaction) return entry;
     await this.query(
-      stepFinishSql(this.history, step, entry, performance.now() - started, inTransaction),
+      stepFinishSql(this.history, step, entry, performance.now() - started),
       `record ${step.revision}`,
     );
+    return entry;
   }
 
   private settings(own: MigrationTimeouts, local: boolean): string {
@@ -469,36 +482,35 @@ async function stamp(
   const marked = graph.sorted([...after].filter((revision) => !before.has(revision)));
   const unmarked = graph.sorted([...before].filter((revision) => !after.has(revision))).reverse();
   const note = `stamp ${plan.from.join(',') || 'base'} -> ${plan.to.join(',') || 'base'}`;
-  const rows: string[] = [];
-  const record = async (revision: Revision, direction: LogDirection, downStep?: RecordedDownStep) => {
-    const migration: Migration = graph.get(revision);
-    rows.push(
-      history.recordSql(
-        {
-          revision,
-          parents: migration.downRevisions,
-          direction,
-          message: migration.message,
-          checksum: migration.checksum,
-          source: migration.source,
-          transactional: migration.transaction,
-          downStep,
-          runId,
-          actor,
-          note,
-        },
-        plan.to,
-        0,
-      ),
-    );
+  const row = (revision: Revision, direction: LogDirection, downStep?: RecordedDownStep): LoggedStep => {
+    const migration = graph.get(revision);
+    return {
+      entry: {
+        revision,
+        parents: migration.downRevisions,
+        direction,
+        message: migration.message,
+        checksum: migration.checksum,
+        source: migration.source,
+        transactional: migration.transaction,
+        downStep,
+        runId,
+        actor,
+        note,
+      },
+      durationMs: 0,
+    };
   };
-  for (const revision of unmarked) await record(revision, 'stamp-down');
-  for (const revision of marked)
-    await record(revision, 'stamp-up', await recordDownStep(graph.get(revision)));
-  if (rows.length === 0) rows.push(history.recordHeadsSql(plan.to));
+  const rows = [
+    ...unmarked.map((revision) => row(revision, 'stamp-down')),
+    ...(await Promise.all(
+      marked.map(async (revision) => row(revision, 'stamp-up', await recordDownStep(graph.get(revision)))),
+    )),
+  ];
   // Stamping is also how a user says an interrupted migration is dealt with.
   const create = historyMissing ? history.createSql() : history.clearInProgressSql();
-  await db.query(`BEGIN;\n${create}\n${rows.join('\n')}\nCOMMIT;`);
+  const log = rows.length > 0 ? history.logSql(rows) : '';
+  await db.query(`BEGIN;\n${create}\n${log}\n${history.recordHeadsSql(plan.to)}\nCOMMIT;`);
 }
 
 /**

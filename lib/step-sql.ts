@@ -4,7 +4,8 @@
  * one place so that what `up --sql` prints and what a real run sends cannot drift apart.
  */
 import { escapeLiteral } from 'pg';
-import type { History, LogDirection, LogEntry, RecordedDownStep } from './history.ts';
+import type { History, LogDirection, LogEntry, LoggedStep, RecordedDownStep } from './history.ts';
+import type { Revision } from './migration.ts';
 import type { PlanStep } from './plan.ts';
 
 /** Undoes the session-level timeouts a step outside a transaction set. */
@@ -55,28 +56,31 @@ export function logEntry(
   };
 }
 
-/** A SQL step inside the plan's transaction is one round trip: timeouts, the migration, its log row. */
-export function sqlStepInTransaction(
-  history: History,
-  step: PlanStep,
-  entry: LogEntry,
-  timeouts: string,
-  sql: string,
-): string {
-  return `${timeouts}\n${sql}\n;\n${history.recordSql(entry, step.headsAfter)}`;
+/**
+ * A SQL step inside the plan's transaction is one round trip: its timeouts and its SQL. Its log
+ * row waits for the transaction's COMMIT (see `commitSql`).
+ */
+export function sqlStepInTransaction(timeouts: string, sql: string): string {
+  return `${timeouts}\n${sql}\n;`;
 }
 
 /**
- * What closes a step that ran in pieces (statement by statement, or code): its log row and, outside
- * a transaction, resetting the timeouts and clearing its in-progress mark.
+ * What ends a transaction of the plan, in one round trip: the log rows of its steps, the heads
+ * after its last step, and COMMIT. Heads in between are never seen outside the transaction.
  */
-export function stepFinishSql(
+export function commitSql(
   history: History,
-  step: PlanStep,
-  entry: LogEntry,
-  durationMs: number,
-  inTransaction: boolean,
+  logged: readonly LoggedStep[],
+  headsAfter: readonly Revision[],
 ): string {
-  const finish = inTransaction ? '' : `${RESET_TIMEOUTS_SQL}; ${history.clearInProgressSql(step.revision)}`;
-  return `${history.recordSql(entry, step.headsAfter, durationMs)}\n${finish}`;
+  return `${history.logSql(logged)}\n${history.recordHeadsSql(headsAfter)}\nCOMMIT;`;
+}
+
+/**
+ * What closes a step outside a transaction: its log row and the heads, resetting the timeouts,
+ * and clearing its in-progress mark.
+ */
+export function stepFinishSql(history: History, step: PlanStep, entry: LogEntry, durationMs: number): string {
+  return `${history.recordSql(entry, step.headsAfter, durationMs)}
+${RESET_TIMEOUTS_SQL}; ${history.clearInProgressSql(step.revision)}`;
 }
