@@ -7,7 +7,6 @@
  * Standalone: `npx tsx bench/backfill.ts [rows]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { databaseOf } from '../lib/connection.ts';
@@ -15,6 +14,7 @@ import { startEmbedded } from '../lib/embedded.ts';
 import { RevisionGraph } from '../lib/graph.ts';
 import type { Migration } from '../lib/migration.ts';
 import { migrate } from '../lib/runner.ts';
+import { scratchParent } from './scratch.ts';
 
 const BATCH = 1000;
 const FILL = `coalesce(nullif(regexp_replace(price, '[^0-9.]', '', 'g'), '')::numeric, 0)`;
@@ -189,18 +189,22 @@ export function formatBackfill(rows: number, results: readonly BackfillResult[])
   return lines.join('\n');
 }
 
-if (import.meta.filename === process.argv[1]) {
-  const rows = Number(process.argv[2] ?? 1_000_000);
-  const folder = await mkdtemp(join(tmpdir(), 'rds-migrate-backfill-'));
+/** `npm run bench`'s backfill case, on a server of its own. */
+export async function benchBackfill(rows = 1_000_000, offsetCapMs = 60_000): Promise<BackfillResult[]> {
+  const folder = await mkdtemp(join(await scratchParent(), 'rds-migrate-backfill-'));
   const server = await startEmbedded({
     dataDir: join(folder, 'data'),
     throwaway: true,
     database: 'postgres',
   });
   try {
-    console.log(formatBackfill(rows, await runBackfillBench(server.url('postgres'), rows)));
+    const results = await runBackfillBench(server.url('postgres'), rows, offsetCapMs);
+    process.stdout.write(`${formatBackfill(rows, results)}\n`);
+    return results;
   } finally {
     await server.stop();
     await rm(folder, { recursive: true, force: true });
   }
 }
+
+if (import.meta.filename === process.argv[1]) await benchBackfill(Number(process.argv[2] ?? 1_000_000));

@@ -1,18 +1,9 @@
-/**
- * `rds-migrate check` on N generated migrations (the workload of bench/workload.ts), on a
- * throwaway embedded PostgreSQL: the lint and the round trip timed separately, and `--static`
- * (what `cdk synth` runs) end to end. Runs at the end of `npm run bench`, or alone:
- *
- *   npx tsx bench/check.ts        # N = 500
- *   npx tsx bench/check.ts 100
- */
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type CheckReport, checkMigrations, formatProblem } from '../lib/check.ts';
 import { startEmbedded } from '../lib/embedded.ts';
+import { scratchParent } from './scratch.ts';
 import { workload } from './workload.ts';
 
 export interface CheckBenchResult {
@@ -104,16 +95,6 @@ async function writeResult(result: CheckBenchResult): Promise<void> {
   const folder = fileURLToPath(new URL('../.bench/', import.meta.url));
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'check.json'), `${JSON.stringify(result, null, 2)}\n`);
-}
-
-/** Memory-backed /dev/shm when there is one, as bench/run.ts does, so disk noise stays out. */
-async function scratchParent(): Promise<string> {
-  try {
-    await access('/dev/shm', constants.W_OK);
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
-  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

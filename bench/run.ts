@@ -1,14 +1,5 @@
-/**
- * `npm run bench`: rds-migrate against raw `pg` baselines and its peers (kysely's Migrator,
- * node-pg-migrate) on one generated workload, on a throwaway embedded PostgreSQL. See
- * bench/README.md for the method.
- *
- *   npm run bench                          # N = 10, 100, 500; 3 runs per cell
- *   npm run bench -- --sizes 10,100 --runs 1
- */
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,6 +8,7 @@ import vm from 'node:vm';
 import pg from 'pg';
 import { startEmbedded } from '../lib/embedded.ts';
 import { type Cell, formatTable, summarise, verdicts } from './report.ts';
+import { scratchParent } from './scratch.ts';
 import { kysely } from './tools/kysely.ts';
 import { nodePgMigrate } from './tools/node-pg-migrate.ts';
 import { rawOneQuery, rawOneTransaction, rawPerMigration } from './tools/raw-pg.ts';
@@ -159,19 +151,6 @@ class Bench {
   }
 }
 
-/**
- * Memory-backed /dev/shm when there is one: on a VM disk, creating and unlinking the relation
- * files of 500 tables varies by several times from run to run and drowns what the tools add.
- */
-async function scratchParent(): Promise<string> {
-  try {
-    await access('/dev/shm', constants.W_OK);
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
-  }
-}
-
 /** Every tool must really have done the work it was timed on. */
 async function expectTables(check: pg.Client, tool: Tool, expected: number): Promise<void> {
   const result = await check.query<{ count: string }>(
@@ -191,3 +170,4 @@ async function writeResults(results: Record<string, unknown> & { cells: readonly
 
 await main();
 await (await import('./check.ts')).benchCheck();
+await (await import('./backfill.ts')).benchBackfill();

@@ -105,13 +105,14 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
   return value;
 }
 
+/** A number, or a string of digits as CloudFormation sends numbers; NaN for anything else. */
+export function wholeNumberFrom(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+}
+
 export function portFrom(value: unknown, what: string): number {
-  const port =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && /^\d+$/.test(value)
-        ? Number(value)
-        : NaN;
+  const port = wholeNumberFrom(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(`${what} must be a port number (1-65535)`);
   }
@@ -189,12 +190,7 @@ function snapshotFrom(value: unknown): SnapshotSettings {
 
 function retainFrom(value: unknown): number | undefined {
   if (value === undefined || value === 'false' || value === false || value === '') return undefined;
-  const count =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && /^\d+$/.test(value)
-        ? Number(value)
-        : NaN;
+  const count = wholeNumberFrom(value);
   if (!Number.isInteger(count) || count < 1) {
     throw new ConfigError(
       `property Snapshot.Retain must be a whole number of at least 1, or false to keep every snapshot (got ${describe(value)})`,

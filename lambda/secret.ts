@@ -6,7 +6,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RdsMigrateError } from '../lib/errors.ts';
 import { awsCallHint } from './aws-errors.ts';
-import { isRecord } from './config.ts';
+import { isRecord, wholeNumberFrom } from './config.ts';
 
 export interface DatabaseCredentials {
   readonly username: string;
@@ -75,12 +75,7 @@ export function parseCredentials(secretArn: string, text: string): DatabaseCrede
 }
 
 function portOf(value: unknown, wrong: string[]): number {
-  const port =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && /^\d+$/.test(value)
-        ? Number(value)
-        : NaN;
+  const port = wholeNumberFrom(value);
   if (Number.isInteger(port) && port > 0 && port < 65536) return port;
   wrong.push('port');
   return 0;

@@ -136,11 +136,16 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
 );`;
   }
 
-  async read(db: Database): Promise<HistoryState> {
-    const present = await db.query<{ heads: string | null }>(`SELECT to_regclass($1) AS heads`, [
-      `${this.q}.heads`,
+  /** Whether the history table `table` exists yet. */
+  private async has(db: Database, table: string): Promise<boolean> {
+    const result = await db.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
+      `${this.q}.${table}`,
     ]);
-    if (!present.rows[0]?.heads) return { exists: false, heads: [], checksums: new Map() };
+    return Boolean(result.rows[0]?.found);
+  }
+
+  async read(db: Database): Promise<HistoryState> {
+    if (!(await this.has(db, 'heads'))) return { exists: false, heads: [], checksums: new Map() };
     const result = await db.query<{ kind: string; revision: string; value: string | null; at: Date | null }>(
       `SELECT 'head' AS kind, revision, NULL AS value, NULL::timestamptz AS at FROM ${this.q}.heads
        UNION ALL
@@ -231,10 +236,7 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
 
   /** Data migrations part-way through their batches, with their progress. */
   async batchProgress(db: Database): Promise<BatchProgress[]> {
-    const present = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [
-      `${this.q}.checkpoints`,
-    ]);
-    if (!present.rows[0]?.t) return [];
+    if (!(await this.has(db, 'checkpoints'))) return [];
     const result = await db.query<{
       revision: string;
       name: string;
@@ -252,10 +254,7 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
 
   /** The log, newest first. */
   async log(db: Database, limit = 50): Promise<LogRow[]> {
-    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [
-      `${this.q}.log`,
-    ]);
-    if (!present.rows[0]?.log) return [];
+    if (!(await this.has(db, 'log'))) return [];
     const result = await db.query<Record<string, unknown>>(
       `SELECT id, revision, parents, direction, message, checksum, source, transactional,
               down_text IS NOT NULL AS has_down_step, started_at, duration_ms, run_id, actor, note
@@ -285,10 +284,7 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
    * Used to revert revisions the running bundle does not contain.
    */
   async recordedRevisions(db: Database): Promise<RecordedRevision[]> {
-    const present = await db.query<{ log: string | null }>(`SELECT to_regclass($1) AS log`, [
-      `${this.q}.log`,
-    ]);
-    if (!present.rows[0]?.log) return [];
+    if (!(await this.has(db, 'log'))) return [];
     const result = await db.query<{
       revision: string;
       parents: string[];

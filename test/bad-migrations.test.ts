@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { schemaSnapshot } from '../lib/catalog.ts';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
 import type { Database } from '../lib/database.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 
 const corpus = resolve(import.meta.dirname, 'fixtures/bad/migrations');
@@ -32,17 +33,8 @@ afterEach(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: () => undefined,
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: { DATABASE_URL: database.url },
-    cwd: scratch,
-  });
-  return { code, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: scratch });
 }
 
 /** Everything a failed run must not change: the catalog and every history row. */

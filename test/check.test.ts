@@ -4,8 +4,9 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { CheckProblem, CheckReport } from '../lib/check.ts';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
 import { SCRATCH_DATABASE_PREFIX } from '../lib/scratch-database.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -24,26 +25,11 @@ afterEach(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function cli(argv: string[], options: { cwd?: string; databaseUrl?: string } = {}): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
+function cli(argv: string[], options: { cwd?: string; databaseUrl?: string } = {}): Promise<CliResult> {
+  return runCliCaptured(argv, {
     env: { DATABASE_URL: options.databaseUrl ?? database.url },
     cwd: options.cwd ?? project,
   });
-  return { code, stdout, stderr };
 }
 
 /** Copies a fixture folder to `<project>/migrations`, so files read as `migrations/<name>`. */

@@ -6,7 +6,8 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 
 let database: TestDatabase;
@@ -18,20 +19,11 @@ afterEach(async () => {
   await database.drop();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured(argv, {
     env: { DATABASE_URL: database.url, AWS_REGION: 'eu-west-1' },
     cwd: import.meta.dirname,
   });
-  return { code, stdout, stderr };
 }
 
 /** What the Lambda client hands back: the payload's bytes (the SDK wraps them in a blob adapter). */

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 
 const run = promisify(execFile);
@@ -22,20 +23,11 @@ afterEach(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured(argv, {
     env: { DATABASE_URL: database.url },
     cwd: project,
   });
-  return { code, stdout, stderr };
 }
 
 async function json<T = Record<string, unknown>>(...argv: string[]): Promise<T> {

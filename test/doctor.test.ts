@@ -2,8 +2,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
 import type { DoctorReport } from '../lib/doctor.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -20,20 +21,8 @@ afterEach(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], databaseUrl = database.url) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: { DATABASE_URL: databaseUrl },
-    cwd: project,
-  });
-  return { code, stdout, stderr };
+function cli(argv: string[], databaseUrl = database.url): Promise<CliResult> {
+  return runCliCaptured(argv, { env: { DATABASE_URL: databaseUrl }, cwd: project });
 }
 
 async function doctor(databaseUrl?: string): Promise<{ code: number; report: DoctorReport }> {

@@ -3,13 +3,14 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../lib/cli.ts';
+import { EXIT } from '../lib/cli.ts';
 import type { Database } from '../lib/database.ts';
 import { RevisionGraph } from '../lib/graph.ts';
 import { History } from '../lib/history.ts';
 import { loadMigrations } from '../lib/loader.ts';
 import { offlinePlan, renderPlanSql } from '../lib/offline-sql.ts';
 import { migrate } from '../lib/runner.ts';
+import { type CliResult, runCliCaptured } from './support/cli.ts';
 import { freshDatabase, type TestDatabase } from './support/database.ts';
 import { sqlMigration } from './support/migrations.ts';
 
@@ -146,21 +147,12 @@ describe('the --sql option of the CLI', () => {
     await rm(project, { recursive: true, force: true });
   });
 
-  async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(argv, {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
+  function cli(...argv: string[]): Promise<CliResult> {
+    return runCliCaptured(argv, {
       // Nothing listens there: any attempt to connect would fail the command.
       env: { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/nowhere' },
       cwd: project,
     });
-    return { code, stdout, stderr };
   }
 
   it('prints the plan with an unreachable DATABASE_URL, starting no embedded server', async () => {

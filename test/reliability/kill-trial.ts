@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { runCli } from '../../lib/cli.ts';
+import { runCliCaptured } from '../support/cli.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 export const KILL_FOLDER = resolve(repo, 'test/fixtures/reliability');
@@ -171,12 +171,7 @@ async function checkAfterKill(db: pg.Client): Promise<{ problems: string[]; head
 
 async function recoverAndCheck(url: string, db: pg.Client): Promise<string[]> {
   const problems: string[] = [];
-  let stderr = '';
-  const code = await runCli(['up', '-d', KILL_FOLDER], {
-    stdout: () => undefined,
-    stderr: (text) => {
-      stderr += text;
-    },
+  const { code, stderr } = await runCliCaptured(['up', '-d', KILL_FOLDER], {
     env: { DATABASE_URL: url },
     cwd: repo,
   });

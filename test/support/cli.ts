@@ -1,0 +1,27 @@
+/** Runs the CLI in-process, as a test would from a shell: exit code, stdout and stderr. */
+import { runCli } from '../../lib/cli.ts';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export async function runCliCaptured(
+  argv: readonly string[],
+  where: { readonly env: NodeJS.ProcessEnv; readonly cwd: string },
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: where.env,
+    cwd: where.cwd,
+  });
+  return { code, stdout, stderr };
+}
