@@ -463,7 +463,15 @@ export function buildProgram(io: CliIo): Command {
             if (connection instanceof ConnectionError)
               return connectionFailed(server.target, connection.message);
             try {
-              return await runDoctor(connection.db, { target: server.target, history: s.history, graph });
+              // Doctor only looks: it waits 2 s for the lock unless told otherwise with --lock-wait.
+              const lockWaitMs =
+                command.getOptionValueSourceWithGlobals('lockWait') === 'cli' ? s.lockWaitMs : undefined;
+              return await runDoctor(connection.db, {
+                target: server.target,
+                history: s.history,
+                graph,
+                lockWaitMs,
+              });
             } finally {
               await connection.close();
             }

@@ -102,6 +102,19 @@ describe('rds-migrate doctor', () => {
     expect(report.checks.filter((check) => check.status === 'fail')).toHaveLength(1);
   });
 
+  it('waits for the lock as long as --lock-wait says', async () => {
+    const holder = await database.connect();
+    await holder.db.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x52444d, 'rds-migrate:rds_migrate']);
+    setTimeout(() => void holder.db.query('SELECT pg_advisory_unlock_all()'), 2_500);
+    const result = await cli(['doctor', '--json', '--lock-wait', '10']);
+    expect(result.code).toBe(EXIT.ok);
+    expect(
+      JSON.parse(result.stdout).checks.find((check: { name: string }) => check.name === 'advisory lock'),
+    ).toMatchObject({
+      status: 'pass',
+    });
+  });
+
   it('fails the connection line and skips the rest when the server cannot be reached', async () => {
     const { code, report } = await doctor('postgres://nobody:secret@127.0.0.1:1/nowhere');
     expect(code).toBe(EXIT.failed);
