@@ -13,7 +13,8 @@ import type { PhaseDetails, Tool } from './tool.ts';
 
 export const rdsMigrate: Tool = {
   name: 'rds-migrate',
-  transactions: 'whole plan in one transaction; each migration and its history row in one round trip',
+  transactions:
+    'whole plan in one transaction; one round trip per migration; the history rows travel with the COMMIT',
   async prepare({ url, folder, migrations }) {
     await writeMigrationFiles(folder, migrations);
     const connection = await connect({ connectionString: url }, 'bench-rds-migrate');
