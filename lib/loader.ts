@@ -171,11 +171,38 @@ async function loadModuleMigration(source: string, path: string, text: string): 
   const modulePath = existsSync(compiled) ? compiled : path;
   let loaded: { default?: MigrationModule };
   try {
-    loaded = await import(pathToFileURL(modulePath).href);
+    loaded = (await importMigrationModule(modulePath)) as { default?: MigrationModule };
   } catch (error) {
     throw new MigrationLoadError(source, `cannot be imported: ${oneLine((error as Error).message)}`);
   }
   return migrationFromModule(source, loaded.default, checksumOf(text), modulePath);
+}
+
+/**
+ * Node cannot import TypeScript by itself on every version we support (20 has no type
+ * stripping, 22+ strips types but refuses enums and the like). The installed CLI is plain
+ * JavaScript, so a `.ts` migration Node refuses goes through tsx, registered once and only
+ * then. Under a loader that already speaks TypeScript (tsx, vitest) the first import works.
+ */
+const NEEDS_TYPESCRIPT_LOADER = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+]);
+let typeScriptImport: Promise<(specifier: string, parent: string) => Promise<unknown>> | undefined;
+
+async function importMigrationModule(path: string): Promise<unknown> {
+  const url = pathToFileURL(path).href;
+  try {
+    return await import(url);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!path.endsWith('.ts') || !code || !NEEDS_TYPESCRIPT_LOADER.has(code)) throw error;
+  }
+  typeScriptImport ??= import('tsx/esm/api').then(
+    ({ register }) => register({ namespace: 'rds-migrate' }).import,
+  );
+  return (await typeScriptImport)(url, import.meta.url);
 }
 
 /** Checks the default export of a migration module and turns it into a `Migration`. */
