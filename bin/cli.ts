@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /** The rds-migrate command line. */
 import { runCli } from '../lib/cli.ts';
 

@@ -1,25 +1,30 @@
 /**
  * What the `DatabaseMigrations` construct does at synth time, apart from wiring resources:
  * checks the migrations folder with the engine (so a broken folder fails `cdk synth`, not the
- * deploy) and bundles the handler, the engine and every migration into the function's asset.
+ * deploy) and writes the function's asset: the handler prebuilt when the package was built, the
+ * app's migrations folder as it is, and each TS migration compiled to a self-contained `.mjs`.
+ *
+ * Nothing here depends on where the package is installed (npm's hoisted node_modules, pnpm's
+ * strict layout) or on its lockfile: files of this package are found from this module's own URL,
+ * its dependencies through Node's resolution from here.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { aws_lambda_nodejs as nodejs } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, aws_lambda as lambda } from 'aws-cdk-lib';
+import { type BuildOptions, buildSync } from 'esbuild';
 import type { BundleDescription } from './bundle.ts';
 import { RdsMigrateError } from './errors.ts';
-
-/** The package root: where `lambda/`, `node_modules/` and `package-lock.json` live. */
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The folder inside the asset the handler reads migrations from (`/var/task/migrations`). */
 export const ASSET_MIGRATIONS_FOLDER = 'migrations';
 
-const LIBPG_QUERY_WASM = 'node_modules/libpg-query/wasm/libpg-query.wasm';
-const ESBUILD_BIN = 'node_modules/.bin/esbuild';
+/** The prebuilt handler: the bundle, its source map, and the parser's WebAssembly beside it. */
+export const HANDLER_FILES = ['index.mjs', 'index.mjs.map', 'libpg-query.wasm'] as const;
+
 const NODE_TARGET = 'node22';
 
 /**
@@ -33,7 +38,7 @@ const CREATE_REQUIRE_BANNER =
 
 /**
  * libpg-query's emscripten glue finds libpg-query.wasm through `__dirname`: in an ESM bundle that
- * must be the folder of the bundle itself (index.mjs, where the hook copies the .wasm).
+ * must be the folder of the bundle itself (index.mjs, where the .wasm is copied).
  */
 const DIRNAME_DEFINES = { __dirname: 'import.meta.dirname', __filename: 'import.meta.filename' };
 
@@ -55,6 +60,19 @@ export const EXTERNAL_MODULES = [
   'pg-native',
 ];
 
+/** esbuild options shared by the handler and the TS migrations: ESM for the function's Node. */
+const ESM_FOR_LAMBDA: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: NODE_TARGET,
+  mainFields: ['module', 'main'],
+  banner: { js: CREATE_REQUIRE_BANNER },
+  define: DIRNAME_DEFINES,
+  external: EXTERNAL_MODULES,
+  logLevel: 'error',
+};
+
 /** The migrations folder cannot be deployed: the engine's message says why and what to do. */
 export class MigrationsCheckError extends RdsMigrateError {
   override readonly name = 'MigrationsCheckError';
@@ -66,24 +84,136 @@ export class MigrationsCheckError extends RdsMigrateError {
   }
 }
 
+/** The handler's prebuilt files are missing from an installed package. */
+export class HandlerMissingError extends RdsMigrateError {
+  override readonly name = 'HandlerMissingError';
+}
+
 /**
- * Describes the migrations folder with the engine (head, count, content hash). Constructors are
- * synchronous and the engine is async, so it runs in a child process. The one place to swap in
- * `rds-migrate check --static --json` later.
+ * This package's own files, found from this module: built (`dist/lib/*.js`, what users install)
+ * or source (a checkout run through tsx, where the handler is built on first use).
+ */
+interface PackageFiles {
+  /** Folder holding HANDLER_FILES. */
+  handlerDir(): string;
+  /** argv (after node) that runs the rds-migrate CLI. */
+  readonly cli: readonly string[];
+}
+
+function packageFiles(): PackageFiles {
+  const fromSource = import.meta.url.endsWith('.ts');
+  if (!fromSource) {
+    const handlerDir = fileURLToPath(new URL('../handler/', import.meta.url));
+    return {
+      handlerDir: () => {
+        if (!existsSync(join(handlerDir, 'index.mjs'))) {
+          throw new HandlerMissingError(
+            `rds-migrate: the prebuilt handler is missing from ${handlerDir}; reinstall the package ` +
+              '(a published rds-migrate always ships it), or run npm run build in a checkout',
+          );
+        }
+        return handlerDir;
+      },
+      cli: [fileURLToPath(new URL('../bin/cli.js', import.meta.url))],
+    };
+  }
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return {
+    handlerDir: () => {
+      sourceHandlerDir ??= buildHandlerOnce(join(root, 'lambda', 'handler.ts'));
+      return sourceHandlerDir;
+    },
+    cli: ['--import', tsx, join(root, 'bin', 'cli.ts')],
+  };
+}
+
+let sourceHandlerDir: string | undefined;
+
+function buildHandlerOnce(entry: string): string {
+  const outDir = mkdtempSync(join(tmpdir(), 'rds-migrate-handler-'));
+  buildHandler(entry, outDir);
+  return outDir;
+}
+
+/**
+ * Builds the deployed function from its entry: one ES module for Node 22 with every dependency
+ * but the synth-time ones, its source map, and libpg-query's .wasm beside it. `npm run build`
+ * runs it once for the package; a source checkout runs it on first synth.
+ */
+export function buildHandler(entry: string, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  buildSync({
+    ...ESM_FOR_LAMBDA,
+    entryPoints: [entry],
+    outfile: join(outDir, 'index.mjs'),
+    sourcemap: true,
+    sourcesContent: false,
+  });
+  copyFileSync(libpgQueryWasm(), join(outDir, 'libpg-query.wasm'));
+}
+
+/** libpg-query's .wasm, found through Node's resolution rather than a node_modules path. */
+export function libpgQueryWasm(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('libpg-query')), 'libpg-query.wasm');
+}
+
+/** Compiles one TS migration to a self-contained ES module the function imports. */
+export function compileMigration(source: string, outfile: string): void {
+  buildSync({ ...ESM_FOR_LAMBDA, entryPoints: [source], outfile });
+}
+
+/**
+ * The function's code: the migrations folder, bundled locally at synth (never in Docker) into
+ * the prebuilt handler + `migrations/` with compiled TS. The asset hash is of that output, so a
+ * new migration or a new rds-migrate release is a new asset.
+ */
+export function functionCode(migrationsDir: string): lambda.AssetCode {
+  return lambda.Code.fromAsset(migrationsDir, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the API, never pulled: local bundling below always succeeds or throws.
+      image: DockerImage.fromRegistry('rds-migrate-bundles-locally'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          writeFunctionAsset(migrationsDir, outputDir);
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/** Writes the function's files into `outputDir`. */
+export function writeFunctionAsset(migrationsDir: string, outputDir: string): void {
+  const handlerDir = packageFiles().handlerDir();
+  for (const name of HANDLER_FILES) copyFileSync(join(handlerDir, name), join(outputDir, name));
+  const target = join(outputDir, ASSET_MIGRATIONS_FOLDER);
+  cpSync(migrationsDir, target, { recursive: true });
+  for (const name of codeMigrationFiles(migrationsDir)) {
+    compileMigration(join(migrationsDir, name), join(target, name.replace(/\.ts$/, '.mjs')));
+  }
+}
+
+/** TS migrations of a folder, by file name (the loader reads only the top level). */
+export function codeMigrationFiles(migrationsDir: string): string[] {
+  return readdirSync(migrationsDir)
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
+    .sort();
+}
+
+/**
+ * Describes the migrations folder with the engine (head, count, content hash) through
+ * `rds-migrate check --static --json`. Constructors are synchronous and the engine is async (TS
+ * migrations are imported), so it runs in a child process, in the app's working directory.
  */
 export function describeMigrationsAtSynth(migrationsDir: string): BundleDescription {
-  const cli = fileURLToPath(new URL('../bin/cli.ts', import.meta.url));
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   let stdout: string;
   try {
     stdout = execFileSync(
       process.execPath,
-      ['--import', tsxLoader, cli, 'check', '--static', '--json', '-d', migrationsDir],
-      {
-        cwd: PROJECT_ROOT,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      [...packageFiles().cli, 'check', '--static', '--json', '-d', migrationsDir],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (error) {
     // check exits 1 with its JSON report still on stdout when it finds problems.
@@ -124,83 +254,4 @@ interface StaticCheckReport {
     readonly rule?: string;
     readonly message: string;
   }[];
-}
-
-/** Bundling options of the handler function: ESM for Node 22, local esbuild, migrations added. */
-export function handlerBundling(migrationsDir: string): nodejs.BundlingOptions {
-  return {
-    format: nodejs.OutputFormat.ESM,
-    target: NODE_TARGET,
-    mainFields: ['module', 'main'],
-    banner: CREATE_REQUIRE_BANNER,
-    define: DIRNAME_DEFINES,
-    externalModules: EXTERNAL_MODULES,
-    sourceMap: true,
-    sourcesContent: false,
-    forceDockerBundling: false,
-    commandHooks: new MigrationsAssetHooks(migrationsDir),
-  };
-}
-
-/** Single-quotes a word for /bin/sh. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'"'"'`)}'`;
-}
-
-/** TS migrations of a folder, by file name (the loader reads only the top level). */
-export function codeMigrationFiles(migrationsDir: string): string[] {
-  return readdirSync(migrationsDir)
-    .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
-    .sort();
-}
-
-/**
- * After esbuild wrote index.mjs: copy the migrations folder as it is, compile each TS migration
- * to a self-contained `.mjs` beside its source (the loader imports that one), and put
- * libpg-query's .wasm beside index.mjs. Plain POSIX sh, no Docker.
- */
-class MigrationsAssetHooks implements nodejs.ICommandHooks {
-  constructor(private readonly migrationsDir: string) {}
-
-  beforeBundling(): string[] {
-    return [];
-  }
-
-  beforeInstall(): string[] {
-    return [];
-  }
-
-  afterBundling(inputDir: string, outputDir: string): string[] {
-    const source = this.pathFrom(inputDir, this.migrationsDir);
-    const target = join(outputDir, ASSET_MIGRATIONS_FOLDER);
-    const esbuild = join(inputDir, ESBUILD_BIN);
-    return [
-      `mkdir -p ${shellQuote(target)}`,
-      `cp -R ${shellQuote(`${source}/.`)} ${shellQuote(target)}`,
-      ...codeMigrationFiles(this.migrationsDir).map((name) =>
-        [
-          shellQuote(esbuild),
-          shellQuote(join(source, name)),
-          '--bundle',
-          '--format=esm',
-          '--platform=node',
-          `--target=${NODE_TARGET}`,
-          '--log-level=warning',
-          '--main-fields=module,main',
-          shellQuote(`--banner:js=${CREATE_REQUIRE_BANNER}`),
-          ...Object.entries(DIRNAME_DEFINES).map(([name, value]) => shellQuote(`--define:${name}=${value}`)),
-          ...EXTERNAL_MODULES.map((module) => shellQuote(`--external:${module}`)),
-          shellQuote(`--outfile=${join(target, name.replace(/\.ts$/, '.mjs'))}`),
-        ].join(' '),
-      ),
-      `cp ${shellQuote(join(inputDir, LIBPG_QUERY_WASM))} ${shellQuote(outputDir)}`,
-    ];
-  }
-
-  /** The folder as the bundling step sees it: under `inputDir` when it lies in the project. */
-  private pathFrom(inputDir: string, folder: string): string {
-    const inProject = relative(PROJECT_ROOT, folder);
-    if (inProject.startsWith('..') || isAbsolute(inProject)) return folder;
-    return join(inputDir, inProject);
-  }
 }

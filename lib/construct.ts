@@ -14,19 +14,13 @@ import {
   aws_ec2 as ec2,
   aws_iam as iam,
   aws_lambda as lambda,
-  aws_lambda_nodejs as nodejs,
   type aws_rds as rds,
   Stack,
   type aws_secretsmanager as secretsmanager,
   Token,
 } from 'aws-cdk-lib';
 import { Construct, type IConstruct } from 'constructs';
-import {
-  ASSET_MIGRATIONS_FOLDER,
-  describeMigrationsAtSynth,
-  handlerBundling,
-  PROJECT_ROOT,
-} from './construct-bundling.ts';
+import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './construct-bundling.ts';
 import { acknowledge, nagReference } from './construct-nag.ts';
 import { RdsMigrateError } from './errors.ts';
 
@@ -191,19 +185,16 @@ export class DatabaseMigrations extends Construct {
     this.bundleHash = bundle.hash;
 
     const vpcSubnets = props.vpcSubnets ?? defaultSubnets(props.vpc);
-    const handler = new nodejs.NodejsFunction(this, 'Function', {
+    const handler = new lambda.Function(this, 'Function', {
       description: `rds-migrate: migrates ${target.kind} ${target.identifier} on deploy; invoke by hand for status`,
-      entry: resolve(PROJECT_ROOT, 'lambda/handler.ts'),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: resolve(PROJECT_ROOT, 'package-lock.json'),
+      code: functionCode(migrationsDir),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       memorySize: 512,
       timeout: timeouts.lambda,
       vpc: props.vpc,
       vpcSubnets,
       environment: this.environment(props, target),
-      bundling: handlerBundling(migrationsDir),
     });
     this.function = handler;
 
