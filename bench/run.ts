@@ -171,3 +171,4 @@ async function writeResults(results: Record<string, unknown> & { cells: readonly
 await main();
 await (await import('./check.ts')).benchCheck();
 await (await import('./backfill.ts')).benchBackfill();
+await (await import('./handler.ts')).benchHandler();
