@@ -125,6 +125,28 @@ export class HistoryError extends RdsMigrateError {
   override readonly name = 'HistoryError';
 }
 
+/**
+ * The history was upgraded by a newer release to a format this release does not write: it may
+ * read the history and revert, but applying or stamping is left to the newer release.
+ */
+export class HistoryFormatError extends RdsMigrateError {
+  override readonly name = 'HistoryFormatError';
+  constructor(
+    readonly schema: string,
+    readonly found: number,
+    readonly known: number,
+    readonly release: string,
+    readonly upgradedBy: string | undefined,
+  ) {
+    super(
+      `the history in schema ${schema} has format ${found}${upgradedBy ? ` (upgraded by rds-migrate ${upgradedBy})` : ''}, ` +
+        `newer than format ${known}, which this rds-migrate ${release} writes. This release may read that history and ` +
+        'revert (down, a stack rollback), nothing else: apply and stamp with the newer release ' +
+        `(npm i rds-migrate@${upgradedBy ?? 'latest'}, or deploy the bundle that brought it)`,
+    );
+  }
+}
+
 /** A usage error: bad arguments or configuration. */
 export class UsageError extends RdsMigrateError {
   override readonly name = 'UsageError';

@@ -5,8 +5,10 @@
  */
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
-import { HistoryError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
+import { upgradeSql } from './history-format.ts';
 import type { Revision } from './migration.ts';
+import { RELEASE } from './version.ts';
 
 export const DEFAULT_HISTORY_SCHEMA = 'rds_migrate';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -47,9 +49,17 @@ export interface LogRow extends Omit<LogEntry, 'downStep'> {
   readonly hasDownStep: boolean;
 }
 
+/** A history's format version (history-format.ts), and the release that last upgraded it. */
+export interface HistoryFormat {
+  /** 0: no history yet; 1: written before formats were recorded (rds-migrate 0.1.0). */
+  readonly version: number;
+  readonly release?: string;
+}
+
 export interface HistoryState {
   /** False when the history schema does not exist yet: nothing was ever applied. */
   readonly exists: boolean;
+  readonly format: HistoryFormat;
   readonly heads: readonly Revision[];
   /** Checksum each applied revision had when it was applied (or stamped). */
   readonly checksums: ReadonlyMap<Revision, string>;
@@ -83,57 +93,28 @@ export class History {
     return `rds-migrate:${this.schema}`;
   }
 
+  /** Brings the history to the current format (creating it when absent), in its own round trip. */
   async ensure(db: Database): Promise<void> {
-    const state = await db.query<{ heads: string | null; log: string | null }>(
-      `SELECT to_regclass($1) AS heads, to_regclass($2) AS log`,
-      [`${this.q}.heads`, `${this.q}.in_progress`],
-    );
-    if (state.rows[0]?.heads && state.rows[0].log) return;
-    await db.query(this.createSql());
+    const sql = this.upgradeSql(await this.format(db));
+    if (sql) await db.query(sql);
   }
 
+  /**
+   * SQL that brings a history of format `from` (0: none) to the one this release writes; empty
+   * when it is current or newer. Sent with the run's first change, inside its transaction.
+   */
+  upgradeSql(from: number): string {
+    return upgradeSql(this.q, from);
+  }
+
+  /** The whole history schema as this release creates it on a new database. */
   createSql(): string {
-    const q = this.q;
-    return `
-CREATE SCHEMA IF NOT EXISTS ${q};
-CREATE TABLE IF NOT EXISTS ${q}.heads (
-  revision text PRIMARY KEY
-);
-CREATE TABLE IF NOT EXISTS ${q}.log (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  revision text NOT NULL,
-  parents text[] NOT NULL,
-  direction text NOT NULL CHECK (direction IN ('up', 'down', 'stamp-up', 'stamp-down')),
-  message text NOT NULL,
-  checksum text NOT NULL,
-  source text NOT NULL,
-  transactional boolean NOT NULL,
-  down_kind text CHECK (down_kind IN ('sql', 'module')),
-  down_text text,
-  started_at timestamptz NOT NULL,
-  duration_ms double precision NOT NULL,
-  run_id text NOT NULL,
-  actor text NOT NULL,
-  note text
-);
-CREATE INDEX IF NOT EXISTS log_revision_idx ON ${q}.log (revision, id);
-CREATE TABLE IF NOT EXISTS ${q}.in_progress (
-  revision text PRIMARY KEY,
-  direction text NOT NULL,
-  started_at timestamptz NOT NULL DEFAULT now(),
-  actor text NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
-  revision text NOT NULL,
-  name text NOT NULL,
-  last_key jsonb,
-  rows bigint NOT NULL DEFAULT 0,
-  batches integer NOT NULL DEFAULT 0,
-  estimated_total bigint,
-  started_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (revision, name)
-);`;
+    return this.upgradeSql(0);
+  }
+
+  /** The history's format: 0 when there is none, 1 for histories written before formats were recorded. */
+  async format(db: Database): Promise<number> {
+    return (await this.read(db)).format.version;
   }
 
   /** Whether the history table `table` exists yet. */
@@ -145,8 +126,25 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
   }
 
   async read(db: Database): Promise<HistoryState> {
-    if (!(await this.has(db, 'heads'))) return { exists: false, heads: [], checksums: new Map() };
-    const result = await db.query<{ kind: string; revision: string; value: string | null; at: Date | null }>(
+    const tables = await db.query<{ heads: string | null; format: string | null }>(
+      'SELECT to_regclass($1)::text AS heads, to_regclass($2)::text AS format',
+      [`${this.q}.heads`, `${this.q}.format`],
+    );
+    const found = tables.rows[0];
+    if (!found?.heads) return { exists: false, format: { version: 0 }, heads: [], checksums: new Map() };
+    // Rows of kinds, directions and columns this release does not know are left alone: a newer
+    // release may have written them (see history-format.ts).
+    const formatRow = found.format
+      ? `UNION ALL
+       SELECT 'format', release, version::text, NULL FROM (
+         SELECT version, release FROM ${this.q}.format ORDER BY version DESC LIMIT 1) newest`
+      : '';
+    const result = await db.query<{
+      kind: string;
+      revision: string | null;
+      value: string | null;
+      at: Date | null;
+    }>(
       `SELECT 'head' AS kind, revision, NULL AS value, NULL::timestamptz AS at FROM ${this.q}.heads
        UNION ALL
        SELECT 'checksum', revision, checksum, NULL FROM (
@@ -154,17 +152,23 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
          ORDER BY revision, id DESC) latest
        WHERE direction IN ('up', 'stamp-up')
        UNION ALL
-       SELECT 'in_progress', revision, direction || ' ' || actor, started_at FROM ${this.q}.in_progress`,
+       SELECT 'in_progress', revision, direction || ' ' || actor, started_at FROM ${this.q}.in_progress
+       ${formatRow}`,
     );
     const heads: Revision[] = [];
     const checksums = new Map<Revision, string>();
     let inProgress: InProgress | undefined;
+    let format: HistoryFormat = { version: 1 };
     for (const row of result.rows) {
-      if (row.kind === 'head') heads.push(row.revision);
-      else if (row.kind === 'checksum') checksums.set(row.revision, row.value ?? '');
-      else inProgress = parseInProgress(row.revision, row.value ?? '', row.at ?? new Date(0));
+      if (row.kind === 'head') heads.push(row.revision ?? '');
+      else if (row.kind === 'checksum') checksums.set(row.revision ?? '', row.value ?? '');
+      else if (row.kind === 'format')
+        format = { version: Number(row.value), release: row.revision ?? undefined };
+      else
+        inProgress =
+          parseInProgress(row.revision ?? '', row.value ?? '', row.at ?? new Date(0)) ?? inProgress;
     }
-    return { exists: true, heads: heads.sort(), checksums, inProgress };
+    return { exists: true, format, heads: heads.sort(), checksums, inProgress };
   }
 
   /**
@@ -200,9 +204,10 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
         escapeLiteral(entry.runId),
         escapeLiteral(entry.actor),
         entry.note ? escapeLiteral(entry.note) : 'NULL',
+        escapeLiteral(RELEASE),
       ].join(', ')})`;
     });
-    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note) VALUES
+    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note, release) VALUES
 ${values.join(',\n')};`;
   }
 
@@ -367,10 +372,9 @@ function textArray(values: readonly string[]): string {
   return `ARRAY[${values.map((value) => escapeLiteral(value)).join(', ')}]::text[]`;
 }
 
-function parseInProgress(revision: string, value: string, at: Date): InProgress {
+/** An in_progress row; undefined for a direction this release does not know (a newer one wrote it). */
+function parseInProgress(revision: string, value: string, at: Date): InProgress | undefined {
   const [direction, ...actor] = value.split(' ');
-  if (direction !== 'up' && direction !== 'down') {
-    throw new HistoryError(`the history's in_progress row for ${revision} has direction '${direction}'`);
-  }
+  if (direction !== 'up' && direction !== 'down') return undefined;
   return { revision, direction, startedAt: at, actor: actor.join(' ') };
 }

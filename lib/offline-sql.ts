@@ -6,6 +6,7 @@
  */
 import type { RevisionGraph } from './graph.ts';
 import type { History, LogEntry, LoggedStep } from './history.ts';
+import { CURRENT_FORMAT } from './history-format.ts';
 import { BASE, type MigrationTimeouts, type Revision } from './migration.ts';
 import { type Direction, type Plan, type PlanStep, planDowngrade, planUpgrade } from './plan.ts';
 import { recordDownStep } from './recorded.ts';
@@ -71,8 +72,8 @@ export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promis
   ];
   if (plan.steps.length === 0) return [...out, '-- nothing to do', ''].join('\n');
   // From base the history tables may not exist yet: the runner creates them in the first unit.
-  let historyMissing = plan.from.length === 0;
-  if (historyMissing) {
+  let historyFormat = plan.from.length === 0 ? 0 : CURRENT_FORMAT;
+  if (historyFormat === 0) {
     out.push(
       '-- From base: the first unit creates the history tables (IF NOT EXISTS) when they are missing.',
     );
@@ -84,7 +85,7 @@ export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promis
       out.push(
         `-- unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
       );
-      out.push(statementText(beginSql(options.history, historyMissing)));
+      out.push(statementText(beginSql(options.history, historyFormat)));
       const logged: LoggedStep[] = [];
       for (const step of unit.steps) {
         const rendered = await renderStep(step, true, note, options);
@@ -97,11 +98,11 @@ export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promis
     } else {
       const step = unit.steps[0] as PlanStep;
       out.push(`-- unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`);
-      if (historyMissing) out.push(options.history.createSql().trim());
+      if (historyFormat === 0) out.push(options.history.createSql().trim());
       out.push(options.history.markInProgressSql(step.revision, step.direction, options.actor));
       out.push(...(await renderStep(step, false, note, options)).lines);
     }
-    historyMissing = false;
+    historyFormat = CURRENT_FORMAT;
   }
   return `${out.join('\n')}\n`;
 }

@@ -2,8 +2,10 @@
  * Text for humans from the engine's result objects. Nothing here decides anything: each
  * function formats one kind of result; `--json` prints the objects themselves.
  */
+
 import type { RevisionGraph } from './graph.ts';
 import type { LogRow } from './history.ts';
+import { CURRENT_FORMAT } from './history-format.ts';
 import type { Migration, Revision } from './migration.ts';
 import type { Plan } from './plan.ts';
 import type { RunReport } from './runner.ts';
@@ -30,6 +32,18 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
   if (status.unknown.length > 0) {
     lines.push(
       `unknown    ${status.unknown.join(', ')}: applied, but not in this folder; run from the code that has it`,
+    );
+  }
+  // A function deployed by an older release answers without historyFormat.
+  const format = status.historyFormat ?? { version: CURRENT_FORMAT };
+  if (format.version > CURRENT_FORMAT) {
+    lines.push(
+      `history    format ${format.version}${format.release ? ` (rds-migrate ${format.release})` : ''} is newer than ` +
+        `this release's ${CURRENT_FORMAT}: it can read and revert, not apply; use the newer rds-migrate`,
+    );
+  } else if (format.version > 0 && format.version < CURRENT_FORMAT) {
+    lines.push(
+      `history    format ${format.version}; the next change upgrades it to format ${CURRENT_FORMAT}`,
     );
   }
   if (status.inProgress) {

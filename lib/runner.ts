@@ -11,6 +11,7 @@ import {
   DriftError,
   type DriftedRevision,
   HistoryError,
+  HistoryFormatError,
   MigrationFailed,
   type PostgresErrorFields,
   RdsMigrateError,
@@ -25,6 +26,7 @@ import {
   type LoggedStep,
   type RecordedDownStep,
 } from './history.ts';
+import { CURRENT_FORMAT } from './history-format.ts';
 import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import {
@@ -48,6 +50,7 @@ import {
   timeoutsSql,
   unitNote,
 } from './step-sql.ts';
+import { RELEASE } from './version.ts';
 
 /** What the caller wants done; the plan is made from it under the lock, against fresh state. */
 export type Intent =
@@ -127,10 +130,11 @@ export async function migrate(
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
+    assertFormatAllows(history, state, intent, plan);
     if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
     const runId = randomUUID();
     if (intent.action === 'stamp') {
-      await stamp(db, history, planGraph, plan, runId, options.actor, !state.exists);
+      await stamp(db, history, planGraph, plan, runId, options.actor, state.format.version);
       return {
         runId,
         status: 'stamped',
@@ -152,7 +156,7 @@ export async function migrate(
         durationMs: Date.now() - started,
       };
     }
-    const run = new PlanRun(db, history, plan, runId, options, !state.exists, state.inProgress);
+    const run = new PlanRun(db, history, plan, runId, options, state.format.version, state.inProgress);
     const outcome = await run.execute();
     return {
       runId,
@@ -215,6 +219,23 @@ export function assertResumable(inProgress: InProgress | undefined, plan: Plan):
   );
 }
 
+/**
+ * A history a newer release upgraded may be read and reverted from (a stack rollback runs the
+ * older bundle), but only the release that knows its format may apply or stamp.
+ */
+function assertFormatAllows(history: History, state: HistoryState, intent: Intent, plan: Plan): void {
+  if (state.format.version <= CURRENT_FORMAT) return;
+  const revertsOnly = intent.action !== 'stamp' && plan.steps.every((step) => step.direction === 'down');
+  if (revertsOnly) return;
+  throw new HistoryFormatError(
+    history.schema,
+    state.format.version,
+    CURRENT_FORMAT,
+    RELEASE,
+    state.format.release,
+  );
+}
+
 function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {
   const drifted = findDrift(graph, state);
   if (drifted.length > 0) throw new DriftError(drifted);
@@ -247,8 +268,8 @@ class PlanRun {
     private readonly plan: Plan,
     private readonly runId: string,
     private readonly options: RunOptions,
-    /** The history schema does not exist yet: create it with the first unit. */
-    private historyMissing: boolean,
+    /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
+    private historyFormat: number,
     private readonly interrupted?: InProgress,
   ) {
     this.log = options.log ?? silentLog;
@@ -314,7 +335,7 @@ class PlanRun {
   ): Promise<StepResult[]> {
     const results: StepResult[] = [];
     const logged: LoggedStep[] = [];
-    await this.query(beginSql(this.history, this.historyMissing), 'BEGIN');
+    await this.query(beginSql(this.history, this.historyFormat), 'BEGIN');
     let current: PlanStep | undefined;
     try {
       for (const step of steps) {
@@ -329,7 +350,7 @@ class PlanRun {
       current = undefined;
       const headsAfter = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
       await this.query(commitSql(this.history, logged, headsAfter), 'COMMIT');
-      this.historyMissing = false;
+      this.historyFormat = Math.max(this.historyFormat, CURRENT_FORMAT);
     } catch (error) {
       await this.db.query('ROLLBACK').catch(() => undefined);
       throw this.failure(error, current ?? steps[steps.length - 1], this.headsNow);
@@ -342,9 +363,10 @@ class PlanRun {
   /** Runs a non-transactional step; undefined when it stopped at the deadline (resumable). */
   private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult | undefined> {
     const started = performance.now();
-    if (this.historyMissing) {
-      await this.history.ensure(this.db);
-      this.historyMissing = false;
+    const upgrade = this.history.upgradeSql(this.historyFormat);
+    if (upgrade) {
+      await this.query(`BEGIN;\n${upgrade}\nCOMMIT;`, 'history upgrade');
+      this.historyFormat = CURRENT_FORMAT;
     }
     await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
     try {
@@ -452,7 +474,7 @@ class PlanRun {
 
   private failureHint(fields: PostgresErrorFields): string | undefined {
     // A first run on a database that already has the schema: the usual way out is stamp.
-    if (this.historyMissing && fields.code === '42P07') {
+    if (this.historyFormat === 0 && fields.code === '42P07') {
       return (
         'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
         'revision, run rds-migrate stamp <revision> instead of up.'
@@ -475,7 +497,7 @@ async function stamp(
   plan: Plan,
   runId: string,
   actor: string,
-  historyMissing: boolean,
+  historyFormat: number,
 ): Promise<void> {
   const before = graph.ancestors(plan.from);
   const after = graph.ancestors(plan.to);
@@ -508,9 +530,10 @@ async function stamp(
     )),
   ];
   // Stamping is also how a user says an interrupted migration is dealt with.
-  const create = historyMissing ? history.createSql() : history.clearInProgressSql();
+  const upgrade = history.upgradeSql(historyFormat);
+  const clear = historyFormat === 0 ? '' : history.clearInProgressSql();
   const log = rows.length > 0 ? history.logSql(rows) : '';
-  await db.query(`BEGIN;\n${create}\n${log}\n${history.recordHeadsSql(plan.to)}\nCOMMIT;`);
+  await db.query(`BEGIN;\n${upgrade}\n${clear}\n${log}\n${history.recordHeadsSql(plan.to)}\nCOMMIT;`);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { Database } from './database.ts';
 import type { DriftedRevision } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
-import { type BatchProgress, History, type InProgress, type LogRow } from './history.ts';
+import { type BatchProgress, History, type HistoryFormat, type InProgress, type LogRow } from './history.ts';
 import type { Revision } from './migration.ts';
 import { planUpgrade } from './plan.ts';
 import { findDrift } from './runner.ts';
@@ -33,6 +33,8 @@ export interface Status {
   readonly batches: readonly BatchProgress[];
   readonly recent: readonly LogRow[];
   readonly historySchema: string;
+  /** The history's format (0: no history yet) and the release that last upgraded it. */
+  readonly historyFormat: HistoryFormat;
 }
 
 export async function readStatus(
@@ -63,5 +65,6 @@ export async function readStatus(
     batches: await history.batchProgress(db),
     recent: await history.log(db, recentCount),
     historySchema: history.schema,
+    historyFormat: state.format,
   };
 }

@@ -11,9 +11,13 @@ import type { PlanStep } from './plan.ts';
 /** Undoes the session-level timeouts a step outside a transaction set. */
 export const RESET_TIMEOUTS_SQL = 'RESET lock_timeout; RESET statement_timeout';
 
-/** Opens a unit's transaction; on a database without history, the history tables come with it. */
-export function beginSql(history: History, historyMissing: boolean): string {
-  return historyMissing ? `BEGIN;\n${history.createSql()}` : 'BEGIN';
+/**
+ * Opens a unit's transaction. A history of an older format (0: none yet) is brought to the
+ * current one inside it, with the run's first change.
+ */
+export function beginSql(history: History, historyFormat: number): string {
+  const upgrade = history.upgradeSql(historyFormat);
+  return upgrade ? `BEGIN;\n${upgrade}` : 'BEGIN';
 }
 
 /** The log's note for a step: which unit of the plan it ran in, and whether outside a transaction. */

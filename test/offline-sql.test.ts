@@ -34,7 +34,7 @@ function skeleton(text: string): string[] {
     if (/^(BEGIN;|COMMIT;|-- unit |-- up |-- down |SET |RESET |CREATE |ALTER |DROP )/.test(line))
       return [line];
     // One log row per line of the INSERT ... VALUES.
-    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*')\)[;,]$/.exec(line);
+    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*'\)[;,]$/.exec(line);
     if (log) return [`log ${log[2]} ${log[1]} note=${log[3]}`];
     if (line.startsWith('INSERT INTO "rds_migrate".in_progress')) return ['mark in progress'];
     return [];
@@ -53,6 +53,8 @@ describe('up --sql', () => {
       'CREATE INDEX IF NOT EXISTS log_revision_idx ON "rds_migrate".log (revision, id);',
       'CREATE TABLE IF NOT EXISTS "rds_migrate".in_progress (',
       'CREATE TABLE IF NOT EXISTS "rds_migrate".checkpoints (',
+      'CREATE TABLE IF NOT EXISTS "rds_migrate".format (',
+      'ALTER TABLE "rds_migrate".log ADD COLUMN IF NOT EXISTS release text;',
       '-- up aaaa01: migration aaaa01 (aaaa01.sql)',
       "SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '5min';",
       'CREATE TABLE t (id int PRIMARY KEY, name text)',

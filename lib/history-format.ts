@@ -1,0 +1,101 @@
+/**
+ * The format of the history schema (the tables rds-migrate keeps in the database), and the one
+ * place that brings an older format up to the current one, step by step.
+ *
+ * THE RULE: format changes are additive only. A new format may add tables, add columns that are
+ * nullable or have a default, and add new values to existing columns. It never renames or drops
+ * a table or column, never adds a NOT NULL column without a default, and never tightens a
+ * constraint an older release writes through. A stack rollback runs the previous release's
+ * function against the history this release has just written: that release must still read it,
+ * write its log rows into it, and revert from the down steps stored in it. The reading code of
+ * every release lists its columns by name and ignores rows it does not understand.
+ *
+ * The steps run inside the run's first transaction (with its first change), so a failed first
+ * run leaves the history as it found it.
+ */
+import { escapeLiteral } from 'pg';
+import { RELEASE } from './version.ts';
+
+/** The format this release writes. Bump it with a new step below, and name it in CHANGELOG.md. */
+export const CURRENT_FORMAT = 2;
+
+export interface FormatStep {
+  /** The format this step produces from the one before it. */
+  readonly version: number;
+  /** What the step adds, for the CHANGELOG and `status`. */
+  readonly summary: string;
+  /** SQL that turns format `version - 1` into `version`; `schema` is quoted already. */
+  sql(schema: string): string;
+}
+
+export const FORMAT_STEPS: readonly FormatStep[] = [
+  {
+    version: 1,
+    summary: 'heads, log (with each revision’s down step), in_progress, checkpoints (rds-migrate 0.1.0)',
+    sql: (q) => `CREATE SCHEMA IF NOT EXISTS ${q};
+CREATE TABLE IF NOT EXISTS ${q}.heads (
+  revision text PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS ${q}.log (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  revision text NOT NULL,
+  parents text[] NOT NULL,
+  direction text NOT NULL CHECK (direction IN ('up', 'down', 'stamp-up', 'stamp-down')),
+  message text NOT NULL,
+  checksum text NOT NULL,
+  source text NOT NULL,
+  transactional boolean NOT NULL,
+  down_kind text CHECK (down_kind IN ('sql', 'module')),
+  down_text text,
+  started_at timestamptz NOT NULL,
+  duration_ms double precision NOT NULL,
+  run_id text NOT NULL,
+  actor text NOT NULL,
+  note text
+);
+CREATE INDEX IF NOT EXISTS log_revision_idx ON ${q}.log (revision, id);
+CREATE TABLE IF NOT EXISTS ${q}.in_progress (
+  revision text PRIMARY KEY,
+  direction text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  actor text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
+  revision text NOT NULL,
+  name text NOT NULL,
+  last_key jsonb,
+  rows bigint NOT NULL DEFAULT 0,
+  batches integer NOT NULL DEFAULT 0,
+  estimated_total bigint,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (revision, name)
+);`,
+  },
+  {
+    version: 2,
+    summary: 'the format table (this record of versions); log.release, the release that wrote each row',
+    sql: (q) => `CREATE TABLE IF NOT EXISTS ${q}.format (
+  version integer PRIMARY KEY,
+  release text,
+  upgraded_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE ${q}.log ADD COLUMN IF NOT EXISTS release text;`,
+  },
+];
+
+/**
+ * SQL that brings a history of format `from` (0: none yet) to CURRENT_FORMAT and records each
+ * version it reached; empty when there is nothing to do (current, or newer than this release).
+ */
+export function upgradeSql(schema: string, from: number): string {
+  const steps = FORMAT_STEPS.filter((step) => step.version > from);
+  if (steps.length === 0) return '';
+  const recorded = steps
+    .filter((step) => step.version >= 2)
+    .map((step) => `(${step.version}, ${escapeLiteral(RELEASE)})`);
+  return [
+    ...steps.map((step) => step.sql(schema)),
+    `INSERT INTO ${schema}.format (version, release) VALUES ${recorded.join(', ')} ON CONFLICT (version) DO NOTHING;`,
+  ].join('\n');
+}
