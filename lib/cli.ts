@@ -34,6 +34,7 @@ import {
 import { type Intent, migrate } from './runner.ts';
 import { openServer, type Server } from './server.ts';
 import { readStatus } from './status.ts';
+import { RELEASE } from './version.ts';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -205,6 +206,7 @@ export function buildProgram(io: CliIo): Command {
       [],
     )
     .option('--lock-wait <seconds>', 'how long to wait for another run to finish', '60')
+    .version(RELEASE, '-V, --version', 'print the rds-migrate release')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

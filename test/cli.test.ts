@@ -40,6 +40,15 @@ async function writeMigration(name: string, text: string): Promise<void> {
   await writeFile(join(project, 'migrations', name), text);
 }
 
+describe('rds-migrate --version', () => {
+  it('prints the release, as package.json names it', async () => {
+    const manifest = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8'));
+    const result = await cli('--version');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout.trim()).toBe(manifest.version);
+  });
+});
+
 describe('rds-migrate create', () => {
   it('writes a SQL migration on top of the head, then a TS one on top of that', async () => {
     const first = await cli('create', 'add', 'users', 'table');
