@@ -9,11 +9,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { databaseOf } from '../lib/connection.ts';
-import { startEmbedded } from '../lib/embedded.ts';
-import { RevisionGraph } from '../lib/graph.ts';
-import type { Migration } from '../lib/migration.ts';
-import { migrate } from '../lib/runner.ts';
+import { databaseOf } from '../lib/engine/connection.ts';
+import { RevisionGraph } from '../lib/engine/graph.ts';
+import type { Migration } from '../lib/engine/migration.ts';
+import { migrate } from '../lib/engine/runner.ts';
+import { startEmbedded } from '../lib/local/embedded.ts';
 import { scratchParent } from './scratch.ts';
 
 const BATCH = 1000;

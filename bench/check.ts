@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type CheckReport, checkMigrations, formatProblem } from '../lib/check.ts';
-import { startEmbedded } from '../lib/embedded.ts';
+import { type CheckReport, checkMigrations, formatProblem } from '../lib/check/check.ts';
+import { startEmbedded } from '../lib/local/embedded.ts';
 import { scratchParent } from './scratch.ts';
 import { workload } from './workload.ts';
 

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildHandler, HANDLER_FILES } from '../lib/construct-bundling.ts';
+import { buildHandler, HANDLER_FILES } from '../lib/construct/bundling.ts';
 import { scratchParent } from './scratch.ts';
 import { median } from './stats.ts';
 

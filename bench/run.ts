@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
-import { startEmbedded } from '../lib/embedded.ts';
+import { startEmbedded } from '../lib/local/embedded.ts';
 import { type Cell, formatTable, summarise, verdicts } from './report.ts';
 import { scratchParent } from './scratch.ts';
 import { kysely } from './tools/kysely.ts';

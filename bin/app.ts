@@ -16,7 +16,7 @@ import {
 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { DatabaseMigrations } from '../lib/construct.ts';
+import { DatabaseMigrations } from '../lib/construct/index.ts';
 
 export interface RdsMigrateExampleStackProps extends StackProps {
   /**

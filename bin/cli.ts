@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The rds-migrate command line. */
-import { runCli } from '../lib/cli.ts';
+import { runCli } from '../lib/cli/index.ts';
 
 const code = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

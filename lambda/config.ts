@@ -4,8 +4,8 @@
  * numbers and booleans inside nested objects, so each is parsed here, with a message naming the
  * property when it is malformed; that message becomes the FAILED reason.
  */
-import { RdsMigrateError } from '../lib/errors.ts';
-import { BASE } from '../lib/migration.ts';
+import { RdsMigrateError } from '../lib/engine/errors.ts';
+import { BASE } from '../lib/engine/migration.ts';
 
 export type DatabaseKind = 'instance' | 'cluster';
 

@@ -7,7 +7,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import type pg from 'pg';
-import { type Connection, ConnectionError, connect } from '../lib/connection.ts';
+import { type Connection, ConnectionError, connect } from '../lib/engine/connection.ts';
 import type { FunctionConfig } from './config.ts';
 import { readCredentials } from './secret.ts';
 

@@ -4,7 +4,7 @@
  * 4096 bytes ("Response object is too long"), losing the message. So a failure leaves the
  * function as one short line: the stack is the message, the message at most ~1000 characters.
  */
-import { MigrationFailed, RdsMigrateError } from '../lib/errors.ts';
+import { MigrationFailed, RdsMigrateError } from '../lib/engine/errors.ts';
 
 export const MAX_REASON_CHARS = 1000;
 

@@ -14,13 +14,13 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import type { Database } from '../lib/database.ts';
-import { RevisionGraph } from '../lib/graph.ts';
-import { History } from '../lib/history.ts';
-import { loadMigrations } from '../lib/loader.ts';
-import { DEFAULT_LOCK_WAIT_MS } from '../lib/lock.ts';
-import type { Clock, SnapshotService } from '../lib/snapshot.ts';
-import { systemClock } from '../lib/snapshot.ts';
+import type { Database } from '../lib/engine/database.ts';
+import { RevisionGraph } from '../lib/engine/graph.ts';
+import { History } from '../lib/engine/history.ts';
+import { loadMigrations } from '../lib/engine/loader.ts';
+import { DEFAULT_LOCK_WAIT_MS } from '../lib/engine/lock.ts';
+import type { Clock, SnapshotService } from '../lib/engine/snapshot.ts';
+import { systemClock } from '../lib/engine/snapshot.ts';
 import {
   ConfigError,
   configFromEnv,

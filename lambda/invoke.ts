@@ -2,13 +2,13 @@
  * Manual invokes of the deployed function (`aws lambda invoke --payload '{"action":"status"}'`):
  * the read commands of the CLI, answered as JSON, and the mutating ones behind `"confirm": true`.
  */
-import { GraphError, UsageError } from '../lib/errors.ts';
-import type { RevisionGraph } from '../lib/graph.ts';
-import type { LogRow } from '../lib/history.ts';
-import { BASE } from '../lib/migration.ts';
-import { migrate, type RunReport } from '../lib/runner.ts';
-import type { SnapshotInfo } from '../lib/snapshot.ts';
-import { readStatus, type Status } from '../lib/status.ts';
+import { GraphError, UsageError } from '../lib/engine/errors.ts';
+import type { RevisionGraph } from '../lib/engine/graph.ts';
+import type { LogRow } from '../lib/engine/history.ts';
+import { BASE } from '../lib/engine/migration.ts';
+import { migrate, type RunReport } from '../lib/engine/runner.ts';
+import type { SnapshotInfo } from '../lib/engine/snapshot.ts';
+import { readStatus, type Status } from '../lib/engine/status.ts';
 import { isRecord } from './config.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 

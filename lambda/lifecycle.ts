@@ -15,17 +15,17 @@
  * Delete never touches the schema or data, and never fails.
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import type { Database } from '../lib/database.ts';
-import { DriftError, GraphError, HistoryError } from '../lib/errors.ts';
-import { RevisionGraph } from '../lib/graph.ts';
-import type { History, RecordedRevision } from '../lib/history.ts';
-import { RunLease } from '../lib/lease.ts';
-import { withLock } from '../lib/lock.ts';
-import { BASE, type Revision } from '../lib/migration.ts';
-import type { Plan } from '../lib/plan.ts';
-import { migrationsFromHistory } from '../lib/recorded.ts';
-import { assertResumable, findDrift, makePlan, migrate } from '../lib/runner.ts';
-import { pruneSnapshots, type SnapshotInfo } from '../lib/snapshot.ts';
+import type { Database } from '../lib/engine/database.ts';
+import { DriftError, GraphError, HistoryError } from '../lib/engine/errors.ts';
+import { RevisionGraph } from '../lib/engine/graph.ts';
+import type { History, RecordedRevision } from '../lib/engine/history.ts';
+import { RunLease } from '../lib/engine/lease.ts';
+import { withLock } from '../lib/engine/lock.ts';
+import { BASE, type Revision } from '../lib/engine/migration.ts';
+import type { Plan } from '../lib/engine/plan.ts';
+import { migrationsFromHistory } from '../lib/engine/recorded.ts';
+import { assertResumable, findDrift, makePlan, migrate } from '../lib/engine/runner.ts';
+import { pruneSnapshots, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { awsCallHint } from './aws-errors.ts';
 import {
   ConfigError,

@@ -22,7 +22,7 @@ import {
   type SnapshotState,
   snapshotStamp,
   systemClock,
-} from '../lib/snapshot.ts';
+} from '../lib/engine/snapshot.ts';
 import { awsCallHint } from './aws-errors.ts';
 import type { DatabaseKind } from './config.ts';
 

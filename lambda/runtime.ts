@@ -6,11 +6,11 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import type { Database } from '../lib/database.ts';
-import type { RevisionGraph } from '../lib/graph.ts';
-import type { History } from '../lib/history.ts';
-import type { MigrationLogger } from '../lib/migration.ts';
-import type { Clock, SnapshotService } from '../lib/snapshot.ts';
+import type { Database } from '../lib/engine/database.ts';
+import type { RevisionGraph } from '../lib/engine/graph.ts';
+import type { History } from '../lib/engine/history.ts';
+import type { MigrationLogger } from '../lib/engine/migration.ts';
+import type { Clock, SnapshotService } from '../lib/engine/snapshot.ts';
 import type { FunctionConfig } from './config.ts';
 import type { DatabaseTarget } from './connect.ts';
 

@@ -4,7 +4,7 @@
  * CloudFormation event.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RdsMigrateError } from '../lib/errors.ts';
+import { RdsMigrateError } from '../lib/engine/errors.ts';
 import { awsCallHint } from './aws-errors.ts';
 import { isRecord, wholeNumberFrom } from './config.ts';
 

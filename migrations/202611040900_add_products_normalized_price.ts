@@ -1,4 +1,4 @@
-import type { MigrationContext } from '../lib/migration.ts';
+import type { MigrationContext } from 'rds-migrate';
 
 /**
  * Adds products.normalized_price, fills it from the text price in batches (one transaction per

@@ -1,4 +1,4 @@
-import type { MigrationContext } from '../lib/migration.ts';
+import type { MigrationContext } from 'rds-migrate';
 
 /**
  * Sample rows for a developer's database, only with `-x dev_data=true`

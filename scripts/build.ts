@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildHandler } from '../lib/construct-bundling.ts';
+import { buildHandler } from '../lib/construct/bundling.ts';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');

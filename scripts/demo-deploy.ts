@@ -23,15 +23,15 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHandler, type Handler } from '../lambda/handler.ts';
-import { bundleHash } from '../lib/bundle.ts';
-import { connect } from '../lib/connection.ts';
-import { startEmbedded } from '../lib/embedded.ts';
-import { RevisionGraph } from '../lib/graph.ts';
-import { History } from '../lib/history.ts';
-import { loadMigrations } from '../lib/loader.ts';
-import { LocalSnapshots } from '../lib/local-snapshots.ts';
-import type { Migration } from '../lib/migration.ts';
-import type { SnapshotService } from '../lib/snapshot.ts';
+import { bundleHash } from '../lib/engine/bundle.ts';
+import { connect } from '../lib/engine/connection.ts';
+import { RevisionGraph } from '../lib/engine/graph.ts';
+import { History } from '../lib/engine/history.ts';
+import { loadMigrations } from '../lib/engine/loader.ts';
+import type { Migration } from '../lib/engine/migration.ts';
+import type { SnapshotService } from '../lib/engine/snapshot.ts';
+import { startEmbedded } from '../lib/local/embedded.ts';
+import { LocalSnapshots } from '../lib/local/snapshots.ts';
 
 const STACK_ID =
   'arn:aws:cloudformation:eu-west-1:123456789012:stack/DemoStack/2b6f9e10-3c4d-11ef-9a1b-0a1b2c3d4e5f';

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbedded } from '../lib/embedded.ts';
+import { startEmbedded } from '../lib/local/embedded.ts';
 import { type KillPoint, runKillTrial } from '../test/reliability/kill-trial.ts';
 
 const trials = Number(process.argv[2] ?? 50);

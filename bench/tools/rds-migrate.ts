@@ -4,10 +4,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect } from '../../lib/connection.ts';
-import { RevisionGraph } from '../../lib/graph.ts';
-import { loadMigrations } from '../../lib/loader.ts';
-import { type Intent, migrate } from '../../lib/runner.ts';
+import { connect } from '../../lib/engine/connection.ts';
+import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { loadMigrations } from '../../lib/engine/loader.ts';
+import { type Intent, migrate } from '../../lib/engine/runner.ts';
 import type { BenchMigration } from '../workload.ts';
 import type { PhaseDetails, Tool } from './tool.ts';
 

@@ -10,14 +10,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Connection } from '../../lib/connection.ts';
-import { RevisionGraph } from '../../lib/graph.ts';
-import { History } from '../../lib/history.ts';
-import { CURRENT_FORMAT } from '../../lib/history-format.ts';
-import { loadMigrations } from '../../lib/loader.ts';
-import { migrate } from '../../lib/runner.ts';
-import type { SnapshotInfo, SnapshotService } from '../../lib/snapshot.ts';
-import { RELEASE } from '../../lib/version.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { History } from '../../lib/engine/history.ts';
+import { CURRENT_FORMAT } from '../../lib/engine/history-format.ts';
+import { loadMigrations } from '../../lib/engine/loader.ts';
+import { migrate } from '../../lib/engine/runner.ts';
+import type { SnapshotInfo, SnapshotService } from '../../lib/engine/snapshot.ts';
+import { RELEASE } from '../../lib/engine/version.ts';
 import {
   bundleDir,
   cfnEvent,

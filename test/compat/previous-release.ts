@@ -35,7 +35,18 @@ function run(command: string, args: readonly string[], cwd: string): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, npm_config_loglevel: 'error' },
+    timeout: 180_000,
+    killSignal: 'SIGKILL',
   });
+}
+
+/** npm has been seen to stall on a cache hit here: a stalled install is killed and tried once more. */
+function runRetried(command: string, args: readonly string[], cwd: string): string {
+  try {
+    return run(command, args, cwd);
+  } catch {
+    return run(command, args, cwd);
+  }
 }
 
 export function buildPreviousRelease(): BuiltRelease {
@@ -58,7 +69,7 @@ export function buildPreviousRelease(): BuiltRelease {
     const archive = join(cache, 'source.tar');
     run('git', ['archive', '--format=tar', '-o', archive, commit], ROOT);
     run('tar', ['-xf', archive, '-C', source], cache);
-    run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], source);
+    runRetried('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], source);
     run('npm', ['pack', '--pack-destination', cache], source);
     const tarball = readdirSync(cache).find((name) => name.endsWith('.tgz'));
     if (!tarball) throw new Error(`npm pack of rds-migrate ${version} wrote no tarball in ${cache}`);

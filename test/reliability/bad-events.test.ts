@@ -9,9 +9,9 @@ import { resolve } from 'node:path';
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { schemaSnapshot } from '../../lib/catalog.ts';
-import type { Connection } from '../../lib/connection.ts';
-import type { Database } from '../../lib/database.ts';
+import { schemaSnapshot } from '../../lib/engine/catalog.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import type { Database } from '../../lib/engine/database.ts';
 import { cfnEvent, type Fakes, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 

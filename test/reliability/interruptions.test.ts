@@ -3,13 +3,13 @@
  * connection, a deadline. After each, the state is one the next run can explain and finish.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { schemaSnapshot } from '../../lib/catalog.ts';
-import type { Connection } from '../../lib/connection.ts';
-import { ConnectionLostError, HistoryError, MigrationFailed } from '../../lib/errors.ts';
-import { RevisionGraph } from '../../lib/graph.ts';
-import { History } from '../../lib/history.ts';
-import { migrate } from '../../lib/runner.ts';
-import { readStatus } from '../../lib/status.ts';
+import { schemaSnapshot } from '../../lib/engine/catalog.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { ConnectionLostError, HistoryError, MigrationFailed } from '../../lib/engine/errors.ts';
+import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { History } from '../../lib/engine/history.ts';
+import { migrate } from '../../lib/engine/runner.ts';
+import { readStatus } from '../../lib/engine/status.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { codeMigration, sqlMigration } from '../support/migrations.ts';
 

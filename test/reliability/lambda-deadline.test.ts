@@ -4,8 +4,8 @@
  */
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connection } from '../../lib/connection.ts';
-import { History } from '../../lib/history.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { History } from '../../lib/engine/history.ts';
 import { cfnEvent, DB_IDENTIFIER, fakes, lambdaContext, SECRET_ARN } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 

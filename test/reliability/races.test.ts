@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT } from '../../lib/cli.ts';
-import type { Connection } from '../../lib/connection.ts';
-import { History } from '../../lib/history.ts';
+import { EXIT } from '../../lib/cli/program.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { History } from '../../lib/engine/history.ts';
 import { bundleDir, cfnEvent, fakes, REV, runProvider } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 

@@ -1,5 +1,5 @@
 /** Runs the CLI in-process, as a test would from a shell: exit code, stdout and stderr. */
-import { runCli } from '../../lib/cli.ts';
+import { runCli } from '../../lib/cli/program.ts';
 
 export interface CliResult {
   readonly code: number;

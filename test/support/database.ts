@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { type Connection, connect } from '../../lib/connection.ts';
+import { type Connection, connect } from '../../lib/engine/connection.ts';
 
 export interface TestDatabase {
   readonly name: string;

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbedded } from '../../lib/embedded.ts';
+import { startEmbedded } from '../../lib/local/embedded.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,8 +1,8 @@
 /**
  * In-memory migrations for tests of the graph, the planner and the runner.
  */
-import { checksumOf } from '../../lib/loader.ts';
-import type { Migration, MigrationContext } from '../../lib/migration.ts';
+import { checksumOf } from '../../lib/engine/loader.ts';
+import type { Migration, MigrationContext } from '../../lib/engine/migration.ts';
 
 export interface SqlMigrationOptions {
   readonly parents?: readonly string[];

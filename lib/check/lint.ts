@@ -1,0 +1,315 @@
+/**
+ * The unsafe-change linter: reads a migration's SQL with the real PostgreSQL parser and reports
+ * statements that lock or break a live database, each with the safe recipe to use instead.
+ * A statement is exempt from a rule when the comment line right above it reads
+ * `-- rds-migrate:allow <rule-id> <reason>`.
+ */
+import type { Node, ScanToken } from 'libpg-query';
+import { RdsMigrateError } from '../engine/errors.ts';
+import { ALLOWABLE_RULE_IDS, LINT_RULES, type LintRule, type LintRuleId, lintRule } from './lint-rules.ts';
+import { MigrationChecker } from './lint-walker.ts';
+
+export { LINT_RULES, type LintRule, type LintRuleId };
+
+export interface LintFinding {
+  /** Rule id, e.g. 'add-column-not-null-without-default'. */
+  readonly rule: string;
+  /** File path as given by the caller. */
+  readonly source: string;
+  readonly revision: string;
+  readonly section: 'up' | 'down';
+  /** 1-based line of the statement within the given SQL text, plus `lineOffset`. */
+  readonly line: number;
+  /** The statement on one line, at most 120 characters. */
+  readonly statement: string;
+  /** One line: what is wrong, naming the table and column. */
+  readonly message: string;
+  readonly why: string;
+  /** The safe multi-step recipe. */
+  readonly fix: string;
+}
+
+export interface LintInput {
+  readonly sql: string;
+  /** File path, for findings and errors. */
+  readonly source: string;
+  readonly revision: string;
+  /** Every rule checks `up`; `down` is checked only for statements PostgreSQL would refuse. */
+  readonly section: 'up' | 'down';
+  /** Whether the SQL runs inside a transaction (the migration's `transaction`). */
+  readonly transactional: boolean;
+  /** Lines of the file above the given SQL text, added to every line number. @default 0 */
+  readonly lineOffset?: number;
+}
+
+/** SQL that PostgreSQL's parser rejects: found by `check` before anything runs. */
+export class SqlParseError extends RdsMigrateError {
+  override readonly name = 'SqlParseError';
+  constructor(
+    readonly source: string,
+    readonly revision: string,
+    readonly section: 'up' | 'down',
+    readonly line: number,
+    readonly parserMessage: string,
+  ) {
+    super(
+      `${source} (revision ${revision}), ${section} section, line ${line}: PostgreSQL cannot parse the SQL: ` +
+        `${parserMessage}. Fix the statement at that line (a typo, a missing semicolon or quote) ` +
+        'and run `rds-migrate check` again.',
+    );
+  }
+}
+
+/** Rules that also apply to down sections: PostgreSQL refuses those statements either way. */
+const RULES_FOR_BOTH_SECTIONS: ReadonlySet<LintRuleId> = new Set([
+  'concurrently-in-transaction',
+  'transaction-control',
+  'invalid-allow-comment',
+]);
+
+const ALLOW_DIRECTIVE = 'rds-migrate:allow';
+const STATEMENT_DISPLAY_LENGTH = 120;
+
+export async function lintSql(input: LintInput): Promise<LintFinding[]> {
+  if (input.sql.trim() === '') return [];
+  const text = new SqlText(input.sql);
+  const statements = await parseStatements(input, text);
+  const comments = await scanComments(text);
+  const allows = readAllowComments(comments, statements);
+
+  const findings: LintFinding[] = allows.problems.map((problem) =>
+    toFinding(
+      input,
+      'invalid-allow-comment',
+      problem.message,
+      problem.comment.startLine,
+      problem.comment.text,
+    ),
+  );
+  const checker = new MigrationChecker(
+    input.transactional,
+    statements.map((statement) => statement.node),
+  );
+  statements.forEach((statement, index) => {
+    for (const violation of checker.check(statement.node, index)) {
+      if (input.section === 'down' && !RULES_FOR_BOTH_SECTIONS.has(violation.rule)) continue;
+      if (allows.exemptions.get(index)?.has(violation.rule)) continue;
+      findings.push(toFinding(input, violation.rule, violation.message, statement.line, statement.text));
+    }
+  });
+  return findings.sort((a, b) => a.line - b.line);
+}
+
+function toFinding(
+  input: LintInput,
+  rule: LintRuleId,
+  message: string,
+  line: number,
+  statement: string,
+): LintFinding {
+  const { why, fix } = lintRule(rule);
+  return {
+    rule,
+    source: input.source,
+    revision: input.revision,
+    section: input.section,
+    line: line + (input.lineOffset ?? 0),
+    statement: oneLine(statement),
+    message,
+    why,
+    fix,
+  };
+}
+
+/** Display only: whitespace runs become one space, long statements are cut. */
+function oneLine(statement: string): string {
+  const flat = statement.trim().split(/\s+/).join(' ');
+  return flat.length <= STATEMENT_DISPLAY_LENGTH ? flat : `${flat.slice(0, STATEMENT_DISPLAY_LENGTH - 3)}...`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text, statements and comments. The parser reports byte offsets into the UTF-8 text.
+
+class SqlText {
+  private readonly bytes: Buffer;
+  private readonly lineStarts: number[] = [0];
+
+  constructor(readonly sql: string) {
+    this.bytes = Buffer.from(sql, 'utf8');
+    this.bytes.forEach((byte, offset) => {
+      if (byte === 0x0a) this.lineStarts.push(offset + 1);
+    });
+  }
+
+  get byteLength(): number {
+    return this.bytes.length;
+  }
+
+  /** 1-based line of a byte offset. */
+  lineAt(offset: number): number {
+    let low = 0;
+    let high = this.lineStarts.length - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if ((this.lineStarts[middle] ?? 0) <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low + 1;
+  }
+
+  slice(start: number, end: number): string {
+    return this.bytes.subarray(start, end).toString('utf8');
+  }
+
+  /** 1-based line of a character position, as the parser reports errors. */
+  lineAtCharacter(position: number): number {
+    let line = 1;
+    let seen = 0;
+    for (const character of this.sql) {
+      if (seen >= position) break;
+      if (character === '\n') line += 1;
+      seen += 1;
+    }
+    return line;
+  }
+}
+
+interface ParsedStatement {
+  readonly node: Node;
+  /** Byte offsets of the statement's first token and of the end of its last one. */
+  readonly start: number;
+  readonly end: number;
+  readonly line: number;
+  readonly endLine: number;
+  readonly text: string;
+}
+
+interface SqlComment {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly startLine: number;
+  readonly endLine: number;
+}
+
+async function parseStatements(input: LintInput, text: SqlText): Promise<ParsedStatement[]> {
+  const { parse, SqlError } = await import('libpg-query');
+  try {
+    const tree = await parse(input.sql);
+    return (tree.stmts ?? []).flatMap(({ stmt, stmt_location: start = 0, stmt_len: length = 0 }) => {
+      if (!stmt) return [];
+      // A length of 0 means "to the end of the text" (the last statement without a semicolon).
+      const end = length > 0 ? start + length : text.byteLength;
+      const statementText = text.slice(start, end).trim();
+      return [
+        { node: stmt, start, end, line: text.lineAt(start), endLine: text.lineAt(end), text: statementText },
+      ];
+    });
+  } catch (error) {
+    if (!(error instanceof SqlError)) throw error;
+    const line = text.lineAtCharacter(error.sqlDetails?.cursorPosition ?? 0) + (input.lineOffset ?? 0);
+    throw new SqlParseError(input.source, input.revision, input.section, line, error.message);
+  }
+}
+
+async function scanComments(text: SqlText): Promise<SqlComment[]> {
+  const { scan } = await import('libpg-query');
+  const { tokens } = await scan(text.sql);
+  return tokens.filter(isComment).map((token) => ({
+    text: text.slice(token.start, token.end),
+    start: token.start,
+    end: token.end,
+    startLine: text.lineAt(token.start),
+    endLine: text.lineAt(Math.max(token.start, token.end - 1)),
+  }));
+}
+
+function isComment(token: ScanToken): boolean {
+  return token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allow comments: `-- rds-migrate:allow <rule-id> <reason>` directly above a statement.
+
+interface AllowComments {
+  /** Statement index → rule ids its allow comments exempt it from. */
+  readonly exemptions: ReadonlyMap<number, ReadonlySet<string>>;
+  readonly problems: readonly { readonly comment: SqlComment; readonly message: string }[];
+}
+
+function readAllowComments(
+  comments: readonly SqlComment[],
+  statements: readonly ParsedStatement[],
+): AllowComments {
+  const owners = commentOwners(comments, statements);
+  const exemptions = new Map<number, Set<string>>();
+  const problems: { comment: SqlComment; message: string }[] = [];
+  for (const comment of comments) {
+    const words = commentBody(comment.text).split(/\s+/);
+    const [directive = '', ruleId = '', ...reason] = words;
+    if (!directive.startsWith(ALLOW_DIRECTIVE)) continue;
+    const owner = owners.get(comment);
+    const problem = allowCommentProblem(directive, ruleId, reason.join(' '), owner);
+    if (problem) problems.push({ comment, message: problem });
+    else if (owner !== undefined) exemptions.set(owner, (exemptions.get(owner) ?? new Set()).add(ruleId));
+  }
+  return { exemptions, problems };
+}
+
+function allowCommentProblem(
+  directive: string,
+  ruleId: string,
+  reason: string,
+  owner: number | undefined,
+): string | undefined {
+  const usage = `write it as "-- ${ALLOW_DIRECTIVE} <rule-id> <reason>"`;
+  if (directive !== ALLOW_DIRECTIVE) return `allow comment starts with "${directive}": ${usage}`;
+  if (ruleId === '') return `allow comment names no rule: ${usage}`;
+  if (!ALLOWABLE_RULE_IDS.has(ruleId)) {
+    return `allow comment names unknown rule '${ruleId}'; valid rule ids: ${[...ALLOWABLE_RULE_IDS].join(', ')}`;
+  }
+  if (reason.trim() === '') {
+    return `allow comment for '${ruleId}' gives no reason: write "-- ${ALLOW_DIRECTIVE} ${ruleId} <why it is safe here>"`;
+  }
+  if (owner === undefined) {
+    return `allow comment for '${ruleId}' is not directly above a statement, so it exempts nothing: move it to the line right above the statement`;
+  }
+  return undefined;
+}
+
+function commentBody(comment: string): string {
+  const body = comment.startsWith('/*')
+    ? comment.slice(2, comment.endsWith('*/') ? -2 : undefined)
+    : comment.slice(2);
+  return body.trim();
+}
+
+/**
+ * The statement each comment belongs to: the one it sits inside, or the one it directly
+ * precedes through a run of comment lines with no blank line (a comment trailing the previous
+ * statement on its line belongs to that statement, not to the next).
+ */
+function commentOwners(
+  comments: readonly SqlComment[],
+  statements: readonly ParsedStatement[],
+): Map<SqlComment, number> {
+  const owners = new Map<SqlComment, number>();
+  statements.forEach((statement, index) => {
+    const previous = statements[index - 1];
+    const gapStart = previous?.end ?? 0;
+    const inside = comments.filter(
+      (comment) => comment.start >= statement.start && comment.end <= statement.end,
+    );
+    for (const comment of inside) owners.set(comment, index);
+    const gap = comments.filter((comment) => comment.start >= gapStart && comment.end <= statement.start);
+    let topLine = statement.line;
+    for (const comment of gap.reverse()) {
+      if (comment.endLine < topLine - 1) break;
+      const trailsPrevious = previous !== undefined && comment.startLine === previous.endLine;
+      if (trailsPrevious && comment.startLine !== statement.line) break;
+      owners.set(comment, index);
+      topLine = comment.startLine;
+    }
+  });
+  return owners;
+}

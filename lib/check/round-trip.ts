@@ -1,0 +1,213 @@
+/**
+ * The round trip: on a scratch database, apply every migration from base to head one revision
+ * at a time, go down to base one step at a time, then up again, comparing the schema after each
+ * step with the one it must equal. The first difference names the revision whose step caused it.
+ */
+import { schemaSnapshot } from '../engine/catalog.ts';
+import type { Database } from '../engine/database.ts';
+import { MigrationFailed } from '../engine/errors.ts';
+import { RevisionGraph } from '../engine/graph.ts';
+import { History } from '../engine/history.ts';
+import type { Migration, Revision } from '../engine/migration.ts';
+import { type Intent, migrate } from '../engine/runner.ts';
+
+export interface RoundTripOptions {
+  /** The trip covers these heads and their ancestors. @default every head of the graph */
+  readonly heads?: readonly Revision[];
+  /** @default new History() */
+  readonly history?: History;
+  /** Context arguments for every migration. @default {} */
+  readonly args?: Readonly<Record<string, string>>;
+  readonly actor: string;
+}
+
+export type RoundTripPhase = 'up' | 'down' | 'up again';
+
+export interface RoundTripDifference {
+  readonly revision: Revision;
+  readonly source: string;
+  readonly phase: RoundTripPhase;
+  /** `schema`: the step left another schema than expected; `failed`: the step itself failed. */
+  readonly kind: 'schema' | 'failed';
+  readonly message: string;
+  /** Schema lines there after the step that should not be. */
+  readonly extra: readonly string[];
+  /** Schema lines that should be there after the step and are not. */
+  readonly missing: readonly string[];
+}
+
+export interface RoundTripReport {
+  /** Revisions on the way from base to the heads. */
+  readonly revisions: number;
+  readonly applied: number;
+  readonly reverted: number;
+  readonly reapplied: number;
+  /** The highest migration without a down step: the way down turns back there. */
+  readonly turnedBackAt?: {
+    readonly revision: Revision;
+    readonly source: string;
+    readonly irreversible?: string;
+  };
+  /** The first difference found; the trip stops there. */
+  readonly difference?: RoundTripDifference;
+  readonly durationMs: number;
+}
+
+export async function roundTrip(
+  db: Database,
+  graph: RevisionGraph,
+  options: RoundTripOptions,
+): Promise<RoundTripReport> {
+  const started = performance.now();
+  const history = options.history ?? new History();
+  const order = graph.sorted(graph.ancestors(options.heads ?? graph.heads));
+  const chain = asChain(graph, order);
+  const run = (intent: Intent) =>
+    migrate(db, chain, intent, { actor: options.actor, args: options.args, history });
+  const snapshot = () => schemaSnapshot(db, history.schema);
+  const counts = { applied: 0, reverted: 0, reapplied: 0 };
+  let turnedBackAt: RoundTripReport['turnedBackAt'];
+  const report = (difference?: RoundTripDifference): RoundTripReport => ({
+    revisions: order.length,
+    ...counts,
+    turnedBackAt,
+    difference,
+    durationMs: Math.round(performance.now() - started),
+  });
+
+  // schemas[i] is the schema before order[i] first went up; schemas[order.length], at the heads.
+  const schemas: string[][] = [await snapshot()];
+  for (const revision of order) {
+    const failure = await attempt(chain.get(revision), 'up', () =>
+      run({ action: 'upgrade', target: revision }),
+    );
+    if (failure) return report(failure);
+    counts.applied += 1;
+    schemas.push(await snapshot());
+  }
+
+  let lowest = order.length;
+  for (let index = order.length - 1; index >= 0; index--) {
+    const migration = chain.get(order[index] as Revision);
+    if (!migration.down) {
+      turnedBackAt = {
+        revision: migration.revision,
+        source: migration.source,
+        irreversible: migration.irreversible,
+      };
+      break;
+    }
+    const failure = await attempt(migration, 'down', () => run({ action: 'downgrade' }));
+    if (failure) return report(failure);
+    counts.reverted += 1;
+    const difference = compare(migration, 'down', schemas[index] ?? [], await snapshot());
+    if (difference) return report(difference);
+    lowest = index;
+  }
+
+  // Up again without a snapshot per step (they cost most of the trip on a large schema): one
+  // comparison at the top, and only when that differs, a second pass that names the revision.
+  const upAgain = async (compareEach: boolean): Promise<RoundTripDifference | undefined> => {
+    for (let index = lowest; index < order.length; index++) {
+      const migration = chain.get(order[index] as Revision);
+      const failure = await attempt(migration, 'up again', () =>
+        run({ action: 'upgrade', target: migration.revision }),
+      );
+      if (failure) return failure;
+      if (!compareEach) {
+        counts.reapplied += 1;
+        continue;
+      }
+      const difference = compare(migration, 'up again', schemas[index + 1] ?? [], await snapshot());
+      if (difference) return difference;
+    }
+    return undefined;
+  };
+  const failure = await upAgain(false);
+  if (failure) return report(failure);
+  const top = chain.get(order[order.length - 1] as Revision);
+  const atTop = compare(top, 'up again', schemas[order.length] ?? [], await snapshot());
+  if (!atTop) return report();
+  for (let index = order.length - 1; index >= lowest; index--) {
+    const migration = chain.get(order[index] as Revision);
+    const downAgain = await attempt(migration, 'down', () => run({ action: 'downgrade' }));
+    if (downAgain) return report(atTop);
+  }
+  return report((await upAgain(true)) ?? atTop);
+}
+
+/**
+ * The revisions as one chain in graph order, so each step goes up or down exactly one revision
+ * whatever the branches and merges. Only the scratch history sees the parents change.
+ */
+function asChain(graph: RevisionGraph, order: readonly Revision[]): RevisionGraph {
+  return RevisionGraph.from(
+    order.map(
+      (revision, index): Migration => ({
+        ...graph.get(revision),
+        downRevisions: index === 0 ? [] : [order[index - 1] as Revision],
+      }),
+    ),
+  );
+}
+
+async function attempt(
+  migration: Migration,
+  phase: RoundTripPhase,
+  step: () => Promise<unknown>,
+): Promise<RoundTripDifference | undefined> {
+  try {
+    await step();
+    return undefined;
+  } catch (error) {
+    const detail =
+      error instanceof MigrationFailed
+        ? `${error.postgres.code ? `[${error.postgres.code}] ` : ''}${error.postgres.message}`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    return {
+      revision: migration.revision,
+      source: migration.source,
+      phase,
+      kind: 'failed',
+      message: `its ${phase === 'down' ? 'down' : 'up'} step failed ${describePhase(phase)}: ${detail}`,
+      extra: [],
+      missing: [],
+    };
+  }
+}
+
+function compare(
+  migration: Migration,
+  phase: RoundTripPhase,
+  expected: readonly string[],
+  actual: readonly string[],
+): RoundTripDifference | undefined {
+  const want = new Set(expected);
+  const have = new Set(actual);
+  const extra = actual.filter((line) => !want.has(line));
+  const missing = expected.filter((line) => !have.has(line));
+  if (extra.length === 0 && missing.length === 0) return undefined;
+  const message =
+    phase === 'down'
+      ? 'after its down step the schema is not what it was before its up step: make the down step undo ' +
+        'exactly what the up step does (drop what it creates, restore what it drops or changes)'
+      : 'going up again after the down steps gives another schema than the first time: make the down ' +
+        'step restore everything the up step relies on, and the up step independent of leftovers';
+  return {
+    revision: migration.revision,
+    source: migration.source,
+    phase,
+    kind: 'schema',
+    message,
+    extra,
+    missing,
+  };
+}
+
+function describePhase(phase: RoundTripPhase): string {
+  if (phase === 'up') return 'on the way up from base';
+  if (phase === 'down') return 'on the way down to base';
+  return 'going up again after the way down';
+}

@@ -1,0 +1,43 @@
+/** `rds-migrate check`: everything CI should check before a deploy. */
+import type { Command } from 'commander';
+import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
+import { type CommandContext, example } from '../session.ts';
+
+export function registerCheck(program: Command, { io, session }: CommandContext): void {
+  example(
+    program
+      .command('check')
+      .description(
+        'everything CI should check before a deploy: graph, drift, the unsafe-change linter, and an ' +
+          'up/down/up round trip on a scratch database (created on the server, dropped after)',
+      )
+      .option('--heads <revisions>', 'comma-separated heads the folder must have (default: exactly one)')
+      .option('--static', 'no database at all: graph and lint only (what cdk synth runs)')
+      .option('--skip-round-trip', 'no scratch database: graph, lint and drift only')
+      .option('--json', 'print the report as JSON (with head and hash)')
+      .action(
+        async (
+          options: { heads?: string; static?: boolean; skipRoundTrip?: boolean; json?: boolean },
+          command: Command,
+        ) => {
+          const s = session(command);
+          const report = await checkMigrations({
+            migrationsDir: s.migrationsDir,
+            cwd: io.cwd,
+            heads: options.heads?.split(',').map((head) => head.trim()),
+            static: Boolean(options.static),
+            skipRoundTrip: Boolean(options.skipRoundTrip),
+            server: { databaseUrl: s.options.databaseUrl, env: io.env, cwd: io.cwd },
+            history: s.history,
+            args: s.args,
+            actor: s.actor,
+          });
+          if (options.json) s.printJson(report);
+          else s.print(formatCheck(report));
+          if (!report.ok) throw new CheckFailed(report);
+        },
+      ),
+    '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
+      '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true',
+  );
+}

@@ -1,0 +1,74 @@
+/** `rds-migrate history`, `show` and `heads`: the revisions of the folder and what is applied. */
+import type { Command } from 'commander';
+import { UsageError } from '../../engine/errors.ts';
+import { BASE } from '../../engine/migration.ts';
+import { formatDetails, formatHistory, historyEntries, revisionDetails } from '../report.ts';
+import { type CommandContext, example } from '../session.ts';
+
+export function registerHistory(program: Command, { session }: CommandContext): void {
+  example(
+    program
+      .command('history')
+      .description('the migrations, newest first, with what is applied; --verbose adds files and the run log')
+      .option('-v, --verbose', 'files, checksums, who applied each and when, and the log')
+      .option('--json', 'print as JSON')
+      .action(async (options: { verbose?: boolean; json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const { heads, log } = await s.withDatabase(async (db) => ({
+          heads: (await s.history.read(db)).heads,
+          log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
+        }));
+        const entries = historyEntries(graph, heads);
+        if (options.json) s.printJson({ current: heads, revisions: entries, log });
+        else s.print(formatHistory(entries, log, graph));
+      }),
+    '  $ rds-migrate history\n  $ rds-migrate history --verbose',
+  );
+
+  example(
+    program
+      .command('show')
+      .description('one revision in detail: parents, children, SQL, log')
+      .argument('<revision>', "full id, unique prefix, or 'head'")
+      .option('--json', 'print as JSON')
+      .action(async (spec: string, options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const revision = graph.resolve(spec);
+        if (revision === BASE)
+          throw new UsageError("'base' is not a revision; name one (rds-migrate history lists them)");
+        const { heads, log } = await s.withDatabase(async (db) => ({
+          heads: (await s.history.read(db)).heads,
+          log: await s.history.log(db, 1000),
+        }));
+        const details = revisionDetails(graph, revision, heads, log);
+        if (options.json) s.printJson(details);
+        else s.print(formatDetails(details));
+      }),
+    '  $ rds-migrate show head\n  $ rds-migrate show 3f2a',
+  );
+
+  example(
+    program
+      .command('heads')
+      .description("the folder's head revisions (more than one: branches to merge)")
+      .option('--json', 'print as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        const heads = graph.heads.map((revision) => ({
+          revision,
+          message: graph.get(revision).message,
+          source: graph.get(revision).source,
+        }));
+        if (options.json) s.printJson({ heads });
+        else if (heads.length === 0) s.print('no migrations yet');
+        else {
+          for (const head of heads) s.print(`${head.revision} (head)  ${head.message}  ${head.source}`);
+          if (heads.length > 1) s.print('several heads: join them with rds-migrate merge -m "merge heads"');
+        }
+      }),
+    '  $ rds-migrate heads',
+  );
+}

@@ -1,0 +1,56 @@
+/** `rds-migrate invoke`: ask the deployed function. */
+import type { Command } from 'commander';
+import { UsageError } from '../../engine/errors.ts';
+import { RevisionGraph } from '../../engine/graph.ts';
+import { invokeFunction, REMOTE_ACTIONS, type RemoteAction } from '../remote.ts';
+import { formatRemote } from '../report.ts';
+import { type CommandContext, example } from '../session.ts';
+
+interface InvokeOptions {
+  functionName: string;
+  revision?: string;
+  confirm?: boolean;
+  limit?: string;
+  json?: boolean;
+}
+
+export function registerInvoke(program: Command, { session }: CommandContext): void {
+  example(
+    program
+      .command('invoke')
+      .description(
+        'ask the deployed function (aws lambda invoke): status, history, show, heads; up, down, stamp',
+      )
+      .argument('<action>', REMOTE_ACTIONS.join(', '))
+      .requiredOption('--function-name <name>', "the function (the stack's FunctionName output)")
+      .option('--revision <revision>', 'for show, up, down and stamp')
+      .option('--confirm', 'required for up, down and stamp: they change the production database')
+      .option('--limit <n>', 'history: how many log rows')
+      .option('--json', 'print the answer as JSON')
+      .action(async (action: string, options: InvokeOptions, command: Command) => {
+        const s = session(command);
+        if (!(REMOTE_ACTIONS as readonly string[]).includes(action)) {
+          throw new UsageError(`invoke ${action}: the actions are ${REMOTE_ACTIONS.join(', ')}`);
+        }
+        const args = s.args;
+        const answer = await invokeFunction(options.functionName, {
+          action: action as RemoteAction,
+          ...(options.revision ? { revision: options.revision } : {}),
+          ...(options.confirm ? { confirm: true } : {}),
+          ...(options.limit ? { limit: Number(options.limit) } : {}),
+          ...(Object.keys(args).length > 0 ? { args } : {}),
+        });
+        if (options.json) s.printJson(answer);
+        else
+          s.print(
+            formatRemote(
+              answer,
+              await s.graphOrEmpty().catch(() => RevisionGraph.from([])),
+              options.functionName,
+            ),
+          );
+      }),
+    '  $ rds-migrate invoke status --function-name MyApp-DbMigrationsHandler\n' +
+      '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler',
+  );
+}

@@ -1,0 +1,38 @@
+/** `rds-migrate status` and `current`: where the database stands. */
+import type { Command } from 'commander';
+import { readStatus } from '../../engine/status.ts';
+import { formatStatus, revisionList } from '../report.ts';
+import { type CommandContext, example } from '../session.ts';
+
+export function registerStatus(program: Command, { session }: CommandContext): void {
+  example(
+    program
+      .command('status')
+      .description('where the database is, what is pending, drift')
+      .option('--json', 'print the status as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const graph = await s.graph();
+        await s.withDatabase(async (db, target) => {
+          const status = await readStatus(db, graph, s.history);
+          if (options.json) s.printJson(status);
+          else s.print(formatStatus(status, graph, target));
+        });
+      }),
+    '  $ rds-migrate status\n  $ rds-migrate status --json | jq .pending',
+  );
+
+  example(
+    program
+      .command('current')
+      .description("the database's current revision(s)")
+      .option('--json', 'print as JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const s = session(command);
+        const state = await s.withDatabase((db) => s.history.read(db));
+        if (options.json) s.printJson({ current: state.heads });
+        else s.print(revisionList(state.heads));
+      }),
+    '  $ rds-migrate current',
+  );
+}

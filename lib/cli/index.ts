@@ -1,0 +1,10 @@
+/**
+ * The command line: program.ts (global options, error → exit code) registers one module per
+ * command or command group from commands/; session.ts holds what they share (options, the
+ * database or embedded server, output); report.ts formats the engine's results as text;
+ * offline-sql.ts renders `--sql`; remote.ts asks the deployed function.
+ *
+ * It may import everything below it (engine, check, local); never construct/ or lambda/.
+ * bin/cli.ts is its entry.
+ */
+export { buildProgram, type CliIo, EXIT, runCli } from './program.ts';

@@ -1,0 +1,180 @@
+/**
+ * Offline SQL (Alembic's `--sql`): the text a plan would send, for a DBA to review, printed
+ * without touching a database. The transaction boundaries, timeouts and history writes come
+ * from step-sql.ts, the functions the runner itself sends them with; TS migrations appear as
+ * their recorded SQL, marked as such.
+ */
+
+import { type Recording, recordCodeStep, recordingMarker } from '../check/recording.ts';
+import type { RevisionGraph } from '../engine/graph.ts';
+import type { History, LogEntry, LoggedStep } from '../engine/history.ts';
+import { CURRENT_FORMAT } from '../engine/history-format.ts';
+import { BASE, type MigrationTimeouts, type Revision } from '../engine/migration.ts';
+import { type Direction, type Plan, type PlanStep, planDowngrade, planUpgrade } from '../engine/plan.ts';
+import { splitIntoUnits } from '../engine/plan-run.ts';
+import { recordDownStep } from '../engine/recorded.ts';
+import { splitStatements } from '../engine/statements.ts';
+import {
+  beginSql,
+  commitSql,
+  logEntry,
+  sqlStepInTransaction,
+  stepFinishSql,
+  timeoutsSql,
+  unitNote,
+} from '../engine/step-sql.ts';
+import { DEFAULT_TIMEOUTS } from '../engine/timeouts.ts';
+import { revisionList } from './report.ts';
+
+/** The run id and step duration offline output records, so the same plan prints the same text. */
+export const OFFLINE_RUN_ID = 'offline';
+export const OFFLINE_DURATION_MS = 0;
+
+export interface OfflineOptions {
+  readonly history: History;
+  /** Who would run it, as the log would record. */
+  readonly actor: string;
+  /** Context arguments the TS migrations are recorded with. @default {} */
+  readonly args?: Readonly<Record<string, string>>;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: MigrationTimeouts;
+}
+
+/**
+ * The plan of `up --sql [from:]to` or `down --sql [from:]to`. With no `from`, `up` starts at base
+ * and `down` at the head; with no range at all, `up` goes to the head and `down` one step.
+ */
+export function offlinePlan(graph: RevisionGraph, direction: Direction, range: string | undefined): Plan {
+  const [fromSpec, toSpec] = splitRange(range);
+  if (direction === 'up') return planUpgrade(graph, fromHeads(graph, fromSpec ?? BASE), toSpec ?? 'head');
+  return planDowngrade(graph, fromHeads(graph, fromSpec ?? 'head'), toSpec);
+}
+
+function splitRange(range: string | undefined): [string | undefined, string | undefined] {
+  if (range === undefined || range === '') return [undefined, undefined];
+  const at = range.indexOf(':');
+  if (at === -1) return [undefined, range];
+  return [range.slice(0, at) || undefined, range.slice(at + 1) || undefined];
+}
+
+function fromHeads(graph: RevisionGraph, spec: string): Revision[] {
+  if (spec === BASE) return [];
+  if (spec === 'heads') return [...graph.heads];
+  return [graph.resolve(spec)];
+}
+
+export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promise<string> {
+  const direction = plan.steps[0]?.direction ?? 'up';
+  const units = splitIntoUnits(plan.steps);
+  const out = [
+    `-- rds-migrate ${direction} --sql: ${revisionList(plan.from)} -> ${revisionList(plan.to)}, ` +
+      `${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'} in ${units.length} unit${units.length === 1 ? '' : 's'}`,
+    '-- Nothing was run. A real run sends these statements (TS migrations: their recorded SQL),',
+    `-- holding the advisory lock '${options.history.lockName}' throughout.`,
+  ];
+  if (plan.steps.length === 0) return [...out, '-- nothing to do', ''].join('\n');
+  // From base the history tables may not exist yet: the runner creates them in the first unit.
+  let historyFormat = plan.from.length === 0 ? 0 : CURRENT_FORMAT;
+  if (historyFormat === 0) {
+    out.push(
+      '-- From base: the first unit creates the history tables (IF NOT EXISTS) when they are missing.',
+    );
+  }
+  for (const [index, unit] of units.entries()) {
+    const note = unitNote(index + 1, units.length, unit.transactional);
+    out.push('');
+    if (unit.transactional) {
+      out.push(
+        `-- unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
+      );
+      out.push(statementText(beginSql(options.history, historyFormat)));
+      const logged: LoggedStep[] = [];
+      for (const step of unit.steps) {
+        const rendered = await renderStep(step, true, note, options);
+        out.push(...rendered.lines);
+        if (rendered.entry) logged.push({ entry: rendered.entry, durationMs: OFFLINE_DURATION_MS });
+      }
+      const headsAfter = unit.steps[unit.steps.length - 1]?.headsAfter ?? [];
+      out.push('-- the history rows of this transaction travel with its COMMIT');
+      out.push(commitSql(options.history, logged, headsAfter));
+    } else {
+      const step = unit.steps[0] as PlanStep;
+      out.push(`-- unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`);
+      if (historyFormat === 0) out.push(options.history.createSql().trim());
+      out.push(options.history.markInProgressSql(step.revision, step.direction, options.actor));
+      out.push(...(await renderStep(step, false, note, options)).lines);
+    }
+    historyFormat = CURRENT_FORMAT;
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function renderStep(
+  step: PlanStep,
+  inTransaction: boolean,
+  note: string | undefined,
+  options: OfflineOptions,
+): Promise<{ lines: string[]; entry?: LogEntry }> {
+  const { history } = options;
+  const migration = step.migration;
+  const work = step.direction === 'up' ? migration.up : migration.down;
+  const lines = [`-- ${step.direction} ${step.revision}: ${migration.message} (${migration.source})`];
+  if (!work) return { lines: [...lines, '-- (no down step)'] };
+  const defaults = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const timeouts = timeoutsSql(
+    inTransaction,
+    migration.timeouts.lockTimeout ?? defaults.lockTimeout,
+    migration.timeouts.statementTimeout ?? defaults.statementTimeout,
+  );
+  const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
+  const entry = logEntry(step, { runId: OFFLINE_RUN_ID, actor: options.actor }, note, downStep);
+  if (work.kind === 'sql' && inTransaction) {
+    return { lines: [...lines, sqlStepInTransaction(timeouts, work.sql)], entry };
+  }
+  lines.push(timeouts);
+  if (work.kind === 'sql') {
+    for (const statement of await splitStatements(work.sql)) lines.push(statementText(statement.text));
+  } else {
+    lines.push(...renderRecording(await recordCodeStep(migration, step.direction, options.args ?? {})));
+  }
+  if (inTransaction) return { lines, entry };
+  lines.push(stepFinishSql(history, step, entry, OFFLINE_DURATION_MS).trim());
+  return { lines };
+}
+
+function renderRecording(recording: Recording): string[] {
+  const lines = [`-- ${recordingMarker(recording)}`];
+  for (const entry of recording.entries) {
+    if (entry.kind === 'note') {
+      lines.push(`-- ${entry.text}`);
+      continue;
+    }
+    lines.push(statementText(entry.text));
+    if (entry.values.length > 0) {
+      lines.push(
+        `-- parameters: ${entry.values.map((value, i) => `$${i + 1} = ${showValue(value)}`).join(', ')}`,
+      );
+    }
+  }
+  if (recording.stoppedBy) lines.push(`-- the dry run stopped here: ${recording.stoppedBy.message}`);
+  lines.push('-- end of recorded SQL');
+  return lines;
+}
+
+/** A statement as it would be typed: trimmed, ending in a semicolon that no trailing comment swallows. */
+function statementText(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.endsWith(';')) return trimmed;
+  const lastLine = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
+  return lastLine.includes('--') ? `${trimmed}\n;` : `${trimmed};`;
+}
+
+function showValue(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

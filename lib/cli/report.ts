@@ -1,0 +1,302 @@
+/**
+ * Text for humans from the engine's result objects. Nothing here decides anything: each
+ * function formats one kind of result; `--json` prints the objects themselves.
+ */
+
+import type { RevisionGraph } from '../engine/graph.ts';
+import type { LogRow } from '../engine/history.ts';
+import { CURRENT_FORMAT } from '../engine/history-format.ts';
+import type { Migration, Revision } from '../engine/migration.ts';
+import type { Plan } from '../engine/plan.ts';
+import type { RunReport } from '../engine/runner.ts';
+import type { Status } from '../engine/status.ts';
+
+export function revisionList(revisions: readonly Revision[]): string {
+  return revisions.length === 0 ? 'base' : revisions.join(', ');
+}
+
+function describeRevision(graph: RevisionGraph, revision: Revision): string {
+  return graph.has(revision)
+    ? `${revision} (${graph.get(revision).message})`
+    : `${revision} (not in this folder)`;
+}
+
+export function formatStatus(status: Status, graph: RevisionGraph, target: string): string {
+  const lines = [
+    `database   ${target}`,
+    `current    ${status.current.length === 0 ? 'base (nothing applied)' : status.current.map((r) => describeRevision(graph, r)).join(', ')}`,
+    `head       ${status.heads.length === 0 ? 'none (no migrations)' : status.heads.map((r) => describeRevision(graph, r)).join(', ')}`,
+  ];
+  if (status.heads.length > 1)
+    lines.push('           several heads: join them with rds-migrate merge -m "merge heads"');
+  if (status.unknown.length > 0) {
+    lines.push(
+      `unknown    ${status.unknown.join(', ')}: applied, but not in this folder; run from the code that has it`,
+    );
+  }
+  // A function deployed by an older release answers without historyFormat.
+  const format = status.historyFormat ?? { version: CURRENT_FORMAT };
+  if (format.version > CURRENT_FORMAT) {
+    lines.push(
+      `history    format ${format.version}${format.release ? ` (rds-migrate ${format.release})` : ''} is newer than ` +
+        `this release's ${CURRENT_FORMAT}: it can read and revert, not apply; use the newer rds-migrate`,
+    );
+  } else if (format.version > 0 && format.version < CURRENT_FORMAT) {
+    lines.push(
+      `history    format ${format.version}; the next change upgrades it to format ${CURRENT_FORMAT}`,
+    );
+  }
+  if (status.inProgress) {
+    const p = status.inProgress;
+    lines.push(
+      `interrupted ${p.direction} of ${p.revision} (outside a transaction) started ${p.startedAt.toISOString()} by ${p.actor}; ` +
+        'check it, then run the same command again',
+    );
+  }
+  for (const batch of status.batches) {
+    const total = batch.estimatedTotal === undefined ? '' : ` of ~${batch.estimatedTotal}`;
+    const eta = batch.etaSeconds === undefined ? '' : `, ETA ${batch.etaSeconds} s`;
+    lines.push(
+      `batches    ${batch.revision} ${batch.name}: ${batch.rows}${total} rows in ${batch.batches} batches, ` +
+        `${batch.rowsPerSecond} rows/s${eta} (last ${batch.updatedAt.toISOString()})`,
+    );
+  }
+  if (status.drift.length > 0) {
+    for (const drift of status.drift) {
+      lines.push(
+        `drift      ${drift.revision} (${drift.source}) changed after it was applied: ${drift.appliedChecksum.slice(0, 12)} -> ${drift.currentChecksum.slice(0, 12)}`,
+      );
+    }
+  }
+  if (status.pending.length === 0) {
+    lines.push(status.unknown.length > 0 ? 'pending    unknown' : 'pending    none: up to date');
+  } else {
+    lines.push(
+      `pending    ${status.pending.length} migration${status.pending.length === 1 ? '' : 's'} (rds-migrate up applies them):`,
+    );
+    for (const pending of status.pending) {
+      const outside = pending.transactional ? '' : '  [outside a transaction]';
+      lines.push(`  ${pending.revision}  ${pending.message}  ${pending.source}${outside}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function formatRun(report: RunReport): string {
+  if (report.status === 'up-to-date') return `nothing to do: the database is at ${revisionList(report.to)}`;
+  if (report.status === 'stamped')
+    return `stamped: ${revisionList(report.from)} -> ${revisionList(report.to)} (no SQL ran)`;
+  const lines = report.steps.map((step) => {
+    const arrow = step.direction === 'up' ? 'applied ' : 'reverted';
+    const outside = step.transactional ? '' : ' [outside a transaction]';
+    return `${arrow} ${step.revision}  ${step.source}  ${step.durationMs.toFixed(1)} ms${outside}`;
+  });
+  if (report.resumed) lines.unshift(`resumed ${report.resumed}, which an earlier run left half-done`);
+  if (report.status === 'stopped') {
+    lines.push(`stopped at the deadline with ${report.remaining} migration(s) to go; run again to continue`);
+  }
+  const units = new Set(report.steps.map((step) => step.unit)).size;
+  lines.push(
+    `${revisionList(report.from)} -> ${revisionList(report.to)}: ${report.steps.length} migration${report.steps.length === 1 ? '' : 's'} ` +
+      `in ${units} transaction${units === 1 ? '' : 's'}, ${report.durationMs} ms`,
+  );
+  return lines.join('\n');
+}
+
+export function formatPlanSummary(plan: Plan): string {
+  return plan.steps
+    .map((step) => `${step.direction === 'up' ? 'up  ' : 'down'} ${step.revision}  ${step.migration.source}`)
+    .join('\n');
+}
+
+export interface HistoryEntry {
+  readonly revision: Revision;
+  readonly parents: readonly Revision[];
+  readonly message: string;
+  readonly source: string;
+  readonly head: boolean;
+  readonly current: boolean;
+  readonly applied: boolean;
+  readonly mergePoint: boolean;
+  readonly branchPoint: boolean;
+}
+
+export function historyEntries(graph: RevisionGraph, current: readonly Revision[]): HistoryEntry[] {
+  const applied = graph.ancestors(current.filter((revision) => graph.has(revision)));
+  return [...graph.order].reverse().map((revision) => {
+    const migration = graph.get(revision);
+    return {
+      revision,
+      parents: migration.downRevisions,
+      message: migration.message,
+      source: migration.source,
+      head: graph.heads.includes(revision),
+      current: current.includes(revision),
+      applied: applied.has(revision),
+      mergePoint: migration.downRevisions.length > 1,
+      branchPoint: graph.children(revision).length > 1,
+    };
+  });
+}
+
+export function formatHistory(
+  entries: readonly HistoryEntry[],
+  log: readonly LogRow[] | undefined,
+  graph: RevisionGraph,
+): string {
+  const lines: string[] = [];
+  for (const entry of entries) {
+    const marks = [
+      entry.head ? 'head' : '',
+      entry.current ? 'current' : '',
+      entry.mergePoint ? 'merge' : '',
+      entry.branchPoint ? 'branchpoint' : '',
+    ].filter(Boolean);
+    const mark = marks.length > 0 ? ` (${marks.join(', ')})` : '';
+    const applied = entry.applied ? '*' : ' ';
+    lines.push(
+      `${applied} ${entry.parents.join(', ') || '<base>'} -> ${entry.revision}${mark}, ${entry.message}`,
+    );
+    if (log) {
+      const migration = graph.get(entry.revision);
+      lines.push(
+        `      file ${entry.source}  checksum ${migration.checksum.slice(0, 12)}  ${migration.transaction ? '' : 'transaction: false'}`.trimEnd(),
+      );
+      const last = log.find((row) => row.revision === entry.revision);
+      if (last) {
+        lines.push(
+          `      last ${last.direction} ${last.startedAt.toISOString()} by ${last.actor} in ${last.durationMs.toFixed(1)} ms`,
+        );
+      }
+    }
+  }
+  if (entries.length === 0) lines.push('no migrations yet: rds-migrate create "message" makes the first');
+  else lines.push('(* applied)');
+  if (log && log.length > 0) lines.push('', formatLog(log));
+  return lines.join('\n');
+}
+
+export interface RevisionDetails {
+  readonly revision: Revision;
+  readonly message: string;
+  readonly source: string;
+  readonly parents: readonly Revision[];
+  readonly children: readonly Revision[];
+  readonly transaction: boolean;
+  readonly timeouts: Migration['timeouts'];
+  readonly checksum: string;
+  readonly irreversible?: string;
+  readonly up: string;
+  readonly down?: string;
+  readonly applied: boolean;
+  readonly log: readonly LogRow[];
+}
+
+export function revisionDetails(
+  graph: RevisionGraph,
+  revision: Revision,
+  current: readonly Revision[],
+  log: readonly LogRow[],
+): RevisionDetails {
+  const migration = graph.get(revision);
+  const text = (step: Migration['up'] | undefined): string | undefined =>
+    step === undefined ? undefined : step.kind === 'sql' ? step.sql : `(code in ${migration.source})`;
+  return {
+    revision,
+    message: migration.message,
+    source: migration.source,
+    parents: migration.downRevisions,
+    children: graph.children(revision),
+    transaction: migration.transaction,
+    timeouts: migration.timeouts,
+    checksum: migration.checksum,
+    irreversible: migration.irreversible,
+    up: text(migration.up) ?? '',
+    down: text(migration.down),
+    applied: graph.ancestors(current.filter((r) => graph.has(r))).has(revision),
+    log: log.filter((row) => row.revision === revision),
+  };
+}
+
+export function formatDetails(details: RevisionDetails): string {
+  const lines = [
+    `revision     ${details.revision}`,
+    `message      ${details.message}`,
+    `file         ${details.source}`,
+    `parents      ${details.parents.join(', ') || '<base>'}`,
+    `children     ${details.children.join(', ') || '<none: a head>'}`,
+    `transaction  ${details.transaction}`,
+    `timeouts     lock ${details.timeouts.lockTimeout ?? 'default'}, statement ${details.timeouts.statementTimeout ?? 'default'}`,
+    `checksum     ${details.checksum}`,
+    `applied      ${details.applied ? 'yes' : 'no'}`,
+  ];
+  if (details.irreversible) lines.push(`irreversible ${details.irreversible}`);
+  lines.push('', '-- up', details.up || '(empty)', '', '-- down', details.down ?? '(none)');
+  if (details.log.length > 0) {
+    lines.push('', 'log:');
+    for (const row of details.log) {
+      lines.push(
+        `  ${row.startedAt.toISOString()} ${row.direction} by ${row.actor} in ${row.durationMs.toFixed(1)} ms`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The deployed function's answer to `rds-migrate invoke`, as the local commands print theirs. */
+export function formatRemote(
+  answer: Record<string, unknown>,
+  graph: RevisionGraph,
+  functionName: string,
+): string {
+  switch (answer.action) {
+    case 'status': {
+      const status = answer as unknown as Status & {
+        snapshots?: { id: string; createdAt: Date; state: string }[];
+      };
+      const lines = [formatStatus(status, graph, `through ${functionName}`)];
+      if (typeof answer.snapshotsError === 'string')
+        lines.push(`snapshots  cannot be listed: ${answer.snapshotsError}`);
+      for (const snapshot of status.snapshots ?? []) {
+        lines.push(`snapshot   ${snapshot.id}  ${snapshot.createdAt.toISOString()}  ${snapshot.state}`);
+      }
+      return lines.join('\n');
+    }
+    case 'history':
+      return formatLog((answer.entries as LogRow[] | undefined) ?? []);
+    case 'heads':
+      return [
+        `bundle heads    ${revisionList((answer.heads as string[] | undefined) ?? [])}`,
+        `database heads  ${revisionList((answer.current as string[] | undefined) ?? [])}`,
+      ].join('\n');
+    case 'show':
+      return [
+        `revision     ${answer.revision}`,
+        `message      ${answer.message}`,
+        `file         ${answer.source}${answer.inBundle ? '' : ' (known only from the history)'}`,
+        `parents      ${((answer.parents as string[] | undefined) ?? []).join(', ') || '<base>'}`,
+        `transaction  ${answer.transactional}`,
+        `checksum     ${answer.checksum}`,
+        `down step    ${answer.hasDownStep ? 'yes' : 'no'}`,
+        `applied      ${answer.applied ? 'yes' : 'no'}`,
+        formatLog((answer.log as LogRow[] | undefined) ?? []),
+      ].join('\n');
+    case 'up':
+    case 'down':
+    case 'stamp':
+      return formatRun(answer as unknown as RunReport);
+    default:
+      return JSON.stringify(answer, null, 2);
+  }
+}
+
+function formatLog(rows: readonly LogRow[]): string {
+  if (rows.length === 0) return 'log: empty';
+  return [
+    'log (newest first):',
+    ...rows.map(
+      (row) =>
+        `  #${row.id} ${row.startedAt.toISOString()} ${row.direction.padEnd(10)} ${row.revision}  ${row.durationMs.toFixed(1)} ms  ${row.actor}${row.note ? `  (${row.note})` : ''}`,
+    ),
+  ].join('\n');
+}

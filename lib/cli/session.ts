@@ -1,0 +1,148 @@
+/**
+ * What every command shares: the io the CLI writes to, the global options as a `Session` (the
+ * migrations folder, the history, the context arguments, the database or embedded server), the
+ * exit codes, and the helper that adds examples to a command's --help.
+ */
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Database } from '../engine/database.ts';
+import { UsageError } from '../engine/errors.ts';
+import { RevisionGraph } from '../engine/graph.ts';
+import { History } from '../engine/history.ts';
+import { loadMigrations } from '../engine/loader.ts';
+import { type Intent, migrate } from '../engine/runner.ts';
+import { openServer, type Server } from '../local/server.ts';
+import { formatRun } from './report.ts';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+
+export interface GlobalOptions {
+  migrationsDir: string;
+  databaseUrl?: string;
+  schema: string;
+  x: string[];
+  lockWait: string;
+}
+
+export class Session {
+  constructor(
+    readonly io: CliIo,
+    readonly options: GlobalOptions,
+  ) {}
+
+  get migrationsDir(): string {
+    return resolve(this.io.cwd, this.options.migrationsDir);
+  }
+
+  get history(): History {
+    return new History(this.options.schema);
+  }
+
+  get args(): Record<string, string> {
+    return parseContextArgs(this.options.x);
+  }
+
+  get lockWaitMs(): number {
+    const seconds = Number(this.options.lockWait);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--lock-wait ${this.options.lockWait}: give seconds, e.g. 60`);
+    return seconds * 1000;
+  }
+
+  get actor(): string {
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // No passwd entry (some containers): keep 'unknown'.
+    }
+    return `cli:${user}@${hostname()}`;
+  }
+
+  async graph(): Promise<RevisionGraph> {
+    return RevisionGraph.from(await loadMigrations(this.migrationsDir));
+  }
+
+  /** The graph, or an empty one when the folder does not exist yet (the first `create`). */
+  async graphOrEmpty(): Promise<RevisionGraph> {
+    return existsSync(this.migrationsDir) ? this.graph() : RevisionGraph.from([]);
+  }
+
+  /** The server (configured, or the embedded one in .rds-migrate/) for `body`; stopped after. */
+  async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
+    const server = await openServer({
+      databaseUrl: this.options.databaseUrl,
+      env: this.io.env,
+      cwd: this.io.cwd,
+    });
+    try {
+      return await body(server);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  /** A session on the database for `body`; closed after. */
+  async withDatabase<T>(body: (db: Database, target: string) => Promise<T>): Promise<T> {
+    return this.withServer(async (server) => {
+      const connection = await server.connect();
+      try {
+        return await body(connection.db, server.target);
+      } finally {
+        await connection.close();
+      }
+    });
+  }
+
+  print(text: string): void {
+    this.io.stdout(`${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  async run(intent: Intent, json: boolean): Promise<void> {
+    const graph = await this.graph();
+    const report = await this.withDatabase((db) =>
+      migrate(db, graph, intent, {
+        actor: this.actor,
+        args: this.args,
+        history: this.history,
+        lockWaitMs: this.lockWaitMs,
+      }),
+    );
+    if (json) this.printJson(report);
+    else this.print(formatRun(report));
+  }
+}
+
+export function parseContextArgs(pairs: readonly string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`-x ${pair}: write key=value, e.g. -x dev_data=true`);
+    args[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return args;
+}
+
+export function example(command: Command, text: string): Command {
+  return command.addHelpText('after', `\nExamples:\n${text}`);
+}
+
+/** What a command module gets to define its command: the io, and the session of a parsed command. */
+export interface CommandContext {
+  readonly io: CliIo;
+  session(command: Command): Session;
+}

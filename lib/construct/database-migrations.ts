@@ -1,0 +1,140 @@
+/**
+ * `DatabaseMigrations`: the CDK construct that migrates a PostgreSQL database on `cdk deploy`.
+ * A custom resource (CDK Provider framework, onEvent + isComplete on one function) carries the
+ * bundle's head revision and content hash, so a deploy with new migrations is an Update that
+ * snapshots, then migrates; a stack rollback sends the old properties back and downgrades.
+ * The wiring is here; the props, the target database, IAM, networking and cdk-nag
+ * acknowledgments each have a module of their own beside it.
+ */
+import { resolve } from 'node:path';
+import {
+  CfnOutput,
+  CustomResource,
+  custom_resources as cr,
+  Duration,
+  type aws_iam as iam,
+  aws_lambda as lambda,
+  type aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
+import { acknowledgeFunctionFindings, acknowledgeProviderFindings } from './nag.ts';
+import { addInterfaceEndpoints, defaultSubnets } from './networking.ts';
+import { grantDatabaseAccess } from './permissions.ts';
+import { type DatabaseMigrationsProps, MAX_TOTAL_TIMEOUT, resolveTimeouts, validateProps } from './props.ts';
+import { type MigrationTarget, migrationTarget } from './target.ts';
+
+/**
+ * Migrates a PostgreSQL database (RDS instance or Aurora cluster) to the head of
+ * `migrationsDir` on every deploy: snapshot first, then one transaction; a failed deploy rolls
+ * the schema back with the stack.
+ */
+export class DatabaseMigrations extends Construct {
+  /** The function: the custom resource handler, and `aws lambda invoke` for status by hand. */
+  readonly function: lambda.IFunction;
+  readonly provider: cr.Provider;
+  readonly customResource: CustomResource;
+  /** The revision the database is at after the deploy (a token). */
+  readonly revision: string;
+  /** The head revision of `migrationsDir`, read at synth time. */
+  readonly bundleHead: string;
+  /** Hash of every (revision, checksum) in `migrationsDir`, read at synth time. */
+  readonly bundleHash: string;
+
+  constructor(scope: Construct, id: string, props: DatabaseMigrationsProps) {
+    super(scope, id);
+    const target = migrationTarget(props);
+    validateProps(props);
+    const timeouts = resolveTimeouts(props.timeouts);
+    const snapshot = { enabled: props.snapshot?.enabled ?? true, retain: props.snapshot?.retain };
+    const migrationsDir = resolve(props.migrationsDir);
+
+    const bundle = describeMigrationsAtSynth(migrationsDir);
+    this.bundleHead = bundle.head;
+    this.bundleHash = bundle.hash;
+
+    const vpcSubnets = props.vpcSubnets ?? defaultSubnets(props.vpc);
+    const handler = new lambda.Function(this, 'Function', {
+      description: `rds-migrate: migrates ${target.kind} ${target.identifier} on deploy; invoke by hand for status`,
+      code: functionCode(migrationsDir),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      memorySize: 512,
+      timeout: timeouts.lambda,
+      vpc: props.vpc,
+      vpcSubnets,
+      environment: this.environment(props, target),
+    });
+    this.function = handler;
+
+    target.connections.allowDefaultPortFrom(handler, 'rds-migrate function');
+    grantDatabaseAccess(this, handler, props, target, snapshot);
+    if (props.interfaceEndpoints) addInterfaceEndpoints(this, props, vpcSubnets);
+
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: handler,
+      isCompleteHandler: handler,
+      totalTimeout: timeouts.total,
+      queryInterval: timeouts.queryInterval,
+    });
+
+    this.customResource = new CustomResource(this, 'Resource', {
+      serviceToken: this.provider.serviceToken,
+      resourceType: 'Custom::RdsMigrate',
+      // CloudFormation's own limit for the whole operation (at most 1 hour): the provider's total
+      // timeout plus one invocation, so the framework reports its own "timed out" first.
+      serviceTimeout: Duration.seconds(
+        Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
+      ),
+      properties: {
+        TargetRevision: bundle.head,
+        MigrationsHash: bundle.hash,
+        Snapshot: { Enabled: snapshot.enabled, Retain: snapshot.retain },
+        ContextArgs: props.contextArgs ?? {},
+        DatabaseIdentifier: target.identifier,
+      },
+    });
+    this.revision = this.customResource.getAttString('Revision');
+
+    new CfnOutput(this, 'FunctionName', {
+      description: 'rds-migrate function: invoke it for status, history or a manual migration',
+      value: handler.functionName,
+    });
+    new CfnOutput(this, 'StatusCommand', {
+      description: 'Prints the database revision, pending migrations, history and snapshots',
+      value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
+    });
+
+    acknowledgeFunctionFindings(this, handler, target, snapshot.enabled);
+    acknowledgeProviderFindings(this, this.provider, handler);
+  }
+
+  /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.function.grantInvoke(grantee);
+  }
+
+  private environment(props: DatabaseMigrationsProps, target: MigrationTarget): Record<string, string> {
+    const common = {
+      MIGRATIONS_DIR: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      NODE_OPTIONS: '--enable-source-maps',
+      DB_KIND: target.kind,
+      DB_IDENTIFIER: target.identifier,
+      HISTORY_SCHEMA: props.historySchema ?? 'rds_migrate',
+      POWERTOOLS_SERVICE_NAME: 'rds-migrate',
+      LOG_LEVEL: 'INFO',
+    };
+    if (props.iamAuthentication) {
+      return {
+        ...common,
+        AUTH_MODE: 'iam',
+        DB_USER: props.iamAuthentication.username,
+        DB_HOST: target.endpoint.hostname,
+        DB_PORT: target.endpoint.port,
+        DB_NAME: props.iamAuthentication.databaseName ?? 'postgres',
+      };
+    }
+    return { ...common, AUTH_MODE: 'secret', SECRET_ARN: (props.secret as secretsmanager.ISecret).secretArn };
+  }
+}

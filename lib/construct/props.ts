@@ -1,0 +1,209 @@
+/**
+ * The props of `DatabaseMigrations`, their defaults, and their validation: every message names
+ * the prop and what to give instead.
+ */
+import {
+  Duration,
+  type aws_ec2 as ec2,
+  type aws_rds as rds,
+  type aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import { RdsMigrateError } from '../engine/errors.ts';
+
+/** Snapshot taken before a deploy applies migrations. */
+export interface MigrationSnapshotOptions {
+  /**
+   * Whether to snapshot the database (and wait for the snapshot) before migrating. A deploy
+   * with nothing to migrate never snapshots.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Keep only the newest N snapshots this tool made of this database; older ones are deleted
+   * after a successful deploy. Snapshots made otherwise are never touched.
+   * @default - keep every snapshot
+   */
+  readonly retain?: number;
+}
+
+/** How long a deploy may take, and how often it checks on a snapshot. */
+export interface MigrationTimeouts {
+  /**
+   * The whole operation: snapshot, wait, migrate. The CloudFormation custom resource limit is
+   * 1 hour, so that is also the maximum.
+   * @default Duration.hours(1)
+   */
+  readonly total?: Duration;
+  /**
+   * Time between two checks on a pending snapshot. `total` must be a whole multiple of it.
+   * @default Duration.seconds(30)
+   */
+  readonly queryInterval?: Duration;
+  /**
+   * Timeout of one invocation of the function (one migration run must fit in it).
+   * @default Duration.minutes(15)
+   */
+  readonly lambda?: Duration;
+}
+
+/** IAM database authentication instead of the secret's password. */
+export interface IamAuthenticationOptions {
+  /** The database user the function connects as; it must have the `rds_iam` role. */
+  readonly username: string;
+  /**
+   * The database to migrate.
+   * @default 'postgres'
+   */
+  readonly databaseName?: string;
+}
+
+export interface DatabaseMigrationsProps {
+  /**
+   * The RDS PostgreSQL instance to migrate. Give exactly one of `database` and `cluster`.
+   * @default - none; `cluster` must be given
+   */
+  readonly database?: rds.IDatabaseInstance;
+  /**
+   * The Aurora PostgreSQL cluster to migrate. Give exactly one of `database` and `cluster`.
+   * @default - none; `database` must be given
+   */
+  readonly cluster?: rds.IDatabaseCluster;
+  /**
+   * The credentials secret RDS made (`username`, `password`, `host`, `port`, `dbname`). The
+   * function may read this secret and no other.
+   * @default - none; required unless `iamAuthentication` is set
+   */
+  readonly secret?: secretsmanager.ISecret;
+  /** The database's VPC; the function runs in it. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the function.
+   * @default - private subnets with egress if the VPC has them, else isolated subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Folder of the migrations to deploy (`.sql` and `.ts`), relative to the working directory. */
+  readonly migrationsDir: string;
+  /**
+   * Snapshot before migrating, and snapshot retention.
+   * @default - snapshot enabled, every snapshot kept
+   */
+  readonly snapshot?: MigrationSnapshotOptions;
+  /**
+   * Context arguments every migration receives as `ctx.args` (the CLI's `-x key=value`).
+   * Values are CloudFormation properties: never put secrets here.
+   * @default {}
+   */
+  readonly contextArgs?: Record<string, string>;
+  /**
+   * Time limits of a deploy.
+   * @default - 1 hour in total, snapshot checks every 30 seconds, 15 minutes per invocation
+   */
+  readonly timeouts?: MigrationTimeouts;
+  /**
+   * Create interface endpoints for Secrets Manager, RDS and CloudFormation in the function's
+   * subnets, for isolated subnets with no route to the AWS APIs. Leave off when the VPC already
+   * has them (private DNS allows one endpoint per service and VPC).
+   * @default false
+   */
+  readonly interfaceEndpoints?: boolean;
+  /**
+   * Connect with IAM database authentication (a token from `@aws-sdk/rds-signer`, TLS
+   * required) instead of the secret's password.
+   * @default - the password from `secret`
+   */
+  readonly iamAuthentication?: IamAuthenticationOptions;
+  /**
+   * Schema of the migration history tables in the database.
+   * @default 'rds_migrate'
+   */
+  readonly historySchema?: string;
+}
+
+export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
+const MAX_LAMBDA_TIMEOUT = Duration.minutes(15);
+const HISTORY_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+const CONTEXT_ARG_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** A prop of `DatabaseMigrations` is missing, contradicts another, or is out of range. */
+export class DatabaseMigrationsPropsError extends RdsMigrateError {
+  override readonly name = 'DatabaseMigrationsPropsError';
+  constructor(problem: string) {
+    super(`DatabaseMigrations: ${problem}`);
+  }
+}
+
+export function validateProps(props: DatabaseMigrationsProps): void {
+  if (!props.iamAuthentication && !props.secret) {
+    throw new DatabaseMigrationsPropsError(
+      'secret is required: pass the database credentials secret, or set iamAuthentication to connect with IAM',
+    );
+  }
+  if (props.iamAuthentication && props.secret) {
+    throw new DatabaseMigrationsPropsError(
+      'secret and iamAuthentication exclude each other: with IAM authentication the function never reads ' +
+        'the secret, so leave secret out (or drop iamAuthentication to use its password)',
+    );
+  }
+  if (props.iamAuthentication && !props.iamAuthentication.username) {
+    throw new DatabaseMigrationsPropsError(
+      'iamAuthentication.username must name the database user to connect as',
+    );
+  }
+  const retain = props.snapshot?.retain;
+  if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {
+    throw new DatabaseMigrationsPropsError(
+      `snapshot.retain must be a whole number of at least 1 (leave it out to keep every snapshot); got ${retain}`,
+    );
+  }
+  if (props.historySchema !== undefined && !HISTORY_SCHEMA_PATTERN.test(props.historySchema)) {
+    throw new DatabaseMigrationsPropsError(
+      `historySchema '${props.historySchema}' is not a plain lower-case PostgreSQL identifier (a-z, 0-9, _)`,
+    );
+  }
+  for (const key of Object.keys(props.contextArgs ?? {})) {
+    if (!CONTEXT_ARG_KEY.test(key)) {
+      throw new DatabaseMigrationsPropsError(
+        `contextArgs key '${key}' must be a word (letters, digits, _ . -)`,
+      );
+    }
+  }
+}
+
+export interface ResolvedTimeouts {
+  readonly total: Duration;
+  readonly queryInterval: Duration;
+  readonly lambda: Duration;
+}
+
+export function resolveTimeouts(timeouts: MigrationTimeouts | undefined): ResolvedTimeouts {
+  const resolved = {
+    total: timeouts?.total ?? MAX_TOTAL_TIMEOUT,
+    queryInterval: timeouts?.queryInterval ?? Duration.seconds(30),
+    lambda: timeouts?.lambda ?? MAX_LAMBDA_TIMEOUT,
+  };
+  const seconds = (duration: Duration) => duration.toSeconds({ integral: false });
+  const total = seconds(resolved.total);
+  const interval = seconds(resolved.queryInterval);
+  const lambdaTimeout = seconds(resolved.lambda);
+  if (!Number.isInteger(total) || total < 1 || total > MAX_TOTAL_TIMEOUT.toSeconds()) {
+    throw new DatabaseMigrationsPropsError(
+      `timeouts.total must be whole seconds between 1 second and 1 hour (the CloudFormation custom resource limit); got ${resolved.total.toHumanString()}`,
+    );
+  }
+  if (!Number.isInteger(interval) || interval < 1 || interval > total || total % interval !== 0) {
+    throw new DatabaseMigrationsPropsError(
+      `timeouts.queryInterval must divide timeouts.total (${resolved.total.toHumanString()}) into whole polls; ` +
+        `got ${resolved.queryInterval.toHumanString()}`,
+    );
+  }
+  if (
+    !Number.isInteger(lambdaTimeout) ||
+    lambdaTimeout < 1 ||
+    lambdaTimeout > MAX_LAMBDA_TIMEOUT.toSeconds()
+  ) {
+    throw new DatabaseMigrationsPropsError(
+      `timeouts.lambda must be whole seconds between 1 second and 15 minutes (the Lambda limit); got ${resolved.lambda.toHumanString()}`,
+    );
+  }
+  return resolved;
+}

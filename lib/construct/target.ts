@@ -1,0 +1,106 @@
+/**
+ * The database as the construct sees it: an RDS instance or an Aurora cluster, with the ARNs,
+ * actions and endpoint each kind needs, and the names of the snapshots this tool makes of it.
+ */
+import { ArnFormat, type aws_ec2 as ec2, type aws_iam as iam, Stack, Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { type DatabaseMigrationsProps, DatabaseMigrationsPropsError } from './props.ts';
+
+/** Tag the handler puts on its snapshots; only snapshots carrying it may be deleted. */
+export const MANAGED_SNAPSHOT_TAG = 'rds-migrate:managed';
+
+/** The database as the function sees it: instance or Aurora cluster. */
+export interface MigrationTarget {
+  readonly kind: 'instance' | 'cluster';
+  readonly identifier: string;
+  /** ARN of the instance or cluster as IAM sees it (RDS identifiers are lower case). */
+  readonly arn: string;
+  readonly connections: ec2.Connections;
+  readonly snapshotResourceType: 'snapshot' | 'cluster-snapshot';
+  readonly createSnapshotAction: string;
+  readonly describeSnapshotsAction: string;
+  readonly deleteSnapshotAction: string;
+  readonly endpoint: { readonly hostname: string; readonly port: string };
+  grantConnect(grantee: iam.IGrantable, username: string): iam.Grant;
+}
+
+/**
+ * RDS stores identifiers in lower case and IAM compares ARNs case-sensitively, so an imported
+ * database named `App-DB` must be granted as `db:app-db`. Identifiers that are tokens (made in
+ * this app) are lower case already.
+ */
+function lowerCaseArn(
+  scope: IConstruct,
+  resource: 'db' | 'cluster',
+  identifier: string,
+  arn: string,
+): string {
+  if (Token.isUnresolved(identifier) || identifier === identifier.toLowerCase()) return arn;
+  return Stack.of(scope).formatArn({
+    service: 'rds',
+    resource,
+    resourceName: identifier.toLowerCase(),
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/**
+ * Names of the snapshots the handler makes: `rds-migrate-<identifier>-<yyyymmddHHMMss>`, with the
+ * identifier in lower case as RDS stores it (IAM compares ARNs case-sensitively).
+ */
+export function ownSnapshotPattern(target: MigrationTarget): string {
+  const identifier = Token.isUnresolved(target.identifier)
+    ? target.identifier
+    : target.identifier.toLowerCase();
+  return `rds-migrate-${identifier}-*`;
+}
+
+export function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {
+  if (props.database && props.cluster) {
+    throw new DatabaseMigrationsPropsError('give either database or cluster, not both');
+  }
+  if (props.database) {
+    const database = props.database;
+    return {
+      kind: 'instance',
+      identifier: database.instanceIdentifier,
+      arn: lowerCaseArn(database, 'db', database.instanceIdentifier, database.instanceArn),
+      connections: database.connections,
+      snapshotResourceType: 'snapshot',
+      createSnapshotAction: 'rds:CreateDBSnapshot',
+      describeSnapshotsAction: 'rds:DescribeDBSnapshots',
+      deleteSnapshotAction: 'rds:DeleteDBSnapshot',
+      endpoint: { hostname: database.dbInstanceEndpointAddress, port: database.dbInstanceEndpointPort },
+      grantConnect: (grantee, username) => database.grantConnect(grantee, username),
+    };
+  }
+  if (props.cluster) {
+    const cluster = props.cluster;
+    return {
+      kind: 'cluster',
+      identifier: cluster.clusterIdentifier,
+      arn: lowerCaseArn(cluster, 'cluster', cluster.clusterIdentifier, cluster.clusterArn),
+      connections: cluster.connections,
+      snapshotResourceType: 'cluster-snapshot',
+      createSnapshotAction: 'rds:CreateDBClusterSnapshot',
+      describeSnapshotsAction: 'rds:DescribeDBClusterSnapshots',
+      deleteSnapshotAction: 'rds:DeleteDBClusterSnapshot',
+      endpoint: {
+        hostname: cluster.clusterEndpoint.hostname,
+        port: Token.asString(cluster.clusterEndpoint.port),
+      },
+      grantConnect: (grantee, username) => cluster.grantConnect(grantee, username),
+    };
+  }
+  throw new DatabaseMigrationsPropsError('give database (an RDS instance) or cluster (an Aurora cluster)');
+}
+
+/** The ARN of a snapshot (or pattern) of `target`'s kind, in `scope`'s account and region. */
+export function snapshotArn(scope: IConstruct, target: MigrationTarget, name: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'rds',
+    resource: target.snapshotResourceType,
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * Typed errors of the engine. Each says what happened, to which revision, and what to do next,
+ * so the CLI can print `message` as its one line and the handler can return it to CloudFormation.
+ */
+
+export class RdsMigrateError extends Error {
+  override readonly name: string = 'RdsMigrateError';
+}
+
+/** A migration file that cannot be read as a migration. */
+export class MigrationLoadError extends RdsMigrateError {
+  override readonly name = 'MigrationLoadError';
+  constructor(
+    readonly source: string,
+    problem: string,
+  ) {
+    super(`${source}: ${problem}`);
+  }
+}
+
+export type GraphProblem =
+  | 'duplicate-revision'
+  | 'unknown-parent'
+  | 'cycle'
+  | 'multiple-heads'
+  | 'unknown-revision'
+  | 'ambiguous-revision'
+  | 'missing-down-step'
+  | 'not-applied'
+  | 'no-migrations';
+
+/** The revision graph cannot answer what was asked: found before any SQL runs. */
+export class GraphError extends RdsMigrateError {
+  override readonly name = 'GraphError';
+  constructor(
+    readonly problem: GraphProblem,
+    message: string,
+    readonly revisions: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface DriftedRevision {
+  readonly revision: string;
+  readonly source: string;
+  readonly appliedChecksum: string;
+  readonly currentChecksum: string;
+}
+
+/** Applied migrations whose files changed since they ran. */
+export class DriftError extends RdsMigrateError {
+  override readonly name = 'DriftError';
+  constructor(readonly drifted: readonly DriftedRevision[]) {
+    const first = drifted[0];
+    const more = drifted.length > 1 ? ` (and ${drifted.length - 1} more)` : '';
+    super(
+      first
+        ? `migration ${first.revision} (${first.source}) changed after it was applied${more}: ` +
+            `applied checksum ${first.appliedChecksum}, file checksum ${first.currentChecksum}. ` +
+            'Restore the file as it was applied and put the change in a new migration (rds-migrate create).'
+        : 'drift',
+    );
+  }
+}
+
+/** Another runner holds the migration lock longer than we agreed to wait. */
+export class LockTimeoutError extends RdsMigrateError {
+  override readonly name = 'LockTimeoutError';
+  constructor(
+    readonly waitedMs: number,
+    readonly holder?: string,
+  ) {
+    super(
+      `another rds-migrate run holds the migration lock${holder ? ` (${holder})` : ''}; ` +
+        `gave up after ${waitedMs} ms. Let it finish, then run again (or raise --lock-wait).`,
+    );
+  }
+}
+
+export interface PostgresErrorFields {
+  readonly code?: string;
+  readonly message: string;
+  readonly detail?: string;
+  readonly hint?: string;
+  readonly position?: string;
+}
+
+/** A migration's SQL or code failed; the plan's transaction (if any) rolled back. */
+export class MigrationFailed extends RdsMigrateError {
+  override readonly name = 'MigrationFailed';
+  constructor(
+    readonly revision: string,
+    readonly direction: 'up' | 'down',
+    readonly source: string,
+    readonly postgres: PostgresErrorFields,
+    readonly databaseLeftAt: readonly string[],
+    hint?: string,
+  ) {
+    const code = postgres.code ? ` [${postgres.code}]` : '';
+    const at = databaseLeftAt.length > 0 ? databaseLeftAt.join(', ') : 'base';
+    super(
+      `migration ${revision} (${source}) failed ${direction}${code}: ${postgres.message}. ` +
+        `The database is at ${at}; ${hint ?? 'fix the migration and run again.'}`,
+    );
+  }
+}
+
+/** The connection to PostgreSQL dropped mid-run. */
+export class ConnectionLostError extends RdsMigrateError {
+  override readonly name = 'ConnectionLostError';
+  constructor(
+    readonly during: string,
+    cause: string,
+  ) {
+    super(
+      `lost the connection to PostgreSQL during ${during} (${cause}). An open transaction was rolled back ` +
+        'by the server; run `rds-migrate status` to see the state, then run again.',
+    );
+  }
+}
+
+/** The database's history cannot be used as it is. */
+export class HistoryError extends RdsMigrateError {
+  override readonly name = 'HistoryError';
+}
+
+/**
+ * The history was upgraded by a newer release to a format this release does not write: it may
+ * read the history and revert, but applying or stamping is left to the newer release.
+ */
+export class HistoryFormatError extends RdsMigrateError {
+  override readonly name = 'HistoryFormatError';
+  constructor(
+    readonly schema: string,
+    readonly found: number,
+    readonly known: number,
+    readonly release: string,
+    readonly upgradedBy: string | undefined,
+  ) {
+    super(
+      `the history in schema ${schema} has format ${found}${upgradedBy ? ` (upgraded by rds-migrate ${upgradedBy})` : ''}, ` +
+        `newer than format ${known}, which this rds-migrate ${release} writes. This release may read that history and ` +
+        'revert (down, a stack rollback), nothing else: apply and stamp with the newer release ' +
+        `(npm i rds-migrate@${upgradedBy ?? 'latest'}, or deploy the bundle that brought it)`,
+    );
+  }
+}
+
+/** A usage error: bad arguments or configuration. */
+export class UsageError extends RdsMigrateError {
+  override readonly name = 'UsageError';
+}
+
+// ---------- reading PostgreSQL and driver errors ----------
+
+/** Errors that mean the session is gone (terminated, server shutdown, network). */
+const CONNECTION_LOSS_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+export function isConnectionLoss(error: unknown): boolean {
+  const candidate = error as { code?: string; message?: string };
+  if (candidate?.code && CONNECTION_LOSS_CODES.has(candidate.code)) return true;
+  const message = candidate?.message ?? '';
+  return /Connection terminated|Client has encountered a connection error|not queryable/.test(message);
+}
+
+/** `code: message` of a driver or server error, for messages. */
+export function describeError(error: unknown): string {
+  const candidate = error as { code?: string; message?: string };
+  return candidate?.code ? `${candidate.code}: ${candidate.message}` : String(candidate?.message ?? error);
+}
+
+export function postgresFields(error: unknown): PostgresErrorFields {
+  const candidate = error as {
+    code?: string;
+    message?: string;
+    detail?: string;
+    hint?: string;
+    position?: string;
+  };
+  return {
+    code: typeof candidate?.code === 'string' ? candidate.code : undefined,
+    message: String(candidate?.message ?? error),
+    detail: candidate?.detail,
+    hint: candidate?.hint,
+    position: candidate?.position,
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * One plan, run: its steps split into units (a stretch of transactional migrations shares ONE
+ * transaction; a `transaction: false` migration is a unit of its own), each unit executed and
+ * recorded in the history: a transaction's log rows and heads travel with its COMMIT, a lone
+ * step is marked in progress before and recorded as it finishes. How a step's own work runs is
+ * step-runner.ts.
+ */
+import { DeadlineReached } from './context.ts';
+import type { Database } from './database.ts';
+import {
+  ConnectionLostError,
+  describeError,
+  isConnectionLoss,
+  MigrationFailed,
+  type PostgresErrorFields,
+  postgresFields,
+} from './errors.ts';
+import type { RevisionGraph } from './graph.ts';
+import type { History, HistoryState, InProgress, LogEntry, LoggedStep } from './history.ts';
+import { CURRENT_FORMAT } from './history-format.ts';
+import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
+import type { Plan, PlanStep } from './plan.ts';
+import { recordDownStep } from './recorded.ts';
+import { invalidIndexesLeftBy } from './statements.ts';
+import { runStepWork, type StepContext, sendQuery } from './step-runner.ts';
+import { beginSql, commitSql, logEntry, RESET_TIMEOUTS_SQL, stepFinishSql, unitNote } from './step-sql.ts';
+import { DEFAULT_TIMEOUTS } from './timeouts.ts';
+
+export interface RunOptions {
+  /** @default new History() (schema rds_migrate) */
+  readonly history?: History;
+  /** Who runs: 'cli:alice@laptop', 'lambda:my-stack'. Recorded in the log. */
+  readonly actor: string;
+  /** Context arguments for every migration. @default {} */
+  readonly args?: Readonly<Record<string, string>>;
+  readonly log?: MigrationLogger;
+  /** How long to wait for another runner's lock. @default 60 s */
+  readonly lockWaitMs?: number;
+  /** Timeouts for migrations that don't set their own. @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: MigrationTimeouts;
+  /**
+   * The graph to plan on, given the database's state: lets the deploy add revisions known only
+   * from the history. @default the graph passed in
+   */
+  readonly extendGraph?: (graph: RevisionGraph, state: HistoryState) => Promise<RevisionGraph>;
+  /** Refuse to run when applied files changed. @default true */
+  readonly checkDrift?: boolean;
+  /**
+   * Epoch ms by which the run must have stopped (a Lambda's deadline). The run stops cleanly
+   * between units and between batches once it passes, and no statement may run past it.
+   * @default none
+   */
+  readonly deadline?: number;
+}
+
+export interface StepResult {
+  readonly revision: Revision;
+  readonly direction: 'up' | 'down';
+  readonly source: string;
+  readonly transactional: boolean;
+  /** Which transaction of the plan (1-based); a non-transactional step is a unit of its own. */
+  readonly unit: number;
+  readonly durationMs: number;
+}
+
+const silentLog: MigrationLogger = { info: () => undefined, warn: () => undefined };
+
+interface Unit {
+  readonly transactional: boolean;
+  readonly steps: readonly PlanStep[];
+}
+
+/** Consecutive transactional steps share a unit; a non-transactional step stands alone. */
+export function splitIntoUnits(steps: readonly PlanStep[]): Unit[] {
+  const units: { transactional: boolean; steps: PlanStep[] }[] = [];
+  for (const step of steps) {
+    const last = units[units.length - 1];
+    if (step.migration.transaction && last?.transactional) last.steps.push(step);
+    else units.push({ transactional: step.migration.transaction, steps: [step] });
+  }
+  return units;
+}
+
+export class PlanRun {
+  private readonly log: MigrationLogger;
+  private readonly stepContext: StepContext;
+  private headsNow: readonly Revision[];
+
+  constructor(
+    private readonly db: Database,
+    private readonly history: History,
+    private readonly plan: Plan,
+    private readonly runId: string,
+    private readonly options: RunOptions,
+    /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
+    private historyFormat: number,
+    private readonly interrupted?: InProgress,
+  ) {
+    this.log = options.log ?? silentLog;
+    this.stepContext = {
+      db,
+      history,
+      args: options.args ?? {},
+      log: this.log,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      deadline: options.deadline,
+    };
+    this.headsNow = plan.from;
+  }
+
+  async execute(): Promise<{
+    results: StepResult[];
+    heads: readonly Revision[];
+    stopped: boolean;
+    resumed?: Revision;
+  }> {
+    const units = splitIntoUnits(this.plan.steps);
+    const results: StepResult[] = [];
+    let resumed: Revision | undefined;
+    for (const [index, unit] of units.entries()) {
+      if (this.pastDeadline()) return { results, heads: this.headsNow, stopped: true, resumed };
+      const note = unitNote(index + 1, units.length, unit.transactional);
+      if (unit.transactional) {
+        results.push(...(await this.runTransaction(unit.steps, index + 1, note)));
+        continue;
+      }
+      const step = unit.steps[0] as PlanStep;
+      if (index === 0 && this.interrupted?.revision === step.revision) {
+        resumed = step.revision;
+        await this.repairInterrupted(step);
+      }
+      const done = await this.runAlone(step, index + 1, note);
+      if (!done) return { results, heads: this.headsNow, stopped: true, resumed };
+      results.push(done);
+    }
+    return { results, heads: this.headsNow, stopped: false, resumed };
+  }
+
+  private pastDeadline(): boolean {
+    return this.options.deadline !== undefined && Date.now() >= this.options.deadline;
+  }
+
+  /**
+   * Before running an interrupted migration again: an index that CREATE INDEX CONCURRENTLY
+   * left INVALID would be skipped by IF NOT EXISTS and stay useless, so drop it first.
+   */
+  private async repairInterrupted(step: PlanStep): Promise<void> {
+    this.log.warn('resuming an interrupted migration', {
+      revision: step.revision,
+      direction: step.direction,
+    });
+    if (step.direction !== 'up' || step.migration.up.kind !== 'sql') return;
+    for (const index of await invalidIndexesLeftBy(this.db, step.migration.up.sql)) {
+      this.log.warn('dropping an INVALID index left by the interrupted run', {
+        revision: step.revision,
+        index,
+      });
+      await this.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`, `repair ${step.revision}`);
+    }
+  }
+
+  private async runTransaction(
+    steps: readonly PlanStep[],
+    unit: number,
+    note?: string,
+  ): Promise<StepResult[]> {
+    const results: StepResult[] = [];
+    const logged: LoggedStep[] = [];
+    await this.query(beginSql(this.history, this.historyFormat), 'BEGIN');
+    let current: PlanStep | undefined;
+    try {
+      for (const step of steps) {
+        current = step;
+        const startedAt = new Date();
+        const started = performance.now();
+        const entry = await this.runStep(step, true, note);
+        const durationMs = performance.now() - started;
+        logged.push({ entry, durationMs, startedAt });
+        results.push(this.result(step, unit, durationMs));
+      }
+      current = undefined;
+      const headsAfter = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
+      await this.query(commitSql(this.history, logged, headsAfter), 'COMMIT');
+      this.historyFormat = Math.max(this.historyFormat, CURRENT_FORMAT);
+    } catch (error) {
+      await this.db.query('ROLLBACK').catch(() => undefined);
+      throw this.failure(error, current ?? steps[steps.length - 1], this.headsNow);
+    }
+    this.headsNow = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
+    for (const result of results) this.log.info('migrated', { ...result });
+    return results;
+  }
+
+  /** Runs a non-transactional step; undefined when it stopped at the deadline (resumable). */
+  private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult | undefined> {
+    const started = performance.now();
+    const upgrade = this.history.upgradeSql(this.historyFormat);
+    if (upgrade) {
+      await this.query(`BEGIN;\n${upgrade}\nCOMMIT;`, 'history upgrade');
+      this.historyFormat = CURRENT_FORMAT;
+    }
+    await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
+    try {
+      await this.runStep(step, false, note);
+    } catch (error) {
+      await this.db.query(RESET_TIMEOUTS_SQL).catch(() => undefined);
+      if (error instanceof DeadlineReached) {
+        this.log.info('stopped at the deadline; the next run resumes', { revision: step.revision });
+        return undefined;
+      }
+      throw this.failure(error, step, this.headsNow);
+    }
+    this.headsNow = step.headsAfter;
+    const result = this.result(step, unit, performance.now() - started);
+    this.log.info('migrated', { ...result });
+    return result;
+  }
+
+  /**
+   * Runs one step and makes its log row. Inside the plan's transaction the row is returned, to be
+   * written with the COMMIT; outside, the step records itself as it finishes.
+   */
+  private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<LogEntry> {
+    const downStep = step.direction === 'up' ? await recordDownStep(step.migration) : undefined;
+    const entry = logEntry(step, { runId: this.runId, actor: this.options.actor }, note, downStep);
+    const started = performance.now();
+    await runStepWork(this.stepContext, step, inTransaction);
+    if (inTransaction) return entry;
+    await this.query(
+      stepFinishSql(this.history, step, entry, performance.now() - started),
+      `record ${step.revision}`,
+    );
+    return entry;
+  }
+
+  private query(text: string, during: string): Promise<void> {
+    return sendQuery(this.db, text, during);
+  }
+
+  private result(step: PlanStep, unit: number, durationMs: number): StepResult {
+    return {
+      revision: step.revision,
+      direction: step.direction,
+      source: step.migration.source,
+      transactional: step.migration.transaction,
+      unit,
+      durationMs: Math.round(durationMs * 100) / 100,
+    };
+  }
+
+  private failure(error: unknown, step: PlanStep | undefined, heads: readonly Revision[]): Error {
+    if (error instanceof ConnectionLostError || !step) return error as Error;
+    if (isConnectionLoss(error))
+      return new ConnectionLostError(`${step.direction} ${step.revision}`, describeError(error));
+    const fields = postgresFields(error);
+    return new MigrationFailed(
+      step.revision,
+      step.direction,
+      step.migration.source,
+      fields,
+      heads,
+      this.failureHint(fields),
+    );
+  }
+
+  private failureHint(fields: PostgresErrorFields): string | undefined {
+    // A first run on a database that already has the schema: the usual way out is stamp.
+    if (this.historyFormat === 0 && fields.code === '42P07') {
+      return (
+        'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
+        'revision, run rds-migrate stamp <revision> instead of up.'
+      );
+    }
+    if (fields.code === '57014' && this.pastDeadline()) {
+      return (
+        'it was cancelled at the deadline of this run (the function would have been killed mid-statement); ' +
+        'a migration that needs longer must be transaction: false, with its data work in ctx.batch.'
+      );
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The runner: the only part of the engine that changes a database. Under the advisory lock it
+ * reads the history, checks drift and the history's format, plans (pure), and hands the plan to
+ * a PlanRun (plan-run.ts): every transactional step of a stretch in ONE transaction, each
+ * `transaction: false` migration alone between them. Stamps are written here.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Database } from './database.ts';
+import { DriftError, type DriftedRevision, HistoryError, HistoryFormatError } from './errors.ts';
+import type { RevisionGraph } from './graph.ts';
+import {
+  History,
+  type HistoryState,
+  type InProgress,
+  type LogDirection,
+  type LoggedStep,
+  type RecordedDownStep,
+} from './history.ts';
+import { CURRENT_FORMAT } from './history-format.ts';
+import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
+import type { Revision } from './migration.ts';
+import { type Plan, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
+import { PlanRun, type RunOptions, type StepResult } from './plan-run.ts';
+import { recordDownStep } from './recorded.ts';
+import { RELEASE } from './version.ts';
+
+export type { RunOptions, StepResult } from './plan-run.ts';
+
+/** What the caller wants done; the plan is made from it under the lock, against fresh state. */
+export type Intent =
+  | { readonly action: 'upgrade'; readonly target: UpgradeTarget }
+  | { readonly action: 'downgrade'; readonly target?: Revision }
+  | { readonly action: 'sync'; readonly target: Revision }
+  | { readonly action: 'stamp'; readonly target: UpgradeTarget };
+
+export interface RunReport {
+  readonly runId: string;
+  /** `stopped`: the deadline came first; what is done is committed, run again to go on. */
+  readonly status: 'applied' | 'up-to-date' | 'stamped' | 'stopped';
+  readonly from: readonly Revision[];
+  readonly to: readonly Revision[];
+  readonly steps: readonly StepResult[];
+  /** Steps of the plan not run because the deadline came first. */
+  readonly remaining: number;
+  readonly durationMs: number;
+  /** A non-transactional migration interrupted earlier that this run ran again. */
+  readonly resumed?: Revision;
+}
+
+export async function migrate(
+  db: Database,
+  graph: RevisionGraph,
+  intent: Intent,
+  options: RunOptions,
+): Promise<RunReport> {
+  const history = options.history ?? new History();
+  const started = Date.now();
+  return withLock(db, history.lockName, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
+    // The history schema is created in the plan's first transaction, so a failed first run
+    // leaves no trace; a run with nothing to do creates nothing.
+    const state = await history.read(db);
+    const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
+    if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
+    const plan = makePlan(planGraph, state.heads, intent);
+    assertFormatAllows(history, state, intent, plan);
+    if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
+    const runId = randomUUID();
+    if (intent.action === 'stamp') {
+      await stamp(db, history, planGraph, plan, runId, options.actor, state.format.version);
+      return {
+        runId,
+        status: 'stamped',
+        from: plan.from,
+        to: plan.to,
+        steps: [],
+        remaining: 0,
+        durationMs: Date.now() - started,
+      };
+    }
+    if (plan.steps.length === 0) {
+      return {
+        runId,
+        status: 'up-to-date',
+        from: plan.from,
+        to: plan.to,
+        steps: [],
+        remaining: 0,
+        durationMs: Date.now() - started,
+      };
+    }
+    const run = new PlanRun(db, history, plan, runId, options, state.format.version, state.inProgress);
+    const outcome = await run.execute();
+    return {
+      runId,
+      status: outcome.stopped ? 'stopped' : 'applied',
+      from: plan.from,
+      to: outcome.heads,
+      steps: outcome.results,
+      remaining: plan.steps.length - outcome.results.length,
+      durationMs: Date.now() - started,
+      ...(outcome.resumed ? { resumed: outcome.resumed } : {}),
+    };
+  });
+}
+
+export function makePlan(graph: RevisionGraph, heads: readonly Revision[], intent: Intent): Plan {
+  switch (intent.action) {
+    case 'upgrade':
+      return planUpgrade(graph, heads, intent.target);
+    case 'downgrade':
+      return planDowngrade(graph, heads, intent.target);
+    case 'sync':
+      return planTo(graph, heads, intent.target);
+    case 'stamp':
+      return planStamp(graph, heads, intent.target);
+  }
+}
+
+/** Applied revisions whose file changed since: compared on every revision both sides know. */
+export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRevision[] {
+  const drifted: DriftedRevision[] = [];
+  for (const [revision, appliedChecksum] of state.checksums) {
+    if (!graph.has(revision)) continue;
+    const migration = graph.get(revision);
+    if (migration.checksum !== appliedChecksum) {
+      drifted.push({
+        revision,
+        source: migration.source,
+        appliedChecksum,
+        currentChecksum: migration.checksum,
+      });
+    }
+  }
+  return drifted;
+}
+
+/**
+ * A non-transactional migration that was interrupted must be finished (or stamped past)
+ * before anything else runs: its effects are partly there.
+ */
+export function assertResumable(inProgress: InProgress | undefined, plan: Plan): void {
+  if (!inProgress) return;
+  const first = plan.steps[0];
+  if (first && first.revision === inProgress.revision && first.direction === inProgress.direction) return;
+  const command =
+    inProgress.direction === 'up' ? `rds-migrate up ${inProgress.revision}` : `rds-migrate down`;
+  throw new HistoryError(
+    `migration ${inProgress.revision} was interrupted during ${inProgress.direction} (outside a transaction, ` +
+      `started ${inProgress.startedAt.toISOString()} by ${inProgress.actor}) and is partly applied; ` +
+      `finish it first with ${command}, or repair by hand and rds-migrate stamp the revision it is at`,
+  );
+}
+
+/**
+ * A history a newer release upgraded may be read and reverted from (a stack rollback runs the
+ * older bundle), but only the release that knows its format may apply or stamp.
+ */
+function assertFormatAllows(history: History, state: HistoryState, intent: Intent, plan: Plan): void {
+  if (state.format.version <= CURRENT_FORMAT) return;
+  const revertsOnly = intent.action !== 'stamp' && plan.steps.every((step) => step.direction === 'down');
+  if (revertsOnly) return;
+  throw new HistoryFormatError(
+    history.schema,
+    state.format.version,
+    CURRENT_FORMAT,
+    RELEASE,
+    state.format.release,
+  );
+}
+
+function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {
+  const drifted = findDrift(graph, state);
+  if (drifted.length > 0) throw new DriftError(drifted);
+}
+
+async function stamp(
+  db: Database,
+  history: History,
+  graph: RevisionGraph,
+  plan: Plan,
+  runId: string,
+  actor: string,
+  historyFormat: number,
+): Promise<void> {
+  const before = graph.ancestors(plan.from);
+  const after = graph.ancestors(plan.to);
+  const marked = graph.sorted([...after].filter((revision) => !before.has(revision)));
+  const unmarked = graph.sorted([...before].filter((revision) => !after.has(revision))).reverse();
+  const note = `stamp ${plan.from.join(',') || 'base'} -> ${plan.to.join(',') || 'base'}`;
+  const row = (revision: Revision, direction: LogDirection, downStep?: RecordedDownStep): LoggedStep => {
+    const migration = graph.get(revision);
+    return {
+      entry: {
+        revision,
+        parents: migration.downRevisions,
+        direction,
+        message: migration.message,
+        checksum: migration.checksum,
+        source: migration.source,
+        transactional: migration.transaction,
+        downStep,
+        runId,
+        actor,
+        note,
+      },
+      durationMs: 0,
+    };
+  };
+  const rows = [
+    ...unmarked.map((revision) => row(revision, 'stamp-down')),
+    ...(await Promise.all(
+      marked.map(async (revision) => row(revision, 'stamp-up', await recordDownStep(graph.get(revision)))),
+    )),
+  ];
+  // Stamping is also how a user says an interrupted migration is dealt with.
+  const upgrade = history.upgradeSql(historyFormat);
+  const clear = historyFormat === 0 ? '' : history.clearInProgressSql();
+  const log = rows.length > 0 ? history.logSql(rows) : '';
+  await db.query(`BEGIN;\n${upgrade}\n${clear}\n${log}\n${history.recordHeadsSql(plan.to)}\nCOMMIT;`);
+}

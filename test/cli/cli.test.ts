@@ -1,0 +1,204 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT } from '../../lib/cli/program.ts';
+import { type CliResult, runCliCaptured } from '../support/cli.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, '../..');
+
+let database: TestDatabase;
+let project: string;
+
+beforeEach(async () => {
+  database = await freshDatabase();
+  project = await mkdtemp(join(tmpdir(), 'rds-migrate-cli-'));
+});
+afterEach(async () => {
+  await database.drop();
+  await rm(project, { recursive: true, force: true });
+});
+
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured(argv, {
+    env: { DATABASE_URL: database.url },
+    cwd: project,
+  });
+}
+
+async function json<T = Record<string, unknown>>(...argv: string[]): Promise<T> {
+  const result = await cli(...argv, '--json');
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as T;
+}
+
+async function writeMigration(name: string, text: string): Promise<void> {
+  await writeFile(join(project, 'migrations', name), text);
+}
+
+describe('rds-migrate --version', () => {
+  it('prints the release, as package.json names it', async () => {
+    const manifest = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8'));
+    const result = await cli('--version');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout.trim()).toBe(manifest.version);
+  });
+});
+
+describe('rds-migrate create', () => {
+  it('writes a SQL migration on top of the head, then a TS one on top of that', async () => {
+    const first = await cli('create', 'add', 'users', 'table');
+    expect(first.code).toBe(EXIT.ok);
+    const second = await cli('create', '--ts', 'backfill users');
+    expect(second.code).toBe(EXIT.ok);
+    const files = (await readdir(join(project, 'migrations'))).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(/^\d{12}_add_users_table\.sql$/);
+    expect(files[1]).toMatch(/^\d{12}_backfill_users\.ts$/);
+    const sql = await readFile(join(project, 'migrations', files[0] as string), 'utf8');
+    const revision = /-- revision: ([0-9a-f]{12})/.exec(sql)?.[1];
+    expect(sql).toContain('-- down_revision: none');
+    const ts = await readFile(join(project, 'migrations', files[1] as string), 'utf8');
+    expect(ts).toContain(`downRevision: '${revision}'`);
+    const heads = await json<{ heads: { revision: string }[] }>('heads');
+    expect(heads.heads).toHaveLength(1);
+  });
+});
+
+describe('rds-migrate up, status, down', () => {
+  beforeEach(async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+  });
+
+  it('applies, reports status as JSON, and reverts one step', async () => {
+    const before = await json<{ pending: unknown[]; current: string[] }>('status');
+    expect(before.current).toEqual([]);
+    expect(before.pending).toHaveLength(3);
+
+    const up = await cli('up');
+    expect(up.code).toBe(EXIT.ok);
+    expect(up.stdout).toContain('base -> cccc00000003: 3 migrations in 1 transaction');
+
+    const after = await json<{ pending: unknown[]; current: string[]; upToDate: boolean }>('status');
+    expect(after).toMatchObject({ current: ['cccc00000003'], pending: [], upToDate: true });
+    expect(await json('current')).toEqual({ current: ['cccc00000003'] });
+
+    const down = await cli('down');
+    expect(down.code).toBe(EXIT.ok);
+    expect(await json('current')).toEqual({ current: ['cccc00000002'] });
+    expect((await cli('down', 'base')).code).toBe(EXIT.ok);
+    expect(await json('current')).toEqual({ current: [] });
+  });
+
+  it('passes -x context arguments to migrations', async () => {
+    expect((await cli('up', '-x', 'greeting=hello there')).code).toBe(EXIT.ok);
+    const connection = await database.connect();
+    const rows = await connection.db.query<{ value: string }>('SELECT value FROM notes');
+    expect(rows.rows).toEqual([{ value: 'hello there' }]);
+  });
+
+  it('lists history and shows one revision as JSON', async () => {
+    await cli('up', 'cccc00000002');
+    const history = await json<{ revisions: { revision: string; applied: boolean }[]; log: unknown[] }>(
+      'history',
+    );
+    expect(history.revisions.map((entry) => [entry.revision, entry.applied])).toEqual([
+      ['cccc00000003', false],
+      ['cccc00000002', true],
+      ['cccc00000001', true],
+    ]);
+    expect(history.log).toHaveLength(2);
+    const shown = await json<{ revision: string; parents: string[]; up: string; applied: boolean }>(
+      'show',
+      'cccc00000002',
+    );
+    expect(shown).toMatchObject({ revision: 'cccc00000002', parents: ['cccc00000001'], applied: true });
+    expect(shown.up).toContain('CREATE TABLE notes');
+    const verbose = await cli('history', '--verbose');
+    expect(verbose.stdout).toContain('log (newest first):');
+  });
+
+  it('stamps without running SQL', async () => {
+    expect((await cli('stamp', 'head')).code).toBe(EXIT.ok);
+    expect(await json('current')).toEqual({ current: ['cccc00000003'] });
+    const connection = await database.connect();
+    const tables = await connection.db.query(`SELECT 1 FROM pg_tables WHERE tablename = 'notes'`);
+    expect(tables.rows).toEqual([]);
+  });
+
+  it('exits 1 with one line naming the revision when a migration fails, and leaves the database as it was', async () => {
+    await writeMigration(
+      '209901010000_broken.sql',
+      '-- revision: cccc00000004\n-- down_revision: cccc00000003\n\n-- migrate:up\nSELECT * FROM no_such_table;\n\n-- migrate:down\n',
+    );
+    const result = await cli('up');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('cccc00000004');
+    expect(result.stderr).toContain('42P01');
+    expect(await json('current')).toEqual({ current: [] });
+  });
+
+  it('exits 1 on drift with both checksums', async () => {
+    await cli('up');
+    const file = join(project, 'migrations', '202601010002_notes.sql');
+    await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited after it was applied\n`);
+    const result = await cli('up');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr).toMatch(
+      /cccc00000002 .* changed after it was applied: applied checksum [0-9a-f]{64}, file checksum [0-9a-f]{64}/,
+    );
+  });
+
+  it('exits 2 on bad usage and 3 when another run holds the lock', async () => {
+    expect((await cli('frobnicate')).code).toBe(EXIT.usage);
+    const badArg = await cli('up', '-x', 'novalue');
+    expect(badArg.code).toBe(EXIT.usage);
+    expect(badArg.stderr).toContain('key=value');
+
+    const holder = await database.connect();
+    await holder.db.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x52444d, 'rds-migrate:rds_migrate']);
+    const locked = await cli('up', '--lock-wait', '0.2');
+    expect(locked.code).toBe(EXIT.locked);
+    expect(locked.stderr).toContain('another rds-migrate run holds the migration lock');
+  });
+
+  it('merges two heads into one', async () => {
+    await writeMigration(
+      '202601010004_branch.sql',
+      '-- revision: cccc00000004\n-- down_revision: cccc00000002\n\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n',
+    );
+    const refused = await cli('up');
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.stderr).toContain('merge');
+    const merged = await cli('merge', '-m', 'merge heads');
+    expect(merged.code).toBe(EXIT.ok);
+    const heads = await json<{ heads: { revision: string }[] }>('heads');
+    expect(heads.heads).toHaveLength(1);
+    expect((await cli('up')).code).toBe(EXIT.ok);
+    expect((await cli('down', 'base')).code).toBe(EXIT.ok);
+  });
+});
+
+describe('the rds-migrate command with no database configured', () => {
+  it('uses an embedded PostgreSQL in .rds-migrate/ that keeps its data between runs', async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => key !== 'DATABASE_URL' && !key.startsWith('PG')),
+    );
+    const command = [join(repo, 'node_modules/tsx/dist/cli.mjs'), join(repo, 'bin/cli.ts')];
+    const up = await run(process.execPath, [...command, 'up'], { cwd: project, env });
+    expect(up.stdout).toContain('3 migrations');
+    const status = await run(process.execPath, [...command, 'status', '--json'], { cwd: project, env });
+    expect(JSON.parse(status.stdout).current).toEqual(['cccc00000003']);
+    const failed = await run(process.execPath, [...command, 'show', 'ffff9999'], { cwd: project, env }).catch(
+      (e) => e,
+    );
+    expect(failed.code).toBe(EXIT.failed);
+    expect(failed.stderr).toContain("no migration has revision 'ffff9999'");
+  }, 60_000);
+});

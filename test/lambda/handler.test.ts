@@ -1,0 +1,384 @@
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CreateDBClusterSnapshotCommand,
+  CreateDBSnapshotCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+} from '@aws-sdk/client-rds';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { schemaSnapshot } from '../../lib/engine/catalog.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { History } from '../../lib/engine/history.ts';
+import {
+  cfnEvent,
+  DB_IDENTIFIER,
+  type Fakes,
+  fakes,
+  lambdaContext,
+  REV,
+  runProvider,
+  STACK_ID,
+} from '../fixtures/handler/harness.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+let database: TestDatabase;
+let connection: Connection;
+let aws: Fakes;
+
+beforeEach(async () => {
+  database = await freshDatabase();
+  connection = await database.connect('test-inspector');
+  aws = fakes(database.url);
+});
+afterEach(async () => {
+  await database.drop();
+});
+
+async function heads(): Promise<readonly string[]> {
+  return (await new History().read(connection.db)).heads;
+}
+
+async function tables(): Promise<string[]> {
+  const result = await connection.db.query<{ name: string }>(
+    `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+  );
+  return result.rows.map((row) => row.name);
+}
+
+async function logRows(): Promise<string[]> {
+  return (await new History().log(connection.db)).map((row) => `${row.direction} ${row.revision}`);
+}
+
+/** The database as the v1 deploy leaves it. */
+async function deployedV1(): Promise<void> {
+  const outcome = await runProvider(aws.handler('v1'), cfnEvent('cfn-create', { TargetRevision: REV.name }));
+  expect(outcome.status).toBe('SUCCESS');
+  aws.rdsMock.resetHistory();
+}
+
+/** The database as the v2 deploy (an Update on top of v1) leaves it. */
+async function deployedV2(): Promise<void> {
+  await deployedV1();
+  const outcome = await runProvider(
+    aws.handler('v2'),
+    cfnEvent('cfn-update', { TargetRevision: REV.tenant }, { TargetRevision: REV.name }),
+  );
+  expect(outcome.status).toBe('SUCCESS');
+  aws.rdsMock.resetHistory();
+  aws.cloudformationMock.resetHistory();
+}
+
+/** The rollback Update: ResourceProperties are v1's again, OldResourceProperties v2's. */
+function rollbackEvent(): Record<string, unknown> {
+  return cfnEvent('cfn-rollback-update', { TargetRevision: REV.name }, { TargetRevision: REV.tenant });
+}
+
+describe('Create', () => {
+  it('snapshots, then migrates an empty database to the target, with a stable physical id', async () => {
+    const outcome = await runProvider(
+      aws.handler('v1'),
+      cfnEvent('cfn-create', { TargetRevision: REV.name }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.physicalResourceId).toBe(`rds-migrate/${DB_IDENTIFIER}`);
+    expect(outcome.data).toMatchObject({
+      Revision: REV.name,
+      PreviousRevision: 'base',
+      Applied: '2',
+      Reverted: '0',
+      SnapshotId: 'rds-migrate-app-db-20261125103005',
+    });
+    expect(await heads()).toEqual([REV.name]);
+    expect(await tables()).toEqual(['app_settings', 'customers']);
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(1);
+  });
+
+  it('takes the physical id from the DatabaseIdentifier property when there is one', async () => {
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name, DatabaseIdentifier: 'orders-db' });
+    const outcome = await runProvider(aws.handler('v1'), event);
+    expect(outcome.physicalResourceId).toBe('rds-migrate/orders-db');
+  });
+
+  it('migrates in the first poll, without a snapshot, when snapshots are disabled', async () => {
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name, Snapshot: { Enabled: 'false' } });
+    const outcome = await runProvider(aws.handler('v1'), event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.responses).toHaveLength(2);
+    expect(outcome.data).toMatchObject({ Revision: REV.name, SnapshotId: '', Applied: '2' });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+    expect(await heads()).toEqual([REV.name]);
+  });
+});
+
+describe('Update', () => {
+  it('snapshots with a findable name and tags, waits for it, then applies the new migrations', async () => {
+    await deployedV1();
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant }, { TargetRevision: REV.name });
+    const outcome = await runProvider(aws.handler('v2'), event);
+
+    expect(outcome.status).toBe('SUCCESS');
+    const create = aws.rdsMock.commandCalls(CreateDBSnapshotCommand);
+    expect(create).toHaveLength(1);
+    const input = create[0]?.args[0].input;
+    expect(input?.DBInstanceIdentifier).toBe(DB_IDENTIFIER);
+    expect(input?.DBSnapshotIdentifier).toMatch(/^rds-migrate-app-db-\d{14}$/);
+    expect(input?.Tags).toEqual([
+      { Key: 'rds-migrate:managed', Value: 'true' },
+      { Key: 'rds-migrate:stack', Value: 'MyAppStack' },
+      { Key: 'rds-migrate:from', Value: REV.name },
+      { Key: 'rds-migrate:to', Value: REV.tenant },
+    ]);
+    // onEvent, a poll while the snapshot is creating, the poll that migrates.
+    expect(outcome.responses.map((response) => response.IsComplete)).toEqual([undefined, false, true]);
+    expect(outcome.data).toMatchObject({
+      Revision: REV.tenant,
+      PreviousRevision: REV.name,
+      SnapshotId: input?.DBSnapshotIdentifier,
+      Applied: '2',
+    });
+    expect(await heads()).toEqual([REV.tenant]);
+    // ContextArgs reach the code migration.
+    const settings = await connection.db.query(`SELECT value FROM app_settings WHERE key = 'tenant'`);
+    expect(settings.rows).toEqual([{ value: 'acme' }]);
+    const actors = (await new History().log(connection.db)).map((row) => row.actor);
+    expect(actors[0]).toBe('lambda:MyAppStack-DbMigrationsHandler:MyAppStack');
+  });
+
+  it('succeeds at once without a snapshot when there is nothing new', async () => {
+    await deployedV1();
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.name, ContextArgs: { tenant: 'other' } });
+    const outcome = await runProvider(aws.handler('v1'), event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.responses).toHaveLength(2);
+    expect(outcome.responses[1]).toEqual({ IsComplete: true });
+    expect(outcome.data).toMatchObject({ Revision: REV.name, Applied: '0', SnapshotId: '' });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('treats the same request delivered twice as one deploy', async () => {
+    await deployedV1();
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant });
+    const handler = aws.handler('v2');
+    expect((await runProvider(handler, event)).status).toBe('SUCCESS');
+    const again = await runProvider(handler, event);
+    expect(again.status).toBe('SUCCESS');
+    expect(again.data).toMatchObject({ Applied: '0' });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(1);
+    expect((await logRows()).filter((row) => row === `up ${REV.tenant}`)).toHaveLength(1);
+  });
+
+  it('fails with the revision, PostgreSQL code and message and the snapshot id, leaving the database unchanged', async () => {
+    await deployedV1();
+    const schemaBefore = await schemaSnapshot(connection.db);
+    const logBefore = await logRows();
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.broken });
+    const outcome = await runProvider(aws.handler('broken'), event);
+
+    expect(outcome.status).toBe('FAILED');
+    const snapshotId =
+      aws.rdsMock.commandCalls(CreateDBSnapshotCommand)[0]?.args[0].input.DBSnapshotIdentifier;
+    expect(outcome.reason).toContain(`migration ${REV.broken}`);
+    expect(outcome.reason).toContain('[42701]');
+    expect(outcome.reason).toContain('column "email" of relation "customers" already exists');
+    expect(outcome.reason).toContain(`Snapshot ${snapshotId} holds the state before the deploy`);
+    expect(outcome.reason).toContain(`unchanged, at ${REV.name}`);
+    expect(outcome.reason?.length).toBeLessThan(1000);
+    expect(await schemaSnapshot(connection.db)).toEqual(schemaBefore);
+    expect(await logRows()).toEqual(logBefore);
+    expect(await heads()).toEqual([REV.name]);
+  });
+
+  it('keeps the failure reason short with the stack trace the framework appends', async () => {
+    await deployedV1();
+    const handler = aws.handler('broken');
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.broken, Snapshot: { Enabled: 'false' } });
+    const onEventResult = await handler(event);
+    const error = (await handler({ ...event, ...onEventResult }).catch((e) => e)) as Error;
+    expect(error.stack?.split('\n')).toHaveLength(1);
+    expect(error.message).toContain('No snapshot was taken');
+    expect(Buffer.byteLength(error.stack ?? '')).toBeLessThan(1100);
+  });
+
+  it('fails the deploy without migrating when the snapshot fails', async () => {
+    await deployedV1();
+    aws.rds.finalStatus = 'failed';
+    const outcome = await runProvider(
+      aws.handler('v2'),
+      cfnEvent('cfn-update', { TargetRevision: REV.tenant }),
+    );
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toMatch(/snapshot rds-migrate-app-db-\d{14} failed, so nothing was migrated/);
+    expect(outcome.reason).toContain(`still at ${REV.name}`);
+    expect(await heads()).toEqual([REV.name]);
+  });
+
+  it('goes on in the next poll when an invocation runs out of time before migrating', async () => {
+    await deployedV1();
+    const handler = aws.handler('v2');
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant, Snapshot: { Enabled: 'false' } });
+    const poll = { ...event, ...(await handler(event, lambdaContext())) };
+    const nearlyOut = { ...lambdaContext(), getRemainingTimeInMillis: () => 1_000 };
+    expect(await handler(poll, nearlyOut)).toEqual({ IsComplete: false });
+    expect(await heads()).toEqual([REV.name]);
+    expect(await handler(poll, lambdaContext())).toMatchObject({ IsComplete: true, Data: { Applied: '2' } });
+    expect(await heads()).toEqual([REV.tenant]);
+  });
+
+  it('downgrades when the target is an ancestor of the current revision', async () => {
+    await deployedV2();
+    const outcome = await runProvider(
+      aws.handler('v2'),
+      cfnEvent('cfn-update', { TargetRevision: REV.customers }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Revision: REV.customers, Reverted: '3', Applied: '0' });
+    expect(await heads()).toEqual([REV.customers]);
+  });
+
+  it('refuses an applied migration that was edited since, naming it', async () => {
+    await deployedV1();
+    await connection.db.query(`UPDATE rds_migrate.log SET checksum = 'edited' WHERE revision = $1`, [
+      REV.customers,
+    ]);
+    const outcome = await runProvider(
+      aws.handler('v2'),
+      cfnEvent('cfn-update', { TargetRevision: REV.tenant }),
+    );
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toContain(`migration ${REV.customers}`);
+    expect(outcome.reason).toContain('changed after it was applied');
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('refuses a target the bundle does not have', async () => {
+    const outcome = await runProvider(
+      aws.handler('v1'),
+      cfnEvent('cfn-create', { TargetRevision: REV.tenant }),
+    );
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toContain(`TargetRevision ${REV.tenant} is not among this function's migrations`);
+  });
+});
+
+describe('stack rollback', () => {
+  it('reverts with the recorded down steps when the OLD code handles it', async () => {
+    await deployedV2();
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const outcome = await runProvider(aws.handler('v1'), rollbackEvent());
+
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Revision: REV.name, PreviousRevision: REV.tenant, Reverted: '2' });
+    expect(await heads()).toEqual([REV.name]);
+    expect(await tables()).toEqual(['app_settings', 'customers']);
+    // The TS migration's recorded module ran its down step.
+    const settings = await connection.db.query(`SELECT 1 FROM app_settings WHERE key = 'tenant'`);
+    expect(settings.rows).toEqual([]);
+    const describe = aws.cloudformationMock.commandCalls(DescribeStacksCommand);
+    expect(describe[0]?.args[0].input).toEqual({ StackName: STACK_ID });
+    expect(
+      (await new History().log(connection.db)).slice(0, 2).map((row) => `${row.direction} ${row.source}`),
+    ).toEqual(['down history:202611020900_create_orders.sql', 'down history:202611020930_record_tenant.ts']);
+  });
+
+  it('reverts with its own migrations when the NEW code handles it', async () => {
+    await deployedV2();
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const outcome = await runProvider(aws.handler('v2'), rollbackEvent());
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Revision: REV.name, Reverted: '2' });
+    expect(await heads()).toEqual([REV.name]);
+    expect(aws.cloudformationMock.commandCalls(DescribeStacksCommand)).toHaveLength(0);
+  });
+
+  it('refuses revisions the code lacks when the stack is not rolling back, naming them', async () => {
+    await deployedV2();
+    aws.stackStatus = 'UPDATE_IN_PROGRESS';
+    const schemaBefore = await schemaSnapshot(connection.db);
+    const outcome = await runProvider(aws.handler('v1'), rollbackEvent());
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toContain(`the database is at revision ${REV.tenant}`);
+    expect(outcome.reason).toContain('UPDATE_IN_PROGRESS, not rolling back');
+    expect(outcome.reason).toContain(`Deploy the code that contains ${REV.tenant}`);
+    expect(await heads()).toEqual([REV.tenant]);
+    expect(await schemaSnapshot(connection.db)).toEqual(schemaBefore);
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('fails a late poll of the abandoned forward update without migrating once the rollback claimed the database', async () => {
+    await deployedV1();
+    const forward = cfnEvent('cfn-update', { TargetRevision: REV.tenant }, { TargetRevision: REV.name });
+    const onEventResult = await aws.handler('v2')(forward);
+    // CloudFormation gives up on the forward update and sends the rollback (nothing to revert yet).
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const rollback = await runProvider(aws.handler('v1'), rollbackEvent());
+    expect(rollback.status).toBe('SUCCESS');
+    // The forward waiter still polls: its snapshot becomes available, yet it must not migrate.
+    const late = aws.handler('v2');
+    const poll = { ...forward, ...onEventResult };
+    expect(await late(poll)).toEqual({ IsComplete: false });
+    await expect(late(poll)).rejects.toThrow(/superseded by request .*this request migrated nothing/);
+    expect(await heads()).toEqual([REV.name]);
+  });
+});
+
+describe('Delete', () => {
+  it('leaves the schema and data in place, echoing the physical id', async () => {
+    await deployedV1();
+    await connection.db.query(`INSERT INTO customers (email) VALUES ('a@example.com')`);
+    const schemaBefore = await schemaSnapshot(connection.db);
+    const event = cfnEvent('cfn-delete', { TargetRevision: REV.name });
+    const outcome = await runProvider(aws.handler('v1'), event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.physicalResourceId).toBe(event.PhysicalResourceId);
+    expect(outcome.data.Note).toContain('leaves the schema and data in place');
+    expect(await schemaSnapshot(connection.db)).toEqual(schemaBefore);
+    expect(await heads()).toEqual([REV.name]);
+    expect((await connection.db.query('SELECT count(*)::int AS n FROM customers')).rows).toEqual([{ n: 1 }]);
+    expect(aws.rdsMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Aurora', () => {
+  it('takes and polls DB cluster snapshots of the cluster', async () => {
+    aws = fakes(database.url, { DB_KIND: 'cluster', DB_IDENTIFIER: 'app-cluster' });
+    const outcome = await runProvider(
+      aws.handler('v1'),
+      cfnEvent('cfn-create', { TargetRevision: REV.name }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    const create = aws.rdsMock.commandCalls(CreateDBClusterSnapshotCommand);
+    expect(create[0]?.args[0].input).toMatchObject({
+      DBClusterIdentifier: 'app-cluster',
+      DBClusterSnapshotIdentifier: 'rds-migrate-app-cluster-20261125103005',
+    });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+    expect(aws.rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand).length).toBeGreaterThanOrEqual(2);
+    expect(await heads()).toEqual([REV.name]);
+  });
+});
+
+describe('snapshot retention', () => {
+  it("keeps the newest N of this tool's snapshots and deletes the rest, never others' snapshots", async () => {
+    aws.rds.seed('instance', 'rds-migrate-app-db-20261101000000', new Date('2026-11-01T00:00:00Z'), true);
+    aws.rds.seed('instance', 'rds-migrate-app-db-20261102000000', new Date('2026-11-02T00:00:00Z'), true);
+    aws.rds.seed('instance', 'rds-migrate-app-db-20261103000000', new Date('2026-11-03T00:00:00Z'), true);
+    aws.rds.seed('instance', 'manual-before-upgrade', new Date('2026-10-01T00:00:00Z'), false);
+    const event = cfnEvent('cfn-create', {
+      TargetRevision: REV.name,
+      Snapshot: { Enabled: 'true', Retain: '2' },
+    });
+    const outcome = await runProvider(aws.handler('v1'), event);
+
+    expect(outcome.status).toBe('SUCCESS');
+    const deleted = aws.rdsMock
+      .commandCalls(DeleteDBSnapshotCommand)
+      .map((call) => call.args[0].input.DBSnapshotIdentifier);
+    expect(deleted).toEqual(['rds-migrate-app-db-20261101000000', 'rds-migrate-app-db-20261102000000']);
+    expect([...aws.rds.snapshots.keys()].sort()).toEqual([
+      'manual-before-upgrade',
+      'rds-migrate-app-db-20261103000000',
+      outcome.data.SnapshotId,
+    ]);
+    expect(outcome.data.Note).toContain('pruned');
+  });
+});
