@@ -71,15 +71,26 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
   if (status.pending.length === 0) {
     lines.push(status.unknown.length > 0 ? 'pending    unknown' : 'pending    none: up to date');
   } else {
-    lines.push(
-      `pending    ${status.pending.length} migration${status.pending.length === 1 ? '' : 's'} (rds-migrate up applies them):`,
-    );
+    lines.push(`pending    ${pendingCount(status.pending.length)} ${pendingHint(status.heads.length)}:`);
     for (const pending of status.pending) {
       const outside = pending.transactional ? '' : '  [outside a transaction]';
       lines.push(`  ${pending.revision}  ${pending.message}  ${pending.source}${outside}`);
     }
   }
   return lines.join('\n');
+}
+
+function pendingCount(count: number): string {
+  return `${count} migration${count === 1 ? '' : 's'}`;
+}
+
+/** What applies the pending migrations: `up`, unless several heads make it refuse. */
+function pendingHint(heads: number): string {
+  if (heads <= 1) return '(rds-migrate up applies them)';
+  return (
+    `on ${heads} heads (rds-migrate up refuses: join them with rds-migrate merge -m "merge heads", ` +
+    'or apply every branch with rds-migrate up heads)'
+  );
 }
 
 export function formatRun(report: RunReport): string {

@@ -95,6 +95,13 @@ export class RevisionGraph {
         matches,
       );
     }
+    if (spec.length < MIN_PREFIX) {
+      throw new GraphError(
+        'unknown-revision',
+        `'${spec}' is too short: type ${MIN_PREFIX} or more characters of the revision (rds-migrate history lists them)`,
+        [spec],
+      );
+    }
     throw new GraphError(
       'unknown-revision',
       `no migration has revision '${spec}'; rds-migrate history lists them`,

@@ -184,6 +184,73 @@ describe('rds-migrate up, status, down', () => {
   });
 });
 
+describe('rds-migrate with two heads', () => {
+  beforeEach(async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+    await writeMigration(
+      '202601010004_branch.sql',
+      '-- revision: cccc00000004\n-- down_revision: cccc00000002\n\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n',
+    );
+  });
+
+  it('create says to name one parent with --head <rev> or to merge, never --head heads', async () => {
+    const refused = await cli('create', 'next');
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.stderr).toContain('--head <rev>');
+    expect(refused.stderr).toContain('rds-migrate merge');
+    expect(refused.stderr).not.toContain("'heads'");
+
+    const heads = await cli('create', '--head', 'heads', 'next');
+    expect(heads.code).toBe(EXIT.usage);
+    expect(heads.stderr).toContain('one parent');
+    expect(heads.stderr).toContain('--head <rev>');
+
+    const named = await cli('create', '--head', 'cccc00000004', 'next');
+    expect(named.code).toBe(EXIT.ok);
+    expect(named.stdout).toContain('on cccc00000004');
+  });
+
+  it('status says up refuses and what to do, instead of "up applies them"', async () => {
+    const status = await cli('status');
+    expect(status.code).toBe(EXIT.ok);
+    expect(status.stdout).not.toContain('rds-migrate up applies them');
+    expect(status.stdout).toMatch(
+      /pending {4}4 migrations on 2 heads \(rds-migrate up refuses: .*rds-migrate merge/,
+    );
+    expect((await cli('up', 'heads')).code).toBe(EXIT.ok);
+  });
+});
+
+describe('rds-migrate status, show: what a user types', () => {
+  beforeEach(async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+  });
+
+  it('status exits 1 on drift, still printing the status (text and JSON)', async () => {
+    await cli('up');
+    const file = join(project, 'migrations', '202601010002_notes.sql');
+    await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited after it was applied\n`);
+
+    const text = await cli('status');
+    expect(text.code).toBe(EXIT.failed);
+    expect(text.stdout).toContain(
+      'drift      cccc00000002 (202601010002_notes.sql) changed after it was applied',
+    );
+    expect(text.stderr).toContain('rds-migrate create');
+    const asJson = await cli('status', '--json');
+    expect(asJson.code).toBe(EXIT.failed);
+    expect(JSON.parse(asJson.stdout).drift).toHaveLength(1);
+  });
+
+  it('show with fewer than four characters says a prefix needs four', async () => {
+    const result = await cli('show', 'cc');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr).toContain("'cc' is too short");
+    expect(result.stderr).toContain('4 or more characters');
+    expect(result.stderr).not.toContain('no migration has revision');
+  });
+});
+
 describe('the rds-migrate command with no database configured', () => {
   it('uses an embedded PostgreSQL in .rds-migrate/ that keeps its data between runs', async () => {
     await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });

@@ -1,5 +1,6 @@
 /** `rds-migrate status` and `current`: where the database stands. */
 import type { Command } from 'commander';
+import { DriftError } from '../../engine/errors.ts';
 import { readStatus } from '../../engine/status.ts';
 import { formatStatus, revisionList } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
@@ -8,7 +9,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
   example(
     program
       .command('status')
-      .description('where the database is, what is pending, drift')
+      .description('where the database is, what is pending, drift (exits 1 on drift)')
       .option('--json', 'print the status as JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
@@ -17,6 +18,8 @@ export function registerStatus(program: Command, { session }: CommandContext): v
           const status = await readStatus(db, graph, s.history);
           if (options.json) s.printJson(status);
           else s.print(formatStatus(status, graph, target));
+          // Printed first, so the user sees the status; then drift fails the command, as `up` would.
+          if (status.drift.length > 0) throw new DriftError(status.drift);
         });
       }),
     '  $ rds-migrate status\n  $ rds-migrate status --json | jq .pending',
