@@ -15,6 +15,7 @@ import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { openServer, type Server } from '../local/server.ts';
 import { formatRun } from './report.ts';
+import { stderrLogger } from './run-log.ts';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -112,7 +113,8 @@ export class Session {
     this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
   }
 
-  async run(intent: Intent, json: boolean): Promise<void> {
+  /** Runs `intent`; what migrations log goes to stderr as it happens, the report to stdout at the end. */
+  async run(intent: Intent, output: RunOutput): Promise<void> {
     const graph = await this.graph();
     const report = await this.withDatabase((db) =>
       migrate(db, graph, intent, {
@@ -120,11 +122,18 @@ export class Session {
         args: this.args,
         history: this.history,
         lockWaitMs: this.lockWaitMs,
+        log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
       }),
     );
-    if (json) this.printJson(report);
+    if (output.json) this.printJson(report);
     else this.print(formatRun(report));
   }
+}
+
+/** How `run` reports: the report as JSON or text; `quiet` drops the migrations' info lines. */
+export interface RunOutput {
+  readonly json?: boolean;
+  readonly quiet?: boolean;
 }
 
 export function parseContextArgs(pairs: readonly string[]): Record<string, string> {

@@ -184,6 +184,51 @@ describe('rds-migrate up, status, down', () => {
   });
 });
 
+describe('what migrations log during up', () => {
+  beforeEach(async () => {
+    await cp(join(repo, 'migrations'), join(project, 'migrations'), { recursive: true });
+  });
+
+  it("prints ctx.log lines on stderr, once, beside the run report: the seed's 'dev_data is not true'", async () => {
+    const result = await cli('up');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stderr).toContain('info: dev_data is not true: no sample rows\n');
+    expect(result.stderr).toContain('info: normalized prices (rows 0, batches 0)\n');
+    // The run report already lists every step: the runner's per-step 'migrated' is not repeated.
+    expect(result.stderr).not.toContain('migrated');
+    expect(result.stdout).toContain('applied  f4b1e6a2c9d8');
+  });
+
+  it('keeps stdout parseable with --json: the log lines go to stderr', async () => {
+    const result = await cli('up', '--json');
+    expect(result.code).toBe(EXIT.ok);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'applied' });
+    expect(result.stderr).toContain('info: dev_data is not true');
+  });
+
+  it('prints the runner warning when it resumes an interrupted migration, even with --quiet', async () => {
+    expect((await cli('up', 'd2f86b3e5a17')).code).toBe(EXIT.ok);
+    const connection = await database.connect();
+    await connection.db.query(
+      `INSERT INTO rds_migrate.in_progress (revision, direction, actor) VALUES ('5a09c7d1e8b2', 'up', 'killed run')`,
+    );
+    const result = await cli('up', '--quiet');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stderr).toBe(
+      'warning: resuming an interrupted migration (revision 5a09c7d1e8b2, direction up)\n',
+    );
+    expect(result.stdout).toContain('resumed 5a09c7d1e8b2');
+  });
+
+  it('--quiet drops the info lines, and --help says so', async () => {
+    const result = await cli('up', '--quiet');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stderr).toBe('');
+    expect((await cli('up', '--help')).stdout).toMatch(/-q, --quiet +.*info lines/);
+    expect((await cli('down', '--help')).stdout).toMatch(/-q, --quiet +.*info lines/);
+  });
+});
+
 describe('rds-migrate with two heads', () => {
   beforeEach(async () => {
     await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });

@@ -3,6 +3,14 @@ import type { Command } from 'commander';
 import { offlinePlan, renderPlanSql } from '../offline-sql.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
 
+interface RunCommandOptions {
+  json?: boolean;
+  quiet?: boolean;
+  sql?: boolean;
+}
+
+const QUIET_HELP = 'print no info lines (ctx.log.info, batch progress) on stderr; warnings still print';
+
 /** `up --sql` / `down --sql`: the plan's SQL for review; no database is opened. */
 async function printOfflineSql(
   s: Session,
@@ -28,11 +36,13 @@ export function registerApply(program: Command, { session }: CommandContext): vo
         'print the SQL the plan would run (from base unless [from:] says), touching no database',
       )
       .option('--json', 'print the run report as JSON')
-      .action(async (target: string, options: { json?: boolean; sql?: boolean }, command: Command) => {
+      .option('-q, --quiet', QUIET_HELP)
+      .action(async (target: string, options: RunCommandOptions, command: Command) => {
         if (options.sql) return printOfflineSql(session(command), 'up', target);
-        await session(command).run({ action: 'upgrade', target }, Boolean(options.json));
+        await session(command).run({ action: 'upgrade', target }, options);
       }),
     '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true\n' +
+      '  $ rds-migrate up --json --quiet > report.json   # ctx.log lines go to stderr; --quiet keeps warnings only\n' +
       '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n  $ rds-migrate up --sql 3f2a:head',
   );
 
@@ -46,12 +56,11 @@ export function registerApply(program: Command, { session }: CommandContext): vo
         'print the SQL the plan would run (from the head unless [from:] says), touching no database',
       )
       .option('--json', 'print the run report as JSON')
-      .action(
-        async (target: string | undefined, options: { json?: boolean; sql?: boolean }, command: Command) => {
-          if (options.sql) return printOfflineSql(session(command), 'down', target);
-          await session(command).run({ action: 'downgrade', target }, Boolean(options.json));
-        },
-      ),
+      .option('-q, --quiet', QUIET_HELP)
+      .action(async (target: string | undefined, options: RunCommandOptions, command: Command) => {
+        if (options.sql) return printOfflineSql(session(command), 'down', target);
+        await session(command).run({ action: 'downgrade', target }, options);
+      }),
     '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base\n' +
       '  $ rds-migrate down --sql head:base   # the SQL of a full rollback, for review',
   );
@@ -63,7 +72,7 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       .argument('<target>', "revision, 'head', 'heads' or 'base'")
       .option('--json', 'print the report as JSON')
       .action(async (target: string, options: { json?: boolean }, command: Command) => {
-        await session(command).run({ action: 'stamp', target }, Boolean(options.json));
+        await session(command).run({ action: 'stamp', target }, options);
       }),
     '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base',
   );
