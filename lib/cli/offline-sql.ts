@@ -18,7 +18,9 @@ import {
   beginSql,
   commitSql,
   logEntry,
+  mustRunAlone,
   sqlStepInTransaction,
+  statementWithProgressSql,
   stepFinishSql,
   timeoutsSql,
   unitNote,
@@ -133,7 +135,13 @@ async function renderStep(
   }
   lines.push(timeouts);
   if (work.kind === 'sql') {
-    for (const statement of await splitStatements(work.sql)) lines.push(statementText(statement.text));
+    // As the runner sends them: each statement with the record that it is done, in one short
+    // transaction, or alone then recorded when PostgreSQL refuses it inside a transaction block.
+    for (const [index, statement] of (await splitStatements(work.sql)).entries()) {
+      const recorded = history.statementsDoneSql(step.revision, index + 1);
+      if (mustRunAlone(statement.text)) lines.push(statementText(statement.text), recorded);
+      else lines.push(statementWithProgressSql(statement.text, recorded));
+    }
   } else {
     lines.push(...renderRecording(await recordCodeStep(migration, step.direction, options.args ?? {})));
   }

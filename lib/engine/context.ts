@@ -112,18 +112,47 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
   const column = escapeIdentifier(key);
   const name = `${options.table}:${key}`;
   const started = Date.now();
-  const checkpoint = await db.query<{ last_key: { value: K } | null; rows: string; batches: number }>(
-    `SELECT last_key, rows, batches FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`,
-    [context.revision, name],
-  );
+  const checkpoint = await db.query<{
+    last_key: { value: K } | null;
+    rows: string;
+    batches: number;
+    completed?: boolean;
+  }>(`SELECT * FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`, [context.revision, name]);
   const resumed = checkpoint.rows[0];
   let lastKey: K | undefined = resumed?.last_key?.value;
   let rows = Number(resumed?.rows ?? 0);
   let batches = resumed?.batches ?? 0;
+  if (resumed?.completed) {
+    // The walk finished in an earlier run that stopped before the step was recorded: running it
+    // again would apply every batch twice. Its checkpoint goes with the step's finish record.
+    log.info('batches already completed in an earlier run; not walking again', {
+      table: options.table,
+      rows,
+      batches,
+    });
+    return { batches, rows, durationMs: Date.now() - started, resumed: true };
+  }
   const rowsBefore = rows;
   if (resumed) log.info('resuming batches from checkpoint', { table: options.table, lastKey, rows, batches });
   const estimatedTotal = await estimateRows(db, options.table);
   const sql = sqlTag(db);
+  const save = (completed: boolean) =>
+    db.query(
+      `INSERT INTO ${context.checkpointsTable} (revision, name, last_key, rows, batches, estimated_total, completed, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())
+       ON CONFLICT (revision, name) DO UPDATE
+       SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, batches = EXCLUDED.batches,
+           estimated_total = EXCLUDED.estimated_total, completed = EXCLUDED.completed, updated_at = clock_timestamp()`,
+      [
+        context.revision,
+        name,
+        JSON.stringify({ value: lastKey ?? null }),
+        rows,
+        batches,
+        estimatedTotal ?? null,
+        completed,
+      ],
+    );
 
   for (;;) {
     if (context.deadline !== undefined && Date.now() >= context.deadline) {
@@ -143,21 +172,21 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
       lastKey === undefined ? [size] : [size, lastKey],
     );
     const keys = page.rows.map((row) => row.key);
-    if (keys.length === 0) break;
+    if (keys.length === 0) {
+      // The last batch was full: mark the walk complete on its own.
+      await save(true);
+      break;
+    }
+    const last = keys.length < size;
     await db.query('BEGIN');
     try {
       await options.run(keys, sql);
       lastKey = keys[keys.length - 1];
       rows += keys.length;
       batches += 1;
-      await db.query(
-        `INSERT INTO ${context.checkpointsTable} (revision, name, last_key, rows, batches, estimated_total, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
-         ON CONFLICT (revision, name) DO UPDATE
-         SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, batches = EXCLUDED.batches,
-             estimated_total = EXCLUDED.estimated_total, updated_at = clock_timestamp()`,
-        [context.revision, name, JSON.stringify({ value: lastKey }), rows, batches, estimatedTotal ?? null],
-      );
+      // The batch's work and its checkpoint commit together; the last batch also marks the walk
+      // complete, so a run that stops after it never walks again.
+      await save(last);
       await db.query('COMMIT');
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
@@ -167,11 +196,7 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
       'batch done',
       progress(options.table, rows, rows - rowsBefore, batches, started, estimatedTotal),
     );
-    if (keys.length < size) break;
+    if (last) break;
   }
-  await db.query(`DELETE FROM ${context.checkpointsTable} WHERE revision = $1 AND name = $2`, [
-    context.revision,
-    name,
-  ]);
   return { batches, rows, durationMs: Date.now() - started, resumed: resumed !== undefined };
 }

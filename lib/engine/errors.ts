@@ -86,24 +86,59 @@ export interface PostgresErrorFields {
   readonly position?: string;
 }
 
+/** A unit of a plan that committed: one transaction of migrations, or one migration outside one. */
+export interface CommittedUnit {
+  readonly unit: number;
+  readonly revisions: readonly string[];
+  readonly transactional: boolean;
+}
+
+export interface FailureContext {
+  /** What to do, when something better than "fix the migration" can be said. */
+  readonly hint?: string;
+  /** The units of the plan that committed before the failing one. */
+  readonly committed?: readonly CommittedUnit[];
+  /** The failing unit's number, and how many the plan has. */
+  readonly unit?: number;
+  readonly units?: number;
+}
+
 /** A migration's SQL or code failed; the plan's transaction (if any) rolled back. */
 export class MigrationFailed extends RdsMigrateError {
   override readonly name = 'MigrationFailed';
+  readonly committed: readonly CommittedUnit[];
   constructor(
     readonly revision: string,
     readonly direction: 'up' | 'down',
     readonly source: string,
     readonly postgres: PostgresErrorFields,
     readonly databaseLeftAt: readonly string[],
-    hint?: string,
+    context: FailureContext = {},
   ) {
     const code = postgres.code ? ` [${postgres.code}]` : '';
     const at = databaseLeftAt.length > 0 ? databaseLeftAt.join(', ') : 'base';
     super(
       `migration ${revision} (${source}) failed ${direction}${code}: ${postgres.message}. ` +
-        `The database is at ${at}; ${hint ?? 'fix the migration and run again.'}`,
+        `${committedText(context)}The database is at ${at}; ${context.hint ?? 'fix the migration and run again.'}`,
     );
+    this.committed = context.committed ?? [];
   }
+}
+
+/** "Unit 1 (a, b) committed before unit 2 of 3, which rolled back. " and the like; '' for one unit. */
+function committedText(context: FailureContext): string {
+  const committed = context.committed ?? [];
+  if (context.unit === undefined || context.units === undefined || context.units < 2) return '';
+  const failing = `unit ${context.unit} of ${context.units}`;
+  if (committed.length === 0) return `Nothing committed: ${failing} failed first. `;
+  const list = committed
+    .map(
+      (unit) =>
+        `${unit.unit} (${unit.revisions.join(', ')}${unit.transactional ? '' : ', outside a transaction'})`,
+    )
+    .join(', ');
+  const noun = committed.length === 1 ? 'Unit' : 'Units';
+  return `${noun} ${list} committed before ${failing} failed. `;
 }
 
 /** The connection to PostgreSQL dropped mid-run. */

@@ -17,7 +17,7 @@ import { escapeLiteral } from 'pg';
 import { RELEASE } from './version.ts';
 
 /** The format this release writes. Bump it with a new step below, and name it in CHANGELOG.md. */
-export const CURRENT_FORMAT = 2;
+export const CURRENT_FORMAT = 3;
 
 export interface FormatStep {
   /** The format this step produces from the one before it. */
@@ -81,6 +81,36 @@ CREATE TABLE IF NOT EXISTS ${q}.checkpoints (
   upgraded_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE ${q}.log ADD COLUMN IF NOT EXISTS release text;`,
+  },
+  {
+    version: 3,
+    summary:
+      'deploys (one row per deploy request: its plan, snapshot and state); run_lease joins the format; ' +
+      'log.request_id; checkpoints.completed; in_progress.statements_done',
+    sql: (q) => `CREATE TABLE IF NOT EXISTS ${q}.run_lease (
+  name text PRIMARY KEY,
+  token text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ${q}.deploys (
+  request_id text PRIMARY KEY,
+  stack text NOT NULL,
+  target text NOT NULL,
+  from_heads text[] NOT NULL,
+  plan text[] NOT NULL,
+  phase text NOT NULL,
+  snapshot_id text,
+  snapshot_attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  waiting_for text,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz
+);
+ALTER TABLE ${q}.log ADD COLUMN IF NOT EXISTS request_id text;
+CREATE INDEX IF NOT EXISTS log_request_idx ON ${q}.log (request_id) WHERE request_id IS NOT NULL;
+ALTER TABLE ${q}.checkpoints ADD COLUMN IF NOT EXISTS completed boolean NOT NULL DEFAULT false;
+ALTER TABLE ${q}.in_progress ADD COLUMN IF NOT EXISTS statements_done integer NOT NULL DEFAULT 0;`,
   },
 ];
 

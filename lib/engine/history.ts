@@ -33,6 +33,8 @@ export interface LogEntry {
   readonly runId: string;
   readonly actor: string;
   readonly note?: string;
+  /** The deploy request this run serves (the deployed function's), when there is one. */
+  readonly requestId?: string;
 }
 
 /** A step's log row, with its timing as the client measured it. */
@@ -72,6 +74,8 @@ export interface InProgress {
   readonly direction: 'up' | 'down';
   readonly startedAt: Date;
   readonly actor: string;
+  /** Statements of a SQL migration that completed before the interruption (the resume skips them). */
+  readonly statementsDone: number;
 }
 
 export class History {
@@ -152,7 +156,8 @@ export class History {
          ORDER BY revision, id DESC) latest
        WHERE direction IN ('up', 'stamp-up')
        UNION ALL
-       SELECT 'in_progress', revision, direction || ' ' || actor, started_at FROM ${this.q}.in_progress
+       SELECT 'in_progress', revision, direction || ' ' || actor || ' ' || coalesce(to_jsonb(p) ->> 'statements_done', '0'), started_at
+       FROM ${this.q}.in_progress p
        ${formatRow}`,
     );
     const heads: Revision[] = [];
@@ -205,9 +210,10 @@ export class History {
         escapeLiteral(entry.actor),
         entry.note ? escapeLiteral(entry.note) : 'NULL',
         escapeLiteral(RELEASE),
+        entry.requestId ? escapeLiteral(entry.requestId) : 'NULL',
       ].join(', ')})`;
     });
-    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note, release) VALUES
+    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note, release, request_id) VALUES
 ${values.join(',\n')};`;
   }
 
@@ -233,10 +239,30 @@ INSERT INTO ${this.q}.heads (revision) SELECT unnest(${heads}) ON CONFLICT DO NO
 ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXCLUDED.actor, started_at = now();`;
   }
 
-  /** SQL that forgets an interrupted migration: one revision's, or all. */
+  /** SQL that records how many statements of an interrupted-able migration are done. */
+  statementsDoneSql(revision: Revision, done: number): string {
+    return `UPDATE ${this.q}.in_progress SET statements_done = ${Number(done)} WHERE revision = ${escapeLiteral(revision)};`;
+  }
+
+  /**
+   * SQL that forgets an interrupted migration and its batch checkpoints: one revision's, or all.
+   * Sent with the step's finish record (or a stamp), so a checkpoint never outlives the step it
+   * belongs to, and never disappears before the step is recorded.
+   */
   clearInProgressSql(revision?: Revision): string {
     const where = revision === undefined ? '' : ` WHERE revision = ${escapeLiteral(revision)}`;
-    return `DELETE FROM ${this.q}.in_progress${where};`;
+    return `DELETE FROM ${this.q}.in_progress${where}; DELETE FROM ${this.q}.checkpoints${where};`;
+  }
+
+  /** How many steps of each direction the runs of one deploy request applied. */
+  async requestCounts(db: Database, requestId: string): Promise<{ up: number; down: number }> {
+    const result = await db.query<{ direction: string; steps: string }>(
+      `SELECT direction, count(*) AS steps FROM ${this.q}.log WHERE request_id = $1 GROUP BY direction`,
+      [requestId],
+    );
+    const count = (direction: string) =>
+      Number(result.rows.find((row) => row.direction === direction)?.steps ?? 0);
+    return { up: count('up'), down: count('down') };
   }
 
   /** Data migrations part-way through their batches, with their progress. */
@@ -374,7 +400,8 @@ function textArray(values: readonly string[]): string {
 
 /** An in_progress row; undefined for a direction this release does not know (a newer one wrote it). */
 function parseInProgress(revision: string, value: string, at: Date): InProgress | undefined {
-  const [direction, ...actor] = value.split(' ');
+  const [direction, ...rest] = value.split(' ');
   if (direction !== 'up' && direction !== 'down') return undefined;
-  return { revision, direction, startedAt: at, actor: actor.join(' ') };
+  const statementsDone = Number(rest.pop() ?? 0);
+  return { revision, direction, startedAt: at, actor: rest.join(' '), statementsDone };
 }

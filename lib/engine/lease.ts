@@ -15,25 +15,21 @@ export interface LeaseHolder {
 
 export class RunLease {
   private readonly table: string;
-  private readonly schema: string;
 
   /** One lease per `name` in the history's schema; a database with two apps has two histories. */
   constructor(
-    history: History,
+    private readonly history: History,
     readonly name = 'deploy',
   ) {
-    this.schema = escapeIdentifier(history.schema);
-    this.table = `${this.schema}.run_lease`;
+    this.table = `${escapeIdentifier(history.schema)}.run_lease`;
   }
 
-  /** Makes `token` the holder, creating the table when it is missing. */
+  /**
+   * Makes `token` the holder. The lease is part of the history (history-format.ts), so a claim
+   * on a database without one creates it, empty: the database is still at base.
+   */
   async claim(db: Database, token: string): Promise<void> {
-    await db.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema};
-CREATE TABLE IF NOT EXISTS ${this.table} (
-  name text PRIMARY KEY,
-  token text NOT NULL,
-  claimed_at timestamptz NOT NULL DEFAULT now()
-)`);
+    await this.history.ensure(db);
     await this.write(db, token);
   }
 

@@ -7,6 +7,7 @@
  */
 import { DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
+import type { CommittedUnit } from './errors.ts';
 import {
   ConnectionLostError,
   describeError,
@@ -46,6 +47,11 @@ export interface RunOptions {
   /** Refuse to run when applied files changed. @default true */
   readonly checkDrift?: boolean;
   /**
+   * The deploy request this run serves, recorded on its log rows so that the deploy's answer
+   * counts what its runs applied, whichever poll asks. @default none
+   */
+  readonly requestId?: string;
+  /**
    * Epoch ms by which the run must have stopped (a Lambda's deadline). The run stops cleanly
    * between units and between batches once it passes, and no statement may run past it.
    * @default none
@@ -84,7 +90,10 @@ export function splitIntoUnits(steps: readonly PlanStep[]): Unit[] {
 export class PlanRun {
   private readonly log: MigrationLogger;
   private readonly stepContext: StepContext;
+  private readonly units: readonly Unit[];
   private headsNow: readonly Revision[];
+  /** Units that committed so far, for a failure's message. */
+  private readonly committed: CommittedUnit[] = [];
 
   constructor(
     private readonly db: Database,
@@ -94,6 +103,8 @@ export class PlanRun {
     private readonly options: RunOptions,
     /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
     private historyFormat: number,
+    /** True when nothing was ever applied here: a failure may then hint at `stamp`. */
+    private readonly historyEmpty: boolean,
     private readonly interrupted?: InProgress,
   ) {
     this.log = options.log ?? silentLog;
@@ -105,6 +116,7 @@ export class PlanRun {
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       deadline: options.deadline,
     };
+    this.units = splitIntoUnits(plan.steps);
     this.headsNow = plan.from;
   }
 
@@ -114,22 +126,24 @@ export class PlanRun {
     stopped: boolean;
     resumed?: Revision;
   }> {
-    const units = splitIntoUnits(this.plan.steps);
     const results: StepResult[] = [];
     let resumed: Revision | undefined;
-    for (const [index, unit] of units.entries()) {
+    for (const [index, unit] of this.units.entries()) {
       if (this.pastDeadline()) return { results, heads: this.headsNow, stopped: true, resumed };
-      const note = unitNote(index + 1, units.length, unit.transactional);
+      const number = index + 1;
+      const note = unitNote(number, this.units.length, unit.transactional);
       if (unit.transactional) {
-        results.push(...(await this.runTransaction(unit.steps, index + 1, note)));
+        results.push(...(await this.runTransaction(unit.steps, number, note)));
         continue;
       }
       const step = unit.steps[0] as PlanStep;
-      if (index === 0 && this.interrupted?.revision === step.revision) {
+      const interrupted =
+        index === 0 && this.interrupted?.revision === step.revision ? this.interrupted : undefined;
+      if (interrupted) {
         resumed = step.revision;
-        await this.repairInterrupted(step);
+        await this.repairInterrupted(step, interrupted);
       }
-      const done = await this.runAlone(step, index + 1, note);
+      const done = await this.runAlone(step, number, interrupted?.statementsDone ?? 0, note);
       if (!done) return { results, heads: this.headsNow, stopped: true, resumed };
       results.push(done);
     }
@@ -144,10 +158,11 @@ export class PlanRun {
    * Before running an interrupted migration again: an index that CREATE INDEX CONCURRENTLY
    * left INVALID would be skipped by IF NOT EXISTS and stay useless, so drop it first.
    */
-  private async repairInterrupted(step: PlanStep): Promise<void> {
+  private async repairInterrupted(step: PlanStep, interrupted: InProgress): Promise<void> {
     this.log.warn('resuming an interrupted migration', {
       revision: step.revision,
       direction: step.direction,
+      ...(interrupted.statementsDone > 0 ? { statementsDone: interrupted.statementsDone } : {}),
     });
     if (step.direction !== 'up' || step.migration.up.kind !== 'sql') return;
     for (const index of await invalidIndexesLeftBy(this.db, step.migration.up.sql)) {
@@ -172,9 +187,7 @@ export class PlanRun {
       for (const step of steps) {
         current = step;
         const startedAt = new Date();
-        const started = performance.now();
-        const entry = await this.runStep(step, true, note);
-        const durationMs = performance.now() - started;
+        const { entry, durationMs } = await this.runStep(step, true, note);
         logged.push({ entry, durationMs, startedAt });
         results.push(this.result(step, unit, durationMs));
       }
@@ -184,53 +197,74 @@ export class PlanRun {
       this.historyFormat = Math.max(this.historyFormat, CURRENT_FORMAT);
     } catch (error) {
       await this.db.query('ROLLBACK').catch(() => undefined);
-      throw this.failure(error, current ?? steps[steps.length - 1], this.headsNow);
+      throw this.failure(error, current ?? steps[steps.length - 1], unit);
     }
     this.headsNow = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
+    this.committed.push({ unit, revisions: steps.map((step) => step.revision), transactional: true });
     for (const result of results) this.log.info('migrated', { ...result });
     return results;
   }
 
   /** Runs a non-transactional step; undefined when it stopped at the deadline (resumable). */
-  private async runAlone(step: PlanStep, unit: number, note?: string): Promise<StepResult | undefined> {
-    const started = performance.now();
+  private async runAlone(
+    step: PlanStep,
+    unit: number,
+    statementsDone: number,
+    note?: string,
+  ): Promise<StepResult | undefined> {
     const upgrade = this.history.upgradeSql(this.historyFormat);
     if (upgrade) {
       await this.query(`BEGIN;\n${upgrade}\nCOMMIT;`, 'history upgrade');
       this.historyFormat = CURRENT_FORMAT;
     }
     await this.history.markInProgress(this.db, step.revision, step.direction, this.options.actor);
+    let durationMs: number;
     try {
-      await this.runStep(step, false, note);
+      ({ durationMs } = await this.runStep(step, false, note, statementsDone));
     } catch (error) {
       await this.db.query(RESET_TIMEOUTS_SQL).catch(() => undefined);
       if (error instanceof DeadlineReached) {
         this.log.info('stopped at the deadline; the next run resumes', { revision: step.revision });
         return undefined;
       }
-      throw this.failure(error, step, this.headsNow);
+      throw this.failure(error, step, unit);
     }
     this.headsNow = step.headsAfter;
-    const result = this.result(step, unit, performance.now() - started);
+    this.committed.push({ unit, revisions: [step.revision], transactional: false });
+    const result = this.result(step, unit, durationMs);
     this.log.info('migrated', { ...result });
     return result;
   }
 
   /**
    * Runs one step and makes its log row. Inside the plan's transaction the row is returned, to be
-   * written with the COMMIT; outside, the step records itself as it finishes.
+   * written with the COMMIT; outside, the step records itself as it finishes. The duration is the
+   * step's own work, without the history's bookkeeping: the same number in the run report and in
+   * the log.
    */
-  private async runStep(step: PlanStep, inTransaction: boolean, note?: string): Promise<LogEntry> {
+  private async runStep(
+    step: PlanStep,
+    inTransaction: boolean,
+    note?: string,
+    statementsDone = 0,
+  ): Promise<{ entry: LogEntry; durationMs: number }> {
     const downStep = step.direction === 'up' ? await recordDownStep(step.migration) : undefined;
-    const entry = logEntry(step, { runId: this.runId, actor: this.options.actor }, note, downStep);
+    const entry = {
+      ...logEntry(step, { runId: this.runId, actor: this.options.actor }, note, downStep),
+      ...(this.options.requestId ? { requestId: this.options.requestId } : {}),
+    };
+    const progress = inTransaction
+      ? undefined
+      : {
+          done: statementsDone,
+          record: (done: number) => this.history.statementsDoneSql(step.revision, done),
+        };
     const started = performance.now();
-    await runStepWork(this.stepContext, step, inTransaction);
-    if (inTransaction) return entry;
-    await this.query(
-      stepFinishSql(this.history, step, entry, performance.now() - started),
-      `record ${step.revision}`,
-    );
-    return entry;
+    await runStepWork(this.stepContext, step, inTransaction, progress);
+    const durationMs = performance.now() - started;
+    if (inTransaction) return { entry, durationMs };
+    await this.query(stepFinishSql(this.history, step, entry, durationMs), `record ${step.revision}`);
+    return { entry, durationMs };
   }
 
   private query(text: string, during: string): Promise<void> {
@@ -244,28 +278,26 @@ export class PlanRun {
       source: step.migration.source,
       transactional: step.migration.transaction,
       unit,
-      durationMs: Math.round(durationMs * 100) / 100,
+      durationMs: roundedMs(durationMs),
     };
   }
 
-  private failure(error: unknown, step: PlanStep | undefined, heads: readonly Revision[]): Error {
+  private failure(error: unknown, step: PlanStep | undefined, unit: number): Error {
     if (error instanceof ConnectionLostError || !step) return error as Error;
     if (isConnectionLoss(error))
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describeError(error));
     const fields = postgresFields(error);
-    return new MigrationFailed(
-      step.revision,
-      step.direction,
-      step.migration.source,
-      fields,
-      heads,
-      this.failureHint(fields),
-    );
+    return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, this.headsNow, {
+      hint: this.failureHint(fields),
+      committed: [...this.committed],
+      unit,
+      units: this.units.length,
+    });
   }
 
   private failureHint(fields: PostgresErrorFields): string | undefined {
     // A first run on a database that already has the schema: the usual way out is stamp.
-    if (this.historyFormat === 0 && fields.code === '42P07') {
+    if (this.historyEmpty && fields.code === '42P07') {
       return (
         'this database has no rds-migrate history but already has these objects: if its schema matches a ' +
         'revision, run rds-migrate stamp <revision> instead of up.'
@@ -279,4 +311,9 @@ export class PlanRun {
     }
     return undefined;
   }
+}
+
+/** Milliseconds to two decimals: what the run report and the log both show. */
+export function roundedMs(durationMs: number): number {
+  return Math.round(durationMs * 100) / 100;
 }

@@ -88,7 +88,17 @@ export async function migrate(
         durationMs: Date.now() - started,
       };
     }
-    const run = new PlanRun(db, history, plan, runId, options, state.format.version, state.inProgress);
+    const historyEmpty = state.heads.length === 0 && state.checksums.size === 0;
+    const run = new PlanRun(
+      db,
+      history,
+      plan,
+      runId,
+      options,
+      state.format.version,
+      historyEmpty,
+      state.inProgress,
+    );
     const outcome = await run.execute();
     return {
       runId,

@@ -12,6 +12,8 @@ export interface Statement {
 }
 
 export async function splitStatements(sql: string): Promise<Statement[]> {
+  // An empty section (a down step that does nothing) has no statements; the parser refuses ''.
+  if (sql.trim() === '') return [];
   const { parse } = await import('libpg-query');
   const tree = (await parse(sql)) as { stmts?: { stmt_location?: number; stmt_len?: number }[] };
   // Locations are byte offsets into the UTF-8 text.

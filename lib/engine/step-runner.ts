@@ -3,14 +3,14 @@
  * round trip inside the plan's transaction, statement by statement outside it) or its code with a
  * migration context. The history writes around it belong to the plan run (plan-run.ts).
  */
-import { createContext } from './context.ts';
+import { createContext, DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
 import { ConnectionLostError, describeError, isConnectionLoss, RdsMigrateError } from './errors.ts';
 import type { History } from './history.ts';
 import type { MigrationLogger, MigrationTimeouts } from './migration.ts';
 import type { PlanStep } from './plan.ts';
-import { splitStatements } from './statements.ts';
-import { sqlStepInTransaction, timeoutsSql } from './step-sql.ts';
+import { type Statement, splitStatements } from './statements.ts';
+import { mustRunAlone, sqlStepInTransaction, statementWithProgressSql, timeoutsSql } from './step-sql.ts';
 import { capAtDeadline } from './timeouts.ts';
 
 export interface StepContext {
@@ -24,11 +24,22 @@ export interface StepContext {
   readonly deadline?: number;
 }
 
+/**
+ * Progress of a SQL migration outside a transaction: statements already done (an interrupted run
+ * did them) are skipped, and each one's completion is recorded.
+ */
+export interface StatementProgress {
+  readonly done: number;
+  /** SQL that records `done` statements as completed. */
+  record(done: number): string;
+}
+
 /** Runs the work of `step` (its up or down) under its timeouts. */
 export async function runStepWork(
   context: StepContext,
   step: PlanStep,
   inTransaction: boolean,
+  progress?: StatementProgress,
 ): Promise<void> {
   const migration = step.migration;
   const work = step.direction === 'up' ? migration.up : migration.down;
@@ -42,9 +53,7 @@ export async function runStepWork(
   }
   await sendQuery(context.db, timeouts, 'SET timeouts');
   if (work.kind === 'sql') {
-    for (const statement of await splitStatements(work.sql)) {
-      await sendQuery(context.db, statement.text, during);
-    }
+    await runStatements(context, await splitStatements(work.sql), during, progress);
     return;
   }
   await work.run(
@@ -59,6 +68,48 @@ export async function runStepWork(
     }),
   );
 }
+
+/**
+ * The statements of a SQL migration that runs outside the plan's transaction, one at a time.
+ * Each commits together with the record of its completion (its own short transaction), so an
+ * interrupted run resumes after the last one done rather than running it twice; a statement that
+ * PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM, ...) runs
+ * alone, then its completion is recorded. Between statements the deadline is honoured.
+ */
+async function runStatements(
+  context: StepContext,
+  statements: readonly Statement[],
+  during: string,
+  progress: StatementProgress | undefined,
+): Promise<void> {
+  for (const [index, statement] of statements.entries()) {
+    if (progress && index < progress.done) continue;
+    if (index > 0 && context.deadline !== undefined && Date.now() >= context.deadline) {
+      throw new DeadlineReached(
+        `${during} stopped at the deadline after ${index} of ${statements.length} statements`,
+      );
+    }
+    if (!progress) {
+      await sendQuery(context.db, statement.text, during);
+      continue;
+    }
+    const recorded = progress.record(index + 1);
+    if (!mustRunAlone(statement.text)) {
+      try {
+        await sendQuery(context.db, statementWithProgressSql(statement.text, recorded), during);
+        continue;
+      } catch (error) {
+        await context.db.query('ROLLBACK').catch(() => undefined);
+        if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
+      }
+    }
+    await sendQuery(context.db, statement.text, during);
+    await sendQuery(context.db, recorded, `record ${during}`);
+  }
+}
+
+/** SQLSTATE 25001: "cannot run inside a transaction block". */
+const ACTIVE_SQL_TRANSACTION = '25001';
 
 /** `SET [LOCAL]` of the step's lock and statement timeouts, the latter capped at the deadline. */
 function timeoutSettings(context: StepContext, own: MigrationTimeouts, local: boolean): string {

@@ -69,6 +69,26 @@ export function sqlStepInTransaction(timeouts: string, sql: string): string {
 }
 
 /**
+ * A statement of a SQL migration outside the plan's transaction, committed together with the
+ * record that it is done (one short transaction of its own), so a resume never runs it twice.
+ */
+export function statementWithProgressSql(statement: string, recordDone: string): string {
+  // The semicolon on its own line: a statement that ends in a -- comment would swallow it.
+  return `BEGIN;\n${statement}\n;\n${recordDone}\nCOMMIT;`;
+}
+
+/**
+ * Statements PostgreSQL never runs inside a transaction block: sent alone, then recorded done.
+ * Others it refuses there (SQLSTATE 25001) are found out by trying.
+ */
+export function mustRunAlone(statement: string): boolean {
+  return (
+    /\bCONCURRENTLY\b/i.test(statement) ||
+    /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM)\b/i.test(statement)
+  );
+}
+
+/**
  * What ends a transaction of the plan, in one round trip: the log rows of its steps, the heads
  * after its last step, and COMMIT. Heads in between are never seen outside the transaction.
  */

@@ -34,9 +34,11 @@ function skeleton(text: string): string[] {
     if (/^(BEGIN;|COMMIT;|-- unit |-- up |-- down |SET |RESET |CREATE |ALTER |DROP )/.test(line))
       return [line];
     // One log row per line of the INSERT ... VALUES.
-    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*'\)[;,]$/.exec(line);
+    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*', (NULL|'[^']*')\)[;,]$/.exec(line);
     if (log) return [`log ${log[2]} ${log[1]} note=${log[3]}`];
     if (line.startsWith('INSERT INTO "rds_migrate".in_progress')) return ['mark in progress'];
+    const done = /^UPDATE "rds_migrate".in_progress SET statements_done = (\d+)/.exec(line);
+    if (done) return [`record ${done[1]} statement${done[1] === '1' ? '' : 's'} done`];
     return [];
   });
 }
@@ -55,6 +57,12 @@ describe('up --sql', () => {
       'CREATE TABLE IF NOT EXISTS "rds_migrate".checkpoints (',
       'CREATE TABLE IF NOT EXISTS "rds_migrate".format (',
       'ALTER TABLE "rds_migrate".log ADD COLUMN IF NOT EXISTS release text;',
+      'CREATE TABLE IF NOT EXISTS "rds_migrate".run_lease (',
+      'CREATE TABLE IF NOT EXISTS "rds_migrate".deploys (',
+      'ALTER TABLE "rds_migrate".log ADD COLUMN IF NOT EXISTS request_id text;',
+      'CREATE INDEX IF NOT EXISTS log_request_idx ON "rds_migrate".log (request_id) WHERE request_id IS NOT NULL;',
+      'ALTER TABLE "rds_migrate".checkpoints ADD COLUMN IF NOT EXISTS completed boolean NOT NULL DEFAULT false;',
+      'ALTER TABLE "rds_migrate".in_progress ADD COLUMN IF NOT EXISTS statements_done integer NOT NULL DEFAULT 0;',
       '-- up aaaa01: migration aaaa01 (aaaa01.sql)',
       "SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '5min';",
       'CREATE TABLE t (id int PRIMARY KEY, name text)',
@@ -65,8 +73,9 @@ describe('up --sql', () => {
       '-- up aaaa02: migration aaaa02 (aaaa02.sql)',
       "SET lock_timeout = '5s'; SET statement_timeout = '5min';",
       'CREATE INDEX CONCURRENTLY t_name_idx ON t (name);',
+      'record 1 statement done',
       "log up aaaa02 note='unit 2 of 3, outside a transaction'",
-      `RESET lock_timeout; RESET statement_timeout; DELETE FROM "rds_migrate".in_progress WHERE revision = 'aaaa02';`,
+      `RESET lock_timeout; RESET statement_timeout; DELETE FROM "rds_migrate".in_progress WHERE revision = 'aaaa02'; DELETE FROM "rds_migrate".checkpoints WHERE revision = 'aaaa02';`,
       '-- unit 3 of 3: 1 migration in one transaction',
       'BEGIN;',
       '-- up aaaa03: migration aaaa03 (aaaa03.sql)',

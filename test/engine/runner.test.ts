@@ -127,6 +127,66 @@ describe('migrate', () => {
     expect(await heads()).toEqual([]);
   });
 
+  it('reverts a transaction: false migration whose down section is empty, as a step that does nothing', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('tbl001', 'CREATE TABLE items (id int PRIMARY KEY)', { down: 'DROP TABLE items' }),
+      sqlMigration('nop001', 'SELECT 1', { parents: ['tbl001'], transaction: false, down: '' }),
+    ]);
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options);
+    const report = await migrate(connection.db, graph, { action: 'downgrade', target: 'tbl001' }, options);
+    expect(report.steps.map((step) => `${step.direction} ${step.revision}`)).toEqual(['down nop001']);
+    expect(await heads()).toEqual(['tbl001']);
+    expect((await new History().read(connection.db)).inProgress).toBeUndefined();
+    // And the next up is not refused by a leftover interrupted-down mark.
+    expect((await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options)).status).toBe(
+      'applied',
+    );
+  });
+
+  it('lists the units that committed when a later one fails', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('aaaa01', 'CREATE TABLE first (id int)'),
+      sqlMigration('aaaa02', 'CREATE TABLE second (id int)', { parents: ['aaaa01'] }),
+      sqlMigration('idx001', 'CREATE INDEX CONCURRENTLY first_id ON first (id)', {
+        parents: ['aaaa02'],
+        transaction: false,
+      }),
+      sqlMigration('aaaa03', 'ALTER TABLE missing ADD COLUMN x int', { parents: ['idx001'] }),
+    ]);
+    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(MigrationFailed);
+    expect(error.committed).toEqual([
+      { unit: 1, revisions: ['aaaa01', 'aaaa02'], transactional: true },
+      { unit: 2, revisions: ['idx001'], transactional: false },
+    ]);
+    expect(error.message).toContain(
+      'Units 1 (aaaa01, aaaa02), 2 (idx001, outside a transaction) committed before unit 3 of 3 failed. ' +
+        'The database is at idx001',
+    );
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('reports the same duration for a step as the log records for it', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('tbl001', 'CREATE TABLE items (id int PRIMARY KEY, name text)'),
+      sqlMigration('slow01', 'SELECT pg_sleep(0.05);\nCREATE INDEX CONCURRENTLY items_name ON items (name)', {
+        parents: ['tbl001'],
+        transaction: false,
+      }),
+    ]);
+    const report = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options);
+    const logged = new Map(
+      (await new History().log(connection.db)).map((row) => [
+        row.revision,
+        Math.round(row.durationMs * 100) / 100,
+      ]),
+    );
+    for (const step of report.steps) expect(step.durationMs).toBe(logged.get(step.revision));
+    expect(report.steps.find((step) => step.revision === 'slow01')?.durationMs).toBeGreaterThanOrEqual(50);
+  });
+
   it('refuses to run when an applied migration changed, with both checksums', async () => {
     const original = tableChain('aaaa01', 'aaaa02');
     await migrate(
