@@ -19,7 +19,6 @@ import {
   commitSql,
   logEntry,
   mustRunAlone,
-  sqlStepInTransaction,
   statementWithProgressSql,
   stepFinishSql,
   timeoutsSql,
@@ -27,6 +26,7 @@ import {
 } from '../engine/step-sql.ts';
 import { DEFAULT_TIMEOUTS } from '../engine/timeouts.ts';
 import { revisionList } from './report.ts';
+import { inlineParameters } from './sql-literal.ts';
 
 /** The run id and step duration offline output records, so the same plan prints the same text. */
 export const OFFLINE_RUN_ID = 'offline';
@@ -68,13 +68,26 @@ function fromHeads(graph: RevisionGraph, spec: string): Revision[] {
 export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promise<string> {
   const direction = plan.steps[0]?.direction ?? 'up';
   const units = splitIntoUnits(plan.steps);
-  const out = [
+  const body = plan.steps.length === 0 ? ['-- nothing to do'] : await renderUnits(plan, units, options);
+  const header = [
     `-- rds-migrate ${direction} --sql: ${revisionList(plan.from)} -> ${revisionList(plan.to)}, ` +
       `${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'} in ${units.length} unit${units.length === 1 ? '' : 's'}`,
     '-- Nothing was run. A real run sends these statements (TS migrations: their recorded SQL),',
     `-- holding the advisory lock '${options.history.lockName}' throughout.`,
+    '-- psql -v ON_ERROR_STOP=1 -f <this file> runs it as it is, without that lock.',
   ];
-  if (plan.steps.length === 0) return [...out, '-- nothing to do', ''].join('\n');
+  if (body.includes(`-- ${BATCH_NOT_RUNNABLE}`)) {
+    header.push('-- Not in the runnable text: what ctx.batch runs per batch (commented out below).');
+  }
+  return `${[...header, ...body].join('\n')}\n`;
+}
+
+async function renderUnits(
+  plan: Plan,
+  units: ReturnType<typeof splitIntoUnits>,
+  options: OfflineOptions,
+): Promise<string[]> {
+  const out: string[] = [];
   // From base the history tables may not exist yet: the runner creates them in the first unit.
   let historyFormat = plan.from.length === 0 ? 0 : CURRENT_FORMAT;
   if (historyFormat === 0) {
@@ -108,7 +121,7 @@ export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promis
     }
     historyFormat = CURRENT_FORMAT;
   }
-  return `${out.join('\n')}\n`;
+  return out;
 }
 
 async function renderStep(
@@ -131,7 +144,8 @@ async function renderStep(
   const downStep = step.direction === 'up' ? await recordDownStep(migration) : undefined;
   const entry = logEntry(step, { runId: OFFLINE_RUN_ID, actor: options.actor }, note, downStep);
   if (work.kind === 'sql' && inTransaction) {
-    return { lines: [...lines, sqlStepInTransaction(timeouts, work.sql)], entry };
+    // The runner sends the step as one text (sqlStepInTransaction); the same, without its lone ';'.
+    return { lines: [...lines, timeouts, statementText(work.sql)], entry };
   }
   lines.push(timeouts);
   if (work.kind === 'sql') {
@@ -150,23 +164,43 @@ async function renderStep(
   return { lines };
 }
 
+/** Why the statements of a ctx.batch are commented out; the header repeats it when there are any. */
+export const BATCH_NOT_RUNNABLE =
+  "ctx.batch runs these once per batch with that batch's keys, which only a real run knows; commented out";
+
+/**
+ * A TS migration's recorded SQL, runnable: bound values written as literals. What ctx.batch runs
+ * per batch depends on keys a dry run never sees, so it is shown commented out.
+ */
 function renderRecording(recording: Recording): string[] {
-  const lines = [`-- ${recordingMarker(recording)}`];
+  const lines = comment(recordingMarker(recording));
+  let inBatch = false;
   for (const entry of recording.entries) {
     if (entry.kind === 'note') {
-      lines.push(`-- ${entry.text}`);
+      lines.push(...comment(entry.text));
+      if (BATCH_START.test(entry.text)) {
+        lines.push(...comment(BATCH_NOT_RUNNABLE));
+        inBatch = true;
+      }
+      if (BATCH_END.test(entry.text)) inBatch = false;
       continue;
     }
-    lines.push(statementText(entry.text));
-    if (entry.values.length > 0) {
-      lines.push(
-        `-- parameters: ${entry.values.map((value, i) => `$${i + 1} = ${showValue(value)}`).join(', ')}`,
-      );
-    }
+    // In a batch, $n stays: the keys it stands for exist only in a real run.
+    if (inBatch) lines.push(...comment(statementText(entry.text)));
+    else lines.push(statementText(inlineParameters(entry.text, entry.values)));
   }
-  if (recording.stoppedBy) lines.push(`-- the dry run stopped here: ${recording.stoppedBy.message}`);
+  if (recording.stoppedBy) lines.push(...comment(`the dry run stopped here: ${recording.stoppedBy.message}`));
   lines.push('-- end of recorded SQL');
   return lines;
+}
+
+/** The notes the recording's ctx.batch writes around the statements of its (empty) batch. */
+const BATCH_START = /^ctx\.batch walks /;
+const BATCH_END = /^end of ctx\.batch$/;
+
+/** `text` as SQL comment lines, every line of it: a message with a newline must not become SQL. */
+function comment(text: string): string[] {
+  return text.split('\n').map((line) => `-- ${line}`.trimEnd());
 }
 
 /** A statement as it would be typed: trimmed, ending in a semicolon that no trailing comment swallows. */
@@ -175,14 +209,4 @@ function statementText(text: string): string {
   if (trimmed.endsWith(';')) return trimmed;
   const lastLine = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
   return lastLine.includes('--') ? `${trimmed}\n;` : `${trimmed};`;
-}
-
-function showValue(value: unknown): string {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Date) return value.toISOString();
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -1,18 +1,25 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { offlinePlan, renderPlanSql } from '../../lib/cli/offline-sql.ts';
 import { EXIT } from '../../lib/cli/program.ts';
+import { inlineParameters, parameterLiteral } from '../../lib/cli/sql-literal.ts';
 import type { Database } from '../../lib/engine/database.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { loadMigrations } from '../../lib/engine/loader.ts';
 import { migrate } from '../../lib/engine/runner.ts';
+import { readStatus } from '../../lib/engine/status.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { sqlMigration } from '../support/migrations.ts';
+
+const execFileAsync = promisify(execFile);
 
 const repo = resolve(import.meta.dirname, '../..');
 const options = { history: new History(), actor: 'test' };
@@ -34,7 +41,9 @@ function skeleton(text: string): string[] {
     if (/^(BEGIN;|COMMIT;|-- unit |-- up |-- down |SET |RESET |CREATE |ALTER |DROP )/.test(line))
       return [line];
     // One log row per line of the INSERT ... VALUES.
-    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*', (NULL|'[^']*')\)[;,]$/.exec(line);
+    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*', (NULL|'[^']*')\)[;,]$/.exec(
+      line,
+    );
     if (log) return [`log ${log[2]} ${log[1]} note=${log[3]}`];
     if (line.startsWith('INSERT INTO "rds_migrate".in_progress')) return ['mark in progress'];
     const done = /^UPDATE "rds_migrate".in_progress SET statements_done = (\d+)/.exec(line);
@@ -65,7 +74,7 @@ describe('up --sql', () => {
       'ALTER TABLE "rds_migrate".in_progress ADD COLUMN IF NOT EXISTS statements_done integer NOT NULL DEFAULT 0;',
       '-- up aaaa01: migration aaaa01 (aaaa01.sql)',
       "SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '5min';",
-      'CREATE TABLE t (id int PRIMARY KEY, name text)',
+      'CREATE TABLE t (id int PRIMARY KEY, name text);',
       "log up aaaa01 note='unit 1 of 3'",
       'COMMIT;',
       '-- unit 2 of 3: aaaa02 alone, outside a transaction',
@@ -80,7 +89,7 @@ describe('up --sql', () => {
       'BEGIN;',
       '-- up aaaa03: migration aaaa03 (aaaa03.sql)',
       "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '5min';",
-      'ALTER TABLE t ADD COLUMN note text',
+      'ALTER TABLE t ADD COLUMN note text;',
       "log up aaaa03 note='unit 3 of 3'",
       'COMMIT;',
     ]);
@@ -107,7 +116,10 @@ describe('up --sql', () => {
             .replace(/interval '[\d.e-]+ ms', [\d.e-]+,/g, "interval '0 ms', 0,")
             // Inside a transaction the runner knows when each step started; offline it cannot.
             .replace(/'\d{4}-[^']*'::timestamptz, [\d.e-]+,/g, "clock_timestamp() - interval '0 ms', 0,")
-            .trim(),
+            .trim()
+            // A SQL step's text ends in a lone ';' in case its last line is a comment; offline
+            // prints the statement ending in its own ';' instead, so that psql runs it cleanly.
+            .replace(/\n;$/, ''),
         );
       expect(plan.length).toBeGreaterThanOrEqual(9);
       for (const text of plan) expect(offline).toContain(text);
@@ -180,8 +192,7 @@ describe('the --sql option of the CLI', () => {
     const result = await cli('up', '--sql', '-x', 'greeting=hello');
     expect(result.stdout).toContain(
       '-- recorded from 202601010003_greeting.ts (up) with args {"greeting":"hello"}; the real run may differ\n' +
-        'INSERT INTO notes (value) VALUES ($1);\n' +
-        '-- parameters: $1 = "hello"\n' +
+        "INSERT INTO notes (value) VALUES ('hello');\n" +
         '-- end of recorded SQL',
     );
   });
@@ -194,5 +205,140 @@ describe('the --sql option of the CLI', () => {
     );
     expect(result.stdout).toContain('DROP TABLE notes;');
     expect(result.stdout).not.toContain('DROP TABLE settings;');
+  });
+});
+
+/** Runs `text` as a file through psql (PostgreSQL's client, on PATH), stopping at the first error. */
+async function runInPsql(url: string, text: string, folder: string): Promise<void> {
+  const file = join(folder, 'plan.sql');
+  await writeFile(file, text);
+  await execFileAsync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, url]).catch((error) => {
+    throw new Error(`psql refused the --sql output (is psql installed?): ${error.stderr || error.message}`);
+  });
+}
+
+describe('the --sql output, run by psql', () => {
+  let project: string;
+  let database: TestDatabase;
+  beforeEach(async () => {
+    project = await mkdtemp(join(tmpdir(), 'rds-migrate-offline-psql-'));
+    database = await freshDatabase();
+  });
+  afterEach(async () => {
+    await database.drop();
+    await rm(project, { recursive: true, force: true });
+  });
+
+  function cli(...argv: string[]): Promise<CliResult> {
+    return runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: project });
+  }
+
+  it('runs a SQL-only plan up and back down, split around the transaction: false migration', async () => {
+    await runInPsql(
+      database.url,
+      await renderPlanSql(offlinePlan(splitPlanGraph, 'up', undefined), options),
+      project,
+    );
+    const connection = await database.connect();
+    const status = await readStatus(connection.db, splitPlanGraph);
+    expect(status).toMatchObject({ current: ['aaaa03'], upToDate: true, drift: [] });
+    expect(status.inProgress).toBeUndefined();
+
+    await runInPsql(
+      database.url,
+      await renderPlanSql(offlinePlan(splitPlanGraph, 'down', 'base'), options),
+      project,
+    );
+    expect((await readStatus(connection.db, splitPlanGraph)).current).toEqual([]);
+    const tables = await connection.db.query(`SELECT 1 FROM pg_tables WHERE tablename = 't'`);
+    expect(tables.rows).toEqual([]);
+  });
+
+  it("runs the example app's plan, its TS migrations' values inlined, and leaves what up would", async () => {
+    await cp(join(repo, 'migrations'), join(project, 'migrations'), { recursive: true });
+    const up = await cli('up', '--sql', '-x', 'dev_data=true');
+    expect(up.code).toBe(EXIT.ok);
+    // No placeholder outside a comment (prices such as '$12.50' in the seed are no placeholders).
+    const placeholders = up.stdout
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('--') && /\$\d+(?![\d.,])/.test(line));
+    expect(placeholders).toEqual([]);
+    expect(up.stdout).not.toMatch(/^;$/m);
+    await runInPsql(database.url, up.stdout, project);
+
+    const connection = await database.connect();
+    const users = await connection.db.query('SELECT email FROM users ORDER BY email');
+    expect(users.rows.map((row) => row.email)).toEqual([
+      'ada@example.com',
+      'edsger@example.com',
+      'grace@example.com',
+    ]);
+    // The history it wrote is the history a real up writes: status finds the head, no drift.
+    const status = await cli('status', '--json');
+    expect(status.code).toBe(EXIT.ok);
+    expect(JSON.parse(status.stdout)).toMatchObject({ current: ['f4b1e6a2c9d8'], upToDate: true, drift: [] });
+
+    const down = await cli('down', '--sql', 'head:base');
+    await runInPsql(database.url, down.stdout, project);
+    expect(JSON.parse((await cli('status', '--json')).stdout)).toMatchObject({ current: [] });
+  });
+
+  it('comments out what ctx.batch runs per batch, says so at the top, and --help says so', async () => {
+    await cp(join(repo, 'migrations'), join(project, 'migrations'), { recursive: true });
+    const up = await cli('up', '--sql');
+    expect(up.stdout).toContain(
+      '-- Not in the runnable text: what ctx.batch runs per batch (commented out below).',
+    );
+    expect(up.stdout).toContain('--           WHERE id = ANY($1::bigint[]);');
+    const help = (await cli('up', '--help')).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('runs in psql');
+    expect(help).toContain('what ctx.batch runs per batch is commented out');
+  });
+});
+
+describe('bound values written as SQL literals', () => {
+  const values: [unknown, string][] = [
+    ["it's", 'text'],
+    ["back\\slash and 'quote'", 'text'],
+    [null, 'text'],
+    [42, 'int'],
+    [12345678901234567890n, 'numeric'],
+    [true, 'boolean'],
+    [new Date('2026-11-25T10:30:00.123Z'), 'timestamptz'],
+    [new Date('2026-11-25T10:30:00.123Z'), 'timestamp'],
+    [{ a: "x'y", b: [1, 2] }, 'jsonb'],
+    [Buffer.from([0, 1, 254]), 'bytea'],
+    [['a', 'b"c', 'd\\e', null, "f'g"], 'text[]'],
+    [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      'int[]',
+    ],
+    [[], 'bigint[]'],
+  ];
+
+  it('are the values pg would bind, checked on a real server', async () => {
+    const database = await freshDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      for (const [value, type] of values) {
+        const bound = await client.query(`SELECT $1::${type} AS v`, [value]);
+        const inlined = await client.query(inlineParameters(`SELECT $1::${type} AS v`, [value]));
+        expect(inlined.rows, `${parameterLiteral(value)}::${type}`).toEqual(bound.rows);
+      }
+    } finally {
+      await client.end();
+      await database.drop();
+    }
+  });
+
+  it('replace only placeholders: never inside strings, quoted names, comments or dollar quotes', () => {
+    const text = `SELECT $1, '$1', "a$1", $$ $1 $$, $tag$ $2 $tag$, E'\\' $1', x$1 -- $2\n/* $2 */ $2`;
+    expect(inlineParameters(text, ['v', 'w'])).toBe(
+      `SELECT 'v', '$1', "a$1", $$ $1 $$, $tag$ $2 $tag$, E'\\' $1', x$1 -- $2\n/* $2 */ 'w'`,
+    );
   });
 });

@@ -9,6 +9,11 @@ interface RunCommandOptions {
   sql?: boolean;
 }
 
+/** What --help says of the --sql text: what runs as it is, and what does not. */
+const SQL_RUNNABLE =
+  "it runs in psql as it is (TS migrations' values written as literals), but what ctx.batch runs per " +
+  'batch is commented out: only a real run knows its keys';
+
 const QUIET_HELP = 'print no info lines (ctx.log.info, batch progress) on stderr; warnings still print';
 
 /** `up --sql` / `down --sql`: the plan's SQL for review; no database is opened. */
@@ -33,7 +38,7 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       )
       .option(
         '--sql',
-        'print the SQL the plan would run (from base unless [from:] says), touching no database',
+        `print the SQL the plan would run (from base unless [from:] says), touching no database; ${SQL_RUNNABLE}`,
       )
       .option('--json', 'print the run report as JSON')
       .option('-q, --quiet', QUIET_HELP)
@@ -43,7 +48,9 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       }),
     '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true\n' +
       '  $ rds-migrate up --json --quiet > report.json   # ctx.log lines go to stderr; --quiet keeps warnings only\n' +
-      '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n  $ rds-migrate up --sql 3f2a:head',
+      '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n' +
+      '  $ psql -v ON_ERROR_STOP=1 -f plan.sql "$DATABASE_URL"   # run it by hand (a DBA, a change window)\n' +
+      '  $ rds-migrate up --sql 3f2a:head',
   );
 
   example(
@@ -53,7 +60,7 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       .argument('[target]', "revision to go down to, or 'base'; default: one step; with --sql: [from:]to")
       .option(
         '--sql',
-        'print the SQL the plan would run (from the head unless [from:] says), touching no database',
+        `print the SQL the plan would run (from the head unless [from:] says), touching no database; ${SQL_RUNNABLE}`,
       )
       .option('--json', 'print the run report as JSON')
       .option('-q, --quiet', QUIET_HELP)
