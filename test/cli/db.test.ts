@@ -1,0 +1,157 @@
+/**
+ * `rds-migrate db start | stop | url | psql`: the embedded PostgreSQL in .rds-migrate/, reached
+ * from outside the CLI. Commands that must outlive the process (start) or own the terminal (psql)
+ * run as the real CLI in a child process; every server a test starts is stopped after it.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../lib/cli/program.ts';
+import { connect } from '../../lib/engine/connection.ts';
+import { runningEmbedded, stopEmbedded } from '../../lib/local/embedded.ts';
+import { type CliResult, runCliCaptured } from '../support/cli.ts';
+
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, '../..');
+
+let project: string;
+let dataDir: string;
+/** No DATABASE_URL, no PG* variables: the embedded server is the database. */
+const env = { PATH: process.env.PATH };
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'rds-migrate-db-'));
+  dataDir = join(project, '.rds-migrate', 'pgdata');
+  await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+});
+afterEach(async () => {
+  await stopEmbedded(dataDir);
+});
+afterAll(async () => {
+  await rm(project, { recursive: true, force: true });
+});
+
+function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCliCaptured(argv, { env: { ...env, ...extraEnv }, cwd: project });
+}
+
+/** The real CLI in a child process, as a user runs it from a shell. */
+async function shell(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = [join(repo, 'node_modules/tsx/dist/cli.mjs'), join(repo, 'bin/cli.ts'), ...argv];
+  return run(process.execPath, command, { cwd: project, env }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+async function query(url: string, text: string): Promise<unknown[]> {
+  const session = await connect({ connectionString: url });
+  try {
+    return (await session.db.query(text)).rows;
+  } finally {
+    await session.close();
+  }
+}
+
+describe('rds-migrate db', () => {
+  it('db start leaves the server running after the CLI exits; db url prints its URL; commands use it', async () => {
+    const started = await shell('db', 'start');
+    expect(started.code).toBe(EXIT.ok);
+    expect(started.stdout).toMatch(
+      /^started the embedded PostgreSQL in .rds-migrate\/pgdata \(pid \d+, port \d+\)/,
+    );
+    const running = await runningEmbedded(dataDir);
+    expect(running).toBeDefined();
+
+    const url = await cli(['db', 'url']);
+    expect(url.code).toBe(EXIT.ok);
+    expect(url.stdout).toBe(`postgres://postgres:postgres@127.0.0.1:${running?.port}/app\n`);
+    expect(started.stdout).toContain(`url  ${url.stdout}`);
+    expect(await query(url.stdout.trim(), 'SELECT current_database() AS name')).toEqual([{ name: 'app' }]);
+
+    expect((await cli(['up'])).code).toBe(EXIT.ok);
+    expect(await runningEmbedded(dataDir)).toEqual(running);
+    expect(await query(url.stdout.trim(), 'SELECT revision FROM rds_migrate.heads')).toEqual([
+      { revision: 'cccc00000003' },
+    ]);
+    const again = await cli(['db', 'start']);
+    expect(again.stdout).toContain(`is already running (pid ${running?.pid}`);
+  }, 60_000);
+
+  it('db stop stops it; db url then says it is not running and how to start it (exit 1)', async () => {
+    await shell('db', 'start');
+    const stopped = await cli(['db', 'stop']);
+    expect(stopped.code).toBe(EXIT.ok);
+    expect(stopped.stdout).toMatch(/^stopped the embedded PostgreSQL in .rds-migrate\/pgdata \(pid \d+\)/);
+    expect(await runningEmbedded(dataDir)).toBeUndefined();
+    expect((await cli(['db', 'stop'])).stdout).toContain('is not running: nothing to stop');
+
+    const url = await cli(['db', 'url']);
+    expect(url.code).toBe(EXIT.failed);
+    expect(url.stdout).toBe('');
+    expect(url.stderr).toContain('is not running: rds-migrate db start starts it');
+    const json = await cli(['db', 'url', '--json']);
+    expect(json.code).toBe(EXIT.failed);
+    expect(JSON.parse(json.stdout)).toEqual({ running: false, dataDir: '.rds-migrate/pgdata' });
+  }, 60_000);
+
+  it('db url --json gives the URL, pid and port of the running server', async () => {
+    await cli(['db', 'start']);
+    const running = await runningEmbedded(dataDir);
+    const json = await cli(['db', 'url', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({
+      running: true,
+      url: `postgres://postgres:postgres@127.0.0.1:${running?.port}/app`,
+      pid: running?.pid,
+      port: running?.port,
+      dataDir: '.rds-migrate/pgdata',
+    });
+  }, 60_000);
+
+  it('db psql runs psql on the embedded database, for the session only when it was not running', async () => {
+    const result = await shell('db', 'psql', '--', '-X', '-A', '-t', '-c', 'SELECT current_database()');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toBe('app\n');
+    expect(await runningEmbedded(dataDir)).toBeUndefined();
+
+    const failed = await shell('db', 'psql', '--', '-X', '-c', 'SELECT no_such_column');
+    expect(failed.code).toBe(EXIT.failed);
+    expect(failed.stderr).toContain('error: psql exited with status 1');
+  }, 60_000);
+
+  it('db psql says how to install psql when it is not on PATH', async () => {
+    const result = await cli(['db', 'psql'], { PATH: join(project, 'no-such-folder') });
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr).toContain('psql (the PostgreSQL client) is not on PATH: install it');
+    expect(result.stderr).toContain('apt-get install postgresql-client');
+    expect(await runningEmbedded(dataDir)).toBeUndefined();
+  });
+
+  it('says it manages only the embedded server when a database is configured', async () => {
+    const configured = await cli(['db', 'stop'], { DATABASE_URL: 'postgres://app@db.internal:5432/app' });
+    expect(configured.stderr).toContain(
+      'note: rds-migrate db manages only the embedded PostgreSQL in .rds-migrate/; a database is configured ' +
+        '(app@db.internal:5432/app',
+    );
+
+    await cli(['db', 'start']);
+    const url = (await cli(['db', 'url'])).stdout.trim();
+    // DATABASE_URL pointing at the embedded server itself is no other database: no note.
+    expect((await cli(['db', 'url'], { DATABASE_URL: url })).stderr).toBe('');
+  }, 60_000);
+
+  it('lists start, stop, url and psql with examples in --help', async () => {
+    const help = await cli(['db', '--help']);
+    expect(help.code).toBe(EXIT.ok);
+    for (const command of ['start', 'stop', 'url [options]', 'psql [psql-args...]']) {
+      expect(help.stdout).toContain(`  ${command} `);
+    }
+    expect(help.stdout).toContain('$ export DATABASE_URL=$(rds-migrate db url)');
+    expect((await cli(['db', 'psql', '--help'])).stdout).toContain('$ rds-migrate db psql -- -c');
+    expect((await cli(['--help'])).stdout).toMatch(/\n {2}db +the embedded PostgreSQL/);
+  });
+});
