@@ -27,6 +27,11 @@ export interface FunctionConfig {
   readonly auth: AuthConfig;
   readonly historySchema: string;
   readonly region?: string;
+  /**
+   * How long a deploy may take in all (the Provider framework's total timeout, which the
+   * construct sets): a snapshot the database keeps refusing fails the deploy before it runs out.
+   */
+  readonly deployTimeoutSeconds: number;
 }
 
 export interface SnapshotSettings {
@@ -79,7 +84,20 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     auth: authFromEnv(env),
     historySchema: env.HISTORY_SCHEMA || 'rds_migrate',
     region: env.AWS_REGION || undefined,
+    deployTimeoutSeconds: deployTimeoutFrom(env.DEPLOY_TIMEOUT_SECONDS),
   };
+}
+
+/** One hour (CloudFormation's limit for a custom resource) unless the construct says less. */
+function deployTimeoutFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 3600;
+  const seconds = wholeNumberFrom(value);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new ConfigError(
+      `environment variable DEPLOY_TIMEOUT_SECONDS is '${value}'; set it to whole seconds`,
+    );
+  }
+  return seconds;
 }
 
 function authFromEnv(env: Readonly<Record<string, string | undefined>>): AuthConfig {

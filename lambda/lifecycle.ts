@@ -2,10 +2,17 @@
  * The custom resource's lifecycle, as the CDK Provider framework drives it.
  *
  * onEvent (Create/Update): claim the run lease, read the database's revision, plan `sync` to the
- * TargetRevision (upgrade or downgrade). Nothing to do: done, no snapshot. Otherwise start a
- * snapshot and return; the framework then polls isComplete, which waits for the snapshot and
- * migrates. onEvent's result carries an `RdsMigrate` marker, which the framework merges into
+ * TargetRevision (upgrade or downgrade), and record the request (history table `deploys`) before
+ * any side effect. Nothing to do: done, no snapshot. Otherwise start a snapshot (named and
+ * recorded first) and return; the framework then polls isComplete, which waits for the snapshot
+ * and migrates. onEvent's result carries an `RdsMigrate` marker, which the framework merges into
  * every isComplete event: that is how a poll is told apart from a new request.
+ *
+ * The request's row is the truth every call reads: a second delivery of the same request (the
+ * framework's onEvent retried) joins the first, with its snapshot and its run; a snapshot the
+ * database refuses while busy (a backup, a modification, another snapshot) is tried again in
+ * later polls with backoff; and the deploy's answer counts what its own runs applied, from the
+ * log, whichever poll gives it.
  *
  * Stack rollback: CloudFormation sends Update with the old properties, most likely to the old
  * code (the function is rolled back before the custom resource that depends on it). That code
@@ -16,6 +23,7 @@
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { Database } from '../lib/engine/database.ts';
+import { type DeployRecord, Deploys, type DeployUpdate } from '../lib/engine/deploys.ts';
 import { DriftError, GraphError, HistoryError } from '../lib/engine/errors.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import type { History, RecordedRevision } from '../lib/engine/history.ts';
@@ -24,8 +32,13 @@ import { withLock } from '../lib/engine/lock.ts';
 import { BASE, type Revision } from '../lib/engine/migration.ts';
 import type { Plan } from '../lib/engine/plan.ts';
 import { migrationsFromHistory } from '../lib/engine/recorded.ts';
-import { assertResumable, findDrift, makePlan, migrate } from '../lib/engine/runner.ts';
-import { pruneSnapshots, type SnapshotInfo } from '../lib/engine/snapshot.ts';
+import { assertResumable, findDrift, makePlan, migrate, type RunReport } from '../lib/engine/runner.ts';
+import {
+  pruneSnapshots,
+  SnapshotBusyError,
+  SnapshotExistsError,
+  type SnapshotInfo,
+} from '../lib/engine/snapshot.ts';
 import { awsCallHint } from './aws-errors.ts';
 import {
   ConfigError,
@@ -104,50 +117,173 @@ export async function onEvent(request: LifecycleRequest, runtime: Runtime): Prom
   logBundleMatch(runtime, graph, properties);
 
   const started = Date.now();
-  const { plan, fromHistory } = await runtime.withDatabase((db) =>
+  const { record, counts } = await runtime.withDatabase((db) =>
     withLock(db, runtime.history.lockName, runtime.lockWaitMs(), async () => {
       await new RunLease(runtime.history).claim(db, request.requestId);
-      return planDeploy(db, runtime, request, graph, properties.targetRevision);
+      const deploys = new Deploys(runtime.history);
+      const first = await deploys.find(db, request.requestId);
+      if (first) {
+        // The framework delivered this request again: join the first delivery, start nothing.
+        runtime.logger.info('joining the first delivery of this request', {
+          phase: first.phase,
+          snapshotId: first.snapshotId,
+        });
+        return { record: first, counts: await runtime.history.requestCounts(db, first.requestId) };
+      }
+      const plan = await planDeploy(db, runtime, request, graph, properties.targetRevision);
+      const now = runtime.clock.now();
+      const phase =
+        plan.steps.length === 0 ? 'done' : properties.snapshot.enabled ? 'snapshot-pending' : 'migrate';
+      const recorded = await deploys.insert(db, {
+        requestId: request.requestId,
+        stack: stackNameOf(request.stackId),
+        target: properties.targetRevision,
+        from: plan.from,
+        plan: plan.steps.map((step) => `${step.direction} ${step.revision}`),
+        phase,
+        startedAt: now,
+        ...(phase === 'snapshot-pending' ? { snapshotId: runtime.snapshots.nameAt(now) } : {}),
+        ...(phase === 'done' ? { finishedAt: now } : {}),
+      });
+      runtime.logger.info('planned', {
+        from: recorded.from,
+        target: recorded.target,
+        plan: recorded.plan,
+        fromHistory: revertsFromHistory(graph, recorded),
+        durationMs: Date.now() - started,
+      });
+      return { record: recorded, counts: { up: 0, down: 0 } };
     }),
   );
-  const marker = {
-    requestId: request.requestId,
-    target: properties.targetRevision,
-    from: plan.from,
-    plan: plan.steps.map((step) => `${step.direction} ${step.revision}`),
-    ...(fromHistory ? { revertsFromHistory: true } : {}),
-  };
-  runtime.logger.info('planned', {
-    from: plan.from,
-    target: properties.targetRevision,
-    plan: marker.plan,
-    fromHistory,
-    durationMs: Date.now() - started,
-  });
-
-  if (plan.steps.length === 0) {
+  // The snapshot is asked for once the session is closed: a local snapshot copies the database,
+  // which PostgreSQL does only while nobody is connected to it. Its name is recorded already.
+  const requested =
+    record.phase === 'snapshot-pending' && record.snapshotAttempts === 0
+      ? await requestSnapshot(record, runtime)
+      : record;
+  const marker = markerFor(requested, graph);
+  if (record.phase === 'done') {
     return {
       PhysicalResourceId: physicalResourceId,
-      Data: deployData(properties.targetRevision, plan.from, undefined, [], 'already at the target revision'),
-      [MARKER_KEY]: { ...marker, phase: 'done' },
+      Data: deployData(
+        record,
+        counts,
+        record.plan.length === 0 ? 'already at the target revision' : undefined,
+      ),
+      [MARKER_KEY]: marker,
     };
   }
-  if (!properties.snapshot.enabled) {
-    // Migrating happens in isComplete either way: one path, one lease check, and onEvent stays quick.
-    return { PhysicalResourceId: physicalResourceId, [MARKER_KEY]: { ...marker, phase: 'migrate' } };
-  }
-  const snapshotId = await runtime.snapshots.create({
-    tags: {
-      'rds-migrate:stack': stackNameOf(request.stackId),
-      'rds-migrate:from': revisionsText(plan.from),
-      'rds-migrate:to': properties.targetRevision,
-    },
-  });
-  runtime.logger.info('snapshot requested', { snapshotId });
+  return { PhysicalResourceId: physicalResourceId, [MARKER_KEY]: marker };
+}
+
+/** The marker every isComplete event carries back; the request's row holds the rest. */
+function markerFor(record: DeployRecord, graph: RevisionGraph): DeployMarker {
+  const phase: Phase = record.phase === 'done' ? 'done' : record.phase === 'migrate' ? 'migrate' : 'snapshot';
   return {
-    PhysicalResourceId: physicalResourceId,
-    [MARKER_KEY]: { ...marker, phase: 'snapshot', snapshotId },
+    phase,
+    requestId: record.requestId,
+    target: record.target,
+    from: record.from,
+    plan: record.plan,
+    ...(record.snapshotId ? { snapshotId: record.snapshotId } : {}),
+    ...(revertsFromHistory(graph, record) ? { revertsFromHistory: true } : {}),
   };
+}
+
+/** True when the plan reverts revisions this bundle lacks (a stack rollback run by older code). */
+function revertsFromHistory(graph: RevisionGraph, record: DeployRecord): boolean {
+  return record.from.some((revision) => !graph.has(revision));
+}
+
+/** How long to wait before asking a busy database for the snapshot again: 30 s, doubling, at most 5 min. */
+export function snapshotBackoffMs(attempts: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 300_000);
+}
+
+/** Time kept for the migration itself when a busy database makes the snapshot wait. */
+const BUSY_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Asks for the request's snapshot under its recorded name. A database that is busy is asked
+ * again later (the row says when); a snapshot of that name that exists already is this
+ * request's own (a call that died after RDS accepted it), unless its tags say otherwise.
+ */
+async function requestSnapshot(record: DeployRecord, runtime: Runtime): Promise<DeployRecord> {
+  const save = (update: DeployUpdate) =>
+    runtime.withDatabase((db) => new Deploys(runtime.history).update(db, record.requestId, update));
+  let name = record.snapshotId ?? runtime.snapshots.nameAt(runtime.clock.now());
+  const attempts = record.snapshotAttempts + 1;
+  const tags = {
+    'rds-migrate:stack': record.stack,
+    'rds-migrate:from': revisionsText(record.from),
+    'rds-migrate:to': record.target,
+    'rds-migrate:request': record.requestId,
+  };
+  for (let sequence = 2; ; sequence++) {
+    try {
+      await runtime.snapshots.create({ name, tags });
+      break;
+    } catch (error) {
+      if (error instanceof SnapshotExistsError) {
+        if (await isOwnSnapshot(runtime, name, record.requestId)) break;
+        if (sequence > 5) throw error;
+        name = runtime.snapshots.nameAt(runtime.clock.now(), sequence);
+        continue;
+      }
+      if (!(error instanceof SnapshotBusyError)) throw error;
+      const waited = runtime.clock.now().getTime() - record.startedAt.getTime();
+      const budget = runtime.config.deployTimeoutSeconds * 1000 - BUSY_MARGIN_MS;
+      if (waited >= budget) {
+        throw new DeployFailed(
+          `${runtime.config.kind} ${runtime.config.identifier} stayed busy for ${Math.round(waited / 60_000)} min ` +
+            `(${error.busyWith}), so no snapshot could be taken and nothing was migrated: the database is still at ` +
+            `${revisionsText(record.from)}. Deploy again once it is available (after its backup window or ` +
+            'modification), or set snapshot: { enabled: false } on the construct to migrate without a snapshot.',
+        );
+      }
+      // The last attempt comes at the edge of the budget, not after it.
+      const nextAttemptAt = new Date(
+        Math.min(
+          runtime.clock.now().getTime() + snapshotBackoffMs(attempts),
+          record.startedAt.getTime() + budget,
+        ),
+      );
+      runtime.logger.info('database busy: waiting to take the snapshot', {
+        snapshotId: name,
+        busyWith: error.busyWith,
+        attempts,
+        nextAttemptAt: nextAttemptAt.toISOString(),
+      });
+      await save({ snapshotId: name, snapshotAttempts: attempts, waitingFor: error.busyWith, nextAttemptAt });
+      return {
+        ...record,
+        snapshotId: name,
+        snapshotAttempts: attempts,
+        waitingFor: error.busyWith,
+        nextAttemptAt,
+      };
+    }
+  }
+  runtime.logger.info('snapshot requested', { snapshotId: name, attempts });
+  await save({
+    phase: 'snapshot',
+    snapshotId: name,
+    snapshotAttempts: attempts,
+    waitingFor: undefined,
+    nextAttemptAt: undefined,
+  });
+  return {
+    ...record,
+    phase: 'snapshot',
+    snapshotId: name,
+    snapshotAttempts: attempts,
+    waitingFor: undefined,
+  };
+}
+
+async function isOwnSnapshot(runtime: Runtime, name: string, requestId: string): Promise<boolean> {
+  const found = (await runtime.snapshots.list()).find((snapshot) => snapshot.id === name);
+  return found?.tags['rds-migrate:request'] === requestId;
 }
 
 /** Reads the state under the lock and plans; revisions the bundle lacks are allowed only in a stack rollback. */
@@ -157,7 +293,7 @@ async function planDeploy(
   request: LifecycleRequest,
   graph: RevisionGraph,
   target: Revision,
-): Promise<{ plan: Plan; fromHistory: boolean }> {
+): Promise<Plan> {
   const state = await runtime.history.read(db);
   const unknown = state.heads.filter((revision) => !graph.has(revision));
   let planGraph = graph;
@@ -175,7 +311,7 @@ async function planDeploy(
       inProgress: state.inProgress,
     });
   }
-  return { plan, fromHistory: unknown.length > 0 };
+  return plan;
 }
 
 /**
@@ -232,46 +368,41 @@ export async function isComplete(
 ): Promise<IsCompleteResult> {
   if (marker.phase === 'done') return { IsComplete: true };
   const properties = parseProperties(request.properties);
-  if (marker.phase === 'snapshot' && marker.snapshotId) {
-    const state = await runtime.snapshots.state(marker.snapshotId);
-    runtime.logger.info('snapshot state', { snapshotId: marker.snapshotId, state });
-    if (state === 'creating') return { IsComplete: false };
-    if (state === 'failed') {
-      throw new DeployFailed(
-        `snapshot ${marker.snapshotId} failed, so nothing was migrated: the database is still at ` +
-          `${revisionsText(marker.from)}. See the RDS events of ${runtime.config.identifier}, then deploy again.`,
-      );
-    }
-  }
   const graph = await runtime.bundle();
-  const outcome = await runtime
-    .withDatabase((db) =>
-      withLock(db, runtime.history.lockName, runtime.lockWaitMs(), async () => {
-        const lease = new RunLease(runtime.history);
-        if (!(await lease.isHeldBy(db, marker.requestId)))
-          return { supersededBy: (await lease.holder(db))?.token };
-        const report = await migrate(
-          db,
-          graph,
-          { action: 'sync', target: properties.targetRevision },
-          {
-            history: runtime.history,
-            actor: `${runtime.actor}:${stackNameOf(request.stackId)}`,
-            args: properties.contextArgs,
-            log: migrationLogger(runtime.logger),
-            lockWaitMs: runtime.lockWaitMs(),
-            deadline: runtime.deadline(),
-            extendGraph: marker.revertsFromHistory
-              ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
-              : undefined,
-          },
-        );
-        return { report };
-      }),
-    )
-    .catch((error: unknown) => {
-      throw deployFailure(error, { snapshotId: marker.snapshotId, from: marker.from });
+  const outcome = await (async (): Promise<PollOutcome> => {
+    const read = await underLease(runtime, marker, (db, deploys) => recordOf(db, deploys, request, marker));
+    if ('supersededBy' in read) return read;
+    // Snapshot calls are made with no session open (a local snapshot needs the database idle).
+    const record = await advance(read.value, runtime);
+    if (record.phase !== 'migrate' && record.phase !== 'done') return { waiting: record };
+    const migrated = await underLease(runtime, marker, async (db, deploys) => {
+      const report = await migrate(
+        db,
+        graph,
+        { action: 'sync', target: properties.targetRevision },
+        {
+          history: runtime.history,
+          actor: `${runtime.actor}:${stackNameOf(request.stackId)}`,
+          args: properties.contextArgs,
+          log: migrationLogger(runtime.logger),
+          lockWaitMs: runtime.lockWaitMs(),
+          deadline: runtime.deadline(),
+          requestId: record.requestId,
+          extendGraph: revertsFromHistory(graph, record)
+            ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
+            : undefined,
+        },
+      );
+      if (report.status !== 'stopped' && record.phase !== 'done') {
+        await deploys.update(db, record.requestId, { phase: 'done', finishedAt: runtime.clock.now() });
+      }
+      // What this request's runs applied, from the log: the same answer whichever poll gives it.
+      return { report, record, counts: await runtime.history.requestCounts(db, record.requestId) };
     });
+    return 'supersededBy' in migrated ? migrated : migrated.value;
+  })().catch((error: unknown) => {
+    throw deployFailure(error, { snapshotId: marker.snapshotId, from: marker.from });
+  });
 
   if ('supersededBy' in outcome) {
     // A newer request owns the database now. Usually this poll belongs to a request
@@ -286,7 +417,8 @@ export async function isComplete(
         'this request migrated nothing. If two stacks deploy to one database, give each its own historySchema.',
     );
   }
-  const { report } = outcome;
+  if ('waiting' in outcome) return { IsComplete: false };
+  const { report, record, counts } = outcome;
   runtime.logger.info('migrated', {
     status: report.status,
     from: report.from,
@@ -301,13 +433,93 @@ export async function isComplete(
   }
   const pruned = await prune(runtime, properties);
   const note = pruned.length > 0 ? `pruned ${pruned.map((snapshot) => snapshot.id).join(', ')}` : undefined;
-  // The whole deploy's steps, which may have taken several polls (a run stops at the deadline).
-  const steps =
-    report.status === 'up-to-date' ? [] : marker.plan.map((step) => ({ direction: step.split(' ')[0] }));
-  return {
-    IsComplete: true,
-    Data: deployData(properties.targetRevision, marker.from, marker.snapshotId, steps, note),
-  };
+  return { IsComplete: true, Data: deployData(record, counts, note) };
+}
+
+type PollOutcome =
+  | { readonly supersededBy: string | undefined }
+  | { readonly waiting: DeployRecord }
+  | {
+      readonly report: RunReport;
+      readonly record: DeployRecord;
+      readonly counts: { up: number; down: number };
+    };
+
+/**
+ * `body` under the migration lock, if this request still holds the run lease; otherwise who
+ * claimed the database since.
+ */
+async function underLease<T>(
+  runtime: Runtime,
+  marker: DeployMarker,
+  body: (db: Database, deploys: Deploys) => Promise<T>,
+): Promise<{ readonly value: T } | { readonly supersededBy: string | undefined }> {
+  return runtime.withDatabase((db) =>
+    withLock(db, runtime.history.lockName, runtime.lockWaitMs(), async () => {
+      const lease = new RunLease(runtime.history);
+      if (!(await lease.isHeldBy(db, marker.requestId)))
+        return { supersededBy: (await lease.holder(db))?.token };
+      return { value: await body(db, new Deploys(runtime.history)) };
+    }),
+  );
+}
+
+/**
+ * The request's row. A marker without one (onEvent of a release that kept none, or a row lost
+ * with a restored database) is taken at its word, as earlier releases did.
+ */
+async function recordOf(
+  db: Database,
+  deploys: Deploys,
+  request: LifecycleRequest,
+  marker: DeployMarker,
+): Promise<DeployRecord> {
+  const found = await deploys.find(db, marker.requestId);
+  if (found) return found;
+  return deploys.insert(db, {
+    requestId: marker.requestId,
+    stack: stackNameOf(request.stackId),
+    target: marker.target,
+    from: marker.from,
+    plan: marker.plan,
+    phase: marker.phase === 'snapshot' ? 'snapshot' : marker.phase,
+    ...(marker.snapshotId ? { snapshotId: marker.snapshotId } : {}),
+    snapshotAttempts: marker.snapshotId ? 1 : 0,
+  });
+}
+
+/**
+ * Moves a request forward as far as it can go now: asks a busy database for the snapshot again
+ * when its time has come, and waits for a requested snapshot to be available.
+ */
+async function advance(record: DeployRecord, runtime: Runtime): Promise<DeployRecord> {
+  if (record.phase === 'snapshot-pending') {
+    const due = !record.nextAttemptAt || record.nextAttemptAt.getTime() <= runtime.clock.now().getTime();
+    if (!due) {
+      runtime.logger.info('database busy: waiting to take the snapshot', {
+        snapshotId: record.snapshotId,
+        busyWith: record.waitingFor,
+        nextAttemptAt: record.nextAttemptAt?.toISOString(),
+      });
+      return record;
+    }
+    record = await requestSnapshot(record, runtime);
+    if (record.phase !== 'snapshot') return record;
+  }
+  if (record.phase !== 'snapshot' || !record.snapshotId) return record;
+  const state = await runtime.snapshots.state(record.snapshotId);
+  runtime.logger.info('snapshot state', { snapshotId: record.snapshotId, state });
+  if (state === 'creating') return record;
+  if (state === 'failed') {
+    throw new DeployFailed(
+      `snapshot ${record.snapshotId} failed, so nothing was migrated: the database is still at ` +
+        `${revisionsText(record.from)}. See the RDS events of ${runtime.config.identifier}, then deploy again.`,
+    );
+  }
+  await runtime.withDatabase((db) =>
+    new Deploys(runtime.history).update(db, record.requestId, { phase: 'migrate' }),
+  );
+  return { ...record, phase: 'migrate' };
 }
 
 /** Retention runs after a successful migration; failing it must not fail (and roll back) the deploy. */
@@ -403,19 +615,13 @@ function logBundleMatch(runtime: Runtime, graph: RevisionGraph, properties: Depl
   });
 }
 
-function deployData(
-  target: Revision,
-  from: readonly Revision[],
-  snapshotId: string | undefined,
-  steps: readonly { direction?: string }[],
-  note?: string,
-): DeployData {
+function deployData(record: DeployRecord, counts: { up: number; down: number }, note?: string): DeployData {
   return {
-    Revision: target,
-    PreviousRevision: revisionsText(from),
-    SnapshotId: snapshotId ?? '',
-    Applied: String(steps.filter((step) => step.direction === 'up').length),
-    Reverted: String(steps.filter((step) => step.direction === 'down').length),
+    Revision: record.target,
+    PreviousRevision: revisionsText(record.from),
+    SnapshotId: record.phase === 'done' && record.plan.length === 0 ? '' : (record.snapshotId ?? ''),
+    Applied: String(counts.up),
+    Reverted: String(counts.down),
     ...(note ? { Note: note } : {}),
   };
 }

@@ -9,13 +9,17 @@ import {
   DeleteDBClusterSnapshotCommand,
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
 import {
   type Clock,
+  SnapshotBusyError,
   SnapshotError,
+  SnapshotExistsError,
   type SnapshotInfo,
   type SnapshotRequest,
   type SnapshotService,
@@ -27,6 +31,16 @@ import { awsCallHint } from './aws-errors.ts';
 import type { DatabaseKind } from './config.ts';
 
 export const MANAGED_TAG = 'rds-migrate:managed';
+
+/**
+ * What RDS answers while the instance or cluster is busy (another snapshot, a backup, a
+ * modification, storage optimization): the snapshot can be started later.
+ */
+const BUSY_FAULTS = new Set([
+  'InvalidDBInstanceStateFault',
+  'InvalidDBClusterStateFault',
+  'InvalidDBInstanceState',
+]);
 
 export interface RdsSnapshotsOptions {
   readonly client: RDSClient;
@@ -58,14 +72,37 @@ export class RdsSnapshots implements SnapshotService {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** `rds-migrate-<identifier>-<stamp>`, within RDS's rules: letters, digits, single hyphens. */
-  nameAt(at: Date): string {
+  /** `rds-migrate-<identifier>-<stamp>[-<n>]`, within RDS's rules: letters, digits, single hyphens. */
+  nameAt(at: Date, sequence = 1): string {
     const identifier = this.identifier
       .toLowerCase()
       .replace(/[^a-z0-9-]/g, '-')
       .replace(/-+/g, '-')
       .replace(/^-|-$/g, '');
-    return `rds-migrate-${identifier}-${snapshotStamp(at)}`;
+    return `rds-migrate-${identifier}-${snapshotStamp(at)}${sequence > 1 ? `-${sequence}` : ''}`;
+  }
+
+  /** The instance's (or cluster's) status when it is not `available`, or a snapshot of it being made. */
+  async busyWith(): Promise<string | undefined> {
+    const status = await this.call('describe', () => this.databaseStatus());
+    if (status && status !== 'available') return `${this.kind} status ${status}`;
+    const creating = (await this.call('list the snapshots of', () => this.describe({}))).find(
+      (snapshot) => stateOf(snapshot.status) === 'creating',
+    );
+    return creating ? `snapshot ${creating.id} still being created` : undefined;
+  }
+
+  private async databaseStatus(): Promise<string | undefined> {
+    if (this.kind === 'cluster') {
+      const result = await this.client.send(
+        new DescribeDBClustersCommand({ DBClusterIdentifier: this.identifier }),
+      );
+      return result.DBClusters?.[0]?.Status;
+    }
+    const result = await this.client.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: this.identifier }),
+    );
+    return result.DBInstances?.[0]?.DBInstanceStatus;
   }
 
   async create(request: SnapshotRequest): Promise<string> {
@@ -74,7 +111,7 @@ export class RdsSnapshots implements SnapshotService {
       { Key: MANAGED_TAG, Value: 'true' },
       ...Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value: tagValue(Value) })),
     ];
-    await this.call(`create snapshot ${id} of`, () =>
+    await this.callCreate(id, () =>
       this.kind === 'cluster'
         ? this.client.send(
             new CreateDBClusterSnapshotCommand({
@@ -166,6 +203,28 @@ export class RdsSnapshots implements SnapshotService {
       }
     } while (marker && !filter.id);
     return found;
+  }
+
+  /** CreateDB(Cluster)Snapshot, with the refusals a retry can cure told apart from real failures. */
+  private async callCreate<T>(id: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      const name = (error as { name?: string }).name ?? '';
+      if (BUSY_FAULTS.has(name)) {
+        const busyWith = (await this.busyWith().catch(() => undefined)) ?? (error as Error).message;
+        throw new SnapshotBusyError(
+          `${this.kind} ${this.identifier} cannot start snapshot ${id} now (${name}): ${busyWith}`,
+          busyWith,
+        );
+      }
+      if (name === 'DBSnapshotAlreadyExistsFault' || name === 'DBClusterSnapshotAlreadyExistsFault') {
+        throw new SnapshotExistsError(
+          `a snapshot named ${id} of ${this.kind} ${this.identifier} exists already`,
+        );
+      }
+      return this.call(`create snapshot ${id} of`, () => Promise.reject(error));
+    }
   }
 
   private async call<T>(what: string, body: () => Promise<T>): Promise<T> {

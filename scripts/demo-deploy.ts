@@ -254,6 +254,7 @@ function fakeAws(url: string) {
 function pollsLikeRds(local: LocalSnapshots): SnapshotService {
   const polled = new Set<string>();
   return {
+    nameAt: (at, sequence) => local.nameAt(at, sequence),
     create: (request) => local.create(request),
     state: async (id) => {
       if (polled.has(id)) return local.state(id);

@@ -17,12 +17,19 @@ import {
   type aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
 import { acknowledgeFunctionFindings, acknowledgeProviderFindings } from './nag.ts';
 import { addInterfaceEndpoints, defaultSubnets } from './networking.ts';
 import { grantDatabaseAccess } from './permissions.ts';
-import { type DatabaseMigrationsProps, MAX_TOTAL_TIMEOUT, resolveTimeouts, validateProps } from './props.ts';
-import { type MigrationTarget, migrationTarget } from './target.ts';
+import {
+  type DatabaseMigrationsProps,
+  MAX_TOTAL_TIMEOUT,
+  type ResolvedTimeouts,
+  resolveTimeouts,
+  validateProps,
+} from './props.ts';
+import { claimDatabase, type MigrationTarget, migrationTarget } from './target.ts';
 
 /**
  * Migrates a PostgreSQL database (RDS instance or Aurora cluster) to the head of
@@ -45,6 +52,7 @@ export class DatabaseMigrations extends Construct {
     super(scope, id);
     const target = migrationTarget(props);
     validateProps(props);
+    claimDatabase(this, target, props.historySchema ?? DEFAULT_HISTORY_SCHEMA);
     const timeouts = resolveTimeouts(props.timeouts);
     const snapshot = { enabled: props.snapshot?.enabled ?? true, retain: props.snapshot?.retain };
     const migrationsDir = resolve(props.migrationsDir);
@@ -63,7 +71,7 @@ export class DatabaseMigrations extends Construct {
       timeout: timeouts.lambda,
       vpc: props.vpc,
       vpcSubnets,
-      environment: this.environment(props, target),
+      environment: this.environment(props, target, timeouts),
     });
     this.function = handler;
 
@@ -114,7 +122,11 @@ export class DatabaseMigrations extends Construct {
     return this.function.grantInvoke(grantee);
   }
 
-  private environment(props: DatabaseMigrationsProps, target: MigrationTarget): Record<string, string> {
+  private environment(
+    props: DatabaseMigrationsProps,
+    target: MigrationTarget,
+    timeouts: ResolvedTimeouts,
+  ): Record<string, string> {
     const common = {
       MIGRATIONS_DIR: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
@@ -122,6 +134,7 @@ export class DatabaseMigrations extends Construct {
       DB_KIND: target.kind,
       DB_IDENTIFIER: target.identifier,
       HISTORY_SCHEMA: props.historySchema ?? 'rds_migrate',
+      DEPLOY_TIMEOUT_SECONDS: String(timeouts.total.toSeconds()),
       POWERTOOLS_SERVICE_NAME: 'rds-migrate',
       LOG_LEVEL: 'INFO',
     };

@@ -29,6 +29,10 @@ export function grantDatabaseAccess(
     }),
   );
   if (snapshot.enabled) {
+    // The database's status: why it refuses a snapshot now (a backup, a modification).
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: [target.describeDatabaseAction], resources: [target.arn] }),
+    );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: [target.createSnapshotAction],

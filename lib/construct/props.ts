@@ -40,8 +40,10 @@ export interface MigrationTimeouts {
    */
   readonly queryInterval?: Duration;
   /**
-   * Timeout of one invocation of the function (one migration run must fit in it).
-   * @default Duration.minutes(15)
+   * Timeout of one invocation of the function (one migration run must fit in it). At most 14
+   * minutes: the Provider framework's own Lambdas, which wait for each call, time out at 15, and
+   * must outlive the function by a clear margin (a slow cold start included) to report its answer.
+   * @default Duration.minutes(14)
    */
   readonly lambda?: Duration;
 }
@@ -96,7 +98,7 @@ export interface DatabaseMigrationsProps {
   readonly contextArgs?: Record<string, string>;
   /**
    * Time limits of a deploy.
-   * @default - 1 hour in total, snapshot checks every 30 seconds, 15 minutes per invocation
+   * @default - 1 hour in total, snapshot checks every 30 seconds, 14 minutes per invocation
    */
   readonly timeouts?: MigrationTimeouts;
   /**
@@ -120,7 +122,13 @@ export interface DatabaseMigrationsProps {
 }
 
 export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
-const MAX_LAMBDA_TIMEOUT = Duration.minutes(15);
+/** The Provider framework's own Lambdas (onEvent, isComplete) time out at 15 minutes (aws-cdk-lib). */
+export const FRAMEWORK_LAMBDA_TIMEOUT = Duration.minutes(15);
+/** What the framework's Lambda keeps after the function's timeout: a cold start, the response. */
+export const FRAMEWORK_MARGIN = Duration.minutes(1);
+const MAX_LAMBDA_TIMEOUT = Duration.seconds(
+  FRAMEWORK_LAMBDA_TIMEOUT.toSeconds() - FRAMEWORK_MARGIN.toSeconds(),
+);
 const HISTORY_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const CONTEXT_ARG_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -202,7 +210,8 @@ export function resolveTimeouts(timeouts: MigrationTimeouts | undefined): Resolv
     lambdaTimeout > MAX_LAMBDA_TIMEOUT.toSeconds()
   ) {
     throw new DatabaseMigrationsPropsError(
-      `timeouts.lambda must be whole seconds between 1 second and 15 minutes (the Lambda limit); got ${resolved.lambda.toHumanString()}`,
+      "timeouts.lambda must be whole seconds between 1 second and 14 minutes: the Provider framework's own " +
+        `Lambdas time out at 15 and must outlive each call of the function; got ${resolved.lambda.toHumanString()}`,
     );
   }
   return resolved;

@@ -13,12 +13,16 @@ export const MANAGED_SNAPSHOT_TAG = 'rds-migrate:managed';
 export interface MigrationTarget {
   readonly kind: 'instance' | 'cluster';
   readonly identifier: string;
+  /** The database construct, for messages: its path in the app. */
+  readonly construct: IConstruct;
   /** ARN of the instance or cluster as IAM sees it (RDS identifiers are lower case). */
   readonly arn: string;
   readonly connections: ec2.Connections;
   readonly snapshotResourceType: 'snapshot' | 'cluster-snapshot';
   readonly createSnapshotAction: string;
   readonly describeSnapshotsAction: string;
+  /** Reads the database's status: what keeps it from taking a snapshot now. */
+  readonly describeDatabaseAction: string;
   readonly deleteSnapshotAction: string;
   readonly endpoint: { readonly hostname: string; readonly port: string };
   grantConnect(grantee: iam.IGrantable, username: string): iam.Grant;
@@ -64,11 +68,13 @@ export function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget
     return {
       kind: 'instance',
       identifier: database.instanceIdentifier,
+      construct: database,
       arn: lowerCaseArn(database, 'db', database.instanceIdentifier, database.instanceArn),
       connections: database.connections,
       snapshotResourceType: 'snapshot',
       createSnapshotAction: 'rds:CreateDBSnapshot',
       describeSnapshotsAction: 'rds:DescribeDBSnapshots',
+      describeDatabaseAction: 'rds:DescribeDBInstances',
       deleteSnapshotAction: 'rds:DeleteDBSnapshot',
       endpoint: { hostname: database.dbInstanceEndpointAddress, port: database.dbInstanceEndpointPort },
       grantConnect: (grantee, username) => database.grantConnect(grantee, username),
@@ -79,11 +85,13 @@ export function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget
     return {
       kind: 'cluster',
       identifier: cluster.clusterIdentifier,
+      construct: cluster,
       arn: lowerCaseArn(cluster, 'cluster', cluster.clusterIdentifier, cluster.clusterArn),
       connections: cluster.connections,
       snapshotResourceType: 'cluster-snapshot',
       createSnapshotAction: 'rds:CreateDBClusterSnapshot',
       describeSnapshotsAction: 'rds:DescribeDBClusterSnapshots',
+      describeDatabaseAction: 'rds:DescribeDBClusters',
       deleteSnapshotAction: 'rds:DeleteDBClusterSnapshot',
       endpoint: {
         hostname: cluster.clusterEndpoint.hostname,
@@ -103,4 +111,33 @@ export function snapshotArn(scope: IConstruct, target: MigrationTarget, name: st
     resourceName: name,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
+}
+
+/** The DatabaseMigrations of an app, by the database and history schema they migrate. */
+const claims = new WeakMap<IConstruct, Map<string, string>>();
+
+/**
+ * One DatabaseMigrations per database and history schema in an app: two would race each other's
+ * snapshots, run lease and history. An identifier made in this app is a token, the same for every
+ * reference to that database; an imported one is its name, which RDS compares in lower case.
+ */
+export function claimDatabase(scope: IConstruct, target: MigrationTarget, historySchema: string): void {
+  const identifier = Token.isUnresolved(target.identifier)
+    ? target.identifier
+    : target.identifier.toLowerCase();
+  const key = `${target.kind}/${identifier}/${historySchema}`;
+  const app = scope.node.root;
+  const taken = claims.get(app) ?? new Map<string, string>();
+  claims.set(app, taken);
+  const other = taken.get(key);
+  if (other !== undefined) {
+    const name = Token.isUnresolved(target.identifier) ? target.construct.node.path : target.identifier;
+    throw new DatabaseMigrationsPropsError(
+      `${scope.node.path} and ${other} both migrate ${target.kind} ${name} with history schema ${historySchema}; ` +
+        "two would race each other's snapshots, run lease and history. Give each database one DatabaseMigrations " +
+        'with one migrationsDir (merge the folders: rds-migrate merge joins their heads), or, when two apps share ' +
+        'the database on purpose, give each its own historySchema.',
+    );
+  }
+  taken.set(key, scope.node.path);
 }

@@ -25,7 +25,18 @@ export interface SnapshotRequest {
 }
 
 export interface SnapshotService {
-  /** Starts a snapshot and returns its id; it may still be `creating` when this returns. */
+  /**
+   * The name of a snapshot started at `at`: known before it is started, so it can be recorded
+   * first. `sequence` (2, 3, ...) picks another name for the same second.
+   */
+  nameAt(at: Date, sequence?: number): string;
+  /** What keeps the database from starting a snapshot now, if anything can be said. */
+  busyWith?(): Promise<string | undefined>;
+  /**
+   * Starts a snapshot and returns its id; it may still be `creating` when this returns. Throws
+   * SnapshotBusyError when the database cannot start one now (another snapshot, a backup, a
+   * modification), SnapshotExistsError when one of that name exists already.
+   */
   create(request: SnapshotRequest): Promise<string>;
   state(id: string): Promise<SnapshotState>;
   /** Snapshots this tool made of this database, newest first. */
@@ -42,7 +53,24 @@ export const systemClock: Clock = { now: () => new Date() };
 
 /** A snapshot cannot be made, found or removed. */
 export class SnapshotError extends RdsMigrateError {
-  override readonly name = 'SnapshotError';
+  override readonly name: string = 'SnapshotError';
+}
+
+/** The database cannot start a snapshot now; trying again later may work. */
+export class SnapshotBusyError extends SnapshotError {
+  override readonly name = 'SnapshotBusyError';
+  constructor(
+    message: string,
+    /** What the database is busy with, as its status says: `backing-up`, `snapshot ... creating`. */
+    readonly busyWith: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A snapshot of the requested name exists already (a retried request made it). */
+export class SnapshotExistsError extends SnapshotError {
+  override readonly name = 'SnapshotExistsError';
 }
 
 /** `2026-11-25T10:30:05Z` → `20261125103005` (UTC), the suffix of every snapshot name. */

@@ -16,6 +16,7 @@ import type { Database } from '../engine/database.ts';
 import {
   type Clock,
   SnapshotError,
+  SnapshotExistsError,
   type SnapshotInfo,
   type SnapshotRequest,
   type SnapshotService,
@@ -70,6 +71,12 @@ export class LocalSnapshots implements SnapshotService {
     this.admin = options.admin;
     this.database = options.database;
     this.clock = options.clock ?? systemClock;
+  }
+
+  /** `<database>_<stamp>[_<n>]`, within PostgreSQL's 63-byte names. */
+  nameAt(at: Date, sequence = 1): string {
+    const suffix = `_${snapshotStamp(at)}${sequence > 1 ? `_${sequence}` : ''}`;
+    return truncateBytes(this.database, MAX_NAME_BYTES - Buffer.byteLength(suffix)) + suffix;
   }
 
   async create(request: SnapshotRequest): Promise<string> {
@@ -216,7 +223,7 @@ export class LocalSnapshots implements SnapshotService {
       throw new SnapshotError(`snapshot name '${name}' must be 1 to ${MAX_NAME_BYTES} bytes long`);
     }
     if (await this.exists(name))
-      throw new SnapshotError(`a database named ${name} already exists; pick another name`);
+      throw new SnapshotExistsError(`a database named ${name} already exists; pick another name`);
   }
 
   private async exists(name: string): Promise<boolean> {

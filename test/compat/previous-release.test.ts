@@ -62,6 +62,9 @@ afterEach(async () => {
 /** RDS snapshots stand-in both releases share (its shape is the SnapshotService both know). */
 class MemorySnapshots implements SnapshotService {
   readonly made: SnapshotInfo[] = [];
+  nameAt(at: Date, sequence = 1): string {
+    return `rds-migrate-${DB_IDENTIFIER}-${at.getTime()}-${sequence}`;
+  }
   async create(request: { name?: string; tags: Record<string, string> }): Promise<string> {
     const id = request.name ?? `rds-migrate-${DB_IDENTIFIER}-${this.made.length + 1}`;
     this.made.unshift({ id, createdAt: new Date(), state: 'available', tags: request.tags });

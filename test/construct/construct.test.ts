@@ -127,7 +127,7 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
-      Timeout: 900,
+      Timeout: 840,
       VpcConfig: {
         SubnetIds: Match.anyValue(),
         SecurityGroupIds: [
@@ -144,6 +144,7 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
           DB_KIND: 'instance',
           DB_IDENTIFIER: { Ref: databaseId },
           HISTORY_SCHEMA: 'rds_migrate',
+          DEPLOY_TIMEOUT_SECONDS: '3600',
           POWERTOOLS_SERVICE_NAME: 'rds-migrate',
           LOG_LEVEL: 'INFO',
         },
@@ -163,6 +164,16 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
       Handler: 'framework.onEvent',
       Environment: { Variables: { USER_ON_EVENT_FUNCTION_ARN: fnArn, USER_IS_COMPLETE_FUNCTION_ARN: fnArn } },
     });
+  });
+
+  it("ends every call of the function a minute before the framework's Lambda that waits for it", () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const timeoutOf = (handler: string) =>
+      Object.values(functions).find((fn) => fn.Properties.Handler === handler)?.Properties.Timeout as number;
+    // The handler's own deadline is 20 s before its timeout; the framework's comes 60 s after that.
+    for (const framework of ['framework.onEvent', 'framework.isComplete']) {
+      expect(timeoutOf(framework) - timeoutOf('index.handler')).toBeGreaterThanOrEqual(60);
+    }
   });
 
   it('polls every 30 s for at most an hour', () => {
@@ -208,6 +219,7 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
         `rds:CreateDBSnapshot ${db}`,
         `rds:CreateDBSnapshot ${own}`,
         `rds:DeleteDBSnapshot ${own}`,
+        `rds:DescribeDBInstances ${db}`,
         `rds:DescribeDBSnapshots ${db}`,
         'rds:DescribeDBSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:*',
         `secretsmanager:DescribeSecret ${secret}`,
@@ -428,6 +440,7 @@ describe('an Aurora PostgreSQL cluster', () => {
         `rds:CreateDBClusterSnapshot ${own}`,
         `rds:DeleteDBClusterSnapshot ${own}`,
         `rds:DescribeDBClusterSnapshots ${cluster}`,
+        `rds:DescribeDBClusters ${cluster}`,
         'rds:DescribeDBClusterSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:*',
       ].sort(),
     );
@@ -568,6 +581,7 @@ describe('an imported instance', () => {
         `rds:CreateDBSnapshot ${arn}:db:app-db`,
         `rds:CreateDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
         `rds:DeleteDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
+        `rds:DescribeDBInstances ${arn}:db:app-db`,
         `rds:DescribeDBSnapshots ${arn}:db:app-db`,
         `rds:DescribeDBSnapshots ${arn}:snapshot:*`,
       ].sort(),
@@ -697,16 +711,75 @@ describe('prop validation', () => {
     ).toThrow(/timeouts\.queryInterval must divide timeouts\.total/);
   });
 
-  it('refuses a Lambda timeout above 15 minutes', () => {
+  it("refuses a Lambda timeout the Provider framework's own 15-minute Lambdas cannot outlive", () => {
     expect(
-      build((stack, vpc) => ({ ...instance(stack, vpc), timeouts: { lambda: Duration.minutes(16) } })),
-    ).toThrow(/timeouts\.lambda must be whole seconds between 1 second and 15 minutes/);
+      build((stack, vpc) => ({ ...instance(stack, vpc), timeouts: { lambda: Duration.minutes(15) } })),
+    ).toThrow(
+      /timeouts\.lambda must be whole seconds between 1 second and 14 minutes: the Provider framework/,
+    );
   });
 
   it('refuses a history schema that is not a plain identifier', () => {
     expect(build((stack, vpc) => ({ ...instance(stack, vpc), historySchema: 'Drop Table' }))).toThrow(
       /historySchema 'Drop Table'/,
     );
+  });
+});
+
+describe('one DatabaseMigrations per database', () => {
+  const app = () =>
+    new App({ outdir: tempDir('rds-migrate-twice-'), context: { 'aws:cdk:bundling-stacks': [] } });
+
+  it('refuses a second one on the same instance, naming both and what to do', () => {
+    const stack = new Stack(app(), 'Twice');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const database = postgresInstance(stack, vpc);
+    const props = { database, secret: database.secret, vpc, migrationsDir: VALID };
+    new DatabaseMigrations(stack, 'Migrations', props);
+    expect(() => new DatabaseMigrations(stack, 'MoreMigrations', props)).toThrow(
+      /Twice\/MoreMigrations and Twice\/Migrations both migrate instance Twice\/Database with history schema rds_migrate; two would race each other's snapshots, run lease and history\..*its own historySchema/,
+    );
+  });
+
+  it('refuses one in another stack of the same app too, and an imported name in another case', () => {
+    const shared = app();
+    const first = new Stack(shared, 'First');
+    const vpc = new ec2.Vpc(first, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const imported = (stack: Stack, id: string, name: string) =>
+      rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, id, {
+        instanceIdentifier: name,
+        instanceEndpointAddress: 'app-db.example.internal',
+        port: 5432,
+        securityGroups: [],
+      });
+    const secret = postgresInstance(first, vpc).secret;
+    new DatabaseMigrations(first, 'Migrations', {
+      database: imported(first, 'Imported', 'App-DB'),
+      secret,
+      vpc,
+      migrationsDir: VALID,
+    });
+    const second = new Stack(shared, 'Second');
+    expect(
+      () =>
+        new DatabaseMigrations(second, 'Migrations', {
+          database: imported(second, 'Imported', 'app-db'),
+          secret,
+          vpc,
+          migrationsDir: VALID,
+        }),
+    ).toThrow(/Second\/Migrations and First\/Migrations both migrate instance app-db/);
+  });
+
+  it('allows two apps sharing a database on purpose, each with its own history schema', () => {
+    const stack = new Stack(app(), 'Shared');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const database = postgresInstance(stack, vpc);
+    const props = { database, secret: database.secret, vpc, migrationsDir: VALID };
+    new DatabaseMigrations(stack, 'Billing', { ...props, historySchema: 'billing_history' });
+    expect(
+      () => new DatabaseMigrations(stack, 'Orders', { ...props, historySchema: 'orders_history' }),
+    ).not.toThrow();
   });
 });
 

@@ -124,6 +124,7 @@ describe('environment', () => {
       auth: { mode: 'secret', secretArn: SECRET_ARN },
       historySchema: 'rds_migrate',
       region: undefined,
+      deployTimeoutSeconds: 3600,
     });
   });
 
@@ -267,6 +268,7 @@ describe('pruneSnapshots', () => {
     const deleted: string[] = [];
     return {
       deleted,
+      nameAt: () => 'x',
       create: async () => 'x',
       state: async () => 'available',
       list: async () => infos.filter((info) => !deleted.includes(info.id)),

@@ -1,0 +1,130 @@
+/**
+ * Deploy requests, as the history records them (table `deploys`, history format 3): one row per
+ * request of an orchestrator that drives a database over several calls (the deployed function:
+ * one CloudFormation request, then polls). The row is written before the request's first side
+ * effect, so a second delivery of the same request finds it and joins the first instead of
+ * planning again, and every poll reads the request's state from here, not from what the last
+ * call happened to see.
+ */
+import { escapeIdentifier } from 'pg';
+import type { Database } from './database.ts';
+import type { History } from './history.ts';
+import type { Revision } from './migration.ts';
+
+/**
+ * Where a request stands. `snapshot-pending`: the snapshot is named but the database refused to
+ * start it yet (busy); `snapshot`: RDS accepted it; `migrate`: ready to migrate; `done`: nothing
+ * (more) to do. Readers treat a phase they do not know as still running.
+ */
+export type DeployPhase = 'snapshot-pending' | 'snapshot' | 'migrate' | 'done';
+
+export interface DeployRecord {
+  readonly requestId: string;
+  readonly stack: string;
+  readonly target: Revision;
+  /** The database's heads when the request planned. */
+  readonly from: readonly Revision[];
+  /** The plan as it was made: `up <rev>` / `down <rev>`. */
+  readonly plan: readonly string[];
+  readonly phase: DeployPhase;
+  readonly snapshotId?: string;
+  readonly snapshotAttempts: number;
+  /** When a refused snapshot may be tried again. */
+  readonly nextAttemptAt?: Date;
+  /** What the database was busy with the last time a snapshot was refused. */
+  readonly waitingFor?: string;
+  readonly startedAt: Date;
+  readonly finishedAt?: Date;
+}
+
+export type DeployUpdate = Partial<
+  Pick<
+    DeployRecord,
+    'phase' | 'snapshotId' | 'snapshotAttempts' | 'nextAttemptAt' | 'waitingFor' | 'finishedAt'
+  >
+>;
+
+const COLUMNS: Readonly<Record<keyof DeployUpdate, string>> = {
+  phase: 'phase',
+  snapshotId: 'snapshot_id',
+  snapshotAttempts: 'snapshot_attempts',
+  nextAttemptAt: 'next_attempt_at',
+  waitingFor: 'waiting_for',
+  finishedAt: 'finished_at',
+};
+
+export class Deploys {
+  private readonly table: string;
+
+  constructor(history: History) {
+    this.table = `${escapeIdentifier(history.schema)}.deploys`;
+  }
+
+  async find(db: Database, requestId: string): Promise<DeployRecord | undefined> {
+    const result = await db.query<Record<string, unknown>>(
+      `SELECT * FROM ${this.table} WHERE request_id = $1`,
+      [requestId],
+    );
+    const row = result.rows[0];
+    return row ? recordOf(row) : undefined;
+  }
+
+  /** Records a new request; a request recorded already is left as it is (and returned). */
+  async insert(
+    db: Database,
+    record: Omit<DeployRecord, 'startedAt' | 'snapshotAttempts'> & {
+      snapshotAttempts?: number;
+      startedAt?: Date;
+    },
+  ): Promise<DeployRecord> {
+    await db.query(
+      `INSERT INTO ${this.table} (request_id, stack, target, from_heads, plan, phase, snapshot_id, snapshot_attempts,
+                                  next_attempt_at, waiting_for, finished_at, started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))
+       ON CONFLICT (request_id) DO NOTHING`,
+      [
+        record.requestId,
+        record.stack,
+        record.target,
+        [...record.from],
+        [...record.plan],
+        record.phase,
+        record.snapshotId ?? null,
+        record.snapshotAttempts ?? 0,
+        record.nextAttemptAt ?? null,
+        record.waitingFor ?? null,
+        record.finishedAt ?? null,
+        record.startedAt ?? null,
+      ],
+    );
+    return (await this.find(db, record.requestId)) as DeployRecord;
+  }
+
+  async update(db: Database, requestId: string, update: DeployUpdate): Promise<void> {
+    const entries = Object.entries(update) as [keyof DeployUpdate, unknown][];
+    if (entries.length === 0) return;
+    const sets = entries.map(([key], index) => `${COLUMNS[key]} = $${index + 2}`);
+    await db.query(
+      `UPDATE ${this.table} SET ${sets.join(', ')}, updated_at = clock_timestamp() WHERE request_id = $1`,
+      [requestId, ...entries.map(([, value]) => value ?? null)],
+    );
+  }
+}
+
+function recordOf(row: Record<string, unknown>): DeployRecord {
+  const date = (value: unknown) => (value instanceof Date ? value : undefined);
+  return {
+    requestId: String(row.request_id),
+    stack: String(row.stack),
+    target: String(row.target),
+    from: row.from_heads as string[],
+    plan: row.plan as string[],
+    phase: String(row.phase) as DeployPhase,
+    snapshotId: typeof row.snapshot_id === 'string' ? row.snapshot_id : undefined,
+    snapshotAttempts: Number(row.snapshot_attempts ?? 0),
+    nextAttemptAt: date(row.next_attempt_at),
+    waitingFor: typeof row.waiting_for === 'string' ? row.waiting_for : undefined,
+    startedAt: date(row.started_at) ?? new Date(0),
+    finishedAt: date(row.finished_at),
+  };
+}
