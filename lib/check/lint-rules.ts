@@ -71,8 +71,8 @@ const RULES = [
       '2. ALTER TABLE t VALIDATE CONSTRAINT t_col_not_null; (scans without blocking writes)',
       '3. ALTER TABLE t ALTER COLUMN col SET NOT NULL; (uses the constraint, no scan)',
       '4. ALTER TABLE t DROP CONSTRAINT t_col_not_null;',
-      'If an earlier migration validated such a constraint, mark the statement ' +
-        '`-- rds-migrate:allow set-not-null <reason>`.',
+      'A validated CHECK (col IS NOT NULL) from an earlier migration counts too (PostgreSQL 12+); ' +
+        'before 12 SET NOT NULL always scans: keep the validated CHECK instead of SET NOT NULL.',
     ),
   },
   {
@@ -201,11 +201,97 @@ const RULES = [
   {
     id: 'validate-in-same-transaction',
     title: 'VALIDATE CONSTRAINT in the transaction that added it NOT VALID',
-    why: "The lock of ADD ... NOT VALID is held until commit, so validating in the same transaction blocks writes for the whole scan, as if NOT VALID weren't there.",
+    why: "The lock of ADD ... NOT VALID is held until commit, so validating in the same transaction blocks writes for the whole scan, as if NOT VALID weren't there; consecutive transactional migrations share one transaction when they are pending together.",
     fix: steps(
-      '1. Mark the migration `transaction: false`, so ADD ... NOT VALID commits before VALIDATE starts ' +
-        '(the runner then runs its statements one by one),',
-      '2. or move VALIDATE CONSTRAINT (and a SET NOT NULL that relies on it) to a later migration with `transaction: false`.',
+      '1. Mark the migration that validates `transaction: false`: the runner then commits everything before it ' +
+        '(ADD ... NOT VALID included) and runs its statements one by one,',
+      '2. or, within one migration, mark it `transaction: false` so ADD ... NOT VALID commits before VALIDATE starts.',
+    ),
+  },
+  {
+    id: 'table-rewrite',
+    title: 'A statement that rewrites an existing table, index or materialized view',
+    why: 'A rewrite copies every row (and rebuilds the indexes) while holding an ACCESS EXCLUSIVE lock, blocking every read and write until done.',
+    fix: steps(
+      '1. SET TABLESPACE, SET LOGGED/UNLOGGED, SET ACCESS METHOD: leave them out of migrations; run pg_repack ' +
+        '(available on RDS) or do it in a maintenance window.',
+      '2. A stored generated column (ADD COLUMN ... STORED, SET EXPRESSION): on PostgreSQL 18 add it VIRTUAL; otherwise add a ' +
+        'plain column, fill it from a trigger for new rows and in batches (a TS migration with ctx.batch) for old ones.',
+      '3. If the relation is known to stay small, mark the statement `-- rds-migrate:allow table-rewrite <reason>`.',
+    ),
+  },
+  {
+    id: 'table-scan-under-lock',
+    title: 'A statement that scans an existing table while blocking its writes or reads',
+    why: 'The statement reads every row to check it while holding a lock that blocks writes (SHARE or stronger), so traffic waits for the whole scan.',
+    fix: steps(
+      '1. ATTACH PARTITION: first ADD a CHECK constraint matching the partition bound NOT VALID on the table to attach, VALIDATE it ' +
+        'in a `transaction: false` migration, then ATTACH (the scan is skipped) and drop the CHECK.',
+      '2. ALTER DOMAIN ADD CONSTRAINT: add it NOT VALID, then VALIDATE CONSTRAINT in a later `transaction: false` migration. ' +
+        'ALTER DOMAIN SET NOT NULL: use a CHECK (VALUE IS NOT NULL) NOT VALID constraint the same way.',
+      '3. VALIDATE CONSTRAINT or ALTER CONSTRAINT ... ENFORCED in a statement that also takes a stronger lock: give it a statement of its own, ' +
+        'in a `transaction: false` migration.',
+      '4. ADD CONSTRAINT ... EXCLUDE has no non-blocking form: ship it with the table, or in a maintenance window.',
+    ),
+  },
+  {
+    id: 'add-column-default-rewrite',
+    title: 'ADD COLUMN with a DEFAULT before PostgreSQL 11',
+    why: 'Before PostgreSQL 11 every DEFAULT (even a constant) is written into every row, rewriting the table under an ACCESS EXCLUSIVE lock.',
+    fix: steps(
+      '1. Add the column without a default.',
+      '2. ALTER COLUMN col SET DEFAULT <value>; (new rows only, no rewrite)',
+      '3. Backfill existing rows in batches (a TS migration with ctx.batch).',
+      'Or upgrade to PostgreSQL 11+, where a constant default is stored once in the catalog (and say so with --pg-version).',
+    ),
+  },
+  {
+    id: 'reindex-non-concurrently',
+    title: 'REINDEX without CONCURRENTLY on an existing table or index',
+    why: "REINDEX holds a SHARE lock on the table (writes wait) and an ACCESS EXCLUSIVE lock on each index it rebuilds, which blocks nearly every query, since the planner locks all of a table's indexes.",
+    fix: steps(
+      '1. Write REINDEX INDEX CONCURRENTLY ... (PostgreSQL 12+) alone in a migration with `transaction: false`.',
+      '2. Before 12: CREATE INDEX CONCURRENTLY a replacement, then DROP INDEX CONCURRENTLY the old one, each in a `transaction: false` migration.',
+    ),
+  },
+  {
+    id: 'refresh-materialized-view-non-concurrently',
+    title: 'REFRESH MATERIALIZED VIEW without CONCURRENTLY on an existing view',
+    why: 'A plain refresh rebuilds the view under an ACCESS EXCLUSIVE lock, so every query of it waits until the whole view query has run.',
+    fix: steps(
+      '1. Give the view a UNIQUE index (CREATE UNIQUE INDEX CONCURRENTLY in a `transaction: false` migration).',
+      '2. REFRESH MATERIALIZED VIEW CONCURRENTLY v; (an EXCLUSIVE lock: reads go on while it runs).',
+      'A view that has never been populated (WITH NO DATA) must be refreshed plainly once: mark that statement ' +
+        '`-- rds-migrate:allow refresh-materialized-view-non-concurrently <reason>`.',
+    ),
+  },
+  {
+    id: 'cannot-run-in-transaction',
+    title: 'A statement PostgreSQL refuses inside a transaction block, in a transactional migration',
+    why: 'VACUUM, CREATE/DROP DATABASE, CREATE/DROP TABLESPACE, ALTER SYSTEM, REINDEX SCHEMA/DATABASE/SYSTEM, CLUSTER without a table (and ALTER TYPE ... ADD VALUE before PostgreSQL 12) cannot run inside a transaction block, so the migration always fails.',
+    fix: steps(
+      '1. Move the statement to its own migration with `transaction: false` in its header ' +
+        '(the runner applies it alone, outside the plan transaction).',
+      '2. For VACUUM or ANALYZE after a data change, consider leaving it to autovacuum: a migration rarely needs one.',
+    ),
+  },
+  {
+    id: 'enum-value-used-in-transaction',
+    title: 'An enum value used in the transaction that added it',
+    why: 'A value added by ALTER TYPE ... ADD VALUE cannot be used until that transaction commits (PostgreSQL fails with "unsafe use of new value"); consecutive transactional migrations share one transaction when they are pending together.',
+    fix: steps(
+      '1. Mark the migration that adds the value `transaction: false`, so ADD VALUE commits on its own,',
+      '2. or mark the migration that uses it `transaction: false`, so the plan commits before it starts.',
+    ),
+  },
+  {
+    id: 'lock-held-during-long-step',
+    title: 'A lock that blocks traffic, held while a later step of the same transaction does long work',
+    why: 'A lock is held until the transaction commits: one taken early (even by an instant statement) keeps blocking its table while a later rewrite, scan, index build or whole-table update runs, and consecutive transactional migrations share one transaction when they are pending together.',
+    fix: steps(
+      '1. Put the long step in its own migration with `transaction: false` (or the lock-taking statement, so it commits at once).',
+      '2. Or take the lock after the long step: order the statements so the brief ACCESS EXCLUSIVE change comes last.',
+      '3. If the long step is known to be short (a small table), mark it `-- rds-migrate:allow lock-held-during-long-step <reason>`.',
     ),
   },
   {

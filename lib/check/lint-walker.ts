@@ -1,67 +1,56 @@
 /**
- * The linter's walker: goes through one migration's statements in the PostgreSQL parse tree, in
- * order, remembering what earlier statements created, and reports the rules (lint-rules.ts) each
- * statement breaks.
+ * The linter's walker: goes through one migration's statements in order, asks the lock model
+ * (lock-model.ts) what each does, marks which relations existed before this migration (from
+ * what the schema knowledge has seen), and turns the facts into findings: work that blocks
+ * traffic on an existing relation while it rewrites or scans it, statements PostgreSQL refuses in
+ * the migration's transaction, and changes deployed code cannot survive (drops, renames).
+ * Rules that span several statements of one transaction are transaction-lint.ts.
  */
-import type {
-  AlterTableCmd,
-  AlterTableStmt,
-  ColumnDef,
-  Constraint,
-  DefElem,
-  DeleteStmt,
-  DropStmt,
-  IndexStmt,
-  Node,
-  RangeVar,
-  RenameStmt,
-  TransactionStmt,
-  UpdateStmt,
-  VacuumStmt,
-} from 'libpg-query';
+import type { AlterTableStmt, DropStmt, Node, RenameStmt, TransactionStmt } from 'libpg-query';
 import type { LintRuleId } from './lint-rules.ts';
+import { describeStatement } from './lock-model.ts';
+import { blocksTraffic, type LockMode, strength, type TrafficBlocked, trafficBlocked } from './lock-modes.ts';
+import type { PgVersion } from './pg-version.ts';
+import { fromNameList, fromRangeVar, quoted, type RelationName, sameRelation } from './relation-name.ts';
+import type { SchemaKnowledge } from './schema-knowledge.ts';
+import {
+  type LockTaken,
+  type StatementEffect,
+  type Target,
+  targetName,
+  type Work,
+} from './statement-effect.ts';
+
+/** The lock facts a finding reports: which lock, on what, what it blocks, and what happens meanwhile. */
+export interface LockFacts {
+  readonly mode: LockMode;
+  /** E.g. 'table "users"'. */
+  readonly on: string;
+  readonly blocks: TrafficBlocked;
+  /** The relation is rewritten (a new copy of every row and its indexes) while the lock is held. */
+  readonly rewrite: boolean;
+  /** Every row is read (checked, indexed, updated) while the lock is held. */
+  readonly scan: boolean;
+  /** Locks last until commit: the statement's own end outside a transaction, else the transaction's. */
+  readonly heldUntil: 'end of statement' | 'end of transaction';
+  /** The documentation the lock level and the rewrite/scan rule come from. */
+  readonly doc: string;
+}
 
 export interface Violation {
   readonly rule: LintRuleId;
   readonly message: string;
+  readonly lock?: LockFacts;
 }
 
-interface TableName {
-  readonly schema?: string;
-  readonly name: string;
+/** One statement as the model sees it, with each lock and piece of work marked existing or new. */
+export interface AnalysedStatement {
+  readonly node: Node;
+  readonly effect: StatementEffect;
+  readonly locks: readonly (LockTaken & { readonly existing: boolean })[];
+  /** `reported`: the work is a finding of this statement (which an allow comment may still lift). */
+  readonly work: readonly (Work & { readonly existing: boolean; readonly reported: boolean })[];
 }
-
-interface KnownConstraint {
-  readonly table: TableName;
-  readonly name: string;
-  /** Added NOT VALID and not validated yet. */
-  notValid: boolean;
-  /** The column this constraint proves NOT NULL once validated: CHECK (col IS NOT NULL) or NOT NULL col. */
-  readonly provesNotNull?: string;
-}
-
-const VOLATILE_FUNCTIONS: ReadonlySet<string> = new Set([
-  'random',
-  'random_normal',
-  'gen_random_uuid',
-  'uuidv4',
-  'uuidv7',
-  'uuid_generate_v1',
-  'uuid_generate_v1mc',
-  'uuid_generate_v4',
-  'clock_timestamp',
-  'timeofday',
-  'nextval',
-]);
-
-const SERIAL_TYPES: ReadonlySet<string> = new Set([
-  'smallserial',
-  'serial',
-  'bigserial',
-  'serial2',
-  'serial4',
-  'serial8',
-]);
 
 /** Transaction control statements by parse-tree kind, as SQL writes them. */
 const TRANSACTION_CONTROL: ReadonlyMap<string, string> = new Map([
@@ -70,259 +59,142 @@ const TRANSACTION_CONTROL: ReadonlyMap<string, string> = new Map([
   ['TRANS_STMT_COMMIT', 'COMMIT'],
   ['TRANS_STMT_ROLLBACK', 'ROLLBACK'],
   ['TRANS_STMT_PREPARE', 'PREPARE TRANSACTION'],
-  ['TRANS_STMT_COMMIT_PREPARED', 'COMMIT PREPARED'],
-  ['TRANS_STMT_ROLLBACK_PREPARED', 'ROLLBACK PREPARED'],
 ]);
 
-/** Walks one migration's statements in order, remembering what earlier statements created. */
-export class MigrationChecker {
-  private readonly createdTables: TableName[] = [];
-  private readonly constraints: KnownConstraint[] = [];
-  private readonly notNullColumns: { table: TableName; column: string }[] = [];
-  /** Views created anywhere in the text, by statement index: the rename-table recipe. */
-  private readonly views: { index: number; view: TableName }[];
+export interface CheckerOptions {
+  /** Whether the migration runs in a transaction (its `transaction`). */
+  readonly transactional: boolean;
+  readonly pgVersion: PgVersion;
+  /** What earlier statements and migrations showed; `learn`s from this migration as it goes. */
+  readonly schema: SchemaKnowledge;
+  /** Every statement of the text, for rules that look ahead (a view keeping a renamed table's name). */
+  readonly statements: readonly Node[];
+}
 
-  constructor(
-    private readonly transactional: boolean,
-    statements: readonly Node[],
-  ) {
-    this.views = statements.flatMap((node, index) =>
-      'ViewStmt' in node && node.ViewStmt.view ? [{ index, view: tableName(node.ViewStmt.view) }] : [],
+/** Walks one migration's statements in order. */
+export class MigrationChecker {
+  /** Views created anywhere in the text, by statement index: the rename-table recipe. */
+  private readonly views: { index: number; view: RelationName }[];
+
+  constructor(private readonly options: CheckerOptions) {
+    this.views = options.statements.flatMap((node, index) =>
+      'ViewStmt' in node && node.ViewStmt.view ? [{ index, view: fromRangeVar(node.ViewStmt.view) }] : [],
     );
   }
 
-  check(node: Node, index: number): Violation[] {
-    if ('CreateStmt' in node) return this.created(node.CreateStmt.relation);
-    if ('CreateTableAsStmt' in node) return this.created(node.CreateTableAsStmt.into?.rel);
-    if ('SelectStmt' in node) return this.created(node.SelectStmt.intoClause?.rel);
-    if ('AlterTableStmt' in node) return this.alterTable(node.AlterTableStmt);
-    if ('DropStmt' in node) return this.drop(node.DropStmt);
-    if ('RenameStmt' in node) return this.rename(node.RenameStmt, index);
-    if ('IndexStmt' in node) return this.createIndex(node.IndexStmt);
-    if ('ReindexStmt' in node) {
-      return node.ReindexStmt.params?.some((param) => isOption(param, 'concurrently'))
-        ? this.concurrently('REINDEX CONCURRENTLY')
-        : [];
-    }
-    if ('VacuumStmt' in node) return vacuum(node.VacuumStmt);
-    if ('ClusterStmt' in node) {
-      const table = node.ClusterStmt.relation;
-      const what = table ? `table ${quoted(tableName(table))}` : 'every previously clustered table';
-      return [{ rule: 'cluster', message: `CLUSTER rewrites ${what} under an ACCESS EXCLUSIVE lock` }];
-    }
-    if ('UpdateStmt' in node) return this.wholeTable('update-without-where', 'UPDATE', node.UpdateStmt);
-    if ('DeleteStmt' in node) return this.wholeTable('delete-without-where', 'DELETE', node.DeleteStmt);
-    if ('TransactionStmt' in node) return this.transactionControl(node.TransactionStmt);
-    return [];
+  check(node: Node, index: number): { analysed: AnalysedStatement; violations: Violation[] } {
+    const { schema, pgVersion } = this.options;
+    const effect = describeStatement(node, { pgVersion, schema });
+    const existing = (target: Target) => this.existing(target);
+    const locks = effect.locks.map((lock) => ({ ...lock, existing: existing(lock.target) }));
+    const work = effect.work.map((item) => {
+      const onExisting = { ...item, existing: existing(item.target) };
+      return { ...onExisting, reported: workViolation(locks, onExisting, false) !== undefined };
+    });
+    const analysed: AnalysedStatement = { node, effect, locks, work };
+    const violations = [
+      ...this.transactionBlock(effect),
+      ...this.transactionControl(node),
+      ...this.ordered(analysed, this.deployedCodeBreaks(node, index)),
+    ].map((violation) =>
+      violation.lock ? violation : withStatementLock(violation, analysed, this.options.transactional),
+    );
+    schema.learn(node);
+    return { analysed, violations };
   }
 
-  private created(relation: RangeVar | undefined): Violation[] {
-    if (relation) this.createdTables.push(tableName(relation));
-    return [];
+  private existing(target: Target): boolean {
+    if (target.kind === 'group')
+      return target.owner === undefined || !this.options.schema.createdHere(target.owner);
+    return !this.options.schema.createdHere(target.name);
   }
 
-  private isCreated(table: TableName): boolean {
-    return this.createdTables.some((created) => sameTable(created, table));
+  /** Findings from the model's work and the changes deployed code breaks on, in subcommand order. */
+  private ordered(
+    analysed: AnalysedStatement,
+    breaks: { part: number; violation: Violation }[],
+  ): Violation[] {
+    const fromWork = analysed.work.flatMap((work) => {
+      const violation = workViolation(analysed.locks, work, this.options.transactional);
+      return violation ? [{ part: work.part ?? 0, violation }] : [];
+    });
+    return [...breaks, ...fromWork].sort((a, b) => a.part - b.part).map((entry) => entry.violation);
   }
 
-  private concurrently(what: string): Violation[] {
-    if (!this.transactional) return [];
+  private transactionBlock(effect: StatementEffect): Violation[] {
+    const block = effect.transactionBlock;
+    if (block.allowed || !this.options.transactional) return [];
+    const message =
+      block.recipe === 'concurrently-in-transaction'
+        ? `${block.what} cannot run in the migration's transaction; mark the migration transaction: false`
+        : `${block.what} cannot run inside a transaction block, and this migration runs in the plan's transaction; ` +
+          'mark the migration transaction: false';
+    return [{ rule: block.recipe, message }];
+  }
+
+  private transactionControl(node: Node): Violation[] {
+    if (!('TransactionStmt' in node)) return [];
+    const statement: TransactionStmt = node.TransactionStmt;
+    const verb = TRANSACTION_CONTROL.get(statement.kind ?? '');
+    if (!this.options.transactional || !verb) return [];
     return [
       {
-        rule: 'concurrently-in-transaction',
-        message: `${what} cannot run in the migration's transaction; mark the migration transaction: false`,
+        rule: 'transaction-control',
+        message: `${verb} inside a transactional migration ends the runner's transaction midway`,
       },
     ];
   }
 
-  private alterTable(statement: AlterTableStmt): Violation[] {
-    if (statement.objtype !== 'OBJECT_TABLE' || !statement.relation) return [];
-    const table = tableName(statement.relation);
-    const isNew = this.isCreated(table);
-    return (statement.cmds ?? []).flatMap((command) =>
-      'AlterTableCmd' in command ? this.alterTableCommand(table, isNew, command.AlterTableCmd) : [],
-    );
+  /** Drops and renames: not about locks, but deployed code still uses the old names. */
+  private deployedCodeBreaks(node: Node, index: number): { part: number; violation: Violation }[] {
+    if ('AlterTableStmt' in node) return this.droppedColumns(node.AlterTableStmt);
+    if ('DropStmt' in node)
+      return this.droppedTables(node.DropStmt).map((violation) => ({ part: 0, violation }));
+    if ('RenameStmt' in node)
+      return this.renamed(node.RenameStmt, index).map((violation) => ({ part: 0, violation }));
+    return [];
   }
 
-  private alterTableCommand(table: TableName, isNew: boolean, command: AlterTableCmd): Violation[] {
-    const column = quoted(command.name ?? '');
-    switch (command.subtype) {
-      case 'AT_DetachPartition':
-        return command.def && 'PartitionCmd' in command.def && command.def.PartitionCmd.concurrent
-          ? this.concurrently('DETACH PARTITION CONCURRENTLY')
-          : [];
-      case 'AT_AddConstraint':
-        return command.def && 'Constraint' in command.def
-          ? this.addConstraint(table, isNew, command.def.Constraint)
-          : [];
-      case 'AT_ValidateConstraint':
-        return this.validateConstraint(table, isNew, command.name ?? '');
-    }
-    if (isNew) return [];
-    switch (command.subtype) {
-      case 'AT_AddColumn':
-        return command.def && 'ColumnDef' in command.def ? this.addColumn(table, command.def.ColumnDef) : [];
-      case 'AT_DropColumn':
-        return [
-          {
-            rule: 'drop-column',
+  private droppedColumns(statement: AlterTableStmt): { part: number; violation: Violation }[] {
+    if (statement.objtype !== 'OBJECT_TABLE' || !statement.relation) return [];
+    const table = fromRangeVar(statement.relation);
+    if (this.options.schema.createdHere(table)) return [];
+    return (statement.cmds ?? []).flatMap((command, part) => {
+      if (!('AlterTableCmd' in command) || command.AlterTableCmd.subtype !== 'AT_DropColumn') return [];
+      const column = quoted(command.AlterTableCmd.name ?? '');
+      return [
+        {
+          part,
+          violation: {
+            rule: 'drop-column' as const,
             message: `DROP COLUMN removes column ${column} of table ${quoted(table)} while deployed code may still use it`,
           },
-        ];
-      case 'AT_AlterColumnType':
-        return [
-          {
-            rule: 'alter-column-type',
-            message: `ALTER COLUMN ${column} TYPE can rewrite table ${quoted(table)} under an ACCESS EXCLUSIVE lock`,
-          },
-        ];
-      case 'AT_SetNotNull':
-        return this.setNotNull(table, command.name ?? '', `SET NOT NULL on column ${column}`);
-      default:
-        return [];
-    }
+        },
+      ];
+    });
   }
 
-  private addColumn(table: TableName, column: ColumnDef): Violation[] {
-    const name = quoted(column.colname ?? '');
-    const constraints = columnConstraints(column);
-    const has = (type: Constraint['contype']) =>
-      constraints.some((constraint) => constraint.contype === type);
-    const serial = isSerial(column);
-    const violations: Violation[] = [];
-    const fillsRows = has('CONSTR_DEFAULT') || has('CONSTR_IDENTITY') || has('CONSTR_GENERATED') || serial;
-    if ((has('CONSTR_NOTNULL') || has('CONSTR_PRIMARY')) && !fillsRows) {
-      violations.push({
-        rule: 'add-column-not-null-without-default',
-        message: `ADD COLUMN ${name} NOT NULL without a DEFAULT fails on table ${quoted(table)} as soon as it has rows`,
-      });
-    }
-    const volatile = volatileDefault(constraints, serial);
-    if (volatile) {
-      violations.push({
-        rule: 'add-column-volatile-default',
-        message: `ADD COLUMN ${name} with ${volatile} rewrites table ${quoted(table)} under an ACCESS EXCLUSIVE lock`,
-      });
-    }
-    for (const constraint of constraints) {
-      const violation = columnConstraintViolation(table, name, constraint);
-      if (violation) violations.push(violation);
-    }
-    return violations;
+  private droppedTables(statement: DropStmt): Violation[] {
+    if (statement.removeType !== 'OBJECT_TABLE') return [];
+    return (statement.objects ?? []).flatMap((object) => {
+      const table = fromNameList(object);
+      if (!table || this.options.schema.createdHere(table)) return [];
+      return [
+        {
+          rule: 'drop-table' as const,
+          message: `DROP TABLE removes table ${quoted(table)} and its data while deployed code may still use it`,
+        },
+      ];
+    });
   }
 
-  private addConstraint(table: TableName, isNew: boolean, constraint: Constraint): Violation[] {
-    const notNullColumn = notNullProof(constraint);
-    const violations = isNew ? [] : this.addConstraintViolations(table, constraint, notNullColumn);
-    const notValid = constraint.skip_validation === true;
-    if (constraint.conname) {
-      this.constraints.push({ table, name: constraint.conname, notValid, provesNotNull: notNullColumn });
-    }
-    if (notNullColumn && !notValid) this.notNullColumns.push({ table, column: notNullColumn });
-    return violations;
-  }
-
-  private addConstraintViolations(
-    table: TableName,
-    constraint: Constraint,
-    notNullColumn: string | undefined,
-  ): Violation[] {
-    const name = quoted(constraint.conname ?? '(unnamed)');
-    const validated = constraint.skip_validation !== true;
-    switch (constraint.contype) {
-      case 'CONSTR_FOREIGN':
-        if (!validated) return [];
-        return [
-          {
-            rule: 'add-foreign-key-without-not-valid',
-            message:
-              `ADD CONSTRAINT ${name} FOREIGN KEY checks every row of ${quoted(table)} while blocking writes to it ` +
-              `and to ${quoted(tableName(constraint.pktable ?? {}))}; add it NOT VALID`,
-          },
-        ];
-      case 'CONSTR_CHECK':
-        if (!validated) return [];
-        return [
-          {
-            rule: 'add-check-without-not-valid',
-            message: `ADD CONSTRAINT ${name} CHECK scans table ${quoted(table)} under an ACCESS EXCLUSIVE lock; add it NOT VALID`,
-          },
-        ];
-      case 'CONSTR_NOTNULL':
-        if (!validated || !notNullColumn) return [];
-        return this.setNotNull(
-          table,
-          notNullColumn,
-          `ADD CONSTRAINT ${name} NOT NULL ${quoted(notNullColumn)}`,
-        );
-      case 'CONSTR_UNIQUE':
-      case 'CONSTR_PRIMARY':
-        if (constraint.indexname) return [];
-        return [
-          {
-            rule: 'add-unique-constraint-without-index',
-            message:
-              `ADD CONSTRAINT ${name} ${constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'} builds an ` +
-              `index on table ${quoted(table)} under an ACCESS EXCLUSIVE lock`,
-          },
-        ];
-      default:
-        return [];
-    }
-  }
-
-  private validateConstraint(table: TableName, isNew: boolean, name: string): Violation[] {
-    const constraint = this.constraints.find((known) => known.name === name && sameTable(known.table, table));
-    if (!constraint?.notValid) return [];
-    constraint.notValid = false;
-    if (constraint.provesNotNull) this.notNullColumns.push({ table, column: constraint.provesNotNull });
-    if (isNew || !this.transactional) return [];
-    return [
-      {
-        rule: 'validate-in-same-transaction',
-        message:
-          `VALIDATE CONSTRAINT ${quoted(name)} runs in the transaction that added it NOT VALID, ` +
-          `so writes to ${quoted(table)} stay blocked for the whole scan`,
-      },
-    ];
-  }
-
-  private setNotNull(table: TableName, column: string, what: string): Violation[] {
-    const proven = this.notNullColumns.some(
-      (known) => known.column === column && sameTable(known.table, table),
-    );
-    if (proven) return [];
-    return [
-      {
-        rule: 'set-not-null',
-        message:
-          `${what} scans table ${quoted(table)} under an ACCESS EXCLUSIVE lock: ` +
-          `no validated CHECK (${column} IS NOT NULL) earlier in this migration`,
-      },
-    ];
-  }
-
-  private drop(statement: DropStmt): Violation[] {
-    const violations = statement.concurrent ? this.concurrently('DROP INDEX CONCURRENTLY') : [];
-    if (statement.removeType !== 'OBJECT_TABLE') return violations;
-    for (const object of statement.objects ?? []) {
-      const table = qualifiedName(object);
-      if (!table || this.isCreated(table)) continue;
-      violations.push({
-        rule: 'drop-table',
-        message: `DROP TABLE removes table ${quoted(table)} and its data while deployed code may still use it`,
-      });
-    }
-    return violations;
-  }
-
-  private rename(statement: RenameStmt, index: number): Violation[] {
+  private renamed(statement: RenameStmt, index: number): Violation[] {
     if (!statement.relation) return [];
-    const table = tableName(statement.relation);
-    if (this.isCreated(table)) return [];
+    const table = fromRangeVar(statement.relation);
+    if (this.options.schema.createdHere(table)) return [];
     const to = quoted(statement.newname ?? '');
     if (statement.renameType === 'OBJECT_TABLE') {
-      const keepsOldName = this.views.some((later) => later.index > index && sameTable(later.view, table));
+      const keepsOldName = this.views.some((later) => later.index > index && sameRelation(later.view, table));
       if (keepsOldName) return [];
       return [
         {
@@ -343,173 +215,77 @@ export class MigrationChecker {
     }
     return [];
   }
-
-  private createIndex(statement: IndexStmt): Violation[] {
-    if (statement.concurrent) return this.concurrently('CREATE INDEX CONCURRENTLY');
-    if (!statement.relation) return [];
-    const table = tableName(statement.relation);
-    if (this.isCreated(table)) return [];
-    const index = statement.idxname ? `${quoted(statement.idxname)} ` : '';
-    return [
-      {
-        rule: 'create-index-non-concurrently',
-        message: `CREATE INDEX ${index}on existing table ${quoted(table)} blocks its writes while it builds; use CONCURRENTLY`,
-      },
-    ];
-  }
-
-  private wholeTable(
-    rule: 'update-without-where' | 'delete-without-where',
-    verb: string,
-    statement: UpdateStmt | DeleteStmt,
-  ): Violation[] {
-    if (statement.whereClause || !statement.relation) return [];
-    const table = tableName(statement.relation);
-    if (this.isCreated(table)) return [];
-    return [
-      {
-        rule,
-        message: `${verb} without WHERE changes every row of table ${quoted(table)} in one transaction`,
-      },
-    ];
-  }
-
-  private transactionControl(statement: TransactionStmt): Violation[] {
-    const verb = TRANSACTION_CONTROL.get(statement.kind ?? '');
-    if (!this.transactional || !verb) return [];
-    return [
-      {
-        rule: 'transaction-control',
-        message: `${verb} inside a transactional migration ends the runner's transaction midway`,
-      },
-    ];
-  }
 }
 
-function vacuum(statement: VacuumStmt): Violation[] {
-  if (!statement.is_vacuumcmd || !statement.options?.some((option) => isOption(option, 'full'))) return [];
-  const tables = (statement.rels ?? []).flatMap((relation) =>
-    'VacuumRelation' in relation && relation.VacuumRelation.relation
-      ? [quoted(tableName(relation.VacuumRelation.relation))]
-      : [],
-  );
-  const what = tables.length > 0 ? `table ${tables.join(', ')}` : 'every table of the database';
-  return [{ rule: 'vacuum-full', message: `VACUUM FULL rewrites ${what} under an ACCESS EXCLUSIVE lock` }];
-}
-
-/** A column's NOT NULL, CHECK, REFERENCES and UNIQUE in ADD COLUMN, which PostgreSQL checks against every row. */
-function columnConstraintViolation(
-  table: TableName,
-  column: string,
-  constraint: Constraint,
+/**
+ * Work on an existing relation is a finding when, while it runs, the statement holds a lock that
+ * blocks reads or writes on an existing relation, or when it locks every row (UPDATE/DELETE
+ * without WHERE): traffic then waits for as long as the work takes.
+ */
+function workViolation(
+  locks: AnalysedStatement['locks'],
+  work: Work & { readonly existing: boolean },
+  transactional: boolean,
 ): Violation | undefined {
-  switch (constraint.contype) {
-    case 'CONSTR_FOREIGN':
-      return {
-        rule: 'add-foreign-key-without-not-valid',
-        message:
-          `ADD COLUMN ${column} REFERENCES ${quoted(tableName(constraint.pktable ?? {}))} checks every row of ` +
-          `${quoted(table)} while blocking writes; add the column, then the foreign key NOT VALID`,
-      };
-    case 'CONSTR_CHECK':
-      return {
-        rule: 'add-check-without-not-valid',
-        message:
-          `ADD COLUMN ${column} CHECK scans table ${quoted(table)} under an ACCESS EXCLUSIVE lock; ` +
-          'add the column, then the CHECK NOT VALID',
-      };
-    case 'CONSTR_UNIQUE':
-    case 'CONSTR_PRIMARY':
-      return {
-        rule: 'add-unique-constraint-without-index',
-        message: `ADD COLUMN ${column} ${constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'} builds an index on table ${quoted(table)} under an ACCESS EXCLUSIVE lock`,
-      };
-    default:
-      return undefined;
-  }
+  if (!work.existing || !work.recipe) return undefined;
+  const blocking = locks.filter((lock) => lock.existing && blocksTraffic(lock.mode));
+  if (work.kind !== 'row locks' && blocking.length === 0) return undefined;
+  return { rule: work.recipe, message: work.message, lock: lockFacts(locks, work, transactional) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Small readers of the parse tree.
-
-function tableName(relation: RangeVar): TableName {
-  return { schema: relation.schemaname, name: relation.relname ?? '' };
-}
-
-/** A DROP object: a list of names, the last one the table's. */
-function qualifiedName(object: Node): TableName | undefined {
-  if (!('List' in object)) return undefined;
-  const names = (object.List.items ?? []).flatMap((item) =>
-    'String' in item ? [item.String.sval ?? ''] : [],
+/** Findings that are not about work (a drop, a rename, a refused statement) still name the statement's strongest lock. */
+function withStatementLock(
+  violation: Violation,
+  analysed: AnalysedStatement,
+  transactional: boolean,
+): Violation {
+  const strongest = [...analysed.locks].sort((a, b) => strength(b.mode) - strength(a.mode))[0];
+  if (!strongest) return violation;
+  const work = analysed.work.filter((item) => sameTarget(item.target, strongest.target));
+  const facts = lockFacts(
+    analysed.locks,
+    { kind: 'scan', target: strongest.target, message: '', doc: strongest.doc },
+    transactional,
+    strongest,
   );
-  const name = names.at(-1);
-  if (name === undefined) return undefined;
-  return { schema: names.length > 1 ? names.at(-2) : undefined, name };
+  if (!facts) return violation;
+  return {
+    ...violation,
+    lock: { ...facts, rewrite: work.some((item) => item.kind === 'rewrite'), scan: work.length > 0 },
+  };
 }
 
-/** Same table when the names match and the schemas do wherever both are written. */
-function sameTable(a: TableName, b: TableName): boolean {
-  return a.name === b.name && (a.schema === undefined || b.schema === undefined || a.schema === b.schema);
+/** The lock a finding names: the strongest blocking lock on the work's own relation, else on any existing one. */
+export function lockFacts(
+  locks: AnalysedStatement['locks'],
+  work: Work,
+  transactional: boolean,
+  held?: LockTaken,
+): LockFacts | undefined {
+  const chosen = held ?? strongestLock(locks, work.target);
+  if (!chosen) return undefined;
+  return {
+    mode: chosen.mode,
+    on: targetName(chosen.target),
+    blocks: work.kind === 'row locks' && !held ? 'writes' : trafficBlocked(chosen.mode),
+    rewrite: work.kind === 'rewrite',
+    scan: true,
+    heldUntil: transactional ? 'end of transaction' : 'end of statement',
+    doc: [...new Set([...chosen.doc.split('; '), ...work.doc.split('; ')])].join('; '),
+  };
 }
 
-function quoted(name: TableName | string): string {
-  if (typeof name === 'string') return `"${name}"`;
-  return name.schema ? `"${name.schema}.${name.name}"` : `"${name.name}"`;
+function strongestLock(locks: AnalysedStatement['locks'], target: Target): LockTaken | undefined {
+  const existing = locks.filter((lock) => lock.existing);
+  const byStrength = (a: LockTaken, b: LockTaken) => strength(b.mode) - strength(a.mode);
+  const onTarget = existing.filter((lock) => sameTarget(lock.target, target)).sort(byStrength);
+  const blockingOnTarget = onTarget.find((lock) => blocksTraffic(lock.mode));
+  if (blockingOnTarget) return blockingOnTarget;
+  const blocking = existing.filter((lock) => blocksTraffic(lock.mode)).sort(byStrength);
+  return blocking[0] ?? onTarget[0];
 }
 
-function columnConstraints(column: ColumnDef): Constraint[] {
-  return (column.constraints ?? []).flatMap((node) => ('Constraint' in node ? [node.Constraint] : []));
-}
-
-function isSerial(column: ColumnDef): boolean {
-  const names = column.typeName?.names ?? [];
-  const only = names.length === 1 ? names[0] : undefined;
-  return only !== undefined && 'String' in only && SERIAL_TYPES.has(only.String.sval ?? '');
-}
-
-/** What makes an added column's default volatile, or undefined when it is constant or stable. */
-function volatileDefault(constraints: readonly Constraint[], serial: boolean): string | undefined {
-  if (serial) return 'a serial type (a nextval() default)';
-  if (constraints.some((constraint) => constraint.contype === 'CONSTR_IDENTITY')) return 'an identity';
-  const expression = constraints.find((constraint) => constraint.contype === 'CONSTR_DEFAULT')?.raw_expr;
-  const volatile = functionNames(expression).find((name) => VOLATILE_FUNCTIONS.has(name));
-  return volatile ? `volatile default ${volatile}()` : undefined;
-}
-
-/** Names of every function called anywhere in an expression tree. */
-function functionNames(tree: unknown): string[] {
-  if (Array.isArray(tree)) return tree.flatMap(functionNames);
-  if (typeof tree !== 'object' || tree === null) return [];
-  const nested = Object.values(tree).flatMap(functionNames);
-  const last = (tree as { FuncCall?: { funcname?: Node[] } }).FuncCall?.funcname?.at(-1);
-  return last && 'String' in last && last.String.sval ? [last.String.sval, ...nested] : nested;
-}
-
-/** The column a constraint proves NOT NULL: CHECK (col IS NOT NULL), or PostgreSQL 18's NOT NULL col. */
-function notNullProof(constraint: Constraint): string | undefined {
-  if (constraint.contype === 'CONSTR_NOTNULL') {
-    const key = constraint.keys?.[0];
-    return key && 'String' in key ? key.String.sval : undefined;
-  }
-  if (constraint.contype !== 'CONSTR_CHECK' || !constraint.raw_expr || !('NullTest' in constraint.raw_expr)) {
-    return undefined;
-  }
-  const test = constraint.raw_expr.NullTest;
-  if (test.nulltesttype !== 'IS_NOT_NULL' || !test.arg || !('ColumnRef' in test.arg)) return undefined;
-  const field = test.arg.ColumnRef.fields?.at(-1);
-  return field && 'String' in field ? field.String.sval : undefined;
-}
-
-/** A VACUUM or REINDEX option that is on: `FULL`, `FULL true`, `CONCURRENTLY`. */
-function isOption(node: Node, name: string): boolean {
-  if (!('DefElem' in node)) return false;
-  const option: DefElem = node.DefElem;
-  if (option.defname !== name) return false;
-  const value = option.arg;
-  if (!value) return true;
-  if ('Boolean' in value) return value.Boolean.boolval === true;
-  if ('Integer' in value) return (value.Integer.ival ?? 0) !== 0;
-  if ('String' in value)
-    return !['false', 'off', 'no', '0'].includes((value.String.sval ?? '').toLowerCase());
-  return true;
+export function sameTarget(a: Target, b: Target): boolean {
+  if (a.kind === 'group' || b.kind === 'group') return a.kind === b.kind && targetName(a) === targetName(b);
+  return sameRelation(a.name, b.name);
 }

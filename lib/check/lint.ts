@@ -7,9 +7,12 @@
 import type { Node, ScanToken } from 'libpg-query';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { ALLOWABLE_RULE_IDS, LINT_RULES, type LintRule, type LintRuleId, lintRule } from './lint-rules.ts';
-import { MigrationChecker } from './lint-walker.ts';
+import { type LockFacts, MigrationChecker, type Violation } from './lint-walker.ts';
+import { DEFAULT_PG_VERSION, type PgVersion } from './pg-version.ts';
+import { SchemaKnowledge } from './schema-knowledge.ts';
+import { lintTransaction, type TransactionStatement } from './transaction-lint.ts';
 
-export { LINT_RULES, type LintRule, type LintRuleId };
+export { LINT_RULES, type LintRule, type LintRuleId, type LockFacts };
 
 export interface LintFinding {
   /** Rule id, e.g. 'add-column-not-null-without-default'. */
@@ -27,6 +30,10 @@ export interface LintFinding {
   readonly why: string;
   /** The safe multi-step recipe. */
   readonly fix: string;
+  /** The lock behind the finding: its mode, what it blocks, and whether the table is rewritten or scanned meanwhile. */
+  readonly lock?: LockFacts;
+  /** The earlier statement the finding pairs with, when it spans two (a lock held, ADD ... NOT VALID). */
+  readonly related?: { readonly source: string; readonly revision: string; readonly line?: number };
 }
 
 export interface LintInput {
@@ -40,6 +47,19 @@ export interface LintInput {
   readonly transactional: boolean;
   /** Lines of the file above the given SQL text, added to every line number. @default 0 */
   readonly lineOffset?: number;
+  /** The PostgreSQL major version whose lock and rewrite rules apply. @default DEFAULT_PG_VERSION (16) */
+  readonly pgVersion?: PgVersion;
+  /**
+   * What earlier migrations showed of the schema (column types, proven NOT NULL columns), shared
+   * across the migrations of a plan in order; an up section adds to it. @default nothing known
+   */
+  readonly schema?: SchemaKnowledge;
+}
+
+/** The findings of one SQL text, and its statements as the lock model sees them (for plan-lint.ts). */
+export interface AnalysedSql {
+  readonly findings: LintFinding[];
+  readonly statements: readonly TransactionStatement[];
 }
 
 /** SQL that PostgreSQL's parser rejects: found by `check` before anything runs. */
@@ -63,6 +83,8 @@ export class SqlParseError extends RdsMigrateError {
 /** Rules that also apply to down sections: PostgreSQL refuses those statements either way. */
 const RULES_FOR_BOTH_SECTIONS: ReadonlySet<LintRuleId> = new Set([
   'concurrently-in-transaction',
+  'cannot-run-in-transaction',
+  'enum-value-used-in-transaction',
   'transaction-control',
   'invalid-allow-comment',
 ]);
@@ -71,53 +93,73 @@ const ALLOW_DIRECTIVE = 'rds-migrate:allow';
 const STATEMENT_DISPLAY_LENGTH = 120;
 
 export async function lintSql(input: LintInput): Promise<LintFinding[]> {
-  if (input.sql.trim() === '') return [];
+  return (await analyseSql(input)).findings;
+}
+
+export async function analyseSql(input: LintInput): Promise<AnalysedSql> {
+  if (input.sql.trim() === '') return { findings: [], statements: [] };
   const text = new SqlText(input.sql);
   const statements = await parseStatements(input, text);
   const comments = await scanComments(text);
   const allows = readAllowComments(comments, statements);
+  const pgVersion = input.pgVersion ?? DEFAULT_PG_VERSION;
+  // A down section undoes its own up section: what it shows must not teach the plan's schema.
+  const schema = input.section === 'up' ? (input.schema ?? new SchemaKnowledge()) : new SchemaKnowledge();
+  schema.beginMigration();
 
   const findings: LintFinding[] = allows.problems.map((problem) =>
     toFinding(
       input,
-      'invalid-allow-comment',
-      problem.message,
+      { rule: 'invalid-allow-comment', message: problem.message },
       problem.comment.startLine,
       problem.comment.text,
     ),
   );
-  const checker = new MigrationChecker(
-    input.transactional,
-    statements.map((statement) => statement.node),
-  );
-  statements.forEach((statement, index) => {
-    for (const violation of checker.check(statement.node, index)) {
-      if (input.section === 'down' && !RULES_FOR_BOTH_SECTIONS.has(violation.rule)) continue;
-      if (allows.exemptions.get(index)?.has(violation.rule)) continue;
-      findings.push(toFinding(input, violation.rule, violation.message, statement.line, statement.text));
-    }
+  const checker = new MigrationChecker({
+    transactional: input.transactional,
+    pgVersion,
+    schema,
+    statements: statements.map((statement) => statement.node),
   });
-  return findings.sort((a, b) => a.line - b.line);
+  const report = (violation: Violation, statement: ParsedStatement, index: number) => {
+    if (input.section === 'down' && !RULES_FOR_BOTH_SECTIONS.has(violation.rule)) return;
+    if (allows.exemptions.get(index)?.has(violation.rule)) return;
+    findings.push(toFinding(input, violation, statement.line, statement.text));
+  };
+  const analysed = statements.map((statement, index): TransactionStatement => {
+    const result = checker.check(statement.node, index);
+    for (const violation of result.violations) report(violation, statement, index);
+    return {
+      revision: input.revision,
+      file: input.source,
+      line: statement.line + (input.lineOffset ?? 0),
+      analysed: result.analysed,
+      exempt: allows.exemptions.get(index) ?? new Set(),
+    };
+  });
+  if (input.transactional) {
+    for (const finding of lintTransaction(analysed, { pgVersion, acrossMigrationsOnly: false })) {
+      const index = analysed.indexOf(finding.at);
+      const statement = statements[index];
+      if (statement) report(finding, statement, index);
+    }
+  }
+  return { findings: findings.sort((a, b) => a.line - b.line), statements: analysed };
 }
 
-function toFinding(
-  input: LintInput,
-  rule: LintRuleId,
-  message: string,
-  line: number,
-  statement: string,
-): LintFinding {
-  const { why, fix } = lintRule(rule);
+function toFinding(input: LintInput, violation: Violation, line: number, statement: string): LintFinding {
+  const { why, fix } = lintRule(violation.rule);
   return {
-    rule,
+    rule: violation.rule,
     source: input.source,
     revision: input.revision,
     section: input.section,
     line: line + (input.lineOffset ?? 0),
     statement: oneLine(statement),
-    message,
+    message: violation.message,
     why,
     fix,
+    ...(violation.lock ? { lock: violation.lock } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'lint');
 /**
  * A corpus fixture declares what the linter must find in its first comment lines:
  * `-- expect: rule-id, rule-id` (one id per finding) or `-- expect: none`, and optionally
- * `-- transactional: false` and `-- section: down`.
+ * `-- transactional: false`, `-- section: down` and `-- pg-version: 11` (default 16).
  */
 interface Fixture {
   readonly name: string;
@@ -16,13 +16,14 @@ interface Fixture {
   readonly expected: readonly string[];
   readonly transactional: boolean;
   readonly section: 'up' | 'down';
+  readonly pgVersion?: number;
 }
 
 function readFixture(name: string): Fixture {
   const sql = readFileSync(join(CORPUS, name), 'utf8');
   const header = new Map<string, string>();
   for (const line of sql.split('\n')) {
-    const match = /^-- (expect|transactional|section): (.*)$/.exec(line);
+    const match = /^-- (expect|transactional|section|pg-version): (.*)$/.exec(line);
     if (!match) break;
     header.set(match[1] ?? '', (match[2] ?? '').trim());
   }
@@ -35,6 +36,7 @@ function readFixture(name: string): Fixture {
     expected: expect === 'none' ? [] : expect.split(',').map((id) => id.trim()),
     transactional: header.get('transactional') !== 'false',
     section: header.get('section') === 'down' ? 'down' : 'up',
+    pgVersion: header.has('pg-version') ? Number(header.get('pg-version')) : undefined,
   };
 }
 
@@ -65,6 +67,7 @@ describe('the lint corpus', () => {
         source: fixture.name,
         transactional: fixture.transactional,
         section: fixture.section,
+        pgVersion: fixture.pgVersion,
       }),
     );
     expect(findings.map((finding) => finding.rule).sort()).toEqual([...fixture.expected].sort());

@@ -1,0 +1,249 @@
+/**
+ * What the linter knows of the schema from the statements it has read so far, in plan order:
+ * which relations this migration created (the rest existed before it and may be live and large),
+ * the columns' types (so a type change can be judged binary coercible), which columns are proven
+ * NOT NULL, the constraints added NOT VALID, and which table each index belongs to. It learns
+ * from up sections only; anything created outside the migrations is simply unknown.
+ */
+import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, Node } from 'libpg-query';
+import { fromNameList, fromNames, fromRangeVar, RelationMap, type RelationName } from './relation-name.ts';
+import { type ColumnType, columnConstraints, columnType } from './rewrite-rules.ts';
+
+export interface KnownConstraint {
+  readonly name: string;
+  /** Added NOT VALID (or NOT ENFORCED) and not validated since. */
+  readonly notValid: boolean;
+  /** The column it proves NOT NULL once valid: CHECK (col IS NOT NULL), or NOT NULL col. */
+  readonly provesNotNull?: string;
+}
+
+interface KnownColumn {
+  type?: ColumnType;
+  notNull: boolean;
+}
+
+interface KnownTable {
+  readonly columns: Map<string, KnownColumn>;
+  readonly constraints: Map<string, KnownConstraint>;
+}
+
+/** The read side, for the lock model: facts about the schema before the statement runs. */
+export interface SchemaView {
+  columnType(table: RelationName, column: string): ColumnType | undefined;
+  /** The column is declared NOT NULL, or a valid constraint proves it (SET NOT NULL then skips its scan). */
+  notNullProven(table: RelationName, column: string): boolean;
+  constraint(table: RelationName, name: string): KnownConstraint | undefined;
+  tableOfIndex(index: RelationName): RelationName | undefined;
+  /** Created by an earlier statement of the migration being read: nobody else can see it yet. */
+  createdHere(relation: RelationName): boolean;
+}
+
+export class SchemaKnowledge implements SchemaView {
+  private readonly tables = new RelationMap<KnownTable>();
+  private readonly indexes = new RelationMap<RelationName>();
+  private readonly created = new RelationMap<true>();
+
+  /** A new migration starts: what earlier ones created now exists for it. */
+  beginMigration(): void {
+    this.created.clear();
+  }
+
+  columnType(table: RelationName, column: string): ColumnType | undefined {
+    return this.tables.get(table)?.columns.get(column)?.type;
+  }
+
+  notNullProven(table: RelationName, column: string): boolean {
+    const known = this.tables.get(table);
+    if (!known) return false;
+    if (known.columns.get(column)?.notNull) return true;
+    return [...known.constraints.values()].some(
+      (constraint) => !constraint.notValid && constraint.provesNotNull === column,
+    );
+  }
+
+  constraint(table: RelationName, name: string): KnownConstraint | undefined {
+    return this.tables.get(table)?.constraints.get(name);
+  }
+
+  tableOfIndex(index: RelationName): RelationName | undefined {
+    return this.indexes.get(index);
+  }
+
+  createdHere(relation: RelationName): boolean {
+    return this.created.has(relation);
+  }
+
+  /** Records what an up-section statement creates, changes or drops. */
+  learn(node: Node): void {
+    if ('CreateStmt' in node) this.createTable(node.CreateStmt);
+    else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.into?.rel) {
+      this.createRelation(fromRangeVar(node.CreateTableAsStmt.into.rel));
+    } else if ('SelectStmt' in node && node.SelectStmt.intoClause?.rel) {
+      this.createRelation(fromRangeVar(node.SelectStmt.intoClause.rel));
+    } else if ('ViewStmt' in node && node.ViewStmt.view) {
+      if (!node.ViewStmt.replace) this.createRelation(fromRangeVar(node.ViewStmt.view));
+    } else if ('CreateSeqStmt' in node && node.CreateSeqStmt.sequence) {
+      this.created.set(fromRangeVar(node.CreateSeqStmt.sequence), true);
+    } else if ('CreateEnumStmt' in node) this.createNamed(node.CreateEnumStmt.typeName);
+    else if ('CreateDomainStmt' in node) this.createNamed(node.CreateDomainStmt.domainname);
+    else if ('CompositeTypeStmt' in node && node.CompositeTypeStmt.typevar) {
+      this.created.set(fromRangeVar(node.CompositeTypeStmt.typevar), true);
+    } else if ('IndexStmt' in node) this.createIndex(node.IndexStmt.idxname, node.IndexStmt.relation);
+    else if ('AlterTableStmt' in node)
+      this.alterTable(node.AlterTableStmt.relation, node.AlterTableStmt.cmds);
+    else if ('RenameStmt' in node) this.rename(node);
+    else if ('DropStmt' in node) this.drop(node);
+  }
+
+  private createRelation(relation: RelationName): KnownTable {
+    this.created.set(relation, true);
+    const table: KnownTable = { columns: new Map(), constraints: new Map() };
+    this.tables.set(relation, table);
+    return table;
+  }
+
+  private createNamed(names: Node[] | undefined): void {
+    const name = fromNames(names);
+    if (name) this.created.set(name, true);
+  }
+
+  private createTable(statement: CreateStmt): void {
+    if (!statement.relation) return;
+    const relation = fromRangeVar(statement.relation);
+    const table = this.createRelation(relation);
+    for (const element of statement.tableElts ?? []) {
+      if ('ColumnDef' in element) addColumn(table, element.ColumnDef);
+      else if ('Constraint' in element) addConstraint(table, element.Constraint);
+    }
+  }
+
+  private createIndex(name: string | undefined, relation: CreateStmt['relation']): void {
+    if (!name || !relation) return;
+    const index = { schema: relation.schemaname, name };
+    this.created.set(index, true);
+    this.indexes.set(index, fromRangeVar(relation));
+  }
+
+  private alterTable(relation: CreateStmt['relation'], commands: Node[] | undefined): void {
+    if (!relation) return;
+    const name = fromRangeVar(relation);
+    let table = this.tables.get(name);
+    if (!table) {
+      table = { columns: new Map(), constraints: new Map() };
+      this.tables.set(name, table);
+    }
+    for (const command of commands ?? []) {
+      if ('AlterTableCmd' in command) alterTableCommand(table, command.AlterTableCmd);
+    }
+  }
+
+  private rename(node: Extract<Node, { RenameStmt: unknown }>): void {
+    const statement = node.RenameStmt;
+    if (!statement.relation || !statement.newname) return;
+    const from = fromRangeVar(statement.relation);
+    const table = this.tables.get(from);
+    if (statement.renameType === 'OBJECT_COLUMN' && statement.subname) {
+      const column = table?.columns.get(statement.subname);
+      if (table && column) {
+        table.columns.delete(statement.subname);
+        table.columns.set(statement.newname, column);
+      }
+      return;
+    }
+    if (statement.renameType !== 'OBJECT_TABLE' && statement.renameType !== 'OBJECT_INDEX') return;
+    const to = { schema: from.schema, name: statement.newname };
+    if (table) {
+      this.tables.delete(from);
+      this.tables.set(to, table);
+    }
+    if (this.created.has(from)) {
+      this.created.delete(from);
+      this.created.set(to, true);
+    }
+  }
+
+  private drop(node: Extract<Node, { DropStmt: unknown }>): void {
+    for (const object of node.DropStmt.objects ?? []) {
+      const name = fromNameList(object);
+      if (!name) continue;
+      this.tables.delete(name);
+      this.indexes.delete(name);
+      this.created.delete(name);
+    }
+  }
+}
+
+function addColumn(table: KnownTable, column: ColumnDef): void {
+  if (!column.colname) return;
+  const constraints = columnConstraints(column);
+  const notNull = constraints.some(
+    (constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY',
+  );
+  table.columns.set(column.colname, { type: columnType(column.typeName), notNull });
+}
+
+function addConstraint(table: KnownTable, constraint: Constraint): void {
+  const provesNotNull = notNullProof(constraint);
+  const notValid = constraint.skip_validation === true;
+  if (constraint.conname)
+    table.constraints.set(constraint.conname, { name: constraint.conname, notValid, provesNotNull });
+  if (constraint.contype === 'CONSTR_PRIMARY') {
+    for (const key of constraint.keys ?? []) {
+      const column = 'String' in key ? table.columns.get(key.String.sval ?? '') : undefined;
+      if (column) column.notNull = true;
+    }
+  }
+}
+
+function alterTableCommand(table: KnownTable, command: AlterTableCmd): void {
+  const columnName = command.name ?? '';
+  switch (command.subtype) {
+    case 'AT_AddColumn':
+      if (command.def && 'ColumnDef' in command.def) addColumn(table, command.def.ColumnDef);
+      return;
+    case 'AT_DropColumn':
+      table.columns.delete(columnName);
+      return;
+    case 'AT_AlterColumnType': {
+      const column = table.columns.get(columnName) ?? { notNull: false };
+      if (command.def && 'ColumnDef' in command.def) column.type = columnType(command.def.ColumnDef.typeName);
+      table.columns.set(columnName, column);
+      return;
+    }
+    case 'AT_SetNotNull':
+    case 'AT_DropNotNull': {
+      const column = table.columns.get(columnName) ?? { notNull: false };
+      column.notNull = command.subtype === 'AT_SetNotNull';
+      table.columns.set(columnName, column);
+      return;
+    }
+    case 'AT_AddConstraint':
+      if (command.def && 'Constraint' in command.def) addConstraint(table, command.def.Constraint);
+      return;
+    case 'AT_ValidateConstraint': {
+      const known = table.constraints.get(columnName);
+      if (known) table.constraints.set(columnName, { ...known, notValid: false });
+      return;
+    }
+    case 'AT_DropConstraint':
+      table.constraints.delete(columnName);
+      return;
+    default:
+      return;
+  }
+}
+
+/** The column a constraint proves NOT NULL: CHECK (col IS NOT NULL), or PostgreSQL 18's NOT NULL col. */
+export function notNullProof(constraint: Constraint): string | undefined {
+  if (constraint.contype === 'CONSTR_NOTNULL') {
+    const key = constraint.keys?.[0];
+    return key && 'String' in key ? key.String.sval : undefined;
+  }
+  if (constraint.contype !== 'CONSTR_CHECK' || !constraint.raw_expr || !('NullTest' in constraint.raw_expr)) {
+    return undefined;
+  }
+  const test = constraint.raw_expr.NullTest;
+  if (test.nulltesttype !== 'IS_NOT_NULL' || !test.arg || !('ColumnRef' in test.arg)) return undefined;
+  const field = test.arg.ColumnRef.fields?.at(-1);
+  return field && 'String' in field ? field.String.sval : undefined;
+}
