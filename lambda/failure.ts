@@ -1,19 +1,53 @@
 /**
  * Errors as CloudFormation shows them. The Provider framework sends the message plus the
- * function's stack trace as the FAILED reason, and CloudFormation drops a response body over
- * 4096 bytes ("Response object is too long"), losing the message. So a failure leaves the
- * function as one short line: the stack is the message, the message at most ~1000 characters.
+ * function's stack trace (every line after the first) as the FAILED reason, and CloudFormation
+ * drops a response body over 4096 bytes ("Response object is too long"), losing the message. So
+ * a failure leaves the function as ONE line, the stack being just that line (nothing repeated),
+ * with control characters and line breaks turned to spaces, and bounded in the bytes it takes
+ * once JSON-escaped and UTF-8 encoded, which is how the body is counted.
  */
 import { MigrationFailed, RdsMigrateError } from '../lib/engine/errors.ts';
 
 export const MAX_REASON_CHARS = 1000;
+/**
+ * The message's share of the 4096-byte response: the framework adds a Logs line, and the body
+ * the stack and request ids, the physical and logical ids (together well under 1 KiB).
+ */
+export const MAX_REASON_BYTES = 2048;
 
 export class DeployFailed extends RdsMigrateError {
   override readonly name = 'DeployFailed';
   constructor(message: string) {
-    super(shorten(message, MAX_REASON_CHARS));
+    super(boundedLine(shorten(oneLine(message), MAX_REASON_CHARS), MAX_REASON_BYTES));
     this.stack = `${this.name}: ${this.message}`;
   }
+}
+
+/** The text on one line: line breaks and other control characters become single spaces. */
+export function oneLine(text: string): string {
+  return text
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+}
+
+/** The bytes `text` takes inside a JSON document, UTF-8 encoded. */
+export function jsonBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
+}
+
+/** `text` cut (on a character, with '...') to at most `maxBytes` JSON-escaped UTF-8 bytes. */
+export function boundedLine(text: string, maxBytes: number): string {
+  if (jsonBytes(text) <= maxBytes) return text;
+  const characters = Array.from(text);
+  let low = 0;
+  let high = characters.length;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (jsonBytes(`${characters.slice(0, middle).join('')}...`) <= maxBytes) low = middle;
+    else high = middle - 1;
+  }
+  return `${characters.slice(0, low).join('')}...`;
 }
 
 /** Where a deploy stood when it failed, for the message. */
@@ -53,7 +87,7 @@ function migrationFailedMessage(error: MigrationFailed, context: FailureContext)
 /** An error for a manual invoke: its own type and message, without the stack. */
 export function withoutStack(error: unknown): Error {
   if (!(error instanceof Error)) return new DeployFailed(String(error));
-  error.stack = `${error.name}: ${shorten(error.message, MAX_REASON_CHARS)}`;
+  error.stack = `${error.name}: ${boundedLine(shorten(oneLine(error.message), MAX_REASON_CHARS), MAX_REASON_BYTES)}`;
   return error;
 }
 
