@@ -15,9 +15,14 @@ import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
+import type { LockFacts } from './lint-walker.ts';
 import { lintMigration } from './migration-lint.ts';
+import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from './pg-version.ts';
+import { lintPlan } from './plan-lint.ts';
 import { type RoundTripReport, roundTrip } from './round-trip.ts';
+import { SchemaKnowledge } from './schema-knowledge.ts';
 import { withScratchDatabase } from './scratch-database.ts';
+import type { TransactionStatement } from './transaction-lint.ts';
 
 export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip';
 
@@ -39,6 +44,10 @@ export interface CheckProblem {
   readonly recordedFrom?: string;
   /** Round trip: schema lines there that should not be (`extra`) and missing ones. */
   readonly diff?: { readonly extra: readonly string[]; readonly missing: readonly string[] };
+  /** Lint: the lock behind the finding, what it blocks, and whether the table is rewritten or scanned meanwhile. */
+  readonly lock?: LockFacts;
+  /** Lint: the statement of another migration the finding pairs with (both run in one transaction). */
+  readonly related?: { readonly file: string; readonly revision: Revision; readonly line?: number };
 }
 
 export interface CheckSection {
@@ -64,6 +73,8 @@ export interface CheckReport {
   };
   readonly problems: readonly CheckProblem[];
   readonly warnings: readonly string[];
+  /** The PostgreSQL major version whose lock and rewrite rules the linter applied, and where it came from. */
+  readonly pgVersion: { readonly version: PgVersion; readonly from: 'option' | 'server' | 'default' };
   readonly timingsMs: {
     readonly load: number;
     readonly lint: number;
@@ -89,6 +100,11 @@ export interface CheckOptions {
   readonly args?: Readonly<Record<string, string>>;
   /** @default 'rds-migrate check' */
   readonly actor?: string;
+  /**
+   * The PostgreSQL major version whose lock and rewrite rules the linter applies.
+   * @default the configured server's (SHOW server_version_num), or 16 with `static` or when it cannot be read
+   */
+  readonly pgVersion?: PgVersion;
 }
 
 /** `check` found problems: the report says which. Carries the report for callers that want it. */
@@ -126,12 +142,56 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
     : { status: 'skipped', summary: 'some files cannot be read as migrations; fix those first' };
   timings.load = lap();
 
-  const lintProblems: CheckProblem[] = [];
-  for (const migration of loaded.migrations) {
-    const result = await lintMigration(migration, { file: fileOf(migration.source), args });
-    lintProblems.push(...result.problems.map((problem) => ({ kind: 'lint' as const, ...problem })));
-    warnings.push(...result.warnings);
+  // One server for the whole check: the linter asks its version, drift and the round trip use it.
+  const opened = options.static ? undefined : await tryOpenServer(options);
+  try {
+    return await checkWithServer(options, opened, {
+      cwd,
+      fileOf,
+      history,
+      args,
+      loaded,
+      graphResult,
+      graphSection,
+      problems,
+      warnings,
+      timings,
+      lap,
+    });
+  } finally {
+    await opened?.server?.stop();
   }
+}
+
+interface CheckSoFar {
+  readonly cwd: string;
+  readonly fileOf: (source: string) => string;
+  readonly history: History;
+  readonly args: Readonly<Record<string, string>>;
+  readonly loaded: { migrations: Migration[]; problems: CheckProblem[] };
+  readonly graphResult: GraphCheck | undefined;
+  readonly graphSection: CheckSection;
+  readonly problems: CheckProblem[];
+  readonly warnings: string[];
+  readonly timings: { load: number; lint: number; drift: number; roundTrip: number };
+  readonly lap: () => number;
+}
+
+async function checkWithServer(
+  options: CheckOptions,
+  opened: OpenedServer | undefined,
+  state: CheckSoFar,
+): Promise<CheckReport> {
+  const { cwd, fileOf, history, args, loaded, graphResult, graphSection, problems, warnings, timings, lap } =
+    state;
+  const pgVersion = await lintVersion(options, opened, warnings);
+  lap();
+  const lintProblems = await lintAll(loaded.migrations, graphResult?.graph, {
+    fileOf,
+    args,
+    pgVersion: pgVersion.version,
+    warnings,
+  });
   problems.push(...lintProblems);
   const codeMigrations = loaded.migrations.filter((migration) => migration.up.kind === 'code').length;
   const lintSection: CheckSection = {
@@ -141,6 +201,7 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
       (codeMigrations > 0
         ? ` (${codeMigrations} TS migration${codeMigrations === 1 ? '' : 's'} on the SQL recorded from a dry run with args ${JSON.stringify(args)})`
         : '') +
+      `, lock rules of PostgreSQL ${pgVersion.version} (${VERSION_SOURCES[pgVersion.from]})` +
       (lintProblems.length > 0
         ? `: ${lintProblems.length} finding${lintProblems.length === 1 ? '' : 's'}`
         : ''),
@@ -151,7 +212,15 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
   let roundTripSection: CheckSection = { status: 'skipped', summary: '--static: no database' };
   const graph = graphResult?.graph;
   if (!options.static) {
-    const database = await databaseChecks(options, graph, graphResult?.expectedHeads, history, args, fileOf);
+    const database = await databaseChecks(
+      options,
+      opened,
+      graph,
+      graphResult?.expectedHeads,
+      history,
+      args,
+      fileOf,
+    );
     drift = database.drift;
     roundTripSection = database.roundTrip;
     problems.push(...database.problems);
@@ -171,8 +240,95 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
     checks: { graph: graphSection, lint: lintSection, drift, roundTrip: roundTripSection },
     problems,
     warnings,
+    pgVersion,
     timingsMs: timings,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lint: every migration in plan order (so the schema they build is known to the next), then the
+// plan's transactions, which can span several migrations.
+
+const VERSION_SOURCES = {
+  option: '--pg-version',
+  server: 'the server',
+  default: 'default; give --pg-version',
+} as const;
+
+async function lintAll(
+  migrations: readonly Migration[],
+  graph: RevisionGraph | undefined,
+  context: {
+    fileOf: (source: string) => string;
+    args: Readonly<Record<string, string>>;
+    pgVersion: PgVersion;
+    warnings: string[];
+  },
+): Promise<CheckProblem[]> {
+  const ordered =
+    graph && graph.size === migrations.length
+      ? graph.order.map((revision) => graph.get(revision))
+      : migrations;
+  const schema = new SchemaKnowledge();
+  const statements = new Map<Revision, readonly TransactionStatement[]>();
+  const problems: CheckProblem[] = [];
+  for (const migration of ordered) {
+    const result = await lintMigration(migration, {
+      file: context.fileOf(migration.source),
+      args: context.args,
+      pgVersion: context.pgVersion,
+      schema,
+    });
+    problems.push(...result.problems.map((problem) => ({ kind: 'lint' as const, ...problem })));
+    context.warnings.push(...result.warnings);
+    statements.set(migration.revision, result.statements);
+  }
+  if (graph && graph.size === migrations.length) {
+    for (const finding of lintPlan(graph, statements, { pgVersion: context.pgVersion })) {
+      problems.push({ kind: 'lint', section: 'up', ...finding });
+    }
+  }
+  return problems;
+}
+
+interface OpenedServer {
+  readonly server?: Server;
+  /** Why no server could be had. */
+  readonly error?: string;
+}
+
+async function tryOpenServer(options: CheckOptions): Promise<OpenedServer> {
+  try {
+    return {
+      server: await openServer(options.server ?? { env: process.env, cwd: options.cwd ?? process.cwd() }),
+    };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** `--pg-version`, else the configured server's version, else 16 (what `cdk synth` assumes). */
+async function lintVersion(
+  options: CheckOptions,
+  opened: OpenedServer | undefined,
+  warnings: string[],
+): Promise<CheckReport['pgVersion']> {
+  if (options.pgVersion !== undefined) return { version: options.pgVersion, from: 'option' };
+  if (!opened?.server) return { version: DEFAULT_PG_VERSION, from: 'default' };
+  let connection: Awaited<ReturnType<Server['connect']>> | undefined;
+  try {
+    connection = await opened.server.connect();
+    const result = await connection.db.query<{ server_version_num: string }>('SHOW server_version_num');
+    return { version: versionFromServerNum(result.rows[0]?.server_version_num ?? ''), from: 'server' };
+  } catch (error) {
+    warnings.push(
+      `could not read the server's version (${(error as Error).message}); linted with the lock rules of ` +
+        `PostgreSQL ${DEFAULT_PG_VERSION}: give --pg-version to choose`,
+    );
+    return { version: DEFAULT_PG_VERSION, from: 'default' };
+  } finally {
+    await connection?.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,6 +563,7 @@ interface DatabaseChecks {
 
 async function databaseChecks(
   options: CheckOptions,
+  opened: OpenedServer | undefined,
   graph: RevisionGraph | undefined,
   expectedHeads: readonly Revision[] | undefined,
   history: History,
@@ -420,11 +577,9 @@ async function databaseChecks(
     const reason = skipped('the migrations do not form a usable graph yet');
     return { drift: reason, roundTrip: reason, problems, warnings, driftMs: 0, roundTripMs: 0 };
   }
-  let server: Server;
-  try {
-    server = await openServer(options.server ?? { env: process.env, cwd: options.cwd ?? process.cwd() });
-  } catch (error) {
-    const message = (error as Error).message;
+  const server = opened?.server;
+  if (!server) {
+    const message = opened?.error ?? 'no server';
     const roundTripSection = options.skipRoundTrip
       ? skipped('--skip-round-trip')
       : unavailable(problems, message);
@@ -437,51 +592,47 @@ async function databaseChecks(
       roundTripMs: 0,
     };
   }
-  try {
-    let started = performance.now();
-    const drift = await checkDrift(server, graph, history, fileOf, problems);
-    const driftMs = Math.round(performance.now() - started);
-    started = performance.now();
-    let roundTripSection = skipped('--skip-round-trip');
-    if (!options.skipRoundTrip) {
-      try {
-        let scratchName = '';
-        const report = await withScratchDatabase(
-          server,
-          (scratch) => {
-            scratchName = scratch.name;
-            return roundTrip(scratch.db, graph, {
-              heads: expectedHeads,
-              history,
-              args,
-              actor: options.actor ?? 'rds-migrate check',
-            });
-          },
-          (message) => warnings.push(message),
-        );
-        roundTripSection = roundTripResult(
-          report,
-          `${scratchName} on ${server.target}`,
-          graph,
-          fileOf,
-          problems,
-        );
-      } catch (error) {
-        if (!(error instanceof RdsMigrateError)) throw error;
-        roundTripSection = unavailable(problems, error.message);
-      }
+  let started = performance.now();
+  const drift = await checkDrift(server, graph, history, fileOf, problems);
+  const driftMs = Math.round(performance.now() - started);
+  started = performance.now();
+  let roundTripSection = skipped('--skip-round-trip');
+  if (!options.skipRoundTrip) {
+    try {
+      let scratchName = '';
+      const report = await withScratchDatabase(
+        server,
+        (scratch) => {
+          scratchName = scratch.name;
+          return roundTrip(scratch.db, graph, {
+            heads: expectedHeads,
+            history,
+            args,
+            actor: options.actor ?? 'rds-migrate check',
+          });
+        },
+        (message) => warnings.push(message),
+      );
+      roundTripSection = roundTripResult(
+        report,
+        `${scratchName} on ${server.target}`,
+        graph,
+        fileOf,
+        problems,
+      );
+    } catch (error) {
+      if (!(error instanceof RdsMigrateError)) throw error;
+      roundTripSection = unavailable(problems, error.message);
     }
-    return {
-      drift,
-      roundTrip: roundTripSection,
-      problems,
-      warnings,
-      driftMs,
-      roundTripMs: Math.round(performance.now() - started),
-    };
-  } finally {
-    await server.stop();
   }
+  return {
+    drift,
+    roundTrip: roundTripSection,
+    problems,
+    warnings,
+    driftMs,
+    roundTripMs: Math.round(performance.now() - started),
+  };
 }
 
 function unavailable(problems: CheckProblem[], message: string): CheckSection {
@@ -618,6 +769,13 @@ export function formatProblem(problem: CheckProblem): string[] {
     : '';
   const recorded = problem.recordedFrom ? ` [${problem.recordedFrom}]` : '';
   const lines = [`${where}${revision}${problem.kind} ${problem.rule}: ${problem.message}${recorded}`];
+  if (problem.related) {
+    const line = problem.related.line ? `:${problem.related.line}` : '';
+    lines.push(
+      `    with: ${problem.related.file}${line} (revision ${problem.related.revision}), in the same transaction`,
+    );
+  }
+  if (problem.lock) lines.push(`    lock: ${formatLock(problem.lock)}`, `    docs: ${problem.lock.doc}`);
   if (problem.why) lines.push(`    why: ${problem.why}`);
   if (problem.fix) {
     const [first, ...rest] = problem.fix.split('\n');
@@ -633,6 +791,16 @@ export function formatProblem(problem: CheckProblem): string[] {
       lines.push(`    ... ${shown.length - DIFF_LINES_SHOWN} more (--json has them all)`);
   }
   return lines;
+}
+
+/** `ACCESS EXCLUSIVE on table "users" (blocks reads and writes until the end of the transaction); rewrites it`. */
+export function formatLock(lock: LockFacts): string {
+  const meanwhile = lock.rewrite
+    ? 'the table is rewritten meanwhile'
+    : lock.scan
+      ? 'every row is read meanwhile'
+      : 'no rewrite, no scan';
+  return `${lock.mode} on ${lock.on} (blocks ${lock.blocks} until the ${lock.heldUntil}); ${meanwhile}`;
 }
 
 function problemCount(problems: readonly CheckProblem[]): string {

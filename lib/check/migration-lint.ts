@@ -5,8 +5,11 @@
  */
 import { BatchInTransactionError } from '../engine/context.ts';
 import type { Migration } from '../engine/migration.ts';
-import { type LintFinding, lintSql, SqlParseError } from './lint.ts';
+import { analyseSql, type LintFinding, type LockFacts, SqlParseError } from './lint.ts';
+import type { PgVersion } from './pg-version.ts';
 import { type Recording, recordCodeStep, recordingMarker } from './recording.ts';
+import type { SchemaKnowledge } from './schema-knowledge.ts';
+import type { TransactionStatement } from './transaction-lint.ts';
 
 export interface MigrationLintProblem {
   readonly rule: string;
@@ -21,12 +24,16 @@ export interface MigrationLintProblem {
   readonly fix?: string;
   /** For TS migrations: the dry run the SQL was recorded from, and its caveat. */
   readonly recordedFrom?: string;
+  /** The lock behind the finding, what it blocks, and whether the table is rewritten or scanned. */
+  readonly lock?: LockFacts;
 }
 
 export interface MigrationLintResult {
   readonly problems: readonly MigrationLintProblem[];
   /** Things the linter could not fully see, which are not problems in themselves. */
   readonly warnings: readonly string[];
+  /** The up step's statements as the lock model saw them, at their lines in the file: for the plan's transactions. */
+  readonly statements: readonly TransactionStatement[];
 }
 
 export interface MigrationLintOptions {
@@ -34,18 +41,22 @@ export interface MigrationLintOptions {
   readonly file: string;
   /** Context arguments TS migrations are recorded with. @default {} */
   readonly args?: Readonly<Record<string, string>>;
+  /** The PostgreSQL major version whose lock and rewrite rules apply. @default 16 */
+  readonly pgVersion?: PgVersion;
+  /** What earlier migrations of the plan showed of the schema; the up step adds to it. @default nothing known */
+  readonly schema?: SchemaKnowledge;
 }
 
 export async function lintMigration(
   migration: Migration,
   options: MigrationLintOptions,
 ): Promise<MigrationLintResult> {
-  const results = await Promise.all(
-    (['up', 'down'] as const).map((section) => lintSection(migration, section, options)),
-  );
+  const up = await lintSection(migration, 'up', options);
+  const down = await lintSection(migration, 'down', options);
   return {
-    problems: results.flatMap((result) => result.problems),
-    warnings: results.flatMap((result) => result.warnings),
+    problems: [...up.problems, ...down.problems],
+    warnings: [...up.warnings, ...down.warnings],
+    statements: up.statements,
   };
 }
 
@@ -55,14 +66,9 @@ async function lintSection(
   options: MigrationLintOptions,
 ): Promise<MigrationLintResult> {
   const step = section === 'up' ? migration.up : migration.down;
-  if (!step) return { problems: [], warnings: [] };
-  if (step.kind === 'sql') {
-    return {
-      problems: await lintFileSql(migration, section, step.sql, step.line, options.file),
-      warnings: [],
-    };
-  }
-  return lintRecording(migration, await recordCodeStep(migration, section, options.args ?? {}), options.file);
+  if (!step) return { problems: [], warnings: [], statements: [] };
+  if (step.kind === 'sql') return lintFileSql(migration, section, step.sql, step.line, options);
+  return lintRecording(migration, await recordCodeStep(migration, section, options.args ?? {}), options);
 }
 
 async function lintFileSql(
@@ -70,21 +76,28 @@ async function lintFileSql(
   section: 'up' | 'down',
   sql: string,
   firstLine: number,
-  file: string,
-): Promise<MigrationLintProblem[]> {
+  options: MigrationLintOptions,
+): Promise<MigrationLintResult> {
   const input = {
     sql,
-    source: file,
+    source: options.file,
     revision: migration.revision,
     section,
     transactional: migration.transaction,
     lineOffset: firstLine - 1,
+    pgVersion: options.pgVersion,
+    schema: options.schema,
   };
   try {
-    return (await lintSql(input)).map((finding) => fromFinding(finding, finding.line));
+    const analysed = await analyseSql(input);
+    return {
+      problems: analysed.findings.map((finding) => fromFinding(finding, finding.line)),
+      warnings: [],
+      statements: analysed.statements,
+    };
   } catch (error) {
     if (!(error instanceof SqlParseError)) throw error;
-    return [parseProblem(error, file, error.line)];
+    return { problems: [parseProblem(error, options.file, error.line)], warnings: [], statements: [] };
   }
 }
 
@@ -96,8 +109,9 @@ async function lintFileSql(
 async function lintRecording(
   migration: Migration,
   recording: Recording,
-  file: string,
+  options: MigrationLintOptions,
 ): Promise<MigrationLintResult> {
+  const file = options.file;
   const recordedFrom = recordingMarker(recording);
   const problems: MigrationLintProblem[] = [];
   const warnings: string[] = [];
@@ -118,7 +132,7 @@ async function lintRecording(
     );
   }
   const statements = recording.entries.flatMap((entry) => (entry.kind === 'statement' ? [entry] : []));
-  if (statements.length === 0) return { problems, warnings };
+  if (statements.length === 0) return { problems, warnings, statements: [] };
   const starts: { line: number; sourceLine?: number }[] = [];
   let text = '';
   for (const statement of statements) {
@@ -133,16 +147,24 @@ async function lintRecording(
     section: recording.direction,
     transactional: migration.transaction,
     lineOffset: 0,
+    pgVersion: options.pgVersion,
+    schema: options.schema,
   };
   try {
-    for (const finding of await lintSql(input)) {
+    const analysed = await analyseSql(input);
+    for (const finding of analysed.findings) {
       problems.push({ ...fromFinding(finding, sourceLineOf(finding.line)), recordedFrom });
     }
+    const mapped = analysed.statements.map((statement) => ({
+      ...statement,
+      line: statement.line === undefined ? undefined : sourceLineOf(statement.line),
+    }));
+    return { problems, warnings, statements: mapped };
   } catch (error) {
     if (!(error instanceof SqlParseError)) throw error;
     problems.push({ ...parseProblem(error, file, sourceLineOf(error.line)), recordedFrom });
   }
-  return { problems, warnings };
+  return { problems, warnings, statements: [] };
 }
 
 function fromFinding(finding: LintFinding, line: number | undefined): MigrationLintProblem {
@@ -155,6 +177,7 @@ function fromFinding(finding: LintFinding, line: number | undefined): MigrationL
     message: finding.message,
     why: finding.why,
     fix: finding.fix,
+    ...(finding.lock ? { lock: finding.lock } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
  * legal in a transaction in 12, ...), so the model asks for the version rather than assuming one.
  * `check` takes it from `--pg-version`, else from the configured server, else `DEFAULT_PG_VERSION`.
  */
-import { RdsMigrateError } from '../engine/errors.ts';
+import { UsageError } from '../engine/errors.ts';
 
 /** A PostgreSQL major version: 16 for 16.4 (server_version_num 160004). */
 export type PgVersion = number;
@@ -15,14 +15,9 @@ export const DEFAULT_PG_VERSION: PgVersion = 16;
 /** The oldest release whose rules the model knows; older ones are out of support anyway. */
 export const OLDEST_PG_VERSION: PgVersion = 10;
 
-/** `--pg-version` text that is not a PostgreSQL version. */
-export class PgVersionError extends RdsMigrateError {
-  override readonly name = 'PgVersionError';
-}
-
 /**
  * Reads `16`, `16.4`, `9.6` or a server_version_num such as `160004`. Versions before 10 had
- * two-part major numbers and predate every rule the model knows, so they are refused.
+ * two-part major numbers and predate every rule the model knows, so they are refused (a usage error).
  */
 export function parsePgVersion(text: string): PgVersion {
   const trimmed = text.trim();
@@ -32,7 +27,7 @@ export function parsePgVersion(text: string): PgVersion {
       ? Number(trimmed.split('.')[0])
       : Number.NaN;
   if (!Number.isInteger(major) || major < OLDEST_PG_VERSION || major > 99) {
-    throw new PgVersionError(
+    throw new UsageError(
       `--pg-version '${text}' is not a PostgreSQL version the linter knows: give a major version from ` +
         `${OLDEST_PG_VERSION} on (e.g. 16 or 16.4), or a server_version_num such as 160004`,
     );

@@ -1,6 +1,7 @@
 /** `rds-migrate check`: everything CI should check before a deploy. */
 import type { Command } from 'commander';
 import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
+import { parsePgVersion } from '../../check/pg-version.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerCheck(program: Command, { io, session }: CommandContext): void {
@@ -15,9 +16,19 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       .option('--static', 'no database at all: graph and lint only (what cdk synth runs)')
       .option('--skip-round-trip', 'no scratch database: graph, lint and drift only')
       .option('--json', 'print the report as JSON (with head and hash)')
+      .option(
+        '--pg-version <version>',
+        "PostgreSQL major version whose lock and rewrite rules the linter applies, e.g. 16 (default: the server's; 16 with --static)",
+      )
       .action(
         async (
-          options: { heads?: string; static?: boolean; skipRoundTrip?: boolean; json?: boolean },
+          options: {
+            heads?: string;
+            static?: boolean;
+            skipRoundTrip?: boolean;
+            json?: boolean;
+            pgVersion?: string;
+          },
           command: Command,
         ) => {
           const s = session(command);
@@ -31,6 +42,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             history: s.history,
             args: s.args,
             actor: s.actor,
+            pgVersion: options.pgVersion === undefined ? undefined : parsePgVersion(options.pgVersion),
           });
           if (options.json) s.printJson(report);
           else s.print(formatCheck(report));
@@ -38,6 +50,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
         },
       ),
     '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
-      '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true',
+      '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true\n' +
+      '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to',
   );
 }
