@@ -66,6 +66,8 @@ export interface HandlerDeps {
   readonly authToken?: AuthTokenProvider;
   /** How long to wait for the database to accept a connection. @default 10 s */
   readonly connectTimeoutMs?: number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export type HandlerResult = OnEventResult | DeleteResult | IsCompleteResult | InvokeResult;
@@ -148,6 +150,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     deadline: () =>
       context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined,
     actor: `lambda:${context?.functionName ?? 'rds-migrate'}`,
+    sleep: deps.sleep ?? ((ms) => new Promise((done) => setTimeout(done, ms))),
   });
 
   return async (event, context) => {

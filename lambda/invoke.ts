@@ -6,8 +6,8 @@ import { GraphError, UsageError } from '../lib/engine/errors.ts';
 import type { RevisionGraph } from '../lib/engine/graph.ts';
 import type { LogRow } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
-import { migrate, type RunReport } from '../lib/engine/runner.ts';
-import type { SnapshotInfo } from '../lib/engine/snapshot.ts';
+import { type Intent, makePlan, migrate, type RunReport } from '../lib/engine/runner.ts';
+import { SnapshotBusyError, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { readStatus, type Status } from '../lib/engine/status.ts';
 import { isRecord } from './config.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
@@ -57,6 +57,8 @@ export interface HeadsResult {
 
 export interface RunResult extends RunReport {
   readonly action: 'up' | 'down' | 'stamp';
+  /** The snapshot taken (or named with "snapshotId") before the run; absent with "snapshot": false or nothing to do. */
+  readonly snapshotId?: string;
 }
 
 export type InvokeResult = StatusResult | HistoryResult | ShowResult | HeadsResult | RunResult;
@@ -179,27 +181,107 @@ async function run(
 ): Promise<RunResult> {
   const graph = await runtime.bundle();
   const revision = optionalRevision(payload);
-  const intent =
+  const intent: Intent =
     action === 'up'
-      ? ({ action: 'upgrade', target: revision ?? 'head' } as const)
+      ? { action: 'upgrade', target: revision ?? 'head' }
       : action === 'down'
-        ? ({
-            action: 'downgrade',
-            target: revision === undefined ? undefined : resolveDown(graph, revision),
-          } as const)
-        : ({ action: 'stamp', target: requiredRevision(payload, 'stamp') } as const);
+        ? { action: 'downgrade', target: revision === undefined ? undefined : resolveDown(graph, revision) }
+        : { action: 'stamp', target: requiredRevision(payload, 'stamp') };
+  const args = argsOf(payload.args);
+  // The guide's rule: a backup before every change to production. A stamp changes no data.
+  const snapshotId = action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload);
   const report = await runtime.withDatabase((db) =>
     migrate(db, graph, intent, {
       history: runtime.history,
       actor: `${runtime.actor}:invoke`,
-      args: argsOf(payload.args),
+      args,
       log: migrationLogger(runtime.logger),
       lockWaitMs: runtime.lockWaitMs(),
       deadline: runtime.deadline(),
     }),
   );
-  runtime.logger.info('manual run done', { action, status: report.status, from: report.from, to: report.to });
-  return { action, ...report };
+  runtime.logger.info('manual run done', {
+    action,
+    status: report.status,
+    from: report.from,
+    to: report.to,
+    snapshotId,
+  });
+  return { action, ...report, ...(snapshotId ? { snapshotId } : {}) };
+}
+
+/** How often a manual run looks at the snapshot it waits for. */
+const SNAPSHOT_POLL_MS = 10_000;
+/** What a manual run keeps of its invocation for the migration after the snapshot. */
+const RUN_MARGIN_MS = 60_000;
+
+/**
+ * Takes a snapshot and waits for it, unless the payload says `"snapshot": false`, names one it
+ * took before (`"snapshotId"`), or the plan has nothing to do. Returns the snapshot's id.
+ */
+async function snapshotBefore(
+  runtime: Runtime,
+  graph: RevisionGraph,
+  intent: Intent,
+  payload: Record<string, unknown>,
+): Promise<string | undefined> {
+  if (payload.snapshot !== undefined && typeof payload.snapshot !== 'boolean') {
+    throw new UsageError('"snapshot" must be true or false (false: run without taking a snapshot first)');
+  }
+  if (payload.snapshot === false) return undefined;
+  if (payload.snapshotId !== undefined) {
+    if (typeof payload.snapshotId !== 'string' || payload.snapshotId === '')
+      throw new UsageError(
+        '"snapshotId" must name a snapshot this function took, as an earlier answer gave it',
+      );
+    await waitForSnapshot(runtime, payload.snapshotId);
+    return payload.snapshotId;
+  }
+  const heads = (await runtime.withDatabase((db) => runtime.history.read(db))).heads;
+  const plan = makePlan(graph, heads, intent);
+  if (plan.steps.length === 0) return undefined;
+  const now = runtime.clock.now();
+  const id = runtime.snapshots.nameAt(now);
+  try {
+    await runtime.snapshots.create({
+      name: id,
+      tags: {
+        'rds-migrate:by': `${runtime.actor}:invoke`,
+        'rds-migrate:from': plan.from.join('+') || 'base',
+        'rds-migrate:to': plan.to.join('+') || 'base',
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof SnapshotBusyError)) throw error;
+    throw new UsageError(
+      `no snapshot could be started (${error.busyWith}), so nothing was run; invoke again once the database is ` +
+        'available, or add "snapshot": false to run without one',
+    );
+  }
+  runtime.logger.info('manual run: snapshot requested', { snapshotId: id });
+  await waitForSnapshot(runtime, id);
+  return id;
+}
+
+/** Waits until `id` is available, within the invocation's time; says what to do otherwise. */
+async function waitForSnapshot(runtime: Runtime, id: string): Promise<void> {
+  const deadline = runtime.deadline();
+  for (;;) {
+    const state = await runtime.snapshots.state(id);
+    if (state === 'available') return;
+    if (state === 'failed')
+      throw new UsageError(`snapshot ${id} failed, so nothing was run; see the RDS events`);
+    const left = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
+    if (left < RUN_MARGIN_MS + SNAPSHOT_POLL_MS) {
+      throw new UsageError(
+        `snapshot ${id} is still being made and this invocation has no time left to wait, so nothing was run; ` +
+          `invoke again with "snapshotId": "${id}" once it is available (it is then used, not taken again), ` +
+          'or with "snapshot": false to run without one',
+      );
+    }
+    runtime.logger.info('manual run: waiting for the snapshot', { snapshotId: id, state });
+    await runtime.sleep(SNAPSHOT_POLL_MS);
+  }
 }
 
 /** The bundle's revision `spec` names, or undefined when the bundle has none (the history may). */

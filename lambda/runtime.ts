@@ -31,6 +31,8 @@ export interface Runtime {
   deadline(): number | undefined;
   /** Who runs, for the history's log: `lambda:<function>`. */
   readonly actor: string;
+  /** Waits, e.g. between two looks at a snapshot being made. */
+  sleep(ms: number): Promise<void>;
 }
 
 /** The engine's logger interface on top of the function's structured logger. */

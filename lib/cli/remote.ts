@@ -14,6 +14,10 @@ export interface RemotePayload {
   readonly confirm?: boolean;
   readonly args?: Readonly<Record<string, string>>;
   readonly limit?: number;
+  /** false: up or down without taking a snapshot first. */
+  readonly snapshot?: boolean;
+  /** A snapshot taken by an earlier invoke that ran out of time waiting for it. */
+  readonly snapshotId?: string;
 }
 
 /** The function answered with an error (its message is the function's own). */

@@ -294,8 +294,12 @@ export function formatRemote(
       ].join('\n');
     case 'up':
     case 'down':
-    case 'stamp':
-      return formatRun(answer as unknown as RunReport);
+    case 'stamp': {
+      const run = formatRun(answer as unknown as RunReport);
+      return typeof answer.snapshotId === 'string'
+        ? `snapshot   ${answer.snapshotId} taken first\n${run}`
+        : run;
+    }
     default:
       return JSON.stringify(answer, null, 2);
   }

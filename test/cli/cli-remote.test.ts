@@ -107,6 +107,34 @@ describe('rds-migrate invoke', () => {
     });
   });
 
+  it('passes --no-snapshot and --snapshot-id, and prints the snapshot the function took', async () => {
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: encode({
+        action: 'up',
+        status: 'applied',
+        from: ['a'],
+        to: ['b'],
+        steps: [],
+        remaining: 0,
+        durationMs: 5,
+        snapshotId: 'rds-migrate-app-db-20261125103005',
+      }),
+    });
+    const taken = await cli('invoke', 'up', '--confirm', '--function-name', 'fn');
+    expect(taken.stdout).toContain('snapshot   rds-migrate-app-db-20261125103005 taken first');
+    await cli('invoke', 'up', '--confirm', '--no-snapshot', '--function-name', 'fn');
+    await cli('invoke', 'up', '--confirm', '--snapshot-id', 'rds-migrate-app-db-1', '--function-name', 'fn');
+    const sent = lambda
+      .commandCalls(InvokeCommand)
+      .map((call) => JSON.parse(new TextDecoder().decode(call.args[0].input.Payload as Uint8Array)));
+    expect(sent).toEqual([
+      { action: 'up', confirm: true },
+      { action: 'up', confirm: true, snapshot: false },
+      { action: 'up', confirm: true, snapshotId: 'rds-migrate-app-db-1' },
+    ]);
+  });
+
   it("exits 1 with the function's own error message", async () => {
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,

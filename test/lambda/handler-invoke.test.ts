@@ -1,3 +1,4 @@
+import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { History } from '../../lib/engine/history.ts';
@@ -129,6 +130,62 @@ describe('manual invoke', () => {
     expect(stamp).toMatchObject({ action: 'stamp', status: 'stamped', to: [REV.orders] });
     const actors = (await new History().log(connection.db)).map((row) => row.actor);
     expect(actors[0]).toBe('lambda:MyAppStack-DbMigrationsHandler:invoke');
+  });
+
+  it('takes a snapshot before up and down, waits for it, and names it in the answer', async () => {
+    aws.rds.describesUntilDone = 3;
+    aws.rdsMock.resetHistory();
+    const up = await invoke({ action: 'up', confirm: true });
+    const creates = aws.rdsMock.commandCalls(CreateDBSnapshotCommand);
+    expect(creates).toHaveLength(1);
+    const snapshotId = creates[0]?.args[0].input.DBSnapshotIdentifier;
+    expect(up).toMatchObject({ action: 'up', status: 'applied', snapshotId });
+    // It waited: the snapshot was available before anything ran.
+    expect(aws.rds.snapshots.get(snapshotId as string)?.status).toBe('available');
+    expect(creates[0]?.args[0].input.Tags).toContainEqual({
+      Key: 'rds-migrate:by',
+      Value: 'lambda:MyAppStack-DbMigrationsHandler:invoke',
+    });
+    const down = await invoke({ action: 'down', confirm: true, revision: REV.name });
+    expect(down.snapshotId).toMatch(/^rds-migrate-app-db-\d{14}$/);
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(2);
+  });
+
+  it('takes none with "snapshot": false, for a stamp, or when there is nothing to do', async () => {
+    aws.rdsMock.resetHistory();
+    expect(await invoke({ action: 'up', confirm: true, revision: REV.name })).toMatchObject({
+      status: 'up-to-date',
+    });
+    expect(await invoke({ action: 'stamp', confirm: true, revision: REV.orders })).toMatchObject({
+      status: 'stamped',
+    });
+    await invoke({ action: 'stamp', confirm: true, revision: REV.name });
+    const up = await invoke({ action: 'up', confirm: true, snapshot: false });
+    expect(up).toMatchObject({ status: 'applied' });
+    expect(up.snapshotId).toBeUndefined();
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('runs nothing when the snapshot outlasts the invocation, and uses it when invoked again with its id', async () => {
+    aws.rds.describesUntilDone = 50;
+    const shortOnTime = { ...lambdaContext(), getRemainingTimeInMillis: () => 75_000 };
+    const error = await aws
+      .handler('v2')({ action: 'up', confirm: true }, shortOnTime)
+      .then(
+        () => new Error('expected the invoke to fail'),
+        (thrown: Error) => thrown,
+      );
+    const snapshotId = aws.rdsMock.commandCalls(CreateDBSnapshotCommand).at(-1)?.args[0].input
+      .DBSnapshotIdentifier as string;
+    expect(error.message).toContain(`snapshot ${snapshotId} is still being made`);
+    expect(error.message).toContain(`invoke again with "snapshotId": "${snapshotId}" once it is available`);
+    expect((await new History().read(connection.db)).heads).toEqual([REV.name]);
+
+    aws.rds.describesUntilDone = 0;
+    aws.rdsMock.resetHistory();
+    const again = await invoke({ action: 'up', confirm: true, snapshotId });
+    expect(again).toMatchObject({ status: 'applied', snapshotId });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
   });
 
   it('answers an unknown action with the list of valid ones', async () => {

@@ -12,6 +12,8 @@ interface InvokeOptions {
   confirm?: boolean;
   limit?: string;
   json?: boolean;
+  snapshot?: boolean;
+  snapshotId?: string;
 }
 
 export function registerInvoke(program: Command, { session }: CommandContext): void {
@@ -26,6 +28,14 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
       .option('--revision <revision>', 'for show, up, down and stamp')
       .option('--confirm', 'required for up, down and stamp: they change the production database')
       .option('--limit <n>', 'history: how many log rows')
+      .option(
+        '--no-snapshot',
+        'up, down: run without the snapshot the function otherwise takes (and waits for) first',
+      )
+      .option(
+        '--snapshot-id <id>',
+        'up, down: use this snapshot (an earlier invoke that ran out of time named it)',
+      )
       .option('--json', 'print the answer as JSON')
       .action(async (action: string, options: InvokeOptions, command: Command) => {
         const s = session(command);
@@ -38,6 +48,8 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
           ...(options.revision ? { revision: options.revision } : {}),
           ...(options.confirm ? { confirm: true } : {}),
           ...(options.limit ? { limit: Number(options.limit) } : {}),
+          ...(options.snapshot === false ? { snapshot: false } : {}),
+          ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
           ...(Object.keys(args).length > 0 ? { args } : {}),
         });
         if (options.json) s.printJson(answer);
@@ -51,6 +63,7 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
           );
       }),
     '  $ rds-migrate invoke status --function-name MyApp-DbMigrationsHandler\n' +
-      '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler',
+      '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler\n' +
+      '      # takes an RDS snapshot first and waits for it; --no-snapshot skips it',
   );
 }
