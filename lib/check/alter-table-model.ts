@@ -197,6 +197,18 @@ export const ALTER_TABLE_SUBCOMMANDS: Readonly<Record<AlterTableType, Subcommand
       'SHARE UPDATE EXCLUSIVE; ROW SHARE on the referenced table of a foreign key',
     ),
     lock: 'SHARE UPDATE EXCLUSIVE',
+    otherLocks: (context) => {
+      const references = context.schema.constraint(context.relation, context.command.name ?? '')?.references;
+      return references
+        ? [
+            {
+              target: { kind: 'table', name: references },
+              mode: 'ROW SHARE',
+              doc: doc('VALIDATE CONSTRAINT'),
+            },
+          ]
+        : [];
+    },
     // Alone it blocks nobody; under a stronger lock of the same statement, its scan does.
     work: (context) => [
       scan(

@@ -15,6 +15,8 @@ export interface KnownConstraint {
   readonly notValid: boolean;
   /** The column it proves NOT NULL once valid: CHECK (col IS NOT NULL), or NOT NULL col. */
   readonly provesNotNull?: string;
+  /** A foreign key's referenced table (VALIDATE takes ROW SHARE on it). */
+  readonly references?: RelationName;
 }
 
 interface KnownColumn {
@@ -185,8 +187,18 @@ function addColumn(table: KnownTable, column: ColumnDef): void {
 function addConstraint(table: KnownTable, constraint: Constraint): void {
   const provesNotNull = notNullProof(constraint);
   const notValid = constraint.skip_validation === true;
-  if (constraint.conname)
-    table.constraints.set(constraint.conname, { name: constraint.conname, notValid, provesNotNull });
+  const references =
+    constraint.contype === 'CONSTR_FOREIGN' && constraint.pktable
+      ? fromRangeVar(constraint.pktable)
+      : undefined;
+  if (constraint.conname) {
+    table.constraints.set(constraint.conname, {
+      name: constraint.conname,
+      notValid,
+      provesNotNull,
+      references,
+    });
+  }
   if (constraint.contype === 'CONSTR_PRIMARY') {
     for (const key of constraint.keys ?? []) {
       const column = 'String' in key ? table.columns.get(key.String.sval ?? '') : undefined;

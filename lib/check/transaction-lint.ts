@@ -98,7 +98,7 @@ function validations(statements: readonly TransactionStatement[], paired: Pairin
             ? `VALIDATE CONSTRAINT ${quoted(validated.name)} runs in the transaction that added it NOT VALID, `
             : `VALIDATE CONSTRAINT ${quoted(validated.name)} runs in the same transaction as its ADD ... NOT VALID in ` +
               `${where(related, at)}, `) +
-          `so writes to ${quoted(validated.table)} stay blocked for the whole scan${sharedTransaction(at, related)}`,
+          `so writes to ${blockedTables(related)} stay blocked for the whole scan${sharedTransaction(at, related)}`,
         lock: heldFacts(held, related, { rewrite: false }),
       });
     }
@@ -177,15 +177,23 @@ function coveredBy(at: TransactionStatement, earlier: TransactionStatement, lock
   const rank = (mode: LockTaken['mode']) =>
     ['nothing', 'writes', 'reads and writes'].indexOf(trafficBlocked(mode));
   if (own.some((mine) => rank(mine.mode) >= rank(lock.mode))) return true;
+  // validate-in-same-transaction reports that pair, the referenced table of a foreign key included.
   return at.analysed.effect.facts.constraintsValidated.some((validated) =>
     earlier.analysed.effect.facts.constraintsAdded.some(
       (added) =>
-        added.notValid &&
-        added.name === validated.name &&
-        lock.target.kind !== 'group' &&
-        sameRelation(added.table, lock.target.name),
+        added.notValid && added.name === validated.name && sameRelation(added.table, validated.table),
     ),
   );
+}
+
+/** `"orders"`, or `"orders" and "users"` when the ADD also locked a referenced table. */
+function blockedTables(statement: TransactionStatement): string {
+  const names = statement.analysed.locks.flatMap((lock) =>
+    lock.existing && blocksTraffic(lock.mode) && lock.target.kind !== 'group'
+      ? [quoted(lock.target.name)]
+      : [],
+  );
+  return [...new Set(names)].join(' and ');
 }
 
 function blockingLockOn(statement: TransactionStatement, target: LockTaken['target']): LockTaken | undefined {

@@ -1,14 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LINT_RULES, type LintInput, lintSql, SqlParseError } from '../../lib/check/lint.ts';
+import { analyseSql, LINT_RULES, type LintInput, lintSql, SqlParseError } from '../../lib/check/lint.ts';
+import { LOCK_MODES, type LockMode } from '../../lib/check/lock-modes.ts';
+import { SchemaKnowledge } from '../../lib/check/schema-knowledge.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'lint');
 
 /**
  * A corpus fixture declares what the linter must find in its first comment lines:
  * `-- expect: rule-id, rule-id` (one id per finding) or `-- expect: none`, and optionally
- * `-- transactional: false`, `-- section: down` and `-- pg-version: 11` (default 16).
+ * `-- transactional: false`, `-- section: down`, `-- pg-version: 11` (default 16),
+ * `-- given: <sql>` (an earlier migration that ran this, so its tables and column types are known)
+ * and `-- lock: <MODE>` (a lock-level fixture: some statement of it takes that mode).
  */
 interface Fixture {
   readonly name: string;
@@ -17,13 +21,15 @@ interface Fixture {
   readonly transactional: boolean;
   readonly section: 'up' | 'down';
   readonly pgVersion?: number;
+  readonly given?: string;
+  readonly lock?: string;
 }
 
 function readFixture(name: string): Fixture {
   const sql = readFileSync(join(CORPUS, name), 'utf8');
   const header = new Map<string, string>();
   for (const line of sql.split('\n')) {
-    const match = /^-- (expect|transactional|section|pg-version): (.*)$/.exec(line);
+    const match = /^-- (expect|transactional|section|pg-version|given|lock): (.*)$/.exec(line);
     if (!match) break;
     header.set(match[1] ?? '', (match[2] ?? '').trim());
   }
@@ -37,6 +43,8 @@ function readFixture(name: string): Fixture {
     transactional: header.get('transactional') !== 'false',
     section: header.get('section') === 'down' ? 'down' : 'up',
     pgVersion: header.has('pg-version') ? Number(header.get('pg-version')) : undefined,
+    given: header.get('given'),
+    lock: header.get('lock'),
   };
 }
 
@@ -60,16 +68,24 @@ async function ruleIds(sql: string, overrides: Partial<LintInput> = {}): Promise
   return (await lintSql(input(sql, overrides))).map((finding) => finding.rule);
 }
 
+/** Lints a fixture after its `given` SQL, which stands for an earlier migration of the same plan. */
+async function lintFixture(fixture: Fixture) {
+  const schema = new SchemaKnowledge();
+  const common = { pgVersion: fixture.pgVersion, schema };
+  if (fixture.given) await analyseSql(input(fixture.given, { ...common, revision: 'earlier' }));
+  return analyseSql(
+    input(fixture.sql, {
+      ...common,
+      source: fixture.name,
+      transactional: fixture.transactional,
+      section: fixture.section,
+    }),
+  );
+}
+
 describe('the lint corpus', () => {
   it.each(fixtures)('finds exactly the declared rules in $name', async (fixture) => {
-    const findings = await lintSql(
-      input(fixture.sql, {
-        source: fixture.name,
-        transactional: fixture.transactional,
-        section: fixture.section,
-        pgVersion: fixture.pgVersion,
-      }),
-    );
+    const { findings } = await lintFixture(fixture);
     expect(findings.map((finding) => finding.rule).sort()).toEqual([...fixture.expected].sort());
   });
 
@@ -80,6 +96,56 @@ describe('the lint corpus', () => {
     expect(unsafe.some((fixture) => fixture.expected.includes(id))).toBe(true);
     expect(safe.length).toBeGreaterThan(0);
     for (const fixture of safe) expect(fixture.expected).not.toContain(id);
+  });
+});
+
+describe('the lock-level corpus', () => {
+  const slug = (mode: LockMode) => mode.toLowerCase().replaceAll(' ', '-');
+
+  it.each(LOCK_MODES.map((mode) => [mode]))(
+    'has a flagged fixture and a near neighbour that is not, each taking %s',
+    async (mode) => {
+      const unsafe = fixtures.find((fixture) => fixture.name === `lock-level.${slug(mode)}.unsafe.sql`);
+      const safe = fixtures.find((fixture) => fixture.name === `lock-level.${slug(mode)}.safe.sql`);
+      expect(unsafe?.expected.length).toBeGreaterThan(0);
+      expect(safe?.expected).toEqual([]);
+      for (const fixture of [unsafe, safe]) {
+        expect(fixture?.lock).toBe(mode);
+        const { statements } = await lintFixture(fixture as Fixture);
+        const modes = statements.flatMap((statement) => statement.analysed.locks.map((lock) => lock.mode));
+        expect(modes).toContain(mode);
+      }
+    },
+  );
+
+  it('names the lock mode, what it blocks and whether the table is rewritten or scanned', async () => {
+    const [finding] = await lintSql(input('ALTER TABLE orders SET TABLESPACE archive_disks;'));
+    expect(finding?.lock).toMatchObject({
+      mode: 'ACCESS EXCLUSIVE',
+      on: 'table "orders"',
+      blocks: 'reads and writes',
+      rewrite: true,
+      scan: true,
+      heldUntil: 'end of transaction',
+    });
+    expect(finding?.lock?.doc).toContain('ALTER TABLE');
+  });
+});
+
+describe('VACUUM in a transactional migration (issue 10, item 18)', () => {
+  it('is reported as a statement PostgreSQL refuses inside a transaction block', async () => {
+    expect(await ruleIds('VACUUM ANALYZE orders;')).toEqual(['cannot-run-in-transaction']);
+    const [finding] = await lintSql(input('VACUUM orders;'));
+    expect(finding?.message).toContain('VACUUM cannot run inside a transaction block');
+    expect(finding?.fix).toContain('transaction: false');
+  });
+
+  it('is reported as refused as well as a rewrite when it is VACUUM FULL', async () => {
+    expect((await ruleIds('VACUUM FULL orders;')).sort()).toEqual([
+      'cannot-run-in-transaction',
+      'vacuum-full',
+    ]);
+    expect(await ruleIds('VACUUM FULL orders;', { transactional: false })).toEqual(['vacuum-full']);
   });
 });
 
