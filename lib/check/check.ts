@@ -800,7 +800,7 @@ export function formatLock(lock: LockFacts): string {
     : lock.scan
       ? 'every row is read meanwhile'
       : 'no rewrite, no scan';
-  return `${lock.mode} on ${lock.on} (blocks ${lock.blocks} until the ${lock.heldUntil}); ${meanwhile}`;
+  return `${lock.mode} on ${lock.on} (blocks ${lock.blocks} until the ${lock.heldUntil.replace('end of ', 'end of the ')}); ${meanwhile}`;
 }
 
 function problemCount(problems: readonly CheckProblem[]): string {

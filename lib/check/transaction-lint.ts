@@ -229,10 +229,14 @@ function enumValues(
   const findings: TransactionFinding[] = [];
   statements.forEach((related, index) => {
     for (const added of related.analysed.effect.facts.enumValuesAdded) {
+      // A type created by the same migration is new in every deploy; one from an earlier migration
+      // may have been applied long before, like any existing table.
       const createdHere = statements
         .slice(0, index)
-        .some((earlier) =>
-          earlier.analysed.effect.facts.typesCreated.some((type) => sameRelation(type, added.type)),
+        .some(
+          (earlier) =>
+            earlier.revision === related.revision &&
+            earlier.analysed.effect.facts.typesCreated.some((type) => sameRelation(type, added.type)),
         );
       if (createdHere) continue;
       for (const at of statements.slice(index + 1)) {
