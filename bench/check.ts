@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,7 +17,14 @@ export interface CheckBenchResult {
   readonly checkMs: number;
   /** `check --static`, wall clock: no database. */
   readonly staticMs: number;
+  /** Lint of as many migrations of varied DDL (type changes, indexes, constraints, backfills, allow comments). */
+  readonly lintMixedMs: number;
+  /** The aim: lint of 500 migrations (both workloads) under 1 s. */
+  readonly lintAimMet: boolean;
 }
+
+/** The linter's aim: 500 migrations in under a second, so CI and `cdk synth` never wait on it. */
+const LINT_AIM_MS = 1000;
 
 export async function benchCheck(count = 500): Promise<CheckBenchResult> {
   const root = await mkdtemp(join(await scratchParent(), 'rds-migrate-bench-check-'));
@@ -36,6 +44,10 @@ export async function benchCheck(count = 500): Promise<CheckBenchResult> {
     assertClean(await checkMigrations({ migrationsDir, cwd: root, static: true }));
     const staticMs = performance.now() - started;
 
+    const mixedDir = join(root, 'mixed');
+    await writeMixedMigrations(mixedDir, count);
+    const mixed = await checkMigrations({ migrationsDir: mixedDir, cwd: root, static: true });
+
     const result: CheckBenchResult = {
       migrations: count,
       loadMs: full.timingsMs.load,
@@ -44,6 +56,8 @@ export async function benchCheck(count = 500): Promise<CheckBenchResult> {
       roundTripMs: full.timingsMs.roundTrip,
       checkMs: Math.round(checkMs),
       staticMs: Math.round(staticMs),
+      lintMixedMs: mixed.timingsMs.lint,
+      lintAimMet: Math.max(full.timingsMs.lint, mixed.timingsMs.lint) * (500 / count) < LINT_AIM_MS,
     };
     process.stdout.write(`${formatResult(result, full)}\n`);
     await writeResult(result);
@@ -63,6 +77,52 @@ async function writeMigrations(directory: string, count: number): Promise<void> 
       `-- migrate:up\n${migration.up}\n\n-- migrate:down\n${migration.down}\n`;
     await writeFile(join(directory, `${migration.ordinal}_bench_${migration.index}.sql`), text);
     parent = migration.revision;
+  }
+}
+
+/**
+ * Migrations that exercise the whole lock model: ten tables made first, then each migration a
+ * rotation of changes to them, some findings, some allowed, every seventh outside a transaction.
+ */
+async function writeMixedMigrations(directory: string, count: number): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const tables = Array.from({ length: 10 }, (_, index) => `mixed_${index}`);
+  const changes = [
+    (t: string, i: number) => `ALTER TABLE ${t} ADD COLUMN c_${i} varchar(40);`,
+    (t: string, i: number) => `ALTER TABLE ${t} ALTER COLUMN name TYPE varchar(${100 + i});`,
+    (t: string, i: number) => `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${t}_c_${i} ON ${t} (name);`,
+    (t: string, i: number) => `ALTER TABLE ${t} ADD CONSTRAINT ${t}_k_${i} CHECK (id > 0) NOT VALID;`,
+    (t: string, i: number) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${t}_k_${i - 1};`,
+    (t: string, i: number) => `UPDATE ${t} SET name = lower(name) WHERE id BETWEEN ${i} AND ${i + 1000};`,
+    (t: string, i: number) =>
+      `-- rds-migrate:allow create-index-non-concurrently ${t} stays small\nCREATE INDEX ${t}_n_${i} ON ${t} (created_at);`,
+    (t: string, i: number) =>
+      `ALTER TABLE ${t} ALTER COLUMN c_${i - 7} SET DEFAULT 'x', ALTER COLUMN name DROP NOT NULL;`,
+  ];
+  let parent = 'none';
+  for (let index = 1; index <= count; index += 1) {
+    const revision = createHash('sha256').update(`mixed ${index}`).digest('hex').slice(0, 12);
+    const transactional = index % 7 !== 0;
+    const up =
+      index === 1
+        ? tables
+            .map(
+              (t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz);`,
+            )
+            .join('\n')
+        : transactional
+          ? [0, 1, 3, 4, 5, 6, 7]
+              .map((k) => changes[(index + k) % changes.length]?.(tables[index % 10] ?? '', index) ?? '')
+              .filter((sql) => !sql.includes('CONCURRENTLY'))
+              .slice(0, 4)
+              .join('\n')
+          : (changes[2]?.(tables[index % 10] ?? '', index) ?? '');
+    const header = `-- revision: ${revision}\n-- down_revision: ${parent}\n${transactional ? '' : '-- transaction: false\n'}`;
+    await writeFile(
+      join(directory, `${String(index).padStart(4, '0')}_mixed_${index}.sql`),
+      `${header}\n-- migrate:up\n${up}\n\n-- migrate:down\nSELECT 1;\n`,
+    );
+    parent = revision;
   }
 }
 
@@ -88,6 +148,12 @@ function formatResult(result: CheckBenchResult, report: CheckReport): string {
     ),
     row('check (wall)', result.checkMs),
     row('check --static (wall)', result.staticMs, 'what cdk synth runs'),
+    row(
+      'lint, mixed DDL',
+      result.lintMixedMs,
+      `${per(result.lintMixedMs)}: type changes, constraints, indexes, plan units`,
+    ),
+    `lint of 500 migrations < 1 s: ${result.lintAimMet ? 'met' : 'missed'}`,
   ].join('\n');
 }
 

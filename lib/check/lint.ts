@@ -234,8 +234,18 @@ interface SqlComment {
   readonly endLine: number;
 }
 
+/**
+ * The parser, loaded on first use (its WASM stays out of commands that never lint) and kept: a
+ * dynamic import costs a round trip through the module loader on every call.
+ */
+let parserModule: Promise<typeof import('libpg-query')> | undefined;
+function parser(): Promise<typeof import('libpg-query')> {
+  parserModule ??= import('libpg-query');
+  return parserModule;
+}
+
 async function parseStatements(input: LintInput, text: SqlText): Promise<ParsedStatement[]> {
-  const { parse, SqlError } = await import('libpg-query');
+  const { parse, SqlError } = await parser();
   try {
     const tree = await parse(input.sql);
     return (tree.stmts ?? []).flatMap(({ stmt, stmt_location: start = 0, stmt_len: length = 0 }) => {
@@ -255,7 +265,7 @@ async function parseStatements(input: LintInput, text: SqlText): Promise<ParsedS
 }
 
 async function scanComments(text: SqlText): Promise<SqlComment[]> {
-  const { scan } = await import('libpg-query');
+  const { scan } = await parser();
   const { tokens } = await scan(text.sql);
   return tokens.filter(isComment).map((token) => ({
     text: text.slice(token.start, token.end),
