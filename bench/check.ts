@@ -92,12 +92,12 @@ async function writeMixedMigrations(directory: string, count: number): Promise<v
     (t: string, i: number) => `ALTER TABLE ${t} ALTER COLUMN name TYPE varchar(${100 + i});`,
     (t: string, i: number) => `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${t}_c_${i} ON ${t} (name);`,
     (t: string, i: number) => `ALTER TABLE ${t} ADD CONSTRAINT ${t}_k_${i} CHECK (id > 0) NOT VALID;`,
-    (t: string, i: number) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${t}_k_${i - 1};`,
+    (t: string, i: number) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${t}_k_${Math.max(1, i - 1)};`,
     (t: string, i: number) => `UPDATE ${t} SET name = lower(name) WHERE id BETWEEN ${i} AND ${i + 1000};`,
     (t: string, i: number) =>
       `-- rds-migrate:allow create-index-non-concurrently ${t} stays small\nCREATE INDEX ${t}_n_${i} ON ${t} (created_at);`,
     (t: string, i: number) =>
-      `ALTER TABLE ${t} ALTER COLUMN c_${i - 7} SET DEFAULT 'x', ALTER COLUMN name DROP NOT NULL;`,
+      `ALTER TABLE ${t} ALTER COLUMN c_${Math.max(1, i - 7)} SET DEFAULT 'x', ALTER COLUMN name DROP NOT NULL;`,
   ];
   let parent = 'none';
   for (let index = 1; index <= count; index += 1) {
