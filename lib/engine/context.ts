@@ -53,11 +53,20 @@ export interface ContextOptions {
 }
 
 export function createContext(options: ContextOptions): MigrationContext {
+  const log = logOf(options.revision, options.log);
   return {
     sql: sqlTag(options.db),
     args: options.args,
-    log: options.log,
-    batch: <K>(batchOptions: BatchOptions<K>) => runBatches(options, batchOptions),
+    log,
+    batch: <K>(batchOptions: BatchOptions<K>) => runBatches({ ...options, log }, batchOptions),
+  };
+}
+
+/** The migration's logger: every line says which migration wrote it. */
+function logOf(revision: Revision, log: MigrationLogger): MigrationLogger {
+  return {
+    info: (message, details) => log.info(message, { revision, ...details }),
+    warn: (message, details) => log.warn(message, { revision, ...details }),
   };
 }
 

@@ -192,8 +192,9 @@ describe('what migrations log during up', () => {
   it("prints ctx.log lines on stderr, once, beside the run report: the seed's 'dev_data is not true'", async () => {
     const result = await cli('up');
     expect(result.code).toBe(EXIT.ok);
-    expect(result.stderr).toContain('info: dev_data is not true: no sample rows\n');
-    expect(result.stderr).toContain('info: normalized prices (rows 0, batches 0)\n');
+    // Each line names the migration that wrote it.
+    expect(result.stderr).toContain('info: dev_data is not true: no sample rows (revision f4b1e6a2c9d8)\n');
+    expect(result.stderr).toContain('info: normalized prices (revision d2f86b3e5a17, rows 0, batches 0)\n');
     // The run report already lists every step: the runner's per-step 'migrated' is not repeated.
     expect(result.stderr).not.toContain('migrated');
     expect(result.stdout).toContain('applied  f4b1e6a2c9d8');
