@@ -26,7 +26,7 @@ export class DeployFailed extends RdsMigrateError {
 /** The text on one line: line breaks and other control characters become single spaces. */
 export function oneLine(text: string): string {
   return text
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/[\p{Cc}\u2028\u2029]+/gu, ' ')
     .replace(/ {2,}/g, ' ')
     .trim();
 }

@@ -98,7 +98,7 @@ export class PlanRun {
   constructor(
     private readonly db: Database,
     private readonly history: History,
-    private readonly plan: Plan,
+    plan: Plan,
     private readonly runId: string,
     private readonly options: RunOptions,
     /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
