@@ -16,9 +16,6 @@
 import { escapeLiteral } from 'pg';
 import { RELEASE } from './version.ts';
 
-/** The format this release writes. Bump it with a new step below, and name it in CHANGELOG.md. */
-export const CURRENT_FORMAT = 3;
-
 export interface FormatStep {
   /** The format this step produces from the one before it. */
   readonly version: number;
@@ -113,6 +110,9 @@ ALTER TABLE ${q}.checkpoints ADD COLUMN IF NOT EXISTS completed boolean NOT NULL
 ALTER TABLE ${q}.in_progress ADD COLUMN IF NOT EXISTS statements_done integer NOT NULL DEFAULT 0;`,
   },
 ];
+
+/** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */
+export const CURRENT_FORMAT: number = FORMAT_STEPS[FORMAT_STEPS.length - 1]?.version ?? 0;
 
 /**
  * SQL that brings a history of format `from` (0: none yet) to CURRENT_FORMAT and records each
