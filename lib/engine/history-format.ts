@@ -109,6 +109,17 @@ CREATE INDEX IF NOT EXISTS log_request_idx ON ${q}.log (request_id) WHERE reques
 ALTER TABLE ${q}.checkpoints ADD COLUMN IF NOT EXISTS completed boolean NOT NULL DEFAULT false;
 ALTER TABLE ${q}.in_progress ADD COLUMN IF NOT EXISTS statements_done integer NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 4,
+    summary:
+      'deploys: the snapshot policy and why a snapshot was or was not taken, the restore point, the ' +
+      "database's backup retention, and the snapshot's progress",
+    sql: (q) => `ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_policy text;
+ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_reason text;
+ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS restore_point_at timestamptz;
+ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS backup_retention_days integer;
+ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */
