@@ -1,7 +1,8 @@
 /**
  * `rds-migrate doctor`: can this database be migrated from here? A checklist with pass or fail
  * per line: the connection, the server version, the privileges the migrations and the history
- * need, the advisory lock, and the state the history is in (pending, drift, an interrupted run).
+ * need, the advisory lock, the state the history is in (pending, drift, an interrupted run), and
+ * whether the schema was changed outside migrations since the last run.
  */
 import type { Database } from '../engine/database.ts';
 import { LockTimeoutError, RdsMigrateError } from '../engine/errors.ts';
@@ -10,6 +11,7 @@ import type { History, HistoryState } from '../engine/history.ts';
 import { withLock } from '../engine/lock.ts';
 import { planUpgrade } from '../engine/plan.ts';
 import { findDrift } from '../engine/runner.ts';
+import { describeSchemaDrift, readSchemaDrift } from '../engine/schema-fingerprint.ts';
 
 export type DoctorStatus = 'pass' | 'fail' | 'skip';
 
@@ -76,6 +78,7 @@ export async function runDoctor(db: Database, options: DoctorOptions): Promise<D
   checks.push(await lockCheck(db, history, options.lockWaitMs ?? 2000));
   const state = await history.read(db);
   checks.push(...stateChecks(state, options.graph));
+  checks.push(await schemaCheck(db, history));
   return { ok: checks.every((check) => check.status !== 'fail'), target: options.target, checks };
 }
 
@@ -91,6 +94,7 @@ export function connectionFailed(target: string, message: string): DoctorReport 
     'pending',
     'drift',
     'interrupted',
+    'schema',
   ];
   return {
     ok: false,
@@ -244,6 +248,30 @@ function stateChecks(state: HistoryState, graph: RevisionGraph | Error): DoctorC
       : pass('interrupted', 'no migration was left half-done'),
   );
   return checks;
+}
+
+/** The schema against the fingerprint the last run recorded: a change made outside migrations fails. */
+async function schemaCheck(db: Database, history: History): Promise<DoctorCheck> {
+  const drift = await readSchemaDrift(db, history);
+  const sentence = describeSchemaDrift(drift);
+  if (drift.state === 'changed') {
+    return fail(
+      'schema',
+      sentence ?? 'the schema was changed outside migrations',
+      'rds-migrate diff shows the SQL that brings it back to its revision; or put the change in a migration ' +
+        '(rds-migrate create --autogenerate) and stamp or apply it.',
+    );
+  }
+  if (drift.state === 'not-recorded')
+    return pass(
+      'schema',
+      'no run has recorded a fingerprint of the schema yet (the next change records one)',
+    );
+  if (drift.state === 'stale') return { name: 'schema', status: 'skip', detail: sentence ?? 'stale' };
+  return pass(
+    'schema',
+    `unchanged since run ${drift.since?.runId.slice(0, 8)}${sentence ? `; ${sentence}` : ''}`,
+  );
 }
 
 function pendingCheck(state: HistoryState, graph: RevisionGraph): DoctorCheck {

@@ -63,7 +63,12 @@ export async function roundTrip(
   const order = graph.sorted(graph.ancestors(options.heads ?? graph.heads));
   const chain = asChain(graph, order);
   const run = (intent: Intent) =>
-    migrate(db, chain, intent, { actor: options.actor, args: options.args, history });
+    migrate(db, chain, intent, {
+      actor: options.actor,
+      args: options.args,
+      history,
+      recordFingerprint: false,
+    });
   const snapshot = () => schemaSnapshot(db, history.schema);
   const counts = { applied: 0, reverted: 0, reapplied: 0 };
   let turnedBackAt: RoundTripReport['turnedBackAt'];

@@ -9,6 +9,7 @@ import { CURRENT_FORMAT } from '../engine/history-format.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import type { Plan } from '../engine/plan.ts';
 import type { RunReport } from '../engine/runner.ts';
+import { describeSchemaDrift } from '../engine/schema-fingerprint.ts';
 import type { Status } from '../engine/status.ts';
 
 export function revisionList(revisions: readonly Revision[]): string {
@@ -67,6 +68,14 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
         `drift      ${drift.revision} (${drift.source}) changed after it was applied: ${drift.appliedChecksum.slice(0, 12)} -> ${drift.currentChecksum.slice(0, 12)}`,
       );
     }
+  }
+  const schemaDrift = describeSchemaDrift(status.schemaDrift);
+  if (schemaDrift) {
+    lines.push(`schema     ${schemaDrift}`);
+    if (status.schemaDrift?.state === 'changed')
+      lines.push(
+        '           rds-migrate diff shows the SQL that brings it back; or put the change in a migration',
+      );
   }
   if (status.pending.length === 0) {
     lines.push(status.unknown.length > 0 ? 'pending    unknown' : 'pending    none: up to date');
@@ -271,6 +280,7 @@ export function formatRemote(
       for (const snapshot of status.snapshots ?? []) {
         lines.push(`snapshot   ${snapshot.id}  ${snapshot.createdAt.toISOString()}  ${snapshot.state}`);
       }
+      lines.push(...formatDeploys((answer.deploys as RemoteDeploy[] | undefined) ?? []));
       return lines.join('\n');
     }
     case 'history':
@@ -303,6 +313,50 @@ export function formatRemote(
     default:
       return JSON.stringify(answer, null, 2);
   }
+}
+
+/** A deploy as the function's status answer lists it (dates already revived from the JSON). */
+interface RemoteDeploy {
+  readonly from: readonly string[];
+  readonly target: string;
+  readonly startedAt: Date | string;
+  readonly snapshotPolicy?: string;
+  readonly snapshotReason?: string;
+  readonly snapshotId?: string;
+  readonly restorePoint?: Date | string;
+  readonly backupRetentionDays?: number;
+  readonly restore?: {
+    readonly pointInTime?: string;
+    readonly fromSnapshot?: string;
+    readonly then?: string;
+  };
+}
+
+/** The latest deploys, and for the newest the commands that restore where it started from. */
+function formatDeploys(deploys: readonly RemoteDeploy[]): string[] {
+  const iso = (value: Date | string | undefined) =>
+    value === undefined ? undefined : new Date(value).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lines = deploys.map((deploy) => {
+    const from = deploy.from.length > 0 ? deploy.from.join('+') : 'base';
+    const policy = deploy.snapshotPolicy
+      ? `  snapshot policy ${deploy.snapshotPolicy}${deploy.snapshotReason ? ` (${deploy.snapshotReason})` : ''}`
+      : '';
+    const snapshot = deploy.snapshotId ? `  snapshot ${deploy.snapshotId}` : '';
+    const point = deploy.restorePoint ? `  restore point ${iso(deploy.restorePoint)}` : '';
+    const backups =
+      deploy.backupRetentionDays === undefined
+        ? ''
+        : deploy.backupRetentionDays === 0
+          ? '  (automated backups off: no point-in-time recovery)'
+          : `  (backups kept ${deploy.backupRetentionDays} days)`;
+    return `deploy     ${iso(deploy.startedAt)}  ${from} -> ${deploy.target}${policy}${snapshot}${point}${backups}`;
+  });
+  const restore = deploys[0]?.restore;
+  if (restore?.pointInTime) lines.push(`restore    ${restore.pointInTime}`);
+  if (restore?.fromSnapshot) lines.push(`restore    ${restore.fromSnapshot}`);
+  if (restore?.then && (restore.pointInTime || restore.fromSnapshot))
+    lines.push(`           then ${restore.then}`);
+  return lines;
 }
 
 function formatLog(rows: readonly LogRow[]): string {

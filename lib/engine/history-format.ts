@@ -120,6 +120,23 @@ ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS restore_point_at timestamptz;
 ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS backup_retention_days integer;
 ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
   },
+  {
+    version: 5,
+    summary:
+      'schema_fingerprints: a fingerprint of the schema after every run (and of each object), so status ' +
+      'sees changes made outside migrations',
+    sql: (q) => `CREATE TABLE IF NOT EXISTS ${q}.schema_fingerprints (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id text NOT NULL,
+  heads text[] NOT NULL,
+  fingerprint text NOT NULL,
+  objects jsonb NOT NULL DEFAULT '{}'::jsonb,
+  log_id bigint,
+  changed_outside jsonb,
+  actor text,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */

@@ -47,6 +47,11 @@ export interface RunOptions {
   /** Refuse to run when applied files changed. @default true */
   readonly checkDrift?: boolean;
   /**
+   * Record a fingerprint of the schema the run leaves (schema-fingerprint.ts), so status sees
+   * later changes made outside migrations. Scratch databases (the round trip) skip it. @default true
+   */
+  readonly recordFingerprint?: boolean;
+  /**
    * The deploy request this run serves, recorded on its log rows so that the deploy's answer
    * counts what its runs applied, whichever poll asks. @default none
    */

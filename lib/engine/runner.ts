@@ -22,6 +22,7 @@ import type { Revision } from './migration.ts';
 import { type Plan, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
 import { PlanRun, type RunOptions, type StepResult } from './plan-run.ts';
 import { recordDownStep } from './recorded.ts';
+import { FingerprintRecorder } from './schema-fingerprint.ts';
 import { RELEASE } from './version.ts';
 
 export type { RunOptions, StepResult } from './plan-run.ts';
@@ -65,8 +66,12 @@ export async function migrate(
     assertFormatAllows(history, state, intent, plan);
     if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
     const runId = randomUUID();
+    // Only runs that change something record a fingerprint: a no-op must not absorb a hand edit.
+    const fingerprint = new FingerprintRecorder(db, history, options.recordFingerprint !== false);
     if (intent.action === 'stamp') {
+      await fingerprint.before();
       await stamp(db, history, planGraph, plan, runId, options.actor, state.format.version);
+      await fingerprint.after({ runId, actor: options.actor });
       return {
         runId,
         status: 'stamped',
@@ -99,7 +104,8 @@ export async function migrate(
       historyEmpty,
       state.inProgress,
     );
-    const outcome = await run.execute();
+    await fingerprint.before();
+    const outcome = await run.execute().finally(() => fingerprint.after({ runId, actor: options.actor }));
     return {
       runId,
       status: outcome.stopped ? 'stopped' : 'applied',

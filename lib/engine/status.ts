@@ -1,6 +1,7 @@
 /**
  * Where the database stands against a migrations folder, as data: the current heads, the
- * folder's heads, what is pending, drift, an interrupted migration, and the recent log. The CLI
+ * folder's heads, what is pending, drift (of files, and of the schema against the fingerprint
+ * the last run recorded), an interrupted migration, and the recent log. The CLI
  * prints it; the deployed function returns it to `aws lambda invoke`.
  */
 import type { Database } from './database.ts';
@@ -10,6 +11,7 @@ import { type BatchProgress, History, type HistoryFormat, type InProgress, type 
 import type { Revision } from './migration.ts';
 import { planUpgrade } from './plan.ts';
 import { findDrift } from './runner.ts';
+import { readSchemaDrift, type SchemaDrift } from './schema-fingerprint.ts';
 
 export interface PendingMigration {
   readonly revision: Revision;
@@ -35,6 +37,8 @@ export interface Status {
   readonly historySchema: string;
   /** The history's format (0: no history yet) and the release that last upgraded it. */
   readonly historyFormat: HistoryFormat;
+  /** The schema against the fingerprint the last run recorded: changes made outside migrations. */
+  readonly schemaDrift: SchemaDrift;
 }
 
 export async function readStatus(
@@ -66,5 +70,6 @@ export async function readStatus(
     recent: await history.log(db, recentCount),
     historySchema: history.schema,
     historyFormat: state.format,
+    schemaDrift: await readSchemaDrift(db, history),
   };
 }

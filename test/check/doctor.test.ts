@@ -59,6 +59,7 @@ describe('rds-migrate doctor', () => {
       ['pass', 'pending'],
       ['pass', 'drift'],
       ['pass', 'interrupted'],
+      ['pass', 'schema'],
     ]);
     expect(result.stdout).toContain('rds_migrate absent: the first up creates it');
     expect(result.stdout).toContain('at base, 3 pending: cccc00000001, cccc00000002, cccc00000003');

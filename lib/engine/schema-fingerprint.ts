@@ -1,0 +1,262 @@
+/**
+ * Drift in production: after every run the runner records a fingerprint of the schema (a hash
+ * of the catalog snapshot the round trip compares, and one short hash per object), so `status`,
+ * `doctor` and the deployed function can tell when the schema was changed outside migrations
+ * since, and name the objects that changed. Before a run it also compares, so a hand edit the
+ * run would otherwise absorb is written down in the run's own fingerprint.
+ */
+import { createHash } from 'node:crypto';
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import { type CatalogEntry, schemaCatalog } from './catalog.ts';
+import type { Database } from './database.ts';
+import type { History } from './history.ts';
+import type { Revision } from './migration.ts';
+
+export interface SchemaFingerprint {
+  /** sha256 of every line of the snapshot. */
+  readonly fingerprint: string;
+  /** Object (`table public.users`, `function public.f(integer)`) → a short hash of its lines. */
+  readonly objects: Readonly<Record<string, string>>;
+}
+
+/** Objects that differ between a recorded fingerprint and the schema now. */
+export interface ObjectChanges {
+  readonly changed: readonly string[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export interface RecordedFingerprint {
+  readonly runId: string;
+  readonly heads: readonly Revision[];
+  readonly recordedAt: Date;
+  readonly actor?: string;
+}
+
+/**
+ * How the schema compares with the fingerprint of the last run:
+ * - `matches`: unchanged since;
+ * - `changed`: changed outside migrations since that run (`objects` says which);
+ * - `not-recorded`: no run recorded one yet (a history older than format 5, or no run yet);
+ * - `stale`: runs since were made by a release that records no fingerprint, so no comparison.
+ */
+export type SchemaDriftState = 'matches' | 'changed' | 'not-recorded' | 'stale';
+
+export interface SchemaDrift {
+  readonly state: SchemaDriftState;
+  /** The run whose fingerprint the schema is compared with. */
+  readonly since?: RecordedFingerprint;
+  readonly objects?: ObjectChanges;
+  /** A change outside migrations that the last run found before it ran, and recorded as it found it. */
+  readonly foundBeforeRun?: ObjectChanges & { readonly since?: RecordedFingerprint };
+}
+
+const TABLE = 'schema_fingerprints';
+
+export function fingerprintOf(entries: readonly CatalogEntry[]): SchemaFingerprint {
+  const whole = createHash('sha256');
+  const byObject = new Map<string, ReturnType<typeof createHash>>();
+  for (const { object, line } of entries) {
+    whole.update(`${line}\n`);
+    let hash = byObject.get(object);
+    if (!hash) {
+      hash = createHash('sha256');
+      byObject.set(object, hash);
+    }
+    hash.update(`${line}\n`);
+  }
+  const objects: Record<string, string> = {};
+  for (const object of [...byObject.keys()].sort()) {
+    objects[object] = (byObject.get(object) as ReturnType<typeof createHash>).digest('hex').slice(0, 16);
+  }
+  return { fingerprint: whole.digest('hex'), objects };
+}
+
+export function compareObjects(
+  recorded: Readonly<Record<string, string>>,
+  now: Readonly<Record<string, string>>,
+): ObjectChanges {
+  const changed: string[] = [];
+  const added: string[] = [];
+  const removed: string[] = [];
+  for (const [object, hash] of Object.entries(now)) {
+    if (!(object in recorded)) added.push(object);
+    else if (recorded[object] !== hash) changed.push(object);
+  }
+  for (const object of Object.keys(recorded)) if (!(object in now)) removed.push(object);
+  return { changed: changed.sort(), added: added.sort(), removed: removed.sort() };
+}
+
+export async function currentFingerprint(db: Database, history: History): Promise<SchemaFingerprint> {
+  return fingerprintOf(await schemaCatalog(db, history.schema));
+}
+
+interface FingerprintRow {
+  run_id: string;
+  heads: string[];
+  fingerprint: string;
+  objects: Record<string, string> | null;
+  log_id: string | null;
+  newest_log_id: string | null;
+  changed_outside:
+    | (ObjectChanges & { since?: { runId: string; heads: string[]; recordedAt: string } })
+    | null;
+  actor: string | null;
+  recorded_at: Date;
+}
+
+async function lastRecorded(db: Database, history: History): Promise<FingerprintRow | undefined | null> {
+  const q = escapeIdentifier(history.schema);
+  const exists = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+    `${q}.${TABLE}`,
+  ]);
+  if (!exists.rows[0]?.found) return null;
+  const result = await db.query<FingerprintRow>(
+    `SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
+            (SELECT max(id) FROM ${q}.log)::text AS newest_log_id
+     FROM ${q}.${TABLE} ORDER BY id DESC LIMIT 1`,
+  );
+  return result.rows[0];
+}
+
+/** How the schema now compares with the fingerprint the last run recorded. */
+export async function readSchemaDrift(db: Database, history: History): Promise<SchemaDrift> {
+  const row = await lastRecorded(db, history);
+  if (!row) return { state: 'not-recorded' };
+  const since: RecordedFingerprint = {
+    runId: row.run_id,
+    heads: row.heads,
+    recordedAt: row.recorded_at,
+    ...(row.actor ? { actor: row.actor } : {}),
+  };
+  const foundBeforeRun = row.changed_outside ? beforeRunOf(row.changed_outside) : undefined;
+  const extra = foundBeforeRun ? { foundBeforeRun } : {};
+  if (row.newest_log_id !== null && (row.log_id === null || Number(row.newest_log_id) > Number(row.log_id))) {
+    return { state: 'stale', since, ...extra };
+  }
+  const now = await currentFingerprint(db, history);
+  if (now.fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
+  return { state: 'changed', since, objects: compareObjects(row.objects ?? {}, now.objects), ...extra };
+}
+
+function beforeRunOf(
+  stored: NonNullable<FingerprintRow['changed_outside']>,
+): NonNullable<SchemaDrift['foundBeforeRun']> {
+  return {
+    changed: stored.changed ?? [],
+    added: stored.added ?? [],
+    removed: stored.removed ?? [],
+    ...(stored.since
+      ? {
+          since: {
+            runId: stored.since.runId,
+            heads: stored.since.heads,
+            recordedAt: new Date(stored.since.recordedAt),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * What a run does around its work: `before` (under the run's lock, before the first change)
+ * notes whether the schema already differs from the last fingerprint; `after` records the
+ * schema the run leaves, with the heads and the newest log row. Neither ever fails the run: a
+ * fingerprint that cannot be read or written leaves status saying so, not a failed migration.
+ */
+export class FingerprintRecorder {
+  private outside: SchemaDrift | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly history: History,
+    private readonly enabled = true,
+  ) {}
+
+  async before(): Promise<void> {
+    if (!this.enabled) return;
+    try {
+      this.outside = await readSchemaDrift(this.db, this.history);
+    } catch {
+      this.outside = undefined;
+    }
+  }
+
+  async after(run: { readonly runId: string; readonly actor: string }): Promise<void> {
+    if (!this.enabled) return;
+    try {
+      const q = escapeIdentifier(this.history.schema);
+      const exists = await this.db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+        `${q}.${TABLE}`,
+      ]);
+      if (!exists.rows[0]?.found) return;
+      const now = await currentFingerprint(this.db, this.history);
+      const outside = this.outside?.state === 'changed' ? this.outside : undefined;
+      const changedOutside = outside
+        ? escapeLiteral(
+            JSON.stringify({
+              ...outside.objects,
+              since: outside.since
+                ? {
+                    runId: outside.since.runId,
+                    heads: outside.since.heads,
+                    recordedAt: outside.since.recordedAt.toISOString(),
+                  }
+                : undefined,
+            }),
+          )
+        : 'NULL';
+      await this.db.query(
+        `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor)
+         SELECT ${escapeLiteral(run.runId)},
+                coalesce((SELECT array_agg(revision ORDER BY revision) FROM ${q}.heads), '{}'),
+                ${escapeLiteral(now.fingerprint)}, ${escapeLiteral(JSON.stringify(now.objects))}::jsonb,
+                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}`,
+      );
+    } catch {
+      // A lost connection or a read-only history: status reports the fingerprint as missing or stale.
+    }
+  }
+}
+
+const OBJECTS_NAMED = 8;
+
+/**
+ * One sentence for status, doctor and the deployed function's answer: "the schema was changed
+ * outside migrations since run …", naming the objects; undefined when there is nothing to say.
+ */
+export function describeSchemaDrift(drift: SchemaDrift | undefined): string | undefined {
+  if (!drift) return undefined;
+  if (drift.state === 'changed') {
+    return `the schema was changed outside migrations since run ${describeRun(drift.since)}: ${describeObjects(drift.objects)}`;
+  }
+  if (drift.foundBeforeRun) {
+    return (
+      `run ${describeRun(drift.since)} found the schema changed outside migrations before it ran ` +
+      `(since run ${describeRun(drift.foundBeforeRun.since)}): ${describeObjects(drift.foundBeforeRun)}`
+    );
+  }
+  if (drift.state === 'stale') {
+    return `runs since run ${describeRun(drift.since)} recorded no fingerprint (an older release ran them): changes outside migrations cannot be told`;
+  }
+  return undefined;
+}
+
+function describeRun(run: RecordedFingerprint | undefined): string {
+  if (!run) return '(unknown)';
+  // A deployed function's answer arrives as JSON: its dates are strings.
+  const at = new Date(run.recordedAt).toISOString();
+  return `${run.runId.slice(0, 8)} (${at}, at ${run.heads.join(', ') || 'base'})`;
+}
+
+function describeObjects(objects: ObjectChanges | undefined): string {
+  if (!objects) return 'objects unknown';
+  const named = [
+    ...objects.changed.map((object) => `changed ${object}`),
+    ...objects.added.map((object) => `added ${object}`),
+    ...objects.removed.map((object) => `removed ${object}`),
+  ];
+  if (named.length === 0) return 'objects unknown';
+  const more = named.length > OBJECTS_NAMED ? `, and ${named.length - OBJECTS_NAMED} more` : '';
+  return `${named.slice(0, OBJECTS_NAMED).join(', ')}${more}`;
+}

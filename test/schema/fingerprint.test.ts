@@ -1,0 +1,141 @@
+/**
+ * Drift in production: every run records a fingerprint of the schema; status, doctor and the
+ * deployed function's status say when the schema was changed outside migrations since, naming
+ * the objects.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runDoctor } from '../../lib/check/doctor.ts';
+import { formatStatus } from '../../lib/cli/report.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { History } from '../../lib/engine/history.ts';
+import { migrate } from '../../lib/engine/runner.ts';
+import { fingerprintOf } from '../../lib/engine/schema-fingerprint.ts';
+import { readStatus } from '../../lib/engine/status.ts';
+import { cfnEvent, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+import { sqlMigration } from '../support/migrations.ts';
+
+const history = new History();
+const graph = RevisionGraph.from([
+  sqlMigration('aaaa00000001', 'CREATE TABLE users (id bigint PRIMARY KEY, email text)', {
+    down: 'DROP TABLE users',
+  }),
+  sqlMigration('aaaa00000002', 'CREATE INDEX users_email ON users (email)', {
+    parents: ['aaaa00000001'],
+    down: 'DROP INDEX users_email',
+  }),
+]);
+
+let database: TestDatabase;
+let connection: Connection;
+
+beforeEach(async () => {
+  database = await freshDatabase();
+  connection = await database.connect();
+});
+afterEach(async () => {
+  await database.drop();
+});
+
+const up = (target = 'heads') =>
+  migrate(connection.db, graph, { action: 'upgrade', target }, { actor: 'test', history });
+
+describe('the schema fingerprint', () => {
+  it('hashes each object apart, so a changed column names its table', () => {
+    const before = fingerprintOf([
+      { object: 'table public.users', line: 'column public.users.email text null=YES default=-' },
+      { object: 'function public.f()', line: 'function public.f() returns integer body=1' },
+    ]);
+    const after = fingerprintOf([
+      { object: 'table public.users', line: 'column public.users.email text null=NO default=-' },
+      { object: 'function public.f()', line: 'function public.f() returns integer body=1' },
+    ]);
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(after.objects['function public.f()']).toBe(before.objects['function public.f()']);
+    expect(after.objects['table public.users']).not.toBe(before.objects['table public.users']);
+  });
+
+  it('matches after a run, and status says nothing', async () => {
+    await up();
+    const status = await readStatus(connection.db, graph, history);
+    expect(status.schemaDrift.state).toBe('matches');
+    expect(formatStatus(status, graph, 'test')).not.toContain('schema ');
+  });
+
+  it('names the objects a hand edit changed, added and removed since the run', async () => {
+    const report = await up();
+    await connection.db.query(`
+      ALTER TABLE users ADD COLUMN nickname text;
+      CREATE TABLE audit (id int);
+      DROP INDEX users_email`);
+    const status = await readStatus(connection.db, graph, history);
+    expect(status.schemaDrift).toMatchObject({
+      state: 'changed',
+      since: { runId: report.runId, heads: ['aaaa00000002'] },
+      objects: { changed: ['table public.users'], added: ['table public.audit'], removed: [] },
+    });
+    const text = formatStatus(status, graph, 'test');
+    expect(text).toContain(`the schema was changed outside migrations since run ${report.runId.slice(0, 8)}`);
+    expect(text).toContain('changed table public.users, added table public.audit');
+    expect(text).toContain('rds-migrate diff');
+  });
+
+  it('sees a function body edited by hand', async () => {
+    await connection.db.query(`CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'`);
+    await up();
+    await connection.db.query(`CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 41'`);
+    const status = await readStatus(connection.db, graph, history);
+    expect(status.schemaDrift.objects?.changed).toEqual(['function public.answer()']);
+  });
+
+  it('keeps a hand edit found before the next run in that run’s record', async () => {
+    await up('aaaa00000001');
+    await connection.db.query('ALTER TABLE users ADD COLUMN nickname text');
+    await up();
+    const status = await readStatus(connection.db, graph, history);
+    expect(status.schemaDrift.state).toBe('matches');
+    expect(status.schemaDrift.foundBeforeRun?.changed).toEqual(['table public.users']);
+    expect(formatStatus(status, graph, 'test')).toContain(
+      'found the schema changed outside migrations before it ran',
+    );
+  });
+
+  it('records nothing for a run with nothing to do, so a hand edit stays visible', async () => {
+    await up();
+    await connection.db.query('ALTER TABLE users ADD COLUMN nickname text');
+    expect((await up()).status).toBe('up-to-date');
+    expect((await readStatus(connection.db, graph, history)).schemaDrift.state).toBe('changed');
+  });
+
+  it('fails doctor’s schema line, with what to do', async () => {
+    await up();
+    await connection.db.query('ALTER TABLE users ALTER COLUMN email SET NOT NULL');
+    const report = await runDoctor(connection.db, { target: 'test', history, graph });
+    const line = report.checks.find((check) => check.name === 'schema');
+    expect(line?.status).toBe('fail');
+    expect(line?.detail).toContain('changed table public.users');
+    expect(line?.fix).toContain('rds-migrate diff');
+    expect(report.ok).toBe(false);
+  });
+});
+
+describe('the deployed function’s status', () => {
+  it('says the schema was changed outside migrations since the deploy’s run', async () => {
+    const aws = fakes(database.url);
+    const outcome = await runProvider(
+      aws.handler('v1'),
+      cfnEvent('cfn-create', { TargetRevision: REV.name }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    const before = JSON.parse(JSON.stringify(await aws.handler('v1')({ action: 'status' }, lambdaContext())));
+    expect(before.schemaDrift.state).toBe('matches');
+    await connection.db.query('CREATE INDEX by_hand ON customers (id)');
+    const after = JSON.parse(JSON.stringify(await aws.handler('v1')({ action: 'status' }, lambdaContext())));
+    expect(after.schemaDrift).toMatchObject({
+      state: 'changed',
+      since: { heads: [REV.name] },
+      objects: { changed: ['table public.customers'] },
+    });
+  });
+});
