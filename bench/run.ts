@@ -172,3 +172,4 @@ await main();
 await (await import('./check.ts')).benchCheck();
 await (await import('./backfill.ts')).benchBackfill();
 await (await import('./handler.ts')).benchHandler();
+await (await import('./deploy.ts')).benchDeploy();

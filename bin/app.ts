@@ -82,7 +82,8 @@ export class RdsMigrateExampleStack extends Stack {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       interfaceEndpoints: true,
       migrationsDir: props.migrationsDir ?? 'migrations',
-      snapshot: { retain: 5 },
+      // A snapshot before every deploy that changes something; keep the newest five.
+      snapshot: { policy: 'always', retain: 5 },
     });
   }
 }

@@ -34,9 +34,18 @@ export interface FunctionConfig {
   readonly deployTimeoutSeconds: number;
 }
 
+/**
+ * When a deploy takes a snapshot: `always` (whenever it has something to apply), `when-risky`
+ * (only for a plan a transaction cannot take back whole: see lib/engine/risk.ts), `never`.
+ */
+export type SnapshotPolicy = 'always' | 'when-risky' | 'never';
+export const SNAPSHOT_POLICIES: readonly SnapshotPolicy[] = ['always', 'when-risky', 'never'];
+
 export interface SnapshotSettings {
-  /** @default true */
+  /** False when the policy is `never`. */
   readonly enabled: boolean;
+  /** @default 'always' (or 'never' when Enabled is false) */
+  readonly policy: SnapshotPolicy;
   /** Keep this many of the tool's snapshots; undefined keeps all. */
   readonly retain?: number;
 }
@@ -198,12 +207,25 @@ function targetRevisionFrom(value: unknown): string {
 }
 
 function snapshotFrom(value: unknown): SnapshotSettings {
-  if (value === undefined) return { enabled: true };
+  if (value === undefined) return { enabled: true, policy: 'always' };
   if (!isRecord(value))
-    throw new ConfigError(`property Snapshot must be an object {Enabled, Retain} (got ${describe(value)})`);
+    throw new ConfigError(
+      `property Snapshot must be an object {Enabled, Policy, Retain} (got ${describe(value)})`,
+    );
   const enabled =
     value.Enabled === undefined ? true : booleanFrom(value.Enabled, 'property Snapshot.Enabled');
-  return { enabled, retain: retainFrom(value.Retain) };
+  // Properties of a release before policies (a stack rollback sends them back) have Enabled only.
+  const policy = value.Policy === undefined ? (enabled ? 'always' : 'never') : policyFrom(value.Policy);
+  return { enabled: policy !== 'never', policy, retain: retainFrom(value.Retain) };
+}
+
+function policyFrom(value: unknown): SnapshotPolicy {
+  if (typeof value === 'string' && (SNAPSHOT_POLICIES as readonly string[]).includes(value)) {
+    return value as SnapshotPolicy;
+  }
+  throw new ConfigError(
+    `property Snapshot.Policy must be one of ${SNAPSHOT_POLICIES.join(', ')} (got ${describe(value)})`,
+  );
 }
 
 function retainFrom(value: unknown): number | undefined {

@@ -2,6 +2,8 @@
  * Manual invokes of the deployed function (`aws lambda invoke --payload '{"action":"status"}'`):
  * the read commands of the CLI, answered as JSON, and the mutating ones behind `"confirm": true`.
  */
+import type { Database } from '../lib/engine/database.ts';
+import { Deploys } from '../lib/engine/deploys.ts';
 import { GraphError, UsageError } from '../lib/engine/errors.ts';
 import type { RevisionGraph } from '../lib/engine/graph.ts';
 import type { LogRow } from '../lib/engine/history.ts';
@@ -10,6 +12,7 @@ import { type Intent, makePlan, migrate, type RunReport } from '../lib/engine/ru
 import { SnapshotBusyError, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { readStatus, type Status } from '../lib/engine/status.ts';
 import { isRecord } from './config.ts';
+import { type RestoreCommands, restoreCommands } from './restore.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 
 const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
@@ -26,6 +29,24 @@ export interface StatusResult extends Status {
   readonly snapshots: readonly SnapshotInfo[];
   /** Why the snapshots could not be listed, when they could not. */
   readonly snapshotsError?: string;
+  /** The latest deploys: where each started from, its snapshot policy and restore point. */
+  readonly deploys: readonly DeploySummary[];
+}
+
+export interface DeploySummary {
+  readonly requestId: string;
+  readonly stack: string;
+  readonly from: readonly string[];
+  readonly target: string;
+  readonly startedAt: Date;
+  readonly finishedAt?: Date;
+  readonly snapshotPolicy?: string;
+  readonly snapshotReason?: string;
+  readonly snapshotId?: string;
+  readonly restorePoint?: Date;
+  readonly backupRetentionDays?: number;
+  /** The AWS CLI commands that bring the database back to where this deploy started. */
+  readonly restore: RestoreCommands;
 }
 
 export interface HistoryResult {
@@ -101,15 +122,53 @@ function parseAction(value: unknown): Action {
 
 async function status(runtime: Runtime): Promise<StatusResult> {
   const graph = await runtime.bundle();
-  const current = await runtime.withDatabase((db) => readStatus(db, graph, runtime.history, RECENT));
+  const { current, deploys } = await runtime.withDatabase(async (db) => ({
+    current: await readStatus(db, graph, runtime.history, RECENT),
+    deploys: await recentDeploys(db, runtime),
+  }));
   const head = graph.heads.length === 1 ? (graph.heads[0] ?? null) : null;
   try {
     const snapshots = (await runtime.snapshots.list()).slice(0, RECENT);
-    return { action: 'status', ...current, head, snapshots };
+    return { action: 'status', ...current, head, snapshots, deploys };
   } catch (error) {
     // Status is what an operator looks at when something is wrong: answer without the snapshots.
-    return { action: 'status', ...current, head, snapshots: [], snapshotsError: (error as Error).message };
+    return {
+      action: 'status',
+      ...current,
+      head,
+      snapshots: [],
+      snapshotsError: (error as Error).message,
+      deploys,
+    };
   }
+}
+
+/** The latest deploys with their restore points; none on a history older than format 3. */
+async function recentDeploys(db: Database, runtime: Runtime): Promise<DeploySummary[]> {
+  const found = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+    `${runtime.history.schema}.deploys`,
+  ]);
+  if (!found.rows[0]?.found) return [];
+  const target = { kind: runtime.config.kind, identifier: runtime.config.identifier };
+  return (await new Deploys(runtime.history).recent(db, 5)).map((deploy) => ({
+    requestId: deploy.requestId,
+    stack: deploy.stack,
+    from: deploy.from,
+    target: deploy.target,
+    startedAt: deploy.startedAt,
+    ...(deploy.finishedAt ? { finishedAt: deploy.finishedAt } : {}),
+    ...(deploy.snapshotPolicy ? { snapshotPolicy: deploy.snapshotPolicy } : {}),
+    ...(deploy.snapshotReason ? { snapshotReason: deploy.snapshotReason } : {}),
+    ...(deploy.snapshotId && deploy.phase !== 'snapshot-pending' ? { snapshotId: deploy.snapshotId } : {}),
+    ...(deploy.restorePointAt ? { restorePoint: deploy.restorePointAt } : {}),
+    ...(deploy.backupRetentionDays === undefined ? {} : { backupRetentionDays: deploy.backupRetentionDays }),
+    restore: restoreCommands(
+      target,
+      deploy.restorePointAt,
+      deploy.backupRetentionDays,
+      deploy.phase === 'snapshot-pending' ? undefined : deploy.snapshotId,
+    ),
+  }));
 }
 
 async function history(runtime: Runtime, limit: unknown): Promise<HistoryResult> {

@@ -23,7 +23,7 @@
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { Database } from '../lib/engine/database.ts';
-import { type DeployRecord, Deploys, type DeployUpdate } from '../lib/engine/deploys.ts';
+import { type DeployRecord, Deploys, type DeployUpdate, type ProgressSample } from '../lib/engine/deploys.ts';
 import { DriftError, GraphError, HistoryError } from '../lib/engine/errors.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import type { History, RecordedRevision } from '../lib/engine/history.ts';
@@ -32,6 +32,7 @@ import { withLock } from '../lib/engine/lock.ts';
 import { BASE, type Revision } from '../lib/engine/migration.ts';
 import type { Plan } from '../lib/engine/plan.ts';
 import { migrationsFromHistory } from '../lib/engine/recorded.ts';
+import { planRisks } from '../lib/engine/risk.ts';
 import { assertResumable, findDrift, makePlan, migrate, type RunReport } from '../lib/engine/runner.ts';
 import {
   pruneSnapshots,
@@ -46,6 +47,7 @@ import {
   isRecord,
   type LifecycleRequest,
   parseProperties,
+  type SnapshotPolicy,
   stackNameOf,
 } from './config.ts';
 import { DeployFailed, deployFailure } from './failure.ts';
@@ -132,9 +134,13 @@ export async function onEvent(request: LifecycleRequest, runtime: Runtime): Prom
       }
       const plan = await planDeploy(db, runtime, request, graph, properties.targetRevision);
       const now = runtime.clock.now();
-      const phase =
-        plan.steps.length === 0 ? 'done' : properties.snapshot.enabled ? 'snapshot-pending' : 'migrate';
+      const snapshot = await snapshotDecision(plan, properties.snapshot.policy, runtime);
+      const phase = plan.steps.length === 0 ? 'done' : snapshot.take ? 'snapshot-pending' : 'migrate';
+      if (plan.steps.length > 0) runtime.logger.info('snapshot decision', { ...snapshot });
       const recorded = await deploys.insert(db, {
+        snapshotPolicy: properties.snapshot.policy,
+        snapshotReason: plan.steps.length === 0 ? 'nothing to apply' : snapshot.reason,
+        ...(snapshot.retentionDays === undefined ? {} : { backupRetentionDays: snapshot.retentionDays }),
         requestId: request.requestId,
         stack: stackNameOf(request.stackId),
         target: properties.targetRevision,
@@ -193,6 +199,69 @@ function markerFor(record: DeployRecord, graph: RevisionGraph): DeployMarker {
 /** True when the plan reverts revisions this bundle lacks (a stack rollback run by older code). */
 function revertsFromHistory(graph: RevisionGraph, record: DeployRecord): boolean {
   return record.from.some((revision) => !graph.has(revision));
+}
+
+interface SnapshotDecision {
+  readonly take: boolean;
+  /** Why, in words for the logs and the answer. */
+  readonly reason: string;
+  /** The database's automated backup retention, when it could be read. */
+  readonly retentionDays?: number;
+}
+
+/**
+ * Whether the deploy takes a snapshot, by the policy: `always`; `when-risky`, only for a plan a
+ * transaction cannot take back whole (lib/engine/risk.ts); `never`. Without a snapshot, the
+ * restore point is point-in-time recovery, so a database without automated backups is refused.
+ */
+async function snapshotDecision(
+  plan: Plan,
+  policy: SnapshotPolicy,
+  runtime: Runtime,
+): Promise<SnapshotDecision> {
+  const retentionDays = plan.steps.length > 0 ? await retentionOf(runtime) : undefined;
+  if (policy === 'always') return { take: true, reason: 'policy always', retentionDays };
+  let decision: SnapshotDecision = { take: false, reason: 'policy never', retentionDays };
+  if (policy === 'when-risky') {
+    const risky = (await planRisks(plan)).filter((risk) => risk.reasons.length > 0);
+    decision =
+      risky.length > 0
+        ? {
+            take: true,
+            reason: `policy when-risky: ${risky
+              .slice(0, 3)
+              .map((risk) => `${risk.direction} ${risk.revision} ${risk.reasons.join(', ')}`)
+              .join('; ')}${risky.length > 3 ? `; and ${risky.length - 3} more` : ''}`,
+            retentionDays,
+          }
+        : {
+            take: false,
+            reason: 'policy when-risky: every step is transactional and keeps its data',
+            retentionDays,
+          };
+  }
+  if (!decision.take && plan.steps.length > 0 && retentionDays === 0) {
+    throw new DeployFailed(
+      `${runtime.config.kind} ${runtime.config.identifier} has automated backups off (BackupRetentionPeriod 0) and ` +
+        `the snapshot policy '${policy}' takes no snapshot for this plan, so the deploy would have no restore point; ` +
+        'nothing was migrated. Turn on automated backups (backupRetention on the database), or set ' +
+        "snapshot: { policy: 'always' } on the construct.",
+    );
+  }
+  return decision;
+}
+
+/** The backup retention, or undefined when it cannot be read (the decision then does not depend on it). */
+async function retentionOf(runtime: Runtime): Promise<number | undefined> {
+  if (!runtime.snapshots.restoreWindow) return undefined;
+  try {
+    return (await runtime.snapshots.restoreWindow()).retentionDays;
+  } catch (error) {
+    runtime.logger.warn('could not read the backup retention; no restore point check', {
+      error: messageOf(error),
+    });
+    return undefined;
+  }
 }
 
 /** How long to wait before asking a busy database for the snapshot again: 30 s, doubling, at most 5 min. */
@@ -370,12 +439,23 @@ export async function isComplete(
   const properties = parseProperties(request.properties);
   const graph = await runtime.bundle();
   const outcome = await (async (): Promise<PollOutcome> => {
-    const read = await underLease(runtime, marker, (db, deploys) => recordOf(db, deploys, request, marker));
+    const read = await underLease(runtime, marker, async (db, deploys) => {
+      const found = await recordOf(db, deploys, request, marker);
+      return { record: found, estimate: await estimateSteps(db, runtime, found) };
+    });
     if ('supersededBy' in read) return read;
+    const { estimate } = read.value;
     // Snapshot calls are made with no session open (a local snapshot needs the database idle).
-    const record = await advance(read.value, runtime);
+    const record = await advance(read.value.record, runtime, estimate);
     if (record.phase !== 'migrate' && record.phase !== 'done') return { waiting: record };
     const migrated = await underLease(runtime, marker, async (db, deploys) => {
+      if (!record.restorePointAt) {
+        // The restore point: the moment just before this deploy's first change.
+        assertStepsFit(record, runtime, estimate);
+        const restorePointAt = runtime.clock.now();
+        await deploys.update(db, record.requestId, { restorePointAt });
+        Object.assign(record, { restorePointAt });
+      }
       const report = await migrate(
         db,
         graph,
@@ -492,7 +572,11 @@ async function recordOf(
  * Moves a request forward as far as it can go now: asks a busy database for the snapshot again
  * when its time has come, and waits for a requested snapshot to be available.
  */
-async function advance(record: DeployRecord, runtime: Runtime): Promise<DeployRecord> {
+async function advance(
+  record: DeployRecord,
+  runtime: Runtime,
+  estimate: StepsEstimate,
+): Promise<DeployRecord> {
   if (record.phase === 'snapshot-pending') {
     const due = !record.nextAttemptAt || record.nextAttemptAt.getTime() <= runtime.clock.now().getTime();
     if (!due) {
@@ -509,7 +593,7 @@ async function advance(record: DeployRecord, runtime: Runtime): Promise<DeployRe
   if (record.phase !== 'snapshot' || !record.snapshotId) return record;
   const state = await runtime.snapshots.state(record.snapshotId);
   runtime.logger.info('snapshot state', { snapshotId: record.snapshotId, state });
-  if (state === 'creating') return record;
+  if (state === 'creating') return watchSnapshot(record, runtime, estimate);
   if (state === 'failed') {
     throw new DeployFailed(
       `snapshot ${record.snapshotId} failed, so nothing was migrated: the database is still at ` +
@@ -520,6 +604,115 @@ async function advance(record: DeployRecord, runtime: Runtime): Promise<DeployRe
     new Deploys(runtime.history).update(db, record.requestId, { phase: 'migrate' }),
   );
   return { ...record, phase: 'migrate' };
+}
+
+/** What the plan's steps took when they last ran on this database: the best guess of what they take now. */
+export interface StepsEstimate {
+  /** Milliseconds of the steps that ran before. */
+  readonly knownMs: number;
+  /** `<direction> <revision>` of the steps that never ran here: their time is not known. */
+  readonly unknown: readonly string[];
+  /** The longest known step, for messages. */
+  readonly longest?: { readonly step: string; readonly ms: number };
+}
+
+async function estimateSteps(db: Database, runtime: Runtime, record: DeployRecord): Promise<StepsEstimate> {
+  const rows = await runtime.history.log(db, 1000);
+  let knownMs = 0;
+  const unknown: string[] = [];
+  let longest: StepsEstimate['longest'];
+  for (const step of record.plan) {
+    const [direction, revision] = step.split(' ');
+    const earlier = rows.find((row) => row.revision === revision && row.direction === direction);
+    if (!earlier) {
+      unknown.push(step);
+      continue;
+    }
+    knownMs += earlier.durationMs;
+    if (!longest || earlier.durationMs > longest.ms) longest = { step, ms: earlier.durationMs };
+  }
+  return { knownMs, unknown, longest };
+}
+
+/** What a deploy keeps free at the end of its budget: a last poll, the answer. */
+const BUDGET_MARGIN_MS = 2 * 60_000;
+
+/** When the deploy's time budget (the Provider framework's total timeout) runs out. */
+function budgetEnd(record: DeployRecord, runtime: Runtime): number {
+  return record.startedAt.getTime() + runtime.config.deployTimeoutSeconds * 1000;
+}
+
+function minutes(ms: number): string {
+  return ms < 60_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/**
+ * Before the first step: the steps that ran here before must fit in what is left of the budget,
+ * or the deploy stops now, cleanly, rather than being cut off by CloudFormation mid-plan.
+ */
+function assertStepsFit(record: DeployRecord, runtime: Runtime, estimate: StepsEstimate): void {
+  const left = budgetEnd(record, runtime) - runtime.clock.now().getTime() - BUDGET_MARGIN_MS;
+  runtime.logger.info('time budget before migrating', {
+    leftMs: left,
+    knownStepsMs: estimate.knownMs,
+    stepsNeverRunHere: estimate.unknown,
+  });
+  if (estimate.knownMs <= left) return;
+  const longest = estimate.longest ? ` (${estimate.longest.step} took ${minutes(estimate.longest.ms)})` : '';
+  throw new DeployFailed(
+    `the plan's migrations took ${minutes(estimate.knownMs)} when they last ran on this database${longest}, ` +
+      `and this deploy has ${minutes(Math.max(0, left))} left of its ${minutes(runtime.config.deployTimeoutSeconds * 1000)}; ` +
+      `nothing was migrated: the database is still at ${revisionsText(record.from)}. Run the long migration outside ` +
+      'the deploy (rds-migrate up, or a background migration), or raise timeouts.total (at most 1 hour).',
+  );
+}
+
+/**
+ * A snapshot still being made: records its progress, and fails the deploy early when, at the
+ * rate it goes, it will not be done in time for the migrations.
+ */
+async function watchSnapshot(
+  record: DeployRecord,
+  runtime: Runtime,
+  estimate: StepsEstimate,
+): Promise<DeployRecord> {
+  // Steps that cannot fit whatever the snapshot does: say so now, not after the wait.
+  assertStepsFit(record, runtime, estimate);
+  const percent = runtime.snapshots.progress
+    ? await runtime.snapshots.progress(record.snapshotId ?? '')
+    : undefined;
+  if (percent === undefined || percent >= 100) return record;
+  const now = runtime.clock.now();
+  const samples = [...(record.snapshotProgress ?? []), { at: now.toISOString(), percent }].slice(-20);
+  await runtime.withDatabase((db) =>
+    new Deploys(runtime.history).update(db, record.requestId, { snapshotProgress: samples }),
+  );
+  const first = samples[0] as ProgressSample;
+  const elapsed = now.getTime() - new Date(first.at).getTime();
+  const gained = percent - first.percent;
+  const finishAt = gained > 0 ? now.getTime() + ((100 - percent) * elapsed) / gained : undefined;
+  const mustFinishBy = budgetEnd(record, runtime) - BUDGET_MARGIN_MS - estimate.knownMs;
+  runtime.logger.info('snapshot progress', {
+    snapshotId: record.snapshotId,
+    percent,
+    expectedDoneAt: finishAt === undefined ? undefined : new Date(finishAt).toISOString(),
+    mustBeDoneBy: new Date(mustFinishBy).toISOString(),
+  });
+  const late = finishAt === undefined ? now.getTime() > mustFinishBy : finishAt > mustFinishBy;
+  if (!late) return { ...record, snapshotProgress: samples };
+  const pace =
+    finishAt === undefined
+      ? 'it has not moved'
+      : `at its pace it needs ${minutes(finishAt - now.getTime())} more`;
+  const steps =
+    estimate.knownMs > 0 ? ` (which took ${minutes(estimate.knownMs)} when they last ran here)` : '';
+  throw new DeployFailed(
+    `snapshot ${record.snapshotId} is at ${percent}% and ${pace}, past what this deploy's ` +
+      `${minutes(runtime.config.deployTimeoutSeconds * 1000)} leaves for it and the migrations${steps}; nothing was migrated: ` +
+      `the database is still at ${revisionsText(record.from)}. The snapshot goes on and is kept: deploy again once it is ` +
+      "available, or use snapshot: { policy: 'when-risky' } or 'never' with automated backups, whose restore point " +
+      'costs no wait.',
+  );
 }
 
 /** Retention runs after a successful migration; failing it must not fail (and roll back) the deploy. */
@@ -622,6 +815,12 @@ function deployData(record: DeployRecord, counts: { up: number; down: number }, 
     SnapshotId: record.phase === 'done' && record.plan.length === 0 ? '' : (record.snapshotId ?? ''),
     Applied: String(counts.up),
     Reverted: String(counts.down),
+    ...(record.snapshotPolicy ? { SnapshotPolicy: record.snapshotPolicy } : {}),
+    ...(record.snapshotReason ? { SnapshotReason: record.snapshotReason } : {}),
+    ...(record.restorePointAt ? { RestorePoint: record.restorePointAt.toISOString() } : {}),
+    ...(record.backupRetentionDays === undefined
+      ? {}
+      : { BackupRetentionDays: String(record.backupRetentionDays) }),
     ...(note ? { Note: note } : {}),
   };
 }

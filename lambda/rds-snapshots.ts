@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-rds';
 import {
   type Clock,
+  type RestoreWindow,
   SnapshotBusyError,
   SnapshotError,
   SnapshotExistsError,
@@ -55,6 +56,7 @@ export interface RdsSnapshotsOptions {
 interface RdsSnapshot {
   readonly id?: string;
   readonly status?: string;
+  readonly percent?: number;
   readonly createdAt?: Date;
   readonly tags?: readonly Tag[];
 }
@@ -90,6 +92,32 @@ export class RdsSnapshots implements SnapshotService {
       (snapshot) => stateOf(snapshot.status) === 'creating',
     );
     return creating ? `snapshot ${creating.id} still being created` : undefined;
+  }
+
+  async progress(id: string): Promise<number | undefined> {
+    const snapshot = (await this.call(`describe snapshot ${id} of`, () => this.describe({ id })))[0];
+    return snapshot?.percent;
+  }
+
+  async restoreWindow(): Promise<RestoreWindow> {
+    return this.call('describe', async () => {
+      if (this.kind === 'cluster') {
+        const cluster = (
+          await this.client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: this.identifier }))
+        ).DBClusters?.[0];
+        return {
+          retentionDays: cluster?.BackupRetentionPeriod ?? 0,
+          latestRestorableTime: cluster?.LatestRestorableTime,
+        };
+      }
+      const instance = (
+        await this.client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: this.identifier }))
+      ).DBInstances?.[0];
+      return {
+        retentionDays: instance?.BackupRetentionPeriod ?? 0,
+        latestRestorableTime: instance?.LatestRestorableTime,
+      };
+    });
   }
 
   private async databaseStatus(): Promise<string | undefined> {
@@ -178,6 +206,7 @@ export class RdsSnapshots implements SnapshotService {
           found.push({
             id: snapshot.DBClusterSnapshotIdentifier,
             status: snapshot.Status,
+            percent: snapshot.PercentProgress,
             createdAt: snapshot.SnapshotCreateTime,
             tags: snapshot.TagList,
           });
@@ -195,6 +224,7 @@ export class RdsSnapshots implements SnapshotService {
           found.push({
             id: snapshot.DBSnapshotIdentifier,
             status: snapshot.Status,
+            percent: snapshot.PercentProgress,
             createdAt: snapshot.SnapshotCreateTime,
             tags: snapshot.TagList,
           });

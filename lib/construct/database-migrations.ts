@@ -26,6 +26,7 @@ import {
   type DatabaseMigrationsProps,
   MAX_TOTAL_TIMEOUT,
   type ResolvedTimeouts,
+  resolveSnapshot,
   resolveTimeouts,
   validateProps,
 } from './props.ts';
@@ -54,7 +55,7 @@ export class DatabaseMigrations extends Construct {
     validateProps(props);
     claimDatabase(this, target, props.historySchema ?? DEFAULT_HISTORY_SCHEMA);
     const timeouts = resolveTimeouts(props.timeouts);
-    const snapshot = { enabled: props.snapshot?.enabled ?? true, retain: props.snapshot?.retain };
+    const snapshot = resolveSnapshot(props.snapshot);
     const migrationsDir = resolve(props.migrationsDir);
 
     const bundle = describeMigrationsAtSynth(migrationsDir);
@@ -97,7 +98,7 @@ export class DatabaseMigrations extends Construct {
       properties: {
         TargetRevision: bundle.head,
         MigrationsHash: bundle.hash,
-        Snapshot: { Enabled: snapshot.enabled, Retain: snapshot.retain },
+        Snapshot: { Enabled: snapshot.enabled, Policy: snapshot.policy, Retain: snapshot.retain },
         ContextArgs: props.contextArgs ?? {},
         DatabaseIdentifier: target.identifier,
       },

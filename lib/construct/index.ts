@@ -16,5 +16,6 @@ export {
   type IamAuthenticationOptions,
   type MigrationSnapshotOptions,
   type MigrationTimeouts,
+  type SnapshotPolicy,
 } from './props.ts';
 export { MANAGED_SNAPSHOT_TAG } from './target.ts';

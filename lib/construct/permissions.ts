@@ -28,11 +28,12 @@ export function grantDatabaseAccess(
       resources: [target.arn, arn('*')],
     }),
   );
+  // The database's status and backup retention: why it refuses a snapshot now, and whether
+  // point-in-time recovery can reach the deploy's restore point.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: [target.describeDatabaseAction], resources: [target.arn] }),
+  );
   if (snapshot.enabled) {
-    // The database's status: why it refuses a snapshot now (a backup, a modification).
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: [target.describeDatabaseAction], resources: [target.arn] }),
-    );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: [target.createSnapshotAction],

@@ -10,11 +10,27 @@ import {
 } from 'aws-cdk-lib';
 import { RdsMigrateError } from '../engine/errors.ts';
 
+/**
+ * When a deploy snapshots the database (and waits for the snapshot) before migrating.
+ * - `always`: whenever the deploy has something to apply.
+ * - `when-risky`: only when a transaction cannot take the plan back whole: a migration outside
+ *   a transaction, a TypeScript (data) migration, a drop or a column type change, TRUNCATE,
+ *   DELETE or UPDATE, an irreversible migration, any down step. Other deploys rely on
+ *   point-in-time recovery to their recorded restore point, and need automated backups.
+ * - `never`: no snapshot; automated backups are the restore point, and must be on.
+ */
+export type SnapshotPolicy = 'always' | 'when-risky' | 'never';
+
 /** Snapshot taken before a deploy applies migrations. */
 export interface MigrationSnapshotOptions {
   /**
-   * Whether to snapshot the database (and wait for the snapshot) before migrating. A deploy
-   * with nothing to migrate never snapshots.
+   * When to snapshot. A deploy with nothing to migrate never snapshots. Whatever the policy,
+   * every deploy records its restore point (the time just before its first change).
+   * @default 'always' ('never' when enabled is false)
+   */
+  readonly policy?: SnapshotPolicy;
+  /**
+   * Shorthand for `policy: 'never'` when false.
    * @default true
    */
   readonly enabled?: boolean;
@@ -157,6 +173,17 @@ export function validateProps(props: DatabaseMigrationsProps): void {
       'iamAuthentication.username must name the database user to connect as',
     );
   }
+  const policy = props.snapshot?.policy;
+  if (policy !== undefined && !['always', 'when-risky', 'never'].includes(policy)) {
+    throw new DatabaseMigrationsPropsError(
+      `snapshot.policy must be 'always', 'when-risky' or 'never'; got ${JSON.stringify(policy)}`,
+    );
+  }
+  if (props.snapshot?.enabled === false && policy !== undefined && policy !== 'never') {
+    throw new DatabaseMigrationsPropsError(
+      `snapshot.enabled false and snapshot.policy '${policy}' contradict each other; give one of them`,
+    );
+  }
   const retain = props.snapshot?.retain;
   if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {
     throw new DatabaseMigrationsPropsError(
@@ -215,4 +242,14 @@ export function resolveTimeouts(timeouts: MigrationTimeouts | undefined): Resolv
     );
   }
   return resolved;
+}
+
+/** The snapshot settings a deploy runs with. */
+export function resolveSnapshot(options: MigrationSnapshotOptions | undefined): {
+  readonly policy: SnapshotPolicy;
+  readonly enabled: boolean;
+  readonly retain?: number;
+} {
+  const policy = options?.policy ?? (options?.enabled === false ? 'never' : 'always');
+  return { policy, enabled: policy !== 'never', retain: options?.retain };
 }

@@ -35,12 +35,36 @@ export interface DeployRecord {
   readonly waitingFor?: string;
   readonly startedAt: Date;
   readonly finishedAt?: Date;
+  /** The snapshot policy the request ran under, and why it took a snapshot or none. */
+  readonly snapshotPolicy?: string;
+  readonly snapshotReason?: string;
+  /** The time just before the request's first change: where a point-in-time restore goes back to. */
+  readonly restorePointAt?: Date;
+  /** The database's automated backup retention when the request planned; 0: no point-in-time recovery. */
+  readonly backupRetentionDays?: number;
+  /** The snapshot's progress as seen by the polls, oldest first. */
+  readonly snapshotProgress?: readonly ProgressSample[];
+}
+
+export interface ProgressSample {
+  readonly at: string;
+  readonly percent: number;
 }
 
 export type DeployUpdate = Partial<
   Pick<
     DeployRecord,
-    'phase' | 'snapshotId' | 'snapshotAttempts' | 'nextAttemptAt' | 'waitingFor' | 'finishedAt'
+    | 'phase'
+    | 'snapshotId'
+    | 'snapshotAttempts'
+    | 'nextAttemptAt'
+    | 'waitingFor'
+    | 'finishedAt'
+    | 'snapshotPolicy'
+    | 'snapshotReason'
+    | 'restorePointAt'
+    | 'backupRetentionDays'
+    | 'snapshotProgress'
   >
 >;
 
@@ -51,6 +75,11 @@ const COLUMNS: Readonly<Record<keyof DeployUpdate, string>> = {
   nextAttemptAt: 'next_attempt_at',
   waitingFor: 'waiting_for',
   finishedAt: 'finished_at',
+  snapshotPolicy: 'snapshot_policy',
+  snapshotReason: 'snapshot_reason',
+  restorePointAt: 'restore_point_at',
+  backupRetentionDays: 'backup_retention_days',
+  snapshotProgress: 'snapshot_progress',
 };
 
 export class Deploys {
@@ -79,8 +108,9 @@ export class Deploys {
   ): Promise<DeployRecord> {
     await db.query(
       `INSERT INTO ${this.table} (request_id, stack, target, from_heads, plan, phase, snapshot_id, snapshot_attempts,
-                                  next_attempt_at, waiting_for, finished_at, started_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))
+                                  next_attempt_at, waiting_for, finished_at, started_at, snapshot_policy,
+                                  snapshot_reason, backup_retention_days)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()), $13, $14, $15)
        ON CONFLICT (request_id) DO NOTHING`,
       [
         record.requestId,
@@ -95,6 +125,9 @@ export class Deploys {
         record.waitingFor ?? null,
         record.finishedAt ?? null,
         record.startedAt ?? null,
+        record.snapshotPolicy ?? null,
+        record.snapshotReason ?? null,
+        record.backupRetentionDays ?? null,
       ],
     );
     return (await this.find(db, record.requestId)) as DeployRecord;
@@ -104,10 +137,22 @@ export class Deploys {
     const entries = Object.entries(update) as [keyof DeployUpdate, unknown][];
     if (entries.length === 0) return;
     const sets = entries.map(([key], index) => `${COLUMNS[key]} = $${index + 2}`);
+    const values = entries.map(([key, value]) =>
+      key === 'snapshotProgress' && value !== undefined ? JSON.stringify(value) : (value ?? null),
+    );
     await db.query(
       `UPDATE ${this.table} SET ${sets.join(', ')}, updated_at = clock_timestamp() WHERE request_id = $1`,
-      [requestId, ...entries.map(([, value]) => value ?? null)],
+      [requestId, ...values],
     );
+  }
+
+  /** The newest requests, newest first. */
+  async recent(db: Database, limit = 5): Promise<DeployRecord[]> {
+    const result = await db.query<Record<string, unknown>>(
+      `SELECT * FROM ${this.table} ORDER BY started_at DESC LIMIT $1`,
+      [limit],
+    );
+    return result.rows.map(recordOf);
   }
 }
 
@@ -126,5 +171,15 @@ function recordOf(row: Record<string, unknown>): DeployRecord {
     waitingFor: typeof row.waiting_for === 'string' ? row.waiting_for : undefined,
     startedAt: date(row.started_at) ?? new Date(0),
     finishedAt: date(row.finished_at),
+    snapshotPolicy: typeof row.snapshot_policy === 'string' ? row.snapshot_policy : undefined,
+    snapshotReason: typeof row.snapshot_reason === 'string' ? row.snapshot_reason : undefined,
+    restorePointAt: date(row.restore_point_at),
+    backupRetentionDays:
+      row.backup_retention_days === null || row.backup_retention_days === undefined
+        ? undefined
+        : Number(row.backup_retention_days),
+    snapshotProgress: Array.isArray(row.snapshot_progress)
+      ? (row.snapshot_progress as ProgressSample[])
+      : undefined,
   };
 }

@@ -32,6 +32,10 @@ export interface SnapshotService {
   nameAt(at: Date, sequence?: number): string;
   /** What keeps the database from starting a snapshot now, if anything can be said. */
   busyWith?(): Promise<string | undefined>;
+  /** How far a snapshot being made has got, in percent, when the service can say. */
+  progress?(id: string): Promise<number | undefined>;
+  /** The database's point-in-time recovery window, when the service can say. */
+  restoreWindow?(): Promise<RestoreWindow>;
   /**
    * Starts a snapshot and returns its id; it may still be `creating` when this returns. Throws
    * SnapshotBusyError when the database cannot start one now (another snapshot, a backup, a
@@ -42,6 +46,14 @@ export interface SnapshotService {
   /** Snapshots this tool made of this database, newest first. */
   list(): Promise<SnapshotInfo[]>;
   delete(id: string): Promise<void>;
+}
+
+/** What automated backups let a restore reach. */
+export interface RestoreWindow {
+  /** Days automated backups are kept; 0 means they are off: no point-in-time recovery. */
+  readonly retentionDays: number;
+  /** The newest time a point-in-time restore reaches now (usually within the last five minutes). */
+  readonly latestRestorableTime?: Date;
 }
 
 /** Where "now" comes from, so tests and the demo can name snapshots predictably. */

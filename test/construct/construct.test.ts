@@ -538,14 +538,14 @@ describe('IAM database authentication', () => {
     });
   });
 
-  it('with snapshots off, may only list snapshots', () => {
+  it('with snapshots off, may only read: the snapshots and the database (its backup retention)', () => {
     const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
       permission.startsWith('rds:'),
     );
-    expect(rdsPermissions.every((permission) => permission.startsWith('rds:DescribeDBSnapshots '))).toBe(
-      true,
-    );
-    template.hasResourceProperties('Custom::RdsMigrate', { Snapshot: { Enabled: false } });
+    expect(
+      rdsPermissions.every((permission) => /^rds:Describe(DBSnapshots|DBInstances) /.test(permission)),
+    ).toBe(true);
+    template.hasResourceProperties('Custom::RdsMigrate', { Snapshot: { Enabled: false, Policy: 'never' } });
   });
 
   it('needs no Secrets Manager endpoint in isolated subnets', () => {
@@ -694,6 +694,25 @@ describe('prop validation', () => {
     expect(build((stack, vpc) => ({ ...instance(stack, vpc), snapshot: { retain } }))).toThrow(
       /snapshot\.retain must be a whole number of at least 1/,
     );
+  });
+
+  it('carries the snapshot policy, and refuses one that contradicts enabled or is unknown', () => {
+    const { template } = variant((stack, vpc) => ({
+      ...instance(stack, vpc),
+      snapshot: { policy: 'when-risky' },
+    }));
+    template.hasResourceProperties('Custom::RdsMigrate', {
+      Snapshot: { Enabled: true, Policy: 'when-risky' },
+    });
+    expect(
+      build((stack, vpc) => ({ ...instance(stack, vpc), snapshot: { enabled: false, policy: 'always' } })),
+    ).toThrow(/snapshot.enabled false and snapshot.policy 'always' contradict each other/);
+    expect(
+      build((stack, vpc) => ({
+        ...instance(stack, vpc),
+        snapshot: { policy: 'sometimes' as unknown as 'always' },
+      })),
+    ).toThrow(/snapshot.policy must be 'always', 'when-risky' or 'never'; got "sometimes"/);
   });
 
   it('refuses a total timeout above one hour', () => {

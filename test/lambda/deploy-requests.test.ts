@@ -13,12 +13,16 @@ import { History } from '../../lib/engine/history.ts';
 import type { Clock } from '../../lib/engine/snapshot.ts';
 import {
   type BundleName,
-  bundleDir,
   cfnEvent,
+  deployWith,
   type Fakes,
   fakes,
   lambdaContext,
+  ManualClock,
+  type Polled,
+  pollUntilDone,
   REV,
+  timedHandler,
 } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -36,73 +40,13 @@ afterEach(async () => {
   await database.drop();
 });
 
-/** Time that moves only when the test says: the Provider framework's 30 s between polls. */
-class ManualClock implements Clock {
-  private at = Date.UTC(2026, 10, 25, 10, 30, 5);
-  now(): Date {
-    return new Date(this.at);
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
-
 function handlerOf(bundle: BundleName, clock: Clock, env: Json = {}): Handler {
   aws = aws ?? fakes(database.url);
-  return aws.handler(bundle, {
-    clock,
-    migrationsDir: bundleDir(bundle),
-    env: { ...baseEnv(), ...(env as Record<string, string>) },
-  });
-}
-
-function baseEnv(): Record<string, string> {
-  return {
-    SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-credentials-AbCdEf',
-    DB_KIND: 'instance',
-    DB_IDENTIFIER: 'app-db',
-    AUTH_MODE: 'secret',
-  };
-}
-
-interface Polled {
-  readonly status: 'SUCCESS' | 'FAILED' | 'TIMEOUT';
-  readonly data: Json;
-  readonly reason?: string;
-  readonly polls: number;
-}
-
-/** The framework's waiter: isComplete every 30 s until complete, a failure, or `maxPolls`. */
-async function pollUntilDone(
-  handler: Handler,
-  clock: ManualClock,
-  event: Json,
-  onEventResult: Json,
-  maxPolls = 200,
-): Promise<Polled> {
-  const poll = { ...event, ...onEventResult };
-  for (let polls = 1; polls <= maxPolls; polls++) {
-    clock.advance(30_000);
-    try {
-      const result = (await handler(poll, lambdaContext())) as unknown as Json;
-      if (result.IsComplete) {
-        return {
-          status: 'SUCCESS',
-          data: { ...(onEventResult.Data as Json), ...(result.Data as Json) },
-          polls,
-        };
-      }
-    } catch (error) {
-      return { status: 'FAILED', data: {}, reason: (error as Error).message, polls };
-    }
-  }
-  return { status: 'TIMEOUT', data: {}, polls: maxPolls };
+  return timedHandler(aws, bundle, clock, env);
 }
 
 async function deploy(bundle: BundleName, clock: ManualClock, event: Json, env: Json = {}): Promise<Polled> {
-  const handler = handlerOf(bundle, clock, env);
-  const onEventResult = (await handler(event, lambdaContext())) as unknown as Json;
-  return pollUntilDone(handler, clock, event, onEventResult);
+  return deployWith(handlerOf(bundle, clock, env), clock, event);
 }
 
 async function heads(): Promise<readonly string[]> {

@@ -104,12 +104,26 @@ describe('malformed events', () => {
       parseProperties({ TargetRevision: 'base', Snapshot: { Enabled: 'true', Retain: 'false' } }).snapshot,
     ).toEqual({
       enabled: true,
+      policy: 'always',
       retain: undefined,
     });
     expect(parseProperties({ TargetRevision: REV.name }).snapshot).toEqual({
       enabled: true,
+      policy: 'always',
       retain: undefined,
     });
+  });
+
+  it('reads the snapshot policy, and gives properties without one (an older release) the policy Enabled says', () => {
+    const policyOf = (Snapshot: Record<string, unknown>) =>
+      parseProperties({ TargetRevision: REV.name, Snapshot }).snapshot.policy;
+    expect(policyOf({ Policy: 'when-risky' })).toBe('when-risky');
+    expect(policyOf({ Enabled: 'true', Policy: 'never' })).toBe('never');
+    expect(policyOf({ Enabled: 'false' })).toBe('never');
+    expect(policyOf({ Enabled: 'true' })).toBe('always');
+    expect(() => policyOf({ Policy: 'sometimes' })).toThrow(
+      /property Snapshot.Policy must be one of always, when-risky, never \(got "sometimes"\)/,
+    );
   });
 });
 

@@ -1,0 +1,294 @@
+/**
+ * Deploy time: the snapshot policy (always, when-risky, never) against plans of each kind, the
+ * restore point every deploy records, the database's automated backups (on and off), and the
+ * hour budget: a snapshot or a migration that will not fit fails the deploy early, with nothing
+ * migrated, instead of CloudFormation cutting it off.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { restoreCommands } from '../../lambda/restore.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { History } from '../../lib/engine/history.ts';
+import {
+  cfnEvent,
+  deployWith,
+  type Fakes,
+  fakes,
+  lambdaContext,
+  ManualClock,
+  REV,
+  timedHandler,
+} from '../fixtures/handler/harness.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+type Json = Record<string, unknown>;
+
+let database: TestDatabase;
+let connection: Connection;
+let aws: Fakes;
+let bundle: string;
+
+beforeEach(async () => {
+  database = await freshDatabase();
+  connection = await database.connect('test-inspector');
+  aws = fakes(database.url);
+  bundle = mkdtempSync(join(tmpdir(), 'rds-migrate-deploy-time-'));
+});
+afterEach(async () => {
+  rmSync(bundle, { recursive: true, force: true });
+  await database.drop();
+});
+
+/** A migration file in the test's bundle; each names its parent. */
+function migration(
+  revision: string,
+  parent: string | null,
+  up: string,
+  options: { down?: string; header?: string } = {},
+) {
+  writeFileSync(
+    join(bundle, `${revision}.sql`),
+    `-- revision: ${revision}\n-- down_revision: ${parent ?? 'none'}\n${options.header ?? ''}\n` +
+      `-- migrate:up\n${up}\n\n-- migrate:down\n${options.down ?? ''}\n`,
+  );
+}
+
+const create = (target: string, snapshot: Json) =>
+  cfnEvent('cfn-create', { TargetRevision: target, Snapshot: snapshot });
+
+async function deploy(target: string, snapshot: Json, clock = new ManualClock(), env: Json = {}) {
+  return deployWith(timedHandler(aws, bundle, clock, env), clock, create(target, snapshot));
+}
+
+const snapshotsTaken = () => aws.rdsMock.commandCalls(CreateDBSnapshotCommand).length;
+
+describe('the snapshot policy', () => {
+  beforeEach(() => {
+    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY, name text)', {
+      down: 'DROP TABLE accounts',
+    });
+  });
+
+  it('always: snapshots an additive plan, and says so in the answer', async () => {
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' });
+    expect(outcome.status).toBe('SUCCESS');
+    expect(snapshotsTaken()).toBe(1);
+    expect(outcome.data).toMatchObject({ SnapshotPolicy: 'always', SnapshotReason: 'policy always' });
+    expect(outcome.data.SnapshotId).toMatch(/^rds-migrate-app-db-\d{14}$/);
+  });
+
+  it('when-risky: takes none for transactional, additive steps, migrating in the first poll', async () => {
+    migration('aaaa00000002', 'aaaa00000001', 'ALTER TABLE accounts ADD COLUMN email text', {
+      down: 'ALTER TABLE accounts DROP COLUMN email',
+    });
+    const outcome = await deploy('aaaa00000002', { Policy: 'when-risky' });
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.polls).toBe(1);
+    expect(snapshotsTaken()).toBe(0);
+    expect(outcome.data).toMatchObject({
+      Applied: '2',
+      SnapshotId: '',
+      SnapshotPolicy: 'when-risky',
+      SnapshotReason: 'policy when-risky: every step is transactional and keeps its data',
+      BackupRetentionDays: '7',
+    });
+    expect(outcome.data.RestorePoint).toBe('2026-11-25T10:30:35.000Z');
+  });
+
+  it.each([
+    [
+      'a migration outside a transaction',
+      'CREATE INDEX CONCURRENTLY accounts_name ON accounts (name)',
+      '-- transaction: false',
+      'runs outside a transaction',
+    ],
+    ['a dropped column', 'ALTER TABLE accounts DROP COLUMN name', '', 'drops a column'],
+    [
+      'a column type change',
+      'ALTER TABLE accounts ALTER COLUMN name TYPE varchar(20)',
+      '',
+      'changes a column type',
+    ],
+    ['an UPDATE', "UPDATE accounts SET name = 'x'", '', 'UPDATE'],
+    ['a dropped table', 'DROP TABLE accounts', '', 'drops a table'],
+    [
+      'an irreversible migration',
+      'SELECT 1',
+      '-- irreversible: it only looks',
+      'irreversible (it only looks)',
+    ],
+  ])('when-risky: snapshots a plan with %s', async (_, up, header, reason) => {
+    await deploy('aaaa00000001', { Policy: 'never' });
+    aws.rdsMock.resetHistory();
+    migration('aaaa00000002', 'aaaa00000001', up, {
+      header,
+      down: header.includes('irreversible') ? undefined : '',
+    });
+    const outcome = await deploy('aaaa00000002', { Policy: 'when-risky' });
+    expect(outcome.reason).toBeUndefined();
+    expect(snapshotsTaken()).toBe(1);
+    expect(String(outcome.data.SnapshotReason)).toBe(`policy when-risky: up aaaa00000002 ${reason}`);
+  });
+
+  it('when-risky: snapshots a plan with a TypeScript migration, and a downgrade', async () => {
+    writeFileSync(
+      join(bundle, 'aaaa00000002.ts'),
+      "export default { revision: 'aaaa00000002', downRevision: 'aaaa00000001', async up() {}, async down() {} };\n",
+    );
+    const clock = new ManualClock();
+    expect((await deploy('aaaa00000002', { Policy: 'when-risky' }, clock)).data.SnapshotReason).toMatch(
+      /up aaaa00000002 TypeScript code, which can change data/,
+    );
+    const back = await deployWith(
+      timedHandler(aws, bundle, clock),
+      clock,
+      cfnEvent('cfn-update', { TargetRevision: 'aaaa00000001', Snapshot: { Policy: 'when-risky' } }),
+    );
+    expect(back.data).toMatchObject({ Reverted: '1' });
+    expect(back.data.SnapshotReason).toMatch(/down aaaa00000002 TypeScript code/);
+    expect(snapshotsTaken()).toBe(2);
+  });
+
+  it('never: migrates without a snapshot, automated backups being the restore point', async () => {
+    const outcome = await deploy('aaaa00000001', { Policy: 'never' });
+    expect(outcome.status).toBe('SUCCESS');
+    expect(snapshotsTaken()).toBe(0);
+    expect(outcome.data).toMatchObject({ SnapshotPolicy: 'never', SnapshotReason: 'policy never' });
+  });
+
+  it.each([['never'], ['when-risky']])(
+    'with automated backups off, %s refuses to go on without a restore point',
+    async (policy) => {
+      aws.rds.backupRetentionPeriod = 0;
+      const outcome = await deploy('aaaa00000001', { Policy: policy });
+      expect(outcome.status).toBe('FAILED');
+      expect(outcome.reason).toContain(
+        `instance app-db has automated backups off (BackupRetentionPeriod 0) and the snapshot policy '${policy}' ` +
+          'takes no snapshot for this plan, so the deploy would have no restore point; nothing was migrated.',
+      );
+      expect((await new History().read(connection.db)).heads).toEqual([]);
+    },
+  );
+
+  it('with automated backups off, always still deploys: its snapshot is the restore point', async () => {
+    aws.rds.backupRetentionPeriod = 0;
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' });
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ BackupRetentionDays: '0' });
+  });
+});
+
+describe('the restore point', () => {
+  beforeEach(() => {
+    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY)', {
+      down: 'DROP TABLE accounts',
+    });
+  });
+
+  it('is recorded just before the first change, after the snapshot wait, in the history', async () => {
+    const clock = new ManualClock();
+    aws.rds.describesUntilDone = 4;
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' }, clock);
+    const row = await connection.db.query<{ restore_point_at: Date; started_at: Date }>(
+      'SELECT restore_point_at, started_at FROM rds_migrate.deploys',
+    );
+    const recorded = row.rows[0];
+    expect(recorded?.restore_point_at.toISOString()).toBe(outcome.data.RestorePoint);
+    // Polls waited for the snapshot; the restore point is the poll that migrated.
+    expect(recorded?.restore_point_at.getTime()).toBe(
+      recorded?.started_at.getTime() ? recorded.started_at.getTime() + outcome.polls * 30_000 : 0,
+    );
+  });
+
+  it('and the restore commands are in the status invoke, for an instance', async () => {
+    await deploy('aaaa00000001', { Policy: 'never' });
+    const status = (await timedHandler(
+      aws,
+      bundle,
+      new ManualClock(),
+    )({ action: 'status' }, lambdaContext())) as unknown as Json;
+    const [latest] = status.deploys as Json[];
+    expect(latest).toMatchObject({ snapshotPolicy: 'never', backupRetentionDays: 7 });
+    expect((latest?.restore as Json).pointInTime).toBe(
+      'aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier app-db ' +
+        '--target-db-instance-identifier app-db-restored --restore-time 2026-11-25T10:30:35Z',
+    );
+  });
+
+  it('renders the commands for an instance and for an Aurora cluster', () => {
+    const at = new Date('2026-11-25T10:30:35.123Z');
+    expect(
+      restoreCommands({ kind: 'instance', identifier: 'app-db' }, at, 7, 'rds-migrate-app-db-1'),
+    ).toEqual({
+      pointInTime:
+        'aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier app-db ' +
+        '--target-db-instance-identifier app-db-restored --restore-time 2026-11-25T10:30:35Z',
+      fromSnapshot:
+        'aws rds restore-db-instance-from-db-snapshot --db-instance-identifier app-db-restored ' +
+        '--db-snapshot-identifier rds-migrate-app-db-1',
+    });
+    const cluster = restoreCommands({ kind: 'cluster', identifier: 'app' }, at, 1, undefined);
+    expect(cluster.pointInTime).toBe(
+      'aws rds restore-db-cluster-to-point-in-time --source-db-cluster-identifier app ' +
+        '--db-cluster-identifier app-restored --restore-to-time 2026-11-25T10:30:35Z',
+    );
+    expect(cluster.fromSnapshot).toBeUndefined();
+    expect(cluster.then).toContain('aws rds create-db-instance --db-cluster-identifier app-restored');
+    // No automated backups: no point-in-time recovery to offer.
+    expect(
+      restoreCommands({ kind: 'instance', identifier: 'app-db' }, at, 0, undefined).pointInTime,
+    ).toBeUndefined();
+  });
+});
+
+describe('the time budget', () => {
+  beforeEach(() => {
+    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY)', {
+      down: 'DROP TABLE accounts',
+    });
+  });
+
+  it('fails early when the snapshot, at its pace, will not be done in time', async () => {
+    aws.rds.describesUntilDone = 400;
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' });
+    expect(outcome.status).toBe('FAILED');
+    // Two looks at its progress are enough to see it will not make it: well before the hour.
+    expect(outcome.polls).toBeLessThanOrEqual(3);
+    expect(outcome.reason).toMatch(
+      /snapshot rds-migrate-app-db-\d{14} is at \d+% and at its pace it needs \d+ min more, past what this deploy's 60 min leaves for it and the migrations; nothing was migrated: the database is still at base\. The snapshot goes on and is kept/,
+    );
+    expect((await new History().read(connection.db)).heads).toEqual([]);
+  });
+
+  it('waits for a snapshot that will be done in time', async () => {
+    aws.rds.describesUntilDone = 30;
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' });
+    expect(outcome.status).toBe('SUCCESS');
+  });
+
+  it('fails early when the plan took longer here before than the deploy has left', async () => {
+    // The migration ran here before and took 50 minutes; then it was reverted.
+    await deploy('aaaa00000001', { Policy: 'never' });
+    await connection.db.query(
+      `UPDATE rds_migrate.log SET duration_ms = 50 * 60000 WHERE revision = 'aaaa00000001' AND direction = 'up'`,
+    );
+    await deployWith(
+      timedHandler(aws, bundle, new ManualClock()),
+      new ManualClock(),
+      cfnEvent('cfn-update', { TargetRevision: 'base', Snapshot: { Policy: 'never' } }),
+    );
+    const clock = new ManualClock();
+    clock.advance(3_600_000);
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' }, clock, {
+      DEPLOY_TIMEOUT_SECONDS: '2700',
+    });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toMatch(
+      /the plan's migrations took 50 min when they last ran on this database \(up aaaa00000001 took 50 min\), and this deploy has 4\d min left of its 45 min; nothing was migrated/,
+    );
+    expect((await new History().read(connection.db)).heads).toEqual([]);
+  });
+});
