@@ -9,7 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraphError, UsageError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
-import type { Revision } from './migration.ts';
+import { BASE, type Revision } from './migration.ts';
+import { resolveRevision } from './target.ts';
 
 export interface CreatedMigration {
   readonly revision: Revision;
@@ -21,7 +22,7 @@ export interface CreateOptions {
   readonly directory: string;
   readonly message: string;
   readonly kind: 'sql' | 'ts';
-  /** Parent to build on when the folder has several heads. @default the single head */
+  /** Parent to build on when the folder has several heads (`<rev>`, `billing@head`). @default the single head */
   readonly head?: string;
   readonly now?: Date;
 }
@@ -34,7 +35,7 @@ export async function createMigration(
   graph: RevisionGraph,
   options: CreateOptions,
 ): Promise<CreatedMigration> {
-  const parents = graph.size === 0 ? [] : [options.head ? graph.resolve(options.head) : graph.singleHead()];
+  const parents = graph.size === 0 ? [] : parentsFor(graph, options.head);
   const revision = newRevisionId();
   const text =
     options.kind === 'sql'
@@ -42,6 +43,13 @@ export async function createMigration(
       : tsTemplate(revision, parents, options.message);
   const path = await writeNew(options.directory, options.message, options.kind, text, options.now);
   return { revision, downRevisions: parents, path };
+}
+
+/** The parent a new migration builds on; `--head base` starts a new root, as in Alembic. */
+function parentsFor(graph: RevisionGraph, head: string | undefined): Revision[] {
+  if (head === undefined) return [graph.singleHead()];
+  const parent = resolveRevision(graph, head);
+  return parent === BASE ? [] : [parent];
 }
 
 export interface MergeOptions {
@@ -55,7 +63,7 @@ export interface MergeOptions {
 export async function createMerge(graph: RevisionGraph, options: MergeOptions): Promise<CreatedMigration> {
   const parents =
     options.revisions && options.revisions.length > 0
-      ? options.revisions.map((spec) => graph.resolve(spec))
+      ? options.revisions.map((spec) => resolveRevision(graph, spec))
       : [...graph.heads];
   if (new Set(parents).size < 2) {
     throw new GraphError(
@@ -87,7 +95,9 @@ function sqlTemplate(revision: Revision, parents: readonly Revision[], message: 
 --
 -- Optional header lines: 'transaction: false' runs this migration outside the plan's
 -- transaction (needed for CREATE INDEX CONCURRENTLY); 'lock_timeout: 5s' and
--- 'statement_timeout: 5min' override the defaults; 'irreversible: <why>' instead of a down step.
+-- 'statement_timeout: 5min' override the defaults; 'irreversible: <why>' instead of a down step;
+-- 'branch_labels: billing' names this branch (billing@head); 'depends_on: <rev>' applies
+-- another branch's revision first without merging.
 
 -- migrate:up
 
@@ -107,6 +117,8 @@ export default {
   downRevision: ${downRevision},
   message: ${JSON.stringify(message)},
   // transaction: false, // run outside the plan's transaction (required to use ctx.batch)
+  // branchLabels: ['billing'], // names this branch: billing@head, billing@base
+  // dependsOn: ['<revision>'], // another branch's revision, applied first without merging
 
   async up(ctx: MigrationContext): Promise<void> {
     // await ctx.sql\`ALTER TABLE ...\`;

@@ -27,7 +27,10 @@ export type GraphProblem =
   | 'ambiguous-revision'
   | 'missing-down-step'
   | 'not-applied'
-  | 'no-migrations';
+  | 'no-migrations'
+  | 'unknown-dependency'
+  | 'duplicate-label'
+  | 'invalid-target';
 
 /** The revision graph cannot answer what was asked: found before any SQL runs. */
 export class GraphError extends RdsMigrateError {

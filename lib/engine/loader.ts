@@ -19,9 +19,8 @@ import type {
   MigrationStep,
   MigrationTimeouts,
 } from './migration.ts';
+import { isValidName } from './target.ts';
 
-const REVISION_PATTERN = /^[0-9a-z_]{4,64}$/;
-const RESERVED_REVISIONS = new Set(['base', 'head', 'heads', 'current']);
 const MIGRATION_FILE = /\.(sql|ts)$/;
 
 /** sha256 of a file's text with line endings normalised, so a checkout with CRLF is not drift. */
@@ -71,6 +70,8 @@ const KNOWN_HEADER_KEYS = new Set([
   'lock_timeout',
   'statement_timeout',
   'irreversible',
+  'branch_labels',
+  'depends_on',
 ]);
 
 /** Parses the text of a SQL migration file; `source` names it in errors. */
@@ -123,6 +124,8 @@ export function parseSqlMigration(source: string, text: string): Migration {
   return {
     revision: validRevision(source, revision),
     downRevisions: parseParents(source, header.get('down_revision')),
+    ...optionalNames('branchLabels', headerNames(source, 'branch_labels', header.get('branch_labels'))),
+    ...optionalNames('dependsOn', headerNames(source, 'depends_on', header.get('depends_on'))),
     message: header.get('message') ?? messageFromFileName(source),
     transaction: parseTransaction(source, header.get('transaction')),
     timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
@@ -146,6 +149,12 @@ function parseParents(source: string, value: string | undefined): string[] {
   return value.split(',').map((parent) => validRevision(source, parent.trim()));
 }
 
+/** `-- branch_labels: billing, payments` and `-- depends_on: 3f2a9c1b7d4e, billing`: a comma list. */
+function headerNames(source: string, key: string, value: string | undefined): string[] {
+  if (value === undefined || value === '' || value === 'none' || value === 'null') return [];
+  return value.split(',').map((name) => validName(source, key, name.trim()));
+}
+
 function parseTransaction(source: string, value: string | undefined): boolean {
   if (value === undefined || value === 'true') return true;
   if (value === 'false') return false;
@@ -162,6 +171,8 @@ interface MigrationModule {
   lockTimeout?: unknown;
   statementTimeout?: unknown;
   irreversible?: unknown;
+  branchLabels?: unknown;
+  dependsOn?: unknown;
   up?: unknown;
   down?: unknown;
 }
@@ -234,6 +245,8 @@ export function migrationFromModule(
   return {
     revision: validRevision(source, exported.revision),
     downRevisions: moduleParents(source, exported.downRevision),
+    ...optionalNames('branchLabels', moduleNames(source, 'branchLabels', exported.branchLabels)),
+    ...optionalNames('dependsOn', moduleNames(source, 'dependsOn', exported.dependsOn)),
     message: typeof exported.message === 'string' ? exported.message : messageFromFileName(source),
     transaction: moduleTransaction(source, exported.transaction),
     timeouts: timeoutsFrom(optionalString(exported.lockTimeout), optionalString(exported.statementTimeout)),
@@ -262,6 +275,27 @@ function moduleParents(source: string, value: unknown): string[] {
   );
 }
 
+/** `branchLabels` / `dependsOn` of a module: a string, a list of strings, or nothing. */
+function moduleNames(source: string, key: string, value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return [validName(source, key, value)];
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    return value.map((item) => validName(source, key, item));
+  }
+  throw new MigrationLoadError(
+    source,
+    `has a '${key}' that is neither a string, a list of strings, nor null`,
+  );
+}
+
+/** `{ [key]: names }` when there are any, so a migration without them has no such field. */
+function optionalNames<K extends 'branchLabels' | 'dependsOn'>(
+  key: K,
+  names: readonly string[],
+): Partial<Record<K, readonly string[]>> {
+  return names.length === 0 ? {} : ({ [key]: names } as Partial<Record<K, readonly string[]>>);
+}
+
 function moduleTransaction(source: string, value: unknown): boolean {
   if (value === undefined) return true;
   if (typeof value === 'boolean') return value;
@@ -279,14 +313,24 @@ function oneLine(message: string): string {
   return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
+const NAME_RULE = '1 to 64 of a-z, A-Z, 0-9, _; not base/head/heads/current';
+
 function validRevision(source: string, revision: string): string {
-  if (!REVISION_PATTERN.test(revision) || RESERVED_REVISIONS.has(revision)) {
+  if (!isValidName(revision)) {
     throw new MigrationLoadError(
       source,
-      `has revision '${revision}', which is not a valid id (4 to 64 of a-z, 0-9, _; not base/head/heads/current)`,
+      `has revision '${revision}', which is not a valid id (${NAME_RULE})`,
     );
   }
   return revision;
+}
+
+function validName(source: string, key: string, name: string): string {
+  if (!isValidName(name)) {
+    const what = key.startsWith('branch') ? 'a branch label' : 'a revision id or branch label';
+    throw new MigrationLoadError(source, `has ${key} '${name}', which is not ${what} (${NAME_RULE})`);
+  }
+  return name;
 }
 
 function optionalString(value: unknown): string | undefined {

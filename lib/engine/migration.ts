@@ -3,7 +3,10 @@
  * history row) and of how it runs. Providers produce `Migration`s; the runner executes them.
  */
 
-/** A revision id: 12 lowercase hex characters, random, like Alembic's. */
+/**
+ * A revision id: 1 to 64 letters, digits or `_` (`create` makes 12 random hex characters, like
+ * Alembic; ids carried over from an Alembic project keep theirs).
+ */
 export type Revision = string;
 
 /** The conventional name of "no revision": below the first migration. */
@@ -82,6 +85,17 @@ export interface Migration {
   readonly revision: Revision;
   /** Parents: none for a base, one for a plain step, two or more for a merge. */
   readonly downRevisions: readonly Revision[];
+  /**
+   * Names for this revision's branch (Alembic's `branch_labels`), so targets can say
+   * `billing@head`, `billing@base`, `billing@+1`. Absent: none.
+   */
+  readonly branchLabels?: readonly string[];
+  /**
+   * Revisions applied before this one without being its parents (Alembic's `depends_on`): ordered
+   * like parents, but they keep their own branch and head. As written: revision ids or branch
+   * labels; in a RevisionGraph, the revision ids they name. Absent: none.
+   */
+  readonly dependsOn?: readonly Revision[];
   readonly message: string;
   /** False runs the migration alone, outside the plan's transaction. @default true */
   readonly transaction: boolean;

@@ -6,6 +6,7 @@
 import { GraphError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
 import { BASE, type Migration, type Revision } from './migration.ts';
+import { type ResolvedTarget, resolveTarget } from './target.ts';
 
 export type Direction = 'up' | 'down';
 
@@ -23,12 +24,18 @@ export interface Plan {
   readonly steps: readonly PlanStep[];
 }
 
-/** `heads` (every branch), `head` (the one head) or a revision. */
-export type UpgradeTarget = 'heads' | 'head' | Revision;
+/**
+ * A target as the user types it (target.ts): `heads` (every branch), `head` (the one head), a
+ * revision, a label, `<branch>@<target>`, a relative step (`+2`, `head-1`); or several of them.
+ */
+export type UpgradeTarget = string | readonly string[];
 
+/** Applies what the target and its ancestors (parents and dependencies) need and the database lacks. */
 export function planUpgrade(graph: RevisionGraph, current: readonly Revision[], target: UpgradeTarget): Plan {
   assertKnown(graph, current);
-  const targets = target === 'heads' ? [...graph.heads] : [graph.resolve(target)];
+  const targets = targetsOf(target).flatMap(
+    (text) => resolveTarget(graph, text, { current, direction: 'up' }).revisions,
+  );
   const applied = graph.ancestors(current);
   const wanted = graph.ancestors(targets);
   const toApply = graph.sorted([...wanted].filter((revision) => !applied.has(revision)));
@@ -36,10 +43,12 @@ export function planUpgrade(graph: RevisionGraph, current: readonly Revision[], 
 }
 
 /**
- * Downgrade to `target` (a revision or `base`), reverting every applied revision that descends
- * from it; with no target, revert the single current head.
+ * Downgrade to `target`, as Alembic does: revert every applied revision above it (what descends
+ * from its children, or needs them through depends_on), within the branch the target names
+ * (`billing@3f2a`, `billing@base`, `-1` counts down one head's branch). `base` reverts
+ * everything; with no target, revert the single current head.
  */
-export function planDowngrade(graph: RevisionGraph, current: readonly Revision[], target?: Revision): Plan {
+export function planDowngrade(graph: RevisionGraph, current: readonly Revision[], target?: string): Plan {
   assertKnown(graph, current);
   const applied = graph.ancestors(current);
   const toRevert = revisionsToRevert(graph, current, applied, target);
@@ -65,17 +74,32 @@ export function planTo(graph: RevisionGraph, current: readonly Revision[], targe
   return { from: [...current], to: up.to, steps: [...down.steps, ...up.steps] };
 }
 
-/** The revisions a set of heads stands for, for `stamp`: no SQL, only the new heads. */
+/**
+ * The heads a stamp leaves, no SQL: the target and its ancestors are marked applied and nothing
+ * else. A target confined to a branch (`billing@head`, `billing@base`) moves that branch's heads
+ * only and keeps the others, as Alembic's stamp does.
+ */
 export function planStamp(graph: RevisionGraph, current: readonly Revision[], target: UpgradeTarget): Plan {
-  const targets = target === 'heads' ? [...graph.heads] : target === BASE ? [] : [graph.resolve(target)];
-  return { from: [...current], to: graph.headsOf(graph.ancestors(targets)), steps: [] };
+  const resolved = targetsOf(target).map((text) => resolveTarget(graph, text, { current, direction: 'at' }));
+  const kept = current.filter(
+    (head) =>
+      graph.has(head) &&
+      resolved.some(({ branch }) => branch !== undefined) &&
+      !resolved.some(({ branch }) => branch !== undefined && graph.lineage(branch).has(head)),
+  );
+  const marked = resolved.flatMap(({ revisions }) => revisions);
+  return { from: [...current], to: graph.headsOf(graph.ancestors([...kept, ...marked])), steps: [] };
+}
+
+function targetsOf(target: UpgradeTarget): readonly string[] {
+  return typeof target === 'string' ? [target] : target;
 }
 
 function revisionsToRevert(
   graph: RevisionGraph,
   current: readonly Revision[],
   applied: ReadonlySet<Revision>,
-  target: Revision | undefined,
+  target: string | undefined,
 ): Set<Revision> {
   if (target === BASE) return new Set(applied);
   if (target === undefined) {
@@ -83,24 +107,55 @@ function revisionsToRevert(
     if (current.length > 1) {
       throw new GraphError(
         'multiple-heads',
-        `the database has several heads applied (${current.join(', ')}); name the revision to go down to ` +
-          '(rds-migrate down <revision>) or down base',
+        `the database has several heads applied (${current.join(', ')}); say which branch to take down ` +
+          `(rds-migrate down ${current[0]}-1, or down <label>@-1), name the revision to go down to, or down base`,
         [...current],
       );
     }
     return new Set(current);
   }
-  const resolved = graph.resolve(target);
-  if (!applied.has(resolved)) {
+  const resolved = resolveTarget(graph, target, { current, direction: 'down' });
+  const notApplied = resolved.revisions.filter((revision) => !applied.has(revision));
+  if (notApplied.length > 0) {
     throw new GraphError(
       'not-applied',
-      `revision ${resolved} is not applied, so the database cannot go down to it; rds-migrate status shows what is`,
-      [resolved],
+      `revision ${notApplied.join(', ')} is not applied, so the database cannot go down to it; rds-migrate status shows what is`,
+      notApplied,
     );
   }
-  const below = graph.descendants(resolved);
-  below.delete(resolved);
-  return new Set([...below].filter((revision) => applied.has(revision)));
+  const roots = revertRoots(graph, resolved, target);
+  // Down to a revision keeps it and what it stands on, whatever else the roots lead to.
+  const kept = graph.ancestors(resolved.revisions);
+  return new Set(
+    [...graph.requiredBy(roots)].filter((revision) => applied.has(revision) && !kept.has(revision)),
+  );
+}
+
+/**
+ * Where a downgrade starts cutting: the children of the target (its bases, for base), and of
+ * those, on a named branch, the ones on the way to the branch's revision.
+ */
+function revertRoots(graph: RevisionGraph, resolved: ResolvedTarget, text: string): Revision[] {
+  const { revisions, branch } = resolved;
+  const candidates =
+    revisions.length === 0
+      ? [...graph.bases]
+      : [...new Set(revisions.flatMap((revision) => graph.children(revision)))];
+  if (branch === undefined) return candidates;
+  // A branch that starts at or below the target has all of the target's children on it.
+  if (revisions.length > 0 && revisions.every((revision) => graph.lineageBelow(revision).has(branch))) {
+    return candidates;
+  }
+  const below = graph.lineageBelow(branch);
+  const roots = candidates.filter((revision) => below.has(revision));
+  if (roots.length === 0) {
+    throw new GraphError(
+      'invalid-target',
+      `'${text}': the branch of ${branch} does not go up from ${revisions.join(', ') || 'base'}, so it has nothing there to take down`,
+      [branch],
+    );
+  }
+  return roots;
 }
 
 function walk(

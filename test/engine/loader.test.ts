@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrationLoadError } from '../../lib/engine/errors.ts';
-import { checksumOf, loadMigrations, parseSqlMigration } from '../../lib/engine/loader.ts';
+import {
+  checksumOf,
+  loadMigrations,
+  migrationFromModule,
+  parseSqlMigration,
+} from '../../lib/engine/loader.ts';
 
 const header = '-- revision: abcd00000001\n-- down_revision: none\n-- message: things\n';
 
@@ -73,6 +78,50 @@ describe('parseSqlMigration', () => {
     }
   });
 
+  it('reads branch_labels and depends_on, each a comma list; a migration without them has neither field', () => {
+    const migration = parseSqlMigration(
+      'x.sql',
+      `${header}-- branch_labels: billing, payments\n-- depends_on: 1975ea83b712, networking\n-- migrate:up\nSELECT 1;\n`,
+    );
+    expect(migration.branchLabels).toEqual(['billing', 'payments']);
+    expect(migration.dependsOn).toEqual(['1975ea83b712', 'networking']);
+    const plain = parseSqlMigration('y.sql', `${header}-- depends_on: none\n-- migrate:up\nSELECT 1;\n`);
+    expect(plain).not.toHaveProperty('branchLabels');
+    expect(plain).not.toHaveProperty('dependsOn');
+  });
+
+  it.each([
+    ['ae1027a6acf', 'an 11-character Alembic id'],
+    ['a', 'one letter, as in Alembic’s own tests'],
+    ['1', 'one digit'],
+    ['001_initial', 'a hand-named id'],
+    ['AddUsers', 'mixed case'],
+  ])('accepts revision %s (%s)', (revision) => {
+    const migration = parseSqlMigration('x.sql', `-- revision: ${revision}\n-- migrate:up\nSELECT 1;\n`);
+    expect(migration.revision).toBe(revision);
+  });
+
+  it.each([
+    ['a-b', 'has a hyphen, which relative targets use'],
+    ['a+b', 'has a plus'],
+    ['x@y', 'has an @, which branch targets use'],
+    ['HEAD', 'is a reserved word in another case'],
+    ['a'.repeat(65), 'is longer than 64'],
+  ])('refuses revision %s: it %s', (revision) => {
+    expect(() => parseSqlMigration('x.sql', `-- revision: ${revision}\n-- migrate:up\nSELECT 1;\n`)).toThrow(
+      /not a valid id \(1 to 64 of a-z, A-Z, 0-9, _; not base\/head\/heads\/current\)/,
+    );
+  });
+
+  it('refuses a branch label or depends_on that is not a name, saying which', () => {
+    expect(() =>
+      parseSqlMigration('x.sql', `${header}-- branch_labels: bill-ing\n-- migrate:up\nSELECT 1;\n`),
+    ).toThrow(/branch_labels 'bill-ing', which is not a branch label/);
+    expect(() =>
+      parseSqlMigration('x.sql', `${header}-- depends_on: head\n-- migrate:up\nSELECT 1;\n`),
+    ).toThrow(/depends_on 'head', which is not a revision id or branch label/);
+  });
+
   it('takes CRLF line endings as the same checksum', () => {
     expect(checksumOf('a\r\nb\r\n')).toBe(checksumOf('a\nb\n'));
   });
@@ -117,6 +166,20 @@ describe('loadMigrations', () => {
   ])('refuses a TS module with %s', async (_, text, problem) => {
     await writeFile(join(folder, '202601010000_bad.ts'), text);
     await expect(loadMigrations(folder)).rejects.toThrow(problem);
+  });
+
+  it('reads branchLabels and dependsOn of a TS module, as a string or a list', () => {
+    const up = async () => {};
+    const migration = migrationFromModule(
+      'b.ts',
+      { revision: 'b1', downRevision: null, branchLabels: 'billing', dependsOn: ['a1', 'networking'], up },
+      'checksum',
+    );
+    expect(migration.branchLabels).toEqual(['billing']);
+    expect(migration.dependsOn).toEqual(['a1', 'networking']);
+    expect(() => migrationFromModule('c.ts', { revision: 'c1', dependsOn: 3, up }, 'checksum')).toThrow(
+      /'dependsOn' that is neither a string, a list of strings, nor null/,
+    );
   });
 
   it('says what to do when the folder is missing', async () => {

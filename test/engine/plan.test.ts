@@ -124,3 +124,96 @@ describe('planTo and planStamp', () => {
     expect(planStamp(branched, ['merge1'], 'base').to).toEqual([]);
   });
 });
+
+// The issue's case: two branches off one ancestor, one labelled.
+// root01 -> shared -> billing1 (billing) -> billing2
+//                  \-> search1 -> search2
+const labelled = RevisionGraph.from([
+  sqlMigration('root01', 'SELECT 1'),
+  sqlMigration('shared', 'SELECT 1', { parents: ['root01'] }),
+  { ...sqlMigration('billing1', 'SELECT 1', { parents: ['shared'] }), branchLabels: ['billing'] },
+  sqlMigration('billing2', 'SELECT 1', { parents: ['billing1'] }),
+  sqlMigration('search1', 'SELECT 1', { parents: ['shared'] }),
+  sqlMigration('search2', 'SELECT 1', { parents: ['search1'] }),
+]);
+
+describe('relative and labelled targets', () => {
+  it('takes one branch down to the shared ancestor, leaving the other', () => {
+    const plan = planDowngrade(labelled, ['billing2', 'search2'], 'billing@shared');
+    expect(revisions(plan)).toEqual(['billing2', 'billing1']);
+    expect(plan.to).toEqual(['search2']);
+    // Without the branch, down to the shared ancestor takes both down.
+    expect(revisions(planDowngrade(labelled, ['billing2', 'search2'], 'shared'))).toHaveLength(4);
+  });
+
+  it('goes up and down by steps along a branch', () => {
+    expect(revisions(planUpgrade(labelled, ['shared'], 'billing@+2'))).toEqual(['billing1', 'billing2']);
+    expect(revisions(planUpgrade(labelled, [], 'billing@head-1'))).toEqual(['root01', 'shared', 'billing1']);
+    expect(revisions(planDowngrade(labelled, ['billing2', 'search2'], 'billing@-2'))).toEqual([
+      'billing2',
+      'billing1',
+    ]);
+    expect(revisions(planDowngrade(labelled, ['billing2', 'search2'], 'search2-1'))).toEqual(['search2']);
+  });
+
+  it('refuses -1 with several heads, naming them with their labels', () => {
+    expect(() => planDowngrade(labelled, ['billing2', 'search2'], '-1')).toThrow(
+      /several heads \(billing2 \(billing\), search2\).*billing@-1 or billing2-1/,
+    );
+    expect(() => planDowngrade(labelled, ['billing2', 'search2'])).toThrow(
+      /down billing2-1, or down <label>@-1/,
+    );
+  });
+
+  it('stamps one branch, keeping the other', () => {
+    expect(planStamp(labelled, ['billing2', 'search2'], 'billing@base').to).toEqual(['search2']);
+    expect(planStamp(labelled, ['billing1', 'search2'], 'billing@head').to).toEqual(['billing2', 'search2']);
+  });
+
+  it('stamps several revisions at once (what alembic_version lists)', () => {
+    expect(planStamp(labelled, [], ['billing2', 'search1']).to).toEqual(['billing2', 'search1']);
+  });
+});
+
+// accounts: acct1 -> acct2; orders: ord1 -> ord2 (depends on acct2) -> ord3; merge joins both.
+const dependent = RevisionGraph.from([
+  sqlMigration('acct1', 'SELECT 1'),
+  sqlMigration('acct2', 'SELECT 1', { parents: ['acct1'] }),
+  { ...sqlMigration('ord1', 'SELECT 1'), branchLabels: ['orders'] },
+  { ...sqlMigration('ord2', 'SELECT 1', { parents: ['ord1'] }), dependsOn: ['acct2'] },
+  sqlMigration('ord3', 'SELECT 1', { parents: ['ord2'] }),
+  sqlMigration('merge1', 'SELECT 1', { parents: ['acct2', 'ord3'] }),
+]);
+
+describe('depends_on', () => {
+  it('applies the dependency first, as if it were a parent', () => {
+    expect(revisions(planUpgrade(dependent, [], 'orders@+2'))).toEqual(['acct1', 'acct2', 'ord1', 'ord2']);
+  });
+
+  it('reverts what depends on a revision before it, and nothing more', () => {
+    const plan = planDowngrade(dependent, ['ord3', 'acct2'], 'acct1');
+    expect(revisions(plan)).toEqual(['ord3', 'ord2', 'acct2']);
+    expect(plan.to).toEqual(['acct1', 'ord1']);
+    // Taking the dependent's branch down leaves the dependency applied.
+    expect(planDowngrade(dependent, ['ord3', 'acct2'], 'orders@base').to).toEqual(['acct2']);
+  });
+
+  it("keeps the deploy's plan (planTo, a concrete revision) working with labels and dependencies", () => {
+    expect(revisions(planTo(dependent, [], 'merge1'))).toEqual([
+      'acct1',
+      'acct2',
+      'ord1',
+      'ord2',
+      'ord3',
+      'merge1',
+    ]);
+    const rollback = planTo(dependent, ['merge1'], 'acct2');
+    expect(rollback.steps.map((step) => `${step.direction} ${step.revision}`)).toEqual([
+      'down merge1',
+      'down ord3',
+      'down ord2',
+      'down ord1',
+    ]);
+    expect(rollback.to).toEqual(['acct2']);
+  });
+});
