@@ -255,7 +255,11 @@ const VERSION_SOURCES = {
   default: 'default; give --pg-version',
 } as const;
 
-async function lintAll(
+/**
+ * Lints every migration in plan order, sharing what each shows of the schema with the next, then
+ * the plan's transactions (which span migrations). Autogenerate lints what it writes this way too.
+ */
+export async function lintAll(
   migrations: readonly Migration[],
   graph: RevisionGraph | undefined,
   context: {

@@ -1,0 +1,444 @@
+/**
+ * The diff library's statements, rewritten to our safety rules (the linter's), as up to three
+ * migrations in order:
+ * 1. `schema` (in the plan's transaction): everything that is quick or catalog-only, constraints
+ *    added NOT VALID, a NOT NULL column on an existing table added nullable first, enum values
+ *    added with ADD VALUE rather than by recreating the type;
+ * 2. `indexes` (`transaction: false`): CREATE INDEX on an existing table, CONCURRENTLY;
+ * 3. `finish` (`transaction: false`, after both have committed): VALIDATE CONSTRAINT, SET NOT
+ *    NULL through a validated CHECK, UNIQUE / PRIMARY KEY ... USING INDEX the concurrent builds.
+ * A column that disappears while one of the same type appears is a possible rename: it is noted
+ * beside the statements, never silently written as a drop and an add. Drops, type changes and
+ * whatever else the linter flags get an allow line awaiting a person's reason (autogenerate.ts).
+ */
+import type { InspectedColumn } from './schema-diff.ts';
+
+export type DraftRole = 'schema' | 'indexes' | 'finish';
+
+export interface DraftStatement {
+  readonly sql: string;
+  /** Comment lines written directly above the statement (without `-- `). */
+  readonly notes: readonly string[];
+  /** Rules the statement needs a person's decision on: an allow line awaiting a reason each. */
+  readonly awaiting: readonly string[];
+}
+
+export interface MigrationDraft {
+  readonly role: DraftRole;
+  readonly transactional: boolean;
+  readonly statements: readonly DraftStatement[];
+}
+
+/** What the author must look at beside the allow lines: a possible rename, an enum recreated. */
+export interface ReviewNote {
+  readonly kind: 'possible-rename' | 'enum-value-removed';
+  readonly message: string;
+}
+
+export interface SafeMigrations {
+  readonly drafts: readonly MigrationDraft[];
+  readonly notes: readonly ReviewNote[];
+}
+
+/** What the rewrite needs to know of both schemas besides the statements. */
+export interface SchemaFacts {
+  /** `schema.enum` → values in order, before and after. */
+  readonly enumsBefore: ReadonlyMap<string, readonly string[]>;
+  readonly enumsAfter: ReadonlyMap<string, readonly string[]>;
+  /** `schema.table` → columns, before and after. */
+  readonly tablesBefore: ReadonlyMap<string, readonly InspectedColumn[]>;
+  readonly tablesAfter: ReadonlyMap<string, readonly InspectedColumn[]>;
+}
+
+// The library's statement forms this rewrite handles (its own text, see @pgkit/migra changes.js).
+const CREATE_TABLE = /^create (?:unlogged )?table (\S+)/i;
+const CREATE_INDEX = /^CREATE (UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+) ([\s\S]+);$/;
+const ADD_CONSTRAINT_USING_INDEX =
+  /^alter table (\S+) add constraint (\S+) (?:UNIQUE|PRIMARY KEY) using index (\S+);$/i;
+const ADD_CONSTRAINT_NOT_VALID = /^alter table (\S+) add constraint (\S+) ([\s\S]+) not valid;$/i;
+const VALIDATE = /^alter table (\S+) validate constraint (\S+);$/i;
+const ADD_COLUMN = /^alter table (\S+) add column (\S+) ([\s\S]+);$/i;
+const SET_NOT_NULL = /^alter table (\S+) alter column (\S+) set not null;$/i;
+const SET_DATA_TYPE = /^alter table (\S+) alter column (\S+) set data type ([\s\S]+) using ([\s\S]+);$/i;
+const DROP_TABLE = /^drop table (\S+);$/i;
+const DROP_COLUMN = /^alter table (\S+) drop column (\S+);$/i;
+const DROP_CONSTRAINT = /^alter table (\S+) drop constraint (\S+);$/i;
+const DROP_INDEX = /^drop index if exists (\S+);$/i;
+const CHECK_FUNCTION_BODIES = /^set check_function_bodies = off;$/i;
+const ENUM_RENAME = /^alter type (\S+) rename to "?([^"\s;]+)__old_version_to_be_dropped"?;$/i;
+const ENUM_CREATE = /^create type (\S+) as enum /i;
+const ENUM_COLUMN = /^alter table \S+ alter column \S+ type (\S+) using \S+::text::\S+;$/i;
+const ENUM_DROP_OLD = /^drop type (\S+)__old_version_to_be_dropped"?;$/i;
+
+/** `"public"."users"` and `public.users` alike: `public.users`. */
+export function plainName(quoted: string): string {
+  return quoted
+    .split('.')
+    .map((part) => part.replace(/^"|"$/g, '').replace(/""/g, '"'))
+    .join('.');
+}
+
+function quoted(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+function quotedQualified(plain: string): string {
+  return plain.split('.').map(quoted).join('.');
+}
+
+export function planSafeMigrations(statements: readonly string[], facts: SchemaFacts): SafeMigrations {
+  const schema: DraftStatement[] = [];
+  const indexes: DraftStatement[] = [];
+  const finish: DraftStatement[] = [];
+  const notes: ReviewNote[] = [];
+  const created = new Set(statements.flatMap((sql) => capture(CREATE_TABLE, sql).map(plainName)));
+  const droppedTables = new Set(statements.flatMap((sql) => capture(DROP_TABLE, sql).map(plainName)));
+  const droppedConstraints = new Set(
+    statements.flatMap((sql) => {
+      const match = DROP_CONSTRAINT.exec(sql);
+      return match ? [plainName(`${schemaOf(match[1] as string)}.${match[2]}`)] : [];
+    }),
+  );
+  const renames = renameCandidates(facts);
+  for (const rename of renames) notes.push({ kind: 'possible-rename', message: rename.message });
+  const enumRewrites = enumChanges(facts);
+
+  const plain = (sql: string, extra: Partial<DraftStatement> = {}): DraftStatement => ({
+    sql,
+    notes: extra.notes ?? [],
+    awaiting: extra.awaiting ?? [],
+  });
+
+  for (const sql of statements) {
+    // Redundant with a DROP TABLE of the same diff: its constraints and indexes go with it.
+    const onTable = tableOfAlter(sql);
+    if (onTable && droppedTables.has(onTable) && DROP_CONSTRAINT.test(sql)) continue;
+    const droppedIndex = DROP_INDEX.exec(sql);
+    if (droppedIndex) {
+      const index = plainName(droppedIndex[1] as string);
+      // DROP CONSTRAINT already dropped the index behind it, and DROP TABLE every index.
+      if (droppedConstraints.has(index) || indexOfDroppedTable(index, facts, droppedTables)) continue;
+      schema.push(plain(sql));
+      continue;
+    }
+
+    const enumStatement = enumRewrites.rewrite(sql);
+    if (enumStatement !== undefined) {
+      for (const rewritten of enumStatement) schema.push(plain(rewritten));
+      continue;
+    }
+
+    const index = CREATE_INDEX.exec(sql);
+    if (index) {
+      const table = plainName(index[3] as string);
+      if (created.has(table)) {
+        schema.push(plain(sql));
+        continue;
+      }
+      indexes.push(
+        plain(
+          `CREATE ${index[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${quoted(index[2] as string)} ON ${index[3]} ${index[4]};`,
+        ),
+      );
+      continue;
+    }
+
+    const usingIndex = ADD_CONSTRAINT_USING_INDEX.exec(sql);
+    if (usingIndex && !created.has(plainName(usingIndex[1] as string))) {
+      finish.push(plain(sql));
+      continue;
+    }
+
+    const validate = VALIDATE.exec(sql);
+    if (validate) {
+      // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
+      if (created.has(plainName(validate[1] as string))) continue;
+      finish.push(plain(sql));
+      continue;
+    }
+
+    const notValid = ADD_CONSTRAINT_NOT_VALID.exec(sql);
+    if (notValid && created.has(plainName(notValid[1] as string))) {
+      schema.push(plain(`alter table ${notValid[1]} add constraint ${notValid[2]} ${notValid[3]};`));
+      continue;
+    }
+
+    const addColumn = ADD_COLUMN.exec(sql);
+    if (
+      addColumn &&
+      !created.has(plainName(addColumn[1] as string)) &&
+      needsBackfill(addColumn[3] as string)
+    ) {
+      const table = addColumn[1] as string;
+      const column = addColumn[2] as string;
+      const nullable = (addColumn[3] as string).replace(/\s+not null\b/i, '');
+      schema.push(
+        plain(`alter table ${table} add column ${column} ${nullable};`, {
+          notes: [
+            `${plainName(table)}.${plainName(column)} is wanted NOT NULL without a default: it is added nullable here,`,
+            'and made NOT NULL by the validate migration after its rows have a value (backfill them).',
+          ],
+        }),
+      );
+      finish.push(
+        ...notNullRecipe(table, column, {
+          backfill: true,
+        }),
+      );
+      continue;
+    }
+
+    const setNotNull = SET_NOT_NULL.exec(sql);
+    if (setNotNull && !created.has(plainName(setNotNull[1] as string))) {
+      finish.push(...notNullRecipe(setNotNull[1] as string, setNotNull[2] as string, { backfill: false }));
+      continue;
+    }
+
+    const setType = SET_DATA_TYPE.exec(sql);
+    if (setType) {
+      // USING "col"::type is what PostgreSQL does anyway; without it the linter can tell a
+      // change that rewrites nothing (varchar widening) from one that rewrites the table.
+      const using = (setType[4] as string).trim();
+      const implicit = using === `${setType[2]}::${(setType[3] as string).trim()}`;
+      schema.push(
+        plain(
+          implicit
+            ? `alter table ${setType[1]} alter column ${setType[2]} set data type ${(setType[3] as string).trim()};`
+            : sql,
+        ),
+      );
+      continue;
+    }
+
+    if (CHECK_FUNCTION_BODIES.test(sql)) {
+      // Scoped to the transaction: the runner's session goes on to other migrations.
+      schema.push(plain('SET LOCAL check_function_bodies = off;'));
+      continue;
+    }
+
+    const dropColumn = DROP_COLUMN.exec(sql);
+    if (dropColumn) {
+      const rename = renames.find(
+        (candidate) =>
+          candidate.kind === 'column' &&
+          candidate.table === plainName(dropColumn[1] as string) &&
+          candidate.from === plainName(dropColumn[2] as string),
+      );
+      schema.push(plain(sql, { notes: rename ? [rename.hint] : [] }));
+      continue;
+    }
+    const dropTable = DROP_TABLE.exec(sql);
+    if (dropTable) {
+      const rename = renames.find(
+        (candidate) => candidate.kind === 'table' && candidate.from === plainName(dropTable[1] as string),
+      );
+      schema.push(plain(sql, { notes: rename ? [rename.hint] : [] }));
+      continue;
+    }
+    schema.push(plain(sql));
+  }
+
+  notes.push(...enumRewrites.notes);
+  const drafts: MigrationDraft[] = [];
+  if (schema.some((statement) => !/^SET LOCAL /i.test(statement.sql)))
+    drafts.push({ role: 'schema', transactional: true, statements: schema });
+  if (indexes.length > 0) drafts.push({ role: 'indexes', transactional: false, statements: indexes });
+  if (finish.length > 0) drafts.push({ role: 'finish', transactional: false, statements: finish });
+  return { drafts, notes };
+}
+
+function capture(pattern: RegExp, sql: string): string[] {
+  const match = pattern.exec(sql);
+  return match?.[1] ? [match[1]] : [];
+}
+
+function schemaOf(qualified: string): string {
+  const parts = qualified.split('.');
+  return parts.length > 1 ? (parts[0] as string) : 'public';
+}
+
+function tableOfAlter(sql: string): string | undefined {
+  const match = /^alter table (\S+) /i.exec(sql);
+  return match ? plainName(match[1] as string) : undefined;
+}
+
+/** Whether a dropped index belonged to a table the same diff drops. */
+function indexOfDroppedTable(index: string, facts: SchemaFacts, droppedTables: ReadonlySet<string>): boolean {
+  // The library drops a table's indexes before the table; their names carry no table, so
+  // only an index named after a dropped table (its pkey, its keys) is known to go with it.
+  for (const table of droppedTables) {
+    const [schema, name] = table.split('.');
+    if (index.startsWith(`${schema}.${name}_`) && facts.tablesBefore.has(table)) return true;
+  }
+  return false;
+}
+
+/** `integer not null` with no DEFAULT, no identity and no generation: rows need a value. */
+function needsBackfill(definition: string): boolean {
+  return (
+    /\bnot null\b/i.test(definition) && !/\bdefault\b/i.test(definition) && !/\bgenerated\b/i.test(definition)
+  );
+}
+
+/**
+ * SET NOT NULL without a scan under ACCESS EXCLUSIVE: a CHECK added NOT VALID, validated
+ * (reads without blocking writes), then SET NOT NULL uses it, then the CHECK goes. Each statement
+ * commits alone in the `transaction: false` finish migration.
+ */
+function notNullRecipe(table: string, column: string, options: { backfill: boolean }): DraftStatement[] {
+  const tableName = plainName(table).split('.').at(-1) as string;
+  const check = quoted(`${tableName}_${plainName(column)}_not_null`.slice(0, 63));
+  const backfill = options.backfill
+    ? {
+        notes: [
+          `TODO: rows of ${plainName(table)} that existed before this change have no ${plainName(column)}: backfill them`,
+          'before this migration (rds-migrate create --ts, with ctx.batch for a large table), then say so as the reason below.',
+        ],
+        awaiting: ['add-column-not-null-without-default'],
+      }
+    : { notes: [], awaiting: [] };
+  return [
+    {
+      sql: `alter table ${table} add constraint ${check} check (${column} is not null) not valid;`,
+      ...backfill,
+    },
+    { sql: `alter table ${table} validate constraint ${check};`, notes: [], awaiting: [] },
+    { sql: `alter table ${table} alter column ${column} set not null;`, notes: [], awaiting: [] },
+    { sql: `alter table ${table} drop constraint ${check};`, notes: [], awaiting: [] },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enums: the library recreates a type whose values changed (rename, create, convert each column,
+// drop), which rewrites every table using it. Values only added, in order, are ADD VALUE instead.
+
+interface EnumRewrites {
+  /** The replacement for a statement of an enum's recreation ([] to drop it), or undefined. */
+  rewrite(sql: string): string[] | undefined;
+  readonly notes: readonly ReviewNote[];
+}
+
+function enumChanges(facts: SchemaFacts): EnumRewrites {
+  const addable = new Map<string, string[]>();
+  const notes: ReviewNote[] = [];
+  for (const [name, after] of facts.enumsAfter) {
+    const before = facts.enumsBefore.get(name);
+    if (!before || sameValues(before, after)) continue;
+    const kept = after.filter((value) => before.includes(value));
+    if (!sameValues(kept, before)) {
+      notes.push({
+        kind: 'enum-value-removed',
+        message:
+          `enum ${name} loses or reorders values (${before.join(', ')} → ${after.join(', ')}): PostgreSQL cannot drop a ` +
+          'value, so the type is recreated and every column using it converted (a table rewrite); make sure no row holds a removed value',
+      });
+      continue;
+    }
+    addable.set(name, addValueStatements(name, before, after));
+  }
+  const enumOf = (quotedName: string) => plainName(quotedName);
+  return {
+    notes,
+    rewrite(sql) {
+      const renamed = ENUM_RENAME.exec(sql);
+      if (renamed) {
+        const statements = addable.get(enumOf(renamed[1] as string));
+        return statements ? statements : undefined;
+      }
+      for (const pattern of [ENUM_CREATE, ENUM_COLUMN]) {
+        const match = pattern.exec(sql);
+        if (match && addable.has(enumOf(match[1] as string))) return [];
+      }
+      const dropped = ENUM_DROP_OLD.exec(sql);
+      if (dropped && addable.has(enumOf(`${dropped[1]}"`))) return [];
+      return undefined;
+    },
+  };
+}
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
+function addValueStatements(name: string, before: readonly string[], after: readonly string[]): string[] {
+  const statements: string[] = [];
+  const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  let previous: string | undefined;
+  for (const value of after) {
+    if (!before.includes(value)) {
+      const where =
+        previous === undefined ? `before ${literal(before[0] as string)}` : `after ${literal(previous)}`;
+      statements.push(`alter type ${quotedQualified(name)} add value ${literal(value)} ${where};`);
+    }
+    previous = value;
+  }
+  return statements;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renames: the diff only sees a drop and an add. A column dropped while another of the same
+// type is added to the same table, or a table dropped while one with the same columns is
+// created, may be a rename: the author decides.
+
+interface RenameCandidate {
+  readonly kind: 'column' | 'table';
+  readonly table: string;
+  readonly from: string;
+  readonly to: string;
+  readonly message: string;
+  /** The comment written above the drop. */
+  readonly hint: string;
+}
+
+export function renameCandidates(facts: SchemaFacts): RenameCandidate[] {
+  const candidates: RenameCandidate[] = [];
+  for (const [table, before] of facts.tablesBefore) {
+    const after = facts.tablesAfter.get(table);
+    if (!after) continue;
+    const removed = before.filter((column) => !after.some((other) => other.name === column.name));
+    const added = after.filter((column) => !before.some((other) => other.name === column.name));
+    for (const gone of removed) {
+      const match = added.find((column) => column.type === gone.type);
+      if (!match) continue;
+      candidates.push({
+        kind: 'column',
+        table,
+        from: gone.name,
+        to: match.name,
+        message:
+          `possible rename: ${table}.${gone.name} disappears while ${table}.${match.name} (${match.type}) appears; ` +
+          'written as a drop and an add, which loses the data: if it is a rename, see the rule rename-column',
+        hint:
+          `possible rename of ${gone.name} to ${match.name} (both ${match.type}): a drop and an add lose the data; ` +
+          `to keep it, follow rename-column (rds-migrate check explains) instead of this DROP`,
+      });
+    }
+  }
+  const createdTables = [...facts.tablesAfter].filter(([table]) => !facts.tablesBefore.has(table));
+  for (const [table, before] of facts.tablesBefore) {
+    if (facts.tablesAfter.has(table)) continue;
+    const signature = columnsSignature(before);
+    const match = createdTables.find(([, columns]) => columnsSignature(columns) === signature);
+    if (!match) continue;
+    candidates.push({
+      kind: 'table',
+      table,
+      from: table,
+      to: match[0],
+      message:
+        `possible rename: table ${table} disappears while ${match[0]} appears with the same columns; ` +
+        'written as a drop and a create, which loses the data: if it is a rename, see the rule rename-table',
+      hint:
+        `possible rename of ${table} to ${match[0]} (same columns): a drop and a create lose the data; ` +
+        'to keep them, follow rename-table instead of this DROP',
+    });
+  }
+  return candidates;
+}
+
+function columnsSignature(columns: readonly InspectedColumn[]): string {
+  return columns
+    .map((column) => `${column.name} ${column.type}`)
+    .sort()
+    .join(', ');
+}

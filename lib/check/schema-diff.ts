@@ -1,0 +1,145 @@
+/**
+ * The difference between two schemas as the SQL that turns one into the other, from a well-kept
+ * diff library: `@pgkit/migra`, the TypeScript port of migra. Each side is inspected once (one
+ * `SchemaInspection`, kept in memory), so a schema can be compared with several others without
+ * reading it again. The library talks to PostgreSQL through our own session (an adapter to its
+ * query interface), so it reaches every server the CLI reaches, with the same settings.
+ */
+import type { Database } from '../engine/database.ts';
+import { RdsMigrateError } from '../engine/errors.ts';
+
+type Migra = typeof import('@pgkit/migra');
+type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
+
+/** A schema as the diff library read it. Opaque: pass it to `diffSchemas`. */
+export interface SchemaInspection {
+  readonly inspector: Inspector;
+}
+
+/** The library failed to read or compare a schema: the message names what it was doing. */
+export class SchemaDiffError extends RdsMigrateError {
+  override readonly name = 'SchemaDiffError';
+}
+
+let loaded: Promise<Migra> | undefined;
+
+/** The library, loaded on first use: commands that never diff do not pay for it. */
+function migra(): Promise<Migra> {
+  loaded ??= import('@pgkit/migra');
+  return loaded;
+}
+
+/** Reads the schema of `db`, leaving out `excludeSchemas` (the history schema, always). */
+export async function inspectSchema(
+  db: Database,
+  options: { readonly excludeSchemas: readonly string[] },
+): Promise<SchemaInspection> {
+  const { PostgreSQL } = await migra();
+  let inspector: Inspector;
+  try {
+    inspector = await PostgreSQL.create(queryableOf(db) as Parameters<typeof PostgreSQL.create>[0]);
+  } catch (error) {
+    throw new SchemaDiffError(`cannot read the schema to compare it: ${(error as Error).message}`);
+  }
+  for (const schema of options.excludeSchemas) inspector.exclude_schema(schema);
+  return { inspector };
+}
+
+/**
+ * The statements that turn `from` into `to`, in the library's order (dependencies first), drops
+ * included (the caller decides what is safe). Empty when the schemas are the same.
+ */
+export async function diffSchemas(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
+  const { Migration } = await migra();
+  try {
+    const migration = await Migration.create(from.inspector, to.inspector, {});
+    migration.set_safety(false);
+    migration.add_all_changes();
+    return [...migration.statements].map(tidyStatement).filter((statement) => statement !== '');
+  } catch (error) {
+    throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
+  }
+}
+
+/** The enum types of a schema, with their values in order: for rewriting value changes. */
+export function enumsOf(inspection: SchemaInspection): ReadonlyMap<string, readonly string[]> {
+  const enums = new Map<string, readonly string[]>();
+  for (const found of Object.values(inspection.inspector.enums)) {
+    const inspected = found as unknown as { schema: string; name: string; elements: string[] };
+    enums.set(`${inspected.schema}.${inspected.name}`, [...inspected.elements]);
+  }
+  return enums;
+}
+
+/** A column as the rename detection needs it. */
+export interface InspectedColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly notNull: boolean;
+}
+
+/** Every table (not view) of a schema, `schema.table` → its columns in order. */
+export function tablesOf(inspection: SchemaInspection): ReadonlyMap<string, readonly InspectedColumn[]> {
+  const tables = new Map<string, readonly InspectedColumn[]>();
+  for (const found of Object.values(inspection.inspector.tables)) {
+    const table = found as unknown as {
+      schema: string;
+      name: string;
+      columns: Record<string, { name: string; dbtypestr: string; not_null: boolean }>;
+    };
+    tables.set(
+      `${table.schema}.${table.name}`,
+      Object.values(table.columns).map((column) => ({
+        name: column.name,
+        type: column.dbtypestr,
+        notNull: Boolean(column.not_null),
+      })),
+    );
+  }
+  return tables;
+}
+
+/** The library's text as a migration shows it: no blank padding, one statement, ending in ';'. */
+function tidyStatement(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((line) => line.replace(/\s+$/, ''))
+    .filter((line, index, all) => line !== '' || (index > 0 && index < all.length - 1));
+  const body = dedent(lines).join('\n').trim();
+  if (body === '') return '';
+  return body.endsWith(';') ? body : `${body};`;
+}
+
+function dedent(lines: readonly string[]): string[] {
+  const indents = lines.filter((line) => line.trim() !== '').map((line) => /^ */.exec(line)?.[0].length ?? 0);
+  const common = Math.min(...indents);
+  return common > 0 && Number.isFinite(common) ? lines.map((line) => line.slice(common)) : [...lines];
+}
+
+/**
+ * The query interface the library expects, over our `Database`: it only reads (`any` and
+ * `oneFirst` over raw SQL), so the rest answer from the same rows.
+ */
+function queryableOf(db: Database): unknown {
+  type RawQuery = { readonly sql: string; readonly values?: readonly unknown[] };
+  const rows = async (query: RawQuery) =>
+    (await db.query<Record<string, unknown>>(query.sql, query.values?.length ? query.values : undefined))
+      .rows;
+  const first = (row: Record<string, unknown> | undefined) =>
+    row === undefined ? undefined : Object.values(row)[0];
+  const queryable = {
+    query: async (query: RawQuery) => {
+      const found = await rows(query);
+      return { rows: found, fields: [], command: 'SELECT', rowCount: found.length };
+    },
+    any: rows,
+    many: rows,
+    one: async (query: RawQuery) => (await rows(query))[0],
+    maybeOne: async (query: RawQuery) => (await rows(query))[0] ?? null,
+    oneFirst: async (query: RawQuery) => first((await rows(query))[0]),
+    maybeOneFirst: async (query: RawQuery) => first((await rows(query))[0]) ?? null,
+    anyFirst: async (query: RawQuery) => (await rows(query)).map(first),
+    manyFirst: async (query: RawQuery) => (await rows(query)).map(first),
+  };
+  return { ...queryable, noNulls: queryable };
+}
