@@ -56,6 +56,8 @@ export interface DeployProperties {
   readonly snapshot: SnapshotSettings;
   readonly contextArgs: Readonly<Record<string, string>>;
   readonly databaseIdentifier?: string;
+  /** Tries after a lock timeout; undefined leaves the engine's default. */
+  readonly lockRetries?: number;
 }
 
 export type RequestType = 'Create' | 'Update' | 'Delete';
@@ -191,6 +193,7 @@ export function parseProperties(properties: Readonly<Record<string, unknown>>): 
     snapshot: snapshotFrom(properties.Snapshot),
     contextArgs: contextArgsFrom(properties.ContextArgs),
     databaseIdentifier: optionalString(properties.DatabaseIdentifier, 'property DatabaseIdentifier'),
+    ...(properties.LockRetries === undefined ? {} : { lockRetries: lockRetriesFrom(properties.LockRetries) }),
   };
 }
 
@@ -226,6 +229,14 @@ function policyFrom(value: unknown): SnapshotPolicy {
   throw new ConfigError(
     `property Snapshot.Policy must be one of ${SNAPSHOT_POLICIES.join(', ')} (got ${describe(value)})`,
   );
+}
+
+function lockRetriesFrom(value: unknown): number {
+  const retries = wholeNumberFrom(value);
+  if (!Number.isInteger(retries) || retries < 0) {
+    throw new ConfigError(`property LockRetries must be a whole number, 0 or more (got ${describe(value)})`);
+  }
+  return retries;
 }
 
 function retainFrom(value: unknown): number | undefined {

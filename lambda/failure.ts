@@ -77,10 +77,13 @@ function migrationFailedMessage(error: MigrationFailed, context: FailureContext)
       : `The database is at ${leftAt} (it was at ${from}: the steps before this one committed).`;
   const snapshot = context.snapshotId
     ? ` Snapshot ${context.snapshotId} holds the state before the deploy.`
-    : ' No snapshot was taken (snapshots are disabled).';
+    : ' No snapshot was taken (the snapshot policy took none).';
+  const next = error.hint
+    ? ` ${error.hint.charAt(0).toUpperCase()}${error.hint.slice(1)}`
+    : ' Fix the migration and deploy again.';
   return (
     `migration ${error.revision} (${error.source}) failed ${error.direction}${code}: ` +
-    `${shorten(error.postgres.message, 300)}${detail}. ${where}${snapshot} Fix the migration and deploy again.`
+    `${shorten(error.postgres.message, 300)}${detail}. ${where}${snapshot}${next}`
   );
 }
 

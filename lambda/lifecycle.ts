@@ -468,6 +468,7 @@ export async function isComplete(
           lockWaitMs: runtime.lockWaitMs(),
           deadline: runtime.deadline(),
           requestId: record.requestId,
+          ...(properties.lockRetries === undefined ? {} : { lockRetries: properties.lockRetries }),
           extendGraph: revertsFromHistory(graph, record)
             ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
             : undefined,

@@ -62,6 +62,11 @@ export function buildProgram(io: CliIo): Command {
       [],
     )
     .option('--lock-wait <seconds>', 'how long to wait for another run to finish', '60')
+    .option(
+      '--lock-retries <n>',
+      'times a migration that timed out waiting for a table lock (lock_timeout) is tried again, with backoff',
+      '4',
+    )
     .version(RELEASE, '-V, --version', 'print the rds-migrate release')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

@@ -33,6 +33,7 @@ export interface GlobalOptions {
   schema: string;
   x: string[];
   lockWait: string;
+  lockRetries: string;
 }
 
 export class Session {
@@ -51,6 +52,15 @@ export class Session {
 
   get args(): Record<string, string> {
     return parseContextArgs(this.options.x);
+  }
+
+  get lockRetries(): number {
+    const retries = Number(this.options.lockRetries);
+    if (!Number.isInteger(retries) || retries < 0)
+      throw new UsageError(
+        `--lock-retries ${this.options.lockRetries}: give a whole number, e.g. 4 (0: no retries)`,
+      );
+    return retries;
   }
 
   get lockWaitMs(): number {
@@ -122,6 +132,7 @@ export class Session {
         args: this.args,
         history: this.history,
         lockWaitMs: this.lockWaitMs,
+        lockRetries: this.lockRetries,
         log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
       }),
     );

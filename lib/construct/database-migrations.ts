@@ -101,6 +101,7 @@ export class DatabaseMigrations extends Construct {
         Snapshot: { Enabled: snapshot.enabled, Policy: snapshot.policy, Retain: snapshot.retain },
         ContextArgs: props.contextArgs ?? {},
         DatabaseIdentifier: target.identifier,
+        ...(props.lockRetries === undefined ? {} : { LockRetries: props.lockRetries }),
       },
     });
     this.revision = this.customResource.getAttString('Revision');

@@ -131,6 +131,13 @@ export interface DatabaseMigrationsProps {
    */
   readonly iamAuthentication?: IamAuthenticationOptions;
   /**
+   * How many times a migration that timed out waiting for a table lock (its `lock_timeout`) is
+   * tried again, with jittered backoff (1 s doubling, at most 30 s) between, before the deploy
+   * fails naming who held the lock. 0 fails at the first timeout.
+   * @default 4
+   */
+  readonly lockRetries?: number;
+  /**
    * Schema of the migration history tables in the database.
    * @default 'rds_migrate'
    */
@@ -182,6 +189,11 @@ export function validateProps(props: DatabaseMigrationsProps): void {
   if (props.snapshot?.enabled === false && policy !== undefined && policy !== 'never') {
     throw new DatabaseMigrationsPropsError(
       `snapshot.enabled false and snapshot.policy '${policy}' contradict each other; give one of them`,
+    );
+  }
+  if (props.lockRetries !== undefined && !(Number.isInteger(props.lockRetries) && props.lockRetries >= 0)) {
+    throw new DatabaseMigrationsPropsError(
+      `lockRetries must be a whole number, 0 or more; got ${props.lockRetries}`,
     );
   }
   const retain = props.snapshot?.retain;

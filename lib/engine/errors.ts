@@ -116,7 +116,7 @@ export class MigrationFailed extends RdsMigrateError {
     readonly source: string,
     readonly postgres: PostgresErrorFields,
     readonly databaseLeftAt: readonly string[],
-    context: FailureContext = {},
+    private readonly context: FailureContext = {},
   ) {
     const code = postgres.code ? ` [${postgres.code}]` : '';
     const at = databaseLeftAt.length > 0 ? databaseLeftAt.join(', ') : 'base';
@@ -125,6 +125,26 @@ export class MigrationFailed extends RdsMigrateError {
         `${committedText(context)}The database is at ${at}; ${context.hint ?? 'fix the migration and run again.'}`,
     );
     this.committed = context.committed ?? [];
+  }
+
+  /** What to do, when more can be said than "fix the migration". */
+  get hint(): string | undefined {
+    return this.context.hint;
+  }
+
+  /** The same failure with a better word on what to do. */
+  withHint(hint: string): MigrationFailed {
+    return new MigrationFailed(
+      this.revision,
+      this.direction,
+      this.source,
+      this.postgres,
+      this.databaseLeftAt,
+      {
+        ...this.context,
+        hint,
+      },
+    );
   }
 }
 

@@ -19,11 +19,18 @@ import {
 import type { RevisionGraph } from './graph.ts';
 import type { History, HistoryState, InProgress, LogEntry, LoggedStep } from './history.ts';
 import { CURRENT_FORMAT } from './history-format.ts';
+import {
+  DEFAULT_LOCK_RETRIES,
+  describeHolders,
+  isLockTimeout,
+  lockHolders,
+  lockRetriesExhausted,
+} from './lock-retry.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import type { Plan, PlanStep } from './plan.ts';
 import { recordDownStep } from './recorded.ts';
 import { invalidIndexesLeftBy } from './statements.ts';
-import { runStepWork, type StepContext, sendQuery } from './step-runner.ts';
+import { runStepWork, type StepContext, sendQuery, sqlOf, waitForLock } from './step-runner.ts';
 import { beginSql, commitSql, logEntry, RESET_TIMEOUTS_SQL, stepFinishSql, unitNote } from './step-sql.ts';
 import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
@@ -51,6 +58,11 @@ export interface RunOptions {
    * later changes made outside migrations. Scratch databases (the round trip) skip it. @default true
    */
   readonly recordFingerprint?: boolean;
+  /**
+   * How many times a unit (or a statement outside a transaction) is tried again after it timed
+   * out waiting for a lock, with jittered backoff between. @default DEFAULT_LOCK_RETRIES (4)
+   */
+  readonly lockRetries?: number;
   /**
    * The deploy request this run serves, recorded on its log rows so that the deploy's answer
    * counts what its runs applied, whichever poll asks. @default none
@@ -120,6 +132,7 @@ export class PlanRun {
       log: this.log,
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       deadline: options.deadline,
+      lockRetries: options.lockRetries ?? DEFAULT_LOCK_RETRIES,
     };
     this.units = splitIntoUnits(plan.steps);
     this.headsNow = plan.from;
@@ -138,7 +151,14 @@ export class PlanRun {
       const number = index + 1;
       const note = unitNote(number, this.units.length, unit.transactional);
       if (unit.transactional) {
-        results.push(...(await this.runTransaction(unit.steps, number, note)));
+        try {
+          results.push(...(await this.runTransaction(unit.steps, number, note)));
+        } catch (error) {
+          // A lock wait that would pass the deadline: stop here, the next run goes on.
+          if (error instanceof DeadlineReached)
+            return { results, heads: this.headsNow, stopped: true, resumed };
+          throw error;
+        }
         continue;
       }
       const step = unit.steps[0] as PlanStep;
@@ -179,7 +199,30 @@ export class PlanRun {
     }
   }
 
+  /**
+   * A unit's transaction, tried again when a statement times out waiting for a lock: the attempt
+   * rolled back whole, so nothing of it is applied twice.
+   */
   private async runTransaction(
+    steps: readonly PlanStep[],
+    unit: number,
+    note?: string,
+  ): Promise<StepResult[]> {
+    const retries = this.stepContext.lockRetries;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runTransactionOnce(steps, unit, note);
+      } catch (error) {
+        if (!(error instanceof MigrationFailed) || !isLockTimeout(error) || retries === 0) throw error;
+        const step = steps.find((candidate) => candidate.revision === error.revision);
+        const holders = describeHolders(await lockHolders(this.db, step ? sqlOf(step) : ''));
+        if (attempt > retries) throw error.withHint(lockRetriesExhausted(attempt, holders));
+        await waitForLock(this.stepContext, `unit ${unit} (${error.revision})`, attempt, holders);
+      }
+    }
+  }
+
+  private async runTransactionOnce(
     steps: readonly PlanStep[],
     unit: number,
     note?: string,
@@ -293,7 +336,7 @@ export class PlanRun {
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describeError(error));
     const fields = postgresFields(error);
     return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, this.headsNow, {
-      hint: this.failureHint(fields),
+      hint: (error as { lockHint?: string }).lockHint ?? this.failureHint(fields),
       committed: [...this.committed],
       unit,
       units: this.units.length,

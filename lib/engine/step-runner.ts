@@ -7,6 +7,13 @@ import { createContext, DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
 import { ConnectionLostError, describeError, isConnectionLoss, RdsMigrateError } from './errors.ts';
 import type { History } from './history.ts';
+import {
+  describeHolders,
+  isLockTimeout,
+  lockHolders,
+  lockRetriesExhausted,
+  lockRetryWaitMs,
+} from './lock-retry.ts';
 import type { MigrationLogger, MigrationTimeouts } from './migration.ts';
 import type { PlanStep } from './plan.ts';
 import { type Statement, splitStatements } from './statements.ts';
@@ -22,6 +29,40 @@ export interface StepContext {
   readonly timeouts: Required<MigrationTimeouts>;
   /** Epoch ms no statement may run past. */
   readonly deadline?: number;
+  /** Tries after a lock timeout (lock-retry.ts). */
+  readonly lockRetries: number;
+}
+
+/** The SQL of a step's work, when it is SQL: where a lock's holders are looked up from. */
+export function sqlOf(step: PlanStep): string {
+  const work = step.direction === 'up' ? step.migration.up : step.migration.down;
+  return work?.kind === 'sql' ? work.sql : '';
+}
+
+/**
+ * Waits before trying again after a lock timeout, logging who held the lock; a wait that would
+ * pass the deadline stops the run instead (the next run tries again).
+ */
+export async function waitForLock(
+  context: StepContext,
+  during: string,
+  retry: number,
+  holders: string,
+): Promise<void> {
+  const waitMs = lockRetryWaitMs(retry);
+  if (context.deadline !== undefined && Date.now() + waitMs >= context.deadline) {
+    throw new DeadlineReached(
+      `${during} timed out waiting for a lock, and the deadline comes before a retry`,
+    );
+  }
+  context.log.warn('lock timeout: waiting to try again', {
+    during,
+    retry,
+    of: context.lockRetries,
+    waitMs,
+    heldBy: holders,
+  });
+  await new Promise((done) => setTimeout(done, waitMs));
 }
 
 /**
@@ -93,18 +134,51 @@ async function runStatements(
       await sendQuery(context.db, statement.text, during);
       continue;
     }
-    const recorded = progress.record(index + 1);
-    if (!mustRunAlone(statement.text)) {
-      try {
-        await sendQuery(context.db, statementWithProgressSql(statement.text, recorded), during);
-        continue;
-      } catch (error) {
-        await context.db.query('ROLLBACK').catch(() => undefined);
-        if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
-      }
+    await retryingLockTimeouts(context, statement.text, during, () =>
+      runStatement(context, statement.text, progress.record(index + 1), during),
+    );
+  }
+}
+
+/** One statement with the record that it is done: together when PostgreSQL allows it in a transaction. */
+async function runStatement(
+  context: StepContext,
+  text: string,
+  recorded: string,
+  during: string,
+): Promise<void> {
+  if (!mustRunAlone(text)) {
+    try {
+      await sendQuery(context.db, statementWithProgressSql(text, recorded), during);
+      return;
+    } catch (error) {
+      await context.db.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
     }
-    await sendQuery(context.db, statement.text, during);
-    await sendQuery(context.db, recorded, `record ${during}`);
+  }
+  await sendQuery(context.db, text, during);
+  await sendQuery(context.db, recorded, `record ${during}`);
+}
+
+/** `attempt()`, tried again after a lock timeout (the statement did not happen) with backoff. */
+async function retryingLockTimeouts(
+  context: StepContext,
+  text: string,
+  during: string,
+  attempt: () => Promise<void>,
+): Promise<void> {
+  for (let retry = 1; ; retry++) {
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (!isLockTimeout(error) || context.lockRetries === 0) throw error;
+      const holders = describeHolders(await lockHolders(context.db, text));
+      if (retry > context.lockRetries) {
+        throw Object.assign(error as Error, { lockHint: lockRetriesExhausted(retry, holders) });
+      }
+      await waitForLock(context, during, retry, holders);
+    }
   }
 }
 

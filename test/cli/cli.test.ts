@@ -69,6 +69,34 @@ describe('rds-migrate create', () => {
   });
 });
 
+describe('rds-migrate up --lock-retries', () => {
+  it('tries a migration again after a lock timeout as often as it says, then names the holder', async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+    expect((await cli('up')).code).toBe(EXIT.ok);
+    await writeMigration(
+      '202601010004_busy.sql',
+      '-- revision: cccc00000004\n-- down_revision: cccc00000003\n-- lock_timeout: 200ms\n\n' +
+        '-- migrate:up\nALTER TABLE settings ADD COLUMN busy int;\n\n-- migrate:down\nALTER TABLE settings DROP COLUMN busy;\n',
+    );
+    const holder = await database.connect('reporting job');
+    await holder.db.query('BEGIN');
+    await holder.db.query('SELECT * FROM settings');
+    const result = await cli('up', '--lock-retries', '1');
+    await holder.db.query('ROLLBACK');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr).toMatch(/timed out waiting for a lock 2 times/);
+    expect(result.stderr).toContain("(app 'reporting job', idle in transaction: SELECT * FROM settings)");
+    expect(result.stderr).toMatch(/warning: lock timeout: waiting to try again/);
+  });
+
+  it('takes a whole number', async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+    const result = await cli('up', '--lock-retries', 'many');
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain('--lock-retries many: give a whole number');
+  });
+});
+
 describe('rds-migrate up, status, down', () => {
   beforeEach(async () => {
     await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });

@@ -696,6 +696,14 @@ describe('prop validation', () => {
     );
   });
 
+  it('carries lockRetries, and refuses a negative one', () => {
+    const { template } = variant((stack, vpc) => ({ ...instance(stack, vpc), lockRetries: 8 }));
+    template.hasResourceProperties('Custom::RdsMigrate', { LockRetries: 8 });
+    expect(build((stack, vpc) => ({ ...instance(stack, vpc), lockRetries: -1 }))).toThrow(
+      /lockRetries must be a whole number, 0 or more; got -1/,
+    );
+  });
+
   it('carries the snapshot policy, and refuses one that contradicts enabled or is unknown', () => {
     const { template } = variant((stack, vpc) => ({
       ...instance(stack, vpc),

@@ -246,7 +246,7 @@ describe('migrate', () => {
     expect(rows.rows).toEqual([{ value: "it's true" }]);
   });
 
-  it('fails a migration that waits on a lock longer than its lock_timeout', async () => {
+  it('fails a migration that waits on a lock longer than its lock_timeout, when told not to retry', async () => {
     await connection.db.query('CREATE TABLE busy (id int)');
     const other = await database.connect('blocker');
     await other.db.query('BEGIN');
@@ -255,9 +255,12 @@ describe('migrate', () => {
       sqlMigration('lock01', 'ALTER TABLE busy ADD COLUMN x int', { lockTimeout: '200ms' }),
     ]);
     const started = Date.now();
-    const error = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch(
-      (e) => e,
-    );
+    const error = await migrate(
+      connection.db,
+      graph,
+      { action: 'upgrade', target: 'head' },
+      { ...options, lockRetries: 0 },
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(MigrationFailed);
     expect(error.postgres.code).toBe('55P03');
     expect(Date.now() - started).toBeLessThan(5_000);
