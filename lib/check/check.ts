@@ -2,8 +2,9 @@
  * `rds-migrate check`: everything CI (and `cdk synth`, with `--static`) should know before a
  * deploy, as one report: the graph (expected heads, no orphans, a down step or a reason),
  * drift against the database when it has history, the unsafe-change linter over every
- * statement, and a round trip (up, down, up) on a scratch database. Each problem names the
- * file, the revision and what to do.
+ * statement, a round trip (up, down, up) on a scratch database, and whether head's schema is the
+ * schema the app wants (schema/ or Drizzle models). Each problem names the file, the revision
+ * and what to do.
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -20,11 +21,14 @@ import { lintMigration } from './migration-lint.ts';
 import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from './pg-version.ts';
 import { lintPlan } from './plan-lint.ts';
 import { type RoundTripReport, roundTrip } from './round-trip.ts';
+import { checkSchemaAgreement, inspectHead } from './schema-agreement.ts';
+import type { SchemaInspection } from './schema-diff.ts';
 import { SchemaKnowledge } from './schema-knowledge.ts';
 import { withScratchDatabase } from './scratch-database.ts';
 import type { TransactionStatement } from './transaction-lint.ts';
+import { findWantedSchema, type WantedSchema } from './wanted-schema.ts';
 
-export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip';
+export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema';
 
 export interface CheckProblem {
   readonly kind: CheckKind;
@@ -48,6 +52,8 @@ export interface CheckProblem {
   readonly lock?: LockFacts;
   /** Lint: the statement of another migration the finding pairs with (both run in one transaction). */
   readonly related?: { readonly file: string; readonly revision: Revision; readonly line?: number };
+  /** Wanted schema: the SQL that would take head's schema to the wanted one. */
+  readonly statements?: readonly string[];
 }
 
 export interface CheckSection {
@@ -70,6 +76,8 @@ export interface CheckReport {
     readonly lint: CheckSection;
     readonly drift: CheckSection;
     readonly roundTrip: CheckSection;
+    /** The wanted schema (schema/ or Drizzle models) and head's schema agree. */
+    readonly wantedSchema: CheckSection;
   };
   readonly problems: readonly CheckProblem[];
   readonly warnings: readonly string[];
@@ -80,6 +88,7 @@ export interface CheckReport {
     readonly lint: number;
     readonly drift: number;
     readonly roundTrip: number;
+    readonly wantedSchema: number;
   };
 }
 
@@ -105,6 +114,11 @@ export interface CheckOptions {
    * @default the configured server's (SHOW server_version_num), or 16 with `static` or when it cannot be read
    */
   readonly pgVersion?: PgVersion;
+  /**
+   * The schema the app wants, compared with head's: `schema/` or `drizzle:<models file>`.
+   * @default "wantedSchema" of rds-migrate.config.json, else schema/ when it exists, else none (skipped)
+   */
+  readonly wantedSchema?: string;
 }
 
 /** `check` found problems: the report says which. Carries the report for callers that want it. */
@@ -121,7 +135,7 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
   const fileOf = (source: string) => relative(cwd, join(options.migrationsDir, source)) || source;
   const history = options.history ?? new History();
   const args = options.args ?? {};
-  const timings = { load: 0, lint: 0, drift: 0, roundTrip: 0 };
+  const timings = { load: 0, lint: 0, drift: 0, roundTrip: 0, wantedSchema: 0 };
   const problems: CheckProblem[] = [];
   const warnings: string[] = [];
   let clock = performance.now();
@@ -173,7 +187,7 @@ interface CheckSoFar {
   readonly graphSection: CheckSection;
   readonly problems: CheckProblem[];
   readonly warnings: string[];
-  readonly timings: { load: number; lint: number; drift: number; roundTrip: number };
+  readonly timings: { load: number; lint: number; drift: number; roundTrip: number; wantedSchema: number };
   readonly lap: () => number;
 }
 
@@ -210,6 +224,7 @@ async function checkWithServer(
 
   let drift: CheckSection = { status: 'skipped', summary: '--static: no database' };
   let roundTripSection: CheckSection = { status: 'skipped', summary: '--static: no database' };
+  let wantedSchema: CheckSection = { status: 'skipped', summary: '--static: needs a database' };
   const graph = graphResult?.graph;
   if (!options.static) {
     const database = await databaseChecks(
@@ -223,10 +238,12 @@ async function checkWithServer(
     );
     drift = database.drift;
     roundTripSection = database.roundTrip;
+    wantedSchema = database.wantedSchema;
     problems.push(...database.problems);
     warnings.push(...database.warnings);
     timings.drift = database.driftMs;
     timings.roundTrip = database.roundTripMs;
+    timings.wantedSchema = database.wantedSchemaMs;
   }
 
   const expected = graphResult?.expectedHeads ?? [];
@@ -237,7 +254,7 @@ async function checkWithServer(
     head: expected.length === 1 && graphResult?.graph.heads.length === 1 ? (expected[0] ?? null) : null,
     heads: graph ? [...graph.heads] : [],
     hash: loaded.problems.length > 0 ? null : bundleHash(loaded.migrations),
-    checks: { graph: graphSection, lint: lintSection, drift, roundTrip: roundTripSection },
+    checks: { graph: graphSection, lint: lintSection, drift, roundTrip: roundTripSection, wantedSchema },
     problems,
     warnings,
     pgVersion,
@@ -559,10 +576,12 @@ function orphanProblems(
 interface DatabaseChecks {
   readonly drift: CheckSection;
   readonly roundTrip: CheckSection;
+  readonly wantedSchema: CheckSection;
   readonly problems: CheckProblem[];
   readonly warnings: string[];
   readonly driftMs: number;
   readonly roundTripMs: number;
+  readonly wantedSchemaMs: number;
 }
 
 async function databaseChecks(
@@ -579,7 +598,16 @@ async function databaseChecks(
   const skipped = (summary: string): CheckSection => ({ status: 'skipped', summary });
   if (!graph || graph.size === 0) {
     const reason = skipped('the migrations do not form a usable graph yet');
-    return { drift: reason, roundTrip: reason, problems, warnings, driftMs: 0, roundTripMs: 0 };
+    return {
+      drift: reason,
+      roundTrip: reason,
+      wantedSchema: reason,
+      problems,
+      warnings,
+      driftMs: 0,
+      roundTripMs: 0,
+      wantedSchemaMs: 0,
+    };
   }
   const server = opened?.server;
   if (!server) {
@@ -590,10 +618,12 @@ async function databaseChecks(
     return {
       drift: skipped(`no database: ${message}`),
       roundTrip: roundTripSection,
+      wantedSchema: skipped(`needs a database: ${message}`),
       problems,
       warnings,
       driftMs: 0,
       roundTripMs: 0,
+      wantedSchemaMs: 0,
     };
   }
   let started = performance.now();
@@ -601,19 +631,24 @@ async function databaseChecks(
   const driftMs = Math.round(performance.now() - started);
   started = performance.now();
   let roundTripSection = skipped('--skip-round-trip');
+  const wanted = await findWantedSchema({ option: options.wantedSchema, cwd: options.cwd ?? process.cwd() });
+  // The trip ends at the heads: head's schema is read there for the wanted schema's comparison.
+  let head: SchemaInspection | undefined;
   if (!options.skipRoundTrip) {
     try {
       let scratchName = '';
       const report = await withScratchDatabase(
         server,
-        (scratch) => {
+        async (scratch) => {
           scratchName = scratch.name;
-          return roundTrip(scratch.db, graph, {
+          const trip = await roundTrip(scratch.db, graph, {
             heads: expectedHeads,
             history,
             args,
             actor: options.actor ?? 'rds-migrate check',
           });
+          if (wanted && !trip.difference) head = await inspectHead(scratch.db, history);
+          return trip;
         },
         (message) => warnings.push(message),
       );
@@ -629,13 +664,85 @@ async function databaseChecks(
       roundTripSection = unavailable(problems, error.message);
     }
   }
+  const roundTripMs = Math.round(performance.now() - started);
+  started = performance.now();
+  const wantedSchema = wanted
+    ? await wantedSchemaSection(
+        server,
+        graph,
+        { wanted, expectedHeads, head, history, args, options },
+        problems,
+        warnings,
+      )
+    : skipped(
+        'no wanted schema: create schema/ (its CREATE statements), or name one with --wanted-schema or rds-migrate.config.json',
+      );
   return {
     drift,
     roundTrip: roundTripSection,
+    wantedSchema,
     problems,
     warnings,
     driftMs,
-    roundTripMs: Math.round(performance.now() - started),
+    roundTripMs,
+    wantedSchemaMs: Math.round(performance.now() - started),
+  };
+}
+
+/** "The wanted schema and the migrations agree": a difference is a problem that says to autogenerate. */
+async function wantedSchemaSection(
+  server: Server,
+  graph: RevisionGraph,
+  context: {
+    readonly wanted: WantedSchema;
+    readonly expectedHeads: readonly Revision[] | undefined;
+    readonly head: SchemaInspection | undefined;
+    readonly history: History;
+    readonly args: Readonly<Record<string, string>>;
+    readonly options: CheckOptions;
+  },
+  problems: CheckProblem[],
+  warnings: string[],
+): Promise<CheckSection> {
+  const { wanted, history, options } = context;
+  let agreement: Awaited<ReturnType<typeof checkSchemaAgreement>>;
+  try {
+    agreement = await checkSchemaAgreement(
+      server,
+      graph,
+      {
+        wanted,
+        cwd: options.cwd ?? process.cwd(),
+        heads: context.expectedHeads,
+        history,
+        args: context.args,
+        actor: options.actor ?? 'rds-migrate check',
+        head: context.head,
+      },
+      (message) => warnings.push(message),
+    );
+  } catch (error) {
+    if (!(error instanceof RdsMigrateError)) throw error;
+    problems.push({ kind: 'wanted-schema', rule: 'wanted-schema-unreadable', message: error.message });
+    return { status: 'problems', summary: `${wanted.label}: could not be compared` };
+  }
+  const heads = context.expectedHeads?.join(', ') || 'head';
+  if (agreement.statements.length === 0)
+    return { status: 'ok', summary: `${wanted.label} and the schema of ${heads} agree` };
+  problems.push({
+    kind: 'wanted-schema',
+    rule: 'wanted-schema-differs',
+    message:
+      `the schema the migrations build at ${heads} differs from ${wanted.label} (${agreement.statements.length} ` +
+      'statement(s) apart): the migrations and the wanted schema changed apart',
+    fix:
+      'rds-migrate create --autogenerate "<what changed>" writes the migrations that close the difference; ' +
+      `or, if the migrations are right, change ${wanted.label} to match them`,
+    statements: agreement.statements,
+  });
+  return {
+    status: 'problems',
+    summary: `${wanted.label} differs from the schema of ${heads}: ${agreement.statements.length} statement(s)`,
   };
 }
 
@@ -753,6 +860,10 @@ export function formatCheck(report: CheckReport): string {
     ['lint', report.checks.lint],
     ['drift', report.checks.drift],
     ['round trip', report.checks.roundTrip],
+    // A report from a release before the wanted schema has no such section.
+    ...(report.checks.wantedSchema
+      ? ([['wanted', report.checks.wantedSchema]] as [string, CheckSection][])
+      : []),
   ];
   for (const [name, section] of sections) {
     lines.push(`  ${name.padEnd(11)} ${section.status.padEnd(8)} ${section.summary}`);
@@ -784,6 +895,15 @@ export function formatProblem(problem: CheckProblem): string[] {
   if (problem.fix) {
     const [first, ...rest] = problem.fix.split('\n');
     lines.push(`    fix: ${first}`, ...rest.map((line) => `         ${line}`));
+  }
+  if (problem.statements) {
+    lines.push(
+      ...problem.statements
+        .slice(0, DIFF_LINES_SHOWN)
+        .map((statement) => `    > ${statement.split('\n').join(' ')}`),
+    );
+    if (problem.statements.length > DIFF_LINES_SHOWN)
+      lines.push(`    ... ${problem.statements.length - DIFF_LINES_SHOWN} more (--json has them all)`);
   }
   if (problem.diff) {
     const shown = [

@@ -12,6 +12,7 @@ import { registerBackup } from './commands/backup.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCreate } from './commands/create.ts';
 import { registerDb } from './commands/db.ts';
+import { registerDiff } from './commands/diff.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerInvoke } from './commands/invoke.ts';
@@ -30,6 +31,7 @@ const COMMANDS = [
   registerMerge,
   registerCheck,
   registerDoctor,
+  registerDiff,
   registerBackup,
   registerDb,
   registerInvoke,

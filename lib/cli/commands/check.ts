@@ -20,6 +20,11 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
         '--pg-version <version>',
         "PostgreSQL major version whose lock and rewrite rules the linter applies, e.g. 16 (default: the server's; 16 with --static)",
       )
+      .option(
+        '--wanted-schema <source>',
+        "the schema the app wants, compared with head's: a folder of SQL files or drizzle:<models file> " +
+          '(default: "wantedSchema" of rds-migrate.config.json, else schema/ when it exists)',
+      )
       .action(
         async (
           options: {
@@ -28,6 +33,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             skipRoundTrip?: boolean;
             json?: boolean;
             pgVersion?: string;
+            wantedSchema?: string;
           },
           command: Command,
         ) => {
@@ -43,6 +49,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             args: s.args,
             actor: s.actor,
             pgVersion: options.pgVersion === undefined ? undefined : parsePgVersion(options.pgVersion),
+            wantedSchema: options.wantedSchema,
           });
           if (options.json) s.printJson(report);
           else s.print(formatCheck(report));
@@ -51,6 +58,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       ),
     '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
       '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true\n' +
-      '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to',
+      '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to\n' +
+      '  $ rds-migrate check --wanted-schema drizzle:src/db/schema.ts   # head must match the models',
   );
 }
