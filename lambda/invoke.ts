@@ -11,6 +11,7 @@ import { BASE } from '../lib/engine/migration.ts';
 import { type Intent, makePlan, migrate, type RunReport } from '../lib/engine/runner.ts';
 import { SnapshotBusyError, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { readStatus, type Status } from '../lib/engine/status.ts';
+import { resolveRevision } from '../lib/engine/target.ts';
 import { isRecord } from './config.ts';
 import { type RestoreCommands, restoreCommands } from './restore.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
@@ -188,7 +189,7 @@ async function show(runtime: Runtime, spec: string): Promise<ShowResult> {
       : undefined;
     const log = async (revision: string) =>
       (await runtime.history.log(db, 1000)).filter((row) => row.revision === revision).slice(0, RECENT);
-    const resolved = resolveInBundle(graph, spec);
+    const resolved = resolveInBundle(graph, spec, state.heads);
     if (resolved !== undefined) {
       const migration = graph.get(resolved);
       return {
@@ -244,7 +245,7 @@ async function run(
     action === 'up'
       ? { action: 'upgrade', target: revision ?? 'head' }
       : action === 'down'
-        ? { action: 'downgrade', target: revision === undefined ? undefined : resolveDown(graph, revision) }
+        ? { action: 'downgrade', target: revision }
         : { action: 'stamp', target: requiredRevision(payload, 'stamp') };
   const args = argsOf(payload.args);
   // The guide's rule: a backup before every change to production. A stamp changes no data.
@@ -343,18 +344,19 @@ async function waitForSnapshot(runtime: Runtime, id: string): Promise<void> {
   }
 }
 
-/** The bundle's revision `spec` names, or undefined when the bundle has none (the history may). */
-function resolveInBundle(graph: RevisionGraph, spec: string): string | undefined {
+/**
+ * The bundle's revision `spec` names (any target: `head-1`, `billing@head`, `-1` from the current
+ * heads), or undefined when the bundle has none (the history may).
+ */
+function resolveInBundle(graph: RevisionGraph, spec: string, current: readonly string[]): string | undefined {
   try {
-    return graph.resolve(spec);
+    const revision = resolveRevision(graph, spec, { current, direction: 'at' });
+    if (revision === BASE) throw new UsageError(`'${spec}' is base, not a revision; name one`);
+    return revision;
   } catch (error) {
     if (error instanceof GraphError && error.problem === 'unknown-revision') return undefined;
     throw error;
   }
-}
-
-function resolveDown(graph: RevisionGraph, revision: string): string {
-  return revision === BASE ? BASE : graph.resolve(revision);
 }
 
 function requiredRevision(payload: Record<string, unknown>, action: string): string {
@@ -366,7 +368,10 @@ function requiredRevision(payload: Record<string, unknown>, action: string): str
 function optionalRevision(payload: Record<string, unknown>): string | undefined {
   if (payload.revision === undefined) return undefined;
   if (typeof payload.revision !== 'string' || payload.revision === '') {
-    throw new UsageError('"revision" must be a revision id (or head, heads, base)');
+    throw new UsageError(
+      '"revision" must be a revision target as the CLI takes it: an id (or 4+ characters of one), a branch label, ' +
+        'head, heads, base, <branch>@<target> (billing@head), or a step (-1, +2, head-1, base+2)',
+    );
   }
   return payload.revision;
 }

@@ -24,6 +24,7 @@ import {
   timeoutsSql,
   unitNote,
 } from '../engine/step-sql.ts';
+import { resolveTarget } from '../engine/target.ts';
 import { DEFAULT_TIMEOUTS } from '../engine/timeouts.ts';
 import { revisionList } from './report.ts';
 import { inlineParameters } from './sql-literal.ts';
@@ -44,7 +45,9 @@ export interface OfflineOptions {
 
 /**
  * The plan of `up --sql [from:]to` or `down --sql [from:]to`. With no `from`, `up` starts at base
- * and `down` at the head; with no range at all, `up` goes to the head and `down` one step.
+ * and `down` at the head; with no range at all, `up` goes to the head and `down` one step. Both
+ * ends take any target (`billing@head`, `3f2a+2`); a step without a revision in `to` (`+2`, `-1`)
+ * counts from `from`.
  */
 export function offlinePlan(graph: RevisionGraph, direction: Direction, range: string | undefined): Plan {
   const [fromSpec, toSpec] = splitRange(range);
@@ -60,9 +63,7 @@ function splitRange(range: string | undefined): [string | undefined, string | un
 }
 
 function fromHeads(graph: RevisionGraph, spec: string): Revision[] {
-  if (spec === BASE) return [];
-  if (spec === 'heads') return [...graph.heads];
-  return [graph.resolve(spec)];
+  return [...resolveTarget(graph, spec, { direction: 'at' }).revisions];
 }
 
 export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promise<string> {

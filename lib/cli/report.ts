@@ -17,9 +17,10 @@ export function revisionList(revisions: readonly Revision[]): string {
 }
 
 function describeRevision(graph: RevisionGraph, revision: Revision): string {
-  return graph.has(revision)
-    ? `${revision} (${graph.get(revision).message})`
-    : `${revision} (not in this folder)`;
+  if (!graph.has(revision)) return `${revision} (not in this folder)`;
+  const labels = graph.branchLabels(revision);
+  const branch = labels.length > 0 ? `; branch ${labels.join(', ')}` : '';
+  return `${revision} (${graph.get(revision).message}${branch})`;
 }
 
 export function formatStatus(status: Status, graph: RevisionGraph, target: string): string {
@@ -80,7 +81,9 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
   if (status.pending.length === 0) {
     lines.push(status.unknown.length > 0 ? 'pending    unknown' : 'pending    none: up to date');
   } else {
-    lines.push(`pending    ${pendingCount(status.pending.length)} ${pendingHint(status.heads.length)}:`);
+    lines.push(
+      `pending    ${pendingCount(status.pending.length)} ${pendingHint(status.heads.length, graph)}:`,
+    );
     for (const pending of status.pending) {
       const outside = pending.transactional ? '' : '  [outside a transaction]';
       lines.push(`  ${pending.revision}  ${pending.message}  ${pending.source}${outside}`);
@@ -94,11 +97,12 @@ function pendingCount(count: number): string {
 }
 
 /** What applies the pending migrations: `up`, unless several heads make it refuse. */
-function pendingHint(heads: number): string {
+function pendingHint(heads: number, graph: RevisionGraph): string {
   if (heads <= 1) return '(rds-migrate up applies them)';
+  const label = graph.heads.map((head) => graph.branchLabels(head)[0]).find(Boolean);
   return (
     `on ${heads} heads (rds-migrate up refuses: join them with rds-migrate merge -m "merge heads", ` +
-    'or apply every branch with rds-migrate up heads)'
+    `or apply every branch with rds-migrate up heads${label ? `, or one with rds-migrate up ${label}@head` : ''})`
   );
 }
 
@@ -139,6 +143,10 @@ export interface HistoryEntry {
   readonly applied: boolean;
   readonly mergePoint: boolean;
   readonly branchPoint: boolean;
+  /** The branch labels that apply to it (its own and those it inherits). */
+  readonly branchLabels: readonly string[];
+  /** Revisions of other branches it needs (depends_on). */
+  readonly dependsOn: readonly Revision[];
 }
 
 export function historyEntries(graph: RevisionGraph, current: readonly Revision[]): HistoryEntry[] {
@@ -155,6 +163,8 @@ export function historyEntries(graph: RevisionGraph, current: readonly Revision[
       applied: applied.has(revision),
       mergePoint: migration.downRevisions.length > 1,
       branchPoint: graph.children(revision).length > 1,
+      branchLabels: graph.branchLabels(revision),
+      dependsOn: graph.dependencies(revision),
     };
   });
 }
@@ -174,8 +184,11 @@ export function formatHistory(
     ].filter(Boolean);
     const mark = marks.length > 0 ? ` (${marks.join(', ')})` : '';
     const applied = entry.applied ? '*' : ' ';
+    // As Alembic prints them: dependencies after the parents, labels after the revision.
+    const needs = entry.dependsOn.length > 0 ? ` (${entry.dependsOn.join(', ')})` : '';
+    const labels = entry.branchLabels.length > 0 ? ` (${entry.branchLabels.join(', ')})` : '';
     lines.push(
-      `${applied} ${entry.parents.join(', ') || '<base>'} -> ${entry.revision}${mark}, ${entry.message}`,
+      `${applied} ${entry.parents.join(', ') || '<base>'}${needs} -> ${entry.revision}${labels}${mark}, ${entry.message}`,
     );
     if (log) {
       const migration = graph.get(entry.revision);
@@ -202,6 +215,11 @@ export interface RevisionDetails {
   readonly source: string;
   readonly parents: readonly Revision[];
   readonly children: readonly Revision[];
+  /** Its own branch labels (targets: `<label>`, `<label>@head`). */
+  readonly branchLabels: readonly string[];
+  /** The labels it is on, its own or inherited. */
+  readonly onBranches: readonly string[];
+  readonly dependsOn: readonly Revision[];
   readonly transaction: boolean;
   readonly timeouts: Migration['timeouts'];
   readonly checksum: string;
@@ -227,6 +245,9 @@ export function revisionDetails(
     source: migration.source,
     parents: migration.downRevisions,
     children: graph.children(revision),
+    branchLabels: migration.branchLabels ?? [],
+    onBranches: graph.branchLabels(revision),
+    dependsOn: graph.dependencies(revision),
     transaction: migration.transaction,
     timeouts: migration.timeouts,
     checksum: migration.checksum,
@@ -245,11 +266,18 @@ export function formatDetails(details: RevisionDetails): string {
     `file         ${details.source}`,
     `parents      ${details.parents.join(', ') || '<base>'}`,
     `children     ${details.children.join(', ') || '<none: a head>'}`,
+  ];
+  if (details.dependsOn.length > 0) lines.push(`depends on   ${details.dependsOn.join(', ')}`);
+  if (details.onBranches.length > 0) {
+    const own = details.branchLabels.length > 0 ? ` (labelled here: ${details.branchLabels.join(', ')})` : '';
+    lines.push(`branch       ${details.onBranches.join(', ')}${own}`);
+  }
+  lines.push(
     `transaction  ${details.transaction}`,
     `timeouts     lock ${details.timeouts.lockTimeout ?? 'default'}, statement ${details.timeouts.statementTimeout ?? 'default'}`,
     `checksum     ${details.checksum}`,
     `applied      ${details.applied ? 'yes' : 'no'}`,
-  ];
+  );
   if (details.irreversible) lines.push(`irreversible ${details.irreversible}`);
   lines.push('', '-- up', details.up || '(empty)', '', '-- down', details.down ?? '(none)');
   if (details.log.length > 0) {

@@ -188,6 +188,23 @@ describe('manual invoke', () => {
     expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
   });
 
+  it('takes relative targets in "revision", counted from the database or from a revision', async () => {
+    // The bundle is a chain customers -> name -> orders -> tenant; the database is at name.
+    expect(await invoke({ action: 'show', revision: 'head-1' })).toMatchObject({ revision: REV.orders });
+    expect(await invoke({ action: 'show', revision: '-1' })).toMatchObject({ revision: REV.customers });
+    const up = await invoke({ action: 'up', confirm: true, snapshot: false, revision: '+1' });
+    expect(up).toMatchObject({ status: 'applied', to: [REV.orders] });
+    const down = await invoke({ action: 'down', confirm: true, snapshot: false, revision: '-1' });
+    expect(down).toMatchObject({ status: 'applied', to: [REV.name] });
+    const stamp = await invoke({ action: 'stamp', confirm: true, revision: `${REV.customers}+3` });
+    expect(stamp).toMatchObject({ status: 'stamped', to: [REV.tenant] });
+    const tooFar = await invokeError({ action: 'up', confirm: true, snapshot: false, revision: '+2' });
+    expect(tooFar.message).toContain("'+2' goes 2 steps up from");
+    expect((await invokeError({ action: 'down', confirm: true, revision: 'x y' })).message).toContain(
+      'is not a revision target',
+    );
+  });
+
   it('answers an unknown action with the list of valid ones', async () => {
     const error = await invokeError({ action: 'migrate' });
     expect(error.message).toContain("unknown action 'migrate'");

@@ -1,5 +1,7 @@
 /** `rds-migrate up`, `down` and `stamp`: the commands that change the database (or print the SQL they would run). */
 import type { Command } from 'commander';
+import { ALEMBIC_VERSION_TABLE, readAlembicVersion } from '../../engine/alembic-version.ts';
+import { UsageError } from '../../engine/errors.ts';
 import { offlinePlan, renderPlanSql } from '../offline-sql.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
 
@@ -15,6 +17,11 @@ const SQL_RUNNABLE =
   'batch is commented out: only a real run knows its keys';
 
 const QUIET_HELP = 'print no info lines (ctx.log.info, batch progress) on stderr; warnings still print';
+
+/** What every target argument may be, for --help. */
+const TARGET_FORMS =
+  "a revision (id, 4+ characters of one, or a branch label), 'head', 'heads', 'base', " +
+  '<branch>@<target> (billing@head, billing@base, billing@3f2a), or a step: -1, +2, <rev>+2, head-1, base+2, billing@+1';
 
 /** `up --sql` / `down --sql`: the plan's SQL for review; no database is opened. */
 async function printOfflineSql(
@@ -33,7 +40,7 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       .description('apply pending migrations, all in one transaction (split around transaction: false ones)')
       .argument(
         '[target]',
-        "revision to stop at, 'head' or 'heads' (every branch); with --sql: [from:]to",
+        `where to stop: ${TARGET_FORMS}; +N counts from the current revision; with --sql: [from:]to`,
         'head',
       )
       .option(
@@ -47,17 +54,26 @@ export function registerApply(program: Command, { session }: CommandContext): vo
         await session(command).run({ action: 'upgrade', target }, options);
       }),
     '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true\n' +
+      '  $ rds-migrate up +1            # the next migration only\n' +
+      '  $ rds-migrate up 3f2a+2        # two past 3f2a…\n' +
+      '  $ rds-migrate up head-1        # all but the last\n' +
+      '  $ rds-migrate up billing@head  # the head of the branch labelled billing (heads: every branch)\n' +
+      '  $ rds-migrate up billing@+1    # one step along the billing branch\n' +
       '  $ rds-migrate up --json --quiet > report.json   # ctx.log lines go to stderr; --quiet keeps warnings only\n' +
       '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n' +
       '  $ psql -v ON_ERROR_STOP=1 -f plan.sql "$DATABASE_URL"   # run it by hand (a DBA, a change window)\n' +
-      '  $ rds-migrate up --sql 3f2a:head',
+      '  $ rds-migrate up --sql 3f2a:head\n  $ rds-migrate up --sql 3f2a:+2   # two steps past 3f2a…',
   );
 
   example(
     program
       .command('down')
       .description('revert the last migration, or down to a revision, or everything (base)')
-      .argument('[target]', "revision to go down to, or 'base'; default: one step; with --sql: [from:]to")
+      .argument(
+        '[target]',
+        `what to go down to (it stays applied): ${TARGET_FORMS}; -N counts from the current revision; default: one step; ` +
+          'with --sql: [from:]to',
+      )
       .option(
         '--sql',
         `print the SQL the plan would run (from the head unless [from:] says), touching no database; ${SQL_RUNNABLE}`,
@@ -69,18 +85,65 @@ export function registerApply(program: Command, { session }: CommandContext): vo
         await session(command).run({ action: 'downgrade', target }, options);
       }),
     '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base\n' +
-      '  $ rds-migrate down --sql head:base   # the SQL of a full rollback, for review',
+      '  $ rds-migrate down -2             # two steps (with several heads: billing@-2 or <head>-2)\n' +
+      '  $ rds-migrate down billing@3f2a   # only the billing branch, down to the shared 3f2a…\n' +
+      '  $ rds-migrate down billing@base   # the whole billing branch (its base: in a one-root tree, everything)\n' +
+      '  $ rds-migrate down base+2         # keep the first two migrations\n' +
+      '  $ rds-migrate down --sql head:base   # the SQL of a full rollback, for review\n' +
+      '  $ rds-migrate down --sql head:-1     # the SQL of the last step back',
   );
 
   example(
     program
       .command('stamp')
       .description('set the current revision without running any migration')
-      .argument('<target>', "revision, 'head', 'heads' or 'base'")
+      .argument(
+        '[target]',
+        `${TARGET_FORMS}; a branch-qualified target (billing@head, billing@base) moves that branch only`,
+      )
+      .option(
+        '--from-alembic [table]',
+        `stamp the revision(s) Alembic's version table lists (default ${ALEMBIC_VERSION_TABLE}; <schema>.<table> ` +
+          "when Alembic's env.py sets version_table_schema): each must be a migration here, with the same id",
+      )
       .option('--json', 'print the report as JSON')
-      .action(async (target: string, options: { json?: boolean }, command: Command) => {
-        await session(command).run({ action: 'stamp', target }, options);
-      }),
-    '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base',
+      .action(
+        async (
+          target: string | undefined,
+          options: { json?: boolean; fromAlembic?: string | true },
+          command: Command,
+        ) => {
+          const s = session(command);
+          if (options.fromAlembic === undefined) {
+            if (target === undefined)
+              throw new UsageError("stamp needs a target (a revision, 'head', 'base'), or --from-alembic");
+            return s.run({ action: 'stamp', target }, options);
+          }
+          if (target !== undefined)
+            throw new UsageError(`stamp takes a target or --from-alembic, not both (got '${target}')`);
+          await stampFromAlembic(
+            s,
+            options.fromAlembic === true ? ALEMBIC_VERSION_TABLE : options.fromAlembic,
+            options,
+          );
+        },
+      ),
+    '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base\n' +
+      '  $ rds-migrate stamp billing@head   # the billing branch as applied, the others as they are\n' +
+      '  $ rds-migrate stamp --from-alembic # take over from Alembic: stamp what alembic_version lists\n' +
+      '  $ rds-migrate stamp --from-alembic app.alembic_version',
   );
+}
+
+/**
+ * `stamp --from-alembic`: the revisions Alembic's version table lists (its heads; none is base),
+ * stamped as they are. The table is left alone: Alembic may still run against this database.
+ */
+async function stampFromAlembic(s: Session, table: string, options: { json?: boolean }): Promise<void> {
+  const graph = await s.graph();
+  const revisions = await s.withDatabase((db) => readAlembicVersion(db, graph, table));
+  s.io.stderr(
+    `info: ${table} lists ${revisions.join(', ') || 'nothing (base)'}; it is left as it is, drop it once Alembic no longer runs here\n`,
+  );
+  await s.run({ action: 'stamp', target: revisions.length > 0 ? revisions : 'base' }, options);
 }

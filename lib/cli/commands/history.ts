@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
 import { BASE } from '../../engine/migration.ts';
+import { resolveRevision } from '../../engine/target.ts';
 import { formatDetails, formatHistory, historyEntries, revisionDetails } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
 
@@ -30,23 +31,30 @@ export function registerHistory(program: Command, { session }: CommandContext): 
     program
       .command('show')
       .description('one revision in detail: parents, children, SQL, log')
-      .argument('<revision>', "full id, unique prefix, or 'head'")
+      .argument(
+        '<revision>',
+        "full id, unique prefix, branch label, 'head', <branch>@head, or a step: head-1, 3f2a+1, -1 (from the current revision)",
+      )
       .option('--json', 'print as JSON')
       .action(async (spec: string, options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const graph = await s.graph();
-        const revision = graph.resolve(spec);
-        if (revision === BASE)
-          throw new UsageError("'base' is not a revision; name one (rds-migrate history lists them)");
         const { heads, log } = await s.withDatabase(async (db) => ({
           heads: (await s.history.read(db)).heads,
           log: await s.history.log(db, 1000),
         }));
+        const revision = resolveRevision(graph, spec, { current: heads, direction: 'at' });
+        if (revision === BASE)
+          throw new UsageError(
+            `'${spec}' is base, not a revision; name one (rds-migrate history lists them)`,
+          );
         const details = revisionDetails(graph, revision, heads, log);
         if (options.json) s.printJson(details);
         else s.print(formatDetails(details));
       }),
-    '  $ rds-migrate show head\n  $ rds-migrate show 3f2a',
+    '  $ rds-migrate show head\n  $ rds-migrate show 3f2a\n  $ rds-migrate show head-1\n' +
+      '  $ rds-migrate show billing@head   # the head of the branch labelled billing\n' +
+      '  $ rds-migrate show -1             # the revision below the current one',
   );
 
   example(
@@ -61,14 +69,25 @@ export function registerHistory(program: Command, { session }: CommandContext): 
           revision,
           message: graph.get(revision).message,
           source: graph.get(revision).source,
+          branchLabels: graph.branchLabels(revision),
+          // Only depended on (depends_on): Alembic's "effective head"; the database lists it with the others.
+          effective: graph.isEffectiveHead(revision),
         }));
         if (options.json) s.printJson({ heads });
         else if (heads.length === 0) s.print('no migrations yet');
         else {
-          for (const head of heads) s.print(`${head.revision} (head)  ${head.message}  ${head.source}`);
-          if (heads.length > 1) s.print('several heads: join them with rds-migrate merge -m "merge heads"');
+          for (const head of heads) {
+            const labels = head.branchLabels.length > 0 ? ` (${head.branchLabels.join(', ')})` : '';
+            const kind = head.effective ? 'effective head' : 'head';
+            s.print(`${head.revision}${labels} (${kind})  ${head.message}  ${head.source}`);
+          }
+          if (heads.length > 1) {
+            const labelled = heads.find((head) => head.branchLabels.length > 0)?.branchLabels[0];
+            const name = labelled ? `, or name one (up ${labelled}@head)` : '';
+            s.print(`several heads: join them with rds-migrate merge -m "merge heads"${name}`);
+          }
         }
       }),
-    '  $ rds-migrate heads',
+    '  $ rds-migrate heads   # each head with its branch labels',
   );
 }
