@@ -544,6 +544,8 @@ function orphanProblems(
   const problems: CheckProblem[] = [];
   const [first, ...others] = graph.bases;
   for (const base of others) {
+    // A labelled root, or one that depends on another branch, is a second history on purpose.
+    if (graph.get(base).branchLabels?.length || graph.dependencies(base).length > 0) continue;
     problems.push(
       problem(
         'orphan',

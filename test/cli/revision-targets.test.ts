@@ -4,7 +4,7 @@
  * branch off its root, and an independent networking root whose last revision depends on the
  * account branch.
  */
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -123,6 +123,26 @@ describe('revision targets on the command line', () => {
     }
     expect((await runCliCaptured(['stamp', '--help'], { env: {}, cwd: project })).stdout).toContain(
       'stamp --from-alembic',
+    );
+  });
+});
+
+describe('rds-migrate check with labels and depends_on', () => {
+  it('takes a labelled second root as intended, with the heads named', async () => {
+    const result = await cli('check', '--static', '--heads', [COLUMN, CART, IP].join(','));
+    expect(result.stdout).toContain('graph       ok');
+    expect(result.code).toBe(EXIT.ok);
+  });
+
+  it('reports a depends_on that names nothing as a graph problem with what to do', async () => {
+    await writeFile(
+      join(project, 'migrations', '201411201305_more.sql'),
+      `-- revision: 55af2cb1c267\n-- down_revision: ${COLUMN}\n-- depends_on: 109ec7d132bf\n-- migrate:up\nSELECT 1;\n-- migrate:down\n`,
+    );
+    const result = await cli('check', '--static');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stdout).toContain(
+      '201411201305_more.sql: revision 55af2cb1c267: graph unknown-dependency: 201411201305_more.sql (revision 55af2cb1c267) names depends_on 109ec7d132bf, which is neither a revision nor a branch label here',
     );
   });
 });
