@@ -137,6 +137,13 @@ ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
   recorded_at timestamptz NOT NULL DEFAULT now()
 );`,
   },
+  {
+    version: 6,
+    summary:
+      'log.depends_on: the revisions a migration depends on (depends_on), so code without it reverts it ' +
+      'before what it depends on',
+    sql: (q) => `ALTER TABLE ${q}.log ADD COLUMN IF NOT EXISTS depends_on text[];`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */

@@ -24,6 +24,8 @@ export interface RecordedDownStep {
 export interface LogEntry {
   readonly revision: Revision;
   readonly parents: readonly Revision[];
+  /** Revisions of other branches it depends on (depends_on), as ids. */
+  readonly dependsOn?: readonly Revision[];
   readonly direction: LogDirection;
   readonly message: string;
   readonly checksum: string;
@@ -211,9 +213,10 @@ export class History {
         entry.note ? escapeLiteral(entry.note) : 'NULL',
         escapeLiteral(RELEASE),
         entry.requestId ? escapeLiteral(entry.requestId) : 'NULL',
+        entry.dependsOn && entry.dependsOn.length > 0 ? textArray(entry.dependsOn) : 'NULL',
       ].join(', ')})`;
     });
-    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note, release, request_id) VALUES
+    return `INSERT INTO ${this.q}.log (revision, parents, direction, message, checksum, source, transactional, down_kind, down_text, started_at, duration_ms, run_id, actor, note, release, request_id, depends_on) VALUES
 ${values.join(',\n')};`;
   }
 
@@ -325,9 +328,13 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
       transactional: boolean;
       down_kind: 'sql' | 'module' | null;
       down_text: string | null;
+      depends_on: string[] | null;
     }>(
-      `SELECT DISTINCT ON (revision) revision, parents, message, checksum, source, transactional, down_kind, down_text
-       FROM ${this.q}.log WHERE direction IN ('up', 'stamp-up') ORDER BY revision, id DESC`,
+      // depends_on by name through to_jsonb: a history older than format 6 has no such column.
+      `SELECT revision, parents, message, checksum, source, transactional, down_kind, down_text,
+              to_jsonb(latest) -> 'depends_on' AS depends_on
+       FROM (SELECT DISTINCT ON (revision) * FROM ${this.q}.log
+             WHERE direction IN ('up', 'stamp-up') ORDER BY revision, id DESC) latest`,
     );
     return result.rows.map((row) => ({
       revision: row.revision,
@@ -338,6 +345,7 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
       transactional: row.transactional,
       downStep:
         row.down_kind && row.down_text !== null ? { kind: row.down_kind, text: row.down_text } : undefined,
+      ...(row.depends_on && row.depends_on.length > 0 ? { dependsOn: row.depends_on } : {}),
     }));
   }
 }
@@ -345,6 +353,8 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
 export interface RecordedRevision {
   readonly revision: Revision;
   readonly parents: readonly Revision[];
+  /** Its depends_on, as ids; absent in rows older than format 6. */
+  readonly dependsOn?: readonly Revision[];
   readonly message: string;
   readonly checksum: string;
   readonly source: string;

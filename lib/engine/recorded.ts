@@ -51,6 +51,7 @@ async function fromRecord(record: RecordedRevision): Promise<Migration> {
   const base = {
     revision: record.revision,
     downRevisions: record.parents,
+    ...(record.dependsOn ? { dependsOn: record.dependsOn } : {}),
     message: record.message,
     transaction: record.transactional,
     timeouts: {},

@@ -209,6 +209,7 @@ async function stamp(
       entry: {
         revision,
         parents: migration.downRevisions,
+        dependsOn: migration.dependsOn,
         direction,
         message: migration.message,
         checksum: migration.checksum,

@@ -48,6 +48,7 @@ export function logEntry(
   return {
     revision: step.revision,
     parents: migration.downRevisions,
+    dependsOn: migration.dependsOn,
     direction: step.direction as LogDirection,
     message: migration.message,
     checksum: migration.checksum,

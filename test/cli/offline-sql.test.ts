@@ -44,10 +44,11 @@ function skeleton(text: string): string[] {
     if (/^(CREATE|ALTER) .*"rds_migrate"/.test(line)) return ['create or upgrade the history'];
     if (/^(BEGIN;|COMMIT;|-- unit |-- up |-- down |SET |RESET |CREATE |ALTER |DROP )/.test(line))
       return [line];
-    // One log row per line of the INSERT ... VALUES.
-    const log = /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*', (NULL|'[^']*')\)[;,]$/.exec(
-      line,
-    );
+    // One log row per line of the INSERT ... VALUES (the last column: depends_on, NULL or an array).
+    const log =
+      /^\('(\w+)', .*, '(up|down)', .*'test', (NULL|'[^']*'), '[^']*', (NULL|'[^']*'), (NULL|ARRAY\[.*\]::text\[\])\)[;,]$/.exec(
+        line,
+      );
     if (log) return [`log ${log[2]} ${log[1]} note=${log[3]}`];
     if (line.startsWith('INSERT INTO "rds_migrate".in_progress')) return ['mark in progress'];
     const done = /^UPDATE "rds_migrate".in_progress SET statements_done = (\d+)/.exec(line);
