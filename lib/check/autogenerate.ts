@@ -31,6 +31,7 @@ import {
   plainName,
   planSafeMigrations,
   type ReviewNote,
+  type SafeMigrations,
 } from './safe-migrations.ts';
 import { diffSchemas, enumsOf, inspectSchema, type SchemaInspection, tablesOf } from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
@@ -85,6 +86,8 @@ export interface AutogenerateReport {
   readonly parent: Revision | null;
   readonly files: readonly GeneratedFile[];
   readonly review: readonly ReviewItem[];
+  /** Our rules that rewrote the diff library's statements (safe-migrations.ts), and the down steps' repairs. */
+  readonly rewrites: readonly string[];
   /** What was proved before writing, one line each. */
   readonly verified: readonly string[];
   readonly timingsMs: { readonly shadows: number; readonly generate: number; readonly verify: number };
@@ -112,6 +115,7 @@ const MESSAGE_SUFFIX: Readonly<Record<DraftRole, string>> = {
   indexes: ' (indexes)',
   finish: ' (validate)',
 };
+const FILE_SUFFIX: Readonly<Record<DraftRole, string>> = { schema: '', indexes: '_indexes', finish: '_validate' };
 const REASON_PLACEHOLDER = 'autogenerate placeholder';
 
 export async function autogenerate(options: AutogenerateOptions): Promise<AutogenerateReport> {
@@ -140,13 +144,15 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       parent: parent ?? null,
       files: [],
       review: [],
+      rewrites: [],
       verified: [],
       timingsMs: { shadows: Math.round(shadowsMs), generate: 0, verify: 0 },
       ...partial,
     });
     if (forward.length === 0) return report({});
     const generator = new Generator(shadow.db, options, parent, head, wanted);
-    const generated = await generator.generate(planSafeMigrations(forward, factsOf(head, wanted)));
+    const plan = planSafeMigrations(forward, factsOf(head, wanted));
+    const generated = await generator.generate(plan);
     const generateMs = performance.now() - started - shadowsMs;
     const verified = await generator.verify(generated);
     const files = await writeMigrations(options, generated);
@@ -154,6 +160,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       status: 'written',
       files,
       review: generated.review,
+      rewrites: [...plan.rewrites, ...generated.repairs],
       verified,
       timingsMs: {
         shadows: Math.round(shadowsMs),
@@ -201,6 +208,8 @@ interface GeneratedMigration {
 
 interface Generated {
   readonly migrations: readonly GeneratedMigration[];
+  /** What our code added to the library's down steps. */
+  readonly repairs: readonly string[];
   readonly review: readonly ReviewItem[];
   /** The catalog snapshot before each migration, and after the last. */
   readonly snapshots: readonly (readonly string[])[];
@@ -223,10 +232,7 @@ class Generator {
     this.stamp = (options.now ?? new Date()).toISOString().replace(/[-:T]/g, '').slice(0, 12);
   }
 
-  async generate(plan: {
-    drafts: readonly MigrationDraft[];
-    notes: readonly ReviewNote[];
-  }): Promise<Generated> {
+  async generate(plan: SafeMigrations): Promise<Generated> {
     const inspections: SchemaInspection[] = [this.head];
     const snapshots: string[][] = [await this.snapshot()];
     const applied: GeneratedMigration[] = [];
@@ -249,18 +255,20 @@ class Generator {
       );
     }
     const withDowns: GeneratedMigration[] = [];
+    const repairs = new Set<string>();
     for (const [index, pending] of applied.entries()) {
       const down = await diffSchemas(
         inspections[index + 1] as SchemaInspection,
         inspections[index] as SchemaInspection,
       );
-      const statements = [
-        ...down.map((sql) => downStatement(sql, pending.draft)),
-        ...indexesToRebuild(pending.draft, plan.drafts),
-      ];
+      const rebuilt = indexesToRebuild(pending.draft, plan.drafts);
+      if (rebuilt.length > 0) repairs.add('down-rebuilds-adopted-index');
+      const unvalidated = constraintsToUnvalidate(pending.draft, plan.drafts);
+      if (unvalidated.length > 0) repairs.add('down-restores-not-valid');
+      const statements = [...down.map((sql) => downStatement(sql, pending.draft)), ...rebuilt, ...unvalidated];
       withDowns.push(this.build(pending, pending.draft.statements, statements));
     }
-    return this.lintAndMark(withDowns, plan.notes, snapshots);
+    return { ...(await this.lintAndMark(withDowns, plan.notes, snapshots)), repairs: [...repairs] };
   }
 
   /**
@@ -293,7 +301,9 @@ class Generator {
     down: readonly string[] | undefined,
   ): GeneratedMigration {
     const { draft } = identity;
-    const source = `${this.stamp}_${slugOf(identity.message)}.sql`;
+    // The role's suffix after the (shortened) slug, so the files of one change never collide.
+    const suffix = FILE_SUFFIX[draft.role];
+    const source = `${this.stamp}_${slugOf(this.options.message)}${suffix}.sql`;
     const spec: GeneratedMigrationText = {
       revision: identity.revision,
       parent: identity.parent,
@@ -373,7 +383,7 @@ class Generator {
     migrations: readonly GeneratedMigration[],
     notes: readonly ReviewNote[],
     snapshots: readonly (readonly string[])[],
-  ): Promise<Generated> {
+  ): Promise<Omit<Generated, 'repairs'>> {
     const pgVersion = this.options.pgVersion ?? (await this.serverVersion());
     const findings = await this.lint(migrations, pgVersion, (migration) => migration.text);
     // What the linter said of each statement, by revision, statement and rule.
@@ -479,6 +489,32 @@ function indexesToRebuild(draft: MigrationDraft, drafts: readonly MigrationDraft
       return created !== null && plainName(created[1] as string) === name;
     });
     return build ? [build.sql] : [];
+  });
+}
+
+/**
+ * The diff library does not tell a validated constraint from one added NOT VALID, and
+ * PostgreSQL cannot un-validate one: the down step of VALIDATE drops the constraint and adds
+ * it back NOT VALID, as the migration before it left it.
+ */
+function constraintsToUnvalidate(draft: MigrationDraft, drafts: readonly MigrationDraft[]): string[] {
+  if (draft.role !== 'finish') return [];
+  const added = drafts.find((candidate) => candidate.role === 'schema')?.statements ?? [];
+  const droppedHere = new Set(
+    draft.statements.flatMap((statement) => {
+      const dropped = /^alter table \S+ drop constraint (\S+);$/i.exec(statement.sql);
+      return dropped ? [plainName(dropped[1] as string)] : [];
+    }),
+  );
+  return draft.statements.flatMap((statement) => {
+    const validated = /^alter table (\S+) validate constraint (\S+);$/i.exec(statement.sql);
+    if (!validated || droppedHere.has(plainName(validated[2] as string))) return [];
+    const name = plainName(validated[2] as string);
+    const addition = added.find((candidate) => {
+      const match = /^alter table \S+ add constraint (\S+) [\s\S]+ not valid;$/i.exec(candidate.sql);
+      return match !== null && plainName(match[1] as string) === name;
+    });
+    return addition ? [`alter table ${validated[1]} drop constraint ${validated[2]};`, addition.sql] : [];
   });
 }
 

@@ -38,7 +38,22 @@ export interface ReviewNote {
 export interface SafeMigrations {
   readonly drafts: readonly MigrationDraft[];
   readonly notes: readonly ReviewNote[];
+  /** Which of our rules changed the library's statements (for the report and the corpus tests). */
+  readonly rewrites: readonly Rewrite[];
 }
+
+export type Rewrite =
+  | 'index-concurrently'
+  | 'validate-later'
+  | 'constraint-adopts-index-later'
+  | 'not-null-staged'
+  | 'not-null-column-staged'
+  | 'enum-add-value'
+  | 'implicit-using-dropped'
+  | 'redundant-drops-left-out'
+  | 'new-table-constraint-checked-at-once'
+  | 'function-bodies-setting-local'
+  | 'possible-rename-noted';
 
 /** What the rewrite needs to know of both schemas besides the statements. */
 export interface SchemaFacts {
@@ -101,6 +116,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
   );
   const renames = renameCandidates(facts);
   for (const rename of renames) notes.push({ kind: 'possible-rename', message: rename.message });
+  const rewrites = new Set<Rewrite>(renames.length > 0 ? ['possible-rename-noted'] : []);
   const enumRewrites = enumChanges(facts);
 
   const plain = (sql: string, extra: Partial<DraftStatement> = {}): DraftStatement => ({
@@ -112,12 +128,18 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
   for (const sql of statements) {
     // Redundant with a DROP TABLE of the same diff: its constraints and indexes go with it.
     const onTable = tableOfAlter(sql);
-    if (onTable && droppedTables.has(onTable) && DROP_CONSTRAINT.test(sql)) continue;
+    if (onTable && droppedTables.has(onTable) && DROP_CONSTRAINT.test(sql)) {
+      rewrites.add('redundant-drops-left-out');
+      continue;
+    }
     const droppedIndex = DROP_INDEX.exec(sql);
     if (droppedIndex) {
       const index = plainName(droppedIndex[1] as string);
       // DROP CONSTRAINT already dropped the index behind it, and DROP TABLE every index.
-      if (droppedConstraints.has(index) || indexOfDroppedTable(index, facts, droppedTables)) continue;
+      if (droppedConstraints.has(index) || indexOfDroppedTable(index, facts, droppedTables)) {
+        rewrites.add('redundant-drops-left-out');
+        continue;
+      }
       schema.push(plain(sql));
       continue;
     }
@@ -125,6 +147,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     const enumStatement = enumRewrites.rewrite(sql);
     if (enumStatement !== undefined) {
       for (const rewritten of enumStatement) schema.push(plain(rewritten));
+      rewrites.add('enum-add-value');
       continue;
     }
 
@@ -135,6 +158,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
         schema.push(plain(sql));
         continue;
       }
+      rewrites.add('index-concurrently');
       indexes.push(
         plain(
           `CREATE ${index[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${quoted(index[2] as string)} ON ${index[3]} ${index[4]};`,
@@ -145,6 +169,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
 
     const usingIndex = ADD_CONSTRAINT_USING_INDEX.exec(sql);
     if (usingIndex && !created.has(plainName(usingIndex[1] as string))) {
+      rewrites.add('constraint-adopts-index-later');
       finish.push(plain(sql));
       continue;
     }
@@ -153,12 +178,14 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     if (validate) {
       // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
       if (created.has(plainName(validate[1] as string))) continue;
+      rewrites.add('validate-later');
       finish.push(plain(sql));
       continue;
     }
 
     const notValid = ADD_CONSTRAINT_NOT_VALID.exec(sql);
     if (notValid && created.has(plainName(notValid[1] as string))) {
+      rewrites.add('new-table-constraint-checked-at-once');
       schema.push(plain(`alter table ${notValid[1]} add constraint ${notValid[2]} ${notValid[3]};`));
       continue;
     }
@@ -180,6 +207,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
           ],
         }),
       );
+      rewrites.add('not-null-column-staged');
       finish.push(
         ...notNullRecipe(table, column, {
           backfill: true,
@@ -190,6 +218,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
 
     const setNotNull = SET_NOT_NULL.exec(sql);
     if (setNotNull && !created.has(plainName(setNotNull[1] as string))) {
+      rewrites.add('not-null-staged');
       finish.push(...notNullRecipe(setNotNull[1] as string, setNotNull[2] as string, { backfill: false }));
       continue;
     }
@@ -200,6 +229,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
       // change that rewrites nothing (varchar widening) from one that rewrites the table.
       const using = (setType[4] as string).trim();
       const implicit = using === `${setType[2]}::${(setType[3] as string).trim()}`;
+      if (implicit) rewrites.add('implicit-using-dropped');
       schema.push(
         plain(
           implicit
@@ -212,6 +242,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
 
     if (CHECK_FUNCTION_BODIES.test(sql)) {
       // Scoped to the transaction: the runner's session goes on to other migrations.
+      rewrites.add('function-bodies-setting-local');
       schema.push(plain('SET LOCAL check_function_bodies = off;'));
       continue;
     }
@@ -244,7 +275,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     drafts.push({ role: 'schema', transactional: true, statements: schema });
   if (indexes.length > 0) drafts.push({ role: 'indexes', transactional: false, statements: indexes });
   if (finish.length > 0) drafts.push({ role: 'finish', transactional: false, statements: finish });
-  return { drafts, notes };
+  return { drafts, notes, rewrites: [...rewrites] };
 }
 
 function capture(pattern: RegExp, sql: string): string[] {

@@ -1,0 +1,38 @@
+/**
+ * One corpus case, end to end: the "before" schema generated from an empty folder, then the
+ * "after" schema generated on top; the check of the folder (lint, round trip of every migration,
+ * the wanted schema's comparison) then finds nothing but allow lines awaiting a reason, and
+ * nothing at all once they have one.
+ */
+import { expect } from 'vitest';
+import type { AutogenerateReport } from '../../lib/check/autogenerate.ts';
+import type { CorpusCase } from '../fixtures/autogen/corpus.ts';
+import { AutogenProject, problemsBesidesAwaitingReasons } from './autogen-harness.ts';
+
+export async function runCorpusCase(corpusCase: CorpusCase): Promise<AutogenerateReport> {
+  const project = await AutogenProject.create();
+  try {
+    await project.wantSql(corpusCase.before);
+    expect((await project.autogenerate('before')).status).toBe('written');
+    await project.wantSql(corpusCase.after);
+    const report = await project.autogenerate(corpusCase.name);
+    expect(report.status).toBe('written');
+    expect(report.files.map((file) => file.role)).toEqual(corpusCase.roles);
+    const awaiting = report.review.flatMap((item) => (item.rule ? [item.rule] : []));
+    expect([...awaiting].sort()).toEqual([...(corpusCase.awaiting ?? [])].sort());
+    const text = (await Promise.all(report.files.map((file) => project.text(file.file)))).join('\n');
+    for (const fragment of corpusCase.contains ?? []) expect(text).toContain(fragment);
+    if (corpusCase.review)
+      expect(report.review.map((item) => item.message).join('\n')).toMatch(corpusCase.review);
+
+    const check = await project.check();
+    expect(check.checks.roundTrip.status).toBe('ok');
+    expect(check.checks.wantedSchema.status).toBe('ok');
+    expect(problemsBesidesAwaitingReasons(check, awaiting)).toEqual([]);
+    const decided = await project.checkWithReasons();
+    expect(decided.problems).toEqual([]);
+    return report;
+  } finally {
+    await project.remove();
+  }
+}
