@@ -231,6 +231,18 @@ export class RevisionGraph {
     return this.closure([revision], (next) => this.get(next).downRevisions);
   }
 
+  /**
+   * The current heads that no applied revision depends on: where steps from the current state
+   * start. The database lists a revision others only depend on among its heads; Alembic leaves
+   * it out of alembic_version, so `-1` there counts from the revision that depends on it.
+   */
+  realHeads(current: readonly Revision[]): Revision[] {
+    const applied = this.ancestors(current.filter((head) => this.has(head)));
+    return [...new Set(current)].filter(
+      (head) => !this.has(head) || !this.dependents(head).some((dependent) => applied.has(dependent)),
+    );
+  }
+
   /** The members of `set` that no other member descends from (through parents). */
   headsOf(set: ReadonlySet<Revision>): Revision[] {
     return this.sorted(set).filter((revision) => !this.children(revision).some((child) => set.has(child)));

@@ -103,16 +103,17 @@ function revisionsToRevert(
 ): Set<Revision> {
   if (target === BASE) return new Set(applied);
   if (target === undefined) {
-    if (current.length === 0) return new Set();
-    if (current.length > 1) {
+    const heads = graph.realHeads(current);
+    if (heads.length === 0) return new Set();
+    if (heads.length > 1) {
       throw new GraphError(
         'multiple-heads',
-        `the database has several heads applied (${current.join(', ')}); say which branch to take down ` +
-          `(rds-migrate down ${current[0]}-1, or down <label>@-1), name the revision to go down to, or down base`,
-        [...current],
+        `the database has several heads applied (${heads.join(', ')}); say which branch to take down ` +
+          `(rds-migrate down ${heads[0]}-1, or down <label>@-1), name the revision to go down to, or down base`,
+        heads,
       );
     }
-    return new Set(current);
+    return new Set(heads);
   }
   const resolved = resolveTarget(graph, target, { current, direction: 'down' });
   const notApplied = resolved.revisions.filter((revision) => !applied.has(revision));

@@ -217,17 +217,19 @@ function fromCurrent(
 }
 
 /**
- * Where steps from the current state start: the current heads (on the branch); when the branch
- * has no current head of its own, the tips of what is applied of it (its branch point, say).
+ * Where steps from the current state start: the current heads nothing applied depends on (on
+ * the branch); when the branch has none of its own, the tips of what is applied of it (its
+ * branch point, say).
  */
 function startingPoints(
   graph: RevisionGraph,
   current: readonly Revision[],
   lineage: ReadonlySet<Revision> | undefined,
 ): Revision[] {
-  if (!lineage) return [...new Set(current)];
-  const onBranch = current.filter((head) => lineage.has(head));
-  if (onBranch.length > 0) return [...new Set(onBranch)];
+  const heads = graph.realHeads(current);
+  if (!lineage) return heads;
+  const onBranch = heads.filter((head) => lineage.has(head));
+  if (onBranch.length > 0) return onBranch;
   const applied = graph.ancestors(current);
   return graph.headsOf(new Set([...applied].filter((revision) => lineage.has(revision))));
 }

@@ -127,7 +127,33 @@ describe('revision targets on the command line', () => {
   });
 });
 
+describe('rds-migrate create and merge with targets', () => {
+  it('builds on a branch head by its label, or starts a new root from base', async () => {
+    const onCart = await ok('create', '--head', 'shoppingcart@head', 'add cart items');
+    expect(onCart.stdout).toMatch(/created migrations\/\d{12}_add_cart_items\.sql/);
+    const heads = JSON.parse((await ok('heads', '--json')).stdout) as {
+      heads: { revision: string; branchLabels: string[] }[];
+    };
+    const cartHead = heads.heads.find((head) => head.branchLabels.includes('shoppingcart'));
+    expect(cartHead?.revision).not.toBe(CART);
+    const shown = JSON.parse((await ok('show', 'shoppingcart@head', '--json')).stdout) as {
+      parents: string[];
+    };
+    expect(shown.parents).toEqual([CART]);
+    await ok('create', '--head', 'base', 'reporting root');
+    expect(JSON.parse((await ok('heads', '--json')).stdout).heads).toHaveLength(4);
+    await ok('merge', '-m', 'join cart and account', 'shoppingcart@head', COLUMN);
+    expect(JSON.parse((await ok('heads', '--json')).stdout).heads).toHaveLength(3);
+  });
+});
+
 describe('rds-migrate check with labels and depends_on', () => {
+  it('round-trips the labelled branches and the dependency on a scratch database', async () => {
+    const result = await cli('check', '--heads', [COLUMN, CART, IP].join(','));
+    expect(result.stdout).toContain('round trip  ok');
+    expect(result.code).toBe(EXIT.ok);
+  });
+
   it('takes a labelled second root as intended, with the heads named', async () => {
     const result = await cli('check', '--static', '--heads', [COLUMN, CART, IP].join(','));
     expect(result.stdout).toContain('graph       ok');

@@ -198,6 +198,13 @@ describe('depends_on', () => {
     expect(planDowngrade(dependent, ['ord3', 'acct2'], 'orders@base').to).toEqual(['acct2']);
   });
 
+  it('counts -1 from the head that depends on another, which the database lists as a head too', () => {
+    const plan = planUpgrade(dependent, [], 'orders@+2');
+    expect(plan.to).toEqual(['acct2', 'ord2']);
+    expect(revisions(planDowngrade(dependent, plan.to, '-1'))).toEqual(['ord2']);
+    expect(revisions(planDowngrade(dependent, plan.to))).toEqual(['ord2']);
+  });
+
   it("keeps the deploy's plan (planTo, a concrete revision) working with labels and dependencies", () => {
     expect(revisions(planTo(dependent, [], 'merge1'))).toEqual([
       'acct1',
