@@ -33,7 +33,14 @@ import {
   type ReviewNote,
   type SafeMigrations,
 } from './safe-migrations.ts';
-import { diffSchemas, enumsOf, inspectSchema, type SchemaInspection, tablesOf } from './schema-diff.ts';
+import {
+  differences,
+  diffSchemas,
+  enumsOf,
+  inspectSchema,
+  type SchemaInspection,
+  tablesOf,
+} from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 import { buildWantedSchema, type WantedSchema, wantedSchemaSql } from './wanted-schema.ts';
 
@@ -115,7 +122,11 @@ const MESSAGE_SUFFIX: Readonly<Record<DraftRole, string>> = {
   indexes: ' (indexes)',
   finish: ' (validate)',
 };
-const FILE_SUFFIX: Readonly<Record<DraftRole, string>> = { schema: '', indexes: '_indexes', finish: '_validate' };
+const FILE_SUFFIX: Readonly<Record<DraftRole, string>> = {
+  schema: '',
+  indexes: '_indexes',
+  finish: '_validate',
+};
 const REASON_PLACEHOLDER = 'autogenerate placeholder';
 
 export async function autogenerate(options: AutogenerateOptions): Promise<AutogenerateReport> {
@@ -149,7 +160,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       timingsMs: { shadows: Math.round(shadowsMs), generate: 0, verify: 0 },
       ...partial,
     });
-    if (forward.length === 0) return report({});
+    if (forward.length === 0 || (await differences(head, wanted)).length === 0) return report({});
     const generator = new Generator(shadow.db, options, parent, head, wanted);
     const plan = planSafeMigrations(forward, factsOf(head, wanted));
     const generated = await generator.generate(plan);
@@ -247,7 +258,7 @@ class Generator {
       snapshots.push(await this.snapshot());
       parent = revision;
     }
-    const left = await diffSchemas(inspections[inspections.length - 1] as SchemaInspection, this.wanted);
+    const left = await differences(inspections[inspections.length - 1] as SchemaInspection, this.wanted);
     if (left.length > 0) {
       throw new AutogenerateError(
         `the generated migrations do not reach the wanted schema; still different:\n  ${left.join('\n  ')}\n` +
@@ -265,7 +276,11 @@ class Generator {
       if (rebuilt.length > 0) repairs.add('down-rebuilds-adopted-index');
       const unvalidated = constraintsToUnvalidate(pending.draft, plan.drafts);
       if (unvalidated.length > 0) repairs.add('down-restores-not-valid');
-      const statements = [...down.map((sql) => downStatement(sql, pending.draft)), ...rebuilt, ...unvalidated];
+      const statements = [
+        ...down.map((sql) => downStatement(sql, pending.draft)),
+        ...rebuilt,
+        ...unvalidated,
+      ];
       withDowns.push(this.build(pending, pending.draft.statements, statements));
     }
     return { ...(await this.lintAndMark(withDowns, plan.notes, snapshots)), repairs: [...repairs] };

@@ -8,7 +8,7 @@ import type { RevisionGraph } from '../engine/graph.ts';
 import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { Server } from '../local/server.ts';
-import { diffSchemas, inspectSchema } from './schema-diff.ts';
+import { differences, inspectSchema } from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 
 export interface DatabaseDiff {
@@ -65,7 +65,7 @@ export async function diffDatabase(
     await buildMigratedSchema(shadow.db, graph, { ...options, heads: current });
     return inspectSchema(shadow.db, exclude);
   });
-  const statements = await diffSchemas(actual, implied);
+  const statements = await differences(actual, implied);
   return { target: server.target, current, differs: statements.length > 0, statements };
 }
 

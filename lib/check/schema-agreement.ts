@@ -9,7 +9,7 @@ import type { RevisionGraph } from '../engine/graph.ts';
 import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { Server } from '../local/server.ts';
-import { diffSchemas, inspectSchema, type SchemaInspection } from './schema-diff.ts';
+import { differences, inspectSchema, type SchemaInspection } from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 import { buildWantedSchema, type WantedSchema, wantedSchemaSql } from './wanted-schema.ts';
 
@@ -59,7 +59,7 @@ export async function checkSchemaAgreement(
       },
       onLeftover,
     ));
-  return { wanted: options.wanted.label, statements: await diffSchemas(head, wanted) };
+  return { wanted: options.wanted.label, statements: await differences(head, wanted) };
 }
 
 /** Head's schema as the diff library reads it, from a database at the heads. */

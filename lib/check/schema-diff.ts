@@ -61,6 +61,26 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
   }
 }
 
+/**
+ * Whether two schemas are the same, as `diffSchemas` sees them less one thing it over-reports:
+ * a table whose columns are the same but in another order (a column dropped and added back,
+ * which no migration can reorder) makes the library recreate every view on it, with the same
+ * definition. Those recreations are left out here; what remains is a real difference.
+ */
+export async function differences(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
+  const statements = await diffSchemas(from, to);
+  const unchanged = new Set<string>();
+  for (const [key, view] of Object.entries(to.inspector.views)) {
+    const before = from.inspector.views[key] as { definition?: string } | undefined;
+    const after = view as unknown as { definition?: string };
+    if (before?.definition !== undefined && before.definition === after.definition) unchanged.add(key);
+  }
+  return statements.filter((statement) => {
+    const view = /^(?:drop view if exists|create or replace view) (\S+)/i.exec(statement);
+    return !(view && unchanged.has((view[1] as string).replace(/;$/, '')));
+  });
+}
+
 /** The enum types of a schema, with their values in order: for rewriting value changes. */
 export function enumsOf(inspection: SchemaInspection): ReadonlyMap<string, readonly string[]> {
   const enums = new Map<string, readonly string[]>();
