@@ -86,5 +86,8 @@ function alterTableReasons(node: Record<string, unknown>): string[] {
 }
 
 function objectName(removeType: unknown): string {
-  return String(removeType).replace(/^OBJECT_/, '').replace(/_/g, ' ').toLowerCase();
+  return String(removeType)
+    .replace(/^OBJECT_/, '')
+    .replace(/_/g, ' ')
+    .toLowerCase();
 }
