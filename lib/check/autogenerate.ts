@@ -584,6 +584,7 @@ export function formatAutogenerate(report: AutogenerateReport): string {
       `  created ${file.file} (revision ${file.revision}, ${file.role}${outside}, ${file.statements} statements)`,
     );
   }
+  if (report.rewrites.length > 0) lines.push(`rewritten to the safety rules: ${report.rewrites.join(', ')}`);
   lines.push('verified before writing:');
   for (const line of report.verified) lines.push(`  ${line}`);
   if (report.review.length === 0) {

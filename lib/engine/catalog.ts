@@ -75,7 +75,9 @@ function catalogQuery(historySchema: string): string {
     LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
     LEFT JOIN pg_type ty ON ty.oid = c.contypid
     LEFT JOIN pg_namespace tn ON tn.oid = ty.typnamespace
-    WHERE ${userSchema('n.nspname')}
+    -- PostgreSQL 18 names NOT NULL constraints by what was free at the time: the column's
+    -- null=NO says it, the name is incidental.
+    WHERE ${userSchema('n.nspname')} AND c.contype <> 'n'
     UNION ALL
     SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
            'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_arguments(p.oid) || ')'
