@@ -17,7 +17,7 @@ export interface RestoreCommands {
   /** From the deploy's snapshot; absent when it took none. */
   readonly fromSnapshot?: string;
   /** What to do after the command (an Aurora cluster restores without instances). */
-  readonly then?: string;
+  readonly afterwards?: string;
 }
 
 export function restoreCommands(
@@ -45,7 +45,7 @@ export function restoreCommands(
               `--snapshot-identifier ${snapshotId} --engine aurora-postgresql`,
           }
         : {}),
-      then:
+      afterwards:
         `a restored cluster has no instances: add one with aws rds create-db-instance --db-cluster-identifier ${restored} ` +
         `--db-instance-identifier ${restored}-1 --engine aurora-postgresql --db-instance-class <class>`,
     };

@@ -356,7 +356,7 @@ interface RemoteDeploy {
   readonly restore?: {
     readonly pointInTime?: string;
     readonly fromSnapshot?: string;
-    readonly then?: string;
+    readonly afterwards?: string;
   };
 }
 
@@ -382,8 +382,8 @@ function formatDeploys(deploys: readonly RemoteDeploy[]): string[] {
   const restore = deploys[0]?.restore;
   if (restore?.pointInTime) lines.push(`restore    ${restore.pointInTime}`);
   if (restore?.fromSnapshot) lines.push(`restore    ${restore.fromSnapshot}`);
-  if (restore?.then && (restore.pointInTime || restore.fromSnapshot))
-    lines.push(`           then ${restore.then}`);
+  if (restore?.afterwards && (restore.pointInTime || restore.fromSnapshot))
+    lines.push(`           then ${restore.afterwards}`);
   return lines;
 }
 

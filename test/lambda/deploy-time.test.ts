@@ -19,7 +19,6 @@ import {
   fakes,
   lambdaContext,
   ManualClock,
-  REV,
   timedHandler,
 } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
@@ -212,7 +211,7 @@ describe('the restore point', () => {
     )({ action: 'status' }, lambdaContext())) as unknown as Json;
     const [latest] = status.deploys as Json[];
     expect(latest).toMatchObject({ snapshotPolicy: 'never', backupRetentionDays: 7 });
-    expect((latest?.restore as Json).pointInTime).toBe(
+    expect((latest?.restore as Json | undefined)?.pointInTime).toBe(
       'aws rds restore-db-instance-to-point-in-time --source-db-instance-identifier app-db ' +
         '--target-db-instance-identifier app-db-restored --restore-time 2026-11-25T10:30:35Z',
     );
@@ -236,7 +235,7 @@ describe('the restore point', () => {
         '--db-cluster-identifier app-restored --restore-to-time 2026-11-25T10:30:35Z',
     );
     expect(cluster.fromSnapshot).toBeUndefined();
-    expect(cluster.then).toContain('aws rds create-db-instance --db-cluster-identifier app-restored');
+    expect(cluster.afterwards).toContain('aws rds create-db-instance --db-cluster-identifier app-restored');
     // No automated backups: no point-in-time recovery to offer.
     expect(
       restoreCommands({ kind: 'instance', identifier: 'app-db' }, at, 0, undefined).pointInTime,
