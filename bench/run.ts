@@ -173,3 +173,4 @@ await (await import('./check.ts')).benchCheck();
 await (await import('./backfill.ts')).benchBackfill();
 await (await import('./handler.ts')).benchHandler();
 await (await import('./deploy.ts')).benchDeploy();
+await (await import('./autogen.ts')).benchAutogen();
