@@ -72,6 +72,7 @@ const KNOWN_HEADER_KEYS = new Set([
   'irreversible',
   'branch_labels',
   'depends_on',
+  'lock_retries',
 ]);
 
 /** Parses the text of a SQL migration file; `source` names it in errors. */
@@ -129,6 +130,7 @@ export function parseSqlMigration(source: string, text: string): Migration {
     message: header.get('message') ?? messageFromFileName(source),
     transaction: parseTransaction(source, header.get('transaction')),
     timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
+    ...lockRetriesFrom(source, header.get('lock_retries')),
     up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: firstContentLine(up) },
     // An empty down section is a down step that does nothing (a merge); no section is no down step.
     down: down && !irreversible ? { kind: 'sql', sql: downText, line: firstContentLine(down) } : undefined,
@@ -169,6 +171,7 @@ interface MigrationModule {
   message?: unknown;
   transaction?: unknown;
   lockTimeout?: unknown;
+  lockRetries?: unknown;
   statementTimeout?: unknown;
   irreversible?: unknown;
   branchLabels?: unknown;
@@ -250,6 +253,10 @@ export function migrationFromModule(
     message: typeof exported.message === 'string' ? exported.message : messageFromFileName(source),
     transaction: moduleTransaction(source, exported.transaction),
     timeouts: timeoutsFrom(optionalString(exported.lockTimeout), optionalString(exported.statementTimeout)),
+    ...lockRetriesFrom(
+      source,
+      exported.lockRetries === undefined ? undefined : String(exported.lockRetries as string | number),
+    ),
     up: codeStep(up),
     down: down ? codeStep(down) : undefined,
     irreversible,
@@ -335,6 +342,17 @@ function validName(source: string, key: string, name: string): string {
 
 function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+function lockRetriesFrom(source: string, value: string | undefined): { lockRetries?: number } {
+  if (value === undefined) return {};
+  if (!/^\d+$/.test(value)) {
+    throw new MigrationLoadError(
+      source,
+      `has 'lock_retries: ${value}'; write a whole number (0: no retries)`,
+    );
+  }
+  return { lockRetries: Number(value) };
 }
 
 function timeoutsFrom(

@@ -100,6 +100,8 @@ export interface Migration {
   /** False runs the migration alone, outside the plan's transaction. @default true */
   readonly transaction: boolean;
   readonly timeouts: MigrationTimeouts;
+  /** Tries after a lock timeout, when the migration says (header `lock_retries`); else the run's. */
+  readonly lockRetries?: number;
   readonly up: MigrationStep;
   /** Absent when the migration has no down step. */
   readonly down?: MigrationStep;

@@ -208,7 +208,11 @@ export class PlanRun {
     unit: number,
     note?: string,
   ): Promise<StepResult[]> {
-    const retries = this.stepContext.lockRetries;
+    // The unit's own setting when a migration in it has one (the largest), else the run's.
+    const own = steps.flatMap((step) =>
+      step.migration.lockRetries === undefined ? [] : [step.migration.lockRetries],
+    );
+    const retries = own.length > 0 ? Math.max(...own) : this.stepContext.lockRetries;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.runTransactionOnce(steps, unit, note);
@@ -217,7 +221,12 @@ export class PlanRun {
         const step = steps.find((candidate) => candidate.revision === error.revision);
         const holders = describeHolders(await lockHolders(this.db, step ? sqlOf(step) : ''));
         if (attempt > retries) throw error.withHint(lockRetriesExhausted(attempt, holders));
-        await waitForLock(this.stepContext, `unit ${unit} (${error.revision})`, attempt, holders);
+        await waitForLock(
+          { ...this.stepContext, lockRetries: retries },
+          `unit ${unit} (${error.revision})`,
+          attempt,
+          holders,
+        );
       }
     }
   }

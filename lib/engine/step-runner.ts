@@ -94,7 +94,8 @@ export async function runStepWork(
   }
   await sendQuery(context.db, timeouts, 'SET timeouts');
   if (work.kind === 'sql') {
-    await runStatements(context, await splitStatements(work.sql), during, progress);
+    const lockRetries = migration.lockRetries ?? context.lockRetries;
+    await runStatements({ ...context, lockRetries }, await splitStatements(work.sql), during, progress);
     return;
   }
   await work.run(

@@ -122,6 +122,19 @@ describe('parseSqlMigration', () => {
     ).toThrow(/depends_on 'head', which is not a revision id or branch label/);
   });
 
+  it('reads lock_retries, a whole number, and refuses anything else', () => {
+    const text = (value: string) =>
+      `-- revision: aaaa0001\n-- lock_retries: ${value}\n\n-- migrate:up\nSELECT 1;\n\n-- migrate:down\n`;
+    expect(parseSqlMigration('a.sql', text('10')).lockRetries).toBe(10);
+    expect(parseSqlMigration('a.sql', text('0')).lockRetries).toBe(0);
+    expect(
+      parseSqlMigration('a.sql', '-- revision: aaaa0001\n\n-- migrate:up\nSELECT 1;\n').lockRetries,
+    ).toBeUndefined();
+    expect(() => parseSqlMigration('a.sql', text('lots'))).toThrow(
+      "a.sql: has 'lock_retries: lots'; write a whole number (0: no retries)",
+    );
+  });
+
   it('takes CRLF line endings as the same checksum', () => {
     expect(checksumOf('a\r\nb\r\n')).toBe(checksumOf('a\nb\n'));
   });

@@ -113,6 +113,28 @@ describe('a lock timeout', () => {
     expect((await new History().read(connection.db)).heads).toEqual([]);
   }, 30_000);
 
+  it("follows the migration's own lock_retries over the run's", async () => {
+    const held = await reader();
+    const own = RevisionGraph.from([
+      {
+        ...sqlMigration('lock01', 'ALTER TABLE busy ADD COLUMN x int', { lockTimeout: '200ms' }),
+        lockRetries: 1,
+      },
+    ]);
+    const error = await migrate(
+      connection.db,
+      own,
+      { action: 'upgrade', target: 'head' },
+      {
+        ...options,
+        lockRetries: 8,
+      },
+    ).catch((e) => e);
+    await held.release();
+    expect(error.message).toMatch(/timed out waiting for a lock 2 times/);
+    expect(warnings).toHaveLength(1);
+  }, 30_000);
+
   it('waits with jittered exponential backoff, at most 30 s', () => {
     expect(lockRetryWaitMs(1, () => 0)).toBe(500);
     expect(lockRetryWaitMs(1, () => 1)).toBe(1000);
