@@ -18,6 +18,8 @@ import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
 
 export interface CliIo {
+  /** True when standard output is a terminal: drawings may use box characters and colour. */
+  readonly stdoutIsTerminal?: boolean;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;

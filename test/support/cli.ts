@@ -9,11 +9,12 @@ export interface CliResult {
 
 export async function runCliCaptured(
   argv: readonly string[],
-  where: { readonly env: NodeJS.ProcessEnv; readonly cwd: string },
+  where: { readonly env: NodeJS.ProcessEnv; readonly cwd: string; readonly terminal?: boolean },
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, {
+    stdoutIsTerminal: where.terminal ?? false,
     stdout: (text) => {
       stdout += text;
     },

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
 import { BASE } from '../../engine/migration.ts';
 import { resolveRevision } from '../../engine/target.ts';
+import { ASCII, drawGraph, toDot, UNICODE } from '../graph-drawing.ts';
 import { formatDetails, formatHistory, historyEntries, revisionDetails } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
 
@@ -12,19 +13,41 @@ export function registerHistory(program: Command, { session }: CommandContext): 
       .command('history')
       .description('the migrations, newest first, with what is applied; --verbose adds files and the run log')
       .option('-v, --verbose', 'files, checksums, who applied each and when, and the log')
+      .option(
+        '--graph',
+        'draw the revisions as git log --graph does: branches, merges, heads, applied (*), pending (o), current (@)',
+      )
+      .option(
+        '--format <format>',
+        'dot: the graph for Graphviz (rds-migrate history --format dot | dot -Tsvg)',
+      )
       .option('--json', 'print as JSON')
-      .action(async (options: { verbose?: boolean; json?: boolean }, command: Command) => {
-        const s = session(command);
-        const graph = await s.graph();
-        const { heads, log } = await s.withDatabase(async (db) => ({
-          heads: (await s.history.read(db)).heads,
-          log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
-        }));
-        const entries = historyEntries(graph, heads);
-        if (options.json) s.printJson({ current: heads, revisions: entries, log });
-        else s.print(formatHistory(entries, log, graph));
-      }),
-    '  $ rds-migrate history\n  $ rds-migrate history --verbose',
+      .action(
+        async (
+          options: { verbose?: boolean; json?: boolean; graph?: boolean; format?: string },
+          command: Command,
+        ) => {
+          const s = session(command);
+          if (options.format !== undefined && options.format !== 'dot') {
+            throw new UsageError(
+              `history --format ${options.format}: the one format is dot (use --json for JSON)`,
+            );
+          }
+          const graph = await s.graph();
+          const { heads, log } = await s.withDatabase(async (db) => ({
+            heads: (await s.history.read(db)).heads,
+            log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
+          }));
+          const entries = historyEntries(graph, heads);
+          if (options.json) s.printJson({ current: heads, revisions: entries, log });
+          else if (options.format === 'dot') s.io.stdout(toDot(entries));
+          else if (options.graph)
+            s.print(drawGraph(entries, s.io.stdoutIsTerminal ? UNICODE : ASCII).join('\n'));
+          else s.print(formatHistory(entries, log, graph));
+        },
+      ),
+    '  $ rds-migrate history\n  $ rds-migrate history --verbose\n  $ rds-migrate history --graph\n' +
+      '  $ rds-migrate history --format dot | dot -Tsvg > revisions.svg',
   );
 
   example(
