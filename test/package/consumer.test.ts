@@ -243,7 +243,12 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(manifest.private).toBeUndefined();
     expect(manifest.exports['.'].types).toBe('./dist/lib/index.d.ts');
     expect(manifest.exports['./construct'].types).toBe('./dist/lib/construct/index.d.ts');
-    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual([
+      'aws-cdk-lib',
+      'constructs',
+      'drizzle-kit',
+    ]);
+    expect(manifest.peerDependenciesMeta['drizzle-kit']).toEqual({ optional: true });
     expect(manifest.dependencies['aws-cdk-lib']).toBeUndefined();
     expect(manifest.keywords).toEqual(
       expect.arrayContaining(['aws-cdk', 'cdk-construct', 'rds', 'postgresql']),
@@ -286,6 +291,9 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(status.pending).toEqual([]);
     head = status.current[0];
     expect(head).toMatch(/^[0-9a-f]{12}$/);
+    expect(status.schemaDrift.state).toBe('matches');
+    // The schema diff library (a runtime dependency) loads from the installed package.
+    expect(ok('npx', ['rds-migrate', 'diff'], app)).toContain('the schema is the one its revision implies');
     expect(existsSync(join(app, '.rds-migrate'))).toBe(true);
   });
 
