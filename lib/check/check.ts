@@ -633,7 +633,14 @@ async function databaseChecks(
   const driftMs = Math.round(performance.now() - started);
   started = performance.now();
   let roundTripSection = skipped('--skip-round-trip');
-  const wanted = await findWantedSchema({ option: options.wantedSchema, cwd: options.cwd ?? process.cwd() });
+  const wanted = await findWantedSchema({
+    option: options.wantedSchema,
+    cwd: options.cwd ?? process.cwd(),
+  }).catch((error: unknown) => {
+    if (!(error instanceof RdsMigrateError)) throw error;
+    problems.push({ kind: 'wanted-schema', rule: 'wanted-schema-unreadable', message: error.message });
+    return undefined;
+  });
   // The trip ends at the heads: head's schema is read there for the wanted schema's comparison.
   let head: SchemaInspection | undefined;
   if (!options.skipRoundTrip) {
@@ -929,7 +936,7 @@ export function formatLock(lock: LockFacts): string {
   return `${lock.mode} on ${lock.on} (blocks ${lock.blocks} until the ${lock.heldUntil.replace('end of ', 'end of the ')}); ${meanwhile}`;
 }
 
-function problemCount(problems: readonly CheckProblem[]): string {
+export function problemCount(problems: readonly CheckProblem[]): string {
   const byKind = new Map<string, number>();
   for (const problem of problems) byKind.set(problem.kind, (byKind.get(problem.kind) ?? 0) + 1);
   const detail = [...byKind].map(([kind, count]) => `${count} ${kind}`).join(', ');

@@ -3,7 +3,11 @@
  * unsafe-change linter (lint.ts reads migrations and allow comments, lint-rules.ts holds the
  * rules and their recipes, lint-walker.ts finds them in the parse tree; migration-lint.ts and
  * recording.ts lint TS migrations on the SQL a recording dry run issues), the round trip on a
- * scratch database (round-trip.ts, scratch-database.ts), and `doctor`.
+ * scratch database (round-trip.ts, scratch-database.ts), and `doctor`. Autogenerate and drift:
+ * the wanted schema (wanted-schema.ts, drizzle-schema.ts), shadow databases (shadow-schema.ts),
+ * the diff library (schema-diff.ts), our rules over its statements (safe-migrations.ts), the
+ * generated files (generated-migration.ts, autogenerate.ts), check's comparison
+ * (schema-agreement.ts) and `diff` (database-diff.ts).
  *
  * It may import the engine and local/ (a scratch database needs a server); never cli/,
  * construct/ or lambda/.

@@ -120,6 +120,19 @@ describe('create --autogenerate on the example app', () => {
     expect((await cli('create', 'plain', '--wanted-schema', 'schema')).code).toBe(EXIT.usage);
   });
 
+  it('says what is wrong with Drizzle models it cannot load', async () => {
+    const result = await cli(
+      'create',
+      '--autogenerate',
+      'models',
+      '--wanted-schema',
+      'drizzle:src/db/missing.ts',
+    );
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stderr).toContain('cannot load the Drizzle models');
+    expect(result.stderr).toContain('src/db/missing.ts');
+  });
+
   it('names the file and line PostgreSQL refused in the wanted schema', async () => {
     await writeFile(
       join(project, 'schema', '030_broken.sql'),
