@@ -37,6 +37,7 @@ import {
   differences,
   diffSchemas,
   enumsOf,
+  indexTablesOf,
   inspectSchema,
   type SchemaInspection,
   tablesOf,
@@ -202,6 +203,7 @@ function factsOf(head: SchemaInspection, wanted: SchemaInspection) {
     enumsAfter: enumsOf(wanted),
     tablesBefore: tablesOf(head),
     tablesAfter: tablesOf(wanted),
+    indexTablesBefore: indexTablesOf(head),
   };
 }
 

@@ -63,6 +63,8 @@ export interface SchemaFacts {
   /** `schema.table` → columns, before and after. */
   readonly tablesBefore: ReadonlyMap<string, readonly InspectedColumn[]>;
   readonly tablesAfter: ReadonlyMap<string, readonly InspectedColumn[]>;
+  /** `schema.index` → `schema.table`, before: which dropped indexes go with a dropped table. */
+  readonly indexTablesBefore: ReadonlyMap<string, string>;
 }
 
 // The library's statement forms this rewrite handles (its own text, see @pgkit/migra changes.js).
@@ -136,7 +138,8 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     if (droppedIndex) {
       const index = plainName(droppedIndex[1] as string);
       // DROP CONSTRAINT already dropped the index behind it, and DROP TABLE every index.
-      if (droppedConstraints.has(index) || indexOfDroppedTable(index, facts, droppedTables)) {
+      const table = facts.indexTablesBefore.get(index);
+      if (droppedConstraints.has(index) || (table !== undefined && droppedTables.has(table))) {
         rewrites.add('redundant-drops-left-out');
         continue;
       }
@@ -161,7 +164,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
       rewrites.add('index-concurrently');
       indexes.push(
         plain(
-          `CREATE ${index[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${quoted(index[2] as string)} ON ${index[3]} ${index[4]};`,
+          `CREATE ${index[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${index[2]} ON ${index[3]} ${index[4]};`,
         ),
       );
       continue;
@@ -291,17 +294,6 @@ function schemaOf(qualified: string): string {
 function tableOfAlter(sql: string): string | undefined {
   const match = /^alter table (\S+) /i.exec(sql);
   return match ? plainName(match[1] as string) : undefined;
-}
-
-/** Whether a dropped index belonged to a table the same diff drops. */
-function indexOfDroppedTable(index: string, facts: SchemaFacts, droppedTables: ReadonlySet<string>): boolean {
-  // The library drops a table's indexes before the table; their names carry no table, so
-  // only an index named after a dropped table (its pkey, its keys) is known to go with it.
-  for (const table of droppedTables) {
-    const [schema, name] = table.split('.');
-    if (index.startsWith(`${schema}.${name}_`) && facts.tablesBefore.has(table)) return true;
-  }
-  return false;
 }
 
 /** `integer not null` with no DEFAULT, no identity and no generation: rows need a value. */

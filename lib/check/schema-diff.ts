@@ -91,6 +91,16 @@ export function enumsOf(inspection: SchemaInspection): ReadonlyMap<string, reado
   return enums;
 }
 
+/** Every index of a schema, `schema.index` → the `schema.table` it is on. */
+export function indexTablesOf(inspection: SchemaInspection): ReadonlyMap<string, string> {
+  const tables = new Map<string, string>();
+  for (const found of Object.values(inspection.inspector.indexes)) {
+    const index = found as unknown as { schema: string; name: string; table_name: string };
+    tables.set(`${index.schema}.${index.name}`, `${index.schema}.${index.table_name}`);
+  }
+  return tables;
+}
+
 /** A column as the rename detection needs it. */
 export interface InspectedColumn {
   readonly name: string;
