@@ -136,18 +136,23 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
   const pieces = await wantedSchemaSql(options.wanted.source, options.cwd);
   const exclude = { excludeSchemas: [options.history.schema] };
   const purpose = 'create --autogenerate';
-  const wanted = await withShadowDatabase(options.server, purpose, async (shadow) => {
-    await buildWantedSchema(shadow.db, pieces);
-    return inspectSchema(shadow.db, exclude);
-  });
-  return withShadowDatabase(options.server, purpose, async (shadow) => {
-    await buildMigratedSchema(shadow.db, options.graph, {
-      heads: parent ? [parent] : [],
-      history: options.history,
-      args: options.args,
-      actor: options.actor,
+  const wantedSchema = () =>
+    withShadowDatabase(options.server, purpose, async (shadow) => {
+      await buildWantedSchema(shadow.db, pieces);
+      return inspectSchema(shadow.db, exclude);
     });
-    const head = await inspectSchema(shadow.db, exclude);
+  return withShadowDatabase(options.server, purpose, async (shadow) => {
+    // Both shadows are built at once; head's stays for the proofs.
+    const headSchema = async () => {
+      await buildMigratedSchema(shadow.db, options.graph, {
+        heads: parent ? [parent] : [],
+        history: options.history,
+        args: options.args,
+        actor: options.actor,
+      });
+      return inspectSchema(shadow.db, exclude);
+    };
+    const [wanted, head] = await Promise.all([wantedSchema(), headSchema()]);
     const shadowsMs = performance.now() - started;
     const forward = await diffSchemas(head, wanted);
     const report = (partial: Partial<AutogenerateReport>): AutogenerateReport => ({

@@ -39,7 +39,7 @@ export async function checkSchemaAgreement(
   const exclude = { excludeSchemas: [options.history.schema] };
   const purpose = 'check (the wanted schema and the migrations agree)';
   const pieces = await wantedSchemaSql(options.wanted.source, options.cwd);
-  const wanted = await withShadowDatabase(
+  const wantedSchema = withShadowDatabase(
     server,
     purpose,
     async (shadow) => {
@@ -48,17 +48,18 @@ export async function checkSchemaAgreement(
     },
     onLeftover,
   );
-  const head =
-    options.head ??
-    (await withShadowDatabase(
-      server,
-      purpose,
-      async (shadow) => {
-        await buildMigratedSchema(shadow.db, graph, options);
-        return inspectSchema(shadow.db, exclude);
-      },
-      onLeftover,
-    ));
+  const headSchema = options.head
+    ? Promise.resolve(options.head)
+    : withShadowDatabase(
+        server,
+        purpose,
+        async (shadow) => {
+          await buildMigratedSchema(shadow.db, graph, options);
+          return inspectSchema(shadow.db, exclude);
+        },
+        onLeftover,
+      );
+  const [wanted, head] = await Promise.all([wantedSchema, headSchema]);
   return { wanted: options.wanted.label, statements: await differences(head, wanted) };
 }
 
