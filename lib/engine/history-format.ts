@@ -144,6 +144,30 @@ ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
       'before what it depends on',
     sql: (q) => `ALTER TABLE ${q}.log ADD COLUMN IF NOT EXISTS depends_on text[];`,
   },
+  {
+    version: 7,
+    summary:
+      'background_runs: one row per background migration (its table, key, key ranges, state, the ' +
+      'execution running it, errors, completion); its progress is in checkpoints, one per range',
+    sql: (q) => `CREATE TABLE IF NOT EXISTS ${q}.background_runs (
+  revision text PRIMARY KEY,
+  state text NOT NULL DEFAULT 'pending',
+  table_name text NOT NULL,
+  key_column text NOT NULL,
+  batch_size integer NOT NULL,
+  ranges jsonb,
+  estimated_total bigint,
+  execution text,
+  request_id text,
+  actor text NOT NULL,
+  errors integer NOT NULL DEFAULT 0,
+  last_error text,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  completed_at timestamptz,
+  completed_by text
+);`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */

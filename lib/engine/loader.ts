@@ -73,6 +73,11 @@ const KNOWN_HEADER_KEYS = new Set([
   'branch_labels',
   'depends_on',
   'lock_retries',
+  'background',
+  'requires_complete',
+  'batch_table',
+  'batch_key',
+  'batch_size',
 ]);
 
 /** Parses the text of a SQL migration file; `source` names it in errors. */
@@ -122,16 +127,25 @@ export function parseSqlMigration(source: string, text: string): Migration {
   if (irreversible && downText !== '') {
     throw new MigrationLoadError(source, "is marked 'irreversible' but has a down step; keep one of the two");
   }
+  const background = parseBoolean(source, 'background', header.get('background'), false);
+  const upSql = up.lines.join('\n').trim();
   return {
     revision: validRevision(source, revision),
     downRevisions: parseParents(source, header.get('down_revision')),
     ...optionalNames('branchLabels', headerNames(source, 'branch_labels', header.get('branch_labels'))),
     ...optionalNames('dependsOn', headerNames(source, 'depends_on', header.get('depends_on'))),
+    ...backgroundFields(
+      source,
+      background,
+      headerNames(source, 'requires_complete', header.get('requires_complete')),
+    ),
     message: header.get('message') ?? messageFromFileName(source),
-    transaction: parseTransaction(source, header.get('transaction')),
+    transaction: backgroundTransaction(source, background, header.get('transaction')),
     timeouts: timeoutsFrom(header.get('lock_timeout'), header.get('statement_timeout')),
     ...lockRetriesFrom(source, header.get('lock_retries')),
-    up: { kind: 'sql', sql: up.lines.join('\n').trim(), line: firstContentLine(up) },
+    up: background
+      ? sqlBatchStep(source, upSql, header)
+      : { kind: 'sql', sql: upSql, line: firstContentLine(up) },
     // An empty down section is a down step that does nothing (a merge); no section is no down step.
     down: down && !irreversible ? { kind: 'sql', sql: downText, line: firstContentLine(down) } : undefined,
     irreversible,
@@ -158,9 +172,92 @@ function headerNames(source: string, key: string, value: string | undefined): st
 }
 
 function parseTransaction(source: string, value: string | undefined): boolean {
-  if (value === undefined || value === 'true') return true;
+  return parseBoolean(source, 'transaction', value, true);
+}
+
+function parseBoolean(source: string, key: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'true') return true;
   if (value === 'false') return false;
-  throw new MigrationLoadError(source, `has 'transaction: ${value}'; write true or false`);
+  throw new MigrationLoadError(source, `has '${key}: ${value}'; write true or false`);
+}
+
+/**
+ * A background migration runs outside the plan's transaction (its batches commit one by one), so
+ * `transaction: false` is implied; `transaction: true` contradicts it.
+ */
+function backgroundTransaction(source: string, background: boolean, value: string | undefined): boolean {
+  if (!background) return parseTransaction(source, value);
+  if (value === 'true') {
+    throw new MigrationLoadError(
+      source,
+      "is 'background: true' and 'transaction: true'; a background migration commits batch by batch: leave transaction out",
+    );
+  }
+  return false;
+}
+
+/** `background` and `requiresComplete`, present only when set. */
+function backgroundFields(
+  source: string,
+  background: boolean,
+  requiresComplete: readonly string[],
+): { background?: true; requiresComplete?: readonly string[] } {
+  if (background && requiresComplete.length > 0) {
+    throw new MigrationLoadError(
+      source,
+      'is a background migration with requires_complete; put the wait on the migration that needs the data (the contract step)',
+    );
+  }
+  return {
+    ...(background ? { background: true as const } : {}),
+    ...(requiresComplete.length > 0 ? { requiresComplete } : {}),
+  };
+}
+
+/**
+ * The up step of a SQL background migration: its one statement runs once per batch of
+ * `batch_table` (walked by `batch_key`, `batch_size` rows at a time), with `$1` bound to the
+ * batch's keys (`WHERE id = ANY($1::bigint[])`).
+ */
+function sqlBatchStep(source: string, text: string, header: ReadonlyMap<string, string>): MigrationStep {
+  const table = header.get('batch_table');
+  if (!table) {
+    throw new MigrationLoadError(
+      source,
+      "is 'background: true' without '-- batch_table: <table>'; name the table its statement walks " +
+        "(the statement gets the batch's keys as $1)",
+    );
+  }
+  if (!text.includes('$1')) {
+    throw new MigrationLoadError(
+      source,
+      'is a background migration whose up statement does not use $1, the keys of each batch: ' +
+        'e.g. UPDATE t SET ... WHERE id = ANY($1::bigint[])',
+    );
+  }
+  const key = header.get('batch_key') || 'id';
+  const sizeText = header.get('batch_size');
+  if (sizeText !== undefined && !/^[1-9]\d*$/.test(sizeText)) {
+    throw new MigrationLoadError(
+      source,
+      `has 'batch_size: ${sizeText}'; write a whole number of rows, e.g. 1000`,
+    );
+  }
+  const size = sizeText === undefined ? undefined : Number(sizeText);
+  return {
+    kind: 'code',
+    run: async (ctx) => {
+      await ctx.batch({
+        table,
+        key,
+        ...(size === undefined ? {} : { size }),
+        run: async (keys, sql) => {
+          await sql.unsafe(text, [keys]);
+        },
+      });
+    },
+  };
 }
 
 // ---------- TS modules ----------
@@ -176,6 +273,8 @@ interface MigrationModule {
   irreversible?: unknown;
   branchLabels?: unknown;
   dependsOn?: unknown;
+  background?: unknown;
+  requiresComplete?: unknown;
   up?: unknown;
   down?: unknown;
 }
@@ -250,8 +349,19 @@ export function migrationFromModule(
     downRevisions: moduleParents(source, exported.downRevision),
     ...optionalNames('branchLabels', moduleNames(source, 'branchLabels', exported.branchLabels)),
     ...optionalNames('dependsOn', moduleNames(source, 'dependsOn', exported.dependsOn)),
+    ...backgroundFields(
+      source,
+      moduleBackground(source, exported.background),
+      moduleNames(source, 'requiresComplete', exported.requiresComplete),
+    ),
     message: typeof exported.message === 'string' ? exported.message : messageFromFileName(source),
-    transaction: moduleTransaction(source, exported.transaction),
+    transaction: moduleBackground(source, exported.background)
+      ? backgroundTransaction(
+          source,
+          true,
+          exported.transaction === undefined ? undefined : String(exported.transaction),
+        )
+      : moduleTransaction(source, exported.transaction),
     timeouts: timeoutsFrom(optionalString(exported.lockTimeout), optionalString(exported.statementTimeout)),
     ...lockRetriesFrom(
       source,
@@ -301,6 +411,12 @@ function optionalNames<K extends 'branchLabels' | 'dependsOn'>(
   names: readonly string[],
 ): Partial<Record<K, readonly string[]>> {
   return names.length === 0 ? {} : ({ [key]: names } as Partial<Record<K, readonly string[]>>);
+}
+
+function moduleBackground(source: string, value: unknown): boolean {
+  if (value === undefined || value === false) return false;
+  if (value === true) return true;
+  throw new MigrationLoadError(source, "has a 'background' that is not true or false");
 }
 
 function moduleTransaction(source: string, value: unknown): boolean {

@@ -107,6 +107,18 @@ export interface Migration {
   readonly down?: MigrationStep;
   /** Why the migration cannot be reverted, when its author says so; then it has no down step. */
   readonly irreversible?: string;
+  /**
+   * A background migration (header `background: true`): data work only, one `ctx.batch` walk that
+   * the deploy starts and Step Functions (or `up`, in-process) runs beside it, over key ranges.
+   * Applying it records it as started; a later migration waits for it with `requiresComplete`.
+   * Absent: an ordinary migration.
+   */
+  readonly background?: boolean;
+  /**
+   * Background migrations that must have completed before this one is applied (header
+   * `requires_complete`): the contract step of expand → backfill → contract. Absent: none.
+   */
+  readonly requiresComplete?: readonly Revision[];
   /** Where it came from, for messages: a path relative to the migrations folder, or 'history'. */
   readonly source: string;
   /** sha256 (hex) of the source file's text; drift is a change of this value. */

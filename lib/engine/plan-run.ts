@@ -74,6 +74,12 @@ export interface RunOptions {
    * @default none
    */
   readonly deadline?: number;
+  /**
+   * Background migrations to run in-process at their own step instead of recording them for a
+   * later run: those a later step of the same plan needs complete (background-gate.ts). `migrate`
+   * decides it. @default none
+   */
+  readonly backgroundInline?: readonly Revision[];
 }
 
 export interface StepResult {
@@ -133,6 +139,11 @@ export class PlanRun {
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       deadline: options.deadline,
       lockRetries: options.lockRetries ?? DEFAULT_LOCK_RETRIES,
+      background: {
+        inline: new Set(options.backgroundInline ?? []),
+        actor: options.actor,
+        ...(options.requestId ? { requestId: options.requestId } : {}),
+      },
     };
     this.units = splitIntoUnits(plan.steps);
     this.headsNow = plan.from;

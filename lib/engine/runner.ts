@@ -5,6 +5,7 @@
  * `transaction: false` migration alone between them. Stamps are written here.
  */
 import { randomUUID } from 'node:crypto';
+import { BackgroundGateClosed, readGates } from './background-gate.ts';
 import type { Database } from './database.ts';
 import { DriftError, type DriftedRevision, HistoryError, HistoryFormatError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
@@ -46,6 +47,11 @@ export interface RunReport {
   readonly durationMs: number;
   /** A non-transactional migration interrupted earlier that this run ran again. */
   readonly resumed?: Revision;
+  /**
+   * Background migrations this run applied and recorded as pending: their runs start after it
+   * (Step Functions in a deploy, worker connections with `up`). Absent: none.
+   */
+  readonly backgroundStarted?: readonly Revision[];
 }
 
 export async function migrate(
@@ -93,19 +99,26 @@ export async function migrate(
         durationMs: Date.now() - started,
       };
     }
+    // A step that needs a background migration complete is refused before anything runs.
+    const gates = await readGates(db, history, planGraph, plan);
+    if (gates.closed.length > 0) throw new BackgroundGateClosed(gates.closed);
     const historyEmpty = state.heads.length === 0 && state.checksums.size === 0;
     const run = new PlanRun(
       db,
       history,
       plan,
       runId,
-      options,
+      { ...options, backgroundInline: gates.inline },
       state.format.version,
       historyEmpty,
       state.inProgress,
     );
     await fingerprint.before();
     const outcome = await run.execute().finally(() => fingerprint.after({ runId, actor: options.actor }));
+    const backgroundStarted = outcome.results
+      .filter((step) => step.direction === 'up' && planGraph.has(step.revision))
+      .filter((step) => planGraph.get(step.revision).background && !gates.inline.includes(step.revision))
+      .map((step) => step.revision);
     return {
       runId,
       status: outcome.stopped ? 'stopped' : 'applied',
@@ -115,6 +128,7 @@ export async function migrate(
       remaining: plan.steps.length - outcome.results.length,
       durationMs: Date.now() - started,
       ...(outcome.resumed ? { resumed: outcome.resumed } : {}),
+      ...(backgroundStarted.length > 0 ? { backgroundStarted } : {}),
     };
   });
 }

@@ -3,6 +3,8 @@
  * round trip inside the plan's transaction, statement by statement outside it) or its code with a
  * migration context. The history writes around it belong to the plan run (plan-run.ts).
  */
+import { batchPlanOf } from './background-plan.ts';
+import { BackgroundRuns } from './background-runs.ts';
 import { createContext, DeadlineReached } from './context.ts';
 import type { Database } from './database.ts';
 import { ConnectionLostError, describeError, isConnectionLoss, RdsMigrateError } from './errors.ts';
@@ -14,7 +16,7 @@ import {
   lockRetriesExhausted,
   lockRetryWaitMs,
 } from './lock-retry.ts';
-import type { MigrationLogger, MigrationTimeouts } from './migration.ts';
+import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import type { PlanStep } from './plan.ts';
 import { type Statement, splitStatements } from './statements.ts';
 import { mustRunAlone, sqlStepInTransaction, statementWithProgressSql, timeoutsSql } from './step-sql.ts';
@@ -31,6 +33,12 @@ export interface StepContext {
   readonly deadline?: number;
   /** Tries after a lock timeout (lock-retry.ts). */
   readonly lockRetries: number;
+  /** How background migrations are applied: which run in-process, and who records the others. */
+  readonly background?: {
+    readonly inline: ReadonlySet<Revision>;
+    readonly actor: string;
+    readonly requestId?: string;
+  };
 }
 
 /** The SQL of a step's work, when it is SQL: where a lock's holders are looked up from. */
@@ -87,6 +95,8 @@ export async function runStepWork(
   if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
   const timeouts = timeoutSettings(context, migration.timeouts, inTransaction);
   const during = `${step.direction} ${step.revision}`;
+  const inline = migration.background ? await backgroundStep(context, step, during) : false;
+  if (migration.background && step.direction === 'up' && !inline) return;
 
   if (work.kind === 'sql' && inTransaction) {
     await sendQuery(context.db, sqlStepInTransaction(timeouts, work.sql), during);
@@ -109,6 +119,52 @@ export async function runStepWork(
       deadline: context.deadline,
     }),
   );
+  if (inline) {
+    const runs = new BackgroundRuns(context.history);
+    const plan = await batchPlanOf(migration, context.args);
+    await sendQuery(
+      context.db,
+      runs.recordSql(step.revision, plan, backgroundWho(context), 'completed'),
+      during,
+    );
+  }
+}
+
+/**
+ * A background migration's step. Up: recorded as pending for a run after the plan (the step is
+ * done), unless the plan needs it complete, when it runs here, in-process (returns true). Down:
+ * its run is marked reverted first, which waits for batches in flight and stops the rest.
+ */
+async function backgroundStep(context: StepContext, step: PlanStep, during: string): Promise<boolean> {
+  const runs = new BackgroundRuns(context.history);
+  if (step.direction === 'down') {
+    await sendQuery(context.db, runs.revertSql(step.revision), `stop the background run of ${step.revision}`);
+    return false;
+  }
+  if (context.background?.inline.has(step.revision)) {
+    context.log.info(
+      'running a background migration in-process: a later migration of this plan needs it complete',
+      {
+        revision: step.revision,
+      },
+    );
+    return true;
+  }
+  const plan = await batchPlanOf(step.migration, context.args);
+  await sendQuery(context.db, runs.recordSql(step.revision, plan, backgroundWho(context)), during);
+  context.log.info('background migration applied; its run starts after the plan', {
+    revision: step.revision,
+    table: plan.table,
+    key: plan.key,
+  });
+  return false;
+}
+
+function backgroundWho(context: StepContext): { actor: string; requestId?: string } {
+  return {
+    actor: context.background?.actor ?? 'rds-migrate',
+    ...(context.background?.requestId ? { requestId: context.background.requestId } : {}),
+  };
 }
 
 /**
