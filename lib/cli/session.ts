@@ -14,6 +14,7 @@ import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { openServer, type Server } from '../local/server.ts';
+import type { JsonOutputName, JsonOutputs } from './json-output.ts';
 import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
 
@@ -121,7 +122,8 @@ export class Session {
     this.io.stdout(`${text}\n`);
   }
 
-  printJson(value: unknown): void {
+  /** A command's `--json`: `name` says which schema in schemas/ the output keeps to. */
+  printJson<Name extends JsonOutputName>(_name: Name, value: JsonOutputs[Name]): void {
     this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
   }
 
@@ -138,7 +140,7 @@ export class Session {
         log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
       }),
     );
-    if (output.json) this.printJson(report);
+    if (output.json) this.printJson('run', report);
     else this.print(formatRun(report));
   }
 }

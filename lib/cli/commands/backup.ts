@@ -20,7 +20,7 @@ export function registerBackup(program: Command, { session }: CommandContext): v
         const s = session(command);
         if (what === 'list') {
           const copies = await s.withServer((server) => listBackups(server.config()));
-          if (options.json) s.printJson({ backups: copies });
+          if (options.json) s.printJson('backup-list', { backups: copies });
           else if (copies.length === 0) s.print('no backups yet: rds-migrate backup makes one');
           else
             for (const copy of copies) s.print(`${copy.id}  ${copy.createdAt.toISOString()}  ${copy.state}`);
@@ -29,7 +29,7 @@ export function registerBackup(program: Command, { session }: CommandContext): v
         const copy = await s.withServer((server) =>
           backupDatabase(server.config(), { 'rds-migrate:by': s.actor }),
         );
-        if (options.json) s.printJson(copy);
+        if (options.json) s.printJson('backup', copy);
         else s.print(`backup ${copy.id} made (${copy.state}); rds-migrate restore ${copy.id} brings it back`);
       }),
     '  $ rds-migrate backup          # before a risky change\n  $ rds-migrate backup list',
@@ -46,7 +46,7 @@ export function registerBackup(program: Command, { session }: CommandContext): v
       .action(async (name: string, options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const result = await s.withServer((server) => restoreBackup(server.config(), name));
-        if (options.json) s.printJson(result);
+        if (options.json) s.printJson('restore', result);
         else {
           s.print(
             `restored ${result.database} from ${result.restoredFrom}; what it replaced is kept as ${result.previous.id}`,

@@ -62,7 +62,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
           });
           // In a workflow the files are named from the checkout, wherever in it the app lives.
           const where = { cwd: io.cwd, root: io.env.GITHUB_WORKSPACE || io.cwd };
-          if (format === 'json') s.printJson(report);
+          if (format === 'json') s.printJson('check', report);
           else if (format === 'github') s.print(formatGithub(report, where));
           else if (format === 'sarif') s.print(formatSarif(report, where));
           else s.print(formatCheck(report));

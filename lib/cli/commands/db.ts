@@ -166,6 +166,7 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
         noteConfigured(s, running);
         if (options.json) {
           s.printJson(
+            'db-url',
             running
               ? { running: true, url: embeddedUrl(running.port), ...running, dataDir: embedded.shown }
               : { running: false, dataDir: embedded.shown },

@@ -18,7 +18,7 @@ export function registerDiff(program: Command, { session }: CommandContext): voi
         const diff = await s.withServer((server) =>
           diffDatabase(server, graph, { history: s.history, args: s.args, actor: s.actor }),
         );
-        if (options.json) s.printJson(diff);
+        if (options.json) s.printJson('diff', diff);
         else s.print(formatDatabaseDiff(diff));
         // Printed first, so the SQL is there to read; then a difference fails the command.
         if (diff.differs) throw new SchemaDiffersError(diff);

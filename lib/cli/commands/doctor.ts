@@ -53,7 +53,7 @@ export function registerDoctor(program: Command, { session }: CommandContext): v
               return connectionFailed('embedded PostgreSQL', error.message);
             throw error;
           });
-        if (options.json) s.printJson(report);
+        if (options.json) s.printJson('doctor', report);
         else s.print(formatDoctor(report));
         if (!report.ok) throw new DoctorFailed(report);
       }),

@@ -39,7 +39,7 @@ export function registerHistory(program: Command, { session }: CommandContext): 
             log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
           }));
           const entries = historyEntries(graph, heads);
-          if (options.json) s.printJson({ current: heads, revisions: entries, log });
+          if (options.json) s.printJson('history', { current: heads, revisions: entries, log });
           else if (options.format === 'dot') s.io.stdout(toDot(entries));
           else if (options.graph)
             s.print(drawGraph(entries, s.io.stdoutIsTerminal ? UNICODE : ASCII).join('\n'));
@@ -72,7 +72,7 @@ export function registerHistory(program: Command, { session }: CommandContext): 
             `'${spec}' is base, not a revision; name one (rds-migrate history lists them)`,
           );
         const details = revisionDetails(graph, revision, heads, log);
-        if (options.json) s.printJson(details);
+        if (options.json) s.printJson('show', details);
         else s.print(formatDetails(details));
       }),
     '  $ rds-migrate show head\n  $ rds-migrate show 3f2a\n  $ rds-migrate show head-1\n' +
@@ -96,7 +96,7 @@ export function registerHistory(program: Command, { session }: CommandContext): 
           // Only depended on (depends_on): Alembic's "effective head"; the database lists it with the others.
           effective: graph.isEffectiveHead(revision),
         }));
-        if (options.json) s.printJson({ heads });
+        if (options.json) s.printJson('heads', { heads });
         else if (heads.length === 0) s.print('no migrations yet');
         else {
           for (const head of heads) {

@@ -52,7 +52,7 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
           ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
           ...(Object.keys(args).length > 0 ? { args } : {}),
         });
-        if (options.json) s.printJson(answer);
+        if (options.json) s.printJson('invoke', answer);
         else
           s.print(
             formatRemote(

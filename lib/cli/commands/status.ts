@@ -16,7 +16,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
         const graph = await s.graph();
         await s.withDatabase(async (db, target) => {
           const status = await readStatus(db, graph, s.history);
-          if (options.json) s.printJson(status);
+          if (options.json) s.printJson('status', status);
           else s.print(formatStatus(status, graph, target));
           // Printed first, so the user sees the status; then drift fails the command, as `up` would.
           if (status.drift.length > 0) throw new DriftError(status.drift);
@@ -33,7 +33,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const state = await s.withDatabase((db) => s.history.read(db));
-        if (options.json) s.printJson({ current: state.heads });
+        if (options.json) s.printJson('current', { current: state.heads });
         else s.print(revisionList(state.heads));
       }),
     '  $ rds-migrate current',
