@@ -9,13 +9,20 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { bundleHash } from '../engine/bundle.ts';
-import { GraphError, MigrationLoadError, RdsMigrateError } from '../engine/errors.ts';
+import { GraphError, MigrationLoadError, RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
 import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
+import {
+  type CheckScope,
+  type CheckScopeOption,
+  pendingScope,
+  roundTripPrefix,
+  sinceScope,
+} from './check-scope.ts';
 import type { LockFacts } from './lint-walker.ts';
 import { lintMigration } from './migration-lint.ts';
 import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from './pg-version.ts';
@@ -83,6 +90,8 @@ export interface CheckReport {
   readonly warnings: readonly string[];
   /** The PostgreSQL major version whose lock and rewrite rules the linter applied, and where it came from. */
   readonly pgVersion: { readonly version: PgVersion; readonly from: 'option' | 'server' | 'default' };
+  /** What was linted and round-tripped: the whole folder, or a scope (check --pending, --since). */
+  readonly scope?: CheckScope;
   readonly timingsMs: {
     readonly load: number;
     readonly lint: number;
@@ -119,6 +128,12 @@ export interface CheckOptions {
    * @default "wantedSchema" of rds-migrate.config.json, else schema/ when it exists, else none (skipped)
    */
   readonly wantedSchema?: string;
+  /**
+   * Lint and round-trip only the migrations not yet applied on the configured database
+   * (`{ pending: true }`), or those added or changed since a git ref (`{ since: 'origin/main' }`).
+   * The graph, drift and wanted-schema checks still cover the whole folder. @default the whole folder
+   */
+  readonly scope?: CheckScopeOption;
 }
 
 /** `check` found problems: the report says which. Carries the report for callers that want it. */
@@ -199,19 +214,26 @@ async function checkWithServer(
   const { cwd, fileOf, history, args, loaded, graphResult, graphSection, problems, warnings, timings, lap } =
     state;
   const pgVersion = await lintVersion(options, opened, warnings);
+  const scope = await resolveScope(options, opened, graphResult?.graph, history, cwd, warnings);
+  const only = scope && scope.kind !== 'all' ? new Set(scope.revisions) : undefined;
   lap();
   const lintProblems = await lintAll(loaded.migrations, graphResult?.graph, {
     fileOf,
     args,
     pgVersion: pgVersion.version,
     warnings,
+    only,
   });
   problems.push(...lintProblems);
-  const codeMigrations = loaded.migrations.filter((migration) => migration.up.kind === 'code').length;
+  const linted = only
+    ? loaded.migrations.filter((migration) => only.has(migration.revision))
+    : loaded.migrations;
+  const codeMigrations = linted.filter((migration) => migration.up.kind === 'code').length;
   const lintSection: CheckSection = {
     status: lintProblems.length > 0 ? 'problems' : 'ok',
     summary:
-      `${loaded.migrations.length} migration${loaded.migrations.length === 1 ? '' : 's'}, up and down` +
+      `${linted.length}${only ? ` of ${loaded.migrations.length}` : ''} migration${linted.length === 1 ? '' : 's'}` +
+      `${scope ? scopeWords(scope) : ''}, up and down` +
       (codeMigrations > 0
         ? ` (${codeMigrations} TS migration${codeMigrations === 1 ? '' : 's'} on the SQL recorded from a dry run with args ${JSON.stringify(args)})`
         : '') +
@@ -235,6 +257,7 @@ async function checkWithServer(
       history,
       args,
       fileOf,
+      scope,
     );
     drift = database.drift;
     roundTripSection = database.roundTrip;
@@ -258,8 +281,49 @@ async function checkWithServer(
     problems,
     warnings,
     pgVersion,
+    ...(scope ? { scope } : {}),
     timingsMs: timings,
   };
+}
+
+/** The scope asked for, resolved against the graph: what is pending there, or changed since the ref. */
+async function resolveScope(
+  options: CheckOptions,
+  opened: OpenedServer | undefined,
+  graph: RevisionGraph | undefined,
+  history: History,
+  cwd: string,
+  warnings: string[],
+): Promise<CheckScope | undefined> {
+  const asked = options.scope;
+  if (!asked) return undefined;
+  if (!graph) {
+    warnings.push('the migrations do not form a graph yet: checked all of them, not only the scope');
+    return { kind: 'all', revisions: [] };
+  }
+  if ('since' in asked) return sinceScope(graph, asked.since, { cwd, migrationsDir: options.migrationsDir });
+  if (options.static) throw new UsageError('check --pending reads the database: it cannot be --static');
+  const unavailable = (reason: string) =>
+    new RdsMigrateError(
+      `check --pending needs the configured database to know what is applied there: ${reason}. ` +
+        'Set DATABASE_URL to it, or drop --pending to check the whole folder',
+    );
+  if (!opened?.server) throw unavailable(opened?.error ?? 'no server');
+  const connection = await opened.server.connect().catch((error: Error) => {
+    throw unavailable(error.message);
+  });
+  try {
+    return pendingScope(graph, (await history.read(connection.db)).heads);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** ` (pending on the database)`, ` (changed since origin/main)`: what a scoped section covered. */
+function scopeWords(scope: CheckScope): string {
+  if (scope.kind === 'pending') return ' pending on the database';
+  if (scope.kind === 'since') return ` changed since ${scope.ref}`;
+  return '';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +348,8 @@ export async function lintAll(
     args: Readonly<Record<string, string>>;
     pgVersion: PgVersion;
     warnings: string[];
+    /** Report findings of these revisions only; the others are still read for what they create. */
+    only?: ReadonlySet<Revision>;
   },
 ): Promise<CheckProblem[]> {
   const ordered =
@@ -309,7 +375,8 @@ export async function lintAll(
       problems.push({ kind: 'lint', section: 'up', ...finding });
     }
   }
-  return problems;
+  const only = context.only;
+  return only ? problems.filter((problem) => !problem.revision || only.has(problem.revision)) : problems;
 }
 
 interface OpenedServer {
@@ -594,6 +661,7 @@ async function databaseChecks(
   history: History,
   args: Readonly<Record<string, string>>,
   fileOf: (source: string) => string,
+  scope: CheckScope | undefined,
 ): Promise<DatabaseChecks> {
   const problems: CheckProblem[] = [];
   const warnings: string[] = [];
@@ -643,7 +711,14 @@ async function databaseChecks(
   });
   // The trip ends at the heads: head's schema is read there for the wanted schema's comparison.
   let head: SchemaInspection | undefined;
-  if (!options.skipRoundTrip) {
+  const scoped = scope && scope.kind !== 'all' ? scope : undefined;
+  if (scoped && scoped.revisions.length === 0 && !options.skipRoundTrip) {
+    roundTripSection = skipped(
+      scoped.kind === 'pending'
+        ? 'nothing pending on the database'
+        : `no migration changed since ${scoped.ref}`,
+    );
+  } else if (!options.skipRoundTrip) {
     try {
       let scratchName = '';
       const report = await withScratchDatabase(
@@ -655,6 +730,7 @@ async function databaseChecks(
             history,
             args,
             actor: options.actor ?? 'rds-migrate check',
+            ...(scoped ? { prefix: roundTripPrefix(graph, scoped) } : {}),
           });
           if (wanted && !trip.difference) head = await inspectHead(scratch.db, history);
           return trip;
@@ -826,7 +902,8 @@ function roundTripResult(
   fileOf: (source: string) => string,
   problems: CheckProblem[],
 ): CheckSection {
-  const counts = `${report.applied} up, ${report.reverted} down, ${report.reapplied} up again on ${where}`;
+  const prefix = report.prefixApplied > 0 ? `${report.prefixApplied} applied first, then ` : '';
+  const counts = `${prefix}${report.applied} up, ${report.reverted} down, ${report.reapplied} up again on ${where}`;
   const turned = report.turnedBackAt
     ? `; turned back at ${report.turnedBackAt.revision} (${report.turnedBackAt.irreversible ? `irreversible: ${report.turnedBackAt.irreversible}` : 'no down step'})`
     : '';
@@ -874,6 +951,18 @@ export function formatCheck(report: CheckReport): string {
       ? ([['wanted', report.checks.wantedSchema]] as [string, CheckSection][])
       : []),
   ];
+  if (report.scope && report.scope.kind !== 'all') {
+    const count = report.scope.revisions.length;
+    const which =
+      report.scope.kind === 'pending'
+        ? `pending on the database (at ${report.scope.at?.join(', ') || 'base'})`
+        : `added or changed since ${report.scope.ref} (merge base ${report.scope.mergeBase?.slice(0, 12)})`;
+    lines.push(
+      `scope: lint and round trip cover the ${count} migration${count === 1 ? '' : 's'} ${which}` +
+        (count > 0 && count <= 10 ? `: ${report.scope.revisions.join(', ')}` : '') +
+        '; graph, drift and the wanted schema cover all',
+    );
+  }
   for (const [name, section] of sections) {
     lines.push(`  ${name.padEnd(11)} ${section.status.padEnd(8)} ${section.summary}`);
   }

@@ -19,6 +19,12 @@ export interface RoundTripOptions {
   /** Context arguments for every migration. @default {} */
   readonly args?: Readonly<Record<string, string>>;
   readonly actor: string;
+  /**
+   * Revisions applied before the trip, in one run and without comparisons: the migrations a
+   * scoped check leaves out (already applied, or unchanged since a git ref). Every ancestor of a
+   * revision in it must be in it too. @default none
+   */
+  readonly prefix?: ReadonlySet<Revision>;
 }
 
 export type RoundTripPhase = 'up' | 'down' | 'up again';
@@ -37,8 +43,10 @@ export interface RoundTripDifference {
 }
 
 export interface RoundTripReport {
-  /** Revisions on the way from base to the heads. */
+  /** Revisions on the way from base to the heads, or from the prefix to the heads. */
   readonly revisions: number;
+  /** Revisions of the prefix, applied first without comparisons. */
+  readonly prefixApplied: number;
   readonly applied: number;
   readonly reverted: number;
   readonly reapplied: number;
@@ -60,7 +68,14 @@ export async function roundTrip(
 ): Promise<RoundTripReport> {
   const started = performance.now();
   const history = options.history ?? new History();
-  const order = graph.sorted(graph.ancestors(options.heads ?? graph.heads));
+  const everything = graph.sorted(graph.ancestors(options.heads ?? graph.heads));
+  const prefix = options.prefix ?? new Set<Revision>();
+  // The prefix first: it holds every ancestor of its revisions, so this is still an order.
+  const order = [
+    ...everything.filter((revision) => prefix.has(revision)),
+    ...everything.filter((revision) => !prefix.has(revision)),
+  ];
+  const base = order.length - everything.filter((revision) => !prefix.has(revision)).length;
   const chain = asChain(graph, order);
   const run = (intent: Intent) =>
     migrate(db, chain, intent, {
@@ -73,16 +88,24 @@ export async function roundTrip(
   const counts = { applied: 0, reverted: 0, reapplied: 0 };
   let turnedBackAt: RoundTripReport['turnedBackAt'];
   const report = (difference?: RoundTripDifference): RoundTripReport => ({
-    revisions: order.length,
+    revisions: order.length - base,
+    prefixApplied: base,
     ...counts,
     turnedBackAt,
     difference,
     durationMs: Math.round(performance.now() - started),
   });
 
+  if (base > 0) {
+    const last = chain.get(order[base - 1] as Revision);
+    const failure = await attempt(last, 'up', () => run({ action: 'upgrade', target: last.revision }));
+    if (failure) return report(failure);
+  }
+
   // schemas[i] is the schema before order[i] first went up; schemas[order.length], at the heads.
-  const schemas: string[][] = [await snapshot()];
-  for (const revision of order) {
+  const schemas: string[][] = new Array(base);
+  schemas.push(await snapshot());
+  for (const revision of order.slice(base)) {
     const failure = await attempt(chain.get(revision), 'up', () =>
       run({ action: 'upgrade', target: revision }),
     );
@@ -92,7 +115,7 @@ export async function roundTrip(
   }
 
   let lowest = order.length;
-  for (let index = order.length - 1; index >= 0; index--) {
+  for (let index = order.length - 1; index >= base; index--) {
     const migration = chain.get(order[index] as Revision);
     if (!migration.down) {
       turnedBackAt = {

@@ -207,12 +207,16 @@ export function codeMigrationFiles(migrationsDir: string): string[] {
  * `rds-migrate check --static --json`. Constructors are synchronous and the engine is async (TS
  * migrations are imported), so it runs in a child process, in the app's working directory.
  */
-export function describeMigrationsAtSynth(migrationsDir: string): BundleDescription {
+export function describeMigrationsAtSynth(
+  migrationsDir: string,
+  options: { readonly checkSince?: string } = {},
+): BundleDescription {
+  const since = options.checkSince === undefined ? [] : ['--since', options.checkSince];
   let stdout: string;
   try {
     stdout = execFileSync(
       process.execPath,
-      [...packageFiles().cli, 'check', '--static', '--json', '-d', migrationsDir],
+      [...packageFiles().cli, 'check', '--static', ...since, '--json', '-d', migrationsDir],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (error) {

@@ -58,7 +58,7 @@ export class DatabaseMigrations extends Construct {
     const snapshot = resolveSnapshot(props.snapshot);
     const migrationsDir = resolve(props.migrationsDir);
 
-    const bundle = describeMigrationsAtSynth(migrationsDir);
+    const bundle = describeMigrationsAtSynth(migrationsDir, { checkSince: props.checkSince });
     this.bundleHead = bundle.head;
     this.bundleHash = bundle.hash;
 

@@ -143,6 +143,20 @@ export interface DatabaseMigrationsProps {
    */
   readonly historySchema?: string;
 }
+  /**
+   * How background migrations (`background: true`) run: a Step Functions state machine the
+   * construct makes splits each into key ranges and walks them beside the deploy.
+   * @default - 8 ranges, 4 at once, a Distributed Map
+   */
+  readonly background?: BackgroundMigrationsOptions;
+  /**
+   * What `cdk synth` lints: with a git ref (e.g. 'origin/main'), only the migrations added or
+   * changed since this branch left it (`rds-migrate check --static --since <ref>`), for a long
+   * history whose old files predate today's rules. The graph is always checked whole, and synth
+   * then needs a git checkout that has the ref.
+   * @default - every migration of the folder
+   */
+  readonly checkSince?: string;
 
 export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
 /** The Provider framework's own Lambdas (onEvent, isComplete) time out at 15 minutes (aws-cdk-lib). */

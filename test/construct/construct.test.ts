@@ -850,6 +850,43 @@ describe('a broken migrations folder fails synth with the message of rds-migrate
   });
 });
 
+describe('checkSince: synth lints only what the branch adds or changes', () => {
+  /** The unsafe folder, committed long ago in a repository of its own. */
+  function committedUnsafe(): string {
+    const repo = tempDir('rds-migrate-since-');
+    cpSync(join(FIXTURES, 'unsafe'), join(repo, 'migrations'), { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=dev', '-c', 'user.email=dev@example.com', ...args], {
+        cwd: repo,
+        stdio: 'ignore',
+      });
+    git('init', '--quiet', '--initial-branch=main');
+    git('add', '.');
+    git('commit', '--quiet', '-m', 'old migrations');
+    return join(repo, 'migrations');
+  }
+  const synth = (migrationsDir: string, checkSince?: string) => () =>
+    variant((stack, vpc) => {
+      const database = postgresInstance(stack, vpc);
+      return { database, secret: database.secret, migrationsDir, checkSince };
+    });
+
+  it('passes an old finding nothing on the branch touched, and still fails a new one', () => {
+    const folder = committedUnsafe();
+    expect(synth(folder)).toThrow(/drop-column/);
+    expect(synth(folder, 'main')).not.toThrow();
+    const file = join(folder, '202611011000_drop_display_name.sql');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n`);
+    expect(synth(folder, 'main')).toThrow(
+      /202611011000_drop_display_name\.sql c3d4e5f6a7b8 line 6 drop-column/,
+    );
+  });
+
+  it('fails synth saying how to fetch a ref the checkout lacks', () => {
+    expect(synth(committedUnsafe(), 'origin/main')).toThrow(/no common commit .*fetch-depth: 0/);
+  });
+});
+
 describe('the asset follows the migrations', () => {
   function bundledStack(migrationsDir: string) {
     const app = new App({ outdir: tempDir('rds-migrate-asset-') });

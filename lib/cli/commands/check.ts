@@ -17,6 +17,14 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       .option('--heads <revisions>', 'comma-separated heads the folder must have (default: exactly one)')
       .option('--static', 'no database at all: graph and lint only (what cdk synth runs)')
       .option('--skip-round-trip', 'no scratch database: graph, lint and drift only')
+      .option(
+        '--pending',
+        'lint and round-trip only the migrations not yet applied on the configured database (graph and drift still cover all)',
+      )
+      .option(
+        '--since <git-ref>',
+        'lint and round-trip only the migrations added or changed since this branch left <git-ref>, e.g. origin/main (for pull requests)',
+      )
       .option('--json', 'print the report as JSON (with head and hash); the same as --format json')
       .option(
         '--format <format>',
@@ -40,6 +48,8 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             skipRoundTrip?: boolean;
             json?: boolean;
             format?: string;
+            pending?: boolean;
+            since?: string;
             pgVersion?: string;
             wantedSchema?: string;
           },
@@ -47,6 +57,14 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
         ) => {
           const s = session(command);
           const format = checkFormat(options);
+          if (options.pending && options.since !== undefined) {
+            throw new UsageError('check --pending and --since choose the scope two ways: give one of them');
+          }
+          if (options.pending && options.static) {
+            throw new UsageError(
+              'check --pending reads what the database has applied: it cannot be --static (use --since <git-ref> there)',
+            );
+          }
           const report = await checkMigrations({
             migrationsDir: s.migrationsDir,
             cwd: io.cwd,
@@ -59,6 +77,11 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             actor: s.actor,
             pgVersion: options.pgVersion === undefined ? undefined : parsePgVersion(options.pgVersion),
             wantedSchema: options.wantedSchema,
+            scope: options.pending
+              ? { pending: true }
+              : options.since !== undefined
+                ? { since: options.since }
+                : undefined,
           });
           // In a workflow the files are named from the checkout, wherever in it the app lives.
           const where = { cwd: io.cwd, root: io.env.GITHUB_WORKSPACE || io.cwd };
@@ -73,6 +96,8 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       '  $ rds-migrate check --heads 3f2a,9c1d   # two heads on purpose\n  $ rds-migrate check -x dev_data=true\n' +
       '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to\n' +
       '  $ rds-migrate check --wanted-schema drizzle:src/db/schema.ts   # head must match the models\n' +
+      '  $ rds-migrate check --pending   # only what the next up would run on DATABASE_URL\n' +
+      '  $ rds-migrate check --since origin/main   # only migrations this branch adds or changes\n' +
       "  $ rds-migrate check --format github   # in GitHub Actions: findings on the pull request's lines\n" +
       '  $ rds-migrate check --format sarif > check.sarif   # for github/codeql-action/upload-sarif',
   );
