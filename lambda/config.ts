@@ -32,6 +32,15 @@ export interface FunctionConfig {
    * construct sets): a snapshot the database keeps refusing fails the deploy before it runs out.
    */
   readonly deployTimeoutSeconds: number;
+  /** Background migrations: the state machine that runs them, and how many key ranges each gets. */
+  readonly background: BackgroundConfig;
+}
+
+export interface BackgroundConfig {
+  /** Absent on a function deployed without one (an older construct): runs then wait, pending. */
+  readonly stateMachineArn?: string;
+  /** Key ranges per run. @default 8 */
+  readonly ranges: number;
 }
 
 /**
@@ -96,6 +105,21 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     historySchema: env.HISTORY_SCHEMA || 'rds_migrate',
     region: env.AWS_REGION || undefined,
     deployTimeoutSeconds: deployTimeoutFrom(env.DEPLOY_TIMEOUT_SECONDS),
+    background: backgroundFrom(env),
+  };
+}
+
+function backgroundFrom(env: Readonly<Record<string, string | undefined>>): BackgroundConfig {
+  const text = env.BACKGROUND_RANGES;
+  const ranges = text === undefined || text === '' ? 8 : wholeNumberFrom(text);
+  if (!Number.isInteger(ranges) || ranges < 1 || ranges > 10_000) {
+    throw new ConfigError(
+      `environment variable BACKGROUND_RANGES is '${text}'; set it to a whole number of key ranges (1 to 10000)`,
+    );
+  }
+  return {
+    ranges,
+    ...(env.BACKGROUND_STATE_MACHINE_ARN ? { stateMachineArn: env.BACKGROUND_STATE_MACHINE_ARN } : {}),
   };
 }
 
@@ -150,9 +174,17 @@ export function portFrom(value: unknown, what: string): number {
 
 // ---------- events ----------
 
-/** True for a manual `aws lambda invoke` payload: no RequestType. */
+/** The key of a background state machine task's event: `{"RdsMigrateBackground": {"task": ...}}`. */
+export const BACKGROUND_TASK_KEY = 'RdsMigrateBackground';
+
+/** True for a manual `aws lambda invoke` payload: no RequestType, and not a state machine task. */
 export function isManualInvoke(event: unknown): boolean {
-  return isRecord(event) && !('RequestType' in event);
+  return isRecord(event) && !('RequestType' in event) && !(BACKGROUND_TASK_KEY in event);
+}
+
+/** True for a task of the background state machine. */
+export function isBackgroundTask(event: unknown): boolean {
+  return isRecord(event) && BACKGROUND_TASK_KEY in event;
 }
 
 export function parseLifecycleRequest(event: unknown): LifecycleRequest {

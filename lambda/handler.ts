@@ -13,6 +13,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import type { Database } from '../lib/engine/database.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
@@ -21,10 +22,12 @@ import { loadMigrations } from '../lib/engine/loader.ts';
 import { DEFAULT_LOCK_WAIT_MS } from '../lib/engine/lock.ts';
 import type { Clock, SnapshotService } from '../lib/engine/snapshot.ts';
 import { systemClock } from '../lib/engine/snapshot.ts';
+import { type BackgroundTaskResult, backgroundTask } from './background-tasks.ts';
 import {
   ConfigError,
   configFromEnv,
   type FunctionConfig,
+  isBackgroundTask,
   isManualInvoke,
   isRecord,
   type LifecycleRequest,
@@ -45,11 +48,14 @@ import {
 } from './lifecycle.ts';
 import { RdsSnapshots } from './rds-snapshots.ts';
 import type { Runtime } from './runtime.ts';
+import { StepFunctionsExecutions } from './step-functions.ts';
 
 export interface HandlerDeps {
   readonly rds: RDSClient;
   readonly secrets: SecretsManagerClient;
   readonly cloudformation: CloudFormationClient;
+  /** Starts and stops the background state machine's executions. @default a new SFNClient */
+  readonly sfn?: SFNClient;
   /** The function's environment (the construct sets it); read on every call. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Verify the database's TLS certificate. Tests against a local PostgreSQL pass false. @default true */
@@ -70,7 +76,12 @@ export interface HandlerDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export type HandlerResult = OnEventResult | DeleteResult | IsCompleteResult | InvokeResult;
+export type HandlerResult =
+  | OnEventResult
+  | DeleteResult
+  | IsCompleteResult
+  | InvokeResult
+  | BackgroundTaskResult;
 export type Handler = (event: unknown, context?: Context) => Promise<HandlerResult>;
 
 /** How much of the invocation a lock wait may use: the rest is for the work after it. */
@@ -86,6 +97,7 @@ export function defaultDeps(env: Readonly<Record<string, string | undefined>> = 
     rds: new RDSClient(config),
     secrets: new SecretsManagerClient(config),
     cloudformation: new CloudFormationClient(config),
+    sfn: new SFNClient(config),
     env,
   };
 }
@@ -94,6 +106,14 @@ export function createHandler(deps: HandlerDeps): Handler {
   const logger =
     deps.logger ?? new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME || 'rds-migrate' });
   const bundles = new Map<string, Promise<RevisionGraph>>();
+  let sfn: SFNClient | undefined = deps.sfn;
+  const stepFunctions = (): SFNClient => {
+    sfn ??= new SFNClient({
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+      maxAttempts: 3,
+    });
+    return sfn;
+  };
 
   const bundle = (directory: string): Promise<RevisionGraph> => {
     let loaded = bundles.get(directory);
@@ -112,6 +132,9 @@ export function createHandler(deps: HandlerDeps): Handler {
     logger,
     clock: deps.clock ?? systemClock,
     cloudformation: deps.cloudformation,
+    ...(config.background.stateMachineArn
+      ? { executions: new StepFunctionsExecutions(stepFunctions(), config.background.stateMachineArn) }
+      : {}),
     snapshots:
       deps.snapshots ??
       new RdsSnapshots({
@@ -156,12 +179,14 @@ export function createHandler(deps: HandlerDeps): Handler {
   return async (event, context) => {
     const started = Date.now();
     if (context) logger.addContext(context);
-    const manual = isManualInvoke(event);
+    const manual = isManualInvoke(event) || isBackgroundTask(event);
     try {
       if (!isRecord(event))
         throw new ConfigError(
           'the event is not a JSON object: send {"action": "status"} (or history, show, heads, up, down, stamp), or a CloudFormation request',
         );
+      if (isBackgroundTask(event))
+        return await backgroundTask(event, runtimeFor(configFromEnv(deps.env), context));
       if (manual) return await invoke(event, runtimeFor(configFromEnv(deps.env), context));
       const request = parseLifecycleRequest(event);
       logger.appendKeys({

@@ -12,12 +12,20 @@ import { type Intent, makePlan, migrate, type RunReport } from '../lib/engine/ru
 import { SnapshotBusyError, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { readStatus, type Status } from '../lib/engine/status.ts';
 import { resolveRevision } from '../lib/engine/target.ts';
+import {
+  executionsOf,
+  type SteerResult,
+  startInvokeRuns,
+  steer,
+  stopRunsBeforeRevert,
+} from './background-actions.ts';
 import { isRecord } from './config.ts';
 import { type RestoreCommands, restoreCommands } from './restore.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
+import type { ExecutionStatus } from './step-functions.ts';
 
 const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
-const WRITE_ACTIONS = ['up', 'down', 'stamp'] as const;
+const WRITE_ACTIONS = ['up', 'down', 'stamp', 'pause', 'resume', 'cancel'] as const;
 const ACTIONS: readonly string[] = [...READ_ACTIONS, ...WRITE_ACTIONS];
 type Action = (typeof READ_ACTIONS)[number] | (typeof WRITE_ACTIONS)[number];
 
@@ -32,6 +40,8 @@ export interface StatusResult extends Status {
   readonly snapshotsError?: string;
   /** The latest deploys: where each started from, its snapshot policy and restore point. */
   readonly deploys: readonly DeploySummary[];
+  /** The Step Functions execution of each background run that has one, as Step Functions reports it. */
+  readonly backgroundExecutions: Readonly<Record<string, ExecutionStatus>>;
 }
 
 export interface DeploySummary {
@@ -83,7 +93,7 @@ export interface RunResult extends RunReport {
   readonly snapshotId?: string;
 }
 
-export type InvokeResult = StatusResult | HistoryResult | ShowResult | HeadsResult | RunResult;
+export type InvokeResult = StatusResult | HistoryResult | ShowResult | HeadsResult | RunResult | SteerResult;
 
 export async function invoke(payload: Record<string, unknown>, runtime: Runtime): Promise<InvokeResult> {
   const action = parseAction(payload.action);
@@ -109,6 +119,10 @@ export async function invoke(payload: Record<string, unknown>, runtime: Runtime)
       return run(runtime, 'down', payload);
     case 'stamp':
       return run(runtime, 'stamp', payload);
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+      return steer(runtime, action, requiredRevision(payload, action), argsOf(payload.args));
   }
 }
 
@@ -116,7 +130,7 @@ function parseAction(value: unknown): Action {
   if (typeof value === 'string' && ACTIONS.includes(value)) return value as Action;
   const what = value === undefined ? 'no action' : `unknown action '${String(value)}'`;
   throw new UsageError(
-    `${what}; valid actions: ${ACTIONS.join(', ')} (up, down and stamp need "confirm": true), ` +
+    `${what}; valid actions: ${ACTIONS.join(', ')} (up, down, stamp, pause, resume and cancel need "confirm": true), ` +
       'e.g. {"action":"status"}',
   );
 }
@@ -128,9 +142,10 @@ async function status(runtime: Runtime): Promise<StatusResult> {
     deploys: await recentDeploys(db, runtime),
   }));
   const head = graph.heads.length === 1 ? (graph.heads[0] ?? null) : null;
+  const backgroundExecutions = await executionsOf(runtime, current.background);
   try {
     const snapshots = (await runtime.snapshots.list()).slice(0, RECENT);
-    return { action: 'status', ...current, head, snapshots, deploys };
+    return { action: 'status', ...current, head, snapshots, deploys, backgroundExecutions };
   } catch (error) {
     // Status is what an operator looks at when something is wrong: answer without the snapshots.
     return {
@@ -140,6 +155,7 @@ async function status(runtime: Runtime): Promise<StatusResult> {
       snapshots: [],
       snapshotsError: (error as Error).message,
       deploys,
+      backgroundExecutions,
     };
   }
 }
@@ -250,16 +266,24 @@ async function run(
   const args = argsOf(payload.args);
   // The guide's rule: a backup before every change to production. A stamp changes no data.
   const snapshotId = action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload);
-  const report = await runtime.withDatabase((db) =>
-    migrate(db, graph, intent, {
+  const report = await runtime.withDatabase(async (db) => {
+    // A background run this revert goes past is stopped first.
+    if (action === 'down') {
+      const heads = (await runtime.history.read(db)).heads;
+      const reverted = makePlan(graph, heads, intent).steps.map((step) => step.revision);
+      await stopRunsBeforeRevert(runtime, db, reverted, `${runtime.actor}:invoke`);
+    }
+    const done = await migrate(db, graph, intent, {
       history: runtime.history,
       actor: `${runtime.actor}:invoke`,
       args,
       log: migrationLogger(runtime.logger),
       lockWaitMs: runtime.lockWaitMs(),
       deadline: runtime.deadline(),
-    }),
-  );
+    });
+    if (done.backgroundStarted) await startInvokeRuns(runtime, db, done.backgroundStarted, done.runId, args);
+    return done;
+  });
   runtime.logger.info('manual run done', {
     action,
     status: report.status,

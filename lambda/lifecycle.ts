@@ -22,6 +22,8 @@
  * Delete never touches the schema or data, and never fails.
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { BackgroundGateClosed, readGates } from '../lib/engine/background-gate.ts';
+import { batchPlanOf } from '../lib/engine/background-plan.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { type DeployRecord, Deploys, type DeployUpdate, type ProgressSample } from '../lib/engine/deploys.ts';
 import { DriftError, GraphError, HistoryError } from '../lib/engine/errors.ts';
@@ -41,6 +43,7 @@ import {
   type SnapshotInfo,
 } from '../lib/engine/snapshot.ts';
 import { awsCallHint } from './aws-errors.ts';
+import { startDeployRuns, stopRunsBeforeRevert } from './background-actions.ts';
 import {
   ConfigError,
   type DeployProperties,
@@ -375,12 +378,58 @@ async function planDeploy(
   const plan = makePlan(planGraph, state.heads, { action: 'sync', target });
   // Refuse now, before a snapshot, what the run would refuse later.
   assertResumable(state.inProgress, plan);
+  await assertGatesOpen(db, runtime, planGraph, plan, parseProperties(request.properties).contextArgs);
   if (state.inProgress) {
     runtime.logger.warn('resuming a migration that an earlier run left half-done', {
       inProgress: state.inProgress,
     });
   }
   return plan;
+}
+
+/**
+ * A background migration applied by this same plan and needed complete by a later step of it
+ * runs in-process during the deploy: allowed for a table this small (a fresh database's is
+ * empty), refused above it, where the run belongs beside the deploy, not in it.
+ */
+export const INLINE_BACKGROUND_MAX_ROWS = 10_000;
+
+/**
+ * The expand → backfill → contract gate, before any snapshot: a step that needs a background
+ * migration complete fails the deploy while it is not, saying how far it is.
+ */
+async function assertGatesOpen(
+  db: Database,
+  runtime: Runtime,
+  graph: RevisionGraph,
+  plan: Plan,
+  args: Readonly<Record<string, string>>,
+): Promise<void> {
+  const gates = await readGates(db, runtime.history, graph, plan);
+  if (gates.closed.length > 0) throw new DeployFailed(new BackgroundGateClosed(gates.closed).message);
+  for (const revision of gates.inline) {
+    const batch = await batchPlanOf(graph.get(revision), args);
+    const rows = await rowsUpTo(db, batch.table, INLINE_BACKGROUND_MAX_ROWS + 1);
+    if (rows <= INLINE_BACKGROUND_MAX_ROWS) continue;
+    const waiting = plan.steps
+      .filter((step) => step.migration.requiresComplete?.includes(revision))
+      .map((step) => step.revision);
+    throw new DeployFailed(
+      `background migration ${revision} and ${waiting.join(', ')}, which requires it complete, are in the same deploy, ` +
+        `and ${batch.table} has more than ${INLINE_BACKGROUND_MAX_ROWS} rows, too many to backfill inside the deploy; ` +
+        `nothing was migrated. Deploy ${revision} first, and ${waiting.join(', ')} once it has completed.`,
+    );
+  }
+}
+
+/** The table's rows, counting no further than `limit`; 0 when it does not exist yet (the plan creates it). */
+async function rowsUpTo(db: Database, table: string, limit: number): Promise<number> {
+  const found = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [table]);
+  if (!found.rows[0]?.found) return 0;
+  const counted = await db.query<{ rows: string }>(
+    `SELECT count(*) AS rows FROM (SELECT 1 FROM ${found.rows[0].found} LIMIT ${Number(limit)}) AS some`,
+  );
+  return Number(counted.rows[0]?.rows ?? 0);
 }
 
 /**
@@ -456,6 +505,9 @@ export async function isComplete(
         await deploys.update(db, record.requestId, { restorePointAt });
         Object.assign(record, { restorePointAt });
       }
+      // A background run this plan reverts is stopped first; its down step marks it reverted.
+      const reverting = record.plan.filter((step) => step.startsWith('down ')).map((step) => step.slice(5));
+      await stopRunsBeforeRevert(runtime, db, reverting, `deploy request ${record.requestId}`);
       const report = await migrate(
         db,
         graph,
@@ -477,8 +529,18 @@ export async function isComplete(
       if (report.status !== 'stopped' && record.phase !== 'done') {
         await deploys.update(db, record.requestId, { phase: 'done', finishedAt: runtime.clock.now() });
       }
+      // The background runs this request applied start now, beside the deploy; it does not wait.
+      const background =
+        report.status === 'stopped'
+          ? []
+          : await startDeployRuns(runtime, db, record.requestId, properties.contextArgs);
       // What this request's runs applied, from the log: the same answer whichever poll gives it.
-      return { report, record, counts: await runtime.history.requestCounts(db, record.requestId) };
+      return {
+        report,
+        record,
+        background,
+        counts: await runtime.history.requestCounts(db, record.requestId),
+      };
     });
     return 'supersededBy' in migrated ? migrated : migrated.value;
   })().catch((error: unknown) => {
@@ -499,7 +561,7 @@ export async function isComplete(
     );
   }
   if ('waiting' in outcome) return { IsComplete: false };
-  const { report, record, counts } = outcome;
+  const { report, record, counts, background } = outcome;
   runtime.logger.info('migrated', {
     status: report.status,
     from: report.from,
@@ -514,7 +576,11 @@ export async function isComplete(
   }
   const pruned = await prune(runtime, properties);
   const note = pruned.length > 0 ? `pruned ${pruned.map((snapshot) => snapshot.id).join(', ')}` : undefined;
-  return { IsComplete: true, Data: deployData(record, counts, note) };
+  const data = deployData(record, counts, note);
+  return {
+    IsComplete: true,
+    Data: background.length > 0 ? { ...data, BackgroundStarted: background.join(',') } : data,
+  };
 }
 
 type PollOutcome =
@@ -524,6 +590,8 @@ type PollOutcome =
       readonly report: RunReport;
       readonly record: DeployRecord;
       readonly counts: { up: number; down: number };
+      /** The background runs this request started. */
+      readonly background: readonly Revision[];
     };
 
 /**

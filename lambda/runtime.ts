@@ -13,6 +13,7 @@ import type { MigrationLogger } from '../lib/engine/migration.ts';
 import type { Clock, SnapshotService } from '../lib/engine/snapshot.ts';
 import type { FunctionConfig } from './config.ts';
 import type { DatabaseTarget } from './connect.ts';
+import type { BackgroundExecutions } from './step-functions.ts';
 
 export interface Runtime {
   readonly config: FunctionConfig;
@@ -21,6 +22,8 @@ export interface Runtime {
   readonly clock: Clock;
   readonly snapshots: SnapshotService;
   readonly cloudformation: CloudFormationClient;
+  /** The background state machine's executions; absent when the function was deployed without one. */
+  readonly executions?: BackgroundExecutions;
   /** The function's own migrations, loaded once per container. */
   bundle(): Promise<RevisionGraph>;
   /** Opens a session, runs `body`, closes the session whatever happens. */

@@ -15,11 +15,24 @@ import {
   type aws_iam as iam,
   aws_lambda as lambda,
   type aws_secretsmanager as secretsmanager,
+  type aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
+import {
+  type BackgroundNames,
+  backgroundNames,
+  backgroundStateMachine,
+  grantBackgroundExecutions,
+  type ResolvedBackground,
+  resolveBackground,
+} from './background.ts';
 import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
-import { acknowledgeFunctionFindings, acknowledgeProviderFindings } from './nag.ts';
+import {
+  acknowledgeBackgroundFindings,
+  acknowledgeFunctionFindings,
+  acknowledgeProviderFindings,
+} from './nag.ts';
 import { addInterfaceEndpoints, defaultSubnets } from './networking.ts';
 import { grantDatabaseAccess } from './permissions.ts';
 import {
@@ -42,6 +55,8 @@ export class DatabaseMigrations extends Construct {
   readonly function: lambda.IFunction;
   readonly provider: cr.Provider;
   readonly customResource: CustomResource;
+  /** The Step Functions state machine (Standard) that runs background migrations beside the deploy. */
+  readonly backgroundStateMachine: sfn.StateMachine;
   /** The revision the database is at after the deploy (a token). */
   readonly revision: string;
   /** The head revision of `migrationsDir`, read at synth time. */
@@ -57,6 +72,8 @@ export class DatabaseMigrations extends Construct {
     const timeouts = resolveTimeouts(props.timeouts);
     const snapshot = resolveSnapshot(props.snapshot);
     const migrationsDir = resolve(props.migrationsDir);
+    const background = resolveBackground(props.background);
+    const names = backgroundNames(this);
 
     const bundle = describeMigrationsAtSynth(migrationsDir, { checkSince: props.checkSince });
     this.bundleHead = bundle.head;
@@ -72,13 +89,15 @@ export class DatabaseMigrations extends Construct {
       timeout: timeouts.lambda,
       vpc: props.vpc,
       vpcSubnets,
-      environment: this.environment(props, target, timeouts),
+      environment: this.environment(props, target, timeouts, names, background),
     });
     this.function = handler;
 
     target.connections.allowDefaultPortFrom(handler, 'rds-migrate function');
     grantDatabaseAccess(this, handler, props, target, snapshot);
     if (props.interfaceEndpoints) addInterfaceEndpoints(this, props, vpcSubnets);
+    this.backgroundStateMachine = backgroundStateMachine(this, handler, names, background);
+    grantBackgroundExecutions(handler, names);
 
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: handler,
@@ -104,6 +123,8 @@ export class DatabaseMigrations extends Construct {
         ...(props.lockRetries === undefined ? {} : { LockRetries: props.lockRetries }),
       },
     });
+    // A deploy starts the background runs it applied: the state machine must be there first.
+    this.customResource.node.addDependency(this.backgroundStateMachine);
     this.revision = this.customResource.getAttString('Revision');
 
     new CfnOutput(this, 'FunctionName', {
@@ -117,6 +138,7 @@ export class DatabaseMigrations extends Construct {
 
     acknowledgeFunctionFindings(this, handler, target, snapshot.enabled);
     acknowledgeProviderFindings(this, this.provider, handler);
+    acknowledgeBackgroundFindings(this, this.backgroundStateMachine, handler, names);
   }
 
   /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */
@@ -128,6 +150,8 @@ export class DatabaseMigrations extends Construct {
     props: DatabaseMigrationsProps,
     target: MigrationTarget,
     timeouts: ResolvedTimeouts,
+    names: BackgroundNames,
+    background: ResolvedBackground,
   ): Record<string, string> {
     const common = {
       MIGRATIONS_DIR: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
@@ -137,6 +161,8 @@ export class DatabaseMigrations extends Construct {
       DB_IDENTIFIER: target.identifier,
       HISTORY_SCHEMA: props.historySchema ?? 'rds_migrate',
       DEPLOY_TIMEOUT_SECONDS: String(timeouts.total.toSeconds()),
+      BACKGROUND_STATE_MACHINE_ARN: names.stateMachineArn,
+      BACKGROUND_RANGES: String(background.ranges),
       POWERTOOLS_SERVICE_NAME: 'rds-migrate',
       LOG_LEVEL: 'INFO',
     };

@@ -4,13 +4,17 @@
  * full id, in which CloudFormation references are spelled as cdk-nag flattens them.
  */
 import {
+  Aws,
   type custom_resources as cr,
+  Fn,
   type aws_iam as iam,
   type aws_lambda as lambda,
   Stack,
+  type aws_stepfunctions as sfn,
   Validations,
 } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import type { BackgroundNames } from './background.ts';
 import { type MigrationTarget, ownSnapshotPattern, snapshotArn } from './target.ts';
 
 /** Acknowledges AwsSolutions findings on `scope` and below: `[ruleAndFinding, reason]` pairs. */
@@ -139,4 +143,59 @@ export function acknowledgeProviderFindings(
         'timings of every step, which is what tracing would show',
     ],
   );
+}
+
+/**
+ * The background state machine and the function's access to it: each finding by its full id,
+ * with the reason.
+ */
+export function acknowledgeBackgroundFindings(
+  scope: IConstruct,
+  stateMachine: sfn.StateMachine,
+  fn: lambda.Function,
+  names: BackgroundNames,
+): void {
+  const arnOf = (value: string) => nagReference(scope, value);
+  acknowledge(fn.role as iam.Role, [
+    `IAM5[Resource::${arnOf(names.executionsArn)}]`,
+    "Stop and describe the executions of this construct's own background state machine (one fixed name); " +
+      'execution names are made per deploy and per resume, so IAM can only name them by pattern',
+  ]);
+  acknowledge(
+    stateMachine,
+    [
+      `IAM5[Resource::${arnOf(`${fn.functionArn}:*`)}]`,
+      'The background state machine invokes the migrations function of this construct only; aws-cdk-lib grants ' +
+        'its versions and aliases (<arn>:*) with it',
+    ],
+    ...distributedMapFindings(scope, stateMachine),
+    [
+      'SF1',
+      "Every task is the migrations function, which logs each range walk (rows, batches, errors) in the function's " +
+        'log group; Step Functions keeps every execution history with each state input, output and error',
+    ],
+    [
+      'SF2',
+      'The state machine only calls the migrations function in a loop; the function logs the timing of every ' +
+        'range walk, which is what X-Ray would show',
+    ],
+  );
+}
+
+/**
+ * A Distributed Map's child executions: aws-cdk-lib lets the state machine describe and stop the
+ * executions it starts for the ranges and redrive its map runs, named by pattern after its own name.
+ */
+function distributedMapFindings(scope: IConstruct, stateMachine: sfn.StateMachine): [string, string][] {
+  const name = Fn.select(6, Fn.split(':', stateMachine.stateMachineArn));
+  const arn = (resource: string) =>
+    nagReference(scope, `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`);
+  const reason =
+    "aws-cdk-lib's Distributed Map policy: the state machine manages the child executions and map runs it starts " +
+    'for the key ranges, all of its own (named after it), which IAM can only name by pattern';
+  return [
+    [`IAM5[Resource::${arn(`execution:${name}:*`)}]`, reason],
+    [`IAM5[Resource::${arn(`execution:${name}/*:*`)}]`, reason],
+    [`IAM5[Resource::${arn(`mapRun:${name}/*:*`)}]`, reason],
+  ];
 }

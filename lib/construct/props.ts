@@ -9,6 +9,7 @@ import {
   type aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { RdsMigrateError } from '../engine/errors.ts';
+import type { BackgroundMigrationsOptions } from './background.ts';
 
 /**
  * When a deploy snapshots the database (and waits for the snapshot) before migrating.
@@ -142,7 +143,6 @@ export interface DatabaseMigrationsProps {
    * @default 'rds_migrate'
    */
   readonly historySchema?: string;
-}
   /**
    * How background migrations (`background: true`) run: a Step Functions state machine the
    * construct makes splits each into key ranges and walks them beside the deploy.
@@ -157,6 +157,7 @@ export interface DatabaseMigrationsProps {
    * @default - every migration of the folder
    */
   readonly checkSince?: string;
+}
 
 export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
 /** The Provider framework's own Lambdas (onEvent, isComplete) time out at 15 minutes (aws-cdk-lib). */
@@ -221,6 +222,7 @@ export function validateProps(props: DatabaseMigrationsProps): void {
       `historySchema '${props.historySchema}' is not a plain lower-case PostgreSQL identifier (a-z, 0-9, _)`,
     );
   }
+  validateBackground(props.background);
   for (const key of Object.keys(props.contextArgs ?? {})) {
     if (!CONTEXT_ARG_KEY.test(key)) {
       throw new DatabaseMigrationsPropsError(
@@ -278,4 +280,29 @@ export function resolveSnapshot(options: MigrationSnapshotOptions | undefined): 
 } {
   const policy = options?.policy ?? (options?.enabled === false ? 'never' : 'always');
   return { policy, enabled: policy !== 'never', retain: options?.retain };
+}
+
+function validateBackground(background: BackgroundMigrationsOptions | undefined): void {
+  if (!background) return;
+  const { ranges, maxConcurrency, mapMode } = background;
+  if (ranges !== undefined && !(Number.isInteger(ranges) && ranges >= 1 && ranges <= 10_000)) {
+    throw new DatabaseMigrationsPropsError(
+      `background.ranges must be a whole number from 1 to 10000; got ${ranges}`,
+    );
+  }
+  if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1)) {
+    throw new DatabaseMigrationsPropsError(
+      `background.maxConcurrency must be a whole number of at least 1 (ranges walked at once); got ${maxConcurrency}`,
+    );
+  }
+  if (mapMode !== undefined && mapMode !== 'distributed' && mapMode !== 'inline') {
+    throw new DatabaseMigrationsPropsError(
+      `background.mapMode must be 'distributed' or 'inline'; got ${JSON.stringify(mapMode)}`,
+    );
+  }
+  if (mapMode === 'inline' && maxConcurrency !== undefined && maxConcurrency > 40) {
+    throw new DatabaseMigrationsPropsError(
+      `background.maxConcurrency ${maxConcurrency} is more than an inline Map runs at once (40); use mapMode 'distributed'`,
+    );
+  }
 }

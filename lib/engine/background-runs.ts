@@ -317,7 +317,19 @@ ON CONFLICT (revision) DO UPDATE SET state = EXCLUDED.state, table_name = EXCLUD
       [runs.map((run) => run.revision)],
     );
     const byRevision = new Map(sums.rows.map((row) => [row.revision, row]));
-    return runs.map((run) => progressOf(run, byRevision.get(run.revision)));
+    const withTotals = await Promise.all(runs.map((run) => this.withEstimate(db, run)));
+    return withTotals.map((run) => progressOf(run, byRevision.get(run.revision)));
+  }
+
+  /** A run not split yet has no recorded total: the planner's estimate of its table stands in. */
+  private async withEstimate(db: Database, run: BackgroundRun): Promise<BackgroundRun> {
+    if (run.estimatedTotal !== undefined || run.state === 'completed') return run;
+    const estimate = await db.query<{ estimate: string | null }>(
+      'SELECT reltuples::bigint AS estimate FROM pg_class WHERE oid = to_regclass($1)',
+      [run.table],
+    );
+    const total = Number(estimate.rows[0]?.estimate ?? -1);
+    return total > 0 ? { ...run, estimatedTotal: total } : run;
   }
 }
 

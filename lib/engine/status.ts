@@ -4,6 +4,7 @@
  * the last run recorded), an interrupted migration, and the recent log. The CLI
  * prints it; the deployed function returns it to `aws lambda invoke`.
  */
+import { type BackgroundProgress, BackgroundRuns } from './background-runs.ts';
 import type { Database } from './database.ts';
 import type { DriftedRevision } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
@@ -33,6 +34,8 @@ export interface Status {
   readonly inProgress?: InProgress;
   /** Batched data migrations part-way through, with rows done, rate and ETA. */
   readonly batches: readonly BatchProgress[];
+  /** Background migrations: state, ranges done, rows, rate, ETA, errors (history format 7). */
+  readonly background: readonly BackgroundProgress[];
   readonly recent: readonly LogRow[];
   readonly historySchema: string;
   /** The history's format (0: no history yet) and the release that last upgraded it. */
@@ -66,10 +69,21 @@ export async function readStatus(
     unknown,
     drift: findDrift(graph, state),
     inProgress: state.inProgress,
-    batches: await history.batchProgress(db),
+    ...(await batchesAndBackground(db, history)),
     recent: await history.log(db, recentCount),
     historySchema: history.schema,
     historyFormat: state.format,
     schemaDrift: await readSchemaDrift(db, history),
   };
+}
+
+/** Batch progress, with the ranges of background runs shown as their runs rather than one by one. */
+async function batchesAndBackground(
+  db: Database,
+  history: History,
+): Promise<{ batches: BatchProgress[]; background: BackgroundProgress[] }> {
+  const background = await new BackgroundRuns(history).progress(db);
+  const runs = new Set(background.map((run) => run.revision));
+  const batches = (await history.batchProgress(db)).filter((batch) => !runs.has(batch.revision));
+  return { batches, background };
 }

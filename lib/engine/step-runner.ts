@@ -95,7 +95,7 @@ export async function runStepWork(
   if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
   const timeouts = timeoutSettings(context, migration.timeouts, inTransaction);
   const during = `${step.direction} ${step.revision}`;
-  const inline = migration.background ? await backgroundStep(context, step, during) : false;
+  const inline = await backgroundStep(context, step, during);
   if (migration.background && step.direction === 'up' && !inline) return;
 
   if (work.kind === 'sql' && inTransaction) {
@@ -132,8 +132,9 @@ export async function runStepWork(
 
 /**
  * A background migration's step. Up: recorded as pending for a run after the plan (the step is
- * done), unless the plan needs it complete, when it runs here, in-process (returns true). Down:
- * its run is marked reverted first, which waits for batches in flight and stops the rest.
+ * done), unless the plan needs it complete, when it runs here, in-process (returns true). Down
+ * (of any migration: one known only from the history may have been a background one): its run,
+ * if it has one, is marked reverted first, which waits for batches in flight and stops the rest.
  */
 async function backgroundStep(context: StepContext, step: PlanStep, during: string): Promise<boolean> {
   const runs = new BackgroundRuns(context.history);
@@ -141,6 +142,7 @@ async function backgroundStep(context: StepContext, step: PlanStep, during: stri
     await sendQuery(context.db, runs.revertSql(step.revision), `stop the background run of ${step.revision}`);
     return false;
   }
+  if (!step.migration.background) return false;
   if (context.background?.inline.has(step.revision)) {
     context.log.info(
       'running a background migration in-process: a later migration of this plan needs it complete',

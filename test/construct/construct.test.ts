@@ -618,7 +618,10 @@ describe('options', () => {
       Timeout: 300,
       Environment: { Variables: Match.objectLike({ HISTORY_SCHEMA: 'schema_history' }) },
     });
-    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    // The Provider framework's waiter: the state machine without a name of its own.
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      (resource) => resource.Properties.StateMachineName === undefined,
+    );
     expect(JSON.stringify(machine?.Properties.DefinitionString)).toContain('\\"MaxAttempts\\":120');
   });
 

@@ -139,7 +139,18 @@ describe('environment', () => {
       historySchema: 'rds_migrate',
       region: undefined,
       deployTimeoutSeconds: 3600,
+      background: { ranges: 8 },
     });
+  });
+
+  it('reads the background state machine and its ranges, and refuses ranges that are not a count', () => {
+    const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:app-background';
+    expect(
+      configFromEnv({ ...valid, BACKGROUND_STATE_MACHINE_ARN: arn, BACKGROUND_RANGES: '16' }).background,
+    ).toEqual({ stateMachineArn: arn, ranges: 16 });
+    expect(() => configFromEnv({ ...valid, BACKGROUND_RANGES: 'eight' })).toThrow(
+      /BACKGROUND_RANGES is 'eight'; set it to a whole number of key ranges/,
+    );
   });
 
   it('reads IAM authentication settings', () => {

@@ -1,0 +1,224 @@
+/**
+ * Starting, stopping and steering background runs on Step Functions:
+ * - a deploy starts the runs it applied, under execution names derived from the revision and
+ *   the request, so a retried poll starts nothing twice;
+ * - a revert (a stack rollback, a manual `down`) stops the execution of every run it goes past
+ *   before it runs, and the run is marked reverted with the down step;
+ * - `pause` marks the run paused (batches in flight finish, no other starts) and stops its
+ *   execution; the checkpoints stay;
+ * - `resume` starts a new execution of a paused, failed or never started run: it walks the
+ *   same ranges from their checkpoints;
+ * - `cancel` marks the run cancelled and stops its execution: the gate stays closed for good,
+ *   and `down` reverts the migration.
+ */
+import {
+  type BackgroundProgress,
+  type BackgroundRun,
+  BackgroundRuns,
+  type BackgroundState,
+} from '../lib/engine/background-runs.ts';
+import type { Database } from '../lib/engine/database.ts';
+import { UsageError } from '../lib/engine/errors.ts';
+import type { Revision } from '../lib/engine/migration.ts';
+import type { Runtime } from './runtime.ts';
+import { type ExecutionStatus, executionArnOf, executionName } from './step-functions.ts';
+
+export type SteerAction = 'pause' | 'resume' | 'cancel';
+
+export interface SteerResult {
+  readonly action: SteerAction;
+  readonly revision: Revision;
+  /** The run's state afterwards. */
+  readonly state: BackgroundState;
+  /** The execution started (resume) or stopped (pause, cancel). */
+  readonly execution?: string;
+}
+
+/** What a state may become by each action. */
+const FROM: Readonly<Record<SteerAction, readonly BackgroundState[]>> = {
+  pause: ['running'],
+  resume: ['paused', 'failed', 'pending'],
+  cancel: ['pending', 'running', 'paused', 'failed'],
+};
+
+/**
+ * Starts the runs the deploy `requestId` applied; a run whose execution this request already
+ * started (a retried poll) is started again under the same name, which Step Functions answers
+ * with the same execution. Returns the revisions started.
+ */
+export async function startDeployRuns(
+  runtime: Runtime,
+  db: Database,
+  requestId: string,
+  args: Readonly<Record<string, string>>,
+): Promise<Revision[]> {
+  const runs = (await new BackgroundRuns(runtime.history).list(db)).filter(
+    (run) => run.requestId === requestId,
+  );
+  return startRuns(runtime, db, runs, 'deploy', requestId, args);
+}
+
+/** Starts the runs of `revisions` that a manual run (`runId`) applied. */
+export async function startInvokeRuns(
+  runtime: Runtime,
+  db: Database,
+  revisions: readonly Revision[],
+  runId: string,
+  args: Readonly<Record<string, string>>,
+): Promise<Revision[]> {
+  const runs = (await new BackgroundRuns(runtime.history).list(db)).filter((run) =>
+    revisions.includes(run.revision),
+  );
+  return startRuns(runtime, db, runs, 'invoke', runId, args);
+}
+
+async function startRuns(
+  runtime: Runtime,
+  db: Database,
+  candidates: readonly BackgroundRun[],
+  why: string,
+  from: string,
+  args: Readonly<Record<string, string>>,
+): Promise<Revision[]> {
+  const runs = new BackgroundRuns(runtime.history);
+  const executions = runtime.executions;
+  const started: Revision[] = [];
+  for (const run of candidates) {
+    if (!executions) {
+      if (run.state === 'pending') warnNoStateMachine(runtime, run.revision);
+      continue;
+    }
+    const name = executionName(run.revision, why, from);
+    const arn = executionArnOf(executions.stateMachineArn, name);
+    const ours = run.state === 'running' && run.execution === arn;
+    if (!ours && !(run.state === 'pending' && (await runs.claim(db, run.revision, arn, ['pending']))))
+      continue;
+    await executions.start(name, { revision: run.revision, args });
+    runtime.logger.info('background run started', { revision: run.revision, execution: arn });
+    started.push(run.revision);
+  }
+  return started;
+}
+
+/** Stops the executions of the runs `revisions` before they are reverted. */
+export async function stopRunsBeforeRevert(
+  runtime: Runtime,
+  db: Database,
+  revisions: readonly Revision[],
+  who: string,
+): Promise<void> {
+  if (revisions.length === 0) return;
+  for (const run of await new BackgroundRuns(runtime.history).list(db)) {
+    if (!revisions.includes(run.revision) || !isLive(run)) continue;
+    await stopExecution(runtime, run, `reverted by ${who}`);
+  }
+}
+
+/** pause, resume or cancel the run of `revision`. */
+export async function steer(
+  runtime: Runtime,
+  action: SteerAction,
+  revision: Revision,
+  args: Readonly<Record<string, string>>,
+): Promise<SteerResult> {
+  return runtime.withDatabase(async (db) => {
+    const runs = new BackgroundRuns(runtime.history);
+    const run = await runs.find(db, revision);
+    if (!run) {
+      throw new UsageError(
+        `no background run of ${revision} is recorded; {"action":"status"} lists them (the revision's full id)`,
+      );
+    }
+    if (!FROM[action].includes(run.state)) {
+      throw new UsageError(
+        `the background run of ${revision} is ${run.state}, so it cannot ${action}; ${action} works on a run that is ` +
+          `${FROM[action].join(', ')}${run.state === 'cancelled' ? ' (a cancelled run is reverted with down, then applied again)' : ''}`,
+      );
+    }
+    if (action === 'resume') return resume(runtime, db, runs, run, args);
+    await runs.transition(db, revision, action === 'pause' ? 'paused' : 'cancelled', FROM[action]);
+    if (isLive(run)) await stopExecution(runtime, run, `${action}d by ${runtime.actor}:invoke`);
+    runtime.logger.info(`background run ${action}d`, { revision, execution: run.execution });
+    return {
+      action,
+      revision,
+      state: action === 'pause' ? 'paused' : 'cancelled',
+      ...(run.execution ? { execution: run.execution } : {}),
+    };
+  });
+}
+
+async function resume(
+  runtime: Runtime,
+  db: Database,
+  runs: BackgroundRuns,
+  run: BackgroundRun,
+  args: Readonly<Record<string, string>>,
+): Promise<SteerResult> {
+  const executions = runtime.executions;
+  if (!executions) {
+    throw new UsageError(
+      'this function has no background state machine (BACKGROUND_STATE_MACHINE_ARN): deploy it with the ' +
+        'DatabaseMigrations construct of rds-migrate 0.2 or later, or run rds-migrate up against the database',
+    );
+  }
+  const name = executionName(
+    run.revision,
+    'resume',
+    `${runtime.clock.now().toISOString()}:${run.execution ?? ''}`,
+  );
+  const arn = executionArnOf(executions.stateMachineArn, name);
+  if (!(await runs.claim(db, run.revision, arn, FROM.resume))) {
+    throw new UsageError(
+      `the background run of ${run.revision} changed meanwhile; ask for its status and try again`,
+    );
+  }
+  await executions.start(name, { revision: run.revision, args });
+  runtime.logger.info('background run resumed', { revision: run.revision, execution: arn });
+  return { action: 'resume', revision: run.revision, state: 'running', execution: arn };
+}
+
+/** The executions of the listed runs, as Step Functions reports them, for status. */
+export async function executionsOf(
+  runtime: Runtime,
+  runs: readonly BackgroundProgress[],
+): Promise<Record<Revision, ExecutionStatus>> {
+  const executions = runtime.executions;
+  const found: Record<Revision, ExecutionStatus> = {};
+  if (!executions) return found;
+  for (const run of runs) {
+    if (!run.execution?.startsWith('arn:')) continue;
+    try {
+      found[run.revision] = await executions.describe(run.execution);
+    } catch (error) {
+      found[run.revision] = { status: 'UNKNOWN', error: (error as Error).message };
+    }
+  }
+  return found;
+}
+
+/** A run whose Step Functions execution may still be running. */
+function isLive(run: BackgroundRun): boolean {
+  return (
+    Boolean(run.execution?.startsWith('arn:')) &&
+    ['running', 'paused', 'cancelled', 'pending'].includes(run.state)
+  );
+}
+
+async function stopExecution(runtime: Runtime, run: BackgroundRun, cause: string): Promise<void> {
+  if (!runtime.executions || !run.execution) return;
+  await runtime.executions.stop(run.execution, cause);
+  runtime.logger.info('background execution stopped', {
+    revision: run.revision,
+    execution: run.execution,
+    cause,
+  });
+}
+
+function warnNoStateMachine(runtime: Runtime, revision: Revision): void {
+  runtime.logger.warn(
+    'background migration applied, but this function has no state machine to run it: it waits, pending; ' +
+      'deploy with the DatabaseMigrations construct of rds-migrate 0.2 or later, or run rds-migrate up',
+    { revision },
+  );
+}

@@ -1,0 +1,266 @@
+/**
+ * Background migrations through the deployed function and its state machine: the definition
+ * `cdk synth` writes, executed by a real ASL interpreter (aws-local-stepfunctions) whose Lambda
+ * tasks call the real handler, on embedded PostgreSQL. The interpreter runs the Distributed Map's
+ * item processor as it would an inline Map's iterations (it ignores ProcessorConfig), with the
+ * definition's own MaxConcurrency, retries and per-range loop.
+ */
+import { join } from 'node:path';
+import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Handler } from '../../lambda/handler.ts';
+import { BackgroundRuns } from '../../lib/engine/background-runs.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { History } from '../../lib/engine/history.ts';
+import {
+  cfnEvent,
+  DB_IDENTIFIER,
+  type Fakes,
+  fakes,
+  lambdaContext,
+  runProvider,
+  SECRET_ARN,
+} from '../fixtures/handler/harness.ts';
+import {
+  LocalStepFunctions,
+  STATE_MACHINE_ARN,
+  synthesizedDefinition,
+} from '../fixtures/handler/step-functions.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'background');
+const REV = { base: 'ac01e0a1b2c3', backfill: 'bf02e0a1b2c3', contract: 'c003e0a1b2c3' } as const;
+type Bundle = keyof typeof REV;
+const ROWS = 200_000;
+/** The keys the fixture backfill fails at once (test/fixtures/background/backfill). */
+function failOnceKeys(): Set<string> {
+  const shared = globalThis as { __rdsMigrateFailOnce?: Set<string> };
+  shared.__rdsMigrateFailOnce ??= new Set<string>();
+  return shared.__rdsMigrateFailOnce;
+}
+const failOnce = failOnceKeys();
+
+let definition: Record<string, unknown>;
+let database: TestDatabase;
+let connection: Connection;
+let aws: Fakes;
+let stepFunctions: LocalStepFunctions;
+let current: Bundle;
+
+beforeAll(() => {
+  definition = synthesizedDefinition(join(FIXTURES, 'backfill'), { ranges: 8, maxConcurrency: 4 });
+});
+
+beforeEach(async () => {
+  database = await freshDatabase();
+  connection = await database.connect();
+  aws = fakes(database.url);
+  current = 'base';
+  stepFunctions = new LocalStepFunctions(definition, () => handlerFor(current));
+  failOnce.clear();
+});
+afterEach(async () => {
+  for (const execution of stepFunctions.executions.values()) execution.abort();
+  await database.drop();
+});
+
+function handlerFor(bundle: Bundle): Handler {
+  return aws.handler('v1', {
+    migrationsDir: join(FIXTURES, bundle),
+    sfn: stepFunctions.client,
+    env: {
+      SECRET_ARN,
+      DB_KIND: 'instance',
+      DB_IDENTIFIER,
+      AUTH_MODE: 'secret',
+      BACKGROUND_STATE_MACHINE_ARN: STATE_MACHINE_ARN,
+      BACKGROUND_RANGES: '8',
+    },
+  });
+}
+
+/** A deploy of `bundle` (Create the first time, then Update), as the Provider framework runs it. */
+async function deploy(bundle: Bundle, from?: Bundle) {
+  current = bundle;
+  const event = from
+    ? cfnEvent('cfn-update', { TargetRevision: REV[bundle], ContextArgs: {} }, { TargetRevision: REV[from] })
+    : cfnEvent('cfn-create', { TargetRevision: REV[bundle], ContextArgs: {} });
+  return runProvider(handlerFor(bundle), event);
+}
+
+async function seed(rows = ROWS): Promise<void> {
+  await connection.db.query(
+    `INSERT INTO accounts (email) SELECT 'User' || i || '@Example.COM' FROM generate_series(1, $1) AS i`,
+    [rows],
+  );
+  await connection.db.query('ANALYZE accounts');
+}
+
+async function rowsTouched(): Promise<Record<string, number>> {
+  const result = await connection.db.query<{ touched: number; rows: string }>(
+    'SELECT touched, count(*) AS rows FROM accounts GROUP BY touched ORDER BY touched',
+  );
+  return Object.fromEntries(result.rows.map((row) => [String(row.touched), Number(row.rows)]));
+}
+
+async function run() {
+  return new BackgroundRuns(new History()).find(connection.db, REV.backfill);
+}
+
+describe('a background migration on the state machine', () => {
+  it('answers the deploy at once, then backfills 200,000 rows over 8 ranges, 4 at a time, each row once', async () => {
+    expect((await deploy('base')).status).toBe('SUCCESS');
+    await seed();
+    const deployed = await deploy('backfill', 'base');
+    expect(deployed).toMatchObject({
+      status: 'SUCCESS',
+      data: { Revision: REV.backfill, BackgroundStarted: REV.backfill },
+    });
+    const execution = stepFunctions.only();
+    expect(execution.name).toMatch(/^rds-migrate-bf02e0a1b2c3-deploy-[0-9a-f]{16}$/);
+
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(await rowsTouched()).toEqual({ 1: ROWS });
+    const lowered = await connection.db.query<{ wrong: string }>(
+      'SELECT count(*) AS wrong FROM accounts WHERE email_lower IS DISTINCT FROM lower(email)',
+    );
+    expect(Number(lowered.rows[0]?.wrong)).toBe(0);
+    // 8 ranges of 25,000 keys; one batch of 2,500 per call (the deadline comes right after it),
+    // so each range took 10 calls and an 11th that found it done: the loop, not one long call.
+    const walks = stepFunctions.calls.filter((call) => call.state === 'Walk range');
+    expect(walks).toHaveLength(8 * 11);
+    expect(stepFunctions.maxInFlight.get('Walk range')).toBe(4);
+    expect(await run()).toMatchObject({
+      state: 'completed',
+      errors: 0,
+      completedBy: expect.stringContaining(execution.arn),
+    });
+    const [progress] = await new BackgroundRuns(new History()).progress(connection.db);
+    expect(progress).toMatchObject({ rangeCount: 8, rangesDone: 8, rows: ROWS });
+  });
+
+  it('starts one execution however often the deploy is polled', async () => {
+    await deploy('base');
+    await seed(1000);
+    stepFunctions.hold = true;
+    const event = cfnEvent(
+      'cfn-update',
+      { TargetRevision: REV.backfill, ContextArgs: {} },
+      { TargetRevision: REV.base },
+    );
+    current = 'backfill';
+    const handler = handlerFor('backfill');
+    const onEvent = (await handler(event, lambdaContext())) as unknown as Record<string, unknown>;
+    const poll = { ...event, ...onEvent };
+    // The first polls wait for the snapshot; then the framework (or a retry) asks again.
+    const answers: unknown[] = [];
+    while (answers.length < 3) {
+      const answer = (await handler(poll, lambdaContext())) as { IsComplete: boolean };
+      if (answer.IsComplete) answers.push(answer);
+    }
+    expect(stepFunctions.executions.size).toBe(1);
+    const execution = stepFunctions.only();
+    execution.release();
+    await execution.done;
+    expect(await rowsTouched()).toEqual({ 1: 1000 });
+  });
+
+  it('resumes a range from its checkpoint after a task fails mid-range', async () => {
+    await deploy('base');
+    await seed();
+    // The batch that holds id 13,000 (range 1, its third batch) fails once, after its UPDATE ran.
+    failOnce.add('13000');
+    await deploy('backfill', 'base');
+    const execution = stepFunctions.only();
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(await rowsTouched()).toEqual({ 1: ROWS });
+    expect(await run()).toMatchObject({
+      state: 'completed',
+      errors: 1,
+      lastError: expect.stringContaining('batch failed on purpose at id 13000'),
+    });
+    const failedRange = stepFunctions.calls.filter(
+      (call) =>
+        call.state === 'Walk range' && (call.input.RdsMigrateBackground as { range: number }).range === 0,
+    );
+    // 10 batches, the end, and the failed call tried again.
+    expect(failedRange).toHaveLength(12);
+  });
+
+  it('fails a deploy that needs the backfill complete before a snapshot, saying how far it is', async () => {
+    await deploy('base');
+    await seed(10_000);
+    stepFunctions.hold = true;
+    await deploy('backfill', 'base');
+    const snapshotsBefore = aws.rdsMock.commandCalls(CreateDBSnapshotCommand).length;
+
+    const gated = await deploy('contract', 'backfill');
+    expect(gated.status).toBe('FAILED');
+    expect(gated.reason).toMatch(
+      /migration c003e0a1b2c3 \(202611251000_require_email_lower.sql\) requires background migration bf02e0a1b2c3 complete, and it is running: not split yet, 0 of ~10,000 rows \(0%\)/,
+    );
+    expect(gated.reason).toMatch(/nothing was applied/);
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand).length).toBe(snapshotsBefore);
+
+    const execution = stepFunctions.only();
+    execution.release();
+    await execution.done;
+    expect((await deploy('contract', 'backfill')).status).toBe('SUCCESS');
+  });
+
+  it('stops the execution first when the stack rolls back during the run, and no batch runs after', async () => {
+    await deploy('base');
+    await seed();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let walks = 0;
+    stepFunctions.beforeTask = async (call) => {
+      if (call.state === 'Walk range' && ++walks > 12) await held;
+    };
+    await deploy('backfill', 'base');
+    const execution = stepFunctions.only();
+    while (walks <= 12) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await rowsTouched())['1']).toBeGreaterThan(0);
+
+    // CloudFormation rolls the stack back: the old function (the base bundle) gets the old properties.
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const rollback = await deploy('base', 'backfill');
+    expect(rollback.status).toBe('SUCCESS');
+    expect(execution.status).toBe('ABORTED');
+    expect(await run()).toMatchObject({ state: 'reverted' });
+    const reverted = await connection.db.query<{ left: string }>(
+      'SELECT count(*) AS left FROM accounts WHERE email_lower IS NOT NULL',
+    );
+    expect(Number(reverted.rows[0]?.left)).toBe(0);
+
+    // The calls that were waiting go on: each finds the migration reverted and does nothing.
+    const during = await rowsTouched();
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await rowsTouched()).toEqual(during);
+  });
+
+  it('records the completion exactly once, however often and however concurrently it is asked', async () => {
+    await deploy('base');
+    await seed(5000);
+    await deploy('backfill', 'base');
+    const execution = stepFunctions.only();
+    await execution.done;
+    const handler = handlerFor('backfill');
+    const complete = {
+      RdsMigrateBackground: { task: 'complete', revision: REV.backfill, execution: execution.arn, args: {} },
+    };
+    const answers = await Promise.all([1, 2, 3].map(() => handler(complete, lambdaContext())));
+    expect(answers).toEqual([1, 2, 3].map(() => ({ completed: true, already: true })));
+    const completions = await connection.db.query<{ completed_at: Date; completed_by: string }>(
+      'SELECT completed_at, completed_by FROM rds_migrate.background_runs WHERE revision = $1',
+      [REV.backfill],
+    );
+    expect(completions.rows).toHaveLength(1);
+    expect(completions.rows[0]?.completed_by).toContain(execution.arn);
+  });
+});
