@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   'backup-list': 'rds-migrate backup list --json',
   backup: 'rds-migrate backup --json',
   restore: 'rds-migrate restore <name> --json',
+  squash: 'rds-migrate squash <revision> --json',
   invoke: 'rds-migrate invoke <action> --json, and aws lambda invoke on the deployed function',
 };
 

@@ -870,13 +870,16 @@ async function checkDrift(
       });
     }
     for (const head of state.heads.filter((revision) => !graph.has(revision))) {
+      const squash = graph.replacedBy(head);
       problems.push({
         kind: 'drift',
-        rule: 'unknown-revision',
+        rule: squash ? 'inside-squash' : 'unknown-revision',
         revision: head,
-        message:
-          `${server.target} is at revision ${head}, which no migration in this folder defines; ` +
-          'check out the code that has it, or this folder is not the one deployed there',
+        message: squash
+          ? `${server.target} is at revision ${head}, part-way through the revisions ${fileOf(graph.get(squash).source)} ` +
+            `squashes into ${squash}; bring it to ${squash} with the files from before the squash first`
+          : `${server.target} is at revision ${head}, which no migration in this folder defines; ` +
+            'check out the code that has it, or this folder is not the one deployed there',
       });
     }
     const found = problems.length - before;

@@ -8,6 +8,7 @@ import type { AutogenerateReport } from '../check/autogenerate.ts';
 import type { CheckReport } from '../check/check.ts';
 import type { DatabaseDiff } from '../check/database-diff.ts';
 import type { DoctorReport } from '../check/doctor.ts';
+import type { SquashReport } from '../check/squash.ts';
 import type { LogRow } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { RunReport } from '../engine/runner.ts';
@@ -78,6 +79,7 @@ export interface JsonOutputs {
   'backup-list': BackupListJson;
   backup: SnapshotInfo;
   restore: RestoreResult;
+  squash: SquashReport;
   /** The deployed function's answer, as it sent it: schemas/invoke.schema.json, from lambda/invoke.ts. */
   invoke: Readonly<Record<string, unknown>>;
 }

@@ -17,6 +17,7 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerInvoke } from './commands/invoke.ts';
 import { registerMerge } from './commands/merge.ts';
+import { registerSquash } from './commands/squash.ts';
 import { registerStatus } from './commands/status.ts';
 import { type CliIo, type CommandContext, EXIT, type GlobalOptions, Session } from './session.ts';
 
@@ -29,6 +30,7 @@ const COMMANDS = [
   registerStatus,
   registerHistory,
   registerMerge,
+  registerSquash,
   registerCheck,
   registerDoctor,
   registerDiff,

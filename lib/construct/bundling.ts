@@ -18,6 +18,7 @@ import { AssetHashType, DockerImage, aws_lambda as lambda } from 'aws-cdk-lib';
 import { type BuildOptions, buildSync } from 'esbuild';
 import type { BundleDescription } from '../engine/bundle.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { SQUASHED_FOLDER } from '../engine/loader.ts';
 
 /** The folder inside the asset the handler reads migrations from (`/var/task/migrations`). */
 export const ASSET_MIGRATIONS_FOLDER = 'migrations';
@@ -189,7 +190,12 @@ export function writeFunctionAsset(migrationsDir: string, outputDir: string): vo
   const handlerDir = packageFiles().handlerDir();
   for (const name of HANDLER_FILES) copyFileSync(join(handlerDir, name), join(outputDir, name));
   const target = join(outputDir, ASSET_MIGRATIONS_FOLDER);
-  cpSync(migrationsDir, target, { recursive: true });
+  // The files a squash replaced stay in the repository, not in the function.
+  const squashed = join(migrationsDir, SQUASHED_FOLDER);
+  cpSync(migrationsDir, target, {
+    recursive: true,
+    filter: (source) => source !== squashed && !source.startsWith(`${squashed}/`),
+  });
   for (const name of codeMigrationFiles(migrationsDir)) {
     compileMigration(join(migrationsDir, name), join(target, name.replace(/\.ts$/, '.mjs')));
   }

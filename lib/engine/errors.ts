@@ -20,6 +20,9 @@ export class MigrationLoadError extends RdsMigrateError {
 
 export type GraphProblem =
   | 'duplicate-revision'
+  | 'replaced-still-present'
+  | 'replaced-twice'
+  | 'inside-squash'
   | 'unknown-parent'
   | 'cycle'
   | 'multiple-heads'

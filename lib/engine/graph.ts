@@ -23,12 +23,18 @@ export class RevisionGraph {
   private readonly childrenOf: ReadonlyMap<Revision, readonly Revision[]>;
   private readonly dependentsOf: ReadonlyMap<Revision, readonly Revision[]>;
   private readonly labelOwners: ReadonlyMap<string, Revision>;
+  private readonly replacements: ReadonlyMap<Revision, Revision>;
   private readonly position: ReadonlyMap<Revision, number>;
   private propagatedLabels: Map<Revision, string[]> | undefined;
 
-  private constructor(byRevision: Map<Revision, Migration>, labelOwners: Map<string, Revision>) {
+  private constructor(
+    byRevision: Map<Revision, Migration>,
+    labelOwners: Map<string, Revision>,
+    replacements: Map<Revision, Revision>,
+  ) {
     this.byRevision = byRevision;
     this.labelOwners = labelOwners;
+    this.replacements = replacements;
     this.childrenOf = childrenIndex(byRevision, (migration) => migration.downRevisions);
     this.dependentsOf = childrenIndex(byRevision, (migration) => migration.dependsOn ?? []);
     this.order = topologicalOrder(byRevision, (revision) => [
@@ -60,16 +66,26 @@ export class RevisionGraph {
       }
       byRevision.set(migration.revision, migration);
     }
+    const replacements = replacementIndex(byRevision);
     for (const migration of migrations) {
       for (const parent of migration.downRevisions) {
-        if (!byRevision.has(parent)) {
+        if (byRevision.has(parent)) continue;
+        const squash = replacements.get(parent);
+        if (squash) {
           throw new GraphError(
             'unknown-parent',
-            `${migration.source} (revision ${migration.revision}) names down_revision ${parent}, which no migration defines; ` +
-              'restore the missing migration or point down_revision at an existing one (rds-migrate heads lists them)',
+            `${migration.source} (revision ${migration.revision}) names down_revision ${parent}, which ` +
+              `${byRevision.get(squash)?.source} (revision ${squash}) squashed; only its last revision stays: ` +
+              `point down_revision at ${squash}`,
             [migration.revision, parent],
           );
         }
+        throw new GraphError(
+          'unknown-parent',
+          `${migration.source} (revision ${migration.revision}) names down_revision ${parent}, which no migration defines; ` +
+            'restore the missing migration or point down_revision at an existing one (rds-migrate heads lists them)',
+          [migration.revision, parent],
+        );
       }
     }
     const labelOwners = labelIndex(byRevision);
@@ -79,7 +95,12 @@ export class RevisionGraph {
       if (resolved !== migration.dependsOn)
         byRevision.set(migration.revision, { ...migration, dependsOn: resolved });
     }
-    return new RevisionGraph(byRevision, labelOwners);
+    return new RevisionGraph(byRevision, labelOwners, replacements);
+  }
+
+  /** The squash that replaces `revision` (its `replaces` names it), if one does. */
+  replacedBy(revision: Revision): Revision | undefined {
+    return this.replacements.get(revision);
   }
 
   get size(): number {
@@ -309,6 +330,40 @@ function childrenIndex(
 }
 
 /** Each branch label's revision; a label used twice, or equal to a revision id, is an error. */
+/**
+ * Which squash replaces each replaced revision. A replaced revision must not be a migration of
+ * the folder too (its file belongs in the squashed/ folder the loader skips), and only one squash
+ * may replace it.
+ */
+function replacementIndex(byRevision: ReadonlyMap<Revision, Migration>): Map<Revision, Revision> {
+  const replacedBy = new Map<Revision, Revision>();
+  for (const migration of byRevision.values()) {
+    for (const replaced of migration.replaces ?? []) {
+      const present = byRevision.get(replaced);
+      if (present) {
+        throw new GraphError(
+          'replaced-still-present',
+          `${present.source} (revision ${replaced}) is squashed into ${migration.source} (revision ` +
+            `${migration.revision}, its 'replaces'), yet still in the folder; move it to squashed/ in the ` +
+            'migrations folder (the loader skips that folder) or delete it',
+          [replaced, migration.revision],
+        );
+      }
+      const other = replacedBy.get(replaced);
+      if (other) {
+        throw new GraphError(
+          'replaced-twice',
+          `revision ${replaced} is replaced by two squashes, ${byRevision.get(other)?.source} and ${migration.source}; ` +
+            'keep one of them',
+          [replaced, other, migration.revision],
+        );
+      }
+      replacedBy.set(replaced, migration.revision);
+    }
+  }
+  return replacedBy;
+}
+
 function labelIndex(byRevision: ReadonlyMap<Revision, Migration>): Map<string, Revision> {
   const owners = new Map<string, Revision>();
   for (const migration of byRevision.values()) {

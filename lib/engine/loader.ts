@@ -36,6 +36,12 @@ export class FileMigrationProvider implements MigrationProvider {
   }
 }
 
+/**
+ * Where `rds-migrate squash` keeps the files it replaced, inside the migrations folder: the
+ * loader reads only the folder's top level, and the deployed function's asset leaves it out.
+ */
+export const SQUASHED_FOLDER = 'squashed';
+
 export async function loadMigrations(directory: string): Promise<Migration[]> {
   let names: string[];
   try {
@@ -78,6 +84,7 @@ const KNOWN_HEADER_KEYS = new Set([
   'batch_table',
   'batch_key',
   'batch_size',
+  'replaces',
 ]);
 
 /** Parses the text of a SQL migration file; `source` names it in errors. */
@@ -134,6 +141,7 @@ export function parseSqlMigration(source: string, text: string): Migration {
     downRevisions: parseParents(source, header.get('down_revision')),
     ...optionalNames('branchLabels', headerNames(source, 'branch_labels', header.get('branch_labels'))),
     ...optionalNames('dependsOn', headerNames(source, 'depends_on', header.get('depends_on'))),
+    ...optionalNames('replaces', parseParents(source, header.get('replaces'))),
     ...backgroundFields(
       source,
       background,
@@ -275,6 +283,7 @@ interface MigrationModule {
   dependsOn?: unknown;
   background?: unknown;
   requiresComplete?: unknown;
+  replaces?: unknown;
   up?: unknown;
   down?: unknown;
 }
@@ -349,6 +358,7 @@ export function migrationFromModule(
     downRevisions: moduleParents(source, exported.downRevision),
     ...optionalNames('branchLabels', moduleNames(source, 'branchLabels', exported.branchLabels)),
     ...optionalNames('dependsOn', moduleNames(source, 'dependsOn', exported.dependsOn)),
+    ...optionalNames('replaces', moduleReplaces(source, exported.replaces)),
     ...backgroundFields(
       source,
       moduleBackground(source, exported.background),
@@ -405,8 +415,17 @@ function moduleNames(source: string, key: string, value: unknown): string[] {
   );
 }
 
+/** `replaces` of a module: a list of revision ids, or nothing. */
+function moduleReplaces(source: string, value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    return value.map((item) => validRevision(source, item));
+  }
+  throw new MigrationLoadError(source, "has a 'replaces' that is not a list of revision ids");
+}
+
 /** `{ [key]: names }` when there are any, so a migration without them has no such field. */
-function optionalNames<K extends 'branchLabels' | 'dependsOn'>(
+function optionalNames<K extends 'branchLabels' | 'dependsOn' | 'replaces'>(
   key: K,
   names: readonly string[],
 ): Partial<Record<K, readonly string[]>> {

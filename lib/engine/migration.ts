@@ -119,6 +119,12 @@ export interface Migration {
    * `requires_complete`): the contract step of expand → backfill → contract. Absent: none.
    */
   readonly requiresComplete?: readonly Revision[];
+  /**
+   * The revisions this one squashes (header `replaces`, written by `rds-migrate squash`): it
+   * builds from nothing the schema they built, keeps the id of the last of them, and a database
+   * whose history holds them is at this revision already. Absent: none.
+   */
+  readonly replaces?: readonly Revision[];
   /** Where it came from, for messages: a path relative to the migrations folder, or 'history'. */
   readonly source: string;
   /** sha256 (hex) of the source file's text; drift is a change of this value. */

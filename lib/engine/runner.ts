@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { BackgroundGateClosed, readGates } from './background-gate.ts';
 import type { Database } from './database.ts';
-import { DriftError, type DriftedRevision, HistoryError, HistoryFormatError } from './errors.ts';
+import { DriftError, type DriftedRevision, GraphError, HistoryError, HistoryFormatError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
 import {
   History,
@@ -67,6 +67,7 @@ export async function migrate(
     // leaves no trace; a run with nothing to do creates nothing.
     const state = await history.read(db);
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
+    if (intent.action !== 'stamp') assertNotInsideSquash(planGraph, state.heads);
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
     assertFormatAllows(history, state, intent, plan);
@@ -152,7 +153,10 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
   for (const [revision, appliedChecksum] of state.checksums) {
     if (!graph.has(revision)) continue;
     const migration = graph.get(revision);
-    if (migration.checksum !== appliedChecksum) {
+    // A squash keeps the id of the last revision it replaces: a database that ran the replaced
+    // files applied that id from its old file, whose checksum is not the squash's.
+    const fromReplacedFiles = migration.replaces?.some((replaced) => state.checksums.has(replaced));
+    if (migration.checksum !== appliedChecksum && !fromReplacedFiles) {
       drifted.push({
         revision,
         source: migration.source,
@@ -162,6 +166,25 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
     }
   }
   return drifted;
+}
+
+/**
+ * A database part-way through revisions a squash replaced cannot go on with the squash: it
+ * builds them all at once, from nothing.
+ */
+export function assertNotInsideSquash(graph: RevisionGraph, heads: readonly Revision[]): void {
+  for (const head of heads) {
+    const squash = graph.has(head) ? undefined : graph.replacedBy(head);
+    if (!squash) continue;
+    throw new GraphError(
+      'inside-squash',
+      `the database is at ${head}, part-way through the revisions ${graph.get(squash).source} squashes into ` +
+        `${squash}; the squash builds them all from nothing, so it cannot finish what was started. With the ` +
+        `files from before the squash (git checkout <commit before it> -- <migrations folder>), run ` +
+        `rds-migrate up ${squash} (or down base); then this folder goes on from there`,
+      [head, squash],
+    );
+  }
 }
 
 /**
