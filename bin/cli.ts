@@ -4,6 +4,7 @@ import { runCli } from '../lib/cli/index.ts';
 
 const code = await runCli(process.argv.slice(2), {
   stdoutIsTerminal: process.stdout.isTTY === true,
+  stderrIsTerminal: process.stderr.isTTY === true,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,

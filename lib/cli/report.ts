@@ -3,6 +3,8 @@
  * function formats one kind of result; `--json` prints the objects themselves.
  */
 
+import { describeProgress } from '../engine/background-gate.ts';
+import type { BackgroundProgress } from '../engine/background-runs.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { LogRow } from '../engine/history.ts';
 import { CURRENT_FORMAT } from '../engine/history-format.ts';
@@ -63,6 +65,8 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
         `${batch.rowsPerSecond} rows/s${eta} (last ${batch.updatedAt.toISOString()})`,
     );
   }
+  // A function deployed by an older release answers without background runs.
+  lines.push(...formatBackground(status.background ?? []));
   if (status.drift.length > 0) {
     for (const drift of status.drift) {
       lines.push(
@@ -90,6 +94,26 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
     }
   }
   return lines.join('\n');
+}
+
+/** One line per background run: its state and how far it is; a completed one in short. */
+export function formatBackground(runs: readonly BackgroundProgress[]): string[] {
+  return runs.map((run) => {
+    if (run.state === 'completed') {
+      const when = run.completedAt ? ` ${new Date(run.completedAt).toISOString()}` : '';
+      return `background ${run.revision} completed${when}: ${run.rows.toLocaleString('en-US')} rows over ${run.rangeCount} ranges`;
+    }
+    const what =
+      {
+        pending: 'pending (applied, not started)',
+        running: 'running',
+        paused: 'paused (resume to go on)',
+        failed: 'failed (resume to go on from the checkpoints)',
+        cancelled: 'cancelled (down reverts it)',
+        reverted: 'reverted',
+      }[run.state as string] ?? run.state;
+    return `background ${run.revision} ${what}: ${describeProgress(run)}`;
+  });
 }
 
 function pendingCount(count: number): string {
@@ -309,6 +333,15 @@ export function formatRemote(
         lines.push(`snapshot   ${snapshot.id}  ${snapshot.createdAt.toISOString()}  ${snapshot.state}`);
       }
       lines.push(...formatDeploys((answer.deploys as RemoteDeploy[] | undefined) ?? []));
+      const executions = (answer.backgroundExecutions ?? {}) as Record<
+        string,
+        { status: string; error?: string }
+      >;
+      for (const [revision, execution] of Object.entries(executions)) {
+        lines.push(
+          `execution  ${revision}  ${execution.status}${execution.error ? ` (${execution.error})` : ''}`,
+        );
+      }
       return lines.join('\n');
     }
     case 'history':
@@ -330,6 +363,10 @@ export function formatRemote(
         `applied      ${answer.applied ? 'yes' : 'no'}`,
         formatLog((answer.log as LogRow[] | undefined) ?? []),
       ].join('\n');
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+      return `background ${answer.revision} is ${answer.state}${typeof answer.execution === 'string' ? ` (execution ${answer.execution})` : ''}`;
     case 'up':
     case 'down':
     case 'stamp': {

@@ -7,13 +7,16 @@ import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_CONCURRENCY, DEFAULT_RANGES } from '../engine/background.ts';
+import { type LocalRunReport, runBackgroundLocally } from '../engine/background-local.ts';
 import type { Database } from '../engine/database.ts';
-import { UsageError } from '../engine/errors.ts';
+import { RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { openServer, type Server } from '../local/server.ts';
+import { formatBackgroundRuns, progressView } from './background-progress.ts';
 import type { JsonOutputName, JsonOutputs } from './json-output.ts';
 import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
@@ -21,6 +24,8 @@ import { stderrLogger } from './run-log.ts';
 export interface CliIo {
   /** True when standard output is a terminal: drawings may use box characters and colour. */
   readonly stdoutIsTerminal?: boolean;
+  /** True when standard error is a terminal: progress is a bar redrawn in place, not lines. */
+  readonly stderrIsTerminal?: boolean;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
@@ -130,18 +135,58 @@ export class Session {
   /** Runs `intent`; what migrations log goes to stderr as it happens, the report to stdout at the end. */
   async run(intent: Intent, output: RunOutput): Promise<void> {
     const graph = await this.graph();
-    const report = await this.withDatabase((db) =>
-      migrate(db, graph, intent, {
+    const log = stderrLogger(this.io.stderr, { quiet: output.quiet });
+    const upgrade = intent.action === 'upgrade';
+    const { report, background } = await this.withServer(async (server) => {
+      // A run an earlier `up` left unfinished goes first: the plan may need it complete.
+      const before = upgrade ? await this.runBackground(server, graph, output) : [];
+      const connection = await server.connect();
+      const report = await migrate(connection.db, graph, intent, {
         actor: this.actor,
         args: this.args,
         history: this.history,
         lockWaitMs: this.lockWaitMs,
         lockRetries: this.lockRetries,
-        log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
-      }),
-    );
+        log,
+      }).finally(() => connection.close());
+      // `up` walks the background migrations waiting for a runner, in-process, after its plan.
+      const after = upgrade ? await this.runBackground(server, graph, output) : [];
+      return { report, background: [...before, ...after] };
+    });
     if (output.json) this.printJson('run', report);
     else this.print(formatRun(report));
+    if (background.length > 0)
+      (output.json ? this.io.stderr : this.io.stdout)(`${formatBackgroundRuns(background)}\n`);
+    const unfinished = background.find((run) => !run.completed);
+    if (unfinished) {
+      throw new RdsMigrateError(
+        `background migration ${unfinished.revision} did not complete (${unfinished.reason ?? 'stopped'}); run rds-migrate up again to go on from its checkpoints`,
+      );
+    }
+  }
+
+  /** The background runs waiting for a runner, walked with worker connections, progress on stderr. */
+  private async runBackground(
+    server: Server,
+    graph: RevisionGraph,
+    output: RunOutput,
+  ): Promise<LocalRunReport[]> {
+    const view = progressView(this.io.stderr, this.io.stderrIsTerminal === true && !output.quiet);
+    try {
+      return await runBackgroundLocally({
+        connect: () => server.connect(),
+        history: this.history,
+        graph,
+        args: this.args,
+        log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
+        ranges: output.ranges ?? DEFAULT_RANGES,
+        concurrency: output.concurrency ?? DEFAULT_CONCURRENCY,
+        actor: this.actor,
+        ...(output.quiet ? {} : { onProgress: view.show }),
+      });
+    } finally {
+      view.end();
+    }
   }
 }
 
@@ -149,6 +194,10 @@ export class Session {
 export interface RunOutput {
   readonly json?: boolean;
   readonly quiet?: boolean;
+  /** Key ranges of a background migration walked in-process (`up --ranges`). @default 8 */
+  readonly ranges?: number;
+  /** Worker connections walking them (`up --concurrency`). @default 4 */
+  readonly concurrency?: number;
 }
 
 export function parseContextArgs(pairs: readonly string[]): Record<string, string> {

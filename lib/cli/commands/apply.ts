@@ -9,6 +9,17 @@ interface RunCommandOptions {
   json?: boolean;
   quiet?: boolean;
   sql?: boolean;
+  ranges?: string;
+  concurrency?: string;
+}
+
+/** A whole number of at least 1 from an option, or a usage error naming it. */
+function count(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new UsageError(`${option} ${value}: give a whole number, e.g. 4`);
+  return parsed;
 }
 
 /** What --help says of the --sql text: what runs as it is, and what does not. */
@@ -49,9 +60,24 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       )
       .option('--json', 'print the run report as JSON')
       .option('-q, --quiet', QUIET_HELP)
+      .option(
+        '--ranges <n>',
+        'background migrations: key ranges each is split into, as the deployed state machine does (default 8)',
+      )
+      .option(
+        '--concurrency <n>',
+        'background migrations: worker connections walking the ranges at once (default 4)',
+      )
       .action(async (target: string, options: RunCommandOptions, command: Command) => {
         if (options.sql) return printOfflineSql(session(command), 'up', target);
-        await session(command).run({ action: 'upgrade', target }, options);
+        await session(command).run(
+          { action: 'upgrade', target },
+          {
+            ...options,
+            ranges: count(options.ranges, '--ranges'),
+            concurrency: count(options.concurrency, '--concurrency'),
+          },
+        );
       }),
     '  $ rds-migrate up\n  $ rds-migrate up 3f2a  # stop at revision 3f2a…\n  $ rds-migrate up -x dev_data=true\n' +
       '  $ rds-migrate up +1            # the next migration only\n' +
@@ -62,7 +88,8 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       '  $ rds-migrate up --json --quiet > report.json   # ctx.log lines go to stderr; --quiet keeps warnings only\n' +
       '  $ rds-migrate up --sql > plan.sql   # base to head, for review\n' +
       '  $ psql -v ON_ERROR_STOP=1 -f plan.sql "$DATABASE_URL"   # run it by hand (a DBA, a change window)\n' +
-      '  $ rds-migrate up --sql 3f2a:head\n  $ rds-migrate up --sql 3f2a:+2   # two steps past 3f2a…',
+      '  $ rds-migrate up --sql 3f2a:head\n  $ rds-migrate up --sql 3f2a:+2   # two steps past 3f2a…\n' +
+      '  $ rds-migrate up --ranges 16 --concurrency 8   # background migrations: 16 key ranges, 8 worker connections',
   );
 
   example(
@@ -82,7 +109,10 @@ export function registerApply(program: Command, { session }: CommandContext): vo
       .option('-q, --quiet', QUIET_HELP)
       .action(async (target: string | undefined, options: RunCommandOptions, command: Command) => {
         if (options.sql) return printOfflineSql(session(command), 'down', target);
-        await session(command).run({ action: 'downgrade', target }, options);
+        await session(command).run(
+          { action: 'downgrade', target },
+          { json: options.json, quiet: options.quiet },
+        );
       }),
     '  $ rds-migrate down        # one step\n  $ rds-migrate down 3f2a   # revert what came after 3f2a…\n  $ rds-migrate down base\n' +
       '  $ rds-migrate down -2             # two steps (with several heads: billing@-2 or <head>-2)\n' +

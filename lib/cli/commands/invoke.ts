@@ -21,12 +21,19 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
     program
       .command('invoke')
       .description(
-        'ask the deployed function (aws lambda invoke): status, history, show, heads; up, down, stamp',
+        'ask the deployed function (aws lambda invoke): status, history, show, heads; up, down, stamp; ' +
+          'pause, resume, cancel (a background migration)',
       )
       .argument('<action>', REMOTE_ACTIONS.join(', '))
       .requiredOption('--function-name <name>', "the function (the stack's FunctionName output)")
-      .option('--revision <revision>', 'for show, up, down and stamp')
-      .option('--confirm', 'required for up, down and stamp: they change the production database')
+      .option(
+        '--revision <revision>',
+        'for show, up, down, stamp, and the background migration to pause, resume or cancel',
+      )
+      .option(
+        '--confirm',
+        'required for up, down, stamp, pause, resume and cancel: they change the production database or its runs',
+      )
       .option('--limit <n>', 'history: how many log rows')
       .option(
         '--no-snapshot',
@@ -64,6 +71,12 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
       }),
     '  $ rds-migrate invoke status --function-name MyApp-DbMigrationsHandler\n' +
       '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler\n' +
-      '      # takes an RDS snapshot first and waits for it; --no-snapshot skips it',
+      '      # takes an RDS snapshot first and waits for it; --no-snapshot skips it\n' +
+      '  $ rds-migrate invoke pause --revision bf02e0a1b2c3 --confirm --function-name MyApp-DbMigrationsHandler\n' +
+      '      # a background migration: stops its execution, keeps its checkpoints\n' +
+      '  $ rds-migrate invoke resume --revision bf02e0a1b2c3 --confirm --function-name MyApp-DbMigrationsHandler\n' +
+      '      # a new execution goes on from the checkpoints (a paused or failed run)\n' +
+      '  $ rds-migrate invoke cancel --revision bf02e0a1b2c3 --confirm --function-name MyApp-DbMigrationsHandler\n' +
+      '      # stops it for good: what requires it stays refused; down reverts it',
   );
 }
