@@ -174,3 +174,4 @@ await (await import('./backfill.ts')).benchBackfill();
 await (await import('./handler.ts')).benchHandler();
 await (await import('./deploy.ts')).benchDeploy();
 await (await import('./autogen.ts')).benchAutogen();
+await (await import('./squash.ts')).benchSquash();
