@@ -2,7 +2,9 @@
  * The command line: program.ts (global options, error → exit code) registers one module per
  * command or command group from commands/; session.ts holds what they share (options, the
  * database or embedded server, output); report.ts formats the engine's results as text;
- * offline-sql.ts renders `--sql`; remote.ts asks the deployed function.
+ * graph-drawing.ts draws `history --graph` and `--format dot`; json-output.ts says what each
+ * `--json` prints (the types schemas/ is generated from); offline-sql.ts renders `--sql`;
+ * remote.ts asks the deployed function.
  *
  * It may import everything below it (engine, check, local); never construct/ or lambda/.
  * bin/cli.ts is its entry.
