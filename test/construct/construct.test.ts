@@ -177,7 +177,10 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
   });
 
   it('polls every 30 s for at most an hour', () => {
-    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    // The Provider framework's waiter: the state machine without a name of its own.
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      (resource) => resource.Properties.StateMachineName === undefined,
+    );
     const definition = JSON.stringify(machine?.Properties.DefinitionString);
     expect(definition).toContain('\\"IntervalSeconds\\":30');
     expect(definition).toContain('\\"MaxAttempts\\":120');
@@ -224,8 +227,98 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
         'rds:DescribeDBSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:*',
         `secretsmanager:DescribeSecret ${secret}`,
         `secretsmanager:GetSecretValue ${secret}`,
+        `states:StartExecution ${states}:stateMachine:${backgroundName()}`,
+        `states:DescribeExecution ${states}:execution:${backgroundName()}:*`,
+        `states:StopExecution ${states}:execution:${backgroundName()}:*`,
       ].sort(),
     );
+  });
+
+  /** The background state machine's fixed name, as synthesized. */
+  function backgroundName(): string {
+    const machine = template.toJSON().Resources[logicalId(stack.migrations.backgroundStateMachine)];
+    return machine.Properties.StateMachineName as string;
+  }
+  const states = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>';
+
+  describe('the background state machine', () => {
+    function definition(): Record<string, unknown> {
+      const machine = template.toJSON().Resources[logicalId(stack.migrations.backgroundStateMachine)];
+      const [, parts] = machine.Properties.DefinitionString['Fn::Join'] as [string, unknown[]];
+      const text = parts.map((part) => (typeof part === 'string' ? part : 'FUNCTION_ARN')).join('');
+      return JSON.parse(text) as Record<string, unknown>;
+    }
+
+    it('is a Standard workflow with a fixed name the function is told', () => {
+      expect(backgroundName()).toMatch(/^RdsMigrateExample-Migrations-[A-Za-z0-9]+$/);
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: backgroundName(),
+        StateMachineType: 'STANDARD',
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            BACKGROUND_STATE_MACHINE_ARN: {
+              'Fn::Join': ['', Match.arrayWith([`:stateMachine:${backgroundName()}`])],
+            },
+            BACKGROUND_RANGES: '8',
+          }),
+        },
+      });
+    });
+
+    it('splits, walks the ranges in a Distributed Map 4 at a time, each range in a loop, then completes', () => {
+      const machine = definition() as {
+        StartAt: string;
+        States: Record<string, Record<string, unknown>>;
+      };
+      expect(machine.StartAt).toBe('Split ranges');
+      const ranges = machine.States.Ranges as {
+        MaxConcurrency: number;
+        ItemsPath: string;
+        ItemProcessor: {
+          ProcessorConfig: unknown;
+          StartAt: string;
+          States: Record<string, Record<string, unknown>>;
+        };
+        Next: string;
+      };
+      expect(ranges).toMatchObject({
+        Type: 'Map',
+        ItemsPath: '$.ranges',
+        MaxConcurrency: 4,
+        Next: 'Complete',
+      });
+      expect(ranges.ItemProcessor.ProcessorConfig).toEqual({
+        Mode: 'DISTRIBUTED',
+        ExecutionType: 'STANDARD',
+      });
+      expect(ranges.ItemProcessor.States['Range done?']).toMatchObject({
+        Choices: [{ Variable: '$.result.done', BooleanEquals: true, Next: 'Range walked' }],
+        Default: 'Walk range',
+      });
+      expect(ranges.ItemProcessor.States['Walk range']?.Retry).toContainEqual(
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], BackoffRate: 2, JitterStrategy: 'FULL' }),
+      );
+      expect(machine.States.Complete).toMatchObject({ Next: 'Done' });
+    });
+
+    it('may invoke the migrations function and nothing else', () => {
+      const machineRole = template.toJSON().Resources[logicalId(stack.migrations.backgroundStateMachine)]
+        .Properties.RoleArn['Fn::GetAtt'][0] as string;
+      const invokes = permissionsOf(template, machineRole).filter((permission) =>
+        permission.startsWith('lambda:'),
+      );
+      expect(invokes).toEqual([
+        `lambda:InvokeFunction <${functionId}.Arn>`,
+        `lambda:InvokeFunction <${functionId}.Arn>:*`,
+      ]);
+    });
+
+    it('exists before the custom resource, which starts its executions', () => {
+      const resource = template.toJSON().Resources[logicalId(stack.migrations.customResource)];
+      expect(resource.DependsOn).toContain(logicalId(stack.migrations.backgroundStateMachine));
+    });
   });
 
   it('deletes only snapshots tagged rds-migrate:managed=true', () => {

@@ -264,3 +264,103 @@ describe('a background migration on the state machine', () => {
     expect(completions.rows[0]?.completed_by).toContain(execution.arn);
   });
 });
+
+describe('steering a background migration through the function', () => {
+  async function started(rows = 20_000) {
+    await deploy('base');
+    await seed(rows);
+    stepFunctions.hold = true;
+    await deploy('backfill', 'base');
+    return stepFunctions.only();
+  }
+
+  function invoke(payload: Record<string, unknown>) {
+    return handlerFor(current)(payload, lambdaContext());
+  }
+
+  it('shows each run in status: state, ranges, rows, errors and its execution', async () => {
+    const execution = await started();
+    const status = (await invoke({ action: 'status' })) as unknown as {
+      background: { revision: string; state: string; rows: number; estimatedTotal: number; errors: number }[];
+      backgroundExecutions: Record<string, { status: string }>;
+    };
+    expect(status.background).toMatchObject([
+      {
+        revision: REV.backfill,
+        state: 'running',
+        rows: 0,
+        estimatedTotal: 20_000,
+        errors: 0,
+        execution: execution.arn,
+      },
+    ]);
+    expect(status.backgroundExecutions).toEqual({
+      [REV.backfill]: expect.objectContaining({ status: 'RUNNING' }),
+    });
+  });
+
+  it('wants "confirm": true to pause, resume or cancel', async () => {
+    await started();
+    await expect(invoke({ action: 'pause', revision: REV.backfill })).rejects.toThrow(
+      /action 'pause' changes the database; add "confirm": true/,
+    );
+  });
+
+  it('pauses (stops the execution, keeps the checkpoints) and resumes from them with a new execution', async () => {
+    const first = await started();
+    stepFunctions.hold = false;
+    first.release();
+    let walks = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    stepFunctions.beforeTask = async (call) => {
+      if (call.state === 'Walk range' && ++walks > 6) await held;
+    };
+    while (walks <= 6) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await invoke({ action: 'pause', revision: REV.backfill, confirm: true })).toMatchObject({
+      action: 'pause',
+      state: 'paused',
+      execution: first.arn,
+    });
+    expect(first.status).toBe('ABORTED');
+    release();
+    const paused = await rowsTouched();
+    expect(paused['1']).toBeGreaterThan(0);
+    expect(paused['0']).toBeGreaterThan(0);
+
+    stepFunctions.beforeTask = () => undefined;
+    const resumed = (await invoke({
+      action: 'resume',
+      revision: REV.backfill,
+      confirm: true,
+    })) as unknown as {
+      execution: string;
+      state: string;
+    };
+    expect(resumed.state).toBe('running');
+    expect(resumed.execution).not.toBe(first.arn);
+    const second = stepFunctions.executions.get(resumed.execution);
+    await second?.done;
+    expect(second?.status).toBe('SUCCEEDED');
+    expect(await rowsTouched()).toEqual({ 1: 20_000 });
+    expect(await run()).toMatchObject({ state: 'completed' });
+  });
+
+  it('cancels for good: the gate stays closed, resume is refused, down reverts it', async () => {
+    const execution = await started();
+    expect(await invoke({ action: 'cancel', revision: REV.backfill, confirm: true })).toMatchObject({
+      state: 'cancelled',
+    });
+    expect(execution.status).toBe('ABORTED');
+    await expect(invoke({ action: 'resume', revision: REV.backfill, confirm: true })).rejects.toThrow(
+      /is cancelled, so it cannot resume.*reverted with down, then applied again/,
+    );
+    expect((await deploy('contract', 'backfill')).reason).toMatch(/and it is cancelled/);
+    current = 'backfill';
+    const down = await invoke({ action: 'down', revision: REV.base, confirm: true, snapshot: false });
+    expect(down).toMatchObject({ action: 'down', status: 'applied', to: [REV.base] });
+    expect(await run()).toMatchObject({ state: 'reverted' });
+  });
+});
