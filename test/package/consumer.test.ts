@@ -230,9 +230,12 @@ describe.sequential('the packed package, installed into a CDK app outside the re
       (path) =>
         !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) &&
         !/^dist\/(lib|bin)\/.+\.(js|d\.ts)$/.test(path) &&
-        !/^dist\/handler\/(index\.mjs|index\.mjs\.map|libpg-query\.wasm)$/.test(path),
+        !/^dist\/handler\/(index\.mjs|index\.mjs\.map|libpg-query\.wasm)$/.test(path) &&
+        !/^schemas\/[a-z-]+\.schema\.json$/.test(path),
     );
     expect(unexpected).toEqual([]);
+    // The JSON Schemas of every --json output, for scripts that read them.
+    expect(paths).toEqual(expect.arrayContaining(['schemas/check.schema.json', 'schemas/status.schema.json']));
     expect(paths.filter((path) => /test|fixture|bench/.test(path))).toEqual([]);
   });
 
