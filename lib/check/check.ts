@@ -16,6 +16,7 @@ import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
+import { backgroundProblems } from './background-rules.ts';
 import {
   type CheckScope,
   type CheckScopeOption,
@@ -166,6 +167,8 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
   const graphResult =
     loaded.problems.length > 0 ? undefined : checkGraph(loaded.migrations, options.heads, fileOf);
   if (graphResult) problems.push(...graphResult.problems);
+  // Background migrations: data work only, and what requires_complete names (background-rules.ts).
+  if (graphResult) problems.push(...(await backgroundProblems(graphResult.graph, { fileOf, args })));
   const graphSection: CheckSection = graphResult
     ? graphResult.section
     : { status: 'skipped', summary: 'some files cannot be read as migrations; fix those first' };
