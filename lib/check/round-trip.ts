@@ -83,6 +83,8 @@ export async function roundTrip(
       args: options.args,
       history,
       recordFingerprint: false,
+      // A scratch database: background migrations run in-process at their step, as up would.
+      backgroundInline: order.filter((revision) => chain.has(revision) && chain.get(revision).background),
     });
   const snapshot = () => schemaSnapshot(db, history.schema);
   const counts = { applied: 0, reverted: 0, reapplied: 0 };

@@ -101,6 +101,8 @@ export function formatBackground(runs: readonly BackgroundProgress[]): string[] 
   return runs.map((run) => {
     if (run.state === 'completed') {
       const when = run.completedAt ? ` ${new Date(run.completedAt).toISOString()}` : '';
+      if (run.rangeCount === 0)
+        return `background ${run.revision} completed${when}, in-process within the plan that needed it`;
       return `background ${run.revision} completed${when}: ${run.rows.toLocaleString('en-US')} rows over ${run.rangeCount} ranges`;
     }
     const what =

@@ -76,8 +76,8 @@ export interface RunOptions {
   readonly deadline?: number;
   /**
    * Background migrations to run in-process at their own step instead of recording them for a
-   * later run: those a later step of the same plan needs complete (background-gate.ts). `migrate`
-   * decides it. @default none
+   * later run (a scratch database's round trip); `migrate` adds those a later step of the same
+   * plan needs complete (background-gate.ts). @default none
    */
   readonly backgroundInline?: readonly Revision[];
 }

@@ -109,7 +109,7 @@ export async function migrate(
       history,
       plan,
       runId,
-      { ...options, backgroundInline: gates.inline },
+      { ...options, backgroundInline: [...(options.backgroundInline ?? []), ...gates.inline] },
       state.format.version,
       historyEmpty,
       state.inProgress,
@@ -118,7 +118,10 @@ export async function migrate(
     const outcome = await run.execute().finally(() => fingerprint.after({ runId, actor: options.actor }));
     const backgroundStarted = outcome.results
       .filter((step) => step.direction === 'up' && planGraph.has(step.revision))
-      .filter((step) => planGraph.get(step.revision).background && !gates.inline.includes(step.revision))
+      .filter((step) => planGraph.get(step.revision).background)
+      .filter(
+        (step) => !gates.inline.includes(step.revision) && !options.backgroundInline?.includes(step.revision),
+      )
       .map((step) => step.revision);
     return {
       runId,

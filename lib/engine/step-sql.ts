@@ -74,8 +74,13 @@ export function sqlStepInTransaction(timeouts: string, sql: string): string {
  * record that it is done (one short transaction of its own), so a resume never runs it twice.
  */
 export function statementWithProgressSql(statement: string, recordDone: string): string {
-  // The semicolon on its own line: a statement that ends in a -- comment would swallow it.
-  return `BEGIN;\n${statement}\n;\n${recordDone}\nCOMMIT;`;
+  return `BEGIN;\n${terminated(statement)}\n${recordDone}\nCOMMIT;`;
+}
+
+/** `statement;`, the semicolon on a line of its own when the last line has a -- comment that would swallow it. */
+function terminated(statement: string): string {
+  const lastLine = statement.trimEnd().split('\n').pop() ?? '';
+  return lastLine.includes('--') ? `${statement}\n;` : `${statement};`;
 }
 
 /**

@@ -53,7 +53,7 @@ describe('rds-migrate check', () => {
     expect(result.code).toBe(EXIT.ok);
     expect(result.stdout).toMatch(/graph\s+ok/);
     expect(result.stdout).toMatch(/lint\s+ok/);
-    expect(result.stdout).toMatch(/round trip\s+ok\s+6 up, 6 down, 6 up again/);
+    expect(result.stdout).toMatch(/round trip\s+ok\s+9 up, 9 down, 9 up again/);
     expect(result.stdout).toContain('clean: no problems');
   });
 

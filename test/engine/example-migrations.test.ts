@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runBackgroundLocally } from '../../lib/engine/background-local.ts';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { History } from '../../lib/engine/history.ts';
 import { loadMigrations } from '../../lib/engine/loader.ts';
 import { migrate } from '../../lib/engine/runner.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
@@ -27,7 +29,7 @@ async function count(sql: string): Promise<number> {
 
 describe('the example migrations', () => {
   it('form one chain with a single head', () => {
-    expect(graph.size).toBe(6);
+    expect(graph.size).toBe(9);
     expect(graph.heads).toHaveLength(1);
   });
 
@@ -43,7 +45,7 @@ describe('the example migrations', () => {
     const report = await migrate(
       connection.db,
       graph,
-      { action: 'upgrade', target: 'head' },
+      { action: 'upgrade', target: 'f4b1e6a2c9d8' },
       {
         actor: 'test',
         args: { batch_size: '1000' },
@@ -70,18 +72,55 @@ describe('the example migrations', () => {
   });
 
   it('seed sample rows only with -x dev_data=true', async () => {
-    await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { actor: 'test' });
+    const seed = 'f4b1e6a2c9d8';
+    await migrate(connection.db, graph, { action: 'upgrade', target: seed }, { actor: 'test' });
     expect(await count('SELECT count(*) AS n FROM users')).toBe(0);
     await migrate(connection.db, graph, { action: 'downgrade' }, { actor: 'test' });
     await migrate(
       connection.db,
       graph,
-      { action: 'upgrade', target: 'head' },
+      { action: 'upgrade', target: seed },
       { actor: 'test', args: { dev_data: 'true' } },
     );
     expect(await count('SELECT count(*) AS n FROM users')).toBe(3);
     await migrate(connection.db, graph, { action: 'downgrade' }, { actor: 'test' });
     expect(await count('SELECT count(*) AS n FROM users')).toBe(0);
+  });
+
+  it('expand, backfill in the background, then contract behind the gate (users.email_normalized)', async () => {
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'f4b1e6a2c9d8' }, { actor: 'test' });
+    await connection.db.query(
+      "INSERT INTO users (email) SELECT ' User' || i || '@Example.com ' FROM generate_series(1, 3000) AS i",
+    );
+    const expanded = await migrate(
+      connection.db,
+      graph,
+      { action: 'upgrade', target: '8f2b3c4d5e6a' },
+      { actor: 'test' },
+    );
+    expect(expanded.backgroundStarted).toEqual(['8f2b3c4d5e6a']);
+    await expect(
+      migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { actor: 'test' }),
+    ).rejects.toThrow(/requires background migration 8f2b3c4d5e6a complete, and it is pending/);
+    await runBackgroundLocally({
+      connect: async () => {
+        const session = await database.connect();
+        return { db: session.db, close: () => session.close() };
+      },
+      history: new History(),
+      graph,
+      args: {},
+      log: { info: () => undefined, warn: () => undefined },
+      ranges: 4,
+      concurrency: 2,
+      actor: 'test',
+    });
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { actor: 'test' });
+    expect(
+      await count("SELECT count(*) AS n FROM users WHERE email_normalized LIKE 'user%@example.com'"),
+    ).toBe(3000);
+    await connection.db.query("INSERT INTO users (email) VALUES ('New@Example.com')");
+    expect(await count("SELECT count(*) AS n FROM users WHERE email_normalized = 'new@example.com'")).toBe(1);
   });
 
   it('go down to base leaving the schema as it was, and up again to the same schema', async () => {

@@ -40,7 +40,7 @@ describe('create --autogenerate on the example app', () => {
     const result = await cli('create', '--autogenerate', 'nothing changed');
     expect(result.code).toBe(EXIT.ok);
     expect(result.stdout).toContain(
-      "nothing to generate: head's schema (f4b1e6a2c9d8) already matches schema/",
+      "nothing to generate: head's schema (9a3c4d5e6f7b) already matches schema/",
     );
     expect(await migrationFiles()).toEqual(before);
   });
@@ -48,7 +48,7 @@ describe('create --autogenerate on the example app', () => {
   it('writes migrations for a new column and index that check passes and up applies', async () => {
     await editSchema('010_users.sql', (text) =>
       text
-        .replace('  profile_image text\n', '  profile_image text,\n  bio text\n')
+        .replace('  email_normalized text,\n', '  email_normalized text,\n  bio text,\n')
         .concat('\nCREATE INDEX idx_users_created_at ON users (created_at);\n'),
     );
     const created = await cli('create', '--autogenerate', 'add bio and created_at index to users');
@@ -79,7 +79,7 @@ describe('create --autogenerate on the example app', () => {
   });
 
   it('says what needs review: an allow line awaiting a reason for a drop, and check fails until then', async () => {
-    await editSchema('010_users.sql', (text) => text.replace(',\n  profile_image text\n', '\n'));
+    await editSchema('010_users.sql', (text) => text.replace('  profile_image text,\n', ''));
     const created = await cli('create', '--autogenerate', 'drop profile image');
     expect(created.code).toBe(EXIT.ok);
     expect(created.stdout).toMatch(

@@ -47,7 +47,7 @@ describe('rds-migrate diff', () => {
       CREATE TABLE scratch_notes (id int)`);
     const result = await cli('diff');
     expect(result.code).toBe(EXIT.failed);
-    expect(result.stdout).toContain('at f4b1e6a2c9d8 differs from the schema its revision implies');
+    expect(result.stdout).toContain('at 9a3c4d5e6f7b differs from the schema its revision implies');
     for (const statement of [
       'drop table "public"."scratch_notes";',
       'alter table "public"."users" drop column "nickname";',
@@ -56,7 +56,7 @@ describe('rds-migrate diff', () => {
     ]) {
       expect(result.stdout).toContain(statement);
     }
-    expect(result.stderr).toContain('differs from the schema of f4b1e6a2c9d8 by 4 statement(s)');
+    expect(result.stderr).toContain('differs from the schema of 9a3c4d5e6f7b by 4 statement(s)');
 
     // The printed SQL, run as it is (psql -f would), brings it back.
     await connection.db.query(result.stdout);
@@ -69,7 +69,7 @@ describe('rds-migrate diff', () => {
     const result = await cli('diff', '--json');
     expect(result.code).toBe(EXIT.failed);
     expect(JSON.parse(result.stdout)).toMatchObject({
-      current: ['f4b1e6a2c9d8'],
+      current: ['9a3c4d5e6f7b'],
       differs: true,
       statements: ['alter table "public"."products" alter column "price" drop not null;'],
     });
