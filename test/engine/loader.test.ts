@@ -9,6 +9,7 @@ import {
   migrationFromModule,
   parseSqlMigration,
 } from '../../lib/engine/loader.ts';
+import type { MigrationStep } from '../../lib/engine/migration.ts';
 
 const header = '-- revision: abcd00000001\n-- down_revision: none\n-- message: things\n';
 
@@ -138,7 +139,65 @@ describe('parseSqlMigration', () => {
   it('takes CRLF line endings as the same checksum', () => {
     expect(checksumOf('a\r\nb\r\n')).toBe(checksumOf('a\nb\n'));
   });
+
+  it('finds sections, their SQL and lines as a line-by-line reading does, looking only at lines with migrate: in them', () => {
+    const lines = [
+      '-- migrate:up',
+      '  --   migrate:down  ',
+      '-- migrate: up',
+      '-- migrate:upper',
+      'SELECT 1; -- migrate:down',
+      "SELECT 'migrate:up';",
+      '',
+      '   ',
+      '\u2028',
+      'CREATE TABLE t (a int);',
+      '-- migrate:down\r',
+      '-- owner: anywhere',
+    ];
+    // Every file of up to four of these lines after the header, CRLF or not: 2 x 12^4 of them.
+    const files: string[] = [];
+    const pick = (count: number, prefix: string[]): void => {
+      if (count === 0) {
+        files.push(`${header}${prefix.join('\n')}`, `${header}${prefix.join('\r\n')}\r\n`);
+        return;
+      }
+      for (const line of lines) pick(count - 1, [...prefix, line]);
+    };
+    pick(4, []);
+    let compared = 0;
+    for (const text of files) {
+      const expected = readLineByLine(text);
+      if (!expected) continue;
+      const migration = parseSqlMigration('x.sql', text);
+      expect({ up: migration.up, down: migration.down }).toEqual(expected);
+      expect(migration.checksum).toBe(checksumOf(text));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(5000);
+  });
 });
+
+/** The sections of a file read one line at a time (how the parser worked before it skipped lines): undefined if it has no single up section. */
+function readLineByLine(text: string): { up: MigrationStep; down?: MigrationStep } | undefined {
+  const sections: Record<string, { start: number; lines: string[] }> = {};
+  let current: string | undefined;
+  for (const [index, line] of text.replace(/\r\n/g, '\n').split('\n').entries()) {
+    const marker = /^--\s*migrate:(up|down)\s*$/.exec(line.trim());
+    if (marker?.[1]) {
+      if (sections[marker[1]]) return undefined;
+      current = marker[1];
+      sections[current] = { start: index + 2, lines: [] };
+    } else if (current) sections[current]?.lines.push(line);
+  }
+  const step = (section: { start: number; lines: string[] } | undefined): MigrationStep | undefined => {
+    if (!section) return undefined;
+    const blank = section.lines.findIndex((line) => line.trim() !== '');
+    return { kind: 'sql', sql: section.lines.join('\n').trim(), line: section.start + Math.max(0, blank) };
+  };
+  const up = step(sections.up);
+  return up ? { up, down: step(sections.down) } : undefined;
+}
 
 describe('loadMigrations', () => {
   let folder: string;
