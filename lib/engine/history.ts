@@ -131,51 +131,66 @@ export class History {
     return Boolean(result.rows[0]?.found);
   }
 
-  async read(db: Database): Promise<HistoryState> {
-    const tables = await db.query<{ heads: string | null; format: string | null }>(
-      'SELECT to_regclass($1)::text AS heads, to_regclass($2)::text AS format',
-      [`${this.q}.heads`, `${this.q}.format`],
-    );
-    const found = tables.rows[0];
-    if (!found?.heads) return { exists: false, format: { version: 0 }, heads: [], checksums: new Map() };
-    // Rows of kinds, directions and columns this release does not know are left alone: a newer
-    // release may have written them (see history-format.ts).
-    const formatRow = found.format
-      ? `UNION ALL
-       SELECT 'format', release, version::text, NULL FROM (
-         SELECT version, release FROM ${this.q}.format ORDER BY version DESC LIMIT 1) newest`
-      : '';
-    const result = await db.query<{
-      kind: string;
-      revision: string | null;
-      value: string | null;
-      at: Date | null;
-    }>(
-      `SELECT 'head' AS kind, revision, NULL AS value, NULL::timestamptz AS at FROM ${this.q}.heads
-       UNION ALL
-       SELECT 'checksum', revision, checksum, NULL FROM (
-         SELECT DISTINCT ON (revision) revision, checksum, direction FROM ${this.q}.log
-         ORDER BY revision, id DESC) latest
-       WHERE direction IN ('up', 'stamp-up')
-       UNION ALL
-       SELECT 'in_progress', revision, direction || ' ' || actor || ' ' || coalesce(to_jsonb(p) ->> 'statements_done', '0'), started_at
-       FROM ${this.q}.in_progress p
-       ${formatRow}`,
-    );
-    const heads: Revision[] = [];
-    const checksums = new Map<Revision, string>();
-    let inProgress: InProgress | undefined;
-    let format: HistoryFormat = { version: 1 };
-    for (const row of result.rows) {
-      if (row.kind === 'head') heads.push(row.revision ?? '');
-      else if (row.kind === 'checksum') checksums.set(row.revision ?? '', row.value ?? '');
-      else if (row.kind === 'format')
-        format = { version: Number(row.value), release: row.revision ?? undefined };
-      else
-        inProgress =
-          parseInProgress(row.revision ?? '', row.value ?? '', row.at ?? new Date(0)) ?? inProgress;
+  /**
+   * A select list (one row) that says which history tables exist, read with a fresh snapshot:
+   * the runner sends it with its lock (lock.ts) and passes the row to `read`.
+   */
+  probeSql(): string {
+    return `(SELECT coalesce(array_agg(c.relname::text), '{}') FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${escapeLiteral(this.schema)} AND c.relname IN ('heads', 'format')) AS history_tables`;
+  }
+
+  /**
+   * The heads, each applied revision's checksum, the in-progress mark and the format, in one
+   * round trip (none when `probed`, the row of `probeSql`, says there is no history yet).
+   */
+  async read(db: Database, probed?: Record<string, unknown>): Promise<HistoryState> {
+    const row = probed ?? (await db.query(`SELECT ${this.probeSql()}`)).rows[0];
+    const tables = (row?.history_tables as string[] | undefined) ?? [];
+    if (!tables.includes('heads')) {
+      return { exists: false, format: { version: 0 }, heads: [], checksums: new Map() };
     }
-    return { exists: true, format, heads: heads.sort(), checksums, inProgress };
+    // Rows of kinds, directions and columns this release does not know are left alone: a newer
+    // release may have written them (see history-format.ts). One row, the checksums as one
+    // string: on a no-op `up` with hundreds of revisions, parsing rows is most of the read.
+    const format = tables.includes('format')
+      ? `(SELECT version::text || ' ' || coalesce(release, '') FROM ${this.q}.format ORDER BY version DESC LIMIT 1)`
+      : 'NULL::text';
+    const result = await db.query<{
+      heads: string[];
+      checksums: string | null;
+      in_progress: { revision: string; value: string; at: number }[] | null;
+      format: string | null;
+    }>(
+      `SELECT (SELECT coalesce(array_agg(revision), '{}') FROM ${this.q}.heads) AS heads,
+        (SELECT string_agg(revision || ' ' || checksum, ' ') FROM (
+           SELECT DISTINCT ON (revision) revision, checksum, direction FROM ${this.q}.log
+           ORDER BY revision, id DESC) latest
+         WHERE direction IN ('up', 'stamp-up')) AS checksums,
+        (SELECT json_agg(json_build_object('revision', revision,
+           'value', direction || ' ' || actor || ' ' || coalesce(to_jsonb(p) ->> 'statements_done', '0'),
+           'at', extract(epoch FROM started_at) * 1000))
+         FROM ${this.q}.in_progress p) AS in_progress,
+        ${format} AS format`,
+    );
+    const found = result.rows[0];
+    const checksums = new Map<Revision, string>();
+    const pairs = found?.checksums ? found.checksums.split(' ') : [];
+    for (let index = 0; index + 1 < pairs.length; index += 2) {
+      checksums.set(pairs[index] as string, pairs[index + 1] as string);
+    }
+    let inProgress: InProgress | undefined;
+    for (const mark of found?.in_progress ?? []) {
+      inProgress = parseInProgress(mark.revision, mark.value, new Date(mark.at)) ?? inProgress;
+    }
+    return {
+      exists: true,
+      format: formatOf(found?.format ?? null),
+      heads: [...(found?.heads ?? [])].sort(),
+      checksums,
+      inProgress,
+    };
   }
 
   /**
@@ -406,6 +421,13 @@ function batchProgressOf(row: {
 
 function textArray(values: readonly string[]): string {
   return `ARRAY[${values.map((value) => escapeLiteral(value)).join(', ')}]::text[]`;
+}
+
+/** `<version> <release>` from the format table; 1 when there is none (written by rds-migrate 0.1.0). */
+function formatOf(text: string | null): HistoryFormat {
+  if (text === null) return { version: 1 };
+  const [version, release] = text.split(' ');
+  return { version: Number(version), release: release || undefined };
 }
 
 /** An in_progress row; undefined for a direction this release does not know (a newer one wrote it). */

@@ -3,6 +3,7 @@
  * to a bound, then reports who holds the lock. The lock lives as long as the session, so a
  * runner that dies releases it with its connection.
  */
+import { escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { LockTimeoutError } from './errors.ts';
 
@@ -17,7 +18,27 @@ export async function withLock<T>(
   waitMs: number,
   body: () => Promise<T>,
 ): Promise<T> {
-  await acquire(db, name, waitMs);
+  await acquire(db, name, waitMs, undefined);
+  return holding(db, name, body);
+}
+
+/**
+ * `withLock`, and a read the body needs first: `read` is the select list of one row (literal SQL,
+ * no parameters). It travels in the lock's round trip when the lock is free; the body gets its row.
+ */
+export async function withLockReading<T>(
+  db: Database,
+  name: string,
+  waitMs: number,
+  read: string,
+  body: (row: Record<string, unknown> | undefined) => Promise<T>,
+): Promise<T> {
+  const row = await acquire(db, name, waitMs, read);
+  return holding(db, name, () => body(row));
+}
+
+/** Runs `body` with the lock held, and releases it whatever happens. */
+async function holding<T>(db: Database, name: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } finally {
@@ -25,13 +46,23 @@ export async function withLock<T>(
   }
 }
 
-async function acquire(db: Database, name: string, waitMs: number): Promise<void> {
+async function acquire(
+  db: Database,
+  name: string,
+  waitMs: number,
+  read: string | undefined,
+): Promise<Record<string, unknown> | undefined> {
   // Usually free: one round trip. Otherwise wait, bounded by lock_timeout.
-  const free = await db.query<{ locked: boolean }>(
-    'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
-    [LOCK_CLASS, name],
-  );
-  if (free.rows[0]?.locked) return;
+  if (read) {
+    const row = await tryLockAndRead(db, name, read);
+    if (row?.rds_migrate_locked) return row;
+  } else {
+    const free = await db.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+      [LOCK_CLASS, name],
+    );
+    if (free.rows[0]?.locked) return undefined;
+  }
   const started = Date.now();
   await db.query(`SET lock_timeout = '${Math.max(1, Math.floor(waitMs))}ms'`);
   try {
@@ -42,6 +73,36 @@ async function acquire(db: Database, name: string, waitMs: number): Promise<void
     throw new LockTimeoutError(Date.now() - started, await describeHolder(db, name));
   }
   await db.query('RESET lock_timeout');
+  return read ? (await db.query(`SELECT ${read}`)).rows[0] : undefined;
+}
+
+/**
+ * The lock and a read in one round trip, as two statements: the read's snapshot is then taken
+ * after the lock is held (one statement would take it before). Only the last statement's row
+ * comes back, so it also says whether this session now holds the lock.
+ */
+async function tryLockAndRead(
+  db: Database,
+  name: string,
+  read: string,
+): Promise<Record<string, unknown> | undefined> {
+  const key = escapeLiteral(name);
+  const result = await db
+    .query(
+      `SELECT pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${key}));
+SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+  AND classid = ${LOCK_CLASS} AND objsubid = 2 AND objid = (hashtext(${key})::bigint & 4294967295)::text::oid
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS rds_migrate_locked,
+${read}`,
+    )
+    .catch(async (error: unknown) => {
+      // The lock may be held even though the read failed: never keep it past this call.
+      await db
+        .query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, name])
+        .catch(() => undefined);
+      throw error;
+    });
+  return result.rows[0];
 }
 
 async function describeHolder(db: Database, name: string): Promise<string | undefined> {

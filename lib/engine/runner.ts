@@ -18,7 +18,7 @@ import {
   type RecordedDownStep,
 } from './history.ts';
 import { CURRENT_FORMAT } from './history-format.ts';
-import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.ts';
+import { DEFAULT_LOCK_WAIT_MS, withLockReading } from './lock.ts';
 import type { Revision } from './migration.ts';
 import { type Plan, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
 import { PlanRun, type RunOptions, type StepResult } from './plan-run.ts';
@@ -62,10 +62,11 @@ export async function migrate(
 ): Promise<RunReport> {
   const history = options.history ?? new History();
   const started = Date.now();
-  return withLock(db, history.lockName, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
+  const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+  return withLockReading(db, history.lockName, lockWaitMs, history.probeSql(), async (probed) => {
     // The history schema is created in the plan's first transaction, so a failed first run
     // leaves no trace; a run with nothing to do creates nothing.
-    const state = await history.read(db);
+    const state = await history.read(db, probed);
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
     if (intent.action !== 'stamp') assertNotInsideSquash(planGraph, state.heads);
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);

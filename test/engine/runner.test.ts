@@ -295,4 +295,24 @@ describe('concurrent runners', () => {
     const log = await new History().log(connection.db);
     expect(log.map((row) => row.revision).sort()).toEqual(['cccc01', 'cccc02', 'cccc03', 'cccc04']);
   });
+
+  it('read the history only once they hold the lock: one that waited finds what the other applied', async () => {
+    const graph = RevisionGraph.from(tableChain('dddd01', 'dddd02'));
+    const other = await database.connect('first-runner');
+    await other.db.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x52444d, 'rds-migrate:rds_migrate']);
+    const waiting = migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options);
+    await new Promise((done) => setTimeout(done, 200));
+    const first = await migrate(other.db, graph, { action: 'upgrade', target: 'head' }, options);
+    await other.db.query('SELECT pg_advisory_unlock($1, hashtext($2))', [
+      0x52444d,
+      'rds-migrate:rds_migrate',
+    ]);
+    expect(first.status).toBe('applied');
+    expect((await waiting).status).toBe('up-to-date');
+    const held = await connection.db.query<{ locks: string }>(
+      "SELECT count(*) AS locks FROM pg_locks WHERE locktype = 'advisory' AND classid = $1",
+      [0x52444d],
+    );
+    expect(held.rows[0]?.locks).toBe('0');
+  });
 });
