@@ -37,6 +37,8 @@ export function planUpgrade(graph: RevisionGraph, current: readonly Revision[], 
     (text) => resolveTarget(graph, text, { current, direction: 'up' }).revisions,
   );
   const applied = graph.ancestors(current);
+  // The applied set holds the ancestors of all it holds: a no-op needs no second walk.
+  if (targets.every((revision) => applied.has(revision))) return walk(graph, current, applied, [], 'up');
   const wanted = graph.ancestors(targets);
   const toApply = graph.sorted([...wanted].filter((revision) => !applied.has(revision)));
   return walk(graph, current, applied, toApply, 'up');
@@ -166,6 +168,7 @@ function walk(
   revisions: readonly Revision[],
   direction: Direction,
 ): Plan {
+  if (revisions.length === 0) return { from: [...current], to: [...current], steps: [] };
   const state = new Set(applied);
   const heads = new Set(graph.headsOf(state));
   const steps = revisions.map((revision): PlanStep => {
