@@ -171,6 +171,7 @@ async function writeResults(results: Record<string, unknown> & { cells: readonly
 await main();
 await (await import('./check.ts')).benchCheck();
 await (await import('./backfill.ts')).benchBackfill();
+await (await import('./background.ts')).benchBackground();
 await (await import('./handler.ts')).benchHandler();
 await (await import('./deploy.ts')).benchDeploy();
 await (await import('./autogen.ts')).benchAutogen();

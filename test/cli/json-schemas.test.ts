@@ -129,8 +129,8 @@ describe('every --json output keeps to its schema', () => {
     await writeFile(
       usersFile,
       (await readFile(usersFile, 'utf8')).replace(
-        '  profile_image text\n',
-        '  profile_image text,\n  bio text\n',
+        '  email_normalized text,\n',
+        '  email_normalized text,\n  bio text,\n',
       ),
     );
     const created = await json('create-autogenerate', EXIT.ok, 'create', '--autogenerate', 'add bio');
