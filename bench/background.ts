@@ -54,7 +54,12 @@ export async function runBackgroundBench(adminUrl: string, rows: number): Promis
     for (const ranges of RANGES) {
       const ms = await backgroundRun(client, url, `by_ranges_${ranges}`, ranges);
       results.push(
-        result(`background, ${ranges} range${ranges === 1 ? '' : 's'} (${ranges} workers)`, ms, rows, plain),
+        result(
+          `background, ${ranges} range${ranges === 1 ? '' : 's'} (${ranges} worker${ranges === 1 ? '' : 's'})`,
+          ms,
+          rows,
+          plain,
+        ),
       );
     }
     for (const table of tables) await assertFilled(client, table, rows);
