@@ -6,7 +6,7 @@
  * step-runner.ts.
  */
 import { DeadlineReached } from './context.ts';
-import type { Database } from './database.ts';
+import type { Database, QueryResult } from './database.ts';
 import type { CommittedUnit } from './errors.ts';
 import {
   ConnectionLostError,
@@ -249,22 +249,27 @@ export class PlanRun {
   ): Promise<StepResult[]> {
     const results: StepResult[] = [];
     const logged: LoggedStep[] = [];
-    await this.query(beginSql(this.history, this.historyFormat), 'BEGIN');
+    // A history to create or upgrade goes with BEGIN in a round trip of its own, so that no
+    // step's duration includes it; a plain BEGIN travels with the unit's first query.
+    const begin = beginSql(this.history, this.historyFormat);
+    if (begin !== 'BEGIN') await this.query(begin, 'BEGIN');
+    const session = begin === 'BEGIN' ? new BeginWithFirstQuery(this.db) : undefined;
+    const db = session ?? this.db;
     let current: PlanStep | undefined;
     try {
       for (const step of steps) {
         current = step;
         const startedAt = new Date();
-        const { entry, durationMs } = await this.runStep(step, true, note);
+        const { entry, durationMs } = await this.runStep(step, true, note, 0, db);
         logged.push({ entry, durationMs, startedAt });
         results.push(this.result(step, unit, durationMs));
       }
       current = undefined;
       const headsAfter = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
-      await this.query(commitSql(this.history, logged, headsAfter), 'COMMIT');
+      await sendQuery(db, commitSql(this.history, logged, headsAfter), 'COMMIT');
       this.historyFormat = Math.max(this.historyFormat, CURRENT_FORMAT);
     } catch (error) {
-      await this.db.query('ROLLBACK').catch(() => undefined);
+      if (session?.begun !== false) await this.db.query('ROLLBACK').catch(() => undefined);
       throw this.failure(error, current ?? steps[steps.length - 1], unit);
     }
     this.headsNow = steps[steps.length - 1]?.headsAfter ?? this.headsNow;
@@ -315,6 +320,7 @@ export class PlanRun {
     inTransaction: boolean,
     note?: string,
     statementsDone = 0,
+    db: Database = this.db,
   ): Promise<{ entry: LogEntry; durationMs: number }> {
     const downStep = step.direction === 'up' ? await recordDownStep(step.migration) : undefined;
     const entry = {
@@ -328,7 +334,12 @@ export class PlanRun {
           record: (done: number) => this.history.statementsDoneSql(step.revision, done),
         };
     const started = performance.now();
-    await runStepWork(this.stepContext, step, inTransaction, progress);
+    await runStepWork(
+      db === this.db ? this.stepContext : { ...this.stepContext, db },
+      step,
+      inTransaction,
+      progress,
+    );
     const durationMs = performance.now() - started;
     if (inTransaction) return { entry, durationMs };
     await this.query(stepFinishSql(this.history, step, entry, durationMs), `record ${step.revision}`);
@@ -378,6 +389,35 @@ export class PlanRun {
       );
     }
     return undefined;
+  }
+}
+
+/**
+ * A unit's session whose BEGIN waits for the unit's first query and travels with it: one round
+ * trip fewer per transaction. A query with parameters cannot share its round trip, so BEGIN goes
+ * alone before one.
+ */
+class BeginWithFirstQuery implements Database {
+  private pending = true;
+
+  constructor(private readonly db: Database) {}
+
+  /** Whether BEGIN has been sent: a unit that failed before any query has nothing to roll back. */
+  get begun(): boolean {
+    return !this.pending;
+  }
+
+  async query<T = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<T>> {
+    if (!this.pending) return this.db.query<T>(text, values);
+    this.pending = false;
+    if (values !== undefined && values.length > 0) {
+      await this.db.query('BEGIN');
+      return this.db.query<T>(text, values);
+    }
+    return this.db.query<T>(`BEGIN;\n${text}`);
   }
 }
 

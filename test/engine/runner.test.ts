@@ -96,6 +96,32 @@ describe('migrate', () => {
     expect((await new History().log(connection.db)).map((row) => row.revision)).toEqual(['aaaa01']);
   });
 
+  it('rolls back a unit whose first migration fails in the round trip that began it, leaving the session usable', async () => {
+    const good = tableChain('aaaa01');
+    await migrate(connection.db, RevisionGraph.from(good), { action: 'upgrade', target: 'head' }, options);
+    const failing = RevisionGraph.from([
+      ...good,
+      sqlMigration('aaaa02', 'CREATE TABLE second (id int); ALTER TABLE missing ADD COLUMN x int', {
+        parents: ['aaaa01'],
+      }),
+    ]);
+    const error = await migrate(connection.db, failing, { action: 'upgrade', target: 'head' }, options).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(MigrationFailed);
+    expect(error.revision).toBe('aaaa02');
+    const open = await connection.db.query<{ open: boolean }>(
+      "SELECT now() <> statement_timestamp() AS open, to_regclass('second') IS NULL AS gone",
+    );
+    expect(open.rows[0]).toEqual({ open: false, gone: true });
+    const fixed = RevisionGraph.from([
+      ...good,
+      sqlMigration('aaaa03', 'CREATE TABLE third (id int)', { parents: ['aaaa01'] }),
+    ]);
+    const report = await migrate(connection.db, fixed, { action: 'upgrade', target: 'head' }, options);
+    expect(report.steps.map((step) => step.revision)).toEqual(['aaaa03']);
+  });
+
   it('runs a transaction: false migration alone, between two transactions', async () => {
     const graph = RevisionGraph.from([
       sqlMigration('tbl001', 'CREATE TABLE items (id int PRIMARY KEY, name text)', {
