@@ -97,7 +97,9 @@ function sqlTemplate(revision: Revision, parents: readonly Revision[], message: 
 -- transaction (needed for CREATE INDEX CONCURRENTLY); 'lock_timeout: 5s' and
 -- 'statement_timeout: 5min' override the defaults; 'irreversible: <why>' instead of a down step;
 -- 'branch_labels: billing' names this branch (billing@head); 'depends_on: <rev>' applies
--- another branch's revision first without merging.
+-- another branch's revision first without merging. 'background: true' with 'batch_table: <table>'
+-- runs the up statement per batch of keys ($1) beside the deploy; 'requires_complete: <rev>'
+-- waits for such a background migration to complete.
 
 -- migrate:up
 
@@ -119,6 +121,8 @@ export default {
   // transaction: false, // run outside the plan's transaction (required to use ctx.batch)
   // branchLabels: ['billing'], // names this branch: billing@head, billing@base
   // dependsOn: ['<revision>'], // another branch's revision, applied first without merging
+  // background: true, // data work only, one ctx.batch walk, run beside the deploy (Step Functions)
+  // requiresComplete: ['<revision>'], // applied only once that background migration has completed
 
   async up(ctx: MigrationContext): Promise<void> {
     // await ctx.sql\`ALTER TABLE ...\`;
