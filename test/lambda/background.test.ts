@@ -364,3 +364,25 @@ describe('steering a background migration through the function', () => {
     expect(await run()).toMatchObject({ state: 'reverted' });
   });
 });
+
+describe('the same state machine with an inline Map', () => {
+  it('backfills over 8 ranges, 2 at a time', async () => {
+    const inline = synthesizedDefinition(join(FIXTURES, 'backfill'), {
+      ranges: 8,
+      maxConcurrency: 2,
+      mapMode: 'inline',
+    });
+    const ranges = (inline.States as Record<string, { ItemProcessor?: { ProcessorConfig?: unknown } }>)
+      .Ranges;
+    expect(ranges?.ItemProcessor?.ProcessorConfig).toEqual({ Mode: 'INLINE' });
+    stepFunctions = new LocalStepFunctions(inline, () => handlerFor(current));
+    await deploy('base');
+    await seed(20_000);
+    await deploy('backfill', 'base');
+    const execution = stepFunctions.only();
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(await rowsTouched()).toEqual({ 1: 20_000 });
+    expect(stepFunctions.maxInFlight.get('Walk range')).toBe(2);
+  });
+});
