@@ -6,8 +6,8 @@
  *   before it runs, and the run is marked reverted with the down step;
  * - `pause` marks the run paused (batches in flight finish, no other starts) and stops its
  *   execution; the checkpoints stay;
- * - `resume` starts a new execution of a paused, failed or never started run: it walks the
- *   same ranges from their checkpoints;
+ * - `resume` starts a new execution of a paused, failed or never started run, or of one whose
+ *   execution is over though the run says running: it walks the same ranges from their checkpoints;
  * - `cancel` marks the run cancelled and stops its execution: the gate stays closed for good,
  *   and `down` reverts the migration.
  */
@@ -129,7 +129,7 @@ export async function steer(
         `no background run of ${revision} is recorded; {"action":"status"} lists them (the revision's full id)`,
       );
     }
-    if (!FROM[action].includes(run.state)) {
+    if (!FROM[action].includes(run.state) && !(action === 'resume' && (await executionDied(runtime, run)))) {
       throw new UsageError(
         `the background run of ${revision} is ${run.state}, so it cannot ${action}; ${action} works on a run that is ` +
           `${FROM[action].join(', ')}${run.state === 'cancelled' ? ' (a cancelled run is reverted with down, then applied again)' : ''}`,
@@ -168,7 +168,7 @@ async function resume(
     `${runtime.clock.now().toISOString()}:${run.execution ?? ''}`,
   );
   const arn = executionArnOf(executions.stateMachineArn, name);
-  if (!(await runs.claim(db, run.revision, arn, FROM.resume))) {
+  if (!(await runs.claim(db, run.revision, arn, [...FROM.resume, 'running']))) {
     throw new UsageError(
       `the background run of ${run.revision} changed meanwhile; ask for its status and try again`,
     );
@@ -187,7 +187,8 @@ export async function executionsOf(
   const found: Record<Revision, ExecutionStatus> = {};
   if (!executions) return found;
   for (const run of runs) {
-    if (!run.execution?.startsWith('arn:')) continue;
+    // Finished runs keep their record; their executions are history, not worth a call each.
+    if (!run.execution?.startsWith('arn:') || run.state === 'completed' || run.state === 'reverted') continue;
     try {
       found[run.revision] = await executions.describe(run.execution);
     } catch (error) {
@@ -195,6 +196,15 @@ export async function executionsOf(
     }
   }
   return found;
+}
+
+/**
+ * A run still marked running whose execution is over (stopped from the console, failed before it
+ * could record it, never started): resume may take it over.
+ */
+async function executionDied(runtime: Runtime, run: BackgroundRun): Promise<boolean> {
+  if (run.state !== 'running' || !runtime.executions || !run.execution?.startsWith('arn:')) return false;
+  return (await runtime.executions.describe(run.execution)).status !== 'RUNNING';
 }
 
 /** A run whose Step Functions execution may still be running. */

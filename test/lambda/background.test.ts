@@ -386,3 +386,22 @@ describe('the same state machine with an inline Map', () => {
     expect(stepFunctions.maxInFlight.get('Walk range')).toBe(2);
   });
 });
+
+describe('a run whose execution is over though it says running', () => {
+  it('is taken over by resume, which goes on from the checkpoints', async () => {
+    await deploy('base');
+    await seed(5000);
+    stepFunctions.hold = true;
+    await deploy('backfill', 'base');
+    const dead = stepFunctions.only();
+    dead.abort();
+    stepFunctions.hold = false;
+    const resumed = (await handlerFor(current)(
+      { action: 'resume', revision: REV.backfill, confirm: true },
+      lambdaContext(),
+    )) as unknown as { execution: string };
+    await stepFunctions.executions.get(resumed.execution)?.done;
+    expect(await run()).toMatchObject({ state: 'completed', execution: resumed.execution });
+    expect(await rowsTouched()).toEqual({ 1: 5000 });
+  });
+});
