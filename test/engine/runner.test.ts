@@ -336,7 +336,8 @@ describe('concurrent runners', () => {
     expect(first.status).toBe('applied');
     expect((await waiting).status).toBe('up-to-date');
     const held = await connection.db.query<{ locks: string }>(
-      "SELECT count(*) AS locks FROM pg_locks WHERE locktype = 'advisory' AND classid = $1",
+      `SELECT count(*) AS locks FROM pg_locks WHERE locktype = 'advisory' AND classid = $1
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [0x52444d],
     );
     expect(held.rows[0]?.locks).toBe('0');
