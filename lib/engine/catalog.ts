@@ -29,7 +29,8 @@ export async function schemaCatalog(db: Database, historySchema = 'rds_migrate')
     .sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
 }
 
-function catalogQuery(historySchema: string): string {
+/** The query behind the snapshot: rows of `object` and `line`, unsorted. */
+export function catalogQuery(historySchema: string): string {
   const excluded = `('pg_catalog', 'information_schema', 'pg_toast', ${escapeLiteral(historySchema)})`;
   const userSchema = (column: string) =>
     `${column} NOT IN ${excluded} AND ${column} NOT LIKE 'pg_temp%' AND ${column} NOT LIKE 'pg_toast_temp%'`;

@@ -186,6 +186,11 @@ export class PlanRun {
     return { results, heads: this.headsNow, stopped: false, resumed };
   }
 
+  /** The history's format now: a unit that committed has brought it to the current one. */
+  get format(): number {
+    return this.historyFormat;
+  }
+
   private pastDeadline(): boolean {
     return this.options.deadline !== undefined && Date.now() >= this.options.deadline;
   }

@@ -75,11 +75,16 @@ export async function migrate(
     if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
     const runId = randomUUID();
     // Only runs that change something record a fingerprint: a no-op must not absorb a hand edit.
-    const fingerprint = new FingerprintRecorder(db, history, options.recordFingerprint !== false);
+    const fingerprint = new FingerprintRecorder(
+      db,
+      history,
+      options.recordFingerprint !== false,
+      state.format.version,
+    );
     if (intent.action === 'stamp') {
       await fingerprint.before();
       await stamp(db, history, planGraph, plan, runId, options.actor, state.format.version);
-      await fingerprint.after({ runId, actor: options.actor });
+      await fingerprint.after({ runId, actor: options.actor, historyFormat: CURRENT_FORMAT });
       return {
         runId,
         status: 'stamped',
@@ -116,7 +121,9 @@ export async function migrate(
       state.inProgress,
     );
     await fingerprint.before();
-    const outcome = await run.execute().finally(() => fingerprint.after({ runId, actor: options.actor }));
+    const outcome = await run
+      .execute()
+      .finally(() => fingerprint.after({ runId, actor: options.actor, historyFormat: run.format }));
     const backgroundStarted = outcome.results
       .filter((step) => step.direction === 'up' && planGraph.has(step.revision))
       .filter((step) => planGraph.get(step.revision).background)

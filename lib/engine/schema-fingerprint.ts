@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import { type CatalogEntry, schemaCatalog } from './catalog.ts';
+import { type CatalogEntry, catalogQuery } from './catalog.ts';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
@@ -87,12 +87,29 @@ export function compareObjects(
   return { changed: changed.sort(), added: added.sort(), removed: removed.sort() };
 }
 
+/**
+ * `fingerprintOf` the catalog, computed by the server: one row (`fingerprint`, `objects`) comes
+ * back instead of every line of the schema, and a run records it without a round trip of its own.
+ * Lines sort by their bytes ("C"), which is the order of fingerprintOf's sort but for the rare
+ * names that mix characters above U+FFFF with ones from U+E000 to U+FFFF.
+ */
+export function fingerprintSql(historySchema: string): string {
+  const hashOfLines = `encode(sha256(convert_to(coalesce(string_agg(line || E'\\n', '' ORDER BY line COLLATE "C"), ''), 'UTF8')), 'hex')`;
+  return `WITH lines AS (${catalogQuery(historySchema)})
+SELECT (SELECT ${hashOfLines} FROM lines) AS fingerprint,
+       (SELECT coalesce(jsonb_object_agg(object, hash), '{}'::jsonb) FROM (
+          SELECT object, left(${hashOfLines}, 16) AS hash FROM lines GROUP BY object) per_object) AS objects`;
+}
+
 export async function currentFingerprint(db: Database, history: History): Promise<SchemaFingerprint> {
-  return fingerprintOf(await schemaCatalog(db, history.schema));
+  const result = await db.query<SchemaFingerprint>(fingerprintSql(history.schema));
+  const row = result.rows[0];
+  return { fingerprint: row?.fingerprint ?? '', objects: row?.objects ?? {} };
 }
 
 interface FingerprintRow {
-  run_id: string;
+  /** Null when no run recorded one yet. */
+  run_id: string | null;
   heads: string[];
   fingerprint: string;
   objects: Record<string, string> | null;
@@ -103,26 +120,53 @@ interface FingerprintRow {
     | null;
   actor: string | null;
   recorded_at: Date;
+  /** The schema's fingerprint now, computed in the same query. */
+  now_fingerprint: string;
+  now_objects: Record<string, string>;
 }
 
-async function lastRecorded(db: Database, history: History): Promise<FingerprintRow | undefined | null> {
+/** The history format that added the fingerprints table (history-format.ts): at or above it, it exists. */
+const FINGERPRINTS_FORMAT = 5;
+
+/** The last recorded fingerprint and the schema's now, in one round trip (two when the table may be missing). */
+async function lastRecorded(
+  db: Database,
+  history: History,
+  tableKnown: boolean,
+): Promise<FingerprintRow | undefined | null> {
   const q = escapeIdentifier(history.schema);
-  const exists = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
-    `${q}.${TABLE}`,
-  ]);
-  if (!exists.rows[0]?.found) return null;
+  if (!tableKnown && !(await tableExists(db, history))) return null;
   const result = await db.query<FingerprintRow>(
-    `SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
-            (SELECT max(id) FROM ${q}.log)::text AS newest_log_id
-     FROM ${q}.${TABLE} ORDER BY id DESC LIMIT 1`,
+    `WITH now AS (${fingerprintSql(history.schema)})
+     SELECT last.*, now.fingerprint AS now_fingerprint, now.objects AS now_objects
+     FROM now LEFT JOIN LATERAL (
+       SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
+              (SELECT max(id) FROM ${q}.log)::text AS newest_log_id
+       FROM ${q}.${TABLE} ORDER BY id DESC LIMIT 1) last ON true`,
   );
   return result.rows[0];
 }
 
-/** How the schema now compares with the fingerprint the last run recorded. */
-export async function readSchemaDrift(db: Database, history: History): Promise<SchemaDrift> {
-  const row = await lastRecorded(db, history);
-  if (!row) return { state: 'not-recorded' };
+async function tableExists(db: Database, history: History): Promise<boolean> {
+  const exists = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+    `${escapeIdentifier(history.schema)}.${TABLE}`,
+  ]);
+  return Boolean(exists.rows[0]?.found);
+}
+
+/**
+ * How the schema now compares with the fingerprint the last run recorded. `historyFormat`, when
+ * the caller has read it, spares asking whether the fingerprints table exists.
+ */
+export async function readSchemaDrift(
+  db: Database,
+  history: History,
+  options: { readonly historyFormat?: number } = {},
+): Promise<SchemaDrift> {
+  const format = options.historyFormat;
+  if (format !== undefined && format < FINGERPRINTS_FORMAT) return { state: 'not-recorded' };
+  const row = await lastRecorded(db, history, format !== undefined);
+  if (!row?.run_id) return { state: 'not-recorded' };
   const since: RecordedFingerprint = {
     runId: row.run_id,
     heads: row.heads,
@@ -134,9 +178,8 @@ export async function readSchemaDrift(db: Database, history: History): Promise<S
   if (row.newest_log_id !== null && (row.log_id === null || Number(row.newest_log_id) > Number(row.log_id))) {
     return { state: 'stale', since, ...extra };
   }
-  const now = await currentFingerprint(db, history);
-  if (now.fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
-  return { state: 'changed', since, objects: compareObjects(row.objects ?? {}, now.objects), ...extra };
+  if (row.now_fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
+  return { state: 'changed', since, objects: compareObjects(row.objects ?? {}, row.now_objects), ...extra };
 }
 
 function beforeRunOf(
@@ -171,26 +214,34 @@ export class FingerprintRecorder {
     private readonly db: Database,
     private readonly history: History,
     private readonly enabled = true,
+    /** The history's format when the run began, when known. */
+    private readonly historyFormat?: number,
   ) {}
 
   async before(): Promise<void> {
     if (!this.enabled) return;
     try {
-      this.outside = await readSchemaDrift(this.db, this.history);
+      this.outside = await readSchemaDrift(this.db, this.history, { historyFormat: this.historyFormat });
     } catch {
       this.outside = undefined;
     }
   }
 
-  async after(run: { readonly runId: string; readonly actor: string }): Promise<void> {
+  /**
+   * Records the schema the run leaves, computed by the server in the same statement.
+   * `historyFormat`: the history's format now (the run may have upgraded it), when known.
+   */
+  async after(run: {
+    readonly runId: string;
+    readonly actor: string;
+    readonly historyFormat?: number;
+  }): Promise<void> {
     if (!this.enabled) return;
     try {
+      const format = run.historyFormat ?? this.historyFormat;
+      const known = format !== undefined && format >= FINGERPRINTS_FORMAT;
+      if (!known && !(await tableExists(this.db, this.history))) return;
       const q = escapeIdentifier(this.history.schema);
-      const exists = await this.db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
-        `${q}.${TABLE}`,
-      ]);
-      if (!exists.rows[0]?.found) return;
-      const now = await currentFingerprint(this.db, this.history);
       const outside = this.outside?.state === 'changed' ? this.outside : undefined;
       const changedOutside = outside
         ? escapeLiteral(
@@ -210,8 +261,9 @@ export class FingerprintRecorder {
         `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor)
          SELECT ${escapeLiteral(run.runId)},
                 coalesce((SELECT array_agg(revision ORDER BY revision) FROM ${q}.heads), '{}'),
-                ${escapeLiteral(now.fingerprint)}, ${escapeLiteral(JSON.stringify(now.objects))}::jsonb,
-                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}`,
+                now.fingerprint, now.objects,
+                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}
+         FROM (${fingerprintSql(this.history.schema)}) now`,
       );
     } catch {
       // A lost connection or a read-only history: status reports the fingerprint as missing or stale.

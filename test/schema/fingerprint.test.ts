@@ -6,11 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../lib/check/doctor.ts';
 import { formatStatus } from '../../lib/cli/report.ts';
+import { schemaCatalog } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { migrate } from '../../lib/engine/runner.ts';
-import { fingerprintOf } from '../../lib/engine/schema-fingerprint.ts';
+import { currentFingerprint, fingerprintOf } from '../../lib/engine/schema-fingerprint.ts';
 import { readStatus } from '../../lib/engine/status.ts';
 import { cfnEvent, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
@@ -54,6 +55,26 @@ describe('the schema fingerprint', () => {
     expect(after.fingerprint).not.toBe(before.fingerprint);
     expect(after.objects['function public.f()']).toBe(before.objects['function public.f()']);
     expect(after.objects['table public.users']).not.toBe(before.objects['table public.users']);
+  });
+
+  it('is computed by the server as fingerprintOf computes it from the catalog lines, names in any script', async () => {
+    await connection.db.query(`
+      CREATE TABLE "Ünïcödé" (id int PRIMARY KEY, "naïve" text DEFAULT 'é', "日本" int CHECK ("日本" > 0));
+      CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+      CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+      CREATE TABLE t2 (a posint, m mood, b int REFERENCES "Ünïcödé" (id), "Zz" text, aa text);
+      CREATE INDEX t2_a ON t2 (a) WHERE a > 3;
+      CREATE VIEW v AS SELECT a, m FROM t2;
+      CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';
+      CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+      CREATE TRIGGER t2_trg BEFORE INSERT ON t2 FOR EACH ROW EXECUTE FUNCTION trg();
+      CREATE SCHEMA other;
+      CREATE TABLE other.x (id serial PRIMARY KEY)`);
+    const fromLines = fingerprintOf(await schemaCatalog(connection.db, history.schema));
+    const byServer = await currentFingerprint(connection.db, history);
+    expect(Object.keys(fromLines.objects).length).toBeGreaterThan(8);
+    expect(byServer.fingerprint).toBe(fromLines.fingerprint);
+    expect(byServer.objects).toEqual(fromLines.objects);
   });
 
   it('matches after a run, and status says nothing', async () => {
