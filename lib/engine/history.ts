@@ -136,9 +136,8 @@ export class History {
    * the runner sends it with its lock (lock.ts) and passes the row to `read`.
    */
   probeSql(): string {
-    return `(SELECT coalesce(array_agg(c.relname::text), '{}') FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ${escapeLiteral(this.schema)} AND c.relname IN ('heads', 'format')) AS history_tables`;
+    return `ARRAY(SELECT relname::text FROM pg_class WHERE relname IN ('heads', 'format')
+      AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = ${escapeLiteral(this.schema)})) AS history_tables`;
   }
 
   /**

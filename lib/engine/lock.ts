@@ -79,21 +79,17 @@ async function acquire(
 /**
  * The lock and a read in one round trip, as two statements: the read's snapshot is then taken
  * after the lock is held (one statement would take it before). Only the last statement's row
- * comes back, so it also says whether this session now holds the lock.
+ * comes back, so the first leaves whether the lock was free in a setting the second reads.
  */
 async function tryLockAndRead(
   db: Database,
   name: string,
   read: string,
 ): Promise<Record<string, unknown> | undefined> {
-  const key = escapeLiteral(name);
   const result = await db
     .query(
-      `SELECT pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${key}));
-SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-  AND classid = ${LOCK_CLASS} AND objsubid = 2 AND objid = (hashtext(${key})::bigint & 4294967295)::text::oid
-  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS rds_migrate_locked,
-${read}`,
+      `SELECT set_config('rds_migrate.locked', pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${escapeLiteral(name)}))::text, false);
+SELECT current_setting('rds_migrate.locked') = 'true' AS rds_migrate_locked, ${read}`,
     )
     .catch(async (error: unknown) => {
       // The lock may be held even though the read failed: never keep it past this call.
