@@ -95,14 +95,19 @@ export async function runStepWork(
   if (!work) throw new RdsMigrateError(`migration ${step.revision} has no down step`);
   const timeouts = timeoutSettings(context, migration.timeouts, inTransaction);
   const during = `${step.direction} ${step.revision}`;
-  const inline = await backgroundStep(context, step, during);
+  // A down step of any migration (one known only from the history may have been a background
+  // one) marks its background run reverted, if it has one, in the same round trip as its first
+  // statement: the update waits for batches in flight, and every later batch sees it and stops.
+  const revert =
+    step.direction === 'down' ? `\n${new BackgroundRuns(context.history).revertSql(step.revision)}` : '';
+  const inline = step.direction === 'up' ? await backgroundUp(context, step, during) : false;
   if (migration.background && step.direction === 'up' && !inline) return;
 
   if (work.kind === 'sql' && inTransaction) {
-    await sendQuery(context.db, sqlStepInTransaction(timeouts, work.sql), during);
+    await sendQuery(context.db, sqlStepInTransaction(`${timeouts}${revert}`, work.sql), during);
     return;
   }
-  await sendQuery(context.db, timeouts, 'SET timeouts');
+  await sendQuery(context.db, `${timeouts}${revert}`, 'SET timeouts');
   if (work.kind === 'sql') {
     const lockRetries = migration.lockRetries ?? context.lockRetries;
     await runStatements({ ...context, lockRetries }, await splitStatements(work.sql), during, progress);
@@ -131,17 +136,11 @@ export async function runStepWork(
 }
 
 /**
- * A background migration's step. Up: recorded as pending for a run after the plan (the step is
- * done), unless the plan needs it complete, when it runs here, in-process (returns true). Down
- * (of any migration: one known only from the history may have been a background one): its run,
- * if it has one, is marked reverted first, which waits for batches in flight and stops the rest.
+ * A background migration's up step: recorded as pending for a run after the plan (the step is
+ * done), unless the plan needs it complete, when it runs here, in-process (returns true).
  */
-async function backgroundStep(context: StepContext, step: PlanStep, during: string): Promise<boolean> {
+async function backgroundUp(context: StepContext, step: PlanStep, during: string): Promise<boolean> {
   const runs = new BackgroundRuns(context.history);
-  if (step.direction === 'down') {
-    await sendQuery(context.db, runs.revertSql(step.revision), `stop the background run of ${step.revision}`);
-    return false;
-  }
   if (!step.migration.background) return false;
   if (context.background?.inline.has(step.revision)) {
     context.log.info(
