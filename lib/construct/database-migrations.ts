@@ -138,7 +138,13 @@ export class DatabaseMigrations extends Construct {
 
     acknowledgeFunctionFindings(this, handler, target, snapshot.enabled);
     acknowledgeProviderFindings(this, this.provider, handler);
-    acknowledgeBackgroundFindings(this, this.backgroundStateMachine, handler, names);
+    acknowledgeBackgroundFindings(
+      this,
+      this.backgroundStateMachine,
+      handler,
+      names,
+      background.mapMode === 'distributed',
+    );
   }
 
   /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */

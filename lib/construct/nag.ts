@@ -154,6 +154,7 @@ export function acknowledgeBackgroundFindings(
   stateMachine: sfn.StateMachine,
   fn: lambda.Function,
   names: BackgroundNames,
+  distributed: boolean,
 ): void {
   const arnOf = (value: string) => nagReference(scope, value);
   acknowledge(fn.role as iam.Role, [
@@ -168,7 +169,7 @@ export function acknowledgeBackgroundFindings(
       'The background state machine invokes the migrations function of this construct only; aws-cdk-lib grants ' +
         'its versions and aliases (<arn>:*) with it',
     ],
-    ...distributedMapFindings(scope, stateMachine),
+    ...(distributed ? distributedMapFindings(scope, stateMachine) : []),
     [
       'SF1',
       "Every task is the migrations function, which logs each range walk (rows, batches, errors) in the function's " +
@@ -183,8 +184,8 @@ export function acknowledgeBackgroundFindings(
 }
 
 /**
- * A Distributed Map's child executions: aws-cdk-lib lets the state machine describe and stop the
- * executions it starts for the ranges and redrive its map runs, named by pattern after its own name.
+ * A Distributed Map's child executions: aws-cdk-lib lets the state machine describe and stop its
+ * executions and redrive the child executions of its map runs, named by pattern after its own name.
  */
 function distributedMapFindings(scope: IConstruct, stateMachine: sfn.StateMachine): [string, string][] {
   const name = Fn.select(6, Fn.split(':', stateMachine.stateMachineArn));
@@ -196,6 +197,5 @@ function distributedMapFindings(scope: IConstruct, stateMachine: sfn.StateMachin
   return [
     [`IAM5[Resource::${arn(`execution:${name}:*`)}]`, reason],
     [`IAM5[Resource::${arn(`execution:${name}/*:*`)}]`, reason],
-    [`IAM5[Resource::${arn(`mapRun:${name}/*:*`)}]`, reason],
   ];
 }
