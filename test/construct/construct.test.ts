@@ -800,6 +800,31 @@ describe('prop validation', () => {
     );
   });
 
+  it('carries background ranges to the function and maxConcurrency to the Map, and refuses what cannot run', () => {
+    const { template } = variant((stack, vpc) => ({
+      ...instance(stack, vpc),
+      background: { ranges: 16, maxConcurrency: 2, mapMode: 'inline' },
+    }));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ BACKGROUND_RANGES: '16' }) },
+    });
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      (resource) => resource.Properties.StateMachineName !== undefined,
+    );
+    const definition = JSON.stringify(machine?.Properties.DefinitionString);
+    expect(definition).toContain('\\"MaxConcurrency\\":2');
+    expect(definition).toContain('\\"Mode\\":\\"INLINE\\"');
+    expect(build((stack, vpc) => ({ ...instance(stack, vpc), background: { ranges: 0 } }))).toThrow(
+      /background.ranges must be a whole number from 1 to 10000; got 0/,
+    );
+    expect(
+      build((stack, vpc) => ({
+        ...instance(stack, vpc),
+        background: { mapMode: 'inline', maxConcurrency: 50 },
+      })),
+    ).toThrow(/more than an inline Map runs at once \(40\); use mapMode 'distributed'/);
+  });
+
   it('carries the snapshot policy, and refuses one that contradicts enabled or is unknown', () => {
     const { template } = variant((stack, vpc) => ({
       ...instance(stack, vpc),
