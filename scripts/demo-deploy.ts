@@ -4,8 +4,10 @@
  * template-database copy standing in for the RDS snapshot, and fakes for Secrets Manager and
  * CloudFormation:
  *   1. Create: the first deploy, a bundle of all but the last migration of ./migrations;
- *   2. Update: a second deploy with one more migration (snapshot, poll, apply);
- *   3. Rollback: CloudFormation rolls the stack back and the OLD bundle, which lacks the new
+ *   2. Background: the background migrations that deploy started, run as the state machine runs
+ *      them (split, range walks, completion), here in-process with worker connections;
+ *   3. Update: a second deploy with one more migration (snapshot, poll, apply);
+ *   4. Rollback: CloudFormation rolls the stack back and the OLD bundle, which lacks the new
  *      migration, reverts it with the down step the history recorded when it was applied.
  */
 import { randomUUID } from 'node:crypto';
@@ -23,6 +25,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHandler, type Handler } from '../lambda/handler.ts';
+import { runBackgroundLocally } from '../lib/engine/background-local.ts';
 import { bundleHash } from '../lib/engine/bundle.ts';
 import { connect } from '../lib/engine/connection.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
@@ -92,15 +95,34 @@ async function main(): Promise<void> {
     await deploy(oldCode, request('Create', oldProperties));
     await showDatabase(server.url('app'));
 
+    step(2, 'Background: what the first deploy started, run as its state machine runs it (here in-process)');
+    const runs = await runBackgroundLocally({
+      connect: () => connect({ connectionString: server.url('app') }, 'rds-migrate demo background'),
+      history: new History(),
+      graph: RevisionGraph.from(migrations),
+      args: { dev_data: 'true' },
+      log: { info: () => undefined, warn: (message) => line('warning', message) },
+      ranges: 4,
+      concurrency: 2,
+      actor: 'demo',
+    });
+    for (const run of runs) {
+      line(
+        'background',
+        `${run.revision}: ${run.rows} rows over ${run.ranges} ranges, ${run.completed ? 'completed' : `not completed: ${run.reason}`}`,
+      );
+    }
+    if (runs.length === 0) line('background', 'none started');
+
     step(
-      2,
+      3,
       `Update: second deploy, one more migration (${describeMigration(migrations.at(-1) as Migration)})`,
     );
     aws.stackStatus = 'UPDATE_IN_PROGRESS';
     await deploy(newCode, request('Update', newProperties, oldProperties));
     await showDatabase(server.url('app'));
 
-    step(3, 'Rollback: another resource failed; CloudFormation rolls the stack back');
+    step(4, 'Rollback: another resource failed; CloudFormation rolls the stack back');
     console.log(
       dim('  The function was rolled back first (the custom resource depends on it), so the OLD code\n') +
         dim(`  handles the rollback Update: it has no ${newHead}, and reverts it from the history.`),
@@ -109,7 +131,7 @@ async function main(): Promise<void> {
     await deploy(oldCode, request('Update', oldProperties, newProperties));
     await showDatabase(server.url('app'));
 
-    step(4, 'Manual invoke: {"action":"status"}');
+    step(5, 'Manual invoke: {"action":"status"}');
     const status = (await oldCode({ action: 'status' }, lambdaContext())) as unknown as Json;
     line('current', String(status.current));
     line('head', String(status.head));
