@@ -235,7 +235,9 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     );
     expect(unexpected).toEqual([]);
     // The JSON Schemas of every --json output, for scripts that read them.
-    expect(paths).toEqual(expect.arrayContaining(['schemas/check.schema.json', 'schemas/status.schema.json']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['schemas/check.schema.json', 'schemas/status.schema.json']),
+    );
     expect(paths.filter((path) => /test|fixture|bench/.test(path))).toEqual([]);
   });
 
