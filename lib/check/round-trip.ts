@@ -3,13 +3,13 @@
  * at a time, go down to base one step at a time, then up again, comparing the schema after each
  * step with the one it must equal. The first difference names the revision whose step caused it.
  */
-import { schemaSnapshot } from '../engine/catalog.ts';
 import type { Database } from '../engine/database.ts';
 import { MigrationFailed } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
+import { SchemaTracker, snapshotDifference, type TrackedSnapshot } from './schema-tracker.ts';
 
 export interface RoundTripOptions {
   /** The trip covers these heads and their ancestors. @default every head of the graph */
@@ -77,16 +77,34 @@ export async function roundTrip(
   ];
   const base = order.length - everything.filter((revision) => !prefix.has(revision)).length;
   const chain = asChain(graph, order);
+  // A scratch database: background migrations run in-process at their step, as up would.
+  const backgroundInline = order.filter((revision) => chain.has(revision) && chain.get(revision).background);
   const run = (intent: Intent) =>
     migrate(db, chain, intent, {
       actor: options.actor,
       args: options.args,
       history,
       recordFingerprint: false,
-      // A scratch database: background migrations run in-process at their step, as up would.
-      backgroundInline: order.filter((revision) => chain.has(revision) && chain.get(revision).background),
+      backgroundInline,
     });
-  const snapshot = () => schemaSnapshot(db, history.schema);
+  const tracker = await SchemaTracker.start(db, history.schema);
+  try {
+    return await trip(tracker, run, chain, order, base, started);
+  } finally {
+    await tracker.stop();
+  }
+}
+
+/** The trip itself, on `order` from `base` (the prefix before it applied first). */
+async function trip(
+  tracker: SchemaTracker,
+  run: (intent: Intent) => Promise<unknown>,
+  chain: RevisionGraph,
+  order: readonly Revision[],
+  base: number,
+  started: number,
+): Promise<RoundTripReport> {
+  const snapshot = () => tracker.snapshot();
   const counts = { applied: 0, reverted: 0, reapplied: 0 };
   let turnedBackAt: RoundTripReport['turnedBackAt'];
   const report = (difference?: RoundTripDifference): RoundTripReport => ({
@@ -105,8 +123,8 @@ export async function roundTrip(
   }
 
   // schemas[i] is the schema before order[i] first went up; schemas[order.length], at the heads.
-  const schemas: string[][] = new Array(base);
-  schemas.push(await snapshot());
+  const schemas: TrackedSnapshot[] = new Array(base);
+  schemas.push(await tracker.wholeSnapshot());
   for (const revision of order.slice(base)) {
     const failure = await attempt(chain.get(revision), 'up', () =>
       run({ action: 'upgrade', target: revision }),
@@ -115,6 +133,7 @@ export async function roundTrip(
     counts.applied += 1;
     schemas.push(await snapshot());
   }
+  await tracker.verify();
 
   let lowest = order.length;
   for (let index = order.length - 1; index >= base; index--) {
@@ -130,10 +149,11 @@ export async function roundTrip(
     const failure = await attempt(migration, 'down', () => run({ action: 'downgrade' }));
     if (failure) return report(failure);
     counts.reverted += 1;
-    const difference = compare(migration, 'down', schemas[index] ?? [], await snapshot());
-    if (difference) return report(difference);
+    const difference = compare(migration, 'down', schemas[index] ?? NO_SCHEMA, await snapshot());
+    if (difference) return report(await confirmed(tracker, difference));
     lowest = index;
   }
+  await tracker.verify();
 
   // Up again without a snapshot per step (they cost most of the trip on a large schema): one
   // comparison at the top, and only when that differs, a second pass that names the revision.
@@ -148,15 +168,16 @@ export async function roundTrip(
         counts.reapplied += 1;
         continue;
       }
-      const difference = compare(migration, 'up again', schemas[index + 1] ?? [], await snapshot());
-      if (difference) return difference;
+      const difference = compare(migration, 'up again', schemas[index + 1] ?? NO_SCHEMA, await snapshot());
+      if (difference) return confirmed(tracker, difference);
     }
     return undefined;
   };
   const failure = await upAgain(false);
   if (failure) return report(failure);
   const top = chain.get(order[order.length - 1] as Revision);
-  const atTop = compare(top, 'up again', schemas[order.length] ?? [], await snapshot());
+  const atTop = compare(top, 'up again', schemas[order.length] ?? NO_SCHEMA, await snapshot());
+  await tracker.verify();
   if (!atTop) return report();
   for (let index = order.length - 1; index >= lowest; index--) {
     const migration = chain.get(order[index] as Revision);
@@ -208,16 +229,24 @@ async function attempt(
   }
 }
 
+const NO_SCHEMA: TrackedSnapshot = { objects: new Map() };
+
+/** A difference found on tracked snapshots, once the schema read whole agrees with the tracking. */
+async function confirmed(
+  tracker: SchemaTracker,
+  difference: RoundTripDifference,
+): Promise<RoundTripDifference> {
+  await tracker.verify();
+  return difference;
+}
+
 function compare(
   migration: Migration,
   phase: RoundTripPhase,
-  expected: readonly string[],
-  actual: readonly string[],
+  expected: TrackedSnapshot,
+  actual: TrackedSnapshot,
 ): RoundTripDifference | undefined {
-  const want = new Set(expected);
-  const have = new Set(actual);
-  const extra = actual.filter((line) => !want.has(line));
-  const missing = expected.filter((line) => !have.has(line));
+  const { extra, missing } = snapshotDifference(expected, actual);
   if (extra.length === 0 && missing.length === 0) return undefined;
   const message =
     phase === 'down'

@@ -4,7 +4,7 @@
  * functions (with their result and a hash of their body), enum types with their values, domains,
  * triggers and extensions of every schema but the system ones and our history schema. One query on
  * pg_catalog (information_schema's views cost tens of milliseconds on a large schema, and the
- * round trip of `check` takes two snapshots per migration). Each line also names the object it
+ * round trip of `check` compares a snapshot per step). Each line also names the object it
  * belongs to (a column, index or constraint belongs to its table), so a fingerprint of the
  * schema can say which objects changed.
  */
@@ -29,8 +29,54 @@ export async function schemaCatalog(db: Database, historySchema = 'rds_migrate')
     .sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
 }
 
-/** The query behind the snapshot: rows of `object` and `line`, unsorted. */
-export function catalogQuery(historySchema: string): string {
+/** One part of the catalog query: the rows of one kind of line, and who owns each. */
+interface CatalogBranch {
+  readonly object: string;
+  readonly line: string;
+  /**
+   * The object a line belongs to, by kind and oid (`c` relation, `t` type, `p` function, `n`
+   * schema, `x` extension, `k` a constraint of neither), which a rename does not change.
+   */
+  readonly owner: string;
+  /** The oid of the index, constraint, trigger or default the line describes; 0 for none. */
+  readonly part: string;
+  /** FROM and a WHERE clause. */
+  readonly from: string;
+  /** A condition that keeps the lines of the given owners only, on indexed oid columns. */
+  only(owners: OwnerOids): string;
+}
+
+/** SQL oid[] expressions: the owners whose lines a query keeps, by kind. */
+export interface OwnerOids {
+  readonly relations: string;
+  readonly types: string;
+  readonly functions: string;
+  readonly schemas: string;
+  readonly extensions: string;
+  /** Constraints of neither a relation nor a type (owner `k`). */
+  readonly constraints: string;
+}
+
+export interface CatalogQueryOptions {
+  /** Add the `owner` and `part` columns (see CatalogBranch). */
+  readonly owners?: boolean;
+  /** Only the lines of these owners. */
+  readonly only?: OwnerOids;
+}
+
+/** The query behind the snapshot: rows of `object` and `line` (and owners when asked), unsorted. */
+export function catalogQuery(historySchema: string, options: CatalogQueryOptions = {}): string {
+  return catalogBranches(historySchema)
+    .map((branch) => {
+      const owners = options.owners ? `, ${branch.owner} AS owner, ${branch.part} AS part` : '';
+      const only = options.only ? ` AND ${branch.only(options.only)}` : '';
+      return `SELECT ${branch.object} AS object, ${branch.line} AS line${owners}
+    ${branch.from}${only}`;
+    })
+    .join('\n    UNION ALL\n    ');
+}
+
+function catalogBranches(historySchema: string): CatalogBranch[] {
   const excluded = `('pg_catalog', 'information_schema', 'pg_toast', ${escapeLiteral(historySchema)})`;
   const userSchema = (column: string) =>
     `${column} NOT IN ${excluded} AND ${column} NOT LIKE 'pg_temp%' AND ${column} NOT LIKE 'pg_toast_temp%'`;
@@ -39,72 +85,117 @@ export function catalogQuery(historySchema: string): string {
   // Objects an extension owns come and go with the extension, not with migrations.
   const notFromExtension = (catalog: string, oid: string) =>
     `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
-  return `SELECT 'schema ' || n.nspname AS object, 'schema ' || n.nspname AS line
-    FROM pg_namespace n WHERE ${userSchema('n.nspname')}
-    UNION ALL
-    SELECT ${relationKind('c.relkind')} || n.nspname || '.' || c.relname,
-           ${relationKind('c.relkind')} || n.nspname || '.' || c.relname
-           || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || pg_get_viewdef(c.oid) ELSE '' END
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${userSchema('n.nspname')}
-    UNION ALL
-    SELECT ${relationKind('c.relkind')} || n.nspname || '.' || c.relname,
-           'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+  return [
+    {
+      object: `'schema ' || n.nspname`,
+      line: `'schema ' || n.nspname`,
+      owner: `'n' || n.oid`,
+      part: '0::oid',
+      only: (o) => `n.oid = ANY (${o.schemas})`,
+      from: `FROM pg_namespace n WHERE ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname
+           || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || pg_get_viewdef(c.oid) ELSE '' END`,
+      owner: `'c' || c.oid`,
+      part: '0::oid',
+      only: (o) => `c.oid = ANY (${o.relations})`,
+      from: `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
            || ' null=' || CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END
-           || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
-    FROM pg_attribute a
+           || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')`,
+      owner: `'c' || c.oid`,
+      part: 'coalesce(d.oid, 0::oid)',
+      only: (o) => `a.attrelid = ANY (${o.relations})`,
+      from: `FROM pg_attribute a
     JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND ${userSchema('n.nspname')}
-    UNION ALL
-    SELECT ${relationKind('t.relkind')} || tn.nspname || '.' || t.relname,
-           'index ' || n.nspname || '.' || ic.relname || ' ' || pg_get_indexdef(i.indexrelid)
-           || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
-    FROM pg_index i
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `${relationKind('t.relkind')} || tn.nspname || '.' || t.relname`,
+      line: `'index ' || n.nspname || '.' || ic.relname || ' ' || pg_get_indexdef(i.indexrelid)
+           || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END`,
+      owner: `'c' || t.oid`,
+      part: 'ic.oid',
+      only: (o) => `i.indrelid = ANY (${o.relations})`,
+      from: `FROM pg_index i
     JOIN pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = ic.relnamespace
     JOIN pg_class t ON t.oid = i.indrelid
     JOIN pg_namespace tn ON tn.oid = t.relnamespace
-    WHERE ${userSchema('n.nspname')}
-    UNION ALL
-    SELECT coalesce(${relationKind('r.relkind')} || rn.nspname || '.' || r.relname,
-                    'type ' || tn.nspname || '.' || ty.typname, 'constraint ' || n.nspname || '.' || c.conname),
-           'constraint ' || n.nspname || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' valid=' || c.convalidated
-    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `coalesce(${relationKind('r.relkind')} || rn.nspname || '.' || r.relname,
+                    'type ' || tn.nspname || '.' || ty.typname, 'constraint ' || n.nspname || '.' || c.conname)`,
+      line: `'constraint ' || n.nspname || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' valid=' || c.convalidated`,
+      owner: `coalesce('c' || r.oid, 't' || ty.oid, 'k' || c.oid)`,
+      part: 'c.oid',
+      // Each kind of owner through its own index (one condition with OR would read them all).
+      only: (o) => `c.oid = ANY (ARRAY(
+      SELECT k.oid FROM unnest(${o.relations}) r (oid) JOIN pg_constraint k ON k.conrelid = r.oid
+      UNION ALL SELECT k.oid FROM unnest(${o.types}) t (oid) JOIN pg_constraint k ON k.contypid = t.oid
+      UNION ALL SELECT unnest(${o.constraints})))`,
+      from: `FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
     LEFT JOIN pg_class r ON r.oid = c.conrelid
     LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
     LEFT JOIN pg_type ty ON ty.oid = c.contypid
     LEFT JOIN pg_namespace tn ON tn.oid = ty.typnamespace
     -- PostgreSQL 18 names NOT NULL constraints by what was free at the time: the column's
     -- null=NO says it, the name is incidental.
-    WHERE ${userSchema('n.nspname')} AND c.contype <> 'n'
-    UNION ALL
-    SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-           'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_arguments(p.oid) || ')'
-           || coalesce(' returns ' || pg_get_function_result(p.oid), '') || ' body=' || left(md5(coalesce(p.prosrc, '')), 12)
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${userSchema('n.nspname')} AND ${notFromExtension('pg_proc', 'p.oid')}
-    UNION ALL
-    SELECT 'type ' || n.nspname || '.' || t.typname,
-           CASE t.typtype
+    WHERE ${userSchema('n.nspname')} AND c.contype <> 'n'`,
+    },
+    {
+      object: `'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'`,
+      line: `'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_arguments(p.oid) || ')'
+           || coalesce(' returns ' || pg_get_function_result(p.oid), '') || ' body=' || left(md5(coalesce(p.prosrc, '')), 12)`,
+      owner: `'p' || p.oid`,
+      part: '0::oid',
+      only: (o) => `p.oid = ANY (${o.functions})`,
+      from: `FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${userSchema('n.nspname')} AND ${notFromExtension('pg_proc', 'p.oid')}`,
+    },
+    {
+      object: `'type ' || n.nspname || '.' || t.typname`,
+      line: `CASE t.typtype
              WHEN 'e' THEN 'type ' || n.nspname || '.' || t.typname || ' enum ('
                || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                    FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
              ELSE 'domain ' || n.nspname || '.' || t.typname || ' ' || format_type(t.typbasetype, t.typtypmod)
                || ' null=' || CASE WHEN t.typnotnull THEN 'NO' ELSE 'YES' END || ' default=' || coalesce(t.typdefault, '-')
-           END
-    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE t.typtype IN ('e', 'd') AND ${userSchema('n.nspname')} AND ${notFromExtension('pg_type', 't.oid')}
-    UNION ALL
-    SELECT 'extension ' || x.extname, 'extension ' || x.extname || ' in ' || n.nspname
-    FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
-    WHERE ${userSchema('n.nspname')}
-    UNION ALL
-    SELECT ${relationKind('c.relkind')} || n.nspname || '.' || c.relname,
-           'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname || ' ' || pg_get_triggerdef(tg.oid)
-    FROM pg_trigger tg
+           END`,
+      owner: `'t' || t.oid`,
+      part: '0::oid',
+      only: (o) => `t.oid = ANY (${o.types})`,
+      from: `FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype IN ('e', 'd') AND ${userSchema('n.nspname')} AND ${notFromExtension('pg_type', 't.oid')}`,
+    },
+    {
+      object: `'extension ' || x.extname`,
+      line: `'extension ' || x.extname || ' in ' || n.nspname`,
+      owner: `'x' || x.oid`,
+      part: '0::oid',
+      only: (o) => `x.oid = ANY (${o.extensions})`,
+      from: `FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
+    WHERE ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname || ' ' || pg_get_triggerdef(tg.oid)`,
+      owner: `'c' || c.oid`,
+      part: 'tg.oid',
+      only: (o) => `tg.tgrelid = ANY (${o.relations})`,
+      from: `FROM pg_trigger tg
     JOIN pg_class c ON c.oid = tg.tgrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT tg.tgisinternal AND ${userSchema('n.nspname')}`;
+    WHERE NOT tg.tgisinternal AND ${userSchema('n.nspname')}`,
+    },
+  ];
 }
