@@ -102,4 +102,28 @@ describe('the round trip', () => {
     });
     expect(report.difference?.extra).toContain('column public.users.email text null=NO default=-');
   });
+
+  it('names the down step that leaves a view behind, though a lower down step drops it by CASCADE', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('items1', 'CREATE TABLE items (id int PRIMARY KEY, price int)', {
+        down: 'DROP TABLE items CASCADE',
+      }),
+      sqlMigration('cheap1', 'CREATE VIEW cheap_items AS SELECT id FROM items WHERE price < 10', {
+        parents: ['items1'],
+        down: 'SELECT 1',
+      }),
+      sqlMigration('more01', 'CREATE TABLE more_items (id int)', {
+        parents: ['cheap1'],
+        down: 'DROP TABLE more_items',
+      }),
+    ]);
+    const report = await roundTrip(connection.db, graph, { actor: 'test' });
+    expect(report.difference).toMatchObject({
+      revision: 'cheap1',
+      phase: 'down',
+      kind: 'schema',
+      missing: [],
+    });
+    expect(report.difference?.extra).toContain('column public.cheap_items.id integer null=YES default=-');
+  });
 });
