@@ -37,10 +37,10 @@ export class RevisionGraph {
     this.replacements = replacements;
     this.childrenOf = childrenIndex(byRevision, (migration) => migration.downRevisions);
     this.dependentsOf = childrenIndex(byRevision, (migration) => migration.dependsOn ?? []);
-    this.order = topologicalOrder(byRevision, (revision) => [
-      ...this.children(revision),
-      ...this.dependents(revision),
-    ]);
+    this.order = topologicalOrder(byRevision, (revision) => {
+      const dependents = this.dependents(revision);
+      return dependents.length === 0 ? this.children(revision) : [...this.children(revision), ...dependents];
+    });
     this.position = new Map(this.order.map((revision, index) => [revision, index]));
     this.heads = this.order.filter((revision) => (this.childrenOf.get(revision) ?? []).length === 0);
     this.bases = this.order.filter((revision) => this.get(revision).downRevisions.length === 0);
@@ -218,10 +218,12 @@ export class RevisionGraph {
 
   /** Every revision in `from` and all their ancestors, through parents and dependencies. */
   ancestors(from: Iterable<Revision>): Set<Revision> {
-    return this.closure(from, (revision) => [
-      ...this.get(revision).downRevisions,
-      ...this.dependencies(revision),
-    ]);
+    return this.closure(from, (revision) => {
+      const migration = this.get(revision);
+      return migration.dependsOn?.length
+        ? [...migration.downRevisions, ...migration.dependsOn]
+        : migration.downRevisions;
+    });
   }
 
   /** `revision` and everything that descends from it through parents (not dependencies). */
@@ -320,7 +322,9 @@ function childrenIndex(
 ): Map<Revision, Revision[]> {
   const children = new Map<Revision, Revision[]>();
   for (const migration of byRevision.values()) {
-    for (const parent of new Set(edges(migration))) {
+    // One edge needs no dedup: most migrations have a single parent and no depends_on.
+    const parents = edges(migration);
+    for (const parent of parents.length < 2 ? parents : new Set(parents)) {
       const list = children.get(parent) ?? [];
       list.push(migration.revision);
       children.set(parent, list);
@@ -442,7 +446,8 @@ function topologicalOrder(
     const revision = ready.shift() as Revision;
     order.push(revision);
     const released: Revision[] = [];
-    for (const child of new Set(releasedBy(revision))) {
+    const next = releasedBy(revision);
+    for (const child of next.length < 2 ? next : new Set(next)) {
       const left = (waiting.get(child) ?? 0) - 1;
       waiting.set(child, left);
       if (left === 0) released.push(child);
@@ -474,7 +479,8 @@ function topologicalOrder(
 }
 
 /** What must be applied before a migration: its parents and its dependencies, each once. */
-function prerequisites(migration: Migration): Revision[] {
+function prerequisites(migration: Migration): readonly Revision[] {
+  if (!migration.dependsOn?.length && migration.downRevisions.length < 2) return migration.downRevisions;
   return [...new Set([...migration.downRevisions, ...(migration.dependsOn ?? [])])];
 }
 
