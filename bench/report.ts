@@ -28,8 +28,8 @@ const FLOOR = 'raw pg, one transaction';
 const PER_MIGRATION = 'raw pg, tx per migration';
 const OURS = 'rds-migrate';
 const PEERS = ['kysely Migrator', 'node-pg-migrate', 'node-pg-migrate, single tx'];
-/** "A few milliseconds" for a no-op up, as the aim is read here. */
-const NO_OP_AIM_MS = 5;
+/** A no-op up at the largest size, in single-digit milliseconds (issue 18). */
+const NO_OP_AIM_MS = 10;
 
 export function summarise(
   samples: readonly SampleLike[],
@@ -109,17 +109,34 @@ export function formatTable(cells: readonly Cell[], tools: readonly Tool[]): str
   return [...out, '', 'transactions:', ...legend].join('\n');
 }
 
-/** The aims of issue 2, each with what was measured. */
-export function verdicts(cells: readonly Cell[], sizes: readonly number[]): string[] {
+/** The no-op `up` measured on its own at a larger size (issue 18 asks for N = 2,000). */
+export interface LargeNoOp {
+  readonly n: number;
+  readonly medianMs: number;
+  readonly samplesMs: readonly number[];
+  readonly details: Readonly<Record<string, number>>;
+}
+
+/**
+ * How far from the one-transaction floor `up` may be: 1.25x at N = 10, where the history's
+ * tables are most of the work (issue 18), 1.1x above (issue 2).
+ */
+function floorAim(n: number): number {
+  return n <= 10 ? 1.25 : 1.1;
+}
+
+/** The aims of issues 2 and 18, each with what was measured. */
+export function verdicts(cells: readonly Cell[], sizes: readonly number[], largeNoOp?: LargeNoOp): string[] {
   const find = (tool: string, n: number, phase: string) =>
     cells.find((cell) => cell.tool === tool && cell.n === n && cell.phase === phase);
-  const lines: string[] = ['aims (issue 2):'];
+  const lines: string[] = ['aims (issues 2 and 18):'];
   for (const n of sizes) {
     const ours = find(OURS, n, 'up');
     if (!ours) continue;
     const floorRatio = ours.vsOneTransaction;
+    const aim = floorAim(n);
     lines.push(
-      `  N=${n} up within 1.1x of the one-transaction floor: ${mark(floorRatio !== undefined && floorRatio <= 1.1)} (${times(floorRatio)})`,
+      `  N=${n} up within ${aim}x of the one-transaction floor: ${mark(floorRatio !== undefined && floorRatio <= aim)} (${times(floorRatio)})`,
     );
     const peers = PEERS.map((peer) => find(peer, n, 'up')).filter((cell): cell is Cell => cell !== undefined);
     const fastest = peers.reduce<Cell | undefined>(
@@ -128,7 +145,7 @@ export function verdicts(cells: readonly Cell[], sizes: readonly number[]): stri
     );
     if (fastest) {
       lines.push(
-        `  N=${n} up ahead of both peers: ${mark(ours.medianMs < fastest.medianMs)} ` +
+        `  N=${n} up ahead of every peer configuration: ${mark(ours.medianMs < fastest.medianMs)} ` +
           `(${ours.medianMs.toFixed(1)} ms vs fastest peer ${fastest.tool} ${fastest.medianMs.toFixed(1)} ms)`,
       );
     }
@@ -136,14 +153,25 @@ export function verdicts(cells: readonly Cell[], sizes: readonly number[]): stri
   const largest = Math.max(...sizes);
   const noOp = find(OURS, largest, 'no-op up');
   if (noOp) {
-    const engine = noOp.details?.migrate;
     lines.push(
-      `  N=${largest} no-op up in a few ms (<= ${NO_OP_AIM_MS}): ${mark(noOp.medianMs <= NO_OP_AIM_MS)} ` +
-        `(${noOp.medianMs.toFixed(1)} ms, of which migrate() ${engine?.toFixed(1) ?? '?'} ms, ` +
-        `load + graph ${noOp.details?.['load + graph']?.toFixed(1) ?? '?'} ms)`,
+      `  N=${largest} no-op up under ${NO_OP_AIM_MS} ms: ${mark(noOp.medianMs < NO_OP_AIM_MS)} ` +
+        `(${noOp.medianMs.toFixed(1)} ms, ${describeParts(noOp.details)})`,
+    );
+  }
+  if (largeNoOp) {
+    lines.push(
+      `  N=${largeNoOp.n} no-op up (reported, no aim): ${largeNoOp.medianMs.toFixed(1)} ms ` +
+        `(${describeParts(largeNoOp.details)}; samples ${largeNoOp.samplesMs.map((ms) => ms.toFixed(1)).join(', ')})`,
     );
   }
   return lines;
+}
+
+function describeParts(details: Readonly<Record<string, number>> | undefined): string {
+  return (
+    `of which migrate() ${details?.migrate?.toFixed(1) ?? '?'} ms, ` +
+    `load + graph ${details?.['load + graph']?.toFixed(1) ?? '?'} ms`
+  );
 }
 
 function mark(met: boolean): string {

@@ -7,13 +7,14 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
 import { startEmbedded } from '../lib/local/embedded.ts';
-import { type Cell, formatTable, summarise, verdicts } from './report.ts';
+import { type Cell, formatTable, type LargeNoOp, summarise, verdicts } from './report.ts';
 import { scratchParent } from './scratch.ts';
+import { median } from './stats.ts';
 import { kysely } from './tools/kysely.ts';
 import { nodePgMigrate } from './tools/node-pg-migrate.ts';
 import { rawOneQuery, rawOneTransaction, rawPerMigration } from './tools/raw-pg.ts';
 import { rdsMigrate } from './tools/rds-migrate.ts';
-import { PHASES, type Tool } from './tools/tool.ts';
+import { PHASES, type PhaseDetails, type Tool } from './tools/tool.ts';
 import { workload } from './workload.ts';
 
 const TOOLS: readonly Tool[] = [
@@ -25,6 +26,9 @@ const TOOLS: readonly Tool[] = [
   nodePgMigrate(false),
   nodePgMigrate(true),
 ];
+
+/** Issue 18 asks how a no-op `up` grows: rds-migrate alone, at this size, after the table's sizes. */
+const LARGE_NO_OP = 2000;
 
 // A collection before each timed phase, so one tool's garbage is not another's pause.
 v8.setFlagsFromString('--expose-gc');
@@ -85,9 +89,13 @@ async function benchIn(
       process.stderr.write(`N = ${n}: ${runs} run(s) of ${TOOLS.length} tools done\n`);
     }
 
+    const largeNoOp = await bench.measureNoOp(LARGE_NO_OP, runs);
+    process.stderr.write(`N = ${LARGE_NO_OP}: ${runs} no-op up(s) of rds-migrate done\n`);
     const cells = summarise(bench.samples, TOOLS, sizes);
     const totalMs = performance.now() - started;
-    process.stdout.write(`\n${formatTable(cells, TOOLS)}\n\n${verdicts(cells, sizes).join('\n')}\n`);
+    process.stdout.write(
+      `\n${formatTable(cells, TOOLS)}\n\n${verdicts(cells, sizes, largeNoOp).join('\n')}\n`,
+    );
     // Other work on the machine shows up as spread between runs: say how busy it was.
     const load = `load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after`;
     process.stdout.write(
@@ -101,6 +109,7 @@ async function benchIn(
       sizes,
       tools: TOOLS.map((tool) => ({ name: tool.name, transactions: tool.transactions })),
       cells,
+      largeNoOp,
       samples: bench.samples,
       totalMs,
       loadAverage: { before: loadBefore, after: loadavg()[0] },
@@ -120,6 +129,39 @@ class Bench {
     private readonly urlOf: (database: string) => string,
     private readonly root: string,
   ) {}
+
+  /** rds-migrate's no-op `up` on `n` migrations, `runs` times on one database (its `up` untimed). */
+  async measureNoOp(n: number, runs: number): Promise<LargeNoOp> {
+    this.count += 1;
+    const database = `bench_${this.count}`;
+    const folder = join(this.root, `run_${this.count}`);
+    await mkdir(folder);
+    await this.admin.query(`CREATE DATABASE ${database}`);
+    const run = await rdsMigrate.prepare({ url: this.urlOf(database), folder, migrations: workload(n) });
+    try {
+      await run.phases.up?.();
+      const samples: { ms: number; details: PhaseDetails }[] = [];
+      for (let index = 0; index < runs; index++) {
+        collectGarbage();
+        const before = performance.now();
+        const details = (await run.phases['no-op up']?.()) ?? {};
+        samples.push({ ms: performance.now() - before, details });
+      }
+      const parts = [...new Set(samples.flatMap((sample) => Object.keys(sample.details)))];
+      return {
+        n,
+        medianMs: median(samples.map((sample) => sample.ms)),
+        samplesMs: samples.map((sample) => sample.ms),
+        details: Object.fromEntries(
+          parts.map((part) => [part, median(samples.map((sample) => sample.details[part] ?? 0))]),
+        ),
+      };
+    } finally {
+      await run.close();
+      await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
 
   /** One run: a fresh database and folder, then up, no-op up and down, each timed. */
   async measure(tool: Tool, n: number): Promise<void> {
