@@ -132,12 +132,12 @@ export class History {
   }
 
   /**
-   * A select list (one row) that says which history tables exist, read with a fresh snapshot:
-   * the runner sends it with its lock (lock.ts) and passes the row to `read`.
+   * A select list (one row) that says which history tables exist: the runner sends it in the
+   * lock's round trip (lock.ts, in a transaction after the lock's) and passes the row to `read`.
    */
   probeSql(): string {
-    return `ARRAY(SELECT relname::text FROM pg_class WHERE relname IN ('heads', 'format')
-      AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = ${escapeLiteral(this.schema)})) AS history_tables`;
+    const table = (name: string) => escapeLiteral(`${this.q}.${name}`);
+    return `to_regclass(${table('heads')})::text AS heads, to_regclass(${table('format')})::text AS format`;
   }
 
   /**
@@ -145,15 +145,14 @@ export class History {
    * round trip (none when `probed`, the row of `probeSql`, says there is no history yet).
    */
   async read(db: Database, probed?: Record<string, unknown>): Promise<HistoryState> {
-    const row = probed ?? (await db.query(`SELECT ${this.probeSql()}`)).rows[0];
-    const tables = (row?.history_tables as string[] | undefined) ?? [];
-    if (!tables.includes('heads')) {
+    const tables = probed ?? (await db.query(`SELECT ${this.probeSql()}`)).rows[0];
+    if (!tables?.heads) {
       return { exists: false, format: { version: 0 }, heads: [], checksums: new Map() };
     }
     // Rows of kinds, directions and columns this release does not know are left alone: a newer
     // release may have written them (see history-format.ts). One row, the checksums as one
     // string: on a no-op `up` with hundreds of revisions, parsing rows is most of the read.
-    const format = tables.includes('format')
+    const format = tables.format
       ? `(SELECT version::text || ' ' || coalesce(release, '') FROM ${this.q}.format ORDER BY version DESC LIMIT 1)`
       : 'NULL::text';
     const result = await db.query<{

@@ -77,9 +77,10 @@ async function acquire(
 }
 
 /**
- * The lock and a read in one round trip, as two statements: the read's snapshot is then taken
- * after the lock is held (one statement would take it before). Only the last statement's row
- * comes back, so the first leaves whether the lock was free in a setting the second reads.
+ * The lock and a read in one round trip. The lock is taken in a transaction of its own, so the
+ * read starts a new one after it: its snapshot and its catalog lookups (to_regclass) see all that
+ * a runner that held the lock committed. Only the last statement's row comes back, so the first
+ * leaves whether the lock was free in a setting the read returns.
  */
 async function tryLockAndRead(
   db: Database,
@@ -88,7 +89,9 @@ async function tryLockAndRead(
 ): Promise<Record<string, unknown> | undefined> {
   const result = await db
     .query(
-      `SELECT set_config('rds_migrate.locked', pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${escapeLiteral(name)}))::text, false);
+      `BEGIN;
+SELECT set_config('rds_migrate.locked', pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${escapeLiteral(name)}))::text, false);
+COMMIT;
 SELECT current_setting('rds_migrate.locked') = 'true' AS rds_migrate_locked, ${read}`,
     )
     .catch(async (error: unknown) => {
