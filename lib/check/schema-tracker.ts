@@ -6,7 +6,7 @@
  * most steps change one table. Without the privilege to create event triggers (superuser), every
  * snapshot is read whole, as before.
  */
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import { catalogQuery } from '../engine/catalog.ts';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
@@ -214,7 +214,7 @@ DROP TABLE IF EXISTS ${q}.round_trip_changes;`,
 
   /** Reads the lines of `owners` and of the objects that name them, and puts them in place. */
   private async reread(owners: readonly string[]): Promise<void> {
-    const literal = `ARRAY[${[...owners].map((owner) => `'${owner}'`).join(', ')}]::text[]`;
+    const literal = `ARRAY[${owners.map((owner) => escapeLiteral(owner)).join(', ')}]::text[]`;
     const q = escapeIdentifier(this.historySchema);
     const fresh = group(await this.execute(`SELECT * FROM ${q}.round_trip_lines(${literal})`));
     for (const owner of owners) if (!fresh.has(owner)) this.replace(owner, undefined);
