@@ -16,8 +16,11 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const folder = await mkdtemp(join(tmpdir(), 'rds-migrate-test-'));
-  const EVENTS = ['beforeExit', 'exit'] as const;
-  const listening = new Set(EVENTS.flatMap((event) => process.listeners(event)));
+  const hooks = () => [
+    ...process.listeners('beforeExit').map((listener) => ['beforeExit', listener] as const),
+    ...process.listeners('exit').map((listener) => ['exit', listener] as const),
+  ];
+  const listening = new Set<unknown>(hooks().map(([, listener]) => listener));
   const server = await startEmbedded({
     dataDir: join(folder, 'data'),
     throwaway: true,
@@ -27,10 +30,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // vitest's exit code 1 after a failed test would become 0, and CI would pass a failing run (its
   // 'exit' handler then calls the shutdown without its callback, which throws). The server is
   // stopped below, so neither has anything to do; the signal handlers stay.
-  for (const event of EVENTS) {
-    for (const listener of process.listeners(event)) {
-      if (!listening.has(listener)) process.removeListener(event, listener);
-    }
+  for (const [event, listener] of hooks()) {
+    if (!listening.has(listener)) process.removeListener(event, listener);
   }
   project.provide('postgresAdminUrl', server.url('postgres'));
   return async () => {
