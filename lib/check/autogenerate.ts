@@ -107,6 +107,10 @@ export class AutogenerateError extends RdsMigrateError {
 }
 
 const ABOUT_ROLE: Readonly<Record<DraftRole, readonly string[]>> = {
+  'enum-values': [
+    'ALTER TYPE ... ADD VALUE: a value added in a transaction cannot be used until it commits,',
+    'so the values are added outside one (transaction: false), before the migration that uses them.',
+  ],
   schema: ['In the plan\u2019s transaction: quick and catalog-only changes; constraints NOT VALID.'],
   indexes: [
     'CREATE INDEX CONCURRENTLY builds without blocking writes, and cannot run in a transaction block:',
@@ -119,11 +123,13 @@ const ABOUT_ROLE: Readonly<Record<DraftRole, readonly string[]>> = {
 };
 
 const MESSAGE_SUFFIX: Readonly<Record<DraftRole, string>> = {
+  'enum-values': ' (enum values)',
   schema: '',
   indexes: ' (indexes)',
   finish: ' (validate)',
 };
 const FILE_SUFFIX: Readonly<Record<DraftRole, string>> = {
+  'enum-values': '_enum_values',
   schema: '',
   indexes: '_indexes',
   finish: '_validate',

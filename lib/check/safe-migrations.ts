@@ -13,7 +13,7 @@
  */
 import type { InspectedColumn } from './schema-diff.ts';
 
-export type DraftRole = 'schema' | 'indexes' | 'finish';
+export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
 
 export interface DraftStatement {
   readonly sql: string;
@@ -53,7 +53,9 @@ export type Rewrite =
   | 'redundant-drops-left-out'
   | 'new-table-constraint-checked-at-once'
   | 'function-bodies-setting-local'
-  | 'possible-rename-noted';
+  | 'possible-rename-noted'
+  | 'foreign-key-after-its-key'
+  | 'enum-values-committed-first';
 
 /** What the rewrite needs to know of both schemas besides the statements. */
 export interface SchemaFacts {
@@ -73,6 +75,9 @@ const CREATE_INDEX = /^CREATE (UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+) ([\s\S]+)
 const ADD_CONSTRAINT_USING_INDEX =
   /^alter table (\S+) add constraint (\S+) (?:UNIQUE|PRIMARY KEY) using index (\S+);$/i;
 const ADD_CONSTRAINT_NOT_VALID = /^alter table (\S+) add constraint (\S+) ([\s\S]+) not valid;$/i;
+const FOREIGN_KEY_REFERENCES =
+  /^FOREIGN KEY \([^)]*\) REFERENCES ((?:"(?:[^"]|"")*"|[^"(\s.])+(?:\.(?:"(?:[^"]|"")*"|[^"(\s.])+)?)\(/i;
+const ADD_VALUE = /^alter type \S+ add value /i;
 const VALIDATE = /^alter table (\S+) validate constraint (\S+);$/i;
 const ADD_COLUMN = /^alter table (\S+) add column (\S+) ([\s\S]+);$/i;
 const SET_NOT_NULL = /^alter table (\S+) alter column (\S+) set not null;$/i;
@@ -107,6 +112,8 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
   const schema: DraftStatement[] = [];
   const indexes: DraftStatement[] = [];
   const finish: DraftStatement[] = [];
+  const laterForeignKeys: DraftStatement[] = [];
+  const addedValues = new Set<DraftStatement>();
   const notes: ReviewNote[] = [];
   const created = new Set(statements.flatMap((sql) => capture(CREATE_TABLE, sql).map(plainName)));
   const droppedTables = new Set(statements.flatMap((sql) => capture(DROP_TABLE, sql).map(plainName)));
@@ -116,6 +123,15 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
       return match ? [plainName(`${schemaOf(match[1] as string)}.${match[2]}`)] : [];
     }),
   );
+  // Tables that gain a UNIQUE or PRIMARY KEY only in the finish migration (adopting an index
+  // built concurrently): a foreign key to them cannot be added before then.
+  const keyedLater = new Set(
+    statements.flatMap((sql) => {
+      const match = ADD_CONSTRAINT_USING_INDEX.exec(sql);
+      return match && !created.has(plainName(match[1] as string)) ? [bareName(match[1] as string)] : [];
+    }),
+  );
+  const deferredForeignKeys = new Set<string>();
   const renames = renameCandidates(facts);
   for (const rename of renames) notes.push({ kind: 'possible-rename', message: rename.message });
   const rewrites = new Set<Rewrite>(renames.length > 0 ? ['possible-rename-noted'] : []);
@@ -149,7 +165,11 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
 
     const enumStatement = enumRewrites.rewrite(sql);
     if (enumStatement !== undefined) {
-      for (const rewritten of enumStatement) schema.push(plain(rewritten));
+      for (const rewritten of enumStatement) {
+        const statement = plain(rewritten);
+        schema.push(statement);
+        if (ADD_VALUE.test(rewritten)) addedValues.add(statement);
+      }
       rewrites.add('enum-add-value');
       continue;
     }
@@ -178,6 +198,7 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     }
 
     const validate = VALIDATE.exec(sql);
+    if (validate && deferredForeignKeys.has(`${plainName(validate[1] as string)}.${validate[2]}`)) continue;
     if (validate) {
       // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
       if (created.has(plainName(validate[1] as string))) continue;
@@ -187,6 +208,21 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     }
 
     const notValid = ADD_CONSTRAINT_NOT_VALID.exec(sql);
+    const references = notValid ? FOREIGN_KEY_REFERENCES.exec(notValid[3] as string) : null;
+    if (notValid && references && keyedLater.has(bareName(references[1] as string))) {
+      // Added after the key it references, still NOT VALID, and validated after that.
+      rewrites.add('foreign-key-after-its-key');
+      deferredForeignKeys.add(`${plainName(notValid[1] as string)}.${notValid[2]}`);
+      laterForeignKeys.push(
+        plain(sql, {
+          notes: [
+            `After ${plainName(references[1] as string)} has the key it references (the statements above).`,
+          ],
+        }),
+        plain(`alter table ${notValid[1]} validate constraint ${notValid[2]};`),
+      );
+      continue;
+    }
     if (notValid && created.has(plainName(notValid[1] as string))) {
       rewrites.add('new-table-constraint-checked-at-once');
       schema.push(plain(`alter table ${notValid[1]} add constraint ${notValid[2]} ${notValid[3]};`));
@@ -273,12 +309,41 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
   }
 
   notes.push(...enumRewrites.notes);
+  finish.push(...laterForeignKeys);
   const drafts: MigrationDraft[] = [];
+  // A value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits: when
+  // another statement names one, the values get a migration of their own, before the rest.
+  const valueLiterals = enumRewrites.addedValues;
+  const usesAddedValue = [...schema, ...indexes, ...finish].some(
+    (statement) =>
+      !addedValues.has(statement) && valueLiterals.some((literal) => statement.sql.includes(literal)),
+  );
+  if (addedValues.size > 0 && usesAddedValue) {
+    rewrites.add('enum-values-committed-first');
+    // Outside a transaction (a plan runs its transactional migrations in one): each value
+    // commits as it is added, and IF NOT EXISTS lets an interrupted run be repeated.
+    drafts.push({
+      role: 'enum-values',
+      transactional: false,
+      statements: [...addedValues].map((statement) => ({
+        ...statement,
+        sql: statement.sql.replace(/ add value /i, ' add value if not exists '),
+      })),
+    });
+    for (let index = schema.length - 1; index >= 0; index--) {
+      if (addedValues.has(schema[index] as DraftStatement)) schema.splice(index, 1);
+    }
+  }
   if (schema.some((statement) => !/^SET LOCAL /i.test(statement.sql)))
     drafts.push({ role: 'schema', transactional: true, statements: schema });
   if (indexes.length > 0) drafts.push({ role: 'indexes', transactional: false, statements: indexes });
   if (finish.length > 0) drafts.push({ role: 'finish', transactional: false, statements: finish });
   return { drafts, notes, rewrites: [...rewrites] };
+}
+
+/** A table's name without its schema: a foreign key names the table it references unqualified when on the search path. */
+function bareName(quoted: string): string {
+  return plainName(quoted).split('.').pop() as string;
 }
 
 function capture(pattern: RegExp, sql: string): string[] {
@@ -339,10 +404,13 @@ interface EnumRewrites {
   /** The replacement for a statement of an enum's recreation ([] to drop it), or undefined. */
   rewrite(sql: string): string[] | undefined;
   readonly notes: readonly ReviewNote[];
+  /** The values added, as the literals a statement using them would hold (`'meh'`). */
+  readonly addedValues: readonly string[];
 }
 
 function enumChanges(facts: SchemaFacts): EnumRewrites {
   const addable = new Map<string, string[]>();
+  const addedValues: string[] = [];
   const notes: ReviewNote[] = [];
   for (const [name, after] of facts.enumsAfter) {
     const before = facts.enumsBefore.get(name);
@@ -358,10 +426,12 @@ function enumChanges(facts: SchemaFacts): EnumRewrites {
       continue;
     }
     addable.set(name, addValueStatements(name, before, after));
+    for (const value of after) if (!before.includes(value)) addedValues.push(enumLiteral(value));
   }
   const enumOf = (quotedName: string) => plainName(quotedName);
   return {
     notes,
+    addedValues,
     rewrite(sql) {
       const renamed = ENUM_RENAME.exec(sql);
       if (renamed) {
@@ -379,13 +449,17 @@ function enumChanges(facts: SchemaFacts): EnumRewrites {
   };
 }
 
+function enumLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 function sameValues(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
 function addValueStatements(name: string, before: readonly string[], after: readonly string[]): string[] {
   const statements: string[] = [];
-  const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  const literal = enumLiteral;
   let previous: string | undefined;
   for (const value of after) {
     if (!before.includes(value)) {
