@@ -302,6 +302,25 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(existsSync(join(app, '.rds-migrate'))).toBe(true);
   });
 
+  it('says to install drizzle-kit when the wanted schema is Drizzle models and the app lacks it', () => {
+    // drizzle-kit is an optional peer: this app has none, and the error must say what to do.
+    expect(existsSync(join(app, 'node_modules', 'drizzle-kit'))).toBe(false);
+    mkdirSync(join(app, 'db'), { recursive: true });
+    writeFileSync(join(app, 'db', 'models.ts'), 'export const none = 1;\n');
+    const before = readdirSync(join(app, 'migrations')).sort();
+    const created = run(
+      'npx',
+      ['rds-migrate', 'create', '--autogenerate', 'from models', '--wanted-schema', 'drizzle:db/models.ts'],
+      app,
+    );
+    rmSync(join(app, 'db'), { recursive: true });
+    expect(created.status).toBe(1);
+    expect(created.stderr).toContain('needs drizzle-kit (0.31 or later) and drizzle-orm in the app');
+    expect(created.stderr).toContain('npm i -D drizzle-kit drizzle-orm');
+    expect(created.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
+  });
+
   it('type-checks the TS migration and the app against the installed types', () => {
     ok('npx', ['tsc', '-p', '.'], app);
     // The types are real, not `any`: a wrong call is an error.
