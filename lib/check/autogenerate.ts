@@ -285,12 +285,16 @@ class Generator {
         inspections[index + 1] as SchemaInspection,
         inspections[index] as SchemaInspection,
       );
-      const rebuilt = indexesToRebuild(pending.draft, plan.drafts);
+      const diffBack = down.map((sql) => downStatement(sql, pending.draft));
+      // Unless the diff back builds it already (it does when the adopting changed a column too).
+      const rebuilt = indexesToRebuild(pending.draft, plan.drafts).filter((sql) => !diffBack.includes(sql));
       if (rebuilt.length > 0) repairs.add('down-rebuilds-adopted-index');
       const unvalidated = constraintsToUnvalidate(pending.draft, plan.drafts);
       if (unvalidated.length > 0) repairs.add('down-restores-not-valid');
+      // What the diff back does with those constraints (drop, add, and VALIDATE again) gives way to ours.
+      const restored = new Set(unvalidated.flatMap((sql) => constraintOf(sql)));
       const statements = [
-        ...down.map((sql) => downStatement(sql, pending.draft)),
+        ...diffBack.filter((sql) => !constraintOf(sql).some((name) => restored.has(name))),
         ...rebuilt,
         ...unvalidated,
       ];
@@ -521,9 +525,9 @@ function indexesToRebuild(draft: MigrationDraft, drafts: readonly MigrationDraft
 }
 
 /**
- * The diff library does not tell a validated constraint from one added NOT VALID, and
- * PostgreSQL cannot un-validate one: the down step of VALIDATE drops the constraint and adds
- * it back NOT VALID, as the migration before it left it.
+ * PostgreSQL cannot un-validate a constraint, and the diff library's way back from a validated
+ * one to the same one NOT VALID validates it again: the down step of VALIDATE drops the
+ * constraint and adds it back NOT VALID, as the migration before it left it, instead.
  */
 function constraintsToUnvalidate(draft: MigrationDraft, drafts: readonly MigrationDraft[]): string[] {
   if (draft.role !== 'finish') return [];
@@ -544,6 +548,12 @@ function constraintsToUnvalidate(draft: MigrationDraft, drafts: readonly Migrati
     });
     return addition ? [`alter table ${validated[1]} drop constraint ${validated[2]};`, addition.sql] : [];
   });
+}
+
+/** `table.constraint` of an ALTER TABLE that drops, adds or validates a constraint; [] otherwise. */
+function constraintOf(sql: string): string[] {
+  const match = /^alter table (\S+) (?:drop|add|validate) constraint (\S+)[ ;]/i.exec(sql);
+  return match ? [`${plainName(match[1] as string)}.${plainName(match[2] as string)}`] : [];
 }
 
 /** A down statement, made fit for its migration: outside a transaction, index work is CONCURRENTLY. */

@@ -22,6 +22,15 @@ export async function runCorpusCase(corpusCase: CorpusCase): Promise<Autogenerat
     expect([...awaiting].sort()).toEqual([...(corpusCase.awaiting ?? [])].sort());
     const text = (await Promise.all(report.files.map((file) => project.text(file.file)))).join('\n');
     for (const fragment of corpusCase.contains ?? []) expect(text).toContain(fragment);
+    for (const file of report.files) {
+      // A down step says each thing once (a repair must not repeat what the diff back has).
+      const down = (await project.text(file.file)).split('-- migrate:down')[1] ?? '';
+      const statements = down
+        .split(';')
+        .map((sql) => sql.trim())
+        .filter(Boolean);
+      expect(statements, `${file.file}'s down step`).toEqual([...new Set(statements)]);
+    }
     if (corpusCase.review)
       expect(report.review.map((item) => item.message).join('\n')).toMatch(corpusCase.review);
 
