@@ -302,6 +302,51 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(existsSync(join(app, '.rds-migrate'))).toBe(true);
   });
 
+  it('autogenerates from schema/ and checks the result with the installed package', () => {
+    // The wanted schema: widgets as the migrations leave it, plus a column and an index.
+    mkdirSync(join(app, 'schema'), { recursive: true });
+    writeFileSync(
+      join(app, 'schema', 'widgets.sql'),
+      'CREATE TABLE widgets (id bigint PRIMARY KEY, name text, color text);\n' +
+        'CREATE INDEX widgets_color ON widgets (color);\n',
+    );
+    const before = readdirSync(join(app, 'migrations')).sort();
+    try {
+      const generated = JSON.parse(
+        ok('npx', ['rds-migrate', 'create', '--autogenerate', 'widget colors', '--json'], app),
+      );
+      expect(generated.status).toBe('written');
+      expect(generated.files.map((file: { role: string }) => file.role)).toEqual(['schema', 'indexes']);
+      const text = generated.files
+        .map((file: { file: string }) => readFileSync(join(app, file.file), 'utf8'))
+        .join('\n');
+      expect(text).toContain('add column "color" text');
+      expect(text).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_color');
+      // lint, the round trip on a scratch database, and the wanted schema against head
+      const checked = JSON.parse(ok('npx', ['rds-migrate', 'check', '--json'], app));
+      expect(checked.problems).toEqual([]);
+      expect(checked.checks.wantedSchema.status).toBe('ok');
+      expect(ok('npx', ['rds-migrate', 'create', '--autogenerate', 'again'], app)).toMatch(
+        /nothing to generate/,
+      );
+    } finally {
+      for (const file of readdirSync(join(app, 'migrations'))) {
+        if (!before.includes(file)) rmSync(join(app, 'migrations', file));
+      }
+      rmSync(join(app, 'schema'), { recursive: true });
+    }
+    expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
+  });
+
+  it("draws the revision graph and writes check's report for CI with the installed package", () => {
+    const graph = ok('npx', ['rds-migrate', 'history', '--graph'], app);
+    expect(graph).toContain(head);
+    expect(graph).toContain('label widgets');
+    const sarif = JSON.parse(ok('npx', ['rds-migrate', 'check', '--static', '--format', 'sarif'], app));
+    expect(sarif.version).toBe('2.1.0');
+    expect(sarif.runs[0].tool.driver.name).toBe('rds-migrate');
+  });
+
   it('says to install drizzle-kit when the wanted schema is Drizzle models and the app lacks it', () => {
     // drizzle-kit is an optional peer: this app has none, and the error must say what to do.
     expect(existsSync(join(app, 'node_modules', 'drizzle-kit'))).toBe(false);
