@@ -118,6 +118,34 @@ export interface LargeNoOp {
 }
 
 /**
+ * `up` of a few migrations onto a history some earlier runs wrote: what most deploys do (the
+ * table's `up` starts from an empty database, so a first run's setup is in it). No aim; the
+ * lines say where rds-migrate stands against the floor and the peers on the same setup.
+ */
+export function ontoHistoryLines(cells: readonly Cell[], applied: number): string[] {
+  const up = cells.filter((cell) => cell.phase === 'up');
+  const ours = up.find((cell) => cell.tool === OURS);
+  if (!ours) return [];
+  const fastest = up
+    .filter((cell) => PEERS.includes(cell.tool))
+    .reduce<Cell | undefined>(
+      (best, cell) => (!best || cell.medianMs < best.medianMs ? cell : best),
+      undefined,
+    );
+  const rows = up.map(
+    (cell) =>
+      `  ${cell.tool.padEnd(28)} ${cell.medianMs.toFixed(1).padStart(7)} ms  ${times(cell.vsOneTransaction).padStart(6)} the floor` +
+      (cell.details ? `  (${describeParts(cell.details)})` : ''),
+  );
+  return [
+    `N=${ours.n} up onto ${applied} applied by earlier runs of the same tool (what a deploy sees; reported, no aim):`,
+    ...rows,
+    `  rds-migrate ${fastest && ours.medianMs < fastest.medianMs ? 'ahead of' : 'behind'} the fastest peer` +
+      (fastest ? ` (${fastest.tool} ${fastest.medianMs.toFixed(1)} ms)` : ''),
+  ];
+}
+
+/**
  * How far from the one-transaction floor `up` may be: 1.25x at N = 10, where the history's
  * tables are most of the work (issue 18), 1.1x above (issue 2).
  */

@@ -7,7 +7,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
 import { startEmbedded } from '../lib/local/embedded.ts';
-import { type Cell, formatTable, type LargeNoOp, summarise, verdicts } from './report.ts';
+import { type Cell, formatTable, type LargeNoOp, ontoHistoryLines, summarise, verdicts } from './report.ts';
 import { scratchParent } from './scratch.ts';
 import { median } from './stats.ts';
 import { kysely } from './tools/kysely.ts';
@@ -29,6 +29,9 @@ const TOOLS: readonly Tool[] = [
 
 /** Issue 18 asks how a no-op `up` grows: rds-migrate alone, at this size, after the table's sizes. */
 const LARGE_NO_OP = 2000;
+
+/** What most deploys do: a few migrations onto a history earlier runs wrote (every tool). */
+const ONTO = { applied: 100, n: 10 } as const;
 
 // A collection before each timed phase, so one tool's garbage is not another's pause.
 v8.setFlagsFromString('--expose-gc');
@@ -91,10 +94,20 @@ async function benchIn(
 
     const largeNoOp = await bench.measureNoOp(LARGE_NO_OP, runs);
     process.stderr.write(`N = ${LARGE_NO_OP}: ${runs} no-op up(s) of rds-migrate done\n`);
+    const ontoSamples: Sample[] = [];
+    for (let run = 0; run < runs; run++) {
+      const order = TOOLS.map((_, index) => TOOLS[(index + run) % TOOLS.length] as Tool);
+      for (const tool of order) ontoSamples.push(await bench.measureOnto(tool, ONTO.applied, ONTO.n));
+    }
+    process.stderr.write(
+      `N = ${ONTO.n} onto ${ONTO.applied}: ${runs} run(s) of ${TOOLS.length} tools done\n`,
+    );
+    const ontoCells = summarise(ontoSamples, TOOLS, [ONTO.n]);
     const cells = summarise(bench.samples, TOOLS, sizes);
     const totalMs = performance.now() - started;
     process.stdout.write(
-      `\n${formatTable(cells, TOOLS)}\n\n${verdicts(cells, sizes, largeNoOp).join('\n')}\n`,
+      `\n${formatTable(cells, TOOLS)}\n\n${verdicts(cells, sizes, largeNoOp).join('\n')}\n` +
+        `\n${ontoHistoryLines(ontoCells, ONTO.applied).join('\n')}\n`,
     );
     // Other work on the machine shows up as spread between runs: say how busy it was.
     const load = `load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after`;
@@ -110,6 +123,7 @@ async function benchIn(
       tools: TOOLS.map((tool) => ({ name: tool.name, transactions: tool.transactions })),
       cells,
       largeNoOp,
+      ontoHistory: { applied: ONTO.applied, cells: ontoCells },
       samples: bench.samples,
       totalMs,
       loadAverage: { before: loadBefore, after: loadavg()[0] },
@@ -158,6 +172,44 @@ class Bench {
       };
     } finally {
       await run.close();
+      await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * `up` of `n` migrations onto `applied` that the same tool applied (untimed) to a fresh
+   * database before: the history, the lock's table and the catalog are warm as on a deploy.
+   */
+  async measureOnto(tool: Tool, applied: number, n: number): Promise<Sample> {
+    this.count += 1;
+    const database = `bench_${this.count}`;
+    const folder = join(this.root, `run_${this.count}`);
+    await mkdir(folder);
+    await this.admin.query(`CREATE DATABASE ${database}`);
+    const check = new pg.Client({ connectionString: this.urlOf(database) });
+    await check.connect();
+    const url = this.urlOf(database);
+    try {
+      const earlier = await tool.prepare({ url, folder, migrations: workload(applied) });
+      try {
+        await earlier.phases.up?.();
+      } finally {
+        await earlier.close();
+      }
+      const run = await tool.prepare({ url, folder, migrations: workload(applied + n), applied });
+      try {
+        collectGarbage();
+        const before = performance.now();
+        const details = await run.phases.up?.();
+        const ms = performance.now() - before;
+        await expectTables(check, tool, applied + n);
+        return { tool: tool.name, n, phase: 'up', ms, ...(details ? { details } : {}) };
+      } finally {
+        await run.close();
+      }
+    } finally {
+      await check.end();
       await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
       await rm(folder, { recursive: true, force: true });
     }

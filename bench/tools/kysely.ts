@@ -18,7 +18,7 @@ import type { Tool } from './tool.ts';
 export const kysely: Tool = {
   name: 'kysely Migrator',
   transactions: 'one transaction per migrateToLatest/migrateTo call (all pending migrations together)',
-  async prepare({ url, migrations }) {
+  async prepare({ url, migrations, applied = 0 }) {
     const pool = new pg.Pool({ connectionString: url, max: 1, application_name: 'bench-kysely' });
     // An idle pooled client whose session ends emits 'error' on the pool; the next query reports it.
     pool.on('error', () => undefined);
@@ -45,7 +45,7 @@ export const kysely: Tool = {
     };
     return {
       phases: {
-        up: async () => check(await migrator.migrateToLatest(), migrations.length),
+        up: async () => check(await migrator.migrateToLatest(), migrations.length - applied),
         'no-op up': async () => check(await migrator.migrateToLatest(), 0),
         down: async () => check(await migrator.migrateTo(NO_MIGRATIONS), migrations.length),
       },

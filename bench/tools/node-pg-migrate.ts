@@ -27,7 +27,7 @@ export function nodePgMigrate(singleTransaction: boolean): Tool {
     transactions: singleTransaction
       ? 'singleTransaction: true (its CLI default): one transaction for the run'
       : 'runner() default: one transaction per migration (BEGIN, sql, history INSERT, COMMIT: 4 round trips)',
-    async prepare({ url, folder, migrations }) {
+    async prepare({ url, folder, migrations, applied = 0 }) {
       await writeMigrationFiles(folder, migrations);
       const client = new pg.Client({ connectionString: url, application_name: 'bench-node-pg-migrate' });
       await client.connect();
@@ -48,7 +48,7 @@ export function nodePgMigrate(singleTransaction: boolean): Tool {
       };
       return {
         phases: {
-          up: () => run('up', migrations.length),
+          up: () => run('up', migrations.length - applied),
           'no-op up': () => run('up', 0),
           down: () => run('down', migrations.length),
         },

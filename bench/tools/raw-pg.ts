@@ -12,7 +12,7 @@ function rawTool(name: string, transactions: string, send: Send): Tool {
   return {
     name,
     transactions,
-    async prepare({ url, migrations }) {
+    async prepare({ url, migrations, applied = 0 }) {
       const client = new pg.Client({ connectionString: url, application_name: 'bench-raw' });
       await client.connect();
       const run = async (texts: readonly string[]) => {
@@ -21,7 +21,7 @@ function rawTool(name: string, transactions: string, send: Send): Tool {
       };
       return {
         phases: {
-          up: () => run(migrations.map((migration) => migration.up)),
+          up: () => run(migrations.slice(applied).map((migration) => migration.up)),
           down: () => run([...migrations].reverse().map((migration) => migration.down)),
         },
         close: () => client.end(),

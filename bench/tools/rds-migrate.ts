@@ -15,7 +15,7 @@ export const rdsMigrate: Tool = {
   name: 'rds-migrate',
   transactions:
     'whole plan in one transaction; one round trip per migration; the history rows travel with the COMMIT',
-  async prepare({ url, folder, migrations }) {
+  async prepare({ url, folder, migrations, applied = 0 }) {
     await writeMigrationFiles(folder, migrations);
     const connection = await connect({ connectionString: url }, 'bench-rds-migrate');
     const run = async (intent: Intent, expectedSteps: number): Promise<PhaseDetails> => {
@@ -31,7 +31,7 @@ export const rdsMigrate: Tool = {
     };
     return {
       phases: {
-        up: () => run({ action: 'upgrade', target: 'head' }, migrations.length),
+        up: () => run({ action: 'upgrade', target: 'head' }, migrations.length - applied),
         'no-op up': () => run({ action: 'upgrade', target: 'head' }, 0),
         down: () => run({ action: 'downgrade', target: 'base' }, migrations.length),
       },

@@ -14,6 +14,11 @@ export interface RunSetup {
   /** An empty folder for this run's files. */
   readonly folder: string;
   readonly migrations: readonly BenchMigration[];
+  /**
+   * How many of `migrations` (the first ones) an earlier run of the same tool applied to this
+   * database already: `up` applies the rest. @default 0
+   */
+  readonly applied?: number;
 }
 
 /** Parts of a phase timed on their own, in ms, e.g. rds-migrate's load time. */
