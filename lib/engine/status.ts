@@ -73,7 +73,8 @@ export async function readStatus(
     recent: await history.log(db, recentCount),
     historySchema: history.schema,
     historyFormat: state.format,
-    schemaDrift: await readSchemaDrift(db, history),
+    // The format read above says whether the fingerprints table exists: no round trip to ask.
+    schemaDrift: await readSchemaDrift(db, history, { historyFormat: state.format.version }),
   };
 }
 
