@@ -316,6 +316,21 @@ describe('rds-migrate status, show: what a user types', () => {
     expect(JSON.parse(asJson.stdout).drift).toHaveLength(1);
   });
 
+  it('status reports a schema changed outside migrations and exits 0 (up still works)', async () => {
+    await cli('up');
+    const session = await database.connect('hand-edit');
+    await session.db.query('ALTER TABLE notes ADD COLUMN pinned boolean');
+
+    const text = await cli('status');
+    expect(text.code).toBe(EXIT.ok);
+    expect(text.stdout).toMatch(
+      /the schema was changed outside migrations since run .*changed table public\.notes/,
+    );
+    const asJson = await cli('status', '--json');
+    expect(asJson.code).toBe(EXIT.ok);
+    expect(JSON.parse(asJson.stdout).schemaDrift.state).toBe('changed');
+  });
+
   it('show with fewer than four characters says a prefix needs four', async () => {
     const result = await cli('show', 'cc');
     expect(result.code).toBe(EXIT.failed);

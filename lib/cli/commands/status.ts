@@ -9,7 +9,9 @@ export function registerStatus(program: Command, { session }: CommandContext): v
   example(
     program
       .command('status')
-      .description('where the database is, what is pending, drift (exits 1 on drift)')
+      .description(
+        'where the database is, what is pending, drift (exits 1 when the file of an applied migration changed; a schema changed outside migrations is only reported)',
+      )
       .option('--json', 'print the status as JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
