@@ -85,6 +85,8 @@ export interface HeadsResult {
   readonly heads: readonly string[];
   /** The database's heads. */
   readonly current: readonly string[];
+  /** The branch labels of the bundle's heads that have any (`label@head` names them). */
+  readonly branchLabels: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunResult extends RunReport {
@@ -247,7 +249,12 @@ async function show(runtime: Runtime, spec: string): Promise<ShowResult> {
 async function heads(runtime: Runtime): Promise<HeadsResult> {
   const graph = await runtime.bundle();
   const state = await runtime.withDatabase((db) => runtime.history.read(db));
-  return { action: 'heads', heads: graph.heads, current: state.heads };
+  const branchLabels: Record<string, readonly string[]> = {};
+  for (const revision of graph.heads) {
+    const labels = graph.branchLabels(revision);
+    if (labels.length > 0) branchLabels[revision] = labels;
+  }
+  return { action: 'heads', heads: graph.heads, current: state.heads, branchLabels };
 }
 
 async function run(

@@ -1,8 +1,19 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { History } from '../../lib/engine/history.ts';
-import { cfnEvent, type Fakes, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
+import {
+  bundleDir,
+  cfnEvent,
+  type Fakes,
+  fakes,
+  lambdaContext,
+  REV,
+  runProvider,
+} from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 let database: TestDatabase;
@@ -108,7 +119,35 @@ describe('manual invoke', () => {
       action: 'heads',
       heads: [REV.tenant],
       current: [REV.name],
+      branchLabels: {},
     });
+  });
+
+  it('heads: the branch labels of the bundle heads, as label@head names them', async () => {
+    const labelled = await mkdtemp(join(tmpdir(), 'rds-migrate-labelled-'));
+    try {
+      await cp(bundleDir('v2'), labelled, { recursive: true });
+      const head = join(labelled, '202611020930_record_tenant.ts');
+      await writeFile(
+        head,
+        (await readFile(head, 'utf8')).replace(
+          "message: 'record tenant',",
+          "message: 'record tenant',\n  branchLabels: ['settings'],",
+        ),
+      );
+      const answer = await aws.handler('v2', { migrationsDir: labelled })(
+        { action: 'heads' },
+        lambdaContext(),
+      );
+      expect(JSON.parse(JSON.stringify(answer))).toEqual({
+        action: 'heads',
+        heads: [REV.tenant],
+        current: [REV.name],
+        branchLabels: { [REV.tenant]: ['settings'] },
+      });
+    } finally {
+      await rm(labelled, { recursive: true, force: true });
+    }
   });
 
   it('refuses up, down and stamp without "confirm": true, changing nothing', async () => {
