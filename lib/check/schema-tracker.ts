@@ -59,11 +59,11 @@ const TRACKED = new Set([
   'pg_trigger',
   'pg_rewrite',
   'pg_attrdef',
+  'pg_policy',
 ]);
 /** Catalogs no snapshot line shows. Any other (schemas, extensions, operators, collations, ...): read whole. */
 const NOT_SHOWN = new Set([
   'pg_statistic_ext',
-  'pg_policy',
   'pg_publication',
   'pg_publication_rel',
   'pg_publication_namespace',
@@ -324,7 +324,7 @@ function byLine(a: string, b: string): number {
 
 /**
  * The object a catalog row belongs to, as catalog.ts's owner column names it, from the catalog
- * as it is now: an index, constraint, trigger, rule or default belongs to its relation (or, for a
+ * as it is now: an index, constraint, trigger, rule, default or policy belongs to its relation (or, for a
  * domain's constraint, its type), a table's row type to the table.
  */
 function ownerOf(classid: string, objid: string): string {
@@ -340,6 +340,7 @@ function ownerOf(classid: string, objid: string): string {
     WHEN 'pg_trigger'::regclass THEN (SELECT 'c' || g.tgrelid FROM pg_trigger g WHERE g.oid = ${objid})
     WHEN 'pg_rewrite'::regclass THEN (SELECT 'c' || w.ev_class FROM pg_rewrite w WHERE w.oid = ${objid})
     WHEN 'pg_attrdef'::regclass THEN (SELECT 'c' || ad.adrelid FROM pg_attrdef ad WHERE ad.oid = ${objid})
+    WHEN 'pg_policy'::regclass THEN (SELECT 'c' || pl.polrelid FROM pg_policy pl WHERE pl.oid = ${objid})
   END`;
 }
 

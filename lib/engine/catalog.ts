@@ -2,9 +2,9 @@
  * The user-visible schema of a database as sorted text lines, so two moments can be compared:
  * tables, columns with types, defaults and nullability, indexes, constraints, sequences, views,
  * functions (with their result and a hash of their body), enum types with their values, domains,
- * triggers and extensions of every schema but the system ones and our history schema. One query on
- * pg_catalog (information_schema's views cost tens of milliseconds on a large schema, and the
- * round trip of `check` compares a snapshot per step). Each line also names the object it
+ * triggers, row level security and its policies, and extensions of every schema but the system
+ * ones and our history schema. One query on pg_catalog (information_schema's views cost tens of
+ * milliseconds on a large schema, and the round trip of `check` compares a snapshot per step). Each line also names the object it
  * belongs to (a column, index or constraint belongs to its table), so a fingerprint of the
  * schema can say which objects changed.
  */
@@ -184,6 +184,37 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
       part: '0::oid',
       only: (o) => `x.oid = ANY (${o.extensions})`,
       from: `FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
+    WHERE ${userSchema('n.nspname')}`,
+    },
+    {
+      // Only tables that have it: every other table's lines stay as they are without it.
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `'row level security ' || n.nspname || '.' || c.relname
+           || CASE WHEN c.relrowsecurity THEN ' enabled' ELSE ' disabled' END
+           || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END`,
+      owner: `'c' || c.oid`,
+      part: '0::oid',
+      only: (o) => `c.oid = ANY (${o.relations})`,
+      from: `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND c.relkind IN ('r', 'p') AND ${userSchema('n.nspname')}`,
+    },
+    {
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `'policy ' || n.nspname || '.' || c.relname || '.' || pol.polname
+           || ' ' || CASE WHEN pol.polpermissive THEN 'permissive' ELSE 'restrictive' END
+           || ' for ' || CASE pol.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+                                        WHEN 'd' THEN 'delete' ELSE 'all' END
+           || ' to ' || (SELECT string_agg(CASE WHEN r.oid = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r.oid)) END,
+                                           ', ' ORDER BY CASE WHEN r.oid = 0 THEN 'public' ELSE pg_get_userbyid(r.oid)::text END)
+                         FROM unnest(pol.polroles) r (oid))
+           || ' using ' || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '-')
+           || ' check ' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '-')`,
+      owner: `'c' || c.oid`,
+      part: 'pol.oid',
+      only: (o) => `pol.polrelid = ANY (${o.relations})`,
+      from: `FROM pg_policy pol
+    JOIN pg_class c ON c.oid = pol.polrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${userSchema('n.nspname')}`,
     },
     {

@@ -103,6 +103,29 @@ describe('the round trip', () => {
     expect(report.difference?.extra).toContain('column public.users.email text null=NO default=-');
   });
 
+  it('compares row level security and policies: a down step that leaves them on is caught', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('users1', 'CREATE TABLE users (id int PRIMARY KEY, tenant text)', {
+        down: 'DROP TABLE users',
+      }),
+      sqlMigration(
+        'tenant',
+        'ALTER TABLE users ENABLE ROW LEVEL SECURITY; CREATE POLICY users_tenant ON users USING (tenant = current_user)',
+        { parents: ['users1'], down: 'ALTER TABLE users DISABLE ROW LEVEL SECURITY' },
+      ),
+    ]);
+    const report = await roundTrip(connection.db, graph, { actor: 'test' });
+    expect(report.difference).toMatchObject({
+      revision: 'tenant',
+      phase: 'down',
+      kind: 'schema',
+      missing: [],
+    });
+    expect(report.difference?.extra).toEqual([
+      'policy public.users.users_tenant permissive for all to public using (tenant = CURRENT_USER) check -',
+    ]);
+  });
+
   it('names the down step that leaves a view behind, though a lower down step drops it by CASCADE', async () => {
     const graph = RevisionGraph.from([
       sqlMigration('items1', 'CREATE TABLE items (id int PRIMARY KEY, price int)', {

@@ -1,7 +1,7 @@
 /**
  * The round trip's tracked snapshots are the snapshots a whole read gives: after every kind of
  * change a migration makes (renames others print, drops that cascade, types, domains, functions,
- * triggers, views, partitions, a new schema, a changed search_path, prepared statements thrown
+ * triggers, views, row level security and policies, partitions, a new schema, a changed search_path, prepared statements thrown
  * away), and, without the privilege for event triggers, by reading whole every time.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,13 +64,26 @@ const STEPS = [
   `ALTER TABLE orders ALTER COLUMN note DROP NOT NULL`,
   `ALTER TABLE orders ALTER COLUMN note DROP DEFAULT`,
   `ALTER TABLE orders DROP COLUMN note`,
+  // Row level security and policies, one naming a function and another table.
+  `ALTER TABLE orders ENABLE ROW LEVEL SECURITY`,
+  `CREATE POLICY orders_big_only ON orders FOR SELECT USING (total > 100)`,
+  `CREATE POLICY orders_known ON orders AS RESTRICTIVE FOR INSERT TO PUBLIC
+     WITH CHECK (account_id IN (SELECT id FROM customers) AND take_ticket() > 0)`,
+  `ALTER POLICY orders_big_only ON orders USING (total > 200)`,
+  `ALTER POLICY orders_big_only ON orders RENAME TO orders_large_only`,
+  `ALTER FUNCTION take_ticket() RENAME TO draw_ticket`,
+  `ALTER TABLE orders FORCE ROW LEVEL SECURITY`,
+  `DROP POLICY orders_large_only ON orders`,
+  `ALTER TABLE orders DISABLE ROW LEVEL SECURITY`,
+  `ALTER TABLE orders NO FORCE ROW LEVEL SECURITY`,
+  `ALTER TABLE orders ENABLE ROW LEVEL SECURITY`,
   // Drops of parts, alone and by cascade.
   `DROP INDEX orders_large`,
   `DROP TRIGGER orders_touched ON orders`,
   `ALTER TABLE orders DROP CONSTRAINT orders_customer`,
   `ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (account_id) REFERENCES customers (id) NOT VALID`,
   `ALTER TABLE orders VALIDATE CONSTRAINT orders_customer`,
-  `DROP FUNCTION take_ticket() CASCADE`,
+  `DROP FUNCTION draw_ticket() CASCADE`,
   `DROP TYPE feeling CASCADE`,
   `DROP SEQUENCE ticket_sequence CASCADE`,
   `DROP VIEW big_orders`,

@@ -69,7 +69,9 @@ describe('the schema fingerprint', () => {
       CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
       CREATE TRIGGER t2_trg BEFORE INSERT ON t2 FOR EACH ROW EXECUTE FUNCTION trg();
       CREATE SCHEMA other;
-      CREATE TABLE other.x (id serial PRIMARY KEY)`);
+      CREATE TABLE other.x (id serial PRIMARY KEY);
+      ALTER TABLE t2 ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY "pölicy" ON t2 AS RESTRICTIVE FOR UPDATE USING (a > 0) WITH CHECK (m <> 'sad')`);
     const fromLines = fingerprintOf(await schemaCatalog(connection.db, history.schema));
     const byServer = await currentFingerprint(connection.db, history);
     expect(Object.keys(fromLines.objects).length).toBeGreaterThan(8);
@@ -100,6 +102,23 @@ describe('the schema fingerprint', () => {
     expect(text).toContain(`the schema was changed outside migrations since run ${report.runId.slice(0, 8)}`);
     expect(text).toContain('changed table public.users, added table public.audit');
     expect(text).toContain('rds-migrate diff');
+  });
+
+  it('sees row level security turned off and a policy loosened by hand', async () => {
+    await connection.db.query(`CREATE TABLE notes (id int PRIMARY KEY, owner text);
+      ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY notes_own ON notes USING (owner = current_user)`);
+    await up();
+    await connection.db.query('ALTER TABLE notes DISABLE ROW LEVEL SECURITY');
+    expect((await readStatus(connection.db, graph, history)).schemaDrift.objects?.changed).toEqual([
+      'table public.notes',
+    ]);
+    await connection.db.query('ALTER TABLE notes ENABLE ROW LEVEL SECURITY');
+    expect((await readStatus(connection.db, graph, history)).schemaDrift.state).toBe('matches');
+    await connection.db.query('ALTER POLICY notes_own ON notes USING (true)');
+    expect((await readStatus(connection.db, graph, history)).schemaDrift.objects?.changed).toEqual([
+      'table public.notes',
+    ]);
   });
 
   it('sees a function body edited by hand', async () => {
