@@ -1,12 +1,16 @@
 /**
- * The diff library's statements, rewritten to our safety rules (the linter's), as up to three
+ * The diff library's statements, rewritten to our safety rules (the linter's), as up to four
  * migrations in order:
+ * 0. `enum-values` (`transaction: false`), only when the change uses an enum value it adds:
+ *    the ADD VALUEs, each committed before anything names the value (PostgreSQL refuses a value
+ *    in the transaction that added it);
  * 1. `schema` (in the plan's transaction): everything that is quick or catalog-only, constraints
  *    added NOT VALID, a NOT NULL column on an existing table added nullable first, enum values
  *    added with ADD VALUE rather than by recreating the type;
  * 2. `indexes` (`transaction: false`): CREATE INDEX on an existing table, CONCURRENTLY;
  * 3. `finish` (`transaction: false`, after both have committed): VALIDATE CONSTRAINT, SET NOT
- *    NULL through a validated CHECK, UNIQUE / PRIMARY KEY ... USING INDEX the concurrent builds.
+ *    NULL through a validated CHECK, UNIQUE / PRIMARY KEY ... USING INDEX the concurrent builds,
+ *    and after those, foreign keys to the keys they give (NOT VALID, then VALIDATE).
  * A column that disappears while one of the same type appears is a possible rename: it is noted
  * beside the statements, never silently written as a drop and an add. Drops, type changes and
  * whatever else the linter flags get an allow line awaiting a person's reason (autogenerate.ts).
