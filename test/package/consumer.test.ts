@@ -5,7 +5,7 @@
  * the embedded PostgreSQL, and a type-check of a TS migration against the installed types.
  * Only the npm registry is needed (a shared cache makes the installs quick); synth is offline.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
@@ -19,12 +19,36 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg, { escapeLiteral } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerUnknownAction } from '../support/function-asset.ts';
+import { startEmbedded } from '../../lib/local/embedded.ts';
+import { answerUnknownAction, invokeAsset, testCertificates } from '../support/function-asset.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const INSTALL_TIMEOUT = 300_000;
 const STEP_TIMEOUT = 120_000;
+
+/** The user the embedded server runs as when we are root: its TLS key must be its own. */
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** A reload is asynchronous: waits until a new session gets TLS with the test's CA. */
+async function untilTlsServes(url: string, caFile: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const client = new pg.Client({ connectionString: url, ssl: { ca: readFileSync(caFile, 'utf8') } });
+    try {
+      await client.connect();
+      return;
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await new Promise((wait) => setTimeout(wait, 100));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
 
 /** The versions the repository tests with, so the installs come from the npm cache. */
 function installedVersion(name: string): string {
@@ -415,6 +439,65 @@ describe.sequential('the packed package, installed into a CDK app outside the re
   it("loads the asset's handler under plain node, without node_modules, and answers a manual invoke", () => {
     const output = answerUnknownAction(functionAsset(join(app, 'cdk.out'), 'ConsumerStack'));
     expect(output).toMatch(/unknown action 'no-such-action'/);
+  });
+
+  it("applies the app's migrations through the asset's handler, over TLS it verifies, under plain node", async () => {
+    // A PostgreSQL of its own with TLS on, its certificate signed by a CA only this test trusts:
+    // the handler verifies the server as it does in Lambda against the RDS CAs.
+    const certificates = join(work, 'tls');
+    mkdirSync(certificates);
+    const serverUser = process.getuid?.() === 0 ? postgresUser() : undefined;
+    const files = testCertificates(certificates, serverUser);
+    const server = await startEmbedded({
+      dataDir: join(work, 'tls-pg'),
+      throwaway: true,
+      database: 'postgres',
+    });
+    const admin = new pg.Client({ connectionString: server.url('postgres') });
+    try {
+      await admin.connect();
+      await admin.query(`ALTER SYSTEM SET ssl_cert_file = ${escapeLiteral(files.cert)}`);
+      await admin.query(`ALTER SYSTEM SET ssl_key_file = ${escapeLiteral(files.key)}`);
+      await admin.query('ALTER SYSTEM SET ssl = on');
+      await admin.query('SELECT pg_reload_conf()');
+      await untilTlsServes(server.url('postgres'), files.ca);
+      await admin.query('CREATE DATABASE appdb');
+      const database = {
+        host: '127.0.0.1',
+        port: server.port,
+        username: 'postgres',
+        password: 'postgres',
+        dbname: 'appdb',
+      };
+      const asset = functionAsset(join(app, 'cdk.out'), 'ConsumerStack');
+      const [up, status] = (await invokeAsset(asset, {
+        database,
+        caFile: files.ca,
+        payloads: [{ action: 'up', confirm: true, snapshot: false }, { action: 'status' }],
+      })) as Record<string, unknown>[];
+      expect(up).toMatchObject({ action: 'up' });
+      expect((up?.steps as unknown[]).length).toBe(2);
+      expect(status).toMatchObject({ action: 'status', current: [head], upToDate: true });
+      const appdb = new pg.Client({ connectionString: server.url('appdb') });
+      await appdb.connect();
+      const widgets = await appdb.query<{ name: string }>('SELECT name FROM widgets ORDER BY id');
+      await appdb.end();
+      // The TS migration ran from the asset's compiled .mjs, with no tsx and no node_modules.
+      expect(widgets.rows).toEqual([{ name: 'none' }]);
+
+      // A server the function cannot verify is refused, before any SQL.
+      const strangers = join(work, 'tls-other');
+      mkdirSync(strangers);
+      const [refused] = (await invokeAsset(asset, {
+        database,
+        caFile: testCertificates(strangers).ca,
+        payloads: [{ action: 'status' }],
+      })) as { error?: string }[];
+      expect(refused?.error).toMatch(/certificate/i);
+    } finally {
+      await admin.end().catch(() => undefined);
+      await server.stop();
+    }
   });
 
   it("fails cdk synth on a broken migrations folder with the engine's message", () => {
