@@ -476,7 +476,7 @@ describe.sequential('the packed package, installed into a CDK app outside the re
         payloads: [{ action: 'up', confirm: true, snapshot: false }, { action: 'status' }],
       })) as Record<string, unknown>[];
       expect(up).toMatchObject({ action: 'up' });
-      expect((up?.steps as unknown[]).length).toBe(2);
+      expect(up?.steps).toHaveLength(2);
       expect(status).toMatchObject({ action: 'status', current: [head], upToDate: true });
       const appdb = new pg.Client({ connectionString: server.url('appdb') });
       await appdb.connect();
