@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { importModule } from '../engine/loader.ts';
 
 type DrizzleKitApi = {
   generateDrizzleJson(imports: Record<string, unknown>): unknown;
@@ -70,25 +71,3 @@ function resolveFrom(cwd: string, specifier: string): string | undefined {
     return undefined;
   }
 }
-
-/**
- * A TypeScript or JavaScript module: Node imports it when it can (and under tsx or vitest);
- * otherwise tsx loads it, as the migration loader does for `.ts` migrations.
- */
-async function importModule(path: string): Promise<unknown> {
-  const url = pathToFileURL(path).href;
-  try {
-    return await import(url);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!/\.[cm]?ts$/.test(path) || !code || !TYPESCRIPT_REFUSED.has(code)) throw error;
-  }
-  const { tsImport } = await import('tsx/esm/api');
-  return tsImport(url, import.meta.url);
-}
-
-const TYPESCRIPT_REFUSED = new Set([
-  'ERR_UNKNOWN_FILE_EXTENSION',
-  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
-  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
-]);

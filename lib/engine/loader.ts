@@ -343,7 +343,7 @@ async function loadModuleMigration(source: string, path: string, text: string): 
   const modulePath = existsSync(compiled) ? compiled : path;
   let loaded: { default?: MigrationModule };
   try {
-    loaded = (await importMigrationModule(modulePath)) as { default?: MigrationModule };
+    loaded = (await importModule(modulePath)) as { default?: MigrationModule };
   } catch (error) {
     throw new MigrationLoadError(source, `cannot be imported: ${oneLine((error as Error).message)}`);
   }
@@ -353,8 +353,9 @@ async function loadModuleMigration(source: string, path: string, text: string): 
 /**
  * Node cannot import TypeScript by itself on every version we support (20 has no type
  * stripping, 22+ strips types but refuses enums and the like). The installed CLI is plain
- * JavaScript, so a `.ts` migration Node refuses goes through tsx, registered once and only
- * then. Under a loader that already speaks TypeScript (tsx, vitest) the first import works.
+ * JavaScript, so a TypeScript module Node refuses (a `.ts` migration, Drizzle models) goes
+ * through tsx, registered once and only then. Under a loader that already speaks TypeScript
+ * (tsx, vitest) the first import works.
  */
 const NEEDS_TYPESCRIPT_LOADER = new Set([
   'ERR_UNKNOWN_FILE_EXTENSION',
@@ -363,13 +364,13 @@ const NEEDS_TYPESCRIPT_LOADER = new Set([
 ]);
 let typeScriptImport: Promise<(specifier: string, parent: string) => Promise<unknown>> | undefined;
 
-async function importMigrationModule(path: string): Promise<unknown> {
+export async function importModule(path: string): Promise<unknown> {
   const url = pathToFileURL(path).href;
   try {
     return await import(url);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (!path.endsWith('.ts') || !code || !NEEDS_TYPESCRIPT_LOADER.has(code)) throw error;
+    if (!/\.[cm]?ts$/.test(path) || !code || !NEEDS_TYPESCRIPT_LOADER.has(code)) throw error;
   }
   typeScriptImport ??= import('tsx/esm/api').then(
     ({ register }) => register({ namespace: 'rds-migrate' }).import,
