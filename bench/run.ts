@@ -144,53 +144,64 @@ class Bench {
     private readonly root: string,
   ) {}
 
-  /** rds-migrate's no-op `up` on `n` migrations, `runs` times on one database (its `up` untimed). */
-  async measureNoOp(n: number, runs: number): Promise<LargeNoOp> {
+  /**
+   * `work` on a database and a folder of its own (and a second session to check the work with),
+   * both removed afterwards.
+   */
+  private async inScratch<T>(
+    work: (scratch: { url: string; folder: string; check: pg.Client }) => Promise<T>,
+  ): Promise<T> {
     this.count += 1;
     const database = `bench_${this.count}`;
     const folder = join(this.root, `run_${this.count}`);
     await mkdir(folder);
     await this.admin.query(`CREATE DATABASE ${database}`);
-    const run = await rdsMigrate.prepare({ url: this.urlOf(database), folder, migrations: workload(n) });
+    const url = this.urlOf(database);
+    const check = new pg.Client({ connectionString: url });
     try {
-      await run.phases.up?.();
-      const samples: { ms: number; details: PhaseDetails }[] = [];
-      for (let index = 0; index < runs; index++) {
-        collectGarbage();
-        const before = performance.now();
-        const details = (await run.phases['no-op up']?.()) ?? {};
-        samples.push({ ms: performance.now() - before, details });
-      }
-      const parts = [...new Set(samples.flatMap((sample) => Object.keys(sample.details)))];
-      return {
-        n,
-        medianMs: median(samples.map((sample) => sample.ms)),
-        samplesMs: samples.map((sample) => sample.ms),
-        details: Object.fromEntries(
-          parts.map((part) => [part, median(samples.map((sample) => sample.details[part] ?? 0))]),
-        ),
-      };
+      await check.connect();
+      return await work({ url, folder, check });
     } finally {
-      await run.close();
+      await check.end();
       await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
       await rm(folder, { recursive: true, force: true });
     }
+  }
+
+  /** rds-migrate's no-op `up` on `n` migrations, `runs` times on one database (its `up` untimed). */
+  measureNoOp(n: number, runs: number): Promise<LargeNoOp> {
+    return this.inScratch(async ({ url, folder }) => {
+      const run = await rdsMigrate.prepare({ url, folder, migrations: workload(n) });
+      try {
+        await run.phases.up?.();
+        const samples: { ms: number; details: PhaseDetails }[] = [];
+        for (let index = 0; index < runs; index++) {
+          collectGarbage();
+          const before = performance.now();
+          const details = (await run.phases['no-op up']?.()) ?? {};
+          samples.push({ ms: performance.now() - before, details });
+        }
+        const parts = [...new Set(samples.flatMap((sample) => Object.keys(sample.details)))];
+        return {
+          n,
+          medianMs: median(samples.map((sample) => sample.ms)),
+          samplesMs: samples.map((sample) => sample.ms),
+          details: Object.fromEntries(
+            parts.map((part) => [part, median(samples.map((sample) => sample.details[part] ?? 0))]),
+          ),
+        };
+      } finally {
+        await run.close();
+      }
+    });
   }
 
   /**
    * `up` of `n` migrations onto `applied` that the same tool applied (untimed) to a fresh
    * database before: the history, the lock's table and the catalog are warm as on a deploy.
    */
-  async measureOnto(tool: Tool, applied: number, n: number): Promise<Sample> {
-    this.count += 1;
-    const database = `bench_${this.count}`;
-    const folder = join(this.root, `run_${this.count}`);
-    await mkdir(folder);
-    await this.admin.query(`CREATE DATABASE ${database}`);
-    const check = new pg.Client({ connectionString: this.urlOf(database) });
-    await check.connect();
-    const url = this.urlOf(database);
-    try {
+  measureOnto(tool: Tool, applied: number, n: number): Promise<Sample> {
+    return this.inScratch(async ({ url, folder, check }) => {
       const earlier = await tool.prepare({ url, folder, migrations: workload(applied) });
       try {
         await earlier.phases.up?.();
@@ -208,40 +219,28 @@ class Bench {
       } finally {
         await run.close();
       }
-    } finally {
-      await check.end();
-      await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
-      await rm(folder, { recursive: true, force: true });
-    }
+    });
   }
 
   /** One run: a fresh database and folder, then up, no-op up and down, each timed. */
-  async measure(tool: Tool, n: number): Promise<void> {
-    this.count += 1;
-    const database = `bench_${this.count}`;
-    const folder = join(this.root, `run_${this.count}`);
-    await mkdir(folder);
-    await this.admin.query(`CREATE DATABASE ${database}`);
-    const check = new pg.Client({ connectionString: this.urlOf(database) });
-    await check.connect();
-    const run = await tool.prepare({ url: this.urlOf(database), folder, migrations: workload(n) });
-    try {
-      for (const phase of PHASES) {
-        const work = run.phases[phase];
-        if (!work) continue;
-        collectGarbage();
-        const before = performance.now();
-        const details = await work();
-        const ms = performance.now() - before;
-        this.samples.push({ tool: tool.name, n, phase, ms, ...(details ? { details } : {}) });
-        await expectTables(check, tool, phase === 'down' ? 0 : n);
+  measure(tool: Tool, n: number): Promise<void> {
+    return this.inScratch(async ({ url, folder, check }) => {
+      const run = await tool.prepare({ url, folder, migrations: workload(n) });
+      try {
+        for (const phase of PHASES) {
+          const work = run.phases[phase];
+          if (!work) continue;
+          collectGarbage();
+          const before = performance.now();
+          const details = await work();
+          const ms = performance.now() - before;
+          this.samples.push({ tool: tool.name, n, phase, ms, ...(details ? { details } : {}) });
+          await expectTables(check, tool, phase === 'down' ? 0 : n);
+        }
+      } finally {
+        await run.close();
       }
-    } finally {
-      await run.close();
-      await check.end();
-      await this.admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
-      await rm(folder, { recursive: true, force: true });
-    }
+    });
   }
 }
 
