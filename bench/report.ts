@@ -126,12 +126,7 @@ export function ontoHistoryLines(cells: readonly Cell[], applied: number): strin
   const up = cells.filter((cell) => cell.phase === 'up');
   const ours = up.find((cell) => cell.tool === OURS);
   if (!ours) return [];
-  const fastest = up
-    .filter((cell) => PEERS.includes(cell.tool))
-    .reduce<Cell | undefined>(
-      (best, cell) => (!best || cell.medianMs < best.medianMs ? cell : best),
-      undefined,
-    );
+  const fastest = fastestPeer(up, ours.n);
   const rows = up.map(
     (cell) =>
       `  ${cell.tool.padEnd(28)} ${cell.medianMs.toFixed(1).padStart(7)} ms  ${times(cell.vsOneTransaction).padStart(6)} the floor` +
@@ -143,6 +138,16 @@ export function ontoHistoryLines(cells: readonly Cell[], applied: number): strin
     `  rds-migrate ${fastest && ours.medianMs < fastest.medianMs ? 'ahead of' : 'behind'} the fastest peer` +
       (fastest ? ` (${fastest.tool} ${fastest.medianMs.toFixed(1)} ms)` : ''),
   ];
+}
+
+/** The peer configuration with the shortest median `up` at `n`, if any ran. */
+function fastestPeer(cells: readonly Cell[], n: number): Cell | undefined {
+  return cells
+    .filter((cell) => cell.n === n && cell.phase === 'up' && PEERS.includes(cell.tool))
+    .reduce<Cell | undefined>(
+      (best, cell) => (!best || cell.medianMs < best.medianMs ? cell : best),
+      undefined,
+    );
 }
 
 /**
@@ -166,11 +171,7 @@ export function verdicts(cells: readonly Cell[], sizes: readonly number[], large
     lines.push(
       `  N=${n} up within ${aim}x of the one-transaction floor: ${mark(floorRatio !== undefined && floorRatio <= aim)} (${times(floorRatio)})`,
     );
-    const peers = PEERS.map((peer) => find(peer, n, 'up')).filter((cell): cell is Cell => cell !== undefined);
-    const fastest = peers.reduce<Cell | undefined>(
-      (best, cell) => (!best || cell.medianMs < best.medianMs ? cell : best),
-      undefined,
-    );
+    const fastest = fastestPeer(cells, n);
     if (fastest) {
       lines.push(
         `  N=${n} up ahead of every peer configuration: ${mark(ours.medianMs < fastest.medianMs)} ` +
