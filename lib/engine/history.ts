@@ -21,17 +21,9 @@ export interface RecordedDownStep {
   readonly text: string;
 }
 
-export interface LogEntry {
-  readonly revision: Revision;
-  readonly parents: readonly Revision[];
-  /** Revisions of other branches it depends on (depends_on), as ids. */
-  readonly dependsOn?: readonly Revision[];
+/** A log row as a run writes it: the revision as recorded, and the run that moved it. */
+export interface LogEntry extends RecordedRevision {
   readonly direction: LogDirection;
-  readonly message: string;
-  readonly checksum: string;
-  readonly source: string;
-  readonly transactional: boolean;
-  readonly downStep?: RecordedDownStep;
   readonly runId: string;
   readonly actor: string;
   readonly note?: string;
@@ -366,7 +358,7 @@ ON CONFLICT (revision) DO UPDATE SET direction = EXCLUDED.direction, actor = EXC
 export interface RecordedRevision {
   readonly revision: Revision;
   readonly parents: readonly Revision[];
-  /** Its depends_on, as ids; absent in rows older than format 6. */
+  /** Revisions of other branches it depends on (depends_on), as ids; absent in rows older than format 6. */
   readonly dependsOn?: readonly Revision[];
   readonly message: string;
   readonly checksum: string;
