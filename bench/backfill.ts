@@ -16,8 +16,9 @@ import { migrate } from '../lib/engine/runner.ts';
 import { startEmbedded } from '../lib/local/embedded.ts';
 import { scratchParent } from './scratch.ts';
 
-const BATCH = 1000;
-const FILL = `coalesce(nullif(regexp_replace(price, '[^0-9.]', '', 'g'), '')::numeric, 0)`;
+export const BATCH = 1000;
+/** What both backfill benches compute for each row: the price's digits as a number. */
+export const FILL = `coalesce(nullif(regexp_replace(price, '[^0-9.]', '', 'g'), '')::numeric, 0)`;
 
 export interface BackfillResult {
   readonly method: string;
@@ -163,7 +164,8 @@ async function batchHelper(client: pg.Client, table: string): Promise<void> {
   );
 }
 
-async function assertFilled(client: pg.Client, table: string, rows: number): Promise<void> {
+/** Every row has its value: the method really did the work it was timed on. */
+export async function assertFilled(client: pg.Client, table: string, rows: number): Promise<void> {
   const result = await client.query<{ n: string }>(
     `SELECT count(*) AS n FROM ${table} WHERE normalized_price IS NOT NULL`,
   );
@@ -171,7 +173,7 @@ async function assertFilled(client: pg.Client, table: string, rows: number): Pro
     throw new Error(`${table}: ${result.rows[0]?.n} of ${rows} rows filled`);
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
+export async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
   return performance.now() - started;

@@ -20,10 +20,9 @@ import { History } from '../lib/engine/history.ts';
 import type { Migration } from '../lib/engine/migration.ts';
 import { migrate } from '../lib/engine/runner.ts';
 import { startEmbedded } from '../lib/local/embedded.ts';
+import { assertFilled, BATCH, FILL, timed } from './backfill.ts';
 import { scratchParent } from './scratch.ts';
 
-const BATCH = 1000;
-const FILL = `coalesce(nullif(regexp_replace(price, '[^0-9.]', '', 'g'), '')::numeric, 0)`;
 const RANGES = [1, 2, 4, 8] as const;
 
 export interface BackgroundResult {
@@ -161,20 +160,6 @@ async function backgroundRun(client: pg.Client, url: string, table: string, rang
   if (!report[0]?.completed)
     throw new Error(`${table}: the background run did not complete (${report[0]?.reason})`);
   return ms;
-}
-
-async function assertFilled(client: pg.Client, table: string, rows: number): Promise<void> {
-  const result = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${table} WHERE normalized_price IS NOT NULL`,
-  );
-  if (Number(result.rows[0]?.n) !== rows)
-    throw new Error(`${table}: ${result.rows[0]?.n} of ${rows} rows filled`);
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
 }
 
 export function formatBackground(rows: number, results: readonly BackgroundResult[]): string {
