@@ -8,30 +8,43 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
-/**
- * Copies `asset` to a bare folder (no node_modules anywhere above it), imports its index.mjs
- * with the environment the construct sets, and sends a manual invoke with an unknown action.
- * Returns what the handler answered (its error message).
- */
-export function answerUnknownAction(asset: string): string {
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf';
+
+/** A copy of `asset` in a bare folder: no node_modules anywhere above it, as in Lambda. */
+function taskRootOf(asset: string): string {
   const taskRoot = join(mkdtempSync(join(tmpdir(), 'rds-migrate-task-')), 'task');
   cpSync(asset, taskRoot, { recursive: true });
+  return taskRoot;
+}
+
+/** The environment the construct gives the function, with the task root's migrations. */
+function functionEnvironment(taskRoot: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    AWS_REGION: 'eu-west-1',
+    MIGRATIONS_DIR: join(taskRoot, 'migrations'),
+    DB_KIND: 'instance',
+    DB_IDENTIFIER: 'app-db',
+    AUTH_MODE: 'secret',
+    SECRET_ARN,
+    LOG_LEVEL: 'CRITICAL',
+  };
+}
+
+/**
+ * Imports `asset`'s index.mjs from a bare task root with the environment the construct sets,
+ * and sends a manual invoke with an unknown action. Returns what the handler answered (its
+ * error message).
+ */
+export function answerUnknownAction(asset: string): string {
+  const taskRoot = taskRootOf(asset);
   const script =
     "const { handler } = await import('./index.mjs');" +
     "await handler({ action: 'no-such-action' }).then(() => console.log('resolved'), (error) => console.log(error.message));";
   return execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: taskRoot,
     encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      AWS_REGION: 'eu-west-1',
-      MIGRATIONS_DIR: join(taskRoot, 'migrations'),
-      DB_KIND: 'instance',
-      DB_IDENTIFIER: 'app-db',
-      AUTH_MODE: 'secret',
-      SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
-      LOG_LEVEL: 'CRITICAL',
-    },
+    env: functionEnvironment(taskRoot),
   });
 }
 
@@ -58,16 +71,14 @@ export async function invokeAsset(
     readonly payloads: readonly object[];
   },
 ): Promise<unknown[]> {
-  const taskRoot = join(mkdtempSync(join(tmpdir(), 'rds-migrate-task-')), 'task');
-  cpSync(asset, taskRoot, { recursive: true });
-  const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf';
+  const taskRoot = taskRootOf(asset);
   const aws = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
       if (request.headers['x-amz-target'] === 'secretsmanager.GetSecretValue') {
         response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
         response.end(
-          JSON.stringify({ ARN: secretArn, Name: 'app-db', SecretString: JSON.stringify(options.database) }),
+          JSON.stringify({ ARN: SECRET_ARN, Name: 'app-db', SecretString: JSON.stringify(options.database) }),
         );
         return;
       }
@@ -90,19 +101,12 @@ for (const payload of JSON.parse(process.env.PAYLOADS)) {
       encoding: 'utf8',
       timeout: 120_000,
       env: {
-        PATH: process.env.PATH,
-        AWS_REGION: 'eu-west-1',
+        ...functionEnvironment(taskRoot),
         AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
         AWS_SECRET_ACCESS_KEY: 'not-a-secret',
         AWS_ENDPOINT_URL: endpoint,
         AWS_MAX_ATTEMPTS: '1',
         NODE_EXTRA_CA_CERTS: options.caFile,
-        MIGRATIONS_DIR: join(taskRoot, 'migrations'),
-        DB_KIND: 'instance',
-        DB_IDENTIFIER: 'app-db',
-        AUTH_MODE: 'secret',
-        SECRET_ARN: secretArn,
-        LOG_LEVEL: 'CRITICAL',
         PAYLOADS: JSON.stringify(options.payloads),
       },
     });
