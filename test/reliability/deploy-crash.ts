@@ -15,6 +15,10 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { cfnEvent } from '../fixtures/handler/harness.ts';
 import { FileSnapshots, type TrialState } from './deploy-call.ts';
+import { activeQuery, sleep, waitForSessionsToEnd } from './sessions.ts';
+
+/** The application name the process under trial connects with. */
+const APPLICATION = 'rds-migrate lambda';
 
 const repo = resolve(import.meta.dirname, '../..');
 const CALL = resolve(import.meta.dirname, 'deploy-call.ts');
@@ -186,7 +190,7 @@ async function runCall(
   await exited;
   unlinkSync(eventFile);
   if (killed) {
-    await waitForSessionsToEnd(observer, database);
+    await waitForSessionsToEnd(observer, database, APPLICATION);
     return { killed };
   }
   try {
@@ -212,13 +216,13 @@ async function killWhen(
   const started = Date.now();
   while (!finished && Date.now() - started < 30_000) {
     if (aim.when === 'after' && Date.now() - started >= aim.ms) {
-      const during = (await activeQuery(observer, database, '%')) ?? 'between queries';
+      const during = (await activeQuery(observer, database, APPLICATION, '%')) ?? 'between queries';
       return kill(child, exited, `after ${Math.round(aim.ms)} ms, during ${during}`);
     }
     if (aim.when === 'file' && existsSync(join(folder, aim.file)))
       return kill(child, exited, `at ${aim.file}`);
     if (aim.when === 'query') {
-      const query = await activeQuery(observer, database, aim.pattern);
+      const query = await activeQuery(observer, database, APPLICATION, aim.pattern);
       if (query) return kill(child, exited, `during ${query}`);
     }
     await sleep(aim.when === 'query' ? 3 : 10);
@@ -231,31 +235,6 @@ async function kill(child: ChildProcess, exited: Promise<void>, what: string): P
   child.kill('SIGKILL');
   await exited;
   return what;
-}
-
-async function activeQuery(
-  observer: pg.Client,
-  database: string,
-  pattern: string,
-): Promise<string | undefined> {
-  const result = await observer.query<{ query: string }>(
-    `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS query FROM pg_stat_activity
-     WHERE datname = $1 AND application_name = 'rds-migrate lambda' AND state = 'active' AND query LIKE $2`,
-    [database, pattern],
-  );
-  return result.rows[0]?.query;
-}
-
-/** The killed process's backend finishes its statement before it notices; wait for it. */
-async function waitForSessionsToEnd(observer: pg.Client, database: string): Promise<void> {
-  for (let tries = 0; tries < 500; tries++) {
-    const left = await observer.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rds-migrate lambda'`,
-      [database],
-    );
-    if (left.rows.length === 0) return;
-    await sleep(20);
-  }
 }
 
 async function checkDeploy(db: pg.Client, folder: string, data: Record<string, unknown>): Promise<string[]> {
@@ -301,8 +280,4 @@ function seededRandom(seed: number): () => number {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32;
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }

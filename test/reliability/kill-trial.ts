@@ -9,6 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { runCliCaptured } from '../support/cli.ts';
+import { activeQuery, sleep, waitForSessionsToEnd } from './sessions.ts';
+
+/** The application name the process under trial connects with. */
+const APPLICATION = 'rds-migrate';
 
 const repo = resolve(import.meta.dirname, '../..');
 export const KILL_FOLDER = resolve(repo, 'test/fixtures/reliability');
@@ -46,7 +50,7 @@ export async function runKillTrial(adminUrl: string, point: KillPoint, seed: num
   try {
     const victim = spawnUp(url);
     const killedDuring = await killAt(victim, observer, name, point, seed);
-    await waitForSessionsToEnd(observer, name);
+    await waitForSessionsToEnd(observer, name, APPLICATION);
     const { problems, heads } = await checkAfterKill(observer);
     problems.push(...(await recoverAndCheck(url, observer)));
     return { point, killedDuring, problems, headsAfterKill: heads };
@@ -80,10 +84,10 @@ async function killAt(
     finished = true;
   });
   // Wait until the victim is connected, so the clock starts at its first query.
-  while (!finished && !(await activity(observer, database, '%'))) await sleep(5);
+  while (!finished && !(await activeQuery(observer, database, APPLICATION, '%'))) await sleep(5);
   if (point === 'random') {
     await sleep(pseudoRandom(seed) * 900);
-    const during = (await activity(observer, database, '%')) ?? 'between queries';
+    const during = (await activeQuery(observer, database, APPLICATION, '%')) ?? 'between queries';
     const alreadyDone = finished;
     victim.kill('SIGKILL');
     await exited;
@@ -91,7 +95,7 @@ async function killAt(
   }
   const deadline = Date.now() + 20_000;
   while (!finished && Date.now() < deadline) {
-    const query = await activity(observer, database, PHASE_PATTERNS[point]);
+    const query = await activeQuery(observer, database, APPLICATION, PHASE_PATTERNS[point]);
     if (query) {
       victim.kill('SIGKILL');
       await exited;
@@ -102,27 +106,6 @@ async function killAt(
   victim.kill('SIGKILL');
   await exited;
   return 'phase never seen';
-}
-
-async function activity(observer: pg.Client, database: string, pattern: string): Promise<string | undefined> {
-  const result = await observer.query<{ query: string }>(
-    `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query FROM pg_stat_activity
-     WHERE datname = $1 AND application_name = 'rds-migrate' AND state = 'active' AND query LIKE $2`,
-    [database, pattern],
-  );
-  return result.rows[0]?.query;
-}
-
-/** The killed client's backend finishes its statement before it notices; wait for it. */
-async function waitForSessionsToEnd(observer: pg.Client, database: string): Promise<void> {
-  for (let tries = 0; tries < 500; tries++) {
-    const left = await observer.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rds-migrate'`,
-      [database],
-    );
-    if (left.rows.length === 0) return;
-    await sleep(20);
-  }
 }
 
 async function checkAfterKill(db: pg.Client): Promise<{ problems: string[]; heads: string[] }> {
@@ -199,8 +182,4 @@ async function recoverAndCheck(url: string, db: pg.Client): Promise<string[]> {
 function pseudoRandom(seed: number): number {
   const x = Math.sin(seed * 9301 + 49297) * 233280;
   return x - Math.floor(x);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }
