@@ -8,8 +8,16 @@
 import { hash } from 'node:crypto';
 // Synchronous reads on purpose: 500 small files read in 4 ms this way, 40-80 ms through the
 // promise API's thread pool, and loading is most of a no-op `up`.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import {
+  type Dirent,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+} from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MigrationLoadError } from './errors.ts';
 import type {
@@ -19,6 +27,7 @@ import type {
   MigrationStep,
   MigrationTimeouts,
 } from './migration.ts';
+import { hasUnprintable, printable } from './printable.ts';
 import { isValidName } from './target.ts';
 
 const MIGRATION_FILE = /\.(sql|ts)$/;
@@ -48,9 +57,9 @@ export class FileMigrationProvider implements MigrationProvider {
 export const SQUASHED_FOLDER = 'squashed';
 
 export async function loadMigrations(directory: string): Promise<Migration[]> {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = readdirSync(directory);
+    entries = readdirSync(directory, { withFileTypes: true });
   } catch (error) {
     throw new MigrationLoadError(
       directory,
@@ -58,13 +67,18 @@ export async function loadMigrations(directory: string): Promise<Migration[]> {
         'create it or point --migrations-dir at the right one',
     );
   }
-  const files = names.filter((name) => MIGRATION_FILE.test(name) && !name.endsWith('.d.ts')).sort();
+  const links = new Set(entries.filter((entry) => entry.isSymbolicLink()).map((entry) => entry.name));
+  const files = entries
+    .map((entry) => entry.name)
+    .filter((name) => MIGRATION_FILE.test(name) && !name.endsWith('.d.ts'))
+    .sort();
   // SQL files are parsed as they are read; only modules are awaited (imports).
-  const loaded = files.map((name) =>
-    name.endsWith('.sql')
-      ? parseSqlMigration(name, readFileSync(join(directory, name), 'utf8'))
-      : loadMigrationFile(directory, name),
-  );
+  const loaded = files.map((name) => {
+    checkFile(directory, name, links.has(name));
+    return name.endsWith('.sql')
+      ? checkMessage(parseSqlMigration(name, readFileSync(join(directory, name), 'utf8')))
+      : loadModuleMigration(name, join(directory, name)).then(checkMessage);
+  });
   return loaded.some((migration) => migration instanceof Promise)
     ? Promise.all(loaded)
     : (loaded as Migration[]);
@@ -72,9 +86,88 @@ export async function loadMigrations(directory: string): Promise<Migration[]> {
 
 export async function loadMigrationFile(directory: string, name: string): Promise<Migration> {
   const path = join(directory, name);
-  const text = readFileSync(path, 'utf8');
-  if (name.endsWith('.sql')) return parseSqlMigration(name, text);
-  return loadModuleMigration(name, path, text);
+  checkFile(directory, name, isLink(path));
+  if (name.endsWith('.sql')) return checkMessage(parseSqlMigration(name, readFileSync(path, 'utf8')));
+  return checkMessage(await loadModuleMigration(name, path));
+}
+
+// ---------- what the loader refuses to read ----------
+
+/**
+ * A migration file whose name holds control characters (a newline, an escape): printed in a
+ * report, a terminal or a comment of `up --sql`, such a name would end its line and start
+ * another, e.g. a runnable `DROP TABLE` in the script a DBA runs with psql. Its `source` is the
+ * name escaped (`\n` for a newline). A message with them is refused the same way.
+ *
+ * Its `name` stays 'MigrationLoadError' (the base class fixes it): tell it apart by its class.
+ */
+export class UnprintableMigrationName extends MigrationLoadError {}
+
+/** A file or link of the migrations folder that resolves outside it: the loader reads only the folder. */
+export class MigrationOutsideFolder extends MigrationLoadError {
+  constructor(
+    source: string,
+    /** Where the link leads, every link on the way resolved. */
+    readonly target: string,
+    folder: string,
+  ) {
+    super(
+      source,
+      `is a symbolic link to ${printable(target)}, outside the migrations folder ${printable(folder)}; ` +
+        'copy the migration into the folder instead (a link may only lead to a file inside it)',
+    );
+  }
+}
+
+/** Refuses a file named with control characters, or a link that leads out of the folder. */
+function checkFile(directory: string, name: string, link: boolean): void {
+  if (hasUnprintable(name)) {
+    throw new UnprintableMigrationName(
+      printable(name),
+      'has control characters in its name (shown escaped here), which could end the line it is ' +
+        "printed on (a comment of up --sql, a terminal); rename it, e.g. in bash: mv $'<the name above>' <new name>",
+    );
+  }
+  if (link) checkInsideFolder(directory, name, join(directory, name));
+}
+
+/** A link must resolve into the folder itself (its real path, so a linked folder is fine). */
+function checkInsideFolder(directory: string, name: string, path: string): void {
+  const folder = realpathSync(directory);
+  let target: string;
+  try {
+    target = realpathSync(path);
+  } catch {
+    throw new MigrationLoadError(
+      name,
+      `is a symbolic link to ${printable(resolve(dirname(path), readlinkSync(path)))}, which does not exist; ` +
+        'remove the link or put the migration in its place',
+    );
+  }
+  const inside = relative(folder, target);
+  if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+    throw new MigrationOutsideFolder(name, target, folder);
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    // Missing: the read that follows says so.
+    return false;
+  }
+}
+
+/** A message is printed as the file name is (reports, comments of up --sql): the same rule. */
+function checkMessage(migration: Migration): Migration {
+  if (!hasUnprintable(migration.message)) return migration;
+  const where = migration.source.endsWith('.sql') ? "its '-- message:' line" : "the module's 'message'";
+  throw new UnprintableMigrationName(
+    migration.source,
+    `has control characters in its message ('${printable(migration.message)}'); write ${where} as ` +
+      'one line of printable text',
+  );
 }
 
 // ---------- SQL files ----------
@@ -338,9 +431,12 @@ interface MigrationModule {
   down?: unknown;
 }
 
-async function loadModuleMigration(source: string, path: string, text: string): Promise<Migration> {
+async function loadModuleMigration(source: string, path: string): Promise<Migration> {
+  const text = readFileSync(path, 'utf8');
   const compiled = path.replace(/\.ts$/, '.mjs');
   const modulePath = existsSync(compiled) ? compiled : path;
+  if (modulePath === compiled && isLink(compiled))
+    checkInsideFolder(dirname(path), basename(compiled), compiled);
   let loaded: { default?: MigrationModule };
   try {
     loaded = (await importModule(modulePath)) as { default?: MigrationModule };

@@ -1,13 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrationLoadError } from '../../lib/engine/errors.ts';
 import {
   checksumOf,
+  loadMigrationFile,
   loadMigrations,
+  MigrationOutsideFolder,
   migrationFromModule,
   parseSqlMigration,
+  UnprintableMigrationName,
 } from '../../lib/engine/loader.ts';
 import type { MigrationStep } from '../../lib/engine/migration.ts';
 
@@ -256,5 +259,121 @@ describe('loadMigrations', () => {
 
   it('says what to do when the folder is missing', async () => {
     await expect(loadMigrations(join(folder, 'nope'))).rejects.toThrow(/create it or point --migrations-dir/);
+  });
+});
+
+describe('files the loader refuses to read', () => {
+  let folder: string;
+  let migrations: string;
+  beforeEach(async () => {
+    folder = await realpath(await mkdtemp(join(tmpdir(), 'rds-migrate-loader-')));
+    migrations = join(folder, 'migrations');
+    await mkdir(migrations);
+  });
+  afterEach(async () => {
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  const sql = (revision: string, extra = '') =>
+    `-- revision: ${revision}\n-- down_revision: none\n${extra}-- migrate:up\nSELECT 1;\n-- migrate:down\n`;
+
+  it('refuses a file whose name holds a newline, naming it escaped and saying to rename it', async () => {
+    const name = '202601010000_base\nDROP TABLE victim;\n--.sql';
+    await writeFile(join(migrations, name), sql('abcd00000001'));
+    const refused = loadMigrations(migrations);
+    await expect(refused).rejects.toBeInstanceOf(UnprintableMigrationName);
+    await expect(refused).rejects.toThrow(
+      '202601010000_base\\nDROP TABLE victim;\\n--.sql: has control characters in its name',
+    );
+    await expect(refused).rejects.toThrow(/rename it/);
+    await expect(loadMigrationFile(migrations, name)).rejects.toMatchObject({
+      source: '202601010000_base\\nDROP TABLE victim;\\n--.sql',
+      message: expect.not.stringContaining('\n'),
+    });
+  });
+
+  it.each([
+    ['an escape sequence', '202601010000_\u001b[31mred.sql'],
+    ['a carriage return', '202601010000_a\rb.sql'],
+    ['a line separator', '202601010000_a\u2028b.sql'],
+  ])('refuses a file whose name holds %s', async (_, name) => {
+    await writeFile(join(migrations, name), sql('abcd00000001'));
+    const error = await loadMigrations(migrations).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(UnprintableMigrationName);
+    expect((error as Error).message).not.toMatch(/[\p{Cc}\u2028\u2029]/u);
+  });
+
+  it('refuses a message with control characters, in a SQL header or a TS module', async () => {
+    await writeFile(
+      join(migrations, '202601010000_a.sql'),
+      sql('abcd00000001', '-- message: \u001b[2Jgone\n'),
+    );
+    await expect(loadMigrations(migrations)).rejects.toThrow(
+      "202601010000_a.sql: has control characters in its message ('\\x1b[2Jgone'); write its '-- message:' line",
+    );
+    await rm(join(migrations, '202601010000_a.sql'));
+    await writeFile(
+      join(migrations, '202601010001_b.ts'),
+      "export default { revision: 'abcd00000002', message: 'two\\nlines', async up() {} };\n",
+    );
+    const error = await loadMigrations(migrations).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(UnprintableMigrationName);
+    expect((error as Error).message).toContain("message ('two\\nlines'); write the module's 'message'");
+  });
+
+  it('refuses a link to a file outside the folder, saying where it leads', async () => {
+    const outside = join(folder, 'elsewhere.sql');
+    await writeFile(outside, sql('abcd00000001'));
+    await symlink(outside, join(migrations, '202601010000_linked.sql'));
+    const refused = loadMigrations(migrations);
+    await expect(refused).rejects.toBeInstanceOf(MigrationOutsideFolder);
+    await expect(refused).rejects.toThrow(
+      `202601010000_linked.sql: is a symbolic link to ${outside}, outside the migrations folder ${migrations}`,
+    );
+    await expect(loadMigrationFile(migrations, '202601010000_linked.sql')).rejects.toMatchObject({
+      target: outside,
+    });
+  });
+
+  it('refuses a relative link that climbs out, and a link through a linked folder outside', async () => {
+    await mkdir(join(folder, 'shared'));
+    await writeFile(join(folder, 'shared', 'x.sql'), sql('abcd00000001'));
+    await symlink('../shared/x.sql', join(migrations, '202601010000_up.sql'));
+    await expect(loadMigrations(migrations)).rejects.toBeInstanceOf(MigrationOutsideFolder);
+    await rm(join(migrations, '202601010000_up.sql'));
+    await symlink(join(folder, 'shared'), join(migrations, 'shared'));
+    await symlink('shared/x.sql', join(migrations, '202601010000_through.sql'));
+    await expect(loadMigrations(migrations)).rejects.toThrow(
+      `is a symbolic link to ${join(folder, 'shared', 'x.sql')}`,
+    );
+  });
+
+  it('reads a link to a file inside the folder, and a folder that is itself a link', async () => {
+    await mkdir(join(migrations, 'kept'));
+    await writeFile(join(migrations, 'kept', 'a.sql'), sql('abcd00000001'));
+    await symlink('kept/a.sql', join(migrations, '202601010000_a.sql'));
+    await symlink(migrations, join(folder, 'linked-migrations'));
+    for (const directory of [migrations, join(folder, 'linked-migrations')]) {
+      expect((await loadMigrations(directory)).map((migration) => migration.revision)).toEqual([
+        'abcd00000001',
+      ]);
+    }
+  });
+
+  it('says a link that leads nowhere does', async () => {
+    await symlink(join(folder, 'gone.sql'), join(migrations, '202601010000_gone.sql'));
+    await expect(loadMigrations(migrations)).rejects.toThrow(
+      `202601010000_gone.sql: is a symbolic link to ${join(folder, 'gone.sql')}, which does not exist`,
+    );
+  });
+
+  it('refuses the compiled module of a TS migration when it is a link out of the folder', async () => {
+    const ts = "export default { revision: 'abcd00000002', async up() {} };\n";
+    await writeFile(join(migrations, '202601010001_b.ts'), ts);
+    await writeFile(join(folder, 'b.mjs'), ts);
+    await symlink(join(folder, 'b.mjs'), join(migrations, '202601010001_b.mjs'));
+    await expect(loadMigrations(migrations)).rejects.toThrow(
+      `202601010001_b.mjs: is a symbolic link to ${join(folder, 'b.mjs')}, outside the migrations folder`,
+    );
   });
 });
