@@ -72,13 +72,23 @@ export async function loadMigrations(directory: string): Promise<Migration[]> {
     .map((entry) => entry.name)
     .filter((name) => MIGRATION_FILE.test(name) && !name.endsWith('.d.ts'))
     .sort();
+  // Every name is checked before any file is read or imported.
+  for (const name of files) checkFile(directory, name, links.has(name));
   // SQL files are parsed as they are read; only modules are awaited (imports).
-  const loaded = files.map((name) => {
-    checkFile(directory, name, links.has(name));
-    return name.endsWith('.sql')
-      ? checkMessage(parseSqlMigration(name, readFileSync(join(directory, name), 'utf8')))
-      : loadModuleMigration(name, join(directory, name)).then(checkMessage);
-  });
+  const loaded: (Migration | Promise<Migration>)[] = [];
+  try {
+    for (const name of files) {
+      loaded.push(
+        name.endsWith('.sql')
+          ? checkMessage(parseSqlMigration(name, readFileSync(join(directory, name), 'utf8')))
+          : loadModuleMigration(name, join(directory, name)).then(checkMessage),
+      );
+    }
+  } catch (error) {
+    // The imports already started are abandoned: their failures must not surface unhandled.
+    for (const pending of loaded) if (pending instanceof Promise) pending.catch(() => undefined);
+    throw error;
+  }
   return loaded.some((migration) => migration instanceof Promise)
     ? Promise.all(loaded)
     : (loaded as Migration[]);
