@@ -12,6 +12,7 @@ import { CURRENT_FORMAT } from '../engine/history-format.ts';
 import { BASE, type MigrationTimeouts, type Revision } from '../engine/migration.ts';
 import { type Direction, type Plan, type PlanStep, planDowngrade, planUpgrade } from '../engine/plan.ts';
 import { splitIntoUnits } from '../engine/plan-run.ts';
+import { printable } from '../engine/printable.ts';
 import { recordDownStep } from '../engine/recorded.ts';
 import { splitStatements } from '../engine/statements.ts';
 import {
@@ -69,16 +70,16 @@ function fromHeads(graph: RevisionGraph, spec: string): Revision[] {
 export async function renderPlanSql(plan: Plan, options: OfflineOptions): Promise<string> {
   const direction = plan.steps[0]?.direction ?? 'up';
   const units = splitIntoUnits(plan.steps);
-  const body = plan.steps.length === 0 ? ['-- nothing to do'] : await renderUnits(plan, units, options);
-  const header = [
-    `-- rds-migrate ${direction} --sql: ${revisionList(plan.from)} -> ${revisionList(plan.to)}, ` +
-      `${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'} in ${units.length} unit${units.length === 1 ? '' : 's'}`,
-    '-- Nothing was run. A real run sends these statements (TS migrations: their recorded SQL),',
-    `-- holding the advisory lock '${options.history.lockName}' throughout.`,
-    '-- psql -v ON_ERROR_STOP=1 -f <this file> runs it as it is, without that lock.',
-  ];
-  if (body.includes(`-- ${BATCH_NOT_RUNNABLE}`)) {
-    header.push('-- Not in the runnable text: what ctx.batch runs per batch (commented out below).');
+  const body = plan.steps.length === 0 ? comment('nothing to do') : await renderUnits(plan, units, options);
+  const header = comment(
+    `rds-migrate ${direction} --sql: ${revisionList(plan.from)} -> ${revisionList(plan.to)}, ` +
+      `${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'} in ${units.length} unit${units.length === 1 ? '' : 's'}\n` +
+      'Nothing was run. A real run sends these statements (TS migrations: their recorded SQL),\n' +
+      `holding the advisory lock '${options.history.lockName}' throughout.\n` +
+      'psql -v ON_ERROR_STOP=1 -f <this file> runs it as it is, without that lock.',
+  );
+  if (body.includes(comment(BATCH_NOT_RUNNABLE)[0] as string)) {
+    header.push(...comment('Not in the runnable text: what ctx.batch runs per batch (commented out below).'));
   }
   return `${[...header, ...body].join('\n')}\n`;
 }
@@ -93,7 +94,9 @@ async function renderUnits(
   let historyFormat = plan.from.length === 0 ? 0 : CURRENT_FORMAT;
   if (historyFormat === 0) {
     out.push(
-      '-- From base: the first unit creates the history tables (IF NOT EXISTS) when they are missing.',
+      ...comment(
+        'From base: the first unit creates the history tables (IF NOT EXISTS) when they are missing.',
+      ),
     );
   }
   for (const [index, unit] of units.entries()) {
@@ -101,7 +104,9 @@ async function renderUnits(
     out.push('');
     if (unit.transactional) {
       out.push(
-        `-- unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
+        ...comment(
+          `unit ${index + 1} of ${units.length}: ${unit.steps.length} migration${unit.steps.length === 1 ? '' : 's'} in one transaction`,
+        ),
       );
       out.push(statementText(beginSql(options.history, historyFormat)));
       const logged: LoggedStep[] = [];
@@ -111,11 +116,13 @@ async function renderUnits(
         if (rendered.entry) logged.push({ entry: rendered.entry, durationMs: OFFLINE_DURATION_MS });
       }
       const headsAfter = unit.steps[unit.steps.length - 1]?.headsAfter ?? [];
-      out.push('-- the history rows of this transaction travel with its COMMIT');
+      out.push(...comment('the history rows of this transaction travel with its COMMIT'));
       out.push(commitSql(options.history, logged, headsAfter));
     } else {
       const step = unit.steps[0] as PlanStep;
-      out.push(`-- unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`);
+      out.push(
+        ...comment(`unit ${index + 1} of ${units.length}: ${step.revision} alone, outside a transaction`),
+      );
       if (historyFormat === 0) out.push(options.history.createSql().trim());
       out.push(options.history.markInProgressSql(step.revision, step.direction, options.actor));
       out.push(...(await renderStep(step, false, note, options)).lines);
@@ -134,8 +141,8 @@ async function renderStep(
   const { history } = options;
   const migration = step.migration;
   const work = step.direction === 'up' ? migration.up : migration.down;
-  const lines = [`-- ${step.direction} ${step.revision}: ${migration.message} (${migration.source})`];
-  if (!work) return { lines: [...lines, '-- (no down step)'] };
+  const lines = comment(`${step.direction} ${step.revision}: ${migration.message} (${migration.source})`);
+  if (!work) return { lines: [...lines, ...comment('(no down step)')] };
   const defaults = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const timeouts = timeoutsSql(
     inTransaction,
@@ -191,7 +198,7 @@ function renderRecording(recording: Recording): string[] {
     else lines.push(statementText(inlineParameters(entry.text, entry.values)));
   }
   if (recording.stoppedBy) lines.push(...comment(`the dry run stopped here: ${recording.stoppedBy.message}`));
-  lines.push('-- end of recorded SQL');
+  lines.push(...comment('end of recorded SQL'));
   return lines;
 }
 
@@ -199,9 +206,13 @@ function renderRecording(recording: Recording): string[] {
 const BATCH_START = /^ctx\.batch walks /;
 const BATCH_END = /^end of ctx\.batch$/;
 
-/** `text` as SQL comment lines, every line of it: a message with a newline must not become SQL. */
-function comment(text: string): string[] {
-  return text.split('\n').map((line) => `-- ${line}`.trimEnd());
+/**
+ * `text` as SQL comment lines, one per line of it, every other control character escaped: every
+ * comment of the output is written here, so no text (a message, a file name, a note) can end
+ * its comment and become SQL. PostgreSQL ends a `--` comment at a carriage return too.
+ */
+export function comment(text: string): string[] {
+  return text.split('\n').map((line) => `-- ${printable(line)}`.trimEnd());
 }
 
 /** A statement as it would be typed: trimmed, ending in a semicolon that no trailing comment swallows. */

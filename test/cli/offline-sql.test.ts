@@ -212,6 +212,22 @@ describe('the --sql option of the CLI', () => {
     expect(result.stdout).toContain('DROP TABLE notes;');
     expect(result.stdout).not.toContain('DROP TABLE settings;');
   });
+
+  it('refuses a migration file whose name would end its comment, printing no SQL', async () => {
+    const name = '202601010004_base\nDROP TABLE victim;\n--.sql';
+    await writeFile(
+      join(project, 'migrations', name),
+      '-- revision: dddd00000004\n-- down_revision: cccc00000003\n-- migrate:up\nSELECT 1;\n-- migrate:down\n',
+    );
+    const result = await cli('up', '--sql');
+    expect(result.code).toBe(EXIT.failed);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(
+      'error: 202601010004_base\\nDROP TABLE victim;\\n--.sql: has control characters in its name',
+    );
+    expect(result.stderr).toContain('rename it');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
 });
 
 /** Runs `text` as a file through psql (PostgreSQL's client, on PATH), stopping at the first error. */
@@ -238,6 +254,32 @@ describe('the --sql output, run by psql', () => {
   function cli(...argv: string[]): Promise<CliResult> {
     return runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: project });
   }
+
+  it('keeps a message and a file name with line breaks inside their comments (the loader refuses them; here they get past it)', async () => {
+    const hostile = {
+      ...sqlMigration('bbbb01', 'CREATE TABLE kept (id int)', { down: 'DROP TABLE kept' }),
+      message: 'base\nDROP TABLE victim;\rDROP TABLE victim;\u2028--',
+      source: '202601010000_base\nDROP TABLE victim;\n--.sql',
+    };
+    const graph = RevisionGraph.from([hostile]);
+    const connection = await database.connect();
+    await connection.db.query('CREATE TABLE victim (id int)');
+    const up = await renderPlanSql(offlinePlan(graph, 'up', undefined), options);
+    // Each line of the step's comment a comment; the carriage return (which ends a -- comment
+    // for PostgreSQL) and the line separator escaped. (The log row keeps them, inside its literal.)
+    expect(up).toContain(
+      '-- up bbbb01: base\n' +
+        '-- DROP TABLE victim;\\rDROP TABLE victim;\\u2028-- (202601010000_base\n' +
+        '-- DROP TABLE victim;\n' +
+        '-- --.sql)\n',
+    );
+    await runInPsql(database.url, up, project);
+    await runInPsql(database.url, await renderPlanSql(offlinePlan(graph, 'down', 'base'), options), project);
+    const tables = await connection.db.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE tablename IN ('victim', 'kept')`,
+    );
+    expect(tables.rows).toEqual([{ tablename: 'victim' }]);
+  });
 
   it('runs a SQL-only plan up and back down, split around the transaction: false migration', async () => {
     await runInPsql(
