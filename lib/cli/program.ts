@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { GraphError, LockTimeoutError, RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
+import { printableLines } from '../engine/printable.ts';
 import { RELEASE } from '../engine/version.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerBackup } from './commands/backup.ts';
@@ -97,6 +98,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function reportError(error: unknown, io: CliIo): number {
+  // A message may quote a value read from a database: its control characters are escaped.
+  const say = (line: string) => io.stderr(`${printableLines(line)}\n`);
   if (error instanceof CommanderError) {
     if (
       error.code === 'commander.helpDisplayed' ||
@@ -107,19 +110,19 @@ function reportError(error: unknown, io: CliIo): number {
     return EXIT.usage;
   }
   if (error instanceof LockTimeoutError) {
-    io.stderr(`error: ${error.message}\n`);
+    say(`error: ${error.message}`);
     return EXIT.locked;
   }
   if (error instanceof UsageError) {
-    io.stderr(`error: ${error.message}\n`);
+    say(`error: ${error.message}`);
     return EXIT.usage;
   }
   if (error instanceof GraphError || error instanceof RdsMigrateError) {
-    io.stderr(`error: ${error.message}\n`);
+    say(`error: ${error.message}`);
     return EXIT.failed;
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr(`error: ${message} (unexpected: run again with NODE_DEBUG=rds-migrate or report it)\n`);
+  say(`error: ${message} (unexpected: run again with NODE_DEBUG=rds-migrate or report it)`);
   if (io.env.NODE_DEBUG?.includes('rds-migrate') && error instanceof Error) io.stderr(`${error.stack}\n`);
   return EXIT.failed;
 }

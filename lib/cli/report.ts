@@ -1,6 +1,9 @@
 /**
  * Text for humans from the engine's result objects. Nothing here decides anything: each
- * function formats one kind of result; `--json` prints the objects themselves.
+ * function formats one kind of result; `--json` prints the objects themselves. What was read
+ * from a database (revisions, actors, messages, notes) goes through `printable` first, so an
+ * escape sequence in a row reaches the terminal as text (`\x1b[31m`), not as a command (JSON
+ * escapes control characters itself).
  */
 
 import { describeProgress } from '../engine/background-gate.ts';
@@ -10,12 +13,13 @@ import type { LogRow } from '../engine/history.ts';
 import { CURRENT_FORMAT } from '../engine/history-format.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import type { Plan } from '../engine/plan.ts';
+import { printable, printableValues } from '../engine/printable.ts';
 import type { RunReport } from '../engine/runner.ts';
 import { describeSchemaDrift } from '../engine/schema-fingerprint.ts';
 import type { Status } from '../engine/status.ts';
 
 export function revisionList(revisions: readonly Revision[]): string {
-  return revisions.length === 0 ? 'base' : revisions.join(', ');
+  return revisions.length === 0 ? 'base' : revisions.map(printable).join(', ');
 }
 
 function describeRevision(graph: RevisionGraph, revision: Revision): string {
@@ -25,7 +29,8 @@ function describeRevision(graph: RevisionGraph, revision: Revision): string {
   return `${revision} (${graph.get(revision).message}${branch})`;
 }
 
-export function formatStatus(status: Status, graph: RevisionGraph, target: string): string {
+export function formatStatus(read: Status, graph: RevisionGraph, target: string): string {
+  const status = printableValues(read);
   const lines = [
     `database   ${target}`,
     `current    ${status.current.length === 0 ? 'base (nothing applied)' : status.current.map((r) => describeRevision(graph, r)).join(', ')}`,
@@ -98,7 +103,7 @@ export function formatStatus(status: Status, graph: RevisionGraph, target: strin
 
 /** One line per background run: its state and how far it is; a completed one in short. */
 export function formatBackground(runs: readonly BackgroundProgress[]): string[] {
-  return runs.map((run) => {
+  return printableValues(runs).map((run) => {
     if (run.state === 'completed') {
       const when = run.completedAt ? ` ${new Date(run.completedAt).toISOString()}` : '';
       if (run.rangeCount === 0)
@@ -132,7 +137,8 @@ function pendingHint(heads: number, graph: RevisionGraph): string {
   );
 }
 
-export function formatRun(report: RunReport): string {
+export function formatRun(run: RunReport): string {
+  const report = printableValues(run);
   if (report.status === 'up-to-date') return `nothing to do: the database is at ${revisionList(report.to)}`;
   if (report.status === 'stamped')
     return `stamped: ${revisionList(report.from)} -> ${revisionList(report.to)} (no SQL ran)`;
@@ -197,9 +203,10 @@ export function historyEntries(graph: RevisionGraph, current: readonly Revision[
 
 export function formatHistory(
   entries: readonly HistoryEntry[],
-  log: readonly LogRow[] | undefined,
+  readLog: readonly LogRow[] | undefined,
   graph: RevisionGraph,
 ): string {
+  const log = printableValues(readLog);
   const lines: string[] = [];
   for (const entry of entries) {
     const marks = [
@@ -308,7 +315,7 @@ export function formatDetails(details: RevisionDetails): string {
   lines.push('', '-- up', details.up || '(empty)', '', '-- down', details.down ?? '(none)');
   if (details.log.length > 0) {
     lines.push('', 'log:');
-    for (const row of details.log) {
+    for (const row of printableValues(details.log)) {
       lines.push(
         `  ${row.startedAt.toISOString()} ${row.direction} by ${row.actor} in ${row.durationMs.toFixed(1)} ms`,
       );
@@ -319,10 +326,11 @@ export function formatDetails(details: RevisionDetails): string {
 
 /** The deployed function's answer to `rds-migrate invoke`, as the local commands print theirs. */
 export function formatRemote(
-  answer: Record<string, unknown>,
+  received: Record<string, unknown>,
   graph: RevisionGraph,
   functionName: string,
 ): string {
+  const answer = printableValues(received);
   switch (answer.action) {
     case 'status': {
       const status = answer as unknown as Status & {
@@ -430,7 +438,7 @@ function formatLog(rows: readonly LogRow[]): string {
   if (rows.length === 0) return 'log: empty';
   return [
     'log (newest first):',
-    ...rows.map(
+    ...printableValues(rows).map(
       (row) =>
         `  #${row.id} ${row.startedAt.toISOString()} ${row.direction.padEnd(10)} ${row.revision}  ${row.durationMs.toFixed(1)} ms  ${row.actor}${row.note ? `  (${row.note})` : ''}`,
     ),

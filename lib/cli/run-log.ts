@@ -4,6 +4,7 @@
  * info lines.
  */
 import type { MigrationLogger } from '../engine/migration.ts';
+import { printable } from '../engine/printable.ts';
 
 export interface RunLogOptions {
   /** Drop info lines; warnings still print. @default false */
@@ -37,8 +38,9 @@ export function logLine(
   return `${level}: ${message}${shown.length > 0 ? ` (${shown.join(', ')})` : ''}\n`;
 }
 
+/** A detail may be a value read from a database (a revision, an actor, a key): printed escaped. */
 function detailText(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return printable(value);
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') return value.toString();
   try {

@@ -7,7 +7,10 @@ import { escapeIdentifier } from 'pg';
 import type { Database } from './database.ts';
 import { GraphError, UsageError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
+import { NAME_RULE } from './loader.ts';
 import type { Revision } from './migration.ts';
+import { printable } from './printable.ts';
+import { isValidName } from './target.ts';
 
 /** Alembic's default version table (`version_table` in its env.py). */
 export const ALEMBIC_VERSION_TABLE = 'alembic_version';
@@ -49,6 +52,18 @@ export async function readAlembicVersion(
     `SELECT version_num FROM ${quoted} ORDER BY version_num`,
   );
   const revisions = [...new Set(rows.rows.map((entry) => entry.version_num))];
+  // A row that is no revision id (control characters, a hyphen...) is named escaped: it is a
+  // value from the database printed to a terminal.
+  const invalid = revisions.filter((revision) => !isValidName(revision)).map(printable);
+  if (invalid.length > 0) {
+    throw new GraphError(
+      'unknown-revision',
+      `${table} holds ${invalid.map((revision) => `'${revision}'`).join(', ')}, which is not a revision id ` +
+        `(${NAME_RULE}; shown escaped); check that the database URL is the one Alembic migrated ` +
+        'and that its version table holds what Alembic wrote there',
+      invalid,
+    );
+  }
   const unknown = revisions.filter((revision) => !graph.has(revision));
   if (unknown.length > 0) {
     throw new GraphError(

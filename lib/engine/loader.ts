@@ -612,7 +612,8 @@ function oneLine(message: string): string {
   return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
-const NAME_RULE = '1 to 64 of a-z, A-Z, 0-9, _; not base/head/heads/current';
+/** What a revision id or branch label may be (isValidName), as messages say it. */
+export const NAME_RULE = '1 to 64 of a-z, A-Z, 0-9, _; not base/head/heads/current';
 
 function validRevision(source: string, revision: string): string {
   if (!isValidName(revision)) {

@@ -219,4 +219,18 @@ describe('rds-migrate stamp --from-alembic', () => {
     expect(await current()).toEqual([]);
     expect((await cli('stamp', 'head', '--from-alembic')).stderr).toContain('not both');
   });
+
+  it('refuses a version_num that is no revision id, showing it escaped', async () => {
+    await alembicTable(
+      `CREATE TABLE alembic_version (version_num varchar(32) NOT NULL); INSERT INTO alembic_version VALUES (E'\\x1b[31mEVIL');`,
+    );
+    const refused = await cli('stamp', '--from-alembic');
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.stderr).toBe(
+      "error: alembic_version holds '\\x1b[31mEVIL', which is not a revision id (1 to 64 of a-z, A-Z, 0-9, _; " +
+        'not base/head/heads/current; shown escaped); check that the database URL is the one Alembic migrated ' +
+        'and that its version table holds what Alembic wrote there\n',
+    );
+    expect(await current()).toEqual([]);
+  });
 });

@@ -1,6 +1,7 @@
 /** `rds-migrate backup`, `backup list` and `restore`: local copies of the database. */
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
+import { printable } from '../../engine/printable.ts';
 import { backupDatabase, listBackups, restoreBackup } from '../../local/snapshots.ts';
 import { type CommandContext, example } from '../session.ts';
 
@@ -22,8 +23,10 @@ export function registerBackup(program: Command, { session }: CommandContext): v
           const copies = await s.withServer((server) => listBackups(server.config()));
           if (options.json) s.printJson('backup-list', { backups: copies });
           else if (copies.length === 0) s.print('no backups yet: rds-migrate backup makes one');
+          // Names read from the server's catalog: printed escaped.
           else
-            for (const copy of copies) s.print(`${copy.id}  ${copy.createdAt.toISOString()}  ${copy.state}`);
+            for (const copy of copies)
+              s.print(`${printable(copy.id)}  ${copy.createdAt.toISOString()}  ${copy.state}`);
           return;
         }
         const copy = await s.withServer((server) =>
