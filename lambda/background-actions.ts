@@ -120,6 +120,7 @@ export async function steer(
   action: SteerAction,
   revision: Revision,
   args: Readonly<Record<string, string>>,
+  who: string,
 ): Promise<SteerResult> {
   return runtime.withDatabase(async (db) => {
     const runs = new BackgroundRuns(runtime.history);
@@ -137,8 +138,12 @@ export async function steer(
     }
     if (action === 'resume') return resume(runtime, db, runs, run, args);
     await runs.transition(db, revision, action === 'pause' ? 'paused' : 'cancelled', FROM[action]);
-    if (isLive(run)) await stopExecution(runtime, run, `${action}d by ${runtime.actor}:invoke`);
-    runtime.logger.info(`background run ${action}d`, { revision, execution: run.execution });
+    if (isLive(run)) await stopExecution(runtime, run, `${action}d by ${who}`);
+    runtime.logger.info(`background run ${action}d`, {
+      revision,
+      execution: run.execution,
+      requestedBy: who,
+    });
     return {
       action,
       revision,

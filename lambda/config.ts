@@ -5,7 +5,14 @@
  * property when it is malformed; that message becomes the FAILED reason.
  */
 import { RdsMigrateError } from '../lib/engine/errors.ts';
+import {
+  FUNCTION_ENV,
+  MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
+  MANUAL_WRITES_ON,
+} from '../lib/engine/function-contract.ts';
+import { DEFAULT_HISTORY_SCHEMA } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
+import { shortText } from './input.ts';
 
 export type DatabaseKind = 'instance' | 'cluster';
 
@@ -34,6 +41,29 @@ export interface FunctionConfig {
   readonly deployTimeoutSeconds: number;
   /** Background migrations: the state machine that runs them, and how many key ranges each gets. */
   readonly background: BackgroundConfig;
+  /** What the construct deployed the function for: lifecycle requests are checked against it. */
+  readonly deployedBy: DeployedBy;
+  /** What a manual invoke may change. */
+  readonly manual: ManualPermissions;
+  /** A PEM file that replaces the pinned RDS CAs for the database's TLS. */
+  readonly caBundle?: string;
+}
+
+/** The stack, resource and properties the construct deployed the function for (absent: not deployed by it). */
+export interface DeployedBy {
+  readonly stackId?: string;
+  readonly resourceLogicalId?: string;
+  readonly propertiesSha256?: string;
+}
+
+/** Manual invokes are read-only unless the construct turned writes on. */
+export interface ManualPermissions {
+  /** up, down, stamp, pause, resume and cancel by hand. @default false */
+  readonly writes: boolean;
+  /** A manual write may skip its snapshot (`"snapshot": false`). @default false */
+  readonly withoutSnapshot: boolean;
+  /** The alias a manual write must come through (the one grantOperate grants). */
+  readonly operateAlias?: string;
 }
 
 export interface BackgroundConfig {
@@ -91,6 +121,18 @@ export class ConfigError extends RdsMigrateError {
 export const DEFAULT_MIGRATIONS_DIR = '/var/task/migrations';
 const REQUEST_TYPES: readonly RequestType[] = ['Create', 'Update', 'Delete'];
 const REVISION = /^[0-9a-z_]{4,64}$/;
+/** CloudFormation's request ids are UUIDs; the bound keeps room for other forms without echoing a blob. */
+const REQUEST_ID = /^[A-Za-z0-9-]{1,128}$/;
+const STACK_ARN =
+  /^arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]{1,64}$/;
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
+/** The most retries after a lock timeout a deploy may ask for. */
+export const MAX_LOCK_RETRIES = 100;
+/** The most snapshots a retention may keep. */
+export const MAX_RETAIN = 1000;
+const MAX_CONTEXT_ARGS = 100;
+const MAX_CONTEXT_KEY_CHARS = 128;
+const MAX_CONTEXT_VALUE_CHARS = 4096;
 
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): FunctionConfig {
   const kind = env.DB_KIND ?? '';
@@ -102,10 +144,21 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     kind,
     identifier: required(env, 'DB_IDENTIFIER', 'the DB instance or cluster identifier'),
     auth: authFromEnv(env),
-    historySchema: env.HISTORY_SCHEMA || 'rds_migrate',
+    historySchema: env.HISTORY_SCHEMA || DEFAULT_HISTORY_SCHEMA,
     region: env.AWS_REGION || undefined,
     deployTimeoutSeconds: deployTimeoutFrom(env.DEPLOY_TIMEOUT_SECONDS),
     background: backgroundFrom(env),
+    deployedBy: {
+      stackId: env[FUNCTION_ENV.stackId] || undefined,
+      resourceLogicalId: env[FUNCTION_ENV.resourceLogicalId] || undefined,
+      propertiesSha256: env[FUNCTION_ENV.propertiesSha256] || undefined,
+    },
+    ...(env[FUNCTION_ENV.caBundle] ? { caBundle: env[FUNCTION_ENV.caBundle] } : {}),
+    manual: {
+      writes: env[FUNCTION_ENV.manualWrites] === MANUAL_WRITES_ON,
+      withoutSnapshot: env[FUNCTION_ENV.manualWithoutSnapshot] === MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
+      operateAlias: env[FUNCTION_ENV.operateAlias] || undefined,
+    },
   };
 }
 
@@ -206,11 +259,14 @@ export function parseLifecycleRequest(event: unknown): LifecycleRequest {
   if (event.OldResourceProperties !== undefined && !isRecord(event.OldResourceProperties)) {
     throw new ConfigError('OldResourceProperties is not an object');
   }
+  if (physicalResourceId !== undefined && physicalResourceId.length > 1024) {
+    throw new ConfigError('PhysicalResourceId is longer than the 1024 characters CloudFormation allows');
+  }
   return {
     requestType: type,
-    requestId: requiredString(event.RequestId, 'RequestId'),
-    stackId: requiredString(event.StackId, 'StackId'),
-    logicalResourceId: requiredString(event.LogicalResourceId, 'LogicalResourceId'),
+    requestId: matchingString(event.RequestId, 'RequestId', REQUEST_ID),
+    stackId: matchingString(event.StackId, 'StackId', STACK_ARN),
+    logicalResourceId: matchingString(event.LogicalResourceId, 'LogicalResourceId', LOGICAL_ID),
     physicalResourceId,
     properties: event.ResourceProperties,
     oldProperties: isRecord(event.OldResourceProperties) ? event.OldResourceProperties : undefined,
@@ -221,10 +277,10 @@ export function parseLifecycleRequest(event: unknown): LifecycleRequest {
 export function parseProperties(properties: Readonly<Record<string, unknown>>): DeployProperties {
   return {
     targetRevision: targetRevisionFrom(properties.TargetRevision),
-    migrationsHash: optionalString(properties.MigrationsHash, 'property MigrationsHash'),
+    migrationsHash: boundedOptional(properties.MigrationsHash, 'property MigrationsHash', 128),
     snapshot: snapshotFrom(properties.Snapshot),
     contextArgs: contextArgsFrom(properties.ContextArgs),
-    databaseIdentifier: optionalString(properties.DatabaseIdentifier, 'property DatabaseIdentifier'),
+    databaseIdentifier: boundedOptional(properties.DatabaseIdentifier, 'property DatabaseIdentifier', 255),
     ...(properties.LockRetries === undefined ? {} : { lockRetries: lockRetriesFrom(properties.LockRetries) }),
   };
 }
@@ -265,8 +321,10 @@ function policyFrom(value: unknown): SnapshotPolicy {
 
 function lockRetriesFrom(value: unknown): number {
   const retries = wholeNumberFrom(value);
-  if (!Number.isInteger(retries) || retries < 0) {
-    throw new ConfigError(`property LockRetries must be a whole number, 0 or more (got ${describe(value)})`);
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_LOCK_RETRIES) {
+    throw new ConfigError(
+      `property LockRetries must be a whole number from 0 to ${MAX_LOCK_RETRIES} (got ${describe(value)})`,
+    );
   }
   return retries;
 }
@@ -274,9 +332,9 @@ function lockRetriesFrom(value: unknown): number {
 function retainFrom(value: unknown): number | undefined {
   if (value === undefined || value === 'false' || value === false || value === '') return undefined;
   const count = wholeNumberFrom(value);
-  if (!Number.isInteger(count) || count < 1) {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RETAIN) {
     throw new ConfigError(
-      `property Snapshot.Retain must be a whole number of at least 1, or false to keep every snapshot (got ${describe(value)})`,
+      `property Snapshot.Retain must be a whole number from 1 to ${MAX_RETAIN}, or false to keep every snapshot (got ${describe(value)})`,
     );
   }
   return count;
@@ -292,18 +350,44 @@ function contextArgsFrom(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (!isRecord(value))
     throw new ConfigError(`property ContextArgs must be an object of strings (got ${describe(value)})`);
+  const entries = Object.entries(value);
+  if (entries.length > MAX_CONTEXT_ARGS) {
+    throw new ConfigError(
+      `property ContextArgs has ${entries.length} keys; at most ${MAX_CONTEXT_ARGS} are taken`,
+    );
+  }
   const args: Record<string, string> = {};
-  for (const [key, item] of Object.entries(value)) {
+  for (const [key, item] of entries) {
+    if (key.length > MAX_CONTEXT_KEY_CHARS || String(item).length > MAX_CONTEXT_VALUE_CHARS) {
+      throw new ConfigError(
+        `property ContextArgs.${shortText(key, 40)}: keys are at most ${MAX_CONTEXT_KEY_CHARS} characters and ` +
+          `values at most ${MAX_CONTEXT_VALUE_CHARS}`,
+      );
+    }
     if (typeof item === 'string') args[key] = item;
     else if (typeof item === 'number' || typeof item === 'boolean') args[key] = String(item);
-    else throw new ConfigError(`property ContextArgs.${key} must be a string (got ${describe(item)})`);
+    else
+      throw new ConfigError(
+        `property ContextArgs.${shortText(key, 40)} must be a string (got ${describe(item)})`,
+      );
   }
   return args;
 }
 
-function requiredString(value: unknown, what: string): string {
+function matchingString(value: unknown, what: string, pattern: RegExp): string {
   if (typeof value !== 'string' || value === '') throw new ConfigError(`the event has no ${what}`);
+  if (!pattern.test(value)) {
+    throw new ConfigError(`the event's ${what} is not one CloudFormation sends (got ${describe(value)})`);
+  }
   return value;
+}
+
+function boundedOptional(value: unknown, what: string, max: number): string | undefined {
+  const text = optionalString(value, what);
+  if (text !== undefined && text.length > max) {
+    throw new ConfigError(`${what} is longer than ${max} characters (got ${describe(value)})`);
+  }
+  return text;
 }
 
 function optionalString(value: unknown, what: string): string | undefined {
@@ -321,8 +405,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+  // A string keeps its quotes (JSON escapes its control characters); at most 40 characters of it.
+  return shortText(typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : value, 40);
 }
 
 /** The stack's name from its ARN (`arn:aws:cloudformation:...:stack/<name>/<uuid>`). */

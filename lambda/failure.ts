@@ -65,10 +65,13 @@ export function deployFailure(error: unknown, context: FailureContext = {}): Dep
   return new DeployFailed(`${message}${snapshot}`);
 }
 
-/** Revision, PostgreSQL code and message, where the database is, and the snapshot, in that order. */
+/**
+ * Revision, PostgreSQL code and message, where the database is, and the snapshot, in that order.
+ * CloudFormation's console and event history show the reason to anyone who can read the stack,
+ * so no row data: no DETAIL, no quoted values (the function's log keeps both).
+ */
 function migrationFailedMessage(error: MigrationFailed, context: FailureContext): string {
   const code = error.postgres.code ? ` [${error.postgres.code}]` : '';
-  const detail = error.postgres.detail ? ` (${shorten(error.postgres.detail, 200)})` : '';
   const leftAt = error.databaseLeftAt.length > 0 ? error.databaseLeftAt.join(', ') : 'base';
   const from = context.from && context.from.length > 0 ? context.from.join(', ') : 'base';
   const where =
@@ -83,8 +86,19 @@ function migrationFailedMessage(error: MigrationFailed, context: FailureContext)
     : ' Fix the migration and deploy again.';
   return (
     `migration ${error.revision} (${error.source}) failed ${error.direction}${code}: ` +
-    `${shorten(error.postgres.message, 300)}${detail}. ${where}${snapshot}${next}`
+    `${shorten(withoutRowData(error.postgres.message, error.postgres.code), 300)}. ${where}${snapshot}${next}`
   );
+}
+
+/**
+ * PostgreSQL's message without the values of rows. Its DETAIL (`Key (email)=(alice@...)`) never
+ * reaches CloudFormation (the function's log has it); the message itself quotes a value for the
+ * data exceptions of class 22 (`invalid input syntax for type integer: "+1 555 0100"`), which
+ * a USING cast over real rows raises: the quoted value is left out.
+ */
+export function withoutRowData(message: string, code: string | undefined): string {
+  if (!code?.startsWith('22')) return message;
+  return message.replace(/: ".*"$/s, ': (value left out: see the function log)');
 }
 
 /** An error for a manual invoke: its own type and message, without the stack. */

@@ -47,7 +47,7 @@ import {
   onEvent,
 } from './lifecycle.ts';
 import { RdsSnapshots } from './rds-snapshots.ts';
-import type { Runtime } from './runtime.ts';
+import { qualifierOf, type Runtime } from './runtime.ts';
 import { StepFunctionsExecutions } from './step-functions.ts';
 
 export interface HandlerDeps {
@@ -152,6 +152,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         connectTimeoutMs: deps.connectTimeoutMs ?? 10_000,
         authToken: deps.authToken ?? rdsSignerToken,
         applicationName: 'rds-migrate lambda',
+        caBundle: config.caBundle,
       });
       logger.debug('connected', {
         host: target.host,
@@ -173,6 +174,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     deadline: () =>
       context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined,
     actor: `lambda:${context?.functionName ?? 'rds-migrate'}`,
+    invocation: {
+      requestId: context?.awsRequestId,
+      qualifier: qualifierOf(context?.invokedFunctionArn),
+    },
     sleep: deps.sleep ?? ((ms) => new Promise((done) => setTimeout(done, ms))),
   });
 
@@ -220,14 +225,15 @@ export function createHandler(deps: HandlerDeps): Handler {
   };
 }
 
-/** Delete, and a poll of a request already done, answer without the environment: they must not fail. */
+/** Delete and its poll answer even with a broken environment: a failed Delete blocks the stack. */
 async function answer(
   request: LifecycleRequest,
   marker: DeployMarker | undefined,
   runtime: () => Runtime,
   logger: Logger,
 ): Promise<HandlerResult> {
-  if (marker?.phase === 'done') return { IsComplete: true };
+  // A Delete changes nothing, so its poll is complete as soon as it is asked.
+  if (marker && request.requestType === 'Delete') return { IsComplete: true };
   if (marker) return isComplete(request, marker, runtime());
   if (request.requestType === 'Delete') return onDelete(request, runtime, logger);
   return onEvent(request, runtime());

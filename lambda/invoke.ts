@@ -20,6 +20,8 @@ import {
   stopRunsBeforeRevert,
 } from './background-actions.ts';
 import { isRecord } from './config.ts';
+import { boundedString, shortText } from './input.ts';
+import { MANAGED_TAG } from './rds-snapshots.ts';
 import { type RestoreCommands, restoreCommands } from './restore.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 import type { ExecutionStatus } from './step-functions.ts';
@@ -99,13 +101,20 @@ export type InvokeResult = StatusResult | HistoryResult | ShowResult | HeadsResu
 
 export async function invoke(payload: Record<string, unknown>, runtime: Runtime): Promise<InvokeResult> {
   const action = parseAction(payload.action);
-  if ((WRITE_ACTIONS as readonly string[]).includes(action) && payload.confirm !== true) {
+  const writes = (WRITE_ACTIONS as readonly string[]).includes(action);
+  if (writes) assertWritesAllowed(action, runtime);
+  if (writes && payload.confirm !== true) {
     throw new UsageError(
       `action '${action}' changes the database; add "confirm": true to the payload to run it ` +
         `(try {"action":"status"} first to see what it would do)`,
     );
   }
-  runtime.logger.info('manual invoke', { action, revision: payload.revision });
+  const who = writes ? requester(payload, runtime) : undefined;
+  runtime.logger.info('manual invoke', {
+    action,
+    revision: payload.revision === undefined ? undefined : shortText(payload.revision),
+    ...(who ? { requestedBy: who } : {}),
+  });
   switch (action) {
     case 'status':
       return status(runtime);
@@ -116,21 +125,57 @@ export async function invoke(payload: Record<string, unknown>, runtime: Runtime)
     case 'heads':
       return heads(runtime);
     case 'up':
-      return run(runtime, 'up', payload);
     case 'down':
-      return run(runtime, 'down', payload);
     case 'stamp':
-      return run(runtime, 'stamp', payload);
+      return run(runtime, action, payload, who as string);
     case 'pause':
     case 'resume':
     case 'cancel':
-      return steer(runtime, action, requiredRevision(payload, action), argsOf(payload.args));
+      return steer(runtime, action, requiredRevision(payload, action), argsOf(payload.args), who as string);
   }
 }
 
+/**
+ * Manual writes are the construct's opt-in (operations: { writes: true }), and come only through
+ * the alias grantOperate grants: whoever may read the status cannot change the database.
+ */
+function assertWritesAllowed(action: Action, runtime: Runtime): void {
+  const { writes, operateAlias } = runtime.config.manual;
+  if (!writes || !operateAlias) {
+    throw new UsageError(
+      `action '${action}' changes the database, and this function is read-only by hand (status, history, show, ` +
+        'heads): turn manual writes on with operations: { writes: true } on the DatabaseMigrations construct, ' +
+        'grant operators with grantOperate(), and invoke its operate alias; or run rds-migrate from a machine ' +
+        'that reaches the database',
+    );
+  }
+  if (runtime.invocation.qualifier !== operateAlias) {
+    throw new UsageError(
+      `action '${action}' changes the database: invoke the function's '${operateAlias}' alias ` +
+        `(--function-name <function>:${operateAlias}), which grantOperate() grants; this call came through ` +
+        `${runtime.invocation.qualifier ? `'${shortText(runtime.invocation.qualifier, 64)}'` : 'the unqualified function'}`,
+    );
+  }
+}
+
+/** Who asks for a manual write, for the history: the invocation's request id and the payload's "by". */
+function requester(payload: Record<string, unknown>, runtime: Runtime): string {
+  if (payload.by !== undefined && (typeof payload.by !== 'string' || !REQUESTER.test(payload.by))) {
+    throw new UsageError(
+      '"by" names who asks, for the history: up to 64 letters, digits and _.:/=+@- (an IAM user or role name, ' +
+        'an email, a ticket)',
+    );
+  }
+  const request = runtime.invocation.requestId ? `:${runtime.invocation.requestId}` : '';
+  return `${runtime.actor}:invoke${request}${payload.by ? `:by=${payload.by}` : ''}`;
+}
+
+/** Characters RDS accepts in a tag value too (the snapshot is tagged with who asked). */
+const REQUESTER = /^[A-Za-z0-9_.:/=+@-]{1,64}$/;
+
 function parseAction(value: unknown): Action {
   if (typeof value === 'string' && ACTIONS.includes(value)) return value as Action;
-  const what = value === undefined ? 'no action' : `unknown action '${String(value)}'`;
+  const what = value === undefined ? 'no action' : `unknown action '${shortText(value, 40)}'`;
   throw new UsageError(
     `${what}; valid actions: ${ACTIONS.join(', ')} (up, down, stamp, pause, resume and cancel need "confirm": true), ` +
       'e.g. {"action":"status"}',
@@ -227,7 +272,7 @@ async function show(runtime: Runtime, spec: string): Promise<ShowResult> {
     const recorded = (await runtime.history.recordedRevisions(db)).find((record) => record.revision === spec);
     if (!recorded) {
       throw new UsageError(
-        `no migration has revision '${spec}', in this function's bundle or in the history`,
+        `no migration has revision '${shortText(spec)}', in this function's bundle or in the history`,
       );
     }
     return {
@@ -261,6 +306,7 @@ async function run(
   runtime: Runtime,
   action: 'up' | 'down' | 'stamp',
   payload: Record<string, unknown>,
+  who: string,
 ): Promise<RunResult> {
   const graph = await runtime.bundle();
   const revision = optionalRevision(payload);
@@ -272,17 +318,18 @@ async function run(
         : { action: 'stamp', target: requiredRevision(payload, 'stamp') };
   const args = argsOf(payload.args);
   // The guide's rule: a backup before every change to production. A stamp changes no data.
-  const snapshotId = action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload);
+  const snapshotId =
+    action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload, who);
   const report = await runtime.withDatabase(async (db) => {
     // A background run this revert goes past is stopped first.
     if (action === 'down') {
       const heads = (await runtime.history.read(db)).heads;
       const reverted = makePlan(graph, heads, intent).steps.map((step) => step.revision);
-      await stopRunsBeforeRevert(runtime, db, reverted, `${runtime.actor}:invoke`);
+      await stopRunsBeforeRevert(runtime, db, reverted, who);
     }
     const done = await migrate(db, graph, intent, {
       history: runtime.history,
-      actor: `${runtime.actor}:invoke`,
+      actor: who,
       args,
       log: migrationLogger(runtime.logger),
       lockWaitMs: runtime.lockWaitMs(),
@@ -297,6 +344,7 @@ async function run(
     from: report.from,
     to: report.to,
     snapshotId,
+    requestedBy: who,
   });
   return { action, ...report, ...(snapshotId ? { snapshotId } : {}) };
 }
@@ -315,18 +363,28 @@ async function snapshotBefore(
   graph: RevisionGraph,
   intent: Intent,
   payload: Record<string, unknown>,
+  who: string,
 ): Promise<string | undefined> {
   if (payload.snapshot !== undefined && typeof payload.snapshot !== 'boolean') {
     throw new UsageError('"snapshot" must be true or false (false: run without taking a snapshot first)');
   }
-  if (payload.snapshot === false) return undefined;
+  if (payload.snapshot === false) {
+    if (runtime.config.manual.withoutSnapshot) return undefined;
+    throw new UsageError(
+      '"snapshot": false is refused: a manual change takes a snapshot first, unless the construct allows ' +
+        'otherwise (operations: { writes: true, allowWithoutSnapshot: true }); nothing was run',
+    );
+  }
   if (payload.snapshotId !== undefined) {
-    if (typeof payload.snapshotId !== 'string' || payload.snapshotId === '')
+    const id = boundedString(payload.snapshotId, 255);
+    if (!id) {
       throw new UsageError(
         '"snapshotId" must name a snapshot this function took, as an earlier answer gave it',
       );
-    await waitForSnapshot(runtime, payload.snapshotId);
-    return payload.snapshotId;
+    }
+    await assertOwnSnapshot(runtime, id);
+    await waitForSnapshot(runtime, id);
+    return id;
   }
   const heads = (await runtime.withDatabase((db) => runtime.history.read(db))).heads;
   const plan = makePlan(graph, heads, intent);
@@ -337,7 +395,7 @@ async function snapshotBefore(
     await runtime.snapshots.create({
       name: id,
       tags: {
-        'rds-migrate:by': `${runtime.actor}:invoke`,
+        'rds-migrate:by': who,
         'rds-migrate:from': plan.from.join('+') || 'base',
         'rds-migrate:to': plan.to.join('+') || 'base',
       },
@@ -352,6 +410,20 @@ async function snapshotBefore(
   runtime.logger.info('manual run: snapshot requested', { snapshotId: id });
   await waitForSnapshot(runtime, id);
   return id;
+}
+
+/**
+ * A snapshot named as a manual run's backup must be one this function made of this database:
+ * listed for it (RDS lists a database's own snapshots) and carrying the tool's managed tag.
+ */
+async function assertOwnSnapshot(runtime: Runtime, id: string): Promise<void> {
+  const found = (await runtime.snapshots.list()).find((snapshot) => snapshot.id === id);
+  if (found?.tags[MANAGED_TAG] === 'true') return;
+  throw new UsageError(
+    `"snapshotId" ${shortText(id, 80)} is not a snapshot this function made of ${runtime.config.kind} ` +
+      `${runtime.config.identifier} (${found ? `it lacks the ${MANAGED_TAG} tag` : 'none of that name is listed for it'}); ` +
+      'nothing was run. Name one an earlier answer gave, or leave "snapshotId" out to take a new one',
+  );
 }
 
 /** Waits until `id` is available, within the invocation's time; says what to do otherwise. */
@@ -382,7 +454,7 @@ async function waitForSnapshot(runtime: Runtime, id: string): Promise<void> {
 function resolveInBundle(graph: RevisionGraph, spec: string, current: readonly string[]): string | undefined {
   try {
     const revision = resolveRevision(graph, spec, { current, direction: 'at' });
-    if (revision === BASE) throw new UsageError(`'${spec}' is base, not a revision; name one`);
+    if (revision === BASE) throw new UsageError(`'${shortText(spec)}' is base, not a revision; name one`);
     return revision;
   } catch (error) {
     if (error instanceof GraphError && error.problem === 'unknown-revision') return undefined;
@@ -398,7 +470,7 @@ function requiredRevision(payload: Record<string, unknown>, action: string): str
 
 function optionalRevision(payload: Record<string, unknown>): string | undefined {
   if (payload.revision === undefined) return undefined;
-  if (typeof payload.revision !== 'string' || payload.revision === '') {
+  if (typeof payload.revision !== 'string' || payload.revision === '' || payload.revision.length > 200) {
     throw new UsageError(
       '"revision" must be a revision target as the CLI takes it: an id (or 4+ characters of one), a branch label, ' +
         'head, heads, base, <branch>@<target> (billing@head), or a step (-1, +2, head-1, base+2)',
@@ -409,8 +481,17 @@ function optionalRevision(payload: Record<string, unknown>): string | undefined 
 
 function argsOf(value: unknown): Record<string, string> {
   if (value === undefined) return {};
-  if (!isRecord(value) || !Object.values(value).every((item) => typeof item === 'string')) {
-    throw new UsageError('"args" must be an object of strings, like the CLI\'s -x key=value');
+  if (
+    !isRecord(value) ||
+    Object.keys(value).length > 100 ||
+    !Object.entries(value).every(
+      ([key, item]) => key.length <= 128 && typeof item === 'string' && item.length <= 4096,
+    )
+  ) {
+    throw new UsageError(
+      '"args" must be an object of strings, like the CLI\'s -x key=value (at most 100, keys up to 128 ' +
+        'characters, values up to 4096)',
+    );
   }
   return value as Record<string, string>;
 }

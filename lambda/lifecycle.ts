@@ -21,12 +21,12 @@
  *
  * Delete never touches the schema or data, and never fails.
  */
-import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { BackgroundGateClosed, readGates } from '../lib/engine/background-gate.ts';
 import { batchPlanOf } from '../lib/engine/background-plan.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { type DeployRecord, Deploys, type DeployUpdate, type ProgressSample } from '../lib/engine/deploys.ts';
-import { DriftError, GraphError, HistoryError } from '../lib/engine/errors.ts';
+import { DriftError, GraphError, HistoryError, MigrationFailed } from '../lib/engine/errors.ts';
+import { propertiesFingerprint } from '../lib/engine/function-contract.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import type { History, RecordedRevision } from '../lib/engine/history.ts';
 import { RunLease } from '../lib/engine/lease.ts';
@@ -42,7 +42,6 @@ import {
   SnapshotExistsError,
   type SnapshotInfo,
 } from '../lib/engine/snapshot.ts';
-import { awsCallHint } from './aws-errors.ts';
 import { startDeployRuns, stopRunsBeforeRevert } from './background-actions.ts';
 import {
   ConfigError,
@@ -55,6 +54,7 @@ import {
 } from './config.ts';
 import { DeployFailed, deployFailure } from './failure.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
+import { RequestRefused, type VerifiedRequest, verifyLifecycleRequest } from './verify-request.ts';
 
 /** The key of onEvent's result that the framework passes on to every isComplete poll. */
 export const MARKER_KEY = 'RdsMigrate';
@@ -107,12 +107,13 @@ export interface IsCompleteResult {
 }
 
 export const DELETE_NOTE = 'rds-migrate leaves the schema and data in place when the resource is deleted';
-const ROLLBACK_STATUS = 'UPDATE_ROLLBACK_IN_PROGRESS';
 
 // ---------- onEvent ----------
 
 export async function onEvent(request: LifecycleRequest, runtime: Runtime): Promise<OnEventResult> {
   const properties = parseProperties(request.properties);
+  // Before anything is read or changed: CloudFormation itself must be sending this request now.
+  const verified = await confirmWithCloudFormation(request, runtime);
   const physicalResourceId =
     request.physicalResourceId && request.requestType !== 'Create'
       ? request.physicalResourceId
@@ -135,7 +136,7 @@ export async function onEvent(request: LifecycleRequest, runtime: Runtime): Prom
         });
         return { record: first, counts: await runtime.history.requestCounts(db, first.requestId) };
       }
-      const plan = await planDeploy(db, runtime, request, graph, properties.targetRevision);
+      const plan = await planDeploy(db, runtime, request, verified, graph, properties.targetRevision);
       const now = runtime.clock.now();
       const snapshot = await snapshotDecision(plan, properties.snapshot.policy, runtime);
       const phase = plan.steps.length === 0 ? 'done' : snapshot.take ? 'snapshot-pending' : 'migrate';
@@ -363,6 +364,7 @@ async function planDeploy(
   db: Database,
   runtime: Runtime,
   request: LifecycleRequest,
+  verified: VerifiedRequest,
   graph: RevisionGraph,
   target: Revision,
 ): Promise<Plan> {
@@ -370,7 +372,7 @@ async function planDeploy(
   const unknown = state.heads.filter((revision) => !graph.has(revision));
   let planGraph = graph;
   if (unknown.length > 0) {
-    await assertStackRollingBack(runtime.cloudformation, request.stackId, unknown);
+    assertStackRollingBack(verified, request.stackId, unknown);
     planGraph = await graphWithHistory(db, runtime.history, graph, state.heads);
   }
   const drift = findDrift(planGraph, state);
@@ -442,15 +444,17 @@ export async function onDelete(
   logger: Runtime['logger'],
 ): Promise<DeleteResult> {
   // Stop any poll of an abandoned Create/Update from migrating later; best effort, never fatal.
+  // Only for a Delete CloudFormation confirms: a forged one must not stop a deploy in flight.
   const leaseClaimed = await Promise.resolve()
-    .then(() => {
+    .then(async () => {
       const current = runtime();
+      await confirmWithCloudFormation(request, current);
       return current.withDatabase((db) =>
         new RunLease(current.history).claimIfPresent(db, request.requestId),
       );
     })
     .catch((error: unknown) => {
-      logger.warn('could not claim the run lease on Delete; continuing', { error: messageOf(error) });
+      logger.warn('did not claim the run lease on Delete; continuing', { error: messageOf(error) });
       return false;
     });
   logger.info('delete: schema and data left in place', {
@@ -473,6 +477,9 @@ export function markerOf(event: Record<string, unknown>): DeployMarker | undefin
   if (!isRecord(marker) || typeof marker.phase !== 'string' || !phases.includes(marker.phase)) {
     throw new ConfigError(`the isComplete event's ${MARKER_KEY} is not what onEvent returns`);
   }
+  if (typeof marker.requestId !== 'string' || marker.requestId.length > 128) {
+    throw new ConfigError(`the isComplete event's ${MARKER_KEY} names no request`);
+  }
   if (marker.phase === 'snapshot' && typeof marker.snapshotId !== 'string') {
     throw new ConfigError(`the isComplete event's ${MARKER_KEY} has no snapshotId`);
   }
@@ -484,16 +491,21 @@ export async function isComplete(
   marker: DeployMarker,
   runtime: Runtime,
 ): Promise<IsCompleteResult> {
-  if (marker.phase === 'done') return { IsComplete: true };
-  const properties = parseProperties(request.properties);
+  assertPollOfThisResource(request, marker, runtime);
+  if (marker.phase === 'done') return completeIfDone(request, marker, runtime);
   const graph = await runtime.bundle();
+  let properties: DeployProperties | undefined;
+  let recorded: DeployRecord | undefined;
   const outcome = await (async (): Promise<PollOutcome> => {
     const read = await underLease(runtime, marker, async (db, deploys) => {
       const found = await recordOf(db, deploys, request, marker);
+      properties = pollProperties(request, found, runtime);
+      recorded = found;
       return { record: found, estimate: await estimateSteps(db, runtime, found) };
     });
     if ('supersededBy' in read) return read;
     const { estimate } = read.value;
+    const settings = properties as DeployProperties;
     // Snapshot calls are made with no session open (a local snapshot needs the database idle).
     const record = await advance(read.value.record, runtime, estimate);
     if (record.phase !== 'migrate' && record.phase !== 'done') return { waiting: record };
@@ -511,16 +523,17 @@ export async function isComplete(
       const report = await migrate(
         db,
         graph,
-        { action: 'sync', target: properties.targetRevision },
+        // The target is the one onEvent recorded, never what a later event says.
+        { action: 'sync', target: record.target },
         {
           history: runtime.history,
           actor: `${runtime.actor}:${stackNameOf(request.stackId)}`,
-          args: properties.contextArgs,
+          args: settings.contextArgs,
           log: migrationLogger(runtime.logger),
           lockWaitMs: runtime.lockWaitMs(),
           deadline: runtime.deadline(),
           requestId: record.requestId,
-          ...(properties.lockRetries === undefined ? {} : { lockRetries: properties.lockRetries }),
+          ...(settings.lockRetries === undefined ? {} : { lockRetries: settings.lockRetries }),
           extendGraph: revertsFromHistory(graph, record)
             ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
             : undefined,
@@ -533,7 +546,7 @@ export async function isComplete(
       const background =
         report.status === 'stopped'
           ? []
-          : await startDeployRuns(runtime, db, record.requestId, properties.contextArgs);
+          : await startDeployRuns(runtime, db, record.requestId, settings.contextArgs);
       // What this request's runs applied, from the log: the same answer whichever poll gives it.
       return {
         report,
@@ -544,7 +557,18 @@ export async function isComplete(
     });
     return 'supersededBy' in migrated ? migrated : migrated.value;
   })().catch((error: unknown) => {
-    throw deployFailure(error, { snapshotId: marker.snapshotId, from: marker.from });
+    if (error instanceof MigrationFailed) {
+      // The whole error for the function's log only: its DETAIL may quote rows.
+      runtime.logger.error('migration failed', {
+        revision: error.revision,
+        direction: error.direction,
+        code: error.postgres.code,
+        message: error.postgres.message,
+        detail: error.postgres.detail,
+      });
+    }
+    // Where the deploy stood comes from its record, never from the event.
+    throw deployFailure(error, recorded ? { snapshotId: recorded.snapshotId, from: recorded.from } : {});
   });
 
   if ('supersededBy' in outcome) {
@@ -574,7 +598,7 @@ export async function isComplete(
     // The invocation's time ran out between units: what is done is committed; the next poll goes on.
     return { IsComplete: false };
   }
-  const pruned = await prune(runtime, properties);
+  const pruned = await prune(runtime, properties as DeployProperties);
   const note = pruned.length > 0 ? `pruned ${pruned.map((snapshot) => snapshot.id).join(', ')}` : undefined;
   const data = deployData(record, counts, note);
   return {
@@ -614,8 +638,9 @@ async function underLease<T>(
 }
 
 /**
- * The request's row. A marker without one (onEvent of a release that kept none, or a row lost
- * with a restored database) is taken at its word, as earlier releases did.
+ * The request's row, which onEvent wrote once CloudFormation confirmed the request. A poll of a
+ * request without one was never accepted (or its row was lost with a restored database): it is
+ * refused, never taken at the event's word.
  */
 async function recordOf(
   db: Database,
@@ -624,17 +649,73 @@ async function recordOf(
   marker: DeployMarker,
 ): Promise<DeployRecord> {
   const found = await deploys.find(db, marker.requestId);
-  if (found) return found;
-  return deploys.insert(db, {
-    requestId: marker.requestId,
-    stack: stackNameOf(request.stackId),
-    target: marker.target,
-    from: marker.from,
-    plan: marker.plan,
-    phase: marker.phase === 'snapshot' ? 'snapshot' : marker.phase,
-    ...(marker.snapshotId ? { snapshotId: marker.snapshotId } : {}),
-    snapshotAttempts: marker.snapshotId ? 1 : 0,
-  });
+  if (!found) {
+    throw new RequestRefused(
+      `no deploy of request ${marker.requestId} is recorded in the history's deploys, so this poll has nothing to ` +
+        'continue; onEvent records every request CloudFormation sends before it acts',
+    );
+  }
+  if (found.stack !== stackNameOf(request.stackId)) {
+    throw new RequestRefused(
+      `request ${marker.requestId} belongs to stack ${found.stack}, not to this poll's stack`,
+    );
+  }
+  return found;
+}
+
+/** A poll names this function's stack and resource, and the request its marker was made for. */
+function assertPollOfThisResource(request: LifecycleRequest, marker: DeployMarker, runtime: Runtime): void {
+  const { stackId, resourceLogicalId } = runtime.config.deployedBy;
+  if (request.stackId !== stackId || request.logicalResourceId !== resourceLogicalId) {
+    throw new RequestRefused(
+      `the poll names stack ${stackNameOf(request.stackId)} and resource ${request.logicalResourceId}; this function ` +
+        `serves ${stackId ? stackNameOf(stackId) : 'no stack (no STACK_ID in its environment)'} and ${resourceLogicalId ?? 'no resource'} only`,
+    );
+  }
+  if (marker.requestId !== request.requestId) {
+    throw new RequestRefused(`the poll's ${MARKER_KEY} marker names another request than its RequestId`);
+  }
+}
+
+/** A poll of a request onEvent found nothing to do for: complete when its record says so. */
+async function completeIfDone(
+  request: LifecycleRequest,
+  marker: DeployMarker,
+  runtime: Runtime,
+): Promise<IsCompleteResult> {
+  const record = await runtime.withDatabase((db) =>
+    recordOf(db, new Deploys(runtime.history), request, marker),
+  );
+  if (record.phase === 'done') return { IsComplete: true };
+  throw new RequestRefused(
+    `the poll says request ${marker.requestId} is done; its record says ${record.phase}`,
+  );
+}
+
+/**
+ * The properties a poll acts on: the event's, only when they are the ones the stack deployed
+ * (the same fingerprint check as onEvent; the old properties count only for a rollback's
+ * downgrade run by the newer code), and only with the target onEvent recorded.
+ */
+function pollProperties(request: LifecycleRequest, record: DeployRecord, runtime: Runtime): DeployProperties {
+  const deployed = runtime.config.deployedBy.propertiesSha256;
+  const downgrade = record.plan.every((step) => step.startsWith('down '));
+  const matches =
+    deployed !== undefined &&
+    (propertiesFingerprint(request.properties) === deployed ||
+      (downgrade &&
+        request.oldProperties !== undefined &&
+        propertiesFingerprint(request.oldProperties) === deployed));
+  if (!matches) {
+    throw new RequestRefused("the poll's properties are not the ones this stack deployed");
+  }
+  const properties = parseProperties(request.properties);
+  if (properties.targetRevision !== record.target) {
+    throw new RequestRefused(
+      `the poll targets ${properties.targetRevision}; request ${record.requestId} was recorded for ${record.target}`,
+    );
+  }
+  return properties;
 }
 
 /**
@@ -801,29 +882,36 @@ async function prune(runtime: Runtime, properties: DeployProperties): Promise<Sn
 // ---------- rollback ----------
 
 /** Unknown revisions are only reverted while CloudFormation rolls the stack back. */
-async function assertStackRollingBack(
-  cloudformation: CloudFormationClient,
+function assertStackRollingBack(
+  verified: VerifiedRequest,
   stackId: string,
   unknown: readonly Revision[],
-): Promise<void> {
+): void {
+  if (verified.rollingBack) return;
   const revisions = unknown.join(', ');
-  let status: string | undefined;
-  try {
-    const result = await cloudformation.send(new DescribeStacksCommand({ StackName: stackId }));
-    status = result.Stacks?.[0]?.StackStatus;
-  } catch (error) {
-    throw new DeployFailed(
-      `the database is at revision ${revisions}, which this function's migrations do not include, and ` +
-        `DescribeStacks failed, so a stack rollback cannot be confirmed: ${messageOf(error)}` +
-        awsCallHint(error, 'CloudFormation', 'cloudformation'),
-    );
-  }
-  if (status === ROLLBACK_STATUS) return;
   throw new DeployFailed(
     `the database is at revision ${revisions}, which this function's migrations do not include ` +
-      `(stack ${stackNameOf(stackId)} is ${status ?? 'not found'}, not rolling back). Deploy the code that ` +
+      `(stack ${stackNameOf(stackId)} is ${verified.stackStatus}, not rolling back). Deploy the code that ` +
       `contains ${revisions}, or take the database down to a revision this code has with that code first.`,
   );
+}
+
+/** verifyLifecycleRequest, with a refusal logged as such before it becomes the FAILED reason. */
+async function confirmWithCloudFormation(
+  request: LifecycleRequest,
+  runtime: Runtime,
+): Promise<VerifiedRequest> {
+  try {
+    return await verifyLifecycleRequest(request, runtime.config, runtime.cloudformation);
+  } catch (error) {
+    if (error instanceof RequestRefused) {
+      runtime.logger.warn('lifecycle request refused', {
+        reason: error.message,
+        requestType: request.requestType,
+      });
+    }
+    throw error;
+  }
 }
 
 /** The bundle plus the applied revisions it lacks, rebuilt from their recorded down steps. */

@@ -34,8 +34,22 @@ export interface Runtime {
   deadline(): number | undefined;
   /** Who runs, for the history's log: `lambda:<function>`. */
   readonly actor: string;
+  /** This invocation as Lambda reports it: its request id, and the alias or version it came through. */
+  readonly invocation: Invocation;
   /** Waits, e.g. between two looks at a snapshot being made. */
   sleep(ms: number): Promise<void>;
+}
+
+export interface Invocation {
+  /** Lambda's request id: the same id CloudTrail records for the Invoke call, with its caller. */
+  readonly requestId?: string;
+  /** The alias (or version) in the ARN the caller invoked; undefined for the unqualified function. */
+  readonly qualifier?: string;
+}
+
+/** The qualifier of an invoked function ARN (`arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>`). */
+export function qualifierOf(invokedFunctionArn: string | undefined): string | undefined {
+  return invokedFunctionArn?.split(':')[7] || undefined;
 }
 
 /** The engine's logger interface on top of the function's structured logger. */

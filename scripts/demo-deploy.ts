@@ -17,7 +17,9 @@ import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CloudFormationClient,
+  DescribeStackResourceCommand,
   DescribeStacksCommand,
+  type ResourceStatus,
   type StackStatus,
 } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -28,6 +30,7 @@ import { createHandler, type Handler } from '../lambda/handler.ts';
 import { runBackgroundLocally } from '../lib/engine/background-local.ts';
 import { bundleHash } from '../lib/engine/bundle.ts';
 import { connect } from '../lib/engine/connection.ts';
+import { FUNCTION_ENV, propertiesFingerprint } from '../lib/engine/function-contract.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
 import { loadMigrations } from '../lib/engine/loader.ts';
@@ -38,6 +41,7 @@ import { LocalSnapshots } from '../lib/local/snapshots.ts';
 
 const STACK_ID =
   'arn:aws:cloudformation:eu-west-1:123456789012:stack/DemoStack/2b6f9e10-3c4d-11ef-9a1b-0a1b2c3d4e5f';
+const LOGICAL_ID = 'DbMigrationsMigration';
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-db-credentials-AbCdEf';
 const SERVICE_TOKEN = 'arn:aws:lambda:eu-west-1:123456789012:function:DemoStack-ProviderframeworkonEvent';
 const PHYSICAL_ID = 'rds-migrate/demo-db';
@@ -68,19 +72,27 @@ async function main(): Promise<void> {
   try {
     const aws = fakeAws(server.url('app'));
     const snapshots = pollsLikeRds(new LocalSnapshots({ admin: admin.db, database: 'app' }));
-    const handlerFor = (directory: string): Handler =>
+    // Each code version is deployed with its own properties, as the construct does it: the
+    // function refuses requests whose properties are not the ones its stack deployed.
+    const handlerFor = (directory: string, deployed: Json): Handler =>
       createHandler({
         rds: aws.rds,
         secrets: aws.secrets,
         cloudformation: aws.cloudformation,
-        env: { SECRET_ARN, DB_KIND: 'instance', DB_IDENTIFIER: 'demo-db', AUTH_MODE: 'secret' },
+        env: {
+          SECRET_ARN,
+          DB_KIND: 'instance',
+          DB_IDENTIFIER: 'demo-db',
+          AUTH_MODE: 'secret',
+          [FUNCTION_ENV.stackId]: STACK_ID,
+          [FUNCTION_ENV.resourceLogicalId]: LOGICAL_ID,
+          [FUNCTION_ENV.propertiesSha256]: propertiesFingerprint(deployed),
+        },
         tls: false,
         snapshots,
         migrationsDir: directory,
         logger: new Logger({ serviceName: 'rds-migrate-demo', logLevel: 'SILENT' }),
       });
-    const oldCode = handlerFor(oldBundle.directory);
-    const newCode = handlerFor(newBundle.directory);
     const properties = (target: string, hash: string): Json => ({
       ServiceToken: SERVICE_TOKEN,
       TargetRevision: target,
@@ -90,6 +102,8 @@ async function main(): Promise<void> {
     });
     const oldProperties = properties(oldHead, oldBundle.hash);
     const newProperties = properties(newHead, newBundle.hash);
+    const oldCode = handlerFor(oldBundle.directory, oldProperties);
+    const newCode = handlerFor(newBundle.directory, newProperties);
 
     step(1, `Create: first deploy, the old bundle (${oldBundle.count} migrations)`);
     await deploy(oldCode, request('Create', oldProperties));
@@ -119,6 +133,7 @@ async function main(): Promise<void> {
       `Update: second deploy, one more migration (${describeMigration(migrations.at(-1) as Migration)})`,
     );
     aws.stackStatus = 'UPDATE_IN_PROGRESS';
+    aws.resourceStatus = 'UPDATE_IN_PROGRESS';
     await deploy(newCode, request('Update', newProperties, oldProperties));
     await showDatabase(server.url('app'));
 
@@ -214,7 +229,7 @@ function request(type: 'Create' | 'Update', properties: Json, oldProperties?: Js
     ResponseURL: 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/demo',
     StackId: STACK_ID,
     RequestId: randomUUID(),
-    LogicalResourceId: 'DbMigrationsMigration',
+    LogicalResourceId: LOGICAL_ID,
     ResourceType: 'Custom::RdsMigrate',
     ResourceProperties: properties,
     ...(type === 'Update' ? { PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: oldProperties } : {}),
@@ -256,8 +271,23 @@ function fakeAws(url: string) {
   const cloudformation = new CloudFormationClient({ region: 'eu-west-1' });
   const rds = new RDSClient({ region: 'eu-west-1' });
   mockClient(rds).rejects(new Error('the demo takes local snapshots; RDS is not called'));
-  const state = { secrets, cloudformation, rds, stackStatus: 'CREATE_IN_PROGRESS' as StackStatus };
+  const state = {
+    secrets,
+    cloudformation,
+    rds,
+    stackStatus: 'CREATE_IN_PROGRESS' as StackStatus,
+    resourceStatus: 'CREATE_IN_PROGRESS' as ResourceStatus,
+  };
   mockClient(cloudformation)
+    .on(DescribeStackResourceCommand)
+    .callsFake(() => ({
+      StackResourceDetail: {
+        LogicalResourceId: LOGICAL_ID,
+        ResourceType: 'Custom::RdsMigrate',
+        ResourceStatus: state.resourceStatus,
+        LastUpdatedTimestamp: new Date(),
+      },
+    }))
     .on(DescribeStacksCommand)
     .callsFake(() => ({
       Stacks: [

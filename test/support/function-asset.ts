@@ -7,6 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  FUNCTION_ENV,
+  MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
+  MANUAL_WRITES_ON,
+  OPERATE_ALIAS_NAME,
+} from '../../lib/engine/function-contract.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf';
 
@@ -28,6 +34,10 @@ function functionEnvironment(taskRoot: string): NodeJS.ProcessEnv {
     AUTH_MODE: 'secret',
     SECRET_ARN,
     LOG_LEVEL: 'CRITICAL',
+    // As the construct sets them with operations: { writes: true, allowWithoutSnapshot: true }.
+    [FUNCTION_ENV.manualWrites]: MANUAL_WRITES_ON,
+    [FUNCTION_ENV.manualWithoutSnapshot]: MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
+    [FUNCTION_ENV.operateAlias]: OPERATE_ALIAS_NAME,
   };
 }
 
@@ -60,7 +70,7 @@ export interface AssetDatabase {
  * Runs `asset` as Lambda would (plain node, a bare task root), with the construct's environment
  * and the database credentials from a stand-in for Secrets Manager on 127.0.0.1 (the SDK's
  * endpoint variable points there; every other AWS call gets an error). TLS is verified as in
- * Lambda, against `caFile` in NODE_EXTRA_CA_CERTS as Lambda's runtime adds the RDS CAs. Sends the
+ * Lambda, against `caFile` in DB_CA_BUNDLE, which replaces the RDS CAs the function pins. Sends the
  * payloads in order, in one process; returns each answer, or `{ error }` with its message.
  */
 export async function invokeAsset(
@@ -68,6 +78,12 @@ export async function invokeAsset(
   options: {
     readonly database: AssetDatabase;
     readonly caFile: string;
+    /**
+     * How the CA reaches the function: DB_CA_BUNDLE replaces the pinned RDS CAs;
+     * NODE_EXTRA_CA_CERTS only adds to Node's roots, which the database's TLS does not use.
+     * @default 'DB_CA_BUNDLE'
+     */
+    readonly caVariable?: 'DB_CA_BUNDLE' | 'NODE_EXTRA_CA_CERTS';
     readonly payloads: readonly object[];
   },
 ): Promise<unknown[]> {
@@ -90,7 +106,7 @@ export async function invokeAsset(
   const endpoint = `http://127.0.0.1:${(aws.address() as AddressInfo).port}`;
   const script = `
 const { handler } = await import('./index.mjs');
-const context = { awsRequestId: 'asset-test', functionName: 'ConsumerStack-Migrations', getRemainingTimeInMillis: () => 120000 };
+const context = { awsRequestId: 'asset-test', functionName: 'ConsumerStack-Migrations', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:ConsumerStack-Migrations:${OPERATE_ALIAS_NAME}', getRemainingTimeInMillis: () => 120000 };
 for (const payload of JSON.parse(process.env.PAYLOADS)) {
   const answer = await handler(payload, context).catch((error) => ({ error: error.message }));
   console.log('ANSWER ' + JSON.stringify(answer));
@@ -106,7 +122,7 @@ for (const payload of JSON.parse(process.env.PAYLOADS)) {
         AWS_SECRET_ACCESS_KEY: 'not-a-secret',
         AWS_ENDPOINT_URL: endpoint,
         AWS_MAX_ATTEMPTS: '1',
-        NODE_EXTRA_CA_CERTS: options.caFile,
+        [options.caVariable ?? FUNCTION_ENV.caBundle]: options.caFile,
         PAYLOADS: JSON.stringify(options.payloads),
       },
     });

@@ -1,0 +1,81 @@
+/**
+ * What the DatabaseMigrations construct and the deployed function must agree on: the names of
+ * the environment variables the construct sets and the function reads, the values they take,
+ * and the fingerprint of the custom resource's properties. One module both import, so the
+ * coupling is checked by the compiler, as the CDK Provider framework does for its own names.
+ * Pure data and one hash: nothing here knows AWS.
+ */
+import { createHash } from 'node:crypto';
+
+/** Environment variables the construct sets on the function. */
+export const FUNCTION_ENV = {
+  /** The ARN of the stack the function belongs to: it serves requests of this stack only. */
+  stackId: 'STACK_ID',
+  /** The logical id of the custom resource: it serves requests for this resource only. */
+  resourceLogicalId: 'RESOURCE_LOGICAL_ID',
+  /** {@link propertiesFingerprint} of the properties the construct gave the custom resource. */
+  propertiesSha256: 'PROPERTIES_SHA256',
+  /** `on` when the construct lets operators change the database by hand (up, down, stamp, ...). */
+  manualWrites: 'MANUAL_WRITES',
+  /** `allowed` when a manual write may skip its snapshot (`"snapshot": false`). */
+  manualWithoutSnapshot: 'MANUAL_WITHOUT_SNAPSHOT',
+  /** The alias through which manual writes must be invoked (the one `grantOperate` grants). */
+  operateAlias: 'OPERATE_ALIAS',
+  /** A PEM file of CAs that replaces the pinned RDS ones, for a database behind another CA. */
+  caBundle: 'DB_CA_BUNDLE',
+} as const;
+
+export const MANUAL_WRITES_ON = 'on';
+export const MANUAL_WITHOUT_SNAPSHOT_ALLOWED = 'allowed';
+/** The name of the function alias for manual writes. */
+export const OPERATE_ALIAS_NAME = 'operate';
+
+/**
+ * Tags the function puts on the snapshots it takes: `managed` marks them as this tool's (only
+ * those are listed, pruned and deletable), the others say which stack, revisions, request or
+ * person made them. The construct lets the function add these tag keys and no other.
+ */
+export const SNAPSHOT_TAG = {
+  managed: 'rds-migrate:managed',
+  stack: 'rds-migrate:stack',
+  from: 'rds-migrate:from',
+  to: 'rds-migrate:to',
+  request: 'rds-migrate:request',
+  by: 'rds-migrate:by',
+} as const;
+
+/** Every tag key of {@link SNAPSHOT_TAG}: the `aws:TagKeys` the function's role may add. */
+export const MANAGED_SNAPSHOT_TAG_KEYS: readonly string[] = Object.values(SNAPSHOT_TAG);
+
+/**
+ * Properties that are not compared: the framework's service token, CloudFormation's own
+ * ServiceTimeout (written by CDK, not by the construct's properties; whether CloudFormation
+ * forwards it in ResourceProperties is not documented), and the database id (a token at synth).
+ */
+const UNCOMPARED = new Set(['ServiceToken', 'ServiceTimeout', 'DatabaseIdentifier']);
+
+/**
+ * A hash of the custom resource's properties as CloudFormation delivers them: every leaf a
+ * string (CloudFormation sends numbers and booleans as strings), keys in order, absent values
+ * dropped. The construct computes it over what it writes into the template, the function over
+ * what it receives, so a request whose properties are not the stack's is told apart.
+ */
+export function propertiesFingerprint(properties: Readonly<Record<string, unknown>>): string {
+  const kept = Object.fromEntries(Object.entries(properties).filter(([key]) => !UNCOMPARED.has(key)));
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(kept)))
+    .digest('hex');
+}
+
+function canonical(value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .map(([key, item]) => [key, canonical(item)] as const)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries);
+  }
+  return String(value);
+}
