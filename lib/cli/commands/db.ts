@@ -126,7 +126,7 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
                 'it runs until rds-migrate db stop'
             : `the embedded PostgreSQL in ${embedded.shown} is already running (pid ${server.pid}, port ${server.port})`,
         );
-        s.print(`url  ${embeddedUrl(server.port)}`);
+        s.print(`url  ${await embeddedUrl(embedded.dataDir, server.port)}`);
         s.print(`log  ${relative(io.cwd, embedded.logFile)}`);
       }),
     '  $ rds-migrate db start\n  $ rds-migrate up && rds-migrate db psql   # commands use the running server',
@@ -164,14 +164,15 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
         const embedded = embeddedOf(io);
         const running = await runningEmbedded(embedded.dataDir);
         noteConfigured(s, running);
+        const url = running && (await embeddedUrl(embedded.dataDir, running.port));
         if (options.json) {
           s.printJson(
             'db-url',
-            running
-              ? { running: true, url: embeddedUrl(running.port), ...running, dataDir: embedded.shown }
+            running && url
+              ? { running: true, url, ...running, dataDir: embedded.shown }
               : { running: false, dataDir: embedded.shown },
           );
-        } else if (running) s.print(embeddedUrl(running.port));
+        } else if (url) s.print(url);
         if (!running) throw notRunning(embedded);
       }),
     '  $ export DATABASE_URL=$(rds-migrate db url)\n  $ rds-migrate db url --json',
@@ -193,7 +194,14 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
         noteConfigured(s, server);
         let status: number;
         try {
-          status = await runPsql(psql, ['--dbname', embeddedUrl(server.port), ...args], io.env);
+          // The password goes to psql in its environment, which other users cannot read (they can its arguments).
+          const url = new URL(await embeddedUrl(embedded.dataDir, server.port));
+          const password = url.password;
+          url.password = '';
+          status = await runPsql(psql, ['--dbname', url.toString(), ...args], {
+            ...io.env,
+            PGPASSWORD: password,
+          });
         } finally {
           if (started) await stopEmbedded(embedded.dataDir);
         }
