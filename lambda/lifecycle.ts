@@ -138,7 +138,12 @@ export async function onEvent(request: LifecycleRequest, runtime: Runtime): Prom
       }
       const plan = await planDeploy(db, runtime, request, verified, graph, properties.targetRevision);
       const now = runtime.clock.now();
-      const snapshot = await snapshotDecision(plan, properties.snapshot.policy, runtime);
+      const snapshot = await snapshotDecision(
+        plan,
+        properties.snapshot.policy,
+        runtime,
+        verified.rollingBack,
+      );
       const phase = plan.steps.length === 0 ? 'done' : snapshot.take ? 'snapshot-pending' : 'migrate';
       if (plan.steps.length > 0) runtime.logger.info('snapshot decision', { ...snapshot });
       const recorded = await deploys.insert(db, {
@@ -222,6 +227,7 @@ async function snapshotDecision(
   plan: Plan,
   policy: SnapshotPolicy,
   runtime: Runtime,
+  rollingBack: boolean,
 ): Promise<SnapshotDecision> {
   const retentionDays = plan.steps.length > 0 ? await retentionOf(runtime) : undefined;
   if (policy === 'always') return { take: true, reason: 'policy always', retentionDays };
@@ -245,6 +251,15 @@ async function snapshotDecision(
           };
   }
   if (!decision.take && plan.steps.length > 0 && retentionDays === 0) {
+    // A stack rollback is never refused for policy: refusing it leaves the database ahead of the
+    // code (UPDATE_ROLLBACK_FAILED). Without a restore point it takes a snapshot instead.
+    if (rollingBack) {
+      return {
+        take: true,
+        reason: `${decision.reason}, but the stack is rolling back and automated backups are off: a snapshot is its restore point`,
+        retentionDays,
+      };
+    }
     throw new DeployFailed(
       `${runtime.config.kind} ${runtime.config.identifier} has automated backups off (BackupRetentionPeriod 0) and ` +
         `the snapshot policy '${policy}' takes no snapshot for this plan, so the deploy would have no restore point; ` +

@@ -40,6 +40,8 @@ function structuralReasons(migration: Migration, direction: 'up' | 'down'): stri
   const reasons: string[] = [];
   if (!migration.transaction) reasons.push('runs outside a transaction');
   if (migration.irreversible && direction === 'up') reasons.push(`irreversible (${migration.irreversible})`);
+  // A down step takes back what its up step made, data included: always risky, whatever its SQL.
+  if (direction === 'down') reasons.push('a down step, which removes what its migration made');
   return reasons;
 }
 

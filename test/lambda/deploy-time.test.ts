@@ -147,7 +147,7 @@ describe('the snapshot policy', () => {
       cfnEvent('cfn-update', { TargetRevision: 'aaaa00000001', Snapshot: { Policy: 'when-risky' } }),
     );
     expect(back.data).toMatchObject({ Reverted: '1' });
-    expect(back.data.SnapshotReason).toMatch(/down aaaa00000002 TypeScript code/);
+    expect(back.data.SnapshotReason).toMatch(/down aaaa00000002 a down step, which removes what its migration made, TypeScript code/);
     expect(snapshotsTaken()).toBe(2);
   });
 
@@ -178,6 +178,90 @@ describe('the snapshot policy', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.data).toMatchObject({ BackupRetentionDays: '0' });
   });
+});
+
+describe('the snapshot policy matrix: policy x automated backups x forward or rollback', () => {
+  beforeEach(() => {
+    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY, name text)', {
+      down: 'DROP TABLE accounts',
+    });
+    // Additive up, whose down drops a table with rows: what a stack rollback runs.
+    migration('aaaa00000002', 'aaaa00000001', 'CREATE TABLE notes (id int); INSERT INTO notes VALUES (1)', {
+      down: 'DROP TABLE notes',
+    });
+    // Destructive up.
+    migration('aaaa00000003', 'aaaa00000002', 'ALTER TABLE accounts DROP COLUMN name', {
+      down: 'ALTER TABLE accounts ADD COLUMN name text',
+    });
+  });
+
+  const update = (target: string, policy: string) =>
+    cfnEvent('cfn-update', { TargetRevision: target, Snapshot: { Policy: policy } });
+
+  /** Deploys up to `to` with policy always and backups on, then resets the counts. */
+  async function deployedTo(to: string, clock: ManualClock): Promise<void> {
+    expect((await deploy('aaaa00000001', { Policy: 'always' }, clock)).status).toBe('SUCCESS');
+    if (to !== 'aaaa00000001') {
+      const forward = await deployWith(timedHandler(aws, bundle, clock), clock, update(to, 'always'));
+      expect(forward.status).toBe('SUCCESS');
+    }
+    aws.rdsMock.resetHistory();
+  }
+
+  const cells = (['always', 'when-risky', 'never'] as const).flatMap((policy) =>
+    [7, 0].map((backups) => ({ policy, backups })),
+  );
+
+  it.each(cells)(
+    'a stack rollback succeeds under $policy with backups $backups, with a restore point',
+    async ({ policy, backups }) => {
+      const clock = new ManualClock();
+      await deployedTo('aaaa00000002', clock);
+      aws.rds.backupRetentionPeriod = backups;
+      aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+      const rollback = await deployWith(
+        timedHandler(aws, bundle, clock),
+        clock,
+        update('aaaa00000001', policy),
+      );
+      expect(rollback.status, rollback.reason).toBe('SUCCESS');
+      expect((await new History().read(connection.db)).heads).toEqual(['aaaa00000001']);
+      // A restore point whatever the cell: a snapshot, or point-in-time recovery with backups on.
+      const snapshot = snapshotsTaken() === 1;
+      expect(snapshot || backups > 0).toBe(true);
+      expect(snapshot).toBe(policy !== 'never' || backups === 0);
+    },
+  );
+
+  it.each(cells)(
+    'a forward deploy under $policy with backups $backups: additive, then destructive',
+    async ({ policy, backups }) => {
+      const clock = new ManualClock();
+      await deployedTo('aaaa00000001', clock);
+      aws.rds.backupRetentionPeriod = backups;
+      const additive = await deployWith(
+        timedHandler(aws, bundle, clock),
+        clock,
+        update('aaaa00000002', policy),
+      );
+      const snapshotless = policy !== 'always';
+      // Forward, a deploy with no restore point is refused before anything runs; the stack then rolls back cleanly.
+      expect(additive.status).toBe(snapshotless && backups === 0 ? 'FAILED' : 'SUCCESS');
+      if (additive.status === 'FAILED') {
+        expect((await new History().read(connection.db)).heads).toEqual(['aaaa00000001']);
+        return;
+      }
+      expect(snapshotsTaken()).toBe(policy === 'always' ? 1 : 0);
+      aws.rdsMock.resetHistory();
+      const destructive = await deployWith(
+        timedHandler(aws, bundle, clock),
+        clock,
+        update('aaaa00000003', policy),
+      );
+      expect(destructive.status).toBe(policy === 'never' && backups === 0 ? 'FAILED' : 'SUCCESS');
+      expect(snapshotsTaken()).toBe(policy === 'never' ? 0 : 1);
+    },
+  );
 });
 
 describe('the restore point', () => {
