@@ -466,7 +466,8 @@ describe.sequential('the packed package, installed into a CDK app outside the re
         host: '127.0.0.1',
         port: server.port,
         username: 'postgres',
-        password: 'postgres',
+        // The embedded server's own password (each data folder gets a random one).
+        password: decodeURIComponent(new URL(server.url('postgres')).password),
         dbname: 'appdb',
       };
       const asset = functionAsset(join(app, 'cdk.out'), 'ConsumerStack');
