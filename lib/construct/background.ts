@@ -13,13 +13,15 @@
  * no 25,000-event cap over a long backfill, no 40-at-once cap), or Inline.
  *
  * The state machine has a fixed name, so the function learns its ARN (and may start, stop and
- * describe its executions) without a reference that would make the two depend on each other.
+ * describe its executions) without a reference that would make the two depend on each other,
+ * and its role trusts Step Functions only on behalf of this state machine.
  */
 import {
   ArnFormat,
   Duration,
   aws_iam as iam,
   type aws_lambda as lambda,
+  type aws_logs as logs,
   Names,
   Stack,
   aws_stepfunctions as sfn,
@@ -85,12 +87,13 @@ export function backgroundNames(scope: Construct): BackgroundNames {
   };
 }
 
-/** The background state machine; its tasks call `fn`. */
+/** The background state machine; its tasks call `fn`, its events go to `logGroup`. */
 export function backgroundStateMachine(
   scope: Construct,
   fn: lambda.IFunction,
   names: BackgroundNames,
   options: ResolvedBackground,
+  logGroup: logs.ILogGroup,
 ): sfn.StateMachine {
   const task = (id: string, payload: Record<string, unknown>, resultPath?: string) =>
     new tasks.LambdaInvoke(scope, id, {
@@ -174,6 +177,30 @@ export function backgroundStateMachine(
     definitionBody: sfn.DefinitionBody.fromChainable(
       split.next(ranges).next(complete).next(new sfn.Succeed(scope, 'Done')),
     ),
+    role: backgroundRole(scope, names),
+    // Every event, without execution data: state inputs and outputs carry the ranges' keys and
+    // the migration's context arguments, which are the application's data, not the log's.
+    logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+  });
+}
+
+/**
+ * The state machine's role, which Step Functions may assume for this state machine only (its
+ * fixed name), where aws-cdk-lib's default trusts every state machine of the account
+ * (`stateMachine:*`). The source ARN Step Functions gives a Distributed Map's child workflows is
+ * not documented, so the state machine's own qualified (`:*`) and map-run (`/*`) forms are
+ * trusted too: every one of them names this state machine.
+ */
+function backgroundRole(scope: Construct, names: BackgroundNames): iam.Role {
+  const arn = names.stateMachineArn;
+  return new iam.Role(scope, 'BackgroundRole', {
+    assumedBy: new iam.ServicePrincipal('states.amazonaws.com', {
+      conditions: {
+        ArnLike: { 'aws:SourceArn': [arn, `${arn}:*`, `${arn}/*`] },
+        StringEquals: { 'aws:SourceAccount': Stack.of(scope).account },
+      },
+    }),
+    description: 'rds-migrate background state machine: invokes the migrations function',
   });
 }
 

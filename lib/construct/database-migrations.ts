@@ -3,21 +3,24 @@
  * A custom resource (CDK Provider framework, onEvent + isComplete on one function) carries the
  * bundle's head revision and content hash, so a deploy with new migrations is an Update that
  * snapshots, then migrates; a stack rollback sends the old properties back and downgrades.
- * The wiring is here; the props, the target database, IAM, networking and cdk-nag
+ * The wiring is here; the props, the target database, IAM, log groups, networking and cdk-nag
  * acknowledgments each have a module of their own beside it.
  */
 import { resolve } from 'node:path';
 import {
   CfnOutput,
+  type CfnResource,
   CustomResource,
   custom_resources as cr,
   Duration,
   type aws_iam as iam,
   aws_lambda as lambda,
+  Stack,
   type aws_secretsmanager as secretsmanager,
-  type aws_stepfunctions as sfn,
+  aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { FUNCTION_ENV, propertiesFingerprint } from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import {
   type BackgroundNames,
@@ -28,13 +31,14 @@ import {
   resolveBackground,
 } from './background.ts';
 import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
+import { migrationLogGroups, resolveLogs } from './logs.ts';
 import {
   acknowledgeBackgroundFindings,
   acknowledgeFunctionFindings,
   acknowledgeProviderFindings,
 } from './nag.ts';
 import { addInterfaceEndpoints, defaultSubnets } from './networking.ts';
-import { grantDatabaseAccess } from './permissions.ts';
+import { executionRole, grantDatabaseAccess } from './permissions.ts';
 import {
   type DatabaseMigrationsProps,
   MAX_TOTAL_TIMEOUT,
@@ -74,6 +78,7 @@ export class DatabaseMigrations extends Construct {
     const migrationsDir = resolve(props.migrationsDir);
     const background = resolveBackground(props.background);
     const names = backgroundNames(this);
+    const logGroups = migrationLogGroups(this, resolveLogs(props.logs));
 
     const bundle = describeMigrationsAtSynth(migrationsDir, { checkSince: props.checkSince });
     this.bundleHead = bundle.head;
@@ -89,6 +94,11 @@ export class DatabaseMigrations extends Construct {
       timeout: timeouts.lambda,
       vpc: props.vpc,
       vpcSubnets,
+      role: executionRole(this, 'FunctionRole', logGroups.function, {
+        inVpc: true,
+        description: 'rds-migrate migrations function: snapshots and migrates one database',
+      }),
+      logGroup: logGroups.function,
       environment: this.environment(props, target, timeouts, names, background),
     });
     this.function = handler;
@@ -96,16 +106,46 @@ export class DatabaseMigrations extends Construct {
     target.connections.allowDefaultPortFrom(handler, 'rds-migrate function');
     grantDatabaseAccess(this, handler, props, target, snapshot);
     if (props.interfaceEndpoints) addInterfaceEndpoints(this, props, vpcSubnets);
-    this.backgroundStateMachine = backgroundStateMachine(this, handler, names, background);
+    this.backgroundStateMachine = backgroundStateMachine(
+      this,
+      handler,
+      names,
+      background,
+      logGroups.background,
+    );
     grantBackgroundExecutions(handler, names);
 
+    const frameworkRole = (id: string, functions: string) =>
+      executionRole(this, id, logGroups.provider, {
+        inVpc: false,
+        description: `rds-migrate Provider framework ${functions}: invokes the migrations function`,
+      });
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: handler,
       isCompleteHandler: handler,
       totalTimeout: timeouts.total,
       queryInterval: timeouts.queryInterval,
+      logGroup: logGroups.provider,
+      // Two roles, as the framework asks: onEvent's starts the waiter, which invokes the others.
+      frameworkOnEventRole: frameworkRole('ProviderOnEventRole', 'onEvent'),
+      frameworkCompleteAndTimeoutRole: frameworkRole('ProviderCompleteRole', 'isComplete and onTimeout'),
+      // The waiter's input is the request, properties included: events only, as for the background.
+      waiterStateMachineLogOptions: {
+        destination: logGroups.waiter,
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: false,
+      },
+      disableWaiterStateMachineLogging: false,
     });
 
+    const properties = {
+      TargetRevision: bundle.head,
+      MigrationsHash: bundle.hash,
+      Snapshot: { Enabled: snapshot.enabled, Policy: snapshot.policy, Retain: snapshot.retain },
+      ContextArgs: props.contextArgs ?? {},
+      DatabaseIdentifier: target.identifier,
+      ...(props.lockRetries === undefined ? {} : { LockRetries: props.lockRetries }),
+    };
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::RdsMigrate',
@@ -114,15 +154,9 @@ export class DatabaseMigrations extends Construct {
       serviceTimeout: Duration.seconds(
         Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
       ),
-      properties: {
-        TargetRevision: bundle.head,
-        MigrationsHash: bundle.hash,
-        Snapshot: { Enabled: snapshot.enabled, Policy: snapshot.policy, Retain: snapshot.retain },
-        ContextArgs: props.contextArgs ?? {},
-        DatabaseIdentifier: target.identifier,
-        ...(props.lockRetries === undefined ? {} : { LockRetries: props.lockRetries }),
-      },
+      properties,
     });
+    this.addRequestEnvironment(handler, properties);
     // A deploy starts the background runs it applied: the state machine must be there first.
     this.customResource.node.addDependency(this.backgroundStateMachine);
     this.revision = this.customResource.getAttString('Revision');
@@ -136,8 +170,8 @@ export class DatabaseMigrations extends Construct {
       value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
     });
 
-    acknowledgeFunctionFindings(this, handler, target, snapshot.enabled);
-    acknowledgeProviderFindings(this, this.provider, handler);
+    acknowledgeFunctionFindings(this, handler, target, logGroups.function);
+    acknowledgeProviderFindings(this, this.provider, handler, logGroups.provider);
     acknowledgeBackgroundFindings(
       this,
       this.backgroundStateMachine,
@@ -150,6 +184,21 @@ export class DatabaseMigrations extends Construct {
   /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return this.function.grantInvoke(grantee);
+  }
+
+  /**
+   * Tells the function which requests are its stack's: the stack, the custom resource's logical
+   * id (a literal string, not a reference, which would make the function depend on the resource
+   * that depends on it), and the fingerprint of the properties written into the template.
+   */
+  private addRequestEnvironment(handler: lambda.Function, properties: Record<string, unknown>): void {
+    const stack = Stack.of(this);
+    handler.addEnvironment(FUNCTION_ENV.stackId, stack.stackId);
+    handler.addEnvironment(
+      FUNCTION_ENV.resourceLogicalId,
+      stack.getLogicalId(this.customResource.node.defaultChild as CfnResource),
+    );
+    handler.addEnvironment(FUNCTION_ENV.propertiesSha256, propertiesFingerprint(properties));
   }
 
   private environment(
@@ -165,7 +214,7 @@ export class DatabaseMigrations extends Construct {
       NODE_OPTIONS: '--enable-source-maps',
       DB_KIND: target.kind,
       DB_IDENTIFIER: target.identifier,
-      HISTORY_SCHEMA: props.historySchema ?? 'rds_migrate',
+      HISTORY_SCHEMA: props.historySchema ?? DEFAULT_HISTORY_SCHEMA,
       DEPLOY_TIMEOUT_SECONDS: String(timeouts.total.toSeconds()),
       BACKGROUND_STATE_MACHINE_ARN: names.stateMachineArn,
       BACKGROUND_RANGES: String(background.ranges),

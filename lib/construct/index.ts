@@ -3,13 +3,14 @@
  * cluster on every `cdk deploy`, and rolls the schema back with the stack.
  *
  * The construct part of the package: database-migrations (the wiring), props, target (instance
- * or cluster), permissions, networking, nag (cdk-nag acknowledgments), bundling (the function's
+ * or cluster), permissions, logs, networking, nag (cdk-nag acknowledgments), bundling (the function's
  * asset and the synth-time check). It may import the engine (lib/engine) and aws-cdk-lib; never
  * the CLI, the checks or the local server (the synth-time check runs the CLI in a child process).
  */
 
 export { HandlerMissingError, MigrationsCheckError } from './bundling.ts';
 export { DatabaseMigrations } from './database-migrations.ts';
+export type { MigrationLogsOptions } from './logs.ts';
 export {
   type DatabaseMigrationsProps,
   DatabaseMigrationsPropsError,

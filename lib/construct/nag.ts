@@ -9,13 +9,15 @@ import {
   Fn,
   type aws_iam as iam,
   type aws_lambda as lambda,
+  type aws_logs as logs,
   Stack,
   type aws_stepfunctions as sfn,
   Validations,
 } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { BackgroundNames } from './background.ts';
-import { type MigrationTarget, ownSnapshotPattern, snapshotArn } from './target.ts';
+import { logGroupWriteArns } from './logs.ts';
+import { type MigrationTarget, snapshotArn } from './target.ts';
 
 /** Acknowledges AwsSolutions findings on `scope` and below: `[ruleAndFinding, reason]` pairs. */
 export function acknowledge(scope: IConstruct, ...findings: [string, string][]): void {
@@ -52,6 +54,15 @@ export function flattenCfnReference(node: unknown): string {
   return JSON.stringify(node);
 }
 
+/** The ENI statement's `*`, as cdk-nag names it. */
+const ANY_RESOURCE = 'IAM5[Resource::*]';
+
+/** The IAM5 id of the log streams of `logGroup` (`<group ARN>:*`), which a role writing to it needs. */
+function logStreamsFinding(scope: IConstruct, logGroup: logs.ILogGroup): string {
+  const [, streams] = logGroupWriteArns(scope, logGroup);
+  return `IAM5[Resource::${nagReference(scope, streams as string)}]`;
+}
+
 /**
  * The findings on the migrations function and its role that this construct accepts, each by
  * its full id with the reason.
@@ -60,34 +71,30 @@ export function acknowledgeFunctionFindings(
   scope: IConstruct,
   fn: lambda.Function,
   target: MigrationTarget,
-  snapshotEnabled: boolean,
+  logGroup: logs.ILogGroup,
 ): void {
   const role = fn.role as iam.Role;
   const arnOf = (value: string) => nagReference(scope, value);
+  // On the role's own policies only: a `*` granted later (its DefaultPolicy) stays a finding.
   acknowledge(
-    role,
+    role.node.defaultChild as IConstruct,
     [
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS managed policy of every Lambda function: CloudWatch Logs writes for its own log group only',
+      ANY_RESOURCE,
+      'Network interfaces of a Lambda function in a VPC (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ' +
+        'DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses): EC2 cannot scope the ' +
+        'Describe calls to a resource; the same actions AWSLambdaVPCAccessExecutionRole grants on *, nothing else',
     ],
     [
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS managed policy Lambda needs to attach the function to the database VPC (ENI create/describe/delete, ' +
-        'which IAM cannot scope to one function)',
-    ],
-    [
-      `IAM5[Resource::${arnOf(snapshotArn(scope, target, '*'))}]`,
-      `${target.describeSnapshotsAction} lists snapshots (status, retention); RDS authorizes a list against the ` +
-        'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
+      logStreamsFinding(scope, logGroup),
+      "CreateLogStream and PutLogEvents on the streams of the function's own log group only; Lambda names a " +
+        'stream per execution environment, so IAM can only name them by pattern',
     ],
   );
-  if (snapshotEnabled) {
-    acknowledge(role, [
-      `IAM5[Resource::${arnOf(snapshotArn(scope, target, ownSnapshotPattern(target)))}]`,
-      'Snapshots this construct makes of this one database, named rds-migrate-<identifier>-<timestamp>: a new ' +
-        'name every deploy, so a name pattern; deletion additionally requires the rds-migrate:managed=true tag',
-    ]);
-  }
+  acknowledge(role, [
+    `IAM5[Resource::${arnOf(snapshotArn(scope, target, '*'))}]`,
+    `${target.describeSnapshotsAction} lists snapshots (status, retention); RDS authorizes a list against the ` +
+      'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
+  ]);
   acknowledge(fn, [
     'L1',
     'Node.js 22 on purpose: the bundle is built for node22 and the handler is tested on it; the runtime moves ' +
@@ -103,6 +110,7 @@ export function acknowledgeProviderFindings(
   scope: IConstruct,
   provider: cr.Provider,
   fn: lambda.Function,
+  providerLogs: logs.ILogGroup,
 ): void {
   const arnOf = (value: string) => nagReference(scope, value);
   const invokeOwnFunction =
@@ -112,11 +120,12 @@ export function acknowledgeProviderFindings(
     const frameworkFunction = provider.node.findChild(name) as lambda.Function;
     acknowledge(
       frameworkFunction.role as iam.Role,
-      [
-        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        'Provider framework (aws-cdk-lib) function role: AWS managed policy for CloudWatch Logs writes only',
-      ],
       [`IAM5[Resource::${arnOf(`${fn.functionArn}:*`)}]`, invokeOwnFunction],
+      [
+        logStreamsFinding(scope, providerLogs),
+        "CreateLogStream and PutLogEvents on the streams of the Provider framework's own log group only; Lambda " +
+          'names a stream per execution environment, so IAM can only name them by pattern',
+      ],
     );
   }
   const waiter = provider.node.findChild('waiter-state-machine');
@@ -133,14 +142,16 @@ export function acknowledgeProviderFindings(
       'Provider framework (aws-cdk-lib) waiter may invoke its own onTimeout function, versions and aliases',
     ],
     [
-      'SF1',
-      'Provider framework waiter only polls isComplete; each poll logs (request id, snapshot state, timings) in ' +
-        "the migration function's log group and executions stay visible in Step Functions",
+      ANY_RESOURCE,
+      'Provider framework (aws-cdk-lib) waiter logging: CloudWatch Logs log delivery actions (Create/Get/Update/' +
+        'Delete/ListLogDeliveries, Put/DescribeResourcePolicies, DescribeLogGroups) support no resource-level ' +
+        'permissions; the framework also adds CreateLogStream and PutLogEvents to that statement, on *, which ' +
+        'the construct cannot take out of the framework role',
     ],
     [
       'SF2',
-      'Provider framework waiter is a two-state polling loop; the migration function logs the request id and ' +
-        'timings of every step, which is what tracing would show',
+      'Provider framework waiter is a two-state polling loop, and aws-cdk-lib offers no tracing for it; the ' +
+        'migration function logs the request id and timings of every step, which is what tracing would show',
     ],
   );
 }
@@ -162,25 +173,26 @@ export function acknowledgeBackgroundFindings(
     "Stop and describe the executions of this construct's own background state machine (one fixed name); " +
       'execution names are made per deploy and per resume, so IAM can only name them by pattern',
   ]);
+  // The role's DefaultPolicy, where aws-cdk-lib puts both grants (the role's own document is empty).
   acknowledge(
-    stateMachine,
+    stateMachine.role.node.findChild('DefaultPolicy'),
     [
       `IAM5[Resource::${arnOf(`${fn.functionArn}:*`)}]`,
       'The background state machine invokes the migrations function of this construct only; aws-cdk-lib grants ' +
         'its versions and aliases (<arn>:*) with it',
     ],
-    ...(distributed ? distributedMapFindings(scope, stateMachine) : []),
     [
-      'SF1',
-      "Every task is the migrations function, which logs each range walk (rows, batches, errors) in the function's " +
-        'log group; Step Functions keeps every execution history with each state input, output and error',
-    ],
-    [
-      'SF2',
-      'The state machine only calls the migrations function in a loop; the function logs the timing of every ' +
-        'range walk, which is what X-Ray would show',
+      ANY_RESOURCE,
+      'Step Functions logging to CloudWatch Logs: the log delivery actions aws-cdk-lib grants (Create/Get/Update/' +
+        'Delete/ListLogDeliveries, Put/DescribeResourcePolicies, DescribeLogGroups) support no resource-level ' +
+        'permissions',
     ],
   );
+  acknowledge(stateMachine, ...(distributed ? distributedMapFindings(scope, stateMachine) : []), [
+    'SF2',
+    'The state machine only calls the migrations function in a loop; the function logs the timing of every ' +
+      'range walk, which is what X-Ray would show',
+  ]);
 }
 
 /**

@@ -7,9 +7,11 @@ import {
   type aws_ec2 as ec2,
   type aws_rds as rds,
   type aws_secretsmanager as secretsmanager,
+  Token,
 } from 'aws-cdk-lib';
 import { RdsMigrateError } from '../engine/errors.ts';
 import type { BackgroundMigrationsOptions } from './background.ts';
+import type { MigrationLogsOptions } from './logs.ts';
 
 /**
  * When a deploy snapshots the database (and waits for the snapshot) before migrating.
@@ -157,6 +159,12 @@ export interface DatabaseMigrationsProps {
    * @default - every migration of the folder
    */
   readonly checkSince?: string;
+  /**
+   * Retention, encryption and removal of the log groups the construct makes: the function's,
+   * the Provider framework's, and both state machines'.
+   * @default - kept one year, CloudWatch Logs' own encryption, retained when the stack is deleted
+   */
+  readonly logs?: MigrationLogsOptions;
 }
 
 export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
@@ -223,10 +231,17 @@ export function validateProps(props: DatabaseMigrationsProps): void {
     );
   }
   validateBackground(props.background);
-  for (const key of Object.keys(props.contextArgs ?? {})) {
+  for (const [key, value] of Object.entries(props.contextArgs ?? {})) {
     if (!CONTEXT_ARG_KEY.test(key)) {
       throw new DatabaseMigrationsPropsError(
         `contextArgs key '${key}' must be a word (letters, digits, _ . -)`,
+      );
+    }
+    // The function takes a request's properties only with the fingerprint made here, at synth.
+    if (Token.isUnresolved(value)) {
+      throw new DatabaseMigrationsPropsError(
+        `contextArgs.${key} is a token, resolved only at deploy; the function accepts a request only when ` +
+          'its properties match the fingerprint the construct makes at synth, so give a value known at synth',
       );
     }
   }

@@ -4,10 +4,12 @@
  */
 import { ArnFormat, type aws_ec2 as ec2, type aws_iam as iam, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { SNAPSHOT_TAG } from '../engine/function-contract.ts';
+import { snapshotStamp } from '../engine/snapshot.ts';
 import { type DatabaseMigrationsProps, DatabaseMigrationsPropsError } from './props.ts';
 
 /** Tag the handler puts on its snapshots; only snapshots carrying it may be deleted. */
-export const MANAGED_SNAPSHOT_TAG = 'rds-migrate:managed';
+export const MANAGED_SNAPSHOT_TAG = SNAPSHOT_TAG.managed;
 
 /** The database as the function sees it: instance or Aurora cluster. */
 export interface MigrationTarget {
@@ -48,15 +50,23 @@ function lowerCaseArn(
   });
 }
 
+/** One IAM `?` per character of the handler's snapshot stamp (`yyyymmddHHMMss`). */
+const STAMP_PATTERN = '?'.repeat(snapshotStamp(new Date(0)).length);
+
 /**
- * Names of the snapshots the handler makes: `rds-migrate-<identifier>-<yyyymmddHHMMss>`, with the
- * identifier in lower case as RDS stores it (IAM compares ARNs case-sensitively).
+ * Names of the snapshots the handler makes (lambda/rds-snapshots.ts `nameAt`):
+ * `rds-migrate-<identifier>-<yyyymmddHHMMss>`, or with `-<n>` when that name was taken (n is at
+ * most 5), with the identifier in lower case as RDS stores it (IAM compares ARNs
+ * case-sensitively). IAM's `?` stands for exactly one character, so the snapshots of another
+ * database whose identifier merely starts with this one (`<identifier>-other`) never match, as
+ * they would with `*`.
  */
-export function ownSnapshotPattern(target: MigrationTarget): string {
+export function ownSnapshotPatterns(target: MigrationTarget): string[] {
   const identifier = Token.isUnresolved(target.identifier)
     ? target.identifier
     : target.identifier.toLowerCase();
-  return `rds-migrate-${identifier}-*`;
+  const name = `rds-migrate-${identifier}-${STAMP_PATTERN}`;
+  return [name, `${name}-?`];
 }
 
 export function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {

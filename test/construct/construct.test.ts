@@ -8,12 +8,16 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   App,
   type CfnElement,
   Duration,
   aws_ec2 as ec2,
   aws_iam as iam,
+  aws_kms as kms,
+  aws_logs as logs,
+  RemovalPolicy,
   aws_rds as rds,
   Stack,
 } from 'aws-cdk-lib';
@@ -21,10 +25,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp, type RdsMigrateExampleStack } from '../../bin/app.ts';
+import { RdsSnapshots } from '../../lambda/rds-snapshots.ts';
 import { buildHandler, HANDLER_FILES } from '../../lib/construct/bundling.ts';
 import { DatabaseMigrations, type DatabaseMigrationsProps } from '../../lib/construct/index.ts';
 import { flattenCfnReference } from '../../lib/construct/nag.ts';
 import { type BundleDescription, describeBundle } from '../../lib/engine/bundle.ts';
+import { MANAGED_SNAPSHOT_TAG_KEYS, propertiesFingerprint } from '../../lib/engine/function-contract.ts';
 import { answerUnknownAction } from '../support/function-asset.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'construct');
@@ -52,31 +58,78 @@ function logicalId(construct: IConstruct): string {
   return Stack.of(construct).getLogicalId(element);
 }
 
-/** Every Allow of the policies attached to `roleId`, as `action resource` strings (flattened). */
-function permissionsOf(template: Template, roleId: string): string[] {
-  const policies = template.findResources('AWS::IAM::Policy', {
-    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
-  });
-  const permissions: string[] = [];
-  for (const policy of Object.values(policies)) {
-    for (const statement of policy.Properties.PolicyDocument.Statement) {
-      const actions: string[] = [statement.Action].flat();
-      const resources: unknown[] = [statement.Resource].flat();
-      for (const action of actions) {
-        for (const resource of resources) permissions.push(`${action} ${flattenCfnReference(resource)}`);
+/** Every statement of `roleId`: its inline policies and the policies attached to it. */
+function statementsOf(template: Template, roleId: string): Record<string, unknown>[] {
+  const role = template.toJSON().Resources[roleId];
+  const inline = (role.Properties.Policies ?? []).map(
+    (policy: { PolicyDocument: unknown }) => policy.PolicyDocument,
+  );
+  const attached = Object.values(
+    template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+    }),
+  ).map((policy) => policy.Properties.PolicyDocument);
+  return [...inline, ...attached].flatMap(
+    (document: { Statement: Record<string, unknown>[] }) => document.Statement,
+  );
+}
+
+/**
+ * Every Allow of `roleId` as `action resource` strings (flattened), one per action and resource,
+ * with ` if <condition>` when the statement has one: the same whether or not IAM statements were
+ * merged (minimizePolicies).
+ */
+function grantsOf(template: Template, roleId: string, options: { conditions?: boolean } = {}): string[] {
+  const grants: string[] = [];
+  for (const statement of statementsOf(template, roleId)) {
+    expect(statement.Effect).toBe('Allow');
+    const condition =
+      options.conditions && statement.Condition ? ` if ${JSON.stringify(statement.Condition)}` : '';
+    for (const action of [statement.Action].flat() as string[]) {
+      for (const resource of [statement.Resource].flat()) {
+        grants.push(`${action} ${flattenCfnReference(resource)}${condition}`);
       }
     }
   }
-  return permissions.sort();
+  return grants.sort();
+}
+
+/** The grants of `roleId`, conditions left out. */
+function permissionsOf(template: Template, roleId: string): string[] {
+  return grantsOf(template, roleId);
 }
 
 function statementsWith(template: Template, roleId: string, action: string): Record<string, unknown>[] {
-  const policies = template.findResources('AWS::IAM::Policy', {
-    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
-  });
-  return Object.values(policies)
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[])
-    .filter((statement) => [statement.Action].flat().includes(action));
+  return statementsOf(template, roleId).filter((statement) => [statement.Action].flat().includes(action));
+}
+
+/**
+ * Whether IAM's ARN pattern `pattern` matches `value`: `*` any run of characters, `?` exactly one,
+ * everything else literally.
+ */
+function iamMatches(pattern: string, value: string): boolean {
+  const regex = pattern
+    .split('')
+    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${regex}$`, 's').test(value);
+}
+
+/** The logical ids a resource refers to (Ref, Fn::GetAtt) or depends on. */
+function referencesOf(resource: unknown): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) for (const item of node) walk(item);
+    else if (node !== null && typeof node === 'object') {
+      const object = node as Record<string, unknown>;
+      if (typeof object.Ref === 'string') found.push(object.Ref);
+      if (Array.isArray(object['Fn::GetAtt'])) found.push(String(object['Fn::GetAtt'][0]));
+      for (const value of Object.values(object)) walk(value);
+    }
+  };
+  walk(resource);
+  const dependsOn = (resource as { DependsOn?: string[] }).DependsOn ?? [];
+  return [...found, ...dependsOn];
 }
 
 function functionRoleId(template: Template, functionId: string): string {
@@ -211,17 +264,36 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     expect(Object.keys(resource?.Properties ?? {})).not.toContain('PhysicalResourceId');
   });
 
-  it('grants exactly the snapshot, secret and stack permissions, scoped to this database', () => {
+  it('grants exactly the log, network, snapshot, secret, stack and background permissions, each scoped', () => {
     const db = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:db:<${databaseId}>`;
-    const own = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:rds-migrate-<${databaseId}>-*`;
+    const snapshots = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:rds-migrate-<${databaseId}>`;
+    const own = [`${snapshots}-??????????????`, `${snapshots}-??????????????-?`];
     const secret = `<${logicalId(stack.database.secret as IConstruct)}>`;
-    expect(permissionsOf(template, roleId)).toEqual(
+    const logGroup = `arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${logicalId(
+      stack.migrations.node.findChild('FunctionLogs'),
+    )}>`;
+    const tagKeys =
+      '{"ForAllValues:StringEquals":{"aws:TagKeys":["rds-migrate:managed","rds-migrate:stack",' +
+      '"rds-migrate:from","rds-migrate:to","rds-migrate:request","rds-migrate:by"]}}';
+    const managed = '{"StringEquals":{"aws:ResourceTag/rds-migrate:managed":"true"}}';
+    expect(grantsOf(template, roleId, { conditions: true })).toEqual(
       [
+        `logs:CreateLogStream ${logGroup}`,
+        `logs:CreateLogStream ${logGroup}:*`,
+        `logs:PutLogEvents ${logGroup}`,
+        `logs:PutLogEvents ${logGroup}:*`,
+        'ec2:CreateNetworkInterface *',
+        'ec2:DescribeNetworkInterfaces *',
+        'ec2:DescribeSubnets *',
+        'ec2:DeleteNetworkInterface *',
+        'ec2:AssignPrivateIpAddresses *',
+        'ec2:UnassignPrivateIpAddresses *',
         'cloudformation:DescribeStacks <AWS::StackId>',
-        `rds:AddTagsToResource ${own}`,
+        'cloudformation:DescribeStackResource <AWS::StackId>',
+        ...own.map((pattern) => `rds:AddTagsToResource ${pattern} if ${tagKeys}`),
         `rds:CreateDBSnapshot ${db}`,
-        `rds:CreateDBSnapshot ${own}`,
-        `rds:DeleteDBSnapshot ${own}`,
+        ...own.map((pattern) => `rds:CreateDBSnapshot ${pattern}`),
+        ...own.map((pattern) => `rds:DeleteDBSnapshot ${pattern} if ${managed}`),
         `rds:DescribeDBInstances ${db}`,
         `rds:DescribeDBSnapshots ${db}`,
         'rds:DescribeDBSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:snapshot:*',
@@ -232,6 +304,55 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
         `states:StopExecution ${states}:execution:${backgroundName()}:*`,
       ].sort(),
     );
+  });
+
+  it('has no dependency cycle CloudFormation would refuse', () => {
+    const resources = template.toJSON().Resources as Record<string, unknown>;
+    const state = new Map<string, 'visiting' | 'done'>();
+    const cycles: string[] = [];
+    const visit = (id: string, path: string[]): void => {
+      if (state.get(id) === 'done' || !(id in resources)) return;
+      if (state.get(id) === 'visiting') {
+        cycles.push([...path, id].join(' -> '));
+        return;
+      }
+      state.set(id, 'visiting');
+      for (const next of referencesOf(resources[id])) visit(next, [...path, id]);
+      state.set(id, 'done');
+    };
+    for (const id of Object.keys(resources)) visit(id, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('lets the function add only the snapshot tag keys it writes', () => {
+    const [tagging, ...others] = statementsWith(template, roleId, 'rds:AddTagsToResource');
+    expect(others).toEqual([]);
+    expect(tagging?.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [...MANAGED_SNAPSHOT_TAG_KEYS] },
+    });
+    expect([...MANAGED_SNAPSHOT_TAG_KEYS].sort()).toEqual(
+      [
+        'rds-migrate:managed',
+        'rds-migrate:stack',
+        'rds-migrate:from',
+        'rds-migrate:to',
+        'rds-migrate:request',
+        'rds-migrate:by',
+      ].sort(),
+    );
+  });
+
+  it("tells the function its stack, its custom resource's logical id and its properties' fingerprint", () => {
+    const resourceId = logicalId(stack.migrations.customResource);
+    const fn = template.toJSON().Resources[functionId];
+    const [resource] = Object.values(template.findResources('Custom::RdsMigrate'));
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      STACK_ID: { Ref: 'AWS::StackId' },
+      RESOURCE_LOGICAL_ID: resourceId,
+      PROPERTIES_SHA256: propertiesFingerprint(resource?.Properties),
+    });
+    // A literal logical id, never a reference: the resource depends on the function, not back.
+    expect(referencesOf(fn)).not.toContain(resourceId);
   });
 
   /** The background state machine's fixed name, as synthesized. */
@@ -321,18 +442,114 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     });
   });
 
+  describe('log groups', () => {
+    const groupId = (id: string) => logicalId(stack.migrations.node.findChild(id));
+    const groupArn = (id: string) => ({ 'Fn::GetAtt': [groupId(id), 'Arn'] });
+
+    it('makes four, kept a year and retained when the stack goes', () => {
+      for (const id of ['FunctionLogs', 'ProviderLogs', 'WaiterLogs', 'BackgroundLogs']) {
+        const group = template.toJSON().Resources[groupId(id)];
+        expect(group).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+        expect(group.Properties.RetentionInDays).toBe(365);
+        expect(group.Properties.KmsKeyId).toBeUndefined();
+      }
+    });
+
+    it('sends the migrations function to its own', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        LoggingConfig: { LogGroup: { Ref: groupId('FunctionLogs') } },
+      });
+    });
+
+    it("sends the Provider framework's three functions to theirs, and lets their roles write only there", () => {
+      const functions = template.findResources('AWS::Lambda::Function', {
+        Properties: { Handler: Match.stringLikeRegexp('^framework\\.') },
+      });
+      expect(Object.keys(functions)).toHaveLength(3);
+      const providerGroup = `arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${groupId('ProviderLogs')}>`;
+      const fnArn = `<${functionId}.Arn>`;
+      const roles = new Set<string>();
+      for (const fn of Object.values(functions)) {
+        expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: groupId('ProviderLogs') });
+        roles.add(fn.Properties.Role['Fn::GetAtt'][0]);
+      }
+      // onEvent has a role of its own; isComplete and onTimeout share the other, as the framework asks.
+      expect(roles.size).toBe(2);
+      const waiter = `<${logicalId(stack.migrations.provider.node.findChild('waiter-state-machine').node.findChild('Resource') as IConstruct)}>`;
+      for (const role of roles) {
+        expect(template.toJSON().Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
+        const grants = grantsOf(template, role);
+        const invokes = [
+          `lambda:GetFunction ${fnArn}`,
+          `lambda:InvokeFunction ${fnArn}`,
+          `lambda:InvokeFunction ${fnArn}:*`,
+          `logs:CreateLogStream ${providerGroup}`,
+          `logs:CreateLogStream ${providerGroup}:*`,
+          `logs:PutLogEvents ${providerGroup}`,
+          `logs:PutLogEvents ${providerGroup}:*`,
+        ];
+        expect([[...invokes].sort(), [...invokes, `states:StartExecution ${waiter}`].sort()]).toContainEqual(
+          grants,
+        );
+      }
+    });
+
+    it('logs every event of both state machines, without execution data', () => {
+      for (const [machine, group] of [
+        [logicalId(stack.migrations.backgroundStateMachine), 'BackgroundLogs'],
+        [
+          logicalId(
+            stack.migrations.provider.node
+              .findChild('waiter-state-machine')
+              .node.findChild('Resource') as IConstruct,
+          ),
+          'WaiterLogs',
+        ],
+      ] as const) {
+        expect(template.toJSON().Resources[machine].Properties.LoggingConfiguration).toEqual({
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: groupArn(group) } }],
+          IncludeExecutionData: false,
+          Level: 'ALL',
+        });
+      }
+    });
+
+    it("names the state machines' groups under /aws/vendedlogs/, ending with the stack's own id", () => {
+      for (const id of ['WaiterLogs', 'BackgroundLogs']) {
+        const name = flattenCfnReference(template.toJSON().Resources[groupId(id)].Properties.LogGroupName);
+        expect(name).toMatch(
+          /^\/aws\/vendedlogs\/states\/RdsMigrateExample-Migrations-[A-Za-z0-9]+-(Waiter|Background)-/,
+        );
+      }
+    });
+  });
+
+  it('lets Step Functions assume the background role for this state machine only', () => {
+    const machine = template.toJSON().Resources[logicalId(stack.migrations.backgroundStateMachine)];
+    const role = template.toJSON().Resources[machine.Properties.RoleArn['Fn::GetAtt'][0]];
+    const [trust, ...others] = role.Properties.AssumeRolePolicyDocument.Statement;
+    expect(others).toEqual([]);
+    expect(trust.Principal).toEqual({ Service: 'states.amazonaws.com' });
+    const own = `${states}:stateMachine:${backgroundName()}`;
+    expect(trust.Condition.ArnLike['aws:SourceArn'].map(flattenCfnReference)).toEqual([
+      own,
+      `${own}:*`,
+      `${own}/*`,
+    ]);
+    expect(trust.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+  });
+
   it('deletes only snapshots tagged rds-migrate:managed=true', () => {
     const [deletion, ...others] = statementsWith(template, roleId, 'rds:DeleteDBSnapshot');
     expect(others).toEqual([]);
     expect(deletion?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/rds-migrate:managed': 'true' } });
   });
 
-  it('keeps the function role to the two Lambda managed policies', () => {
-    const role = template.toJSON().Resources[roleId];
-    expect(role.Properties.ManagedPolicyArns.map(flattenCfnReference).sort()).toEqual([
-      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-    ]);
+  it('attaches no AWS managed policy to any role (their logs statements allow every log group)', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
   });
 
   it("opens the database's port (PostgreSQL: 5432) to the function's security group only", () => {
@@ -522,16 +739,17 @@ describe('an Aurora PostgreSQL cluster', () => {
 
   it('snapshots the cluster and manages only its own cluster snapshots', () => {
     const cluster = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster:<${clusterId}>`;
-    const own = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:rds-migrate-<${clusterId}>-*`;
+    const snapshots = `arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:rds-migrate-<${clusterId}>`;
+    const own = [`${snapshots}-??????????????`, `${snapshots}-??????????????-?`];
     const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
       permission.startsWith('rds:'),
     );
     expect(rdsPermissions).toEqual(
       [
-        `rds:AddTagsToResource ${own}`,
+        ...own.map((pattern) => `rds:AddTagsToResource ${pattern}`),
         `rds:CreateDBClusterSnapshot ${cluster}`,
-        `rds:CreateDBClusterSnapshot ${own}`,
-        `rds:DeleteDBClusterSnapshot ${own}`,
+        ...own.map((pattern) => `rds:CreateDBClusterSnapshot ${pattern}`),
+        ...own.map((pattern) => `rds:DeleteDBClusterSnapshot ${pattern}`),
         `rds:DescribeDBClusterSnapshots ${cluster}`,
         `rds:DescribeDBClusters ${cluster}`,
         'rds:DescribeDBClusterSnapshots arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:*',
@@ -652,8 +870,8 @@ describe('IAM database authentication', () => {
 });
 
 describe('an imported instance', () => {
-  it('is granted by its lower-case identifier, as RDS names it in ARNs', () => {
-    const { template, migrations } = variant((stack, vpc) => {
+  const importedAppDb = () =>
+    variant((stack, vpc) => {
       const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Imported', {
         instanceIdentifier: 'App-DB',
         instanceEndpointAddress: 'app-db.abcdefghijkl.eu-west-1.rds.amazonaws.com',
@@ -663,17 +881,24 @@ describe('an imported instance', () => {
       const secret = new rds.DatabaseSecret(stack, 'Secret', { username: 'postgres' });
       return { database, secret, snapshot: { retain: 2 } };
     });
+
+  it('is granted by its lower-case identifier, as RDS names it in ARNs', () => {
+    const { template, migrations } = importedAppDb();
     const roleId = functionRoleId(template, logicalId(migrations.function));
     const rdsPermissions = permissionsOf(template, roleId).filter((permission) =>
       permission.startsWith('rds:'),
     );
     const arn = 'arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>';
+    const own = [
+      `${arn}:snapshot:rds-migrate-app-db-??????????????`,
+      `${arn}:snapshot:rds-migrate-app-db-??????????????-?`,
+    ];
     expect(rdsPermissions).toEqual(
       [
-        `rds:AddTagsToResource ${arn}:snapshot:rds-migrate-app-db-*`,
+        ...own.map((pattern) => `rds:AddTagsToResource ${pattern}`),
         `rds:CreateDBSnapshot ${arn}:db:app-db`,
-        `rds:CreateDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
-        `rds:DeleteDBSnapshot ${arn}:snapshot:rds-migrate-app-db-*`,
+        ...own.map((pattern) => `rds:CreateDBSnapshot ${pattern}`),
+        ...own.map((pattern) => `rds:DeleteDBSnapshot ${pattern}`),
         `rds:DescribeDBInstances ${arn}:db:app-db`,
         `rds:DescribeDBSnapshots ${arn}:db:app-db`,
         `rds:DescribeDBSnapshots ${arn}:snapshot:*`,
@@ -684,6 +909,44 @@ describe('an imported instance', () => {
       ToPort: 5432,
       GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseSecurityGroup'), 'GroupId'] },
     });
+  });
+
+  it("matches the snapshots the function names for it, never those of a database named '<it>-other'", () => {
+    const { template, migrations } = importedAppDb();
+    const roleId = functionRoleId(template, logicalId(migrations.function));
+    const patterns = ['rds:CreateDBSnapshot', 'rds:AddTagsToResource', 'rds:DeleteDBSnapshot'].map((action) =>
+      permissionsOf(template, roleId)
+        .filter((permission) => permission.startsWith(`${action} `) && permission.includes(':snapshot:'))
+        .map((permission) => permission.split(':snapshot:')[1] as string),
+    );
+    // One set of patterns for creating, tagging and deleting.
+    expect(patterns[1]).toEqual(patterns[0]);
+    expect(patterns[2]).toEqual(patterns[0]);
+    const own = patterns[0] as string[];
+    const matched = (name: string) => own.some((pattern) => iamMatches(pattern, name));
+    const at = new Date('2026-12-03T10:15:00Z');
+    const names = (identifier: string) => {
+      const snapshots = new RdsSnapshots({ client: {} as RDSClient, kind: 'instance', identifier });
+      return [snapshots.nameAt(at), snapshots.nameAt(at, 2), snapshots.nameAt(at, 5)];
+    };
+    expect(names('App-DB')).toEqual([
+      'rds-migrate-app-db-20261203101500',
+      'rds-migrate-app-db-20261203101500-2',
+      'rds-migrate-app-db-20261203101500-5',
+    ]);
+    for (const name of names('App-DB')) expect(matched(name)).toBe(true);
+    for (const name of names('app-db-other')) expect(matched(name)).toBe(false);
+    expect(matched('rds-migrate-app-db-other-20261203101500')).toBe(false);
+    expect(matched('rds-migrate-app-db-2026120310150')).toBe(false);
+  });
+
+  it('has an IAM wildcard matcher in this test that reads * and ? as IAM does', () => {
+    expect(iamMatches('a-*', 'a-')).toBe(true);
+    expect(iamMatches('a-*', 'a-bc:d')).toBe(true);
+    expect(iamMatches('a-??', 'a-bc')).toBe(true);
+    expect(iamMatches('a-??', 'a-b')).toBe(false);
+    expect(iamMatches('a-??', 'a-bcd')).toBe(false);
+    expect(iamMatches('a.b', 'aXb')).toBe(false);
   });
 });
 
@@ -745,6 +1008,54 @@ describe('options', () => {
     );
     expect(permissionsOf(template, logicalId(operator as iam.Role))).toContain(
       `lambda:InvokeFunction <${logicalId(migrations.function)}.Arn>`,
+    );
+  });
+
+  it('takes log retention, a KMS key and a removal policy for every log group', () => {
+    let key: kms.Key | undefined;
+    const { template, migrations } = variant((stack, vpc) => {
+      const database = postgresInstance(stack, vpc);
+      key = new kms.Key(stack, 'LogsKey', { enableKeyRotation: true });
+      return {
+        database,
+        secret: database.secret,
+        logs: {
+          retention: logs.RetentionDays.ONE_MONTH,
+          encryptionKey: key,
+          removalPolicy: RemovalPolicy.DESTROY,
+        },
+      };
+    });
+    const keyId = logicalId(key as kms.Key);
+    for (const id of ['FunctionLogs', 'ProviderLogs', 'WaiterLogs', 'BackgroundLogs']) {
+      const group = template.toJSON().Resources[logicalId(migrations.node.findChild(id))];
+      expect(group).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+      expect(group.Properties).toMatchObject({
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      });
+    }
+    const keyPolicy = template.toJSON().Resources[keyId].Properties.KeyPolicy.Statement as Record<
+      string,
+      unknown
+    >[];
+    const forLogs = keyPolicy.filter((statement) => JSON.stringify(statement.Principal).includes('logs.'));
+    expect(forLogs).toHaveLength(1);
+    const statement = forLogs[0] as {
+      Principal: { Service: unknown };
+      Action: string[];
+      Condition: { ArnLike: Record<string, unknown> };
+    };
+    expect(flattenCfnReference(statement.Principal.Service)).toBe('logs.<AWS::Region>.amazonaws.com');
+    expect(statement.Action).toEqual([
+      'kms:Encrypt*',
+      'kms:Decrypt*',
+      'kms:ReEncrypt*',
+      'kms:GenerateDataKey*',
+      'kms:Describe*',
+    ]);
+    expect(flattenCfnReference(statement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'])).toBe(
+      'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*',
     );
   });
 });
@@ -865,6 +1176,12 @@ describe('prop validation', () => {
     ).toThrow(
       /timeouts\.lambda must be whole seconds between 1 second and 14 minutes: the Provider framework/,
     );
+  });
+
+  it('refuses a context argument known only at deploy (a token): the fingerprint is made at synth', () => {
+    expect(
+      build((stack, vpc) => ({ ...instance(stack, vpc), contextArgs: { region: stack.region } })),
+    ).toThrow(/contextArgs\.region is a token, resolved only at deploy/);
   });
 
   it('refuses a history schema that is not a plain identifier', () => {
