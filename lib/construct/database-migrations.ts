@@ -13,14 +13,21 @@ import {
   CustomResource,
   custom_resources as cr,
   Duration,
-  type aws_iam as iam,
+  aws_iam as iam,
   aws_lambda as lambda,
+  RemovalPolicy,
   Stack,
   type aws_secretsmanager as secretsmanager,
   aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { FUNCTION_ENV, propertiesFingerprint } from '../engine/function-contract.ts';
+import {
+  FUNCTION_ENV,
+  MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
+  MANUAL_WRITES_ON,
+  OPERATE_ALIAS_NAME,
+  propertiesFingerprint,
+} from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import {
   type BackgroundNames,
@@ -41,6 +48,7 @@ import { addInterfaceEndpoints, defaultSubnets } from './networking.ts';
 import { executionRole, grantDatabaseAccess } from './permissions.ts';
 import {
   type DatabaseMigrationsProps,
+  DatabaseMigrationsPropsError,
   MAX_TOTAL_TIMEOUT,
   type ResolvedTimeouts,
   resolveSnapshot,
@@ -57,6 +65,11 @@ import { claimDatabase, type MigrationTarget, migrationTarget } from './target.t
 export class DatabaseMigrations extends Construct {
   /** The function: the custom resource handler, and `aws lambda invoke` for status by hand. */
   readonly function: lambda.IFunction;
+  /**
+   * The alias manual writes are invoked through (`grantOperate`), on the function's current
+   * version; only with `operations: { writes: true }`.
+   */
+  readonly operateAlias?: lambda.IAlias;
   readonly provider: cr.Provider;
   readonly customResource: CustomResource;
   /** The Step Functions state machine (Standard) that runs background migrations beside the deploy. */
@@ -78,6 +91,7 @@ export class DatabaseMigrations extends Construct {
     const migrationsDir = resolve(props.migrationsDir);
     const background = resolveBackground(props.background);
     const names = backgroundNames(this);
+    const writes = props.operations?.writes === true;
     const logGroups = migrationLogGroups(this, resolveLogs(props.logs));
 
     const bundle = describeMigrationsAtSynth(migrationsDir, { checkSince: props.checkSince });
@@ -100,6 +114,8 @@ export class DatabaseMigrations extends Construct {
       }),
       logGroup: logGroups.function,
       environment: this.environment(props, target, timeouts, names, background),
+      // Each deploy publishes a version for the operate alias; the one it replaced goes.
+      ...(writes ? { currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY } } : {}),
     });
     this.function = handler;
 
@@ -169,6 +185,19 @@ export class DatabaseMigrations extends Construct {
       description: 'Prints the database revision, pending migrations, history and snapshots',
       value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
     });
+    if (writes) {
+      const alias = new lambda.Alias(this, 'OperateAlias', {
+        aliasName: OPERATE_ALIAS_NAME,
+        version: handler.currentVersion,
+        description: 'rds-migrate manual writes (up, down, stamp, background controls): grantOperate',
+      });
+      this.operateAlias = alias;
+      new CfnOutput(this, 'OperateAliasArn', {
+        description:
+          'rds-migrate function alias for manual writes (up, down, stamp): invoke it with the role grantOperate gave',
+        value: alias.functionArn,
+      });
+    }
 
     acknowledgeFunctionFindings(this, handler, target, logGroups.function);
     acknowledgeProviderFindings(this, this.provider, handler, logGroups.provider);
@@ -181,9 +210,43 @@ export class DatabaseMigrations extends Construct {
     );
   }
 
-  /** Lets `grantee` invoke the function (for `rds-migrate invoke` or `aws lambda invoke`). */
+  /**
+   * Lets `grantee` (a principal of this account) invoke the function's unqualified ARN: the
+   * manual reads (status, history, show, heads). In IAM an unqualified function ARN covers no
+   * version or alias, so this never reaches the operate alias, which `grantOperate` grants.
+   */
+  grantStatus(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [this.function.functionArn],
+    });
+  }
+
+  /**
+   * Lets `grantee` (a principal of this account) invoke the operate alias, and nothing else:
+   * the manual writes (up, down, stamp, pause, resume, cancel). Needs `operations: { writes: true }`.
+   */
+  grantOperate(grantee: iam.IGrantable): iam.Grant {
+    if (!this.operateAlias) {
+      throw new DatabaseMigrationsPropsError(
+        `grantOperate: ${this.node.path} has manual writes off, so there is no operate alias to grant; set ` +
+          'operations: { writes: true } to allow them (or grantStatus to let the role read)',
+      );
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [this.operateAlias.functionArn],
+    });
+  }
+
+  /**
+   * Lets `grantee` invoke the function for manual reads.
+   * @deprecated use `grantStatus`, the same grant; `grantOperate` grants manual writes.
+   */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    return this.function.grantInvoke(grantee);
+    return this.grantStatus(grantee);
   }
 
   /**
@@ -220,6 +283,7 @@ export class DatabaseMigrations extends Construct {
       BACKGROUND_RANGES: String(background.ranges),
       POWERTOOLS_SERVICE_NAME: 'rds-migrate',
       LOG_LEVEL: 'INFO',
+      ...manualOperationsEnvironment(props),
     };
     if (props.iamAuthentication) {
       return {
@@ -233,4 +297,16 @@ export class DatabaseMigrations extends Construct {
     }
     return { ...common, AUTH_MODE: 'secret', SECRET_ARN: (props.secret as secretsmanager.ISecret).secretArn };
   }
+}
+
+/** Manual writes, when the construct allows them, and the alias they must come through. */
+function manualOperationsEnvironment(props: DatabaseMigrationsProps): Record<string, string> {
+  if (!props.operations?.writes) return {};
+  return {
+    [FUNCTION_ENV.manualWrites]: MANUAL_WRITES_ON,
+    [FUNCTION_ENV.operateAlias]: OPERATE_ALIAS_NAME,
+    ...(props.operations.allowWithoutSnapshot
+      ? { [FUNCTION_ENV.manualWithoutSnapshot]: MANUAL_WITHOUT_SNAPSHOT_ALLOWED }
+      : {}),
+  };
 }

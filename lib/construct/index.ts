@@ -15,6 +15,7 @@ export {
   type DatabaseMigrationsProps,
   DatabaseMigrationsPropsError,
   type IamAuthenticationOptions,
+  type ManualOperationsOptions,
   type MigrationSnapshotOptions,
   type MigrationTimeouts,
   type SnapshotPolicy,

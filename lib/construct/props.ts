@@ -78,6 +78,22 @@ export interface IamAuthenticationOptions {
   readonly databaseName?: string;
 }
 
+/** What operators may do by invoking the function by hand. */
+export interface ManualOperationsOptions {
+  /**
+   * Let operators change the database by hand: `up`, `down` and `stamp`, and `pause`, `resume`
+   * and `cancel` of background migrations, each invoked through the function's `operate` alias
+   * (`grantOperate`). Off, manual invokes only read: `status`, `history`, `show`, `heads`.
+   * @default false
+   */
+  readonly writes?: boolean;
+  /**
+   * Let a manual `up` or `down` skip its snapshot (`"snapshot": false`). Only with `writes`.
+   * @default false - every manual up and down that changes something snapshots first
+   */
+  readonly allowWithoutSnapshot?: boolean;
+}
+
 export interface DatabaseMigrationsProps {
   /**
    * The RDS PostgreSQL instance to migrate. Give exactly one of `database` and `cluster`.
@@ -160,6 +176,12 @@ export interface DatabaseMigrationsProps {
    */
   readonly checkSince?: string;
   /**
+   * What a manual invoke of the function may do. `grantStatus` lets a role read; with
+   * `writes`, `grantOperate` lets a role change the database through the `operate` alias.
+   * @default - manual invokes only read (status, history, show, heads)
+   */
+  readonly operations?: ManualOperationsOptions;
+  /**
    * Retention, encryption and removal of the log groups the construct makes: the function's,
    * the Provider framework's, and both state machines'.
    * @default - kept one year, CloudWatch Logs' own encryption, retained when the stack is deleted
@@ -231,6 +253,12 @@ export function validateProps(props: DatabaseMigrationsProps): void {
     );
   }
   validateBackground(props.background);
+  if (props.operations?.allowWithoutSnapshot && !props.operations.writes) {
+    throw new DatabaseMigrationsPropsError(
+      'operations.allowWithoutSnapshot only applies to manual writes, which are off: set operations.writes ' +
+        'to true as well, or leave allowWithoutSnapshot out',
+    );
+  }
   for (const [key, value] of Object.entries(props.contextArgs ?? {})) {
     if (!CONTEXT_ARG_KEY.test(key)) {
       throw new DatabaseMigrationsPropsError(

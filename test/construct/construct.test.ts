@@ -16,12 +16,15 @@ import {
   aws_ec2 as ec2,
   aws_iam as iam,
   aws_kms as kms,
+  type aws_lambda as lambda,
   aws_logs as logs,
   RemovalPolicy,
   aws_rds as rds,
   Stack,
+  Validations,
 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp, type RdsMigrateExampleStack } from '../../bin/app.ts';
@@ -993,24 +996,6 @@ describe('options', () => {
     });
   });
 
-  it('lets grantInvoke give a role lambda:InvokeFunction on the function', () => {
-    let operator: iam.Role | undefined;
-    const { template, migrations } = variant(
-      (stack, vpc) => {
-        const database = postgresInstance(stack, vpc);
-        return { database, secret: database.secret };
-      },
-      undefined,
-      (stack, migrations) => {
-        operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
-        migrations.grantInvoke(operator);
-      },
-    );
-    expect(permissionsOf(template, logicalId(operator as iam.Role))).toContain(
-      `lambda:InvokeFunction <${logicalId(migrations.function)}.Arn>`,
-    );
-  });
-
   it('takes log retention, a KMS key and a removal policy for every log group', () => {
     let key: kms.Key | undefined;
     const { template, migrations } = variant((stack, vpc) => {
@@ -1058,6 +1043,147 @@ describe('options', () => {
       'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*',
     );
   });
+});
+
+describe('manual operations', () => {
+  const instance = (stack: Stack, vpc: ec2.Vpc) => {
+    const database = postgresInstance(stack, vpc);
+    return { database, secret: database.secret };
+  };
+  /** A variant with `operations`, and a role that `grant` is given. */
+  function withOperator(
+    operations: DatabaseMigrationsProps['operations'],
+    grant: (migrations: DatabaseMigrations, operator: iam.Role) => void = () => {},
+  ) {
+    let operator: iam.Role | undefined;
+    const built = variant(
+      (stack, vpc) => ({ ...instance(stack, vpc), operations }),
+      undefined,
+      (stack, migrations) => {
+        operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+        grant(migrations, operator);
+      },
+    );
+    return { ...built, operatorId: logicalId(operator as iam.Role) };
+  }
+  const environment = (template: Template, migrations: DatabaseMigrations) =>
+    template.toJSON().Resources[logicalId(migrations.function)].Properties.Environment.Variables;
+
+  it('are read-only by default: no alias, no write settings, and grantOperate refuses', () => {
+    const { template, migrations } = withOperator(undefined);
+    template.resourceCountIs('AWS::Lambda::Alias', 0);
+    template.resourceCountIs('AWS::Lambda::Version', 0);
+    expect(migrations.operateAlias).toBeUndefined();
+    const variables = environment(template, migrations);
+    for (const name of ['MANUAL_WRITES', 'MANUAL_WITHOUT_SNAPSHOT', 'OPERATE_ALIAS']) {
+      expect(variables[name]).toBeUndefined();
+    }
+    expect(() => migrations.grantOperate(new iam.AccountRootPrincipal())).toThrow(
+      /grantOperate: Variant\/Migrations has manual writes off.*set operations: \{ writes: true \}/,
+    );
+  });
+
+  it('grantStatus gives lambda:InvokeFunction on the unqualified function ARN only', () => {
+    const { template, migrations, operatorId } = withOperator(undefined, (migrations, operator) =>
+      migrations.grantStatus(operator),
+    );
+    expect(grantsOf(template, operatorId, { conditions: true })).toEqual([
+      `lambda:InvokeFunction <${logicalId(migrations.function)}.Arn>`,
+    ]);
+  });
+
+  it('keeps grantInvoke as the same grant as grantStatus', () => {
+    const { template, migrations, operatorId } = withOperator(undefined, (migrations, operator) =>
+      migrations.grantInvoke(operator),
+    );
+    expect(grantsOf(template, operatorId, { conditions: true })).toEqual([
+      `lambda:InvokeFunction <${logicalId(migrations.function)}.Arn>`,
+    ]);
+  });
+
+  it('with writes, makes the operate alias on the current version and tells the function', () => {
+    const { template, migrations } = withOperator({ writes: true });
+    const fnId = logicalId(migrations.function);
+    const [versionId, version] = Object.entries(template.findResources('AWS::Lambda::Version'))[0] ?? [];
+    expect(version).toMatchObject({
+      Properties: { FunctionName: { Ref: fnId } },
+      DeletionPolicy: 'Delete',
+    });
+    template.resourceCountIs('AWS::Lambda::Alias', 1);
+    template.hasResourceProperties('AWS::Lambda::Alias', {
+      Name: 'operate',
+      FunctionName: { Ref: fnId },
+      FunctionVersion: { 'Fn::GetAtt': [versionId, 'Version'] },
+    });
+    expect(environment(template, migrations)).toMatchObject({
+      MANUAL_WRITES: 'on',
+      OPERATE_ALIAS: 'operate',
+    });
+    expect(environment(template, migrations).MANUAL_WITHOUT_SNAPSHOT).toBeUndefined();
+    template.hasOutput('*', { Value: { Ref: logicalId(migrations.operateAlias as lambda.Alias) } });
+  });
+
+  it('grantOperate gives lambda:InvokeFunction on the operate alias ARN only', () => {
+    const { template, migrations, operatorId } = withOperator({ writes: true }, (migrations, operator) =>
+      migrations.grantOperate(operator),
+    );
+    expect(grantsOf(template, operatorId, { conditions: true })).toEqual([
+      `lambda:InvokeFunction <${logicalId(migrations.operateAlias as lambda.Alias)}>`,
+    ]);
+  });
+
+  it('lets manual writes skip the snapshot only when allowWithoutSnapshot is set, and only with writes', () => {
+    const { template, migrations } = withOperator({ writes: true, allowWithoutSnapshot: true });
+    expect(environment(template, migrations)).toMatchObject({
+      MANUAL_WRITES: 'on',
+      MANUAL_WITHOUT_SNAPSHOT: 'allowed',
+    });
+    expect(() => withOperator({ allowWithoutSnapshot: true })).toThrow(
+      /operations\.allowWithoutSnapshot only applies to manual writes, which are off: set operations\.writes/,
+    );
+  });
+
+  it(
+    'passes cdk-nag with writes on and encrypted log groups',
+    () => {
+      const outdir = tempDir('rds-migrate-nag-');
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      const stack = new Stack(app, 'Nagged');
+      const vpc = new ec2.Vpc(stack, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+        flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.REJECT } },
+      });
+      const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Imported', {
+        instanceIdentifier: 'app-db',
+        instanceResourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY0',
+        instanceEndpointAddress: 'app-db.abcdefghijkl.eu-west-1.rds.amazonaws.com',
+        port: 5432,
+        securityGroups: [new ec2.SecurityGroup(stack, 'DatabaseSecurityGroup', { vpc })],
+      });
+      const migrations = new DatabaseMigrations(stack, 'Migrations', {
+        database,
+        iamAuthentication: { username: 'migrator' },
+        vpc,
+        migrationsDir: VALID,
+        interfaceEndpoints: true,
+        operations: { writes: true, allowWithoutSnapshot: true },
+        logs: { encryptionKey: new kms.Key(stack, 'LogsKey', { enableKeyRotation: true }) },
+        snapshot: { retain: 3 },
+      });
+      migrations.grantOperate(new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() }));
+      app.synth();
+      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+      const aws = report.pluginReports.find(
+        (plugin: { pluginName: string }) => plugin.pluginName === 'AwsSolutions',
+      );
+      expect(aws.conclusion).toBe('success');
+      expect(aws.violations).toEqual([]);
+    },
+    SYNTH_TIMEOUT,
+  );
 });
 
 describe('prop validation', () => {
