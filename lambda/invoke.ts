@@ -5,6 +5,7 @@
 import type { Database } from '../lib/engine/database.ts';
 import { Deploys } from '../lib/engine/deploys.ts';
 import { GraphError, UsageError } from '../lib/engine/errors.ts';
+import { SNAPSHOT_TAG } from '../lib/engine/function-contract.ts';
 import type { RevisionGraph } from '../lib/engine/graph.ts';
 import type { LogRow } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
@@ -395,9 +396,9 @@ async function snapshotBefore(
     await runtime.snapshots.create({
       name: id,
       tags: {
-        'rds-migrate:by': who,
-        'rds-migrate:from': plan.from.join('+') || 'base',
-        'rds-migrate:to': plan.to.join('+') || 'base',
+        [SNAPSHOT_TAG.by]: who,
+        [SNAPSHOT_TAG.from]: plan.from.join('+') || 'base',
+        [SNAPSHOT_TAG.to]: plan.to.join('+') || 'base',
       },
     });
   } catch (error) {

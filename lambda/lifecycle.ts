@@ -26,7 +26,7 @@ import { batchPlanOf } from '../lib/engine/background-plan.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { type DeployRecord, Deploys, type DeployUpdate, type ProgressSample } from '../lib/engine/deploys.ts';
 import { DriftError, GraphError, HistoryError, MigrationFailed } from '../lib/engine/errors.ts';
-import { propertiesFingerprint } from '../lib/engine/function-contract.ts';
+import { propertiesFingerprint, SNAPSHOT_TAG } from '../lib/engine/function-contract.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import type { History, RecordedRevision } from '../lib/engine/history.ts';
 import { RunLease } from '../lib/engine/lease.ts';
@@ -302,10 +302,10 @@ async function requestSnapshot(record: DeployRecord, runtime: Runtime): Promise<
   let name = record.snapshotId ?? runtime.snapshots.nameAt(runtime.clock.now());
   const attempts = record.snapshotAttempts + 1;
   const tags = {
-    'rds-migrate:stack': record.stack,
-    'rds-migrate:from': revisionsText(record.from),
-    'rds-migrate:to': record.target,
-    'rds-migrate:request': record.requestId,
+    [SNAPSHOT_TAG.stack]: record.stack,
+    [SNAPSHOT_TAG.from]: revisionsText(record.from),
+    [SNAPSHOT_TAG.to]: record.target,
+    [SNAPSHOT_TAG.request]: record.requestId,
   };
   for (let sequence = 2; ; sequence++) {
     try {
@@ -371,7 +371,7 @@ async function requestSnapshot(record: DeployRecord, runtime: Runtime): Promise<
 
 async function isOwnSnapshot(runtime: Runtime, name: string, requestId: string): Promise<boolean> {
   const found = (await runtime.snapshots.list()).find((snapshot) => snapshot.id === name);
-  return found?.tags['rds-migrate:request'] === requestId;
+  return found?.tags[SNAPSHOT_TAG.request] === requestId;
 }
 
 /** Reads the state under the lock and plans; revisions the bundle lacks are allowed only in a stack rollback. */

@@ -15,6 +15,7 @@ import {
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
+import { SNAPSHOT_TAG } from '../lib/engine/function-contract.ts';
 import {
   type Clock,
   type RestoreWindow,
@@ -31,7 +32,7 @@ import {
 import { awsCallHint } from './aws-errors.ts';
 import type { DatabaseKind } from './config.ts';
 
-export const MANAGED_TAG = 'rds-migrate:managed';
+export const MANAGED_TAG = SNAPSHOT_TAG.managed;
 
 /**
  * What RDS answers while the instance or cluster is busy (another snapshot, a backup, a

@@ -273,7 +273,6 @@ export class DatabaseMigrations extends Construct {
   ): Record<string, string> {
     const common = {
       MIGRATIONS_DIR: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
-      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       NODE_OPTIONS: '--enable-source-maps',
       DB_KIND: target.kind,
       DB_IDENTIFIER: target.identifier,

@@ -193,7 +193,6 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
       Environment: {
         Variables: {
           MIGRATIONS_DIR: '/var/task/migrations',
-          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
           NODE_OPTIONS: '--enable-source-maps',
           SECRET_ARN: { Ref: logicalId(stack.database.secret as IConstruct) },
           AUTH_MODE: 'secret',
