@@ -147,7 +147,9 @@ describe('the snapshot policy', () => {
       cfnEvent('cfn-update', { TargetRevision: 'aaaa00000001', Snapshot: { Policy: 'when-risky' } }),
     );
     expect(back.data).toMatchObject({ Reverted: '1' });
-    expect(back.data.SnapshotReason).toMatch(/down aaaa00000002 a down step, which removes what its migration made, TypeScript code/);
+    expect(back.data.SnapshotReason).toMatch(
+      /down aaaa00000002 a down step, which removes what its migration made, TypeScript code/,
+    );
     expect(snapshotsTaken()).toBe(2);
   });
 
