@@ -14,7 +14,7 @@ import type { History } from './history.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import { walkRange } from './range-walk.ts';
 import { timeoutsSql } from './step-sql.ts';
-import { capAtDeadline, DEFAULT_TIMEOUTS } from './timeouts.ts';
+import { BATCH_GRACE_MS, capAtDeadline, DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 export interface BackgroundContext {
   readonly db: Database;
@@ -139,12 +139,6 @@ function migrationOf(graph: RevisionGraph, revision: Revision) {
   }
   return migration;
 }
-
-/**
- * What a batch that started just before the deadline may still take: the handler keeps 20 s of
- * the invocation after its deadline, so the batch ends (or is cancelled by the server) in time.
- */
-const BATCH_GRACE_MS = 15_000;
 
 /** The walk's lock and statement timeouts: the migration's own, else the defaults; capped near the deadline. */
 function sessionTimeouts(own: MigrationTimeouts, deadline: number | undefined): string {

@@ -2,7 +2,7 @@
  * The `ctx` a code migration receives: a tagged-template `sql` on the runner's session, the
  * context arguments, a logger, and the keyset batch helper for data migrations.
  */
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { RdsMigrateError } from './errors.ts';
 import type {
@@ -15,6 +15,7 @@ import type {
   SqlQuery,
   SqlTag,
 } from './migration.ts';
+import { BATCH_GRACE_MS, capAtDeadline } from './timeouts.ts';
 
 /** Builds `{ text, values }` from a template: every interpolation becomes a `$n` parameter. */
 export function sqlQuery(strings: TemplateStringsArray, values: readonly unknown[]): SqlQuery {
@@ -50,6 +51,8 @@ export interface ContextOptions {
   readonly checkpointsTable: string;
   /** Epoch ms after which no new batch starts (the run stops, resumable). */
   readonly deadline?: number;
+  /** The step's statement_timeout, which a batch keeps, capped at the deadline plus its grace. */
+  readonly statementTimeout?: string;
 }
 
 export function createContext(options: ContextOptions): MigrationContext {
@@ -95,6 +98,16 @@ async function estimateRows(db: Database, table: string): Promise<number | undef
   );
   const estimate = Number(result.rows[0]?.estimate ?? -1);
   return estimate > 0 ? estimate : undefined;
+}
+
+/**
+ * BEGIN of one batch. Near a deadline the step's session timeout may be down to a few
+ * milliseconds; a batch that starts before the deadline gets until the deadline plus its grace.
+ */
+function batchBegin(context: ContextOptions): string {
+  if (context.deadline === undefined || context.statementTimeout === undefined) return 'BEGIN';
+  const timeout = capAtDeadline(context.statementTimeout, context.deadline + BATCH_GRACE_MS);
+  return `BEGIN; SET LOCAL statement_timeout = ${escapeLiteral(timeout)}`;
 }
 
 /** The run's deadline came between two batches: the checkpoint is committed, the next run resumes. */
@@ -187,7 +200,7 @@ async function runBatches<K>(context: ContextOptions, options: BatchOptions<K>):
       break;
     }
     const last = keys.length < size;
-    await db.query('BEGIN');
+    await db.query(batchBegin(context));
     try {
       await options.run(keys, sql);
       lastKey = keys[keys.length - 1];

@@ -122,6 +122,7 @@ export async function runStepWork(
       inTransaction,
       checkpointsTable: `${context.history.schema}.checkpoints`,
       deadline: context.deadline,
+      statementTimeout: migration.timeouts.statementTimeout ?? context.timeouts.statementTimeout,
     }),
   );
   if (inline) {

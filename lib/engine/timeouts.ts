@@ -8,6 +8,14 @@ import type { MigrationTimeouts } from './migration.ts';
 export const DEFAULT_TIMEOUTS: Required<MigrationTimeouts> = { lockTimeout: '5s', statementTimeout: '5min' };
 
 /**
+ * What a batch that started before the deadline may still take past it: a Lambda handler keeps
+ * 20 s of its invocation after the deadline, so the batch ends (or the server cancels it) in time.
+ * A batch commits on its own, so letting it finish loses nothing; cutting it at the deadline would
+ * fail a run that was only unlucky in when its last batch began.
+ */
+export const BATCH_GRACE_MS = 15_000;
+
+/**
  * A statement_timeout no later than the deadline, so the statement is cancelled cleanly by the
  * server rather than the process being killed mid-statement.
  */

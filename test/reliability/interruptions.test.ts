@@ -206,6 +206,46 @@ describe('a deadline', () => {
     expect((await connection.db.query('SELECT * FROM rds_migrate.checkpoints')).rows).toEqual([]);
   });
 
+  it('lets a batch that began before it finish, rather than cancel it for a timeout cut short', async () => {
+    const graph = RevisionGraph.from([
+      sqlMigration('slow01', 'CREATE TABLE slow_items (id int PRIMARY KEY, done boolean DEFAULT false)'),
+      sqlMigration('slow02', 'INSERT INTO slow_items (id) SELECT generate_series(1, 4)', {
+        parents: ['slow01'],
+      }),
+      codeMigration(
+        'slow03',
+        async (ctx) => {
+          await ctx.batch<number>({
+            table: 'slow_items',
+            size: 2,
+            run: async (ids, sql) => {
+              await sql`UPDATE slow_items SET done = true WHERE id = ANY(${ids}::int[])`;
+              await sql`SELECT pg_sleep(1.5)`;
+            },
+          });
+        },
+        async (ctx) => {
+          await ctx.sql`UPDATE slow_items SET done = false`;
+        },
+        { parents: ['slow02'], transaction: false },
+      ),
+    ]);
+    // The step begins with less than a second left, so its session timeout is under a second;
+    // the first batch, which takes 1.5 s, still finishes, and the run stops after it.
+    const result = await migrate(
+      connection.db,
+      graph,
+      { action: 'upgrade', target: 'head' },
+      { actor, deadline: Date.now() + 1_000 },
+    );
+    expect(result.status).toBe('stopped');
+    expect(result.to).toEqual(['slow02']);
+    const done = await connection.db.query<{ n: string }>('SELECT count(*) AS n FROM slow_items WHERE done');
+    expect(Number(done.rows[0]?.n)).toBe(2);
+    const finished = await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, { actor });
+    expect(finished.status).toBe('applied');
+  });
+
   it('never lets a statement run past it: the server cancels it and the plan rolls back', async () => {
     const graph = RevisionGraph.from([
       sqlMigration('long01', 'CREATE TABLE long_table (id int); SELECT pg_sleep(3)'),
