@@ -473,7 +473,7 @@ let typeScriptImport: Promise<(specifier: string, parent: string) => Promise<unk
 export async function importModule(path: string): Promise<unknown> {
   const url = pathToFileURL(path).href;
   try {
-    return await import(url);
+    return asEsModule(await import(url));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!/\.[cm]?ts$/.test(path) || !code || !NEEDS_TYPESCRIPT_LOADER.has(code)) throw error;
@@ -481,7 +481,23 @@ export async function importModule(path: string): Promise<unknown> {
   typeScriptImport ??= import('tsx/esm/api').then(
     ({ register }) => register({ namespace: 'rds-migrate' }).import,
   );
-  return (await typeScriptImport)(url, import.meta.url);
+  return asEsModule(await (await typeScriptImport)(url, import.meta.url));
+}
+
+/**
+ * A module's exports as its source wrote them, however it was loaded. tsx loads a `.ts` file
+ * of a CommonJS project (no `"type": "module"`, as `cdk init` makes it) as CommonJS: its
+ * `export default` becomes `exports.default`, flagged `__esModule`, and `import()` nests that
+ * one level deeper (the namespace's `default` is the whole `module.exports`). The function's
+ * compiled `.mjs` is always an ES module, so unwrapping here makes both read the same exports.
+ */
+function asEsModule(namespace: unknown): unknown {
+  const commonJsExports = (namespace as { default?: unknown }).default;
+  const transpiled =
+    typeof commonJsExports === 'object' &&
+    commonJsExports !== null &&
+    (commonJsExports as { __esModule?: unknown }).__esModule === true;
+  return transpiled ? commonJsExports : namespace;
 }
 
 /** Checks the default export of a migration module and turns it into a `Migration`. */

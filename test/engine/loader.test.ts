@@ -1,7 +1,11 @@
-import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { compileMigration } from '../../lib/construct/bundling.ts';
 import { MigrationLoadError } from '../../lib/engine/errors.ts';
 import {
   checksumOf,
@@ -375,5 +379,97 @@ describe('files the loader refuses to read', () => {
     await expect(loadMigrations(migrations)).rejects.toThrow(
       `202601010001_b.mjs: is a symbolic link to ${join(folder, 'b.mjs')}, outside the migrations folder`,
     );
+  });
+});
+
+/**
+ * The installed CLI is plain JavaScript under plain node: a `.ts` migration goes through tsx's
+ * API, which loads it as the project's package.json says (CommonJS unless `"type": "module"`).
+ * Under vitest every module is an ES module, so the loader runs here in a child node process,
+ * bundled to one file inside this repository's node_modules (where it finds tsx); the projects
+ * are folders of their own elsewhere, as a user's are.
+ */
+describe('TS migrations in CommonJS and ESM projects, under plain node', () => {
+  const root = join(import.meta.dirname, '..', '..');
+  let work: string;
+  let projects: string;
+  let loaderScript: string;
+
+  beforeAll(async () => {
+    const cache = join(root, 'node_modules', '.cache');
+    await mkdir(cache, { recursive: true });
+    work = await mkdtemp(join(cache, 'rds-migrate-loader-'));
+    projects = await mkdtemp(join(tmpdir(), 'rds-migrate-projects-'));
+    const loader = join(work, 'loader.mjs');
+    buildSync({
+      entryPoints: [join(root, 'lib', 'engine', 'loader.ts')],
+      outfile: loader,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      logLevel: 'error',
+    });
+    loaderScript = join(work, 'load.mjs');
+    await writeFile(
+      loaderScript,
+      `import { loadMigrations } from ${JSON.stringify(pathToFileURL(loader).href)};\n` +
+        'const loaded = await loadMigrations(process.argv[2]).catch((error) => ({ error: error.message }));\n' +
+        'console.log(JSON.stringify(Array.isArray(loaded) ? loaded.map((m) => ({ revision: m.revision, ' +
+        'downRevisions: m.downRevisions, message: m.message, checksum: m.checksum, up: typeof m.up.run, ' +
+        "module: m.modulePath.slice(m.modulePath.lastIndexOf('.')) })) : loaded));\n",
+    );
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+    await rm(projects, { recursive: true, force: true });
+  });
+
+  // An enum: Node's own type stripping (22+) refuses it, so every Node goes through tsx.
+  const migration = `import type { MigrationContext } from 'rds-migrate';
+enum Seed { Count = 3 }
+export default {
+  revision: 'abcd00000001',
+  downRevision: null,
+  message: 'seed',
+  async up(ctx: MigrationContext) { await ctx.sql\`SELECT \${Seed.Count}\`; },
+  async down(ctx: MigrationContext) {},
+};
+`;
+
+  async function project(manifest: object): Promise<string> {
+    const folder = await mkdtemp(join(projects, 'app-'));
+    await writeFile(join(folder, 'package.json'), JSON.stringify(manifest));
+    await mkdir(join(folder, 'migrations'));
+    await writeFile(join(folder, 'migrations', '202601010000_seed.ts'), migration);
+    return join(folder, 'migrations');
+  }
+
+  function loadUnderNode(folder: string): unknown {
+    return JSON.parse(execFileSync(process.execPath, [loaderScript, folder], { encoding: 'utf8' }));
+  }
+
+  const expected = {
+    revision: 'abcd00000001',
+    downRevisions: [],
+    message: 'seed',
+    checksum: checksumOf(migration),
+    up: 'function',
+  };
+
+  it.each([
+    ['a CommonJS project (cdk init: no "type")', { name: 'app', version: '0.1.0' }],
+    ['an ESM project ("type": "module")', { name: 'app', type: 'module' }],
+  ])('loads the default export of a TS migration of %s', async (_, manifest) => {
+    expect(loadUnderNode(await project(manifest))).toEqual([{ ...expected, module: '.ts' }]);
+  });
+
+  it("reads the function asset's compiled .mjs of a CommonJS project's migration as the same migration", async () => {
+    const migrations = await project({ name: 'app', version: '0.1.0' });
+    const asset = join(dirname(migrations), 'asset');
+    await mkdir(asset);
+    await copyFile(join(migrations, '202601010000_seed.ts'), join(asset, '202601010000_seed.ts'));
+    compileMigration(join(migrations, '202601010000_seed.ts'), join(asset, '202601010000_seed.mjs'));
+    expect(loadUnderNode(asset)).toEqual([{ ...expected, module: '.mjs' }]);
   });
 });
