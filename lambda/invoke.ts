@@ -2,6 +2,7 @@
  * Manual invokes of the deployed function (`aws lambda invoke --payload '{"action":"status"}'`):
  * the read commands of the CLI, answered as JSON, and the mutating ones behind `"confirm": true`.
  */
+import { assertAllowLinesReasoned } from '../lib/engine/allow-lines.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { Deploys } from '../lib/engine/deploys.ts';
 import { GraphError, UsageError } from '../lib/engine/errors.ts';
@@ -390,6 +391,8 @@ async function snapshotBefore(
   const heads = (await runtime.withDatabase((db) => runtime.history.read(db))).heads;
   const plan = makePlan(graph, heads, intent);
   if (plan.steps.length === 0) return undefined;
+  // Refused now, before a snapshot, as the run would refuse it.
+  if (intent.action !== 'stamp') await assertAllowLinesReasoned(plan);
   const now = runtime.clock.now();
   const id = runtime.snapshots.nameAt(now);
   try {

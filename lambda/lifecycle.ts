@@ -21,6 +21,7 @@
  *
  * Delete never touches the schema or data, and never fails.
  */
+import { assertAllowLinesReasoned } from '../lib/engine/allow-lines.ts';
 import { BackgroundGateClosed, readGates } from '../lib/engine/background-gate.ts';
 import { batchPlanOf } from '../lib/engine/background-plan.ts';
 import type { Database } from '../lib/engine/database.ts';
@@ -395,6 +396,7 @@ async function planDeploy(
   const plan = makePlan(planGraph, state.heads, { action: 'sync', target });
   // Refuse now, before a snapshot, what the run would refuse later.
   assertResumable(state.inProgress, plan);
+  await assertAllowLinesReasoned(plan);
   await assertGatesOpen(db, runtime, planGraph, plan, parseProperties(request.properties).contextArgs);
   if (state.inProgress) {
     runtime.logger.warn('resuming a migration that an earlier run left half-done', {

@@ -375,6 +375,7 @@ class Generator {
         history: this.options.history,
         checkDrift: false,
         recordFingerprint: false,
+        requireAllowReasons: false,
       });
     } catch (error) {
       throw new AutogenerateError(

@@ -5,6 +5,7 @@
  * `-- rds-migrate:allow <rule-id> <reason>`.
  */
 import type { Node, ScanToken } from 'libpg-query';
+import { ALLOW_DIRECTIVE, allowWords } from '../engine/allow-lines.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { ALLOWABLE_RULE_IDS, LINT_RULES, type LintRule, type LintRuleId, lintRule } from './lint-rules.ts';
 import { type LockFacts, MigrationChecker, type Violation } from './lint-walker.ts';
@@ -89,7 +90,6 @@ const RULES_FOR_BOTH_SECTIONS: ReadonlySet<LintRuleId> = new Set([
   'invalid-allow-comment',
 ]);
 
-const ALLOW_DIRECTIVE = 'rds-migrate:allow';
 const STATEMENT_DISPLAY_LENGTH = 120;
 
 export async function lintSql(input: LintInput): Promise<LintFinding[]> {
@@ -297,13 +297,12 @@ function readAllowComments(
   const exemptions = new Map<number, Set<string>>();
   const problems: { comment: SqlComment; message: string }[] = [];
   for (const comment of comments) {
-    const words = commentBody(comment.text).split(/\s+/);
-    const [directive = '', ruleId = '', ...reason] = words;
-    if (!directive.startsWith(ALLOW_DIRECTIVE)) continue;
+    const words = allowWords(comment.text);
+    if (!words) continue;
     const owner = owners.get(comment);
-    const problem = allowCommentProblem(directive, ruleId, reason.join(' '), owner);
+    const problem = allowCommentProblem(words.directive, words.rule, words.reason, owner);
     if (problem) problems.push({ comment, message: problem });
-    else if (owner !== undefined) exemptions.set(owner, (exemptions.get(owner) ?? new Set()).add(ruleId));
+    else if (owner !== undefined) exemptions.set(owner, (exemptions.get(owner) ?? new Set()).add(words.rule));
   }
   return { exemptions, problems };
 }
@@ -327,13 +326,6 @@ function allowCommentProblem(
     return `allow comment for '${ruleId}' is not directly above a statement, so it exempts nothing: move it to the line right above the statement`;
   }
   return undefined;
-}
-
-function commentBody(comment: string): string {
-  const body = comment.startsWith('/*')
-    ? comment.slice(2, comment.endsWith('*/') ? -2 : undefined)
-    : comment.slice(2);
-  return body.trim();
 }
 
 /**

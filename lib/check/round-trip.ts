@@ -85,6 +85,7 @@ export async function roundTrip(
       args: options.args,
       history,
       recordFingerprint: false,
+      requireAllowReasons: false,
       backgroundInline,
     });
   const tracker = await SchemaTracker.start(db, history.schema);

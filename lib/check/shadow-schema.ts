@@ -67,6 +67,7 @@ export async function buildMigratedSchema(
         args: options.args,
         history: options.history,
         recordFingerprint: false,
+        requireAllowReasons: false,
       },
     );
   } catch (error) {

@@ -18,6 +18,7 @@ import { type Intent, migrate } from '../engine/runner.ts';
 import { openServer, type Server } from '../local/server.ts';
 import { formatBackgroundRuns, progressView } from './background-progress.ts';
 import type { JsonOutputName, JsonOutputs } from './json-output.ts';
+import { reviewBeforeRun } from './plan-review.ts';
 import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
 
@@ -148,6 +149,13 @@ export class Session {
         lockWaitMs: this.lockWaitMs,
         lockRetries: this.lockRetries,
         log,
+        beforeRun: reviewBeforeRun({
+          graph,
+          migrationsDir: this.migrationsDir,
+          cwd: this.io.cwd,
+          args: this.args,
+          write: this.io.stderr,
+        }),
       }).finally(() => connection.close());
       // `up` walks the background migrations waiting for a runner, in-process, after its plan.
       const after = upgrade ? await this.runBackground(server, graph, output) : [];

@@ -80,6 +80,17 @@ export interface RunOptions {
    * plan needs complete (background-gate.ts). @default none
    */
   readonly backgroundInline?: readonly Revision[];
+  /**
+   * Called once the plan is made and allowed, before anything runs (under the lock): the CLI
+   * prints check's findings on the steps about to run. Throwing refuses the run. @default none
+   */
+  readonly beforeRun?: (plan: Plan, db: Database) => Promise<void>;
+  /**
+   * Refuse a plan whose up steps have an allow line awaiting its reason (allow-lines.ts). Scratch
+   * databases (check's round trip, autogenerate's trial run) turn it off: no one's data is
+   * there, and what they prove is that the SQL runs. @default true
+   */
+  readonly requireAllowReasons?: boolean;
 }
 
 export interface StepResult {

@@ -5,6 +5,7 @@
  * `transaction: false` migration alone between them. Stamps are written here.
  */
 import { randomUUID } from 'node:crypto';
+import { assertAllowLinesReasoned } from './allow-lines.ts';
 import { BackgroundGateClosed, readGates } from './background-gate.ts';
 import type { Database } from './database.ts';
 import { DriftError, type DriftedRevision, GraphError, HistoryError, HistoryFormatError } from './errors.ts';
@@ -22,6 +23,7 @@ import { DEFAULT_LOCK_WAIT_MS, withLockReading } from './lock.ts';
 import type { Revision } from './migration.ts';
 import { type Plan, planDowngrade, planStamp, planTo, planUpgrade, type UpgradeTarget } from './plan.ts';
 import { PlanRun, type RunOptions, type StepResult } from './plan-run.ts';
+import { planWarnings } from './plan-warnings.ts';
 import { recordDownStep } from './recorded.ts';
 import { FingerprintRecorder } from './schema-fingerprint.ts';
 import { RELEASE } from './version.ts';
@@ -71,6 +73,8 @@ export async function migrate(
     if (intent.action !== 'stamp') assertNotInsideSquash(planGraph, state.heads);
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
+    if (intent.action !== 'stamp' && options.requireAllowReasons !== false)
+      await assertAllowLinesReasoned(plan);
     assertFormatAllows(history, state, intent, plan);
     if (intent.action !== 'stamp') assertResumable(state.inProgress, plan);
     const runId = randomUUID();
@@ -109,6 +113,10 @@ export async function migrate(
     // A step that needs a background migration complete is refused before anything runs.
     const gates = await readGates(db, history, planGraph, plan);
     if (gates.closed.length > 0) throw new BackgroundGateClosed(gates.closed);
+    for (const warning of await planWarnings(plan)) {
+      options.log?.warn(warning.message, { revision: warning.revision });
+    }
+    await options.beforeRun?.(plan, db);
     const historyEmpty = state.heads.length === 0 && state.checksums.size === 0;
     const run = new PlanRun(
       db,

@@ -31,6 +31,20 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
 }
 
 /**
+ * Whether `sql` holds anything to run beside comments and semicolons. Read with the scanner, which
+ * takes text the parser refuses: a syntax error is the run's to report, with its line.
+ */
+export async function hasStatements(sql: string): Promise<boolean> {
+  if (sql.trim() === '') return false;
+  const { scan } = await import('libpg-query');
+  const { tokens } = await scan(sql);
+  return tokens.some(
+    (token) =>
+      token.tokenName !== 'SQL_COMMENT' && token.tokenName !== 'C_COMMENT' && token.tokenName !== 'ASCII_59',
+  );
+}
+
+/**
  * Indexes that the CREATE INDEX CONCURRENTLY statements of `sql` name and that exist INVALID
  * (a build that was interrupted), as schema-qualified, quoted names ready for DROP INDEX.
  */

@@ -212,6 +212,69 @@ describe('rds-migrate up, status, down', () => {
   });
 });
 
+describe('what up says, and refuses, before it runs', () => {
+  beforeEach(async () => {
+    await cp(join(repo, 'test/fixtures/cli'), join(project, 'migrations'), { recursive: true });
+  });
+
+  const header = (revision: string, parent: string) =>
+    `-- revision: ${revision}\n-- down_revision: ${parent}\n-- message: ${revision}\n\n-- migrate:up\n`;
+
+  it('refuses an allow line awaiting its reason, applying nothing of the plan, and says what to do', async () => {
+    expect((await cli('up')).code).toBe(EXIT.ok);
+    const connection = await database.connect();
+    await connection.db.query(`INSERT INTO settings VALUES ('theme', 'dark'), ('lang', 'en')`);
+    await writeMigration(
+      '202601010004_index.sql',
+      `${header('cccc00000004', 'cccc00000003')}CREATE INDEX settings_value ON settings (value);\n\n-- migrate:down\nDROP INDEX settings_value;\n`,
+    );
+    await writeMigration(
+      '202601010005_rename.sql',
+      `${header('cccc00000005', 'cccc00000004')}-- rds-migrate:allow drop-column\nALTER TABLE settings DROP COLUMN value;\nALTER TABLE settings ADD COLUMN setting text;\n\n-- migrate:down\nSELECT 1;\n`,
+    );
+    const refused = await cli('up');
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.stderr).toContain('nothing was applied: an allow line awaits its reason');
+    expect(refused.stderr).toContain(
+      '  202601010005_rename.sql:6: -- rds-migrate:allow drop-column (no reason)',
+    );
+    expect(refused.stderr).toContain('-- rds-migrate:allow <rule-id> <why it is safe here>');
+    expect(await json('current')).toEqual({ current: ['cccc00000003'] });
+    const rows = await connection.db.query('SELECT name, value FROM settings ORDER BY name');
+    expect(rows.rows).toEqual([
+      { name: 'lang', value: 'en' },
+      { name: 'theme', value: 'dark' },
+    ]);
+  });
+
+  it("prints check's findings, an empty up section and a missing down step as warnings, even with --quiet", async () => {
+    await writeMigration(
+      '202601010004_index.sql',
+      `${header('cccc00000004', 'cccc00000003')}CREATE INDEX notes_value ON notes (value);\n\n-- migrate:down\nDROP INDEX notes_value;\n`,
+    );
+    await writeMigration(
+      '202601010005_empty.sql',
+      `${header('cccc00000005', 'cccc00000004')}-- nothing yet\n\n-- migrate:down\n`,
+    );
+    await writeMigration(
+      '202601010006_no_down.sql',
+      `${header('cccc00000006', 'cccc00000005')}CREATE TABLE later (id int);\n`,
+    );
+    const up = await cli('up', '--quiet');
+    expect(up.code).toBe(EXIT.ok);
+    expect(up.stderr).toContain('warning: check finds a problem in what is about to run; it runs anyway');
+    expect(up.stderr).toMatch(
+      /migrations\/202601010004_index\.sql:6: revision cccc00000004, up: lint create-index-non-concurrently: /,
+    );
+    expect(up.stderr).toContain('fix: ');
+    expect(up.stderr).toContain('202601010005_empty.sql has no statement in its up section');
+    expect(up.stderr).toContain('202601010006_no_down.sql has no down step');
+    expect(await json('current')).toEqual({ current: ['cccc00000006'] });
+    // What is already applied is not warned of again.
+    expect((await cli('up')).stderr).toBe('');
+  });
+});
+
 describe('what migrations log during up', () => {
   beforeEach(async () => {
     await cp(join(repo, 'migrations'), join(project, 'migrations'), { recursive: true });
