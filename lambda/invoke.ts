@@ -10,10 +10,11 @@ import { SNAPSHOT_TAG } from '../lib/engine/function-contract.ts';
 import type { RevisionGraph } from '../lib/engine/graph.ts';
 import type { LogRow } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
-import { type Intent, makePlan, migrate, type RunReport } from '../lib/engine/runner.ts';
+import { type Intent, makePlan, migrate, type RunReport, stampTargets } from '../lib/engine/runner.ts';
 import { SnapshotBusyError, type SnapshotInfo } from '../lib/engine/snapshot.ts';
 import { readStatus, type Status } from '../lib/engine/status.ts';
 import { resolveRevision } from '../lib/engine/target.ts';
+import { assertHeadsKnown, FUNCTION_RECOVERY } from '../lib/engine/unknown-revisions.ts';
 import {
   executionsOf,
   type SteerResult,
@@ -317,8 +318,13 @@ async function run(
       ? { action: 'upgrade', target: revision ?? 'head' }
       : action === 'down'
         ? { action: 'downgrade', target: revision }
-        : { action: 'stamp', target: requiredRevision(payload, 'stamp') };
+        : { action: 'stamp', target: requiredRevision(payload, 'stamp'), purge: purgeOf(payload) };
   const args = argsOf(payload.args);
+  // Unknown current revisions are named before a snapshot is taken, with the purge that recovers.
+  if (!(intent.action === 'stamp' && intent.purge)) {
+    const state = await runtime.withDatabase((db) => runtime.history.read(db));
+    assertHeadsKnown(graph, state, FUNCTION_RECOVERY, stampTargets(intent));
+  }
   // The guide's rule: a backup before every change to production. A stamp changes no data.
   const snapshotId =
     action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload, who);
@@ -336,6 +342,7 @@ async function run(
       log: migrationLogger(runtime.logger),
       lockWaitMs: runtime.lockWaitMs(),
       deadline: runtime.deadline(),
+      recovery: FUNCTION_RECOVERY,
     });
     if (done.backgroundStarted) await startInvokeRuns(runtime, db, done.backgroundStarted, done.runId, args);
     return done;
@@ -464,6 +471,15 @@ function resolveInBundle(graph: RevisionGraph, spec: string, current: readonly s
     if (error instanceof GraphError && error.problem === 'unknown-revision') return undefined;
     throw error;
   }
+}
+
+/** `"purge": true` on a stamp: forget the current revisions first, those the bundle lacks included. */
+function purgeOf(payload: Record<string, unknown>): boolean {
+  if (payload.purge === undefined) return false;
+  if (typeof payload.purge !== 'boolean') {
+    throw new UsageError('"purge" must be true or false (true: forget the current revisions, then stamp)');
+  }
+  return payload.purge;
 }
 
 function requiredRevision(payload: Record<string, unknown>, action: string): string {

@@ -4,9 +4,10 @@
  * database or embedded server, output); report.ts formats the engine's results as text;
  * graph-drawing.ts draws `history --graph` and `--format dot`; json-output.ts says what each
  * `--json` prints (the types schemas/ is generated from); offline-sql.ts renders `--sql`;
- * remote.ts asks the deployed function.
+ * remote.ts asks the deployed function; terminal.ts asks the person at the terminal.
  *
  * It may import everything below it (engine, check, local); never construct/ or lambda/.
  * bin/cli.ts is its entry.
  */
 export { buildProgram, type CliIo, EXIT, runCli } from './program.ts';
+export { askOnTerminal, canAsk } from './terminal.ts';

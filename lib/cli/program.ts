@@ -20,7 +20,14 @@ import { registerInvoke } from './commands/invoke.ts';
 import { registerMerge } from './commands/merge.ts';
 import { registerSquash } from './commands/squash.ts';
 import { registerStatus } from './commands/status.ts';
-import { type CliIo, type CommandContext, EXIT, type GlobalOptions, Session } from './session.ts';
+import {
+  type CliIo,
+  type CommandContext,
+  DEFAULT_MIGRATIONS_DIR,
+  EXIT,
+  type GlobalOptions,
+  Session,
+} from './session.ts';
 
 export { type CliIo, EXIT, parseContextArgs } from './session.ts';
 
@@ -50,7 +57,11 @@ export function buildProgram(io: CliIo): Command {
       'PostgreSQL schema migrations: apply, revert and inspect the migrations of a folder.\n' +
         'With no DATABASE_URL (or PG* variables) it uses an embedded PostgreSQL in .rds-migrate/.',
     )
-    .option('-d, --migrations-dir <dir>', 'folder of migrations', io.env.RDS_MIGRATE_DIR ?? 'migrations')
+    .option(
+      '-d, --migrations-dir <dir>',
+      'folder of migrations',
+      io.env.RDS_MIGRATE_DIR ?? DEFAULT_MIGRATIONS_DIR,
+    )
     .option(
       '--database-url <url>',
       'PostgreSQL connection string (default: DATABASE_URL, then PG* variables)',

@@ -29,6 +29,8 @@ export interface RemotePayload {
   readonly snapshot?: boolean;
   /** A snapshot taken by an earlier invoke that ran out of time waiting for it. */
   readonly snapshotId?: string;
+  /** stamp: forget the current revisions first, those the bundle lacks included. */
+  readonly purge?: boolean;
 }
 
 /** The function answered with an error (its message is the function's own). */

@@ -17,6 +17,7 @@ import { printable, printableValues } from '../engine/printable.ts';
 import type { RunReport } from '../engine/runner.ts';
 import { describeSchemaDrift } from '../engine/schema-fingerprint.ts';
 import type { Status } from '../engine/status.ts';
+import { CLI_RECOVERY, FUNCTION_RECOVERY, type RecoveryWords } from '../engine/unknown-revisions.ts';
 
 export function revisionList(revisions: readonly Revision[]): string {
   return revisions.length === 0 ? 'base' : revisions.map(printable).join(', ');
@@ -29,7 +30,16 @@ function describeRevision(graph: RevisionGraph, revision: Revision): string {
   return `${revision} (${graph.get(revision).message}${branch})`;
 }
 
-export function formatStatus(read: Status, graph: RevisionGraph, target: string): string {
+/**
+ * `recovery` names the migrations and the purge command in the line about unknown revisions:
+ * the CLI's folder, or the deployed function's bundle.
+ */
+export function formatStatus(
+  read: Status,
+  graph: RevisionGraph,
+  target: string,
+  recovery: RecoveryWords = CLI_RECOVERY,
+): string {
   const status = printableValues(read);
   const lines = [
     `database   ${target}`,
@@ -39,8 +49,13 @@ export function formatStatus(read: Status, graph: RevisionGraph, target: string)
   if (status.heads.length > 1)
     lines.push('           several heads: join them with rds-migrate merge -m "merge heads"');
   if (status.unknown.length > 0) {
+    const them = status.unknown.length === 1 ? 'it' : 'them';
+    const recoverTo = status.recoverTo ?? [];
     lines.push(
-      `unknown    ${status.unknown.join(', ')}: applied, but not in this folder; run from the code that has it`,
+      `unknown    ${status.unknown.join(', ')}: ${status.unknown.length === 1 ? 'a revision' : 'revisions'} ` +
+        `no file in ${recovery.migrations} has; a deleted migration, or another branch's`,
+      `           run from the code that has ${them}, or ${recovery.purgeCommand(recoverTo)} to forget ${them} ` +
+        `and record ${revisionList(recoverTo)} (what the log says is applied here; the schema stays as it is)`,
     );
   }
   // A function deployed by an older release answers without historyFormat.
@@ -140,8 +155,10 @@ function pendingHint(heads: number, graph: RevisionGraph): string {
 export function formatRun(run: RunReport): string {
   const report = printableValues(run);
   if (report.status === 'up-to-date') return `nothing to do: the database is at ${revisionList(report.to)}`;
-  if (report.status === 'stamped')
-    return `stamped: ${revisionList(report.from)} -> ${revisionList(report.to)} (no SQL ran)`;
+  if (report.status === 'stamped') {
+    const purged = report.purged ? `; purged ${report.purged.join(', ')}, which no file here has` : '';
+    return `stamped: ${revisionList(report.from)} -> ${revisionList(report.to)} (no SQL ran${purged})`;
+  }
   const lines = report.steps.map((step) => {
     const arrow = step.direction === 'up' ? 'applied ' : 'reverted';
     const outside = step.transactional ? '' : ' [outside a transaction]';
@@ -336,7 +353,7 @@ export function formatRemote(
       const status = answer as unknown as Status & {
         snapshots?: { id: string; createdAt: Date; state: string }[];
       };
-      const lines = [formatStatus(status, graph, `through ${functionName}`)];
+      const lines = [formatStatus(status, graph, `through ${functionName}`, FUNCTION_RECOVERY)];
       if (typeof answer.snapshotsError === 'string')
         lines.push(`snapshots  cannot be listed: ${answer.snapshotsError}`);
       for (const snapshot of status.snapshots ?? []) {

@@ -15,6 +15,7 @@ import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
+import { cliRecovery, type RecoveryWords } from '../engine/unknown-revisions.ts';
 import { openServer, type Server } from '../local/server.ts';
 import { formatBackgroundRuns, progressView } from './background-progress.ts';
 import type { JsonOutputName, JsonOutputs } from './json-output.ts';
@@ -31,10 +32,18 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /**
+   * Asks a yes/no question of the person at the terminal (stdin and stderr both terminals);
+   * absent when there is none, so a command that needs an answer wants --yes instead.
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+
+/** The migrations folder when neither -d nor RDS_MIGRATE_DIR names one. */
+export const DEFAULT_MIGRATIONS_DIR = 'migrations';
 
 export interface GlobalOptions {
   migrationsDir: string;
@@ -53,6 +62,13 @@ export class Session {
 
   get migrationsDir(): string {
     return resolve(this.io.cwd, this.options.migrationsDir);
+  }
+
+  /** How messages name this folder, and the purge that recovers from a revision it lacks. */
+  get recovery(): RecoveryWords {
+    const typed = this.options.migrationsDir;
+    const folder = typed.endsWith('/') ? typed : `${typed}/`;
+    return cliRecovery(folder, typed === DEFAULT_MIGRATIONS_DIR ? '' : ` -d ${typed}`);
   }
 
   get history(): History {
@@ -149,6 +165,7 @@ export class Session {
         lockWaitMs: this.lockWaitMs,
         lockRetries: this.lockRetries,
         log,
+        recovery: this.recovery,
         beforeRun: reviewBeforeRun({
           graph,
           migrationsDir: this.migrationsDir,

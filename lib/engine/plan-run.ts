@@ -33,6 +33,7 @@ import { invalidIndexesLeftBy } from './statements.ts';
 import { runStepWork, type StepContext, sendQuery, sqlOf, waitForLock } from './step-runner.ts';
 import { beginSql, commitSql, logEntry, RESET_TIMEOUTS_SQL, stepFinishSql, unitNote } from './step-sql.ts';
 import { DEFAULT_TIMEOUTS } from './timeouts.ts';
+import type { RecoveryWords } from './unknown-revisions.ts';
 
 export interface RunOptions {
   /** @default new History() (schema rds_migrate) */
@@ -53,6 +54,11 @@ export interface RunOptions {
   readonly extendGraph?: (graph: RevisionGraph, state: HistoryState) => Promise<RevisionGraph>;
   /** Refuse to run when applied files changed. @default true */
   readonly checkDrift?: boolean;
+  /**
+   * How messages name the migrations and the purge that recovers from a current revision they
+   * lack (unknown-revisions.ts). @default the CLI's: `migrations/`, `rds-migrate stamp --purge`
+   */
+  readonly recovery?: RecoveryWords;
   /**
    * Record a fingerprint of the schema the run leaves (schema-fingerprint.ts), so status sees
    * later changes made outside migrations. Scratch databases (the round trip) skip it. @default true

@@ -7,6 +7,7 @@ import { GraphError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
 import { BASE, type Migration, type Revision } from './migration.ts';
 import { type ResolvedTarget, resolveTarget } from './target.ts';
+import { CLI_RECOVERY, UnknownRevisionError, unknownHeads } from './unknown-revisions.ts';
 
 export type Direction = 'up' | 'down';
 
@@ -79,13 +80,23 @@ export function planTo(graph: RevisionGraph, current: readonly Revision[], targe
 /**
  * The heads a stamp leaves, no SQL: the target and its ancestors are marked applied and nothing
  * else. A target confined to a branch (`billing@head`, `billing@base`) moves that branch's heads
- * only and keeps the others, as Alembic's stamp does.
+ * only and keeps the others, as Alembic's stamp does; with `purge`, no current head is kept
+ * (Alembic's `stamp --purge`), those the graph lacks included.
  */
-export function planStamp(graph: RevisionGraph, current: readonly Revision[], target: UpgradeTarget): Plan {
-  const resolved = targetsOf(target).map((text) => resolveTarget(graph, text, { current, direction: 'at' }));
-  const kept = current.filter(
+export function planStamp(
+  graph: RevisionGraph,
+  current: readonly Revision[],
+  target: UpgradeTarget,
+  options: { readonly purge?: boolean } = {},
+): Plan {
+  // Relative steps (-1, billing@+1) count from the current heads the graph knows.
+  const known = current.filter((head) => graph.has(head));
+  const resolved = targetsOf(target).map((text) =>
+    resolveTarget(graph, text, { current: known, direction: 'at' }),
+  );
+  const kept = known.filter(
     (head) =>
-      graph.has(head) &&
+      !options.purge &&
       resolved.some(({ branch }) => branch !== undefined) &&
       !resolved.some(({ branch }) => branch !== undefined && graph.lineage(branch).has(head)),
   );
@@ -198,15 +209,12 @@ function updateHeads(
   }
 }
 
+/** The runner refuses unknown heads first, naming the purge (runner.ts); this guards other callers. */
 function assertKnown(graph: RevisionGraph, current: readonly Revision[]): void {
-  const unknown = current.filter((revision) => !graph.has(revision));
+  const unknown = unknownHeads(graph, current);
   if (unknown.length === 0) return;
-  throw new GraphError(
-    'unknown-revision',
-    `the database is at revision ${unknown.join(', ')}, which no migration here defines; ` +
-      'run from the code that has it (or pass its migrations folder), or rds-migrate stamp a revision you have',
-    unknown,
-  );
+  const applied = graph.ancestors(current.filter((revision) => graph.has(revision)));
+  throw new UnknownRevisionError(unknown, graph.headsOf(applied), CLI_RECOVERY, 'run');
 }
 
 function assertReversible(steps: readonly PlanStep[]): void {

@@ -17,6 +17,7 @@ import {
   type LogDirection,
   type LoggedStep,
   type RecordedDownStep,
+  type RecordedRevision,
 } from './history.ts';
 import { CURRENT_FORMAT } from './history-format.ts';
 import { DEFAULT_LOCK_WAIT_MS, withLockReading } from './lock.ts';
@@ -26,6 +27,7 @@ import { PlanRun, type RunOptions, type StepResult } from './plan-run.ts';
 import { planWarnings } from './plan-warnings.ts';
 import { recordDownStep } from './recorded.ts';
 import { FingerprintRecorder } from './schema-fingerprint.ts';
+import { assertHeadsKnown, CLI_RECOVERY, unknownHeads } from './unknown-revisions.ts';
 import { RELEASE } from './version.ts';
 
 export type { RunOptions, StepResult } from './plan-run.ts';
@@ -35,7 +37,15 @@ export type Intent =
   | { readonly action: 'upgrade'; readonly target: UpgradeTarget }
   | { readonly action: 'downgrade'; readonly target?: Revision }
   | { readonly action: 'sync'; readonly target: Revision }
-  | { readonly action: 'stamp'; readonly target: UpgradeTarget };
+  | {
+      readonly action: 'stamp';
+      readonly target: UpgradeTarget;
+      /**
+       * Forget every current revision first, those the migrations lack included, as Alembic's
+       * `stamp --purge`: the way out for a database at a revision whose file is gone. @default false
+       */
+      readonly purge?: boolean;
+    };
 
 export interface RunReport {
   readonly runId: string;
@@ -54,6 +64,8 @@ export interface RunReport {
    * (Step Functions in a deploy, worker connections with `up`). Absent: none.
    */
   readonly backgroundStarted?: readonly Revision[];
+  /** `stamp --purge`: the revisions forgotten that the migrations lack. Absent: none. */
+  readonly purged?: readonly Revision[];
 }
 
 export async function migrate(
@@ -71,6 +83,8 @@ export async function migrate(
     const state = await history.read(db, probed);
     const planGraph = options.extendGraph ? await options.extendGraph(graph, state) : graph;
     if (intent.action !== 'stamp') assertNotInsideSquash(planGraph, state.heads);
+    const purge = intent.action === 'stamp' && intent.purge === true;
+    if (!purge) assertHeadsKnown(planGraph, state, options.recovery ?? CLI_RECOVERY, stampTargets(intent));
     if (intent.action !== 'stamp' && options.checkDrift !== false) assertNoDrift(planGraph, state);
     const plan = makePlan(planGraph, state.heads, intent);
     if (intent.action !== 'stamp' && options.requireAllowReasons !== false)
@@ -86,8 +100,9 @@ export async function migrate(
       state.format.version,
     );
     if (intent.action === 'stamp') {
+      const purged = purge ? await forgotten(db, history, planGraph, state) : undefined;
       await fingerprint.before();
-      await stamp(db, history, planGraph, plan, runId, options.actor, state.format.version);
+      await stamp(db, history, planGraph, plan, runId, options.actor, state, purged);
       await fingerprint.after({ runId, actor: options.actor, historyFormat: CURRENT_FORMAT });
       return {
         runId,
@@ -97,6 +112,7 @@ export async function migrate(
         steps: [],
         remaining: 0,
         durationMs: Date.now() - started,
+        ...(purged && purged.length > 0 ? { purged: purged.map((record) => record.revision) } : {}),
       };
     }
     if (plan.steps.length === 0) {
@@ -162,7 +178,7 @@ export function makePlan(graph: RevisionGraph, heads: readonly Revision[], inten
     case 'sync':
       return planTo(graph, heads, intent.target);
     case 'stamp':
-      return planStamp(graph, heads, intent.target);
+      return planStamp(graph, heads, intent.target, { purge: intent.purge === true });
   }
 }
 
@@ -245,6 +261,50 @@ function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {
   if (drifted.length > 0) throw new DriftError(drifted);
 }
 
+/**
+ * What `stamp --purge` forgets that the migrations lack: the unknown current revisions and the
+ * unknown ones the log says are applied, each as the log recorded it (a head someone wrote by
+ * hand has no record: it gets a bare one), children before parents.
+ */
+async function forgotten(
+  db: Database,
+  history: History,
+  graph: RevisionGraph,
+  state: HistoryState,
+): Promise<RecordedRevision[]> {
+  const unknown = new Set(unknownHeads(graph, [...state.heads, ...state.checksums.keys()]));
+  if (unknown.size === 0) return [];
+  const records = new Map(
+    (await history.recordedRevisions(db))
+      .filter((record) => unknown.has(record.revision))
+      .map((record) => [record.revision, record]),
+  );
+  const bare = (revision: Revision): RecordedRevision => ({
+    revision,
+    parents: [],
+    message: 'no record in the log',
+    checksum: '',
+    source: '',
+    transactional: true,
+  });
+  return newestFirst([...unknown].sort().map((revision) => records.get(revision) ?? bare(revision)));
+}
+
+/** Records ordered so that none comes after one of its parents: the order a revert would take. */
+function newestFirst(records: readonly RecordedRevision[]): RecordedRevision[] {
+  const ordered: RecordedRevision[] = [];
+  let left = [...records];
+  while (left.length > 0) {
+    const parents = new Set(left.flatMap((record) => record.parents));
+    const tips = left.filter((record) => !parents.has(record.revision));
+    // A cycle cannot come from a log; should one be there, take the rest as they are.
+    const next = tips.length > 0 ? tips : left;
+    ordered.push(...next);
+    left = left.filter((record) => !next.includes(record));
+  }
+  return ordered;
+}
+
 async function stamp(
   db: Database,
   history: History,
@@ -252,42 +312,64 @@ async function stamp(
   plan: Plan,
   runId: string,
   actor: string,
-  historyFormat: number,
+  state: HistoryState,
+  purged?: readonly RecordedRevision[],
 ): Promise<void> {
-  const before = graph.ancestors(plan.from);
+  // A purge starts from what the log says is applied, so rows are written only for what changes.
+  const before = purged
+    ? graph.ancestors([...state.heads, ...state.checksums.keys()].filter((revision) => graph.has(revision)))
+    : graph.ancestors(plan.from);
   const after = graph.ancestors(plan.to);
   const marked = graph.sorted([...after].filter((revision) => !before.has(revision)));
   const unmarked = graph.sorted([...before].filter((revision) => !after.has(revision))).reverse();
-  const note = `stamp ${plan.from.join(',') || 'base'} -> ${plan.to.join(',') || 'base'}`;
-  const row = (revision: Revision, direction: LogDirection, downStep?: RecordedDownStep): LoggedStep => {
+  const note = stampNote(plan, purged);
+  const row = (
+    recorded: RecordedRevision,
+    direction: LogDirection,
+    downStep?: RecordedDownStep,
+  ): LoggedStep => ({
+    entry: { ...recorded, downStep, direction, runId, actor, note },
+    durationMs: 0,
+  });
+  const known = (revision: Revision): RecordedRevision => {
     const migration = graph.get(revision);
     return {
-      entry: {
-        revision,
-        parents: migration.downRevisions,
-        dependsOn: migration.dependsOn,
-        direction,
-        message: migration.message,
-        checksum: migration.checksum,
-        source: migration.source,
-        transactional: migration.transaction,
-        downStep,
-        runId,
-        actor,
-        note,
-      },
-      durationMs: 0,
+      revision,
+      parents: migration.downRevisions,
+      dependsOn: migration.dependsOn,
+      message: migration.message,
+      checksum: migration.checksum,
+      source: migration.source,
+      transactional: migration.transaction,
     };
   };
   const rows = [
-    ...unmarked.map((revision) => row(revision, 'stamp-down')),
+    ...(purged ?? []).map((recorded) => row(recorded, 'stamp-down')),
+    ...unmarked.map((revision) => row(known(revision), 'stamp-down')),
     ...(await Promise.all(
-      marked.map(async (revision) => row(revision, 'stamp-up', await recordDownStep(graph.get(revision)))),
+      marked.map(async (revision) =>
+        row(known(revision), 'stamp-up', await recordDownStep(graph.get(revision))),
+      ),
     )),
   ];
+  const historyFormat = state.format.version;
   // Stamping is also how a user says an interrupted migration is dealt with.
   const upgrade = history.upgradeSql(historyFormat);
   const clear = historyFormat === 0 ? '' : history.clearInProgressSql();
   const log = rows.length > 0 ? history.logSql(rows) : '';
   await db.query(`BEGIN;\n${upgrade}\n${clear}\n${log}\n${history.recordHeadsSql(plan.to)}\nCOMMIT;`);
+}
+
+/** What a stamp asked for, as typed (for the message that says to add --purge); undefined for a run. */
+export function stampTargets(intent: Intent): readonly string[] | undefined {
+  if (intent.action !== 'stamp') return undefined;
+  return typeof intent.target === 'string' ? [intent.target] : intent.target;
+}
+
+/** The note every row of a stamp carries: from where to where, and for a purge, what it forgot. */
+function stampNote(plan: Plan, purged: readonly RecordedRevision[] | undefined): string {
+  const move = `${plan.from.join(',') || 'base'} -> ${plan.to.join(',') || 'base'}`;
+  if (!purged) return `stamp ${move}`;
+  const forgot = purged.length > 0 ? purged.map((record) => record.revision).join(', ') : 'nothing unknown';
+  return `stamp --purge ${move} (purged ${forgot})`;
 }

@@ -13,6 +13,7 @@ import type { Revision } from './migration.ts';
 import { planUpgrade } from './plan.ts';
 import { findDrift } from './runner.ts';
 import { readSchemaDrift, type SchemaDrift } from './schema-fingerprint.ts';
+import { recoveryTarget } from './unknown-revisions.ts';
 
 export interface PendingMigration {
   readonly revision: Revision;
@@ -30,6 +31,11 @@ export interface Status {
   readonly upToDate: boolean;
   /** Current revisions no migration in the folder defines. */
   readonly unknown: readonly Revision[];
+  /**
+   * With unknown revisions: what `stamp --purge` should record to go on from this folder, the
+   * newest revisions of it the log says are applied (empty: base). Absent otherwise.
+   */
+  readonly recoverTo?: readonly Revision[];
   readonly drift: readonly DriftedRevision[];
   readonly inProgress?: InProgress;
   /** Batched data migrations part-way through, with rows done, rate and ETA. */
@@ -67,6 +73,7 @@ export async function readStatus(
     pending,
     upToDate: pending.length === 0 && unknown.length === 0,
     unknown,
+    ...(unknown.length > 0 ? { recoverTo: recoveryTarget(graph, state) } : {}),
     drift: findDrift(graph, state),
     inProgress: state.inProgress,
     ...(await batchesAndBackground(db, history)),

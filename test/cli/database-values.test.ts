@@ -54,7 +54,7 @@ describe('values read from the database, printed', () => {
     );
     const status = await cli('status');
     expectNoControlCharacters(status);
-    expect(status.stdout).toContain(`unknown    ${SHOWN}: applied, but not in this folder`);
+    expect(status.stdout).toContain(`unknown    ${SHOWN}: a revision no file in migrations/ has`);
     expect(status.stdout).toContain(`by ${SHOWN}; check it`);
 
     const current = await cli('current');

@@ -245,6 +245,47 @@ describe('manual invoke', () => {
     );
   });
 
+  it('names the purge for a database at a revision the bundle lacks; stamp with "purge": true recovers', async () => {
+    expect(await invoke({ action: 'up', confirm: true, snapshot: false })).toMatchObject({
+      to: [REV.tenant],
+    });
+    // The older bundle lacks orders and tenant.
+    const up = await aws
+      .handler('v1')({ action: 'up', confirm: true }, lambdaContext())
+      .then(
+        () => new Error('expected the invoke to fail'),
+        (error: Error) => error,
+      );
+    expect(up.message).toContain(
+      `the database is at revision ${REV.tenant} (a revision no file in this function's bundle has; ` +
+        "a deleted migration, or another branch's)",
+    );
+    expect(up.message).toContain(`{"action":"stamp","revision":"${REV.name}","purge":true,"confirm":true}`);
+    const status = await invoke({ action: 'status' }, 'v1');
+    expect(status).toMatchObject({ unknown: [REV.tenant], recoverTo: [REV.name] });
+
+    const notBoolean = await aws
+      .handler('v1')({ action: 'stamp', confirm: true, revision: REV.name, purge: 'yes' }, lambdaContext())
+      .catch((error: Error) => error);
+    expect((notBoolean as Error).message).toContain('"purge" must be true or false');
+    const purged = await invoke({ action: 'stamp', confirm: true, revision: REV.name, purge: true }, 'v1');
+    expect(purged).toMatchObject({
+      action: 'stamp',
+      status: 'stamped',
+      from: [REV.tenant],
+      to: [REV.name],
+      purged: [REV.tenant, REV.orders],
+    });
+    const log = await new History().log(connection.db, 2);
+    expect(log.map((row) => [row.revision, row.direction])).toEqual([
+      [REV.orders, 'stamp-down'],
+      [REV.tenant, 'stamp-down'],
+    ]);
+    expect(log[0]?.note).toBe(
+      `stamp --purge ${REV.tenant} -> ${REV.name} (purged ${REV.tenant}, ${REV.orders})`,
+    );
+  });
+
   it('answers an unknown action with the list of valid ones', async () => {
     const error = await invokeError({ action: 'migrate' });
     expect(error.message).toContain("unknown action 'migrate'");

@@ -9,7 +9,13 @@ export interface CliResult {
 
 export async function runCliCaptured(
   argv: readonly string[],
-  where: { readonly env: NodeJS.ProcessEnv; readonly cwd: string; readonly terminal?: boolean },
+  where: {
+    readonly env: NodeJS.ProcessEnv;
+    readonly cwd: string;
+    readonly terminal?: boolean;
+    /** Answers the CLI's questions as a person at a terminal would; absent: no terminal to ask on. */
+    readonly confirm?: (question: string) => Promise<boolean>;
+  },
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -23,6 +29,7 @@ export async function runCliCaptured(
     },
     env: where.env,
     cwd: where.cwd,
+    ...(where.confirm ? { confirm: where.confirm } : {}),
   });
   return { code, stdout, stderr };
 }

@@ -1,7 +1,10 @@
 /** `rds-migrate up`, `down` and `stamp`: the commands that change the database (or print the SQL they would run). */
 import type { Command } from 'commander';
 import { ALEMBIC_VERSION_TABLE, readAlembicVersion } from '../../engine/alembic-version.ts';
-import { UsageError } from '../../engine/errors.ts';
+import { RdsMigrateError, UsageError } from '../../engine/errors.ts';
+import type { RevisionGraph } from '../../engine/graph.ts';
+import type { Revision } from '../../engine/migration.ts';
+import { planStamp, type UpgradeTarget } from '../../engine/plan.ts';
 import { offlinePlan, renderPlanSql } from '../offline-sql.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
 
@@ -126,42 +129,102 @@ export function registerApply(program: Command, { session }: CommandContext): vo
   example(
     program
       .command('stamp')
-      .description('set the current revision without running any migration')
+      .description('set the current revision(s) without running any migration')
       .argument(
-        '[target]',
-        `${TARGET_FORMS}; a branch-qualified target (billing@head, billing@base) moves that branch only`,
+        '[targets...]',
+        `${TARGET_FORMS}; a branch-qualified target (billing@head, billing@base) moves that branch only; ` +
+          'several: one per branch',
       )
+      .option(
+        '--purge',
+        'forget every current revision first, those no file in the folder has included (a deleted migration, ' +
+          "another branch's), then record the target; the schema is left as it is. Asks first at a terminal",
+      )
+      .option('-y, --yes', 'with --purge: do not ask (what a script or CI passes)')
       .option(
         '--from-alembic [table]',
         `stamp the revision(s) Alembic's version table lists (default ${ALEMBIC_VERSION_TABLE}; <schema>.<table> ` +
           "when Alembic's env.py sets version_table_schema): each must be a migration here, with the same id",
       )
       .option('--json', 'print the report as JSON')
-      .action(
-        async (
-          target: string | undefined,
-          options: { json?: boolean; fromAlembic?: string | true },
-          command: Command,
-        ) => {
-          const s = session(command);
-          if (options.fromAlembic === undefined) {
-            if (target === undefined)
-              throw new UsageError("stamp needs a target (a revision, 'head', 'base'), or --from-alembic");
-            return s.run({ action: 'stamp', target }, options);
-          }
-          if (target !== undefined)
-            throw new UsageError(`stamp takes a target or --from-alembic, not both (got '${target}')`);
-          await stampFromAlembic(
-            s,
-            options.fromAlembic === true ? ALEMBIC_VERSION_TABLE : options.fromAlembic,
-            options,
+      .action(async (targets: string[], options: StampOptions, command: Command) => {
+        const s = session(command);
+        if (options.yes && !options.purge)
+          throw new UsageError('--yes goes with --purge, the stamp that asks');
+        if (options.fromAlembic === undefined) {
+          if (targets.length === 0)
+            throw new UsageError("stamp needs a target (a revision, 'head', 'base'), or --from-alembic");
+          const target = targets.length === 1 ? (targets[0] as string) : targets;
+          if (options.purge) return stampPurge(s, target, options);
+          return s.run({ action: 'stamp', target }, options);
+        }
+        if (targets.length > 0)
+          throw new UsageError(
+            `stamp takes a target or --from-alembic, not both (got '${targets.join(' ')}')`,
           );
-        },
-      ),
+        if (options.purge) throw new UsageError('--purge takes a target, not --from-alembic');
+        await stampFromAlembic(
+          s,
+          options.fromAlembic === true ? ALEMBIC_VERSION_TABLE : options.fromAlembic,
+          options,
+        );
+      }),
     '  $ rds-migrate stamp head   # an existing database whose schema is already there\n  $ rds-migrate stamp base\n' +
       '  $ rds-migrate stamp billing@head   # the billing branch as applied, the others as they are\n' +
+      '  $ rds-migrate stamp --purge 3f2a   # the database is at a revision whose file is gone (deleted, or on\n' +
+      '                                     # another git branch): forget it, record 3f2a…, then rds-migrate up\n' +
+      '  $ rds-migrate stamp --purge 3f2a --yes   # the same without asking (scripts, CI)\n' +
       '  $ rds-migrate stamp --from-alembic # take over from Alembic: stamp what alembic_version lists\n' +
       '  $ rds-migrate stamp --from-alembic app.alembic_version',
+  );
+}
+
+interface StampOptions {
+  json?: boolean;
+  fromAlembic?: string | true;
+  purge?: boolean;
+  yes?: boolean;
+}
+
+/**
+ * `stamp --purge`: says what it will forget and record and asks, unless --yes; without a
+ * terminal to ask on, --yes is required. The run itself recomputes all of it under the lock.
+ */
+async function stampPurge(s: Session, target: UpgradeTarget, options: StampOptions): Promise<void> {
+  if (!options.yes) {
+    const confirm = s.io.confirm;
+    if (!confirm) {
+      throw new UsageError(
+        'stamp --purge rewrites the recorded revisions and there is no terminal to ask on: add --yes ' +
+          '(rds-migrate status shows what the database is at)',
+      );
+    }
+    const graph = await s.graph();
+    const question = await s.withDatabase(async (db, where) => {
+      const state = await s.history.read(db);
+      const plan = planStamp(graph, state.heads, target, { purge: true });
+      return purgeQuestion(graph, state.heads, plan.to, where, s.recovery.migrations);
+    });
+    if (!(await confirm(question)))
+      throw new RdsMigrateError('stamp --purge was not confirmed: nothing was changed');
+  }
+  await s.run({ action: 'stamp', target, purge: true }, options);
+}
+
+/** What a purge will do, as a question: which revisions go (the unknown ones said so), which are recorded. */
+function purgeQuestion(
+  graph: RevisionGraph,
+  heads: readonly Revision[],
+  to: readonly Revision[],
+  where: string,
+  folder: string,
+): string {
+  const forgets = heads.map((revision) =>
+    graph.has(revision) ? revision : `${revision} (no file in ${folder} has it)`,
+  );
+  return (
+    `stamp --purge on ${where}: forget ${forgets.join(', ') || 'nothing (the database is at base)'}, ` +
+    `record ${to.join(', ') || 'base'}; no SQL runs, the schema is left as it is. Go on?`
   );
 }
 

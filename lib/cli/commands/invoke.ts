@@ -14,6 +14,7 @@ interface InvokeOptions {
   json?: boolean;
   snapshot?: boolean;
   snapshotId?: string;
+  purge?: boolean;
 }
 
 export function registerInvoke(program: Command, { session }: CommandContext): void {
@@ -36,6 +37,10 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
       )
       .option('--limit <n>', 'history: how many log rows')
       .option(
+        '--purge',
+        "stamp: forget the current revisions first, those the function's bundle lacks included (as stamp --purge)",
+      )
+      .option(
         '--no-snapshot',
         'up, down: run without the snapshot the function otherwise takes (and waits for) first',
       )
@@ -57,6 +62,7 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
           ...(options.limit ? { limit: Number(options.limit) } : {}),
           ...(options.snapshot === false ? { snapshot: false } : {}),
           ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
+          ...(options.purge ? { purge: true } : {}),
           ...(Object.keys(args).length > 0 ? { args } : {}),
         });
         if (options.json) s.printJson('invoke', answer);
@@ -72,6 +78,8 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
     '  $ rds-migrate invoke status --function-name MyApp-DbMigrationsHandler\n' +
       '  $ rds-migrate invoke down --revision 3f2a --confirm --function-name MyApp-DbMigrationsHandler\n' +
       '      # takes an RDS snapshot first and waits for it; --no-snapshot skips it\n' +
+      '  $ rds-migrate invoke stamp --revision 3f2a --purge --confirm --function-name MyApp-DbMigrationsHandler\n' +
+      '      # the database is at a revision the bundle lacks: forget it, record 3f2a…\n' +
       '  $ rds-migrate invoke pause --revision bf02e0a1b2c3 --confirm --function-name MyApp-DbMigrationsHandler\n' +
       '      # a background migration: stops its execution, keeps its checkpoints\n' +
       '  $ rds-migrate invoke resume --revision bf02e0a1b2c3 --confirm --function-name MyApp-DbMigrationsHandler\n' +

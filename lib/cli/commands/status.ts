@@ -19,7 +19,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
         await s.withDatabase(async (db, target) => {
           const status = await readStatus(db, graph, s.history);
           if (options.json) s.printJson('status', status);
-          else s.print(formatStatus(status, graph, target));
+          else s.print(formatStatus(status, graph, target, s.recovery));
           // Printed first, so the user sees the status; then drift fails the command, as `up` would.
           if (status.drift.length > 0) throw new DriftError(status.drift);
         });
