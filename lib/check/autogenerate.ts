@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { newRevisionId } from '../engine/authoring.ts';
 import { schemaSnapshot } from '../engine/catalog.ts';
+import { counted } from '../engine/counted.ts';
 import type { Database } from '../engine/database.ts';
 import { GraphError, RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
@@ -605,7 +606,7 @@ export function formatAutogenerate(report: AutogenerateReport): string {
   for (const file of report.files) {
     const outside = file.transactional ? '' : ', transaction: false';
     lines.push(
-      `  created ${file.file} (revision ${file.revision}, ${file.role}${outside}, ${file.statements} statements)`,
+      `  created ${file.file} (revision ${file.revision}, ${file.role}${outside}, ${counted(file.statements, 'statement')})`,
     );
   }
   if (report.rewrites.length > 0) lines.push(`rewritten to the safety rules: ${report.rewrites.join(', ')}`);

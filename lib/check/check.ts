@@ -9,6 +9,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { bundleHash } from '../engine/bundle.ts';
+import { counted } from '../engine/counted.ts';
 import { GraphError, MigrationLoadError, RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
@@ -821,8 +822,8 @@ async function wantedSchemaSection(
     kind: 'wanted-schema',
     rule: 'wanted-schema-differs',
     message:
-      `the schema the migrations build at ${heads} differs from ${wanted.label} (${agreement.statements.length} ` +
-      'statement(s) apart): the migrations and the wanted schema changed apart',
+      `the schema the migrations build at ${heads} differs from ${wanted.label} (${counted(agreement.statements.length, 'statement')} ` +
+      'apart): the migrations and the wanted schema changed apart',
     fix:
       'rds-migrate create --autogenerate "<what changed>" writes the migrations that close the difference; ' +
       `or, if the migrations are right, change ${wanted.label} to match them`,
@@ -830,7 +831,7 @@ async function wantedSchemaSection(
   });
   return {
     status: 'problems',
-    summary: `${wanted.label} differs from the schema of ${heads}: ${agreement.statements.length} statement(s)`,
+    summary: `${wanted.label} differs from the schema of ${heads}: ${counted(agreement.statements.length, 'statement')}`,
   };
 }
 

@@ -3,6 +3,8 @@
  * differs from the schema its recorded revision implies (the migrations up to that revision,
  * run on a shadow database of the same server), as the SQL that would bring it back.
  */
+
+import { counted } from '../engine/counted.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { History } from '../engine/history.ts';
@@ -26,8 +28,8 @@ export class SchemaDiffersError extends RdsMigrateError {
   override readonly name = 'SchemaDiffersError';
   constructor(readonly diff: DatabaseDiff) {
     super(
-      `${diff.target} differs from the schema of ${diff.current.join(', ') || 'base'} by ${diff.statements.length} ` +
-        'statement(s): run the SQL above to bring it back, or put the change in a migration ' +
+      `${diff.target} differs from the schema of ${diff.current.join(', ') || 'base'} by ${counted(diff.statements.length, 'statement')}: ` +
+        'run the SQL above to bring it back, or put the change in a migration ' +
         '(rds-migrate create --autogenerate) and stamp it',
     );
   }

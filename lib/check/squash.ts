@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { basename, join, relative } from 'node:path';
 import type { Node } from 'libpg-query';
 import { schemaSnapshot } from '../engine/catalog.ts';
+import { counted } from '../engine/counted.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import type { History } from '../engine/history.ts';
@@ -283,7 +284,7 @@ function dataRefusal(
   const before = first > 0 ? range[first - 1] : undefined;
   const listed = changes.map((change) => `${change.source} (${change.revision}): ${change.what}`).join('; ');
   return new SquashRefused(
-    `${changes.length} migration(s) of the range change data, which a squash into a schema cannot carry: ${listed}. ` +
+    `${counted(changes.length, 'migration')} of the range change data, which a squash into a schema cannot carry: ${listed}. ` +
       'A fresh database built from the squash would not have those rows. If they only changed rows that ' +
       'existed when they ran (a backfill; a fresh database has none), squash anyway with --drop-data. If a ' +
       'fresh database needs the data (seeds, lookup rows), ' +

@@ -8,6 +8,7 @@
 
 import { describeProgress } from '../engine/background-gate.ts';
 import type { BackgroundProgress } from '../engine/background-runs.ts';
+import { counted } from '../engine/counted.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { LogRow } from '../engine/history.ts';
 import { CURRENT_FORMAT } from '../engine/history-format.ts';
@@ -166,7 +167,9 @@ export function formatRun(run: RunReport): string {
   });
   if (report.resumed) lines.unshift(`resumed ${report.resumed}, which an earlier run left half-done`);
   if (report.status === 'stopped') {
-    lines.push(`stopped at the deadline with ${report.remaining} migration(s) to go; run again to continue`);
+    lines.push(
+      `stopped at the deadline with ${counted(report.remaining, 'migration')} to go; run again to continue`,
+    );
   }
   const units = new Set(report.steps.map((step) => step.unit)).size;
   lines.push(

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { counted } from './counted.ts';
 import { GraphError, UsageError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
 import { BASE, type Revision } from './migration.ts';
@@ -68,7 +69,7 @@ export async function createMerge(graph: RevisionGraph, options: MergeOptions): 
   if (new Set(parents).size < 2) {
     throw new GraphError(
       'multiple-heads',
-      `a merge needs two or more revisions to join; the folder has ${graph.heads.length} head(s) (${graph.heads.join(', ') || 'none'})`,
+      `a merge needs two or more revisions to join; the folder has ${counted(graph.heads.length, 'head')} (${graph.heads.join(', ') || 'none'})`,
       parents,
     );
   }

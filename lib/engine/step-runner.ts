@@ -6,6 +6,7 @@
 import { batchPlanOf } from './background-plan.ts';
 import { BackgroundRuns } from './background-runs.ts';
 import { createContext, DeadlineReached } from './context.ts';
+import { counted } from './counted.ts';
 import type { Database } from './database.ts';
 import { ConnectionLostError, describeError, isConnectionLoss, RdsMigrateError } from './errors.ts';
 import type { History } from './history.ts';
@@ -186,7 +187,7 @@ async function runStatements(
     if (progress && index < progress.done) continue;
     if (index > 0 && context.deadline !== undefined && Date.now() >= context.deadline) {
       throw new DeadlineReached(
-        `${during} stopped at the deadline after ${index} of ${statements.length} statements`,
+        `${during} stopped at the deadline after ${index} of ${counted(statements.length, 'statement')}`,
       );
     }
     if (!progress) {

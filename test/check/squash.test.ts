@@ -181,7 +181,7 @@ describe('rds-migrate squash', () => {
     const refused = await cli('squash', 'aaaa00000004');
     expect(refused.code).toBe(EXIT.failed);
     expect(refused.stderr).toContain(
-      '1 migration(s) of the range change data, which a squash into a schema cannot carry: 0003_orders.sql (aaaa00000003): UPDATE',
+      '1 migration of the range change data, which a squash into a schema cannot carry: 0003_orders.sql (aaaa00000003): UPDATE',
     );
     expect(refused.stderr).toContain('squash up to aaaa00000002, the revision before the first of them');
     expect(await readdir(join(project, 'migrations'))).toHaveLength(5);

@@ -56,7 +56,7 @@ describe('rds-migrate diff', () => {
     ]) {
       expect(result.stdout).toContain(statement);
     }
-    expect(result.stderr).toContain('differs from the schema of 9a3c4d5e6f7b by 4 statement(s)');
+    expect(result.stderr).toContain('differs from the schema of 9a3c4d5e6f7b by 4 statements');
 
     // The printed SQL, run as it is (psql -f would), brings it back.
     await connection.db.query(result.stdout);

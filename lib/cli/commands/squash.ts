@@ -1,6 +1,7 @@
 /** `rds-migrate squash <rev>`: the migrations from base to a revision as one. */
 import type { Command } from 'commander';
 import { type SquashReport, squashMigrations } from '../../check/squash.ts';
+import { counted } from '../../engine/counted.ts';
 import { SQUASHED_FOLDER } from '../../engine/loader.ts';
 import { type CommandContext, example } from '../session.ts';
 
@@ -66,7 +67,7 @@ export function registerSquash(program: Command, { io, session }: CommandContext
 function formatSquash(report: SquashReport): string {
   const lines = [
     `${report.dryRun ? 'would write' : 'wrote'} ${report.file} (revision ${report.revision}, replaces ` +
-      `${report.replaces.length}: ${report.statements.up} statements up, ${report.statements.down} down)`,
+      `${report.replaces.length}: ${counted(report.statements.up, 'statement')} up, ${report.statements.down} down)`,
     `proved on shadow databases: the same schema as the ${report.replaces.length + 1} migrations (` +
       `${report.proof.schemaObjects} objects), round trip ${report.proof.roundTrip}`,
   ];
