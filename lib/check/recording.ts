@@ -7,13 +7,12 @@
  * (Not to be confused with recorded.ts: the down steps kept in the history.)
  */
 import { pathToFileURL } from 'node:url';
-import { BatchInTransactionError, sqlQuery } from '../engine/context.ts';
+import { BatchInTransactionError, contextLogger, sqlQuery } from '../engine/context.ts';
 import type {
   BatchOptions,
   BatchReport,
   Migration,
   MigrationContext,
-  MigrationLogger,
   Row,
   SqlTag,
 } from '../engine/migration.ts';
@@ -75,12 +74,12 @@ function recordingContext(
   note: (text: string) => void,
 ): MigrationContext {
   const sql = recordingTag(statement);
-  const log: MigrationLogger = {
+  const log = contextLogger({
     info: (message, details) =>
       note(`ctx.log.info: ${message}${details ? ` ${JSON.stringify(details)}` : ''}`),
     warn: (message, details) =>
       note(`ctx.log.warn: ${message}${details ? ` ${JSON.stringify(details)}` : ''}`),
-  };
+  });
   return {
     sql,
     args,

@@ -4,6 +4,7 @@
  * The table, key, batch size and the per-batch `run` are all a runner needs to split the key
  * into ranges and walk each one, wherever that happens (a Step Functions task, `up` locally).
  */
+import { contextLogger } from './context.ts';
 import { RdsMigrateError } from './errors.ts';
 import type { BatchOptions, Migration, MigrationContext, Row, SqlTag } from './migration.ts';
 
@@ -50,7 +51,7 @@ export async function batchPlanOf(
   const ctx: MigrationContext = {
     sql,
     args,
-    log: { info: () => undefined, warn: () => undefined },
+    log: contextLogger({ info: () => undefined, warn: () => undefined }),
     batch: async (options) => {
       recorded = options as BatchOptions;
       throw new PlanningStop();

@@ -8,6 +8,7 @@ import { RdsMigrateError } from './errors.ts';
 import type {
   BatchOptions,
   BatchReport,
+  ContextLogger,
   MigrationContext,
   MigrationLogger,
   Revision,
@@ -66,11 +67,19 @@ export function createContext(options: ContextOptions): MigrationContext {
 }
 
 /** The migration's logger: every line says which migration wrote it. */
-function logOf(revision: Revision, log: MigrationLogger): MigrationLogger {
-  return {
+function logOf(revision: Revision, log: MigrationLogger): ContextLogger {
+  return contextLogger({
     info: (message, details) => log.info(message, { revision, ...details }),
     warn: (message, details) => log.warn(message, { revision, ...details }),
-  };
+  });
+}
+
+/** `log` as `ctx.log`: callable for an info line, with `info` and `warn` beside. */
+export function contextLogger(log: MigrationLogger): ContextLogger {
+  return Object.assign((message: string, details?: Record<string, unknown>) => log.info(message, details), {
+    info: (message: string, details?: Record<string, unknown>) => log.info(message, details),
+    warn: (message: string, details?: Record<string, unknown>) => log.warn(message, details),
+  });
 }
 
 /** Rows, rate and ETA of a batch walk, for the logs. */

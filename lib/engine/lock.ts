@@ -12,6 +12,13 @@ const LOCK_CLASS = 0x52444d;
 
 export const DEFAULT_LOCK_WAIT_MS = 60_000;
 
+/** Which lock, how long to wait for it, and who hears that the wait began (and who holds it). */
+export interface LockRequest {
+  readonly name: string;
+  readonly waitMs: number;
+  readonly onWait?: (holder: string | undefined) => void;
+}
+
 export async function withLock<T>(
   db: Database,
   name: string,
@@ -25,16 +32,16 @@ export async function withLock<T>(
 /**
  * `withLock`, and a read the body needs first: `read` is the select list of one row (literal SQL,
  * no parameters). It travels in the lock's round trip when the lock is free; the body gets its row.
+ * `onWait` hears who holds the lock when it is not free, before the wait begins.
  */
 export async function withLockReading<T>(
   db: Database,
-  name: string,
-  waitMs: number,
+  lock: LockRequest,
   read: string,
   body: (row: Record<string, unknown> | undefined) => Promise<T>,
 ): Promise<T> {
-  const row = await acquire(db, name, waitMs, read);
-  return holding(db, name, () => body(row));
+  const row = await acquire(db, lock.name, lock.waitMs, read, lock.onWait);
+  return holding(db, lock.name, () => body(row));
 }
 
 /** Runs `body` with the lock held, and releases it whatever happens. */
@@ -51,6 +58,7 @@ async function acquire(
   name: string,
   waitMs: number,
   read: string | undefined,
+  onWait?: (holder: string | undefined) => void,
 ): Promise<Record<string, unknown> | undefined> {
   // Usually free: one round trip. Otherwise wait, bounded by lock_timeout.
   if (read) {
@@ -63,6 +71,7 @@ async function acquire(
     );
     if (free.rows[0]?.locked) return undefined;
   }
+  onWait?.(await describeHolder(db, name));
   const started = Date.now();
   await db.query(`SET lock_timeout = '${Math.max(1, Math.floor(waitMs))}ms'`);
   try {

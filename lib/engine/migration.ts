@@ -36,6 +36,11 @@ export interface MigrationLogger {
   warn(message: string, details?: Record<string, unknown>): void;
 }
 
+/** `ctx.log`: a logger that is also a function, `ctx.log('…')` being `ctx.log.info('…')`. */
+export interface ContextLogger extends MigrationLogger {
+  (message: string, details?: Record<string, unknown>): void;
+}
+
 /** Options of the keyset batch helper for data migrations. */
 export interface BatchOptions<K = unknown> {
   /** Table to walk, optionally schema-qualified (`public.products`). */
@@ -64,7 +69,8 @@ export interface MigrationContext {
   readonly sql: SqlTag;
   /** Context arguments (`-x key=value`), the same for every migration of a run. */
   readonly args: Readonly<Record<string, string>>;
-  readonly log: MigrationLogger;
+  /** `ctx.log('…')` or `ctx.log.info('…')`, and `ctx.log.warn('…')`: lines that name the migration. */
+  readonly log: ContextLogger;
   /** Walks `table` by key in batches, one transaction per batch, with progress logs. */
   batch<K = unknown>(options: BatchOptions<K>): Promise<BatchReport>;
 }

@@ -76,8 +76,14 @@ export async function migrate(
 ): Promise<RunReport> {
   const history = options.history ?? new History();
   const started = Date.now();
-  const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
-  return withLockReading(db, history.lockName, lockWaitMs, history.probeSql(), async (probed) => {
+  const waitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+  const onWait = (holder: string | undefined) =>
+    options.log?.warn(
+      `another run holds the migration lock; waiting up to ${Math.round(waitMs / 1000)} s for it to finish`,
+      { holder: holder ?? 'unknown' },
+    );
+  const lock = { name: history.lockName, waitMs, onWait };
+  return withLockReading(db, lock, history.probeSql(), async (probed) => {
     // The history schema is created in the plan's first transaction, so a failed first run
     // leaves no trace; a run with nothing to do creates nothing.
     const state = await history.read(db, probed);

@@ -246,7 +246,8 @@ describe('migrate', () => {
     expect(await heads()).toEqual([]);
   });
 
-  it('gives code migrations the context arguments and a parameterised sql tag', async () => {
+  it('gives code migrations the context arguments, a parameterised sql tag and a callable log', async () => {
+    const logged: string[] = [];
     const graph = RevisionGraph.from([
       sqlMigration('tbl001', 'CREATE TABLE settings (name text PRIMARY KEY, value text)', {
         down: 'DROP TABLE settings',
@@ -255,6 +256,8 @@ describe('migrate', () => {
         'code01',
         async (ctx) => {
           await ctx.sql`INSERT INTO settings VALUES (${'seeded'}, ${ctx.args.dev_data ?? 'absent'})`;
+          ctx.log('seeded', { rows: 1 });
+          ctx.log.warn('careful');
         },
         async (ctx) => {
           await ctx.sql`DELETE FROM settings WHERE name = ${'seeded'}`;
@@ -266,10 +269,22 @@ describe('migrate', () => {
       connection.db,
       graph,
       { action: 'upgrade', target: 'head' },
-      { ...options, args: { dev_data: "it's true" } },
+      {
+        ...options,
+        args: { dev_data: "it's true" },
+        log: {
+          info: (message, details) => logged.push(`info ${message} ${JSON.stringify(details)}`),
+          warn: (message, details) => logged.push(`warn ${message} ${JSON.stringify(details)}`),
+        },
+      },
     );
     const rows = await connection.db.query<{ value: string }>('SELECT value FROM settings');
     expect(rows.rows).toEqual([{ value: "it's true" }]);
+    // ctx.log is callable (an info line) as well as ctx.log.info; each line names its migration.
+    expect(logged.filter((line) => !line.startsWith('info migrated'))).toEqual([
+      'info seeded {"revision":"code01","rows":1}',
+      'warn careful {"revision":"code01"}',
+    ]);
   });
 
   it('fails a migration that waits on a lock longer than its lock_timeout, when told not to retry', async () => {
@@ -298,14 +313,26 @@ describe('migrate', () => {
     const other = await database.connect('rds-migrate other-runner');
     await other.db.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x52444d, 'rds-migrate:rds_migrate']);
     const graph = RevisionGraph.from(tableChain('aaaa01'));
+    const warnings: string[] = [];
+    const log = {
+      info: () => undefined,
+      warn: (message: string, details?: Record<string, unknown>) => {
+        warnings.push(`${message} ${JSON.stringify(details)}`);
+      },
+    };
     const error = await migrate(
       connection.db,
       graph,
       { action: 'upgrade', target: 'head' },
-      { ...options, lockWaitMs: 300 },
+      { ...options, lockWaitMs: 300, log },
     ).catch((e) => e);
     expect(error).toBeInstanceOf(LockTimeoutError);
     expect(error.message).toContain('other-runner');
+    // Said as the wait began, not only when it ended.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^another run holds the migration lock; waiting up to 0 s .*other-runner, backend pid \d+/,
+    );
   });
 });
 
