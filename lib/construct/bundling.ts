@@ -9,7 +9,7 @@
  * its dependencies through Node's resolution from here.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -217,6 +217,7 @@ export function describeMigrationsAtSynth(
   migrationsDir: string,
   options: { readonly checkSince?: string } = {},
 ): BundleDescription {
+  assertFolder(migrationsDir);
   const since = options.checkSince === undefined ? [] : ['--since', options.checkSince];
   let stdout: string;
   try {
@@ -249,6 +250,27 @@ export function describeMigrationsAtSynth(
     throw new MigrationsCheckError(migrationsDir, problems.join('; ') || 'rds-migrate check failed');
   }
   return { head: report.head, revisions: report.revisions, hash: report.hash };
+}
+
+/**
+ * The folder exists: said in the construct's words (its prop, where a relative path is read
+ * from), not in the CLI's that `check` would use.
+ */
+function assertFolder(migrationsDir: string): void {
+  let folder = false;
+  try {
+    folder = statSync(migrationsDir).isDirectory();
+  } catch {
+    folder = false;
+  }
+  if (folder) return;
+  throw new MigrationsCheckError(
+    migrationsDir,
+    `it is not a folder (a relative migrationsDir is read from where cdk runs, ${process.cwd()}). ` +
+      'Set migrationsDir to the folder that holds your migrations, e.g. ' +
+      "path.join(__dirname, '..', 'migrations'), or create the first migration there with " +
+      'npx rds-migrate create "first migration"',
+  );
 }
 
 /** The fields of `rds-migrate check --static --json` the construct reads. */

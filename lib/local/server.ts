@@ -5,7 +5,15 @@
  */
 import { join, relative } from 'node:path';
 import type pg from 'pg';
-import { type Connection, connect, databaseConfigured, describeTarget } from '../engine/connection.ts';
+import {
+  type Connection,
+  ConnectionError,
+  connect,
+  databaseConfigured,
+  describeTarget,
+} from '../engine/connection.ts';
+import { UsageError } from '../engine/errors.ts';
+import { printable } from '../engine/printable.ts';
 import { startEmbedded } from './embedded.ts';
 
 export interface ServerOptions {
@@ -26,26 +34,87 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** The project folder the embedded server keeps its data in. */
+const EMBEDDED_FOLDER = '.rds-migrate';
+
 /** The embedded server's data folder: `.rds-migrate/pgdata` of the project. */
 export function embeddedDataDir(cwd: string): string {
-  return join(cwd, '.rds-migrate', 'pgdata');
+  return join(cwd, EMBEDDED_FOLDER, 'pgdata');
 }
 
 /** The configured database's connection settings, or undefined when none is (the embedded server). */
 export function configuredDatabase(options: ServerOptions): pg.ClientConfig | undefined {
   const url = options.databaseUrl ?? options.env.DATABASE_URL;
-  if (url) return { connectionString: url };
+  if (url) return { connectionString: checkedUrl(url, urlSource(options)) };
   return databaseConfigured(options.env) ? {} : undefined;
+}
+
+/** Where the configured database came from, as the user set it. */
+function urlSource(options: ServerOptions): string {
+  if (options.databaseUrl !== undefined) return '--database-url';
+  return options.env.DATABASE_URL ? 'DATABASE_URL' : 'the PG* variables';
+}
+
+/** Schemes pg reads as a PostgreSQL connection string. */
+const POSTGRES_SCHEMES = new Set(['postgres:', 'postgresql:', 'socket:']);
+
+/**
+ * `url`, refused unless it is a PostgreSQL URL: pg would take `base` for a host name and
+ * `postgress://` for a socket path, and fail later with a message about something else. The error
+ * shows the scheme only: the rest may hold a password.
+ */
+function checkedUrl(url: string, source: string): string {
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = undefined;
+  }
+  if (scheme && POSTGRES_SCHEMES.has(scheme.toLowerCase())) return url;
+  const found = scheme ? `it starts with '${printable(scheme)}//'` : 'it is not a URL';
+  throw new UsageError(
+    `${source} is not a PostgreSQL URL (${found}): write postgres://user:password@host:5432/database, ` +
+      `or unset it to use the embedded PostgreSQL in ${EMBEDDED_FOLDER}/`,
+  );
+}
+
+/** What to check when a configured database cannot be reached, by what went wrong. */
+function connectHint(message: string, source: string): string {
+  const where = source === 'the PG* variables' ? 'PGHOST and PGPORT' : `the host and port of ${source}`;
+  const unset =
+    source === '--database-url'
+      ? 'leave out --database-url'
+      : `unset ${source === 'DATABASE_URL' ? source : 'them'}`;
+  const instead = `or ${unset} to use the embedded PostgreSQL in ${EMBEDDED_FOLDER}/`;
+  if (/ECONNREFUSED/.test(message))
+    return `nothing accepts connections there: is the server running? Check ${where}, ${instead}`;
+  if (/ENOTFOUND|EAI_AGAIN/.test(message)) return `no such host: check ${where}, ${instead}`;
+  if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|timeout/i.test(message))
+    return `no answer: check ${where}, and that a firewall or security group lets you in`;
+  if (/password authentication failed|28P01|no pg_hba\.conf entry/i.test(message))
+    return `the server refused the user or password: check those of ${source}`;
+  if (/database "[^"]*" does not exist|3D000/.test(message))
+    return `create the database (createdb <name>), or name one that exists in ${source}`;
+  return '';
 }
 
 export async function openServer(options: ServerOptions): Promise<Server> {
   const config = configuredDatabase(options);
   if (config) {
+    const source = urlSource(options);
     const configFor = (database?: string) => (database ? onDatabase(config, database) : config);
     return {
       target: describeTarget(config),
       config: configFor,
-      connect: (database) => connect(configFor(database), 'rds-migrate'),
+      connect: async (database) => {
+        try {
+          return await connect(configFor(database), 'rds-migrate');
+        } catch (error) {
+          if (!(error instanceof ConnectionError)) throw error;
+          const hint = connectHint(error.message, source);
+          throw hint ? new ConnectionError(`${error.message}. ${hint}`) : error;
+        }
+      },
       stop: async () => undefined,
     };
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -420,4 +420,34 @@ describe('the rds-migrate command with no database configured', () => {
     expect(failed.code).toBe(EXIT.failed);
     expect(failed.stderr).toContain("no migration has revision 'ffff9999'");
   }, 60_000);
+});
+
+describe('a database URL that is wrong, as a new user writes one', () => {
+  const at = (env: NodeJS.ProcessEnv, ...argv: string[]) => runCliCaptured(argv, { env, cwd: project });
+
+  it('refuses what is not a PostgreSQL URL, showing the scheme and never the password', async () => {
+    await mkdir(join(project, 'migrations'));
+    const word = await at({ DATABASE_URL: 'base' }, 'status');
+    expect(word.code).toBe(EXIT.usage);
+    expect(word.stderr).toContain('DATABASE_URL is not a PostgreSQL URL (it is not a URL)');
+    expect(word.stderr).toContain('or unset it to use the embedded PostgreSQL in .rds-migrate/');
+    const typo = await at({}, 'status', '--database-url', 'postgress://app:s3cret-pw@localhost/app');
+    expect(typo.code).toBe(EXIT.usage);
+    expect(typo.stderr).toContain("--database-url is not a PostgreSQL URL (it starts with 'postgress://')");
+    expect(typo.stderr).not.toContain('s3cret-pw');
+  });
+
+  it('says what to check when nothing answers, or the host does not exist', async () => {
+    await mkdir(join(project, 'migrations'));
+    const refused = await at({ DATABASE_URL: 'postgres://app:s3cret-pw@127.0.0.1:1/app' }, 'status');
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.stderr).toContain(
+      'nothing accepts connections there: is the server running? Check the host and port of DATABASE_URL, ' +
+        'or unset DATABASE_URL to use the embedded PostgreSQL in .rds-migrate/',
+    );
+    const nowhere = await at({}, 'status', '--database-url', 'postgres://app@no-such-host.invalid/app');
+    expect(nowhere.code).toBe(EXIT.failed);
+    expect(nowhere.stderr).toContain('no such host: check the host and port of --database-url, or leave out');
+    expect(`${refused.stderr}${nowhere.stderr}`).not.toContain('s3cret-pw');
+  });
 });

@@ -1193,6 +1193,15 @@ describe('prop validation', () => {
     return { database, secret: database.secret };
   };
 
+  it('says, in its own words, when migrationsDir is not a folder', () => {
+    const missing = build((stack, vpc) => ({ ...instance(stack, vpc), migrationsDir: 'no-such-migrations' }));
+    expect(missing).toThrow(
+      /^DatabaseMigrations: migrationsDir .*no-such-migrations cannot be deployed: it is not a folder \(a relative migrationsDir is read from where cdk runs, /,
+    );
+    expect(missing).toThrow(/npx rds-migrate create "first migration"/);
+    expect(missing).not.toThrow(/--migrations-dir/);
+  });
+
   it('wants a database or a cluster', () => {
     expect(build(() => ({}))).toThrow('DatabaseMigrations: give database (an RDS instance) or cluster');
   });
