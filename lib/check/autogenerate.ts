@@ -4,6 +4,9 @@
  * the wanted schema, and head's schema by running the migrations; the diff library gives the
  * statements between them, safe-migrations.ts rewrites them to our safety rules, and the down
  * step of each migration is the diff back from the schema it leaves to the one before it.
+ * A table or column that disappears while one of its shape appears is a rename or a drop and an
+ * add: a person decides (rename-decisions.ts) before anything is diffed, and the renames come
+ * first, written as RENAME with a down step that renames back (rename-statements.ts).
  * Before anything is written, the migrations must: apply to head's schema and leave exactly the
  * wanted schema (the diff is then empty); go down step by step to head's schema and up again
  * (the round trip); and pass the linter, but for allow lines that await a person's reason.
@@ -26,6 +29,14 @@ import { lintAll } from './check.ts';
 import { type GeneratedMigrationText, renderMigration, slugOf, withReasons } from './generated-migration.ts';
 import { type PgVersion, versionFromServerNum } from './pg-version.ts';
 import {
+  type AskRename,
+  decideRenames,
+  nameOf,
+  type RenameDecisions,
+  type RenameRequests,
+} from './rename-decisions.ts';
+import { type RenameStatement, renameStatements } from './rename-statements.ts';
+import {
   type DraftRole,
   type DraftStatement,
   type MigrationDraft,
@@ -33,6 +44,8 @@ import {
   planSafeMigrations,
   type ReviewNote,
   type SafeMigrations,
+  type SchemaFacts,
+  withRenamesFirst,
 } from './safe-migrations.ts';
 import {
   differences,
@@ -40,6 +53,8 @@ import {
   enumsOf,
   indexTablesOf,
   inspectSchema,
+  inspectSchemaAfter,
+  namedObjectsOf,
   type SchemaInspection,
   tablesOf,
 } from './schema-diff.ts';
@@ -65,6 +80,16 @@ export interface AutogenerateOptions {
   readonly pgVersion?: PgVersion;
   /** The time in the file names. @default now */
   readonly now?: Date;
+  /**
+   * What the person said of tables and columns that disappear while others appear:
+   * `old=new` pairs that are renames (`--rename`) or a drop and an add (`--drop-add`). @default none
+   */
+  readonly renames?: RenameRequests;
+  /**
+   * Asks the person about a candidate the requests leave open. Absent (no terminal): such a
+   * candidate refuses the run (`RenameUndecidedError`), before anything is written.
+   */
+  readonly askRename?: AskRename;
 }
 
 export interface GeneratedFile {
@@ -80,6 +105,12 @@ export interface GeneratedFile {
 
 /** Something a person must decide before `check` passes or before `up`. */
 export interface ReviewItem {
+  /**
+   * `allow-line`: an allow line awaits its reason (`up` refuses it until then); `finding`: the
+   * linter's finding, kept with no allow line (a rename: deployed code uses the old name);
+   * `note`: something to look at.
+   */
+  readonly kind: 'allow-line' | 'finding' | 'note';
   readonly file?: string;
   /** The line of the allow comment awaiting a reason, or of the statement. */
   readonly line?: number;
@@ -94,6 +125,12 @@ export interface AutogenerateReport {
   /** The revision the migrations build on (head); null on an empty folder. */
   readonly parent: Revision | null;
   readonly files: readonly GeneratedFile[];
+  /** Tables and columns written as renames (`schema.table`, `schema.table.column`). */
+  readonly renamed: readonly {
+    readonly kind: 'table' | 'column';
+    readonly from: string;
+    readonly to: string;
+  }[];
   readonly review: readonly ReviewItem[];
   /** Our rules that rewrote the diff library's statements (safe-migrations.ts), and the down steps' repairs. */
   readonly rewrites: readonly string[];
@@ -161,21 +198,38 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
     };
     const [wanted, head] = await Promise.all([wantedSchema(), headSchema()]);
     const shadowsMs = performance.now() - started;
-    const forward = await diffSchemas(head, wanted);
+    const decisions = await decideRenames(
+      { head: tablesOf(head), wanted: tablesOf(wanted) },
+      options.renames ?? {},
+      options.askRename,
+    );
+    const renames = renameStatements(decisions.renames, {
+      head: namedObjectsOf(head),
+      wanted: namedObjectsOf(wanted),
+    });
+    // The rest of the change is diffed from head's schema as the renames leave it.
+    const renamed = renames.length === 0 ? head : await renamedSchema(shadow.db, renames, exclude);
+    const forward = await diffSchemas(renamed, wanted);
     const report = (partial: Partial<AutogenerateReport>): AutogenerateReport => ({
       status: 'nothing-to-generate',
       wanted: options.wanted.label,
       parent: parent ?? null,
       files: [],
+      renamed: [],
       review: [],
       rewrites: [],
       verified: [],
       timingsMs: { shadows: Math.round(shadowsMs), generate: 0, verify: 0 },
       ...partial,
     });
-    if (forward.length === 0 || (await differences(head, wanted)).length === 0) return report({});
-    const generator = new Generator(shadow.db, options, parent, head, wanted);
-    const plan = planSafeMigrations(forward, factsOf(head, wanted));
+    if (renames.length === 0 && (forward.length === 0 || (await differences(head, wanted)).length === 0))
+      return report({});
+    const generator = new Generator(shadow.db, options, parent, head, wanted, renamed);
+    const safe = planSafeMigrations(forward, factsOf(renamed, wanted, decisions));
+    const plan = {
+      ...withRenamesFirst(safe, renames.map(renameDraft)),
+      notes: [...dropAddNotes(decisions), ...safe.notes],
+    };
     const generated = await generator.generate(plan);
     const generateMs = performance.now() - started - shadowsMs;
     const verified = await generator.verify(generated);
@@ -183,6 +237,11 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
     return report({
       status: 'written',
       files,
+      renamed: decisions.renames.map((pair) => ({
+        kind: pair.kind,
+        from: pair.kind === 'table' ? pair.from : `${pair.fromTable}.${pair.from}`,
+        to: pair.kind === 'table' ? pair.to : `${pair.toTable}.${pair.to}`,
+      })),
       review: generated.review,
       rewrites: [...plan.rewrites, ...generated.repairs],
       verified,
@@ -209,14 +268,54 @@ function parentOf(graph: RevisionGraph, head: string | undefined): Revision | un
   return graph.singleHead();
 }
 
-function factsOf(head: SchemaInspection, wanted: SchemaInspection) {
+function factsOf(head: SchemaInspection, wanted: SchemaInspection, decisions: RenameDecisions): SchemaFacts {
+  const dropNotes = new Map<string, string>();
+  for (const pair of decisions.dropAdds) {
+    // The diff runs on the renamed schema: a column's DROP names its table's new name.
+    const dropped = pair.kind === 'table' ? pair.from : `${pair.toTable}.${pair.from}`;
+    dropNotes.set(
+      dropped,
+      `Not a rename of ${nameOf(pair, 'from')} to ${nameOf(pair, 'to')}, as decided: this DROP loses its data.`,
+    );
+  }
   return {
     enumsBefore: enumsOf(head),
     enumsAfter: enumsOf(wanted),
-    tablesBefore: tablesOf(head),
-    tablesAfter: tablesOf(wanted),
     indexTablesBefore: indexTablesOf(head),
+    dropNotes,
   };
+}
+
+/** Head's schema as `renames` leave it, read on its shadow database without leaving it renamed. */
+async function renamedSchema(
+  db: Database,
+  renames: readonly RenameStatement[],
+  exclude: { readonly excludeSchemas: readonly string[] },
+): Promise<SchemaInspection> {
+  const statements = renames.map((rename) => rename.sql);
+  try {
+    return await inspectSchemaAfter(db, statements, exclude);
+  } catch (error) {
+    if (error instanceof RdsMigrateError) throw error;
+    throw new AutogenerateError(
+      `the renames fail on head\u2019s schema: ${(error as Error).message}\n  ${statements.join('\n  ')}\n` +
+        'nothing was written; write this change by hand (rds-migrate create), and report the case',
+    );
+  }
+}
+
+function renameDraft(rename: RenameStatement): DraftStatement {
+  return { sql: rename.sql, notes: rename.notes, awaiting: [], undo: rename.undo, kept: rename.kept };
+}
+
+/** The candidates a person confirmed as a drop and an add, for the review list. */
+function dropAddNotes(decisions: RenameDecisions): ReviewNote[] {
+  return decisions.dropAdds.map((pair) => ({
+    kind: 'not-a-rename',
+    message:
+      `${nameOf(pair, 'from')} is dropped and ${nameOf(pair, 'to')} ${pair.kind === 'table' ? 'created' : 'added'}, ` +
+      `as decided (not a rename): the data of ${nameOf(pair, 'from')} is lost once the drop runs`,
+  }));
 }
 
 interface GeneratedMigration {
@@ -251,6 +350,8 @@ class Generator {
     private readonly parent: Revision | undefined,
     private readonly head: SchemaInspection,
     private readonly wanted: SchemaInspection,
+    /** Head's schema as the decided renames leave it (head's when there are none). */
+    private readonly renamedHead: SchemaInspection,
   ) {
     const graph = options.graph;
     this.base = parent ? graph.sorted(graph.ancestors([parent])).map((revision) => graph.get(revision)) : [];
@@ -261,10 +362,22 @@ class Generator {
     const inspections: SchemaInspection[] = [this.head];
     const snapshots: string[][] = [await this.snapshot()];
     const applied: GeneratedMigration[] = [];
+    // Before a migration that renames: the schema its renames alone leave, which its down step
+    // goes back to by the diff before renaming back (the diff would drop and add instead).
+    const renamedBefore = new Map<number, SchemaInspection>();
     let parent = this.parent;
-    for (const draft of plan.drafts) {
+    for (const [index, draft] of plan.drafts.entries()) {
       const revision = newRevisionId();
       const message = `${this.options.message}${MESSAGE_SUFFIX[draft.role]}`;
+      const renames = draft.statements.flatMap((statement) => (statement.undo ? [statement.sql] : []));
+      if (renames.length > 0) {
+        renamedBefore.set(
+          index,
+          index === 0
+            ? this.renamedHead
+            : await inspectSchemaAfter(this.db, renames, { excludeSchemas: [this.options.history.schema] }),
+        );
+      }
       const pending = this.build({ draft, revision, parent, message }, draft.statements, undefined);
       await this.run(pending, { action: 'upgrade', target: revision }, [...applied, pending], 'up');
       applied.push(pending);
@@ -284,7 +397,10 @@ class Generator {
     for (const [index, pending] of applied.entries()) {
       const down = await diffSchemas(
         inspections[index + 1] as SchemaInspection,
-        inspections[index] as SchemaInspection,
+        renamedBefore.get(index) ?? (inspections[index] as SchemaInspection),
+      );
+      const renamedBack = pending.draft.statements.flatMap((statement) =>
+        statement.undo ? [statement.undo] : [],
       );
       const diffBack = down.map((sql) => downStatement(sql, pending.draft));
       // Unless the diff back builds it already (it does when the adopting changed a column too).
@@ -298,6 +414,7 @@ class Generator {
         ...diffBack.filter((sql) => !constraintOf(sql).some((name) => restored.has(name))),
         ...rebuilt,
         ...unvalidated,
+        ...renamedBack.reverse(),
       ];
       withDowns.push(this.build(pending, pending.draft.statements, statements));
     }
@@ -318,13 +435,10 @@ class Generator {
     const last = migrations[migrations.length - 1] as GeneratedMigration;
     await this.run(last, { action: 'upgrade', target: last.revision }, migrations, 'up again');
     this.expectSnapshot(await this.snapshot(), snapshots[migrations.length] ?? [], last, 'up again');
-    const awaiting = generated.review.filter((item) => item.rule !== undefined).length;
     return [
       `applied to head's schema they leave the wanted schema (${this.options.wanted.label}): the diff is then empty`,
       `round trip on a shadow database: ${migrations.length} up, ${migrations.length} down, ${migrations.length} up again, schemas matched`,
-      awaiting === 0
-        ? 'lint: clean'
-        : `lint: clean once ${awaiting} allow line${awaiting === 1 ? '' : 's'} get${awaiting === 1 ? 's' : ''} a reason (check fails until then)`,
+      lintLine(generated.review),
     ];
   }
 
@@ -432,7 +546,7 @@ class Generator {
         )
           continue;
         const index = statementAt(migration.upLines, finding.line);
-        if (index === undefined) continue;
+        if (index === undefined || migration.draft.statements[index]?.kept?.includes(finding.rule)) continue;
         awaiting.set(index, (awaiting.get(index) ?? new Set()).add(finding.rule));
         said.set(`${migration.revision} ${index} ${finding.rule}`, finding.message);
       }
@@ -454,6 +568,7 @@ class Generator {
           const allowLine = line - statement.awaiting.length + position;
           const message = said.get(`${migration.revision} ${index} ${rule}`) ?? statement.notes.join(' ');
           review.push({
+            kind: 'allow-line',
             file,
             line: allowLine,
             rule,
@@ -462,12 +577,20 @@ class Generator {
         });
       });
     }
-    for (const problem of left.filter((each) =>
-      marked.some((migration) => migration.revision === each.revision),
-    )) {
-      review.push({ file: problem.file, line: problem.line, rule: problem.rule, message: problem.message });
+    for (const problem of left) {
+      const migration = marked.find((each) => each.revision === problem.revision);
+      if (!migration) continue;
+      const index = problem.line === undefined ? undefined : statementAt(migration.upLines, problem.line);
+      const kept = index !== undefined && migration.draft.statements[index]?.kept?.includes(problem.rule);
+      review.push({
+        kind: 'finding',
+        file: problem.file,
+        line: problem.line,
+        rule: problem.rule,
+        message: kept ? `${problem.message}; ${KEPT_FINDING}` : problem.message,
+      });
     }
-    review.push(...notes.map((note) => ({ message: note.message })));
+    review.push(...notes.map((note) => ({ kind: 'note' as const, message: note.message })));
     return { migrations: marked, review, snapshots };
   }
 
@@ -494,6 +617,26 @@ class Generator {
     const result = await this.db.query<{ server_version_num: string }>('SHOW server_version_num');
     return versionFromServerNum(result.rows[0]?.server_version_num ?? '');
   }
+}
+
+/** What a person does about a rename's finding: the rename is right, deployed code is the question. */
+const KEPT_FINDING =
+  'a rename keeps the data, so it has no allow line; check reports this until a person decides: deploy code ' +
+  'that uses the new name first (rds-migrate check explains the steps), or write an allow line with the reason';
+
+/** The lint line of `verified`: what is left for a person, by kind. */
+function lintLine(review: readonly ReviewItem[]): string {
+  const awaiting = review.filter((item) => item.kind === 'allow-line').length;
+  const kept = review.filter((item) => item.kind === 'finding');
+  if (awaiting === 0 && kept.length === 0) return 'lint: clean';
+  const parts = [];
+  if (awaiting > 0)
+    parts.push(`once ${counted(awaiting, 'allow line')} get${awaiting === 1 ? 's' : ''} a reason`);
+  if (kept.length > 0) {
+    const rules = [...new Set(kept.map((item) => item.rule))].join(', ');
+    parts.push(`but for ${counted(kept.length, 'finding')} left for a person to decide: ${rules}`);
+  }
+  return `lint: clean ${parts.join(', ')} (check fails until then)`;
 }
 
 function statementAt(upLines: readonly number[], line: number): number | undefined {
@@ -608,6 +751,11 @@ export function formatAutogenerate(report: AutogenerateReport): string {
     lines.push(
       `  created ${file.file} (revision ${file.revision}, ${file.role}${outside}, ${counted(file.statements, 'statement')})`,
     );
+  }
+  if (report.renamed.length > 0) {
+    const short = (name: string) => name.replace(/^public\./, '');
+    const renamed = report.renamed.map((each) => `${each.kind} ${short(each.from)} \u2192 ${short(each.to)}`);
+    lines.push(`renamed, not dropped and added (the rows keep their data): ${renamed.join(', ')}`);
   }
   if (report.rewrites.length > 0) lines.push(`rewritten to the safety rules: ${report.rewrites.join(', ')}`);
   lines.push('verified before writing:');

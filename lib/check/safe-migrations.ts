@@ -11,12 +11,12 @@
  * 3. `finish` (`transaction: false`, after both have committed): VALIDATE CONSTRAINT, SET NOT
  *    NULL through a validated CHECK, UNIQUE / PRIMARY KEY ... USING INDEX the concurrent builds,
  *    and after those, foreign keys to the keys they give (NOT VALID, then VALIDATE).
- * A column that disappears while one of the same type appears is a possible rename: it is noted
- * beside the statements, never silently written as a drop and an add. Drops, type changes and
+ * Renames are decided before the diff (rename-decisions.ts) and come first (autogenerate.ts); a
+ * drop a person confirmed is not a rename gets a comment saying so. Drops, type changes and
  * whatever else the linter flags get an allow line awaiting a person's reason (autogenerate.ts).
  */
-import type { InspectedColumn } from './schema-diff.ts';
 
+/** Which generated migration a statement goes to; they run in this order. */
 export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
 
 export interface DraftStatement {
@@ -25,6 +25,10 @@ export interface DraftStatement {
   readonly notes: readonly string[];
   /** Rules the statement needs a person's decision on: an allow line awaiting a reason each. */
   readonly awaiting: readonly string[];
+  /** The statement that undoes it, when the diff back cannot see it (a rename looks like a drop and an add). */
+  readonly undo?: string;
+  /** Rules whose findings on it stay, with no allow line (a rename: deployed code uses the old name). */
+  readonly kept?: readonly string[];
 }
 
 export interface MigrationDraft {
@@ -33,9 +37,9 @@ export interface MigrationDraft {
   readonly statements: readonly DraftStatement[];
 }
 
-/** What the author must look at beside the allow lines: a possible rename, an enum recreated. */
+/** What the author must look at beside the allow lines: a drop that is not a rename, an enum recreated. */
 export interface ReviewNote {
-  readonly kind: 'possible-rename' | 'enum-value-removed';
+  readonly kind: 'not-a-rename' | 'enum-value-removed';
   readonly message: string;
 }
 
@@ -57,7 +61,6 @@ export type Rewrite =
   | 'redundant-drops-left-out'
   | 'new-table-constraint-checked-at-once'
   | 'function-bodies-setting-local'
-  | 'possible-rename-noted'
   | 'foreign-key-after-its-key'
   | 'enum-values-committed-first';
 
@@ -66,11 +69,13 @@ export interface SchemaFacts {
   /** `schema.enum` → values in order, before and after. */
   readonly enumsBefore: ReadonlyMap<string, readonly string[]>;
   readonly enumsAfter: ReadonlyMap<string, readonly string[]>;
-  /** `schema.table` → columns, before and after. */
-  readonly tablesBefore: ReadonlyMap<string, readonly InspectedColumn[]>;
-  readonly tablesAfter: ReadonlyMap<string, readonly InspectedColumn[]>;
   /** `schema.index` → `schema.table`, before: which dropped indexes go with a dropped table. */
   readonly indexTablesBefore: ReadonlyMap<string, string>;
+  /**
+   * Comments above the DROP of a table (`schema.table`) or column (`schema.table.column`) that a
+   * person said is not a rename. @default none
+   */
+  readonly dropNotes?: ReadonlyMap<string, string>;
 }
 
 // The library's statement forms this rewrite handles (its own text, see @pgkit/migra changes.js).
@@ -136,9 +141,11 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     }),
   );
   const deferredForeignKeys = new Set<string>();
-  const renames = renameCandidates(facts);
-  for (const rename of renames) notes.push({ kind: 'possible-rename', message: rename.message });
-  const rewrites = new Set<Rewrite>(renames.length > 0 ? ['possible-rename-noted'] : []);
+  const rewrites = new Set<Rewrite>();
+  const dropNote = (key: string) => {
+    const note = facts.dropNotes?.get(key);
+    return note === undefined ? [] : [note];
+  };
   const enumRewrites = enumChanges(facts);
 
   const plain = (sql: string, extra: Partial<DraftStatement> = {}): DraftStatement => ({
@@ -292,21 +299,13 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
 
     const dropColumn = DROP_COLUMN.exec(sql);
     if (dropColumn) {
-      const rename = renames.find(
-        (candidate) =>
-          candidate.kind === 'column' &&
-          candidate.table === plainName(dropColumn[1] as string) &&
-          candidate.from === plainName(dropColumn[2] as string),
-      );
-      schema.push(plain(sql, { notes: rename ? [rename.hint] : [] }));
+      const column = `${plainName(dropColumn[1] as string)}.${plainName(dropColumn[2] as string)}`;
+      schema.push(plain(sql, { notes: dropNote(column) }));
       continue;
     }
     const dropTable = DROP_TABLE.exec(sql);
     if (dropTable) {
-      const rename = renames.find(
-        (candidate) => candidate.kind === 'table' && candidate.from === plainName(dropTable[1] as string),
-      );
-      schema.push(plain(sql, { notes: rename ? [rename.hint] : [] }));
+      schema.push(plain(sql, { notes: dropNote(plainName(dropTable[1] as string)) }));
       continue;
     }
     schema.push(plain(sql));
@@ -476,70 +475,21 @@ function addValueStatements(name: string, before: readonly string[], after: read
   return statements;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Renames: the diff only sees a drop and an add. A column dropped while another of the same
-// type is added to the same table, or a table dropped while one with the same columns is
-// created, may be a rename: the author decides.
-
-interface RenameCandidate {
-  readonly kind: 'column' | 'table';
-  readonly table: string;
-  readonly from: string;
-  readonly to: string;
-  readonly message: string;
-  /** The comment written above the drop. */
-  readonly hint: string;
-}
-
-export function renameCandidates(facts: SchemaFacts): RenameCandidate[] {
-  const candidates: RenameCandidate[] = [];
-  for (const [table, before] of facts.tablesBefore) {
-    const after = facts.tablesAfter.get(table);
-    if (!after) continue;
-    const removed = before.filter((column) => !after.some((other) => other.name === column.name));
-    const added = after.filter((column) => !before.some((other) => other.name === column.name));
-    for (const gone of removed) {
-      const match = added.find((column) => column.type === gone.type);
-      if (!match) continue;
-      candidates.push({
-        kind: 'column',
-        table,
-        from: gone.name,
-        to: match.name,
-        message:
-          `possible rename: ${table}.${gone.name} disappears while ${table}.${match.name} (${match.type}) appears; ` +
-          'written as a drop and an add, which loses the data: if it is a rename, see the rule rename-column',
-        hint:
-          `possible rename of ${gone.name} to ${match.name} (both ${match.type}): a drop and an add lose the data; ` +
-          `to keep it, follow rename-column (rds-migrate check explains) instead of this DROP`,
-      });
-    }
-  }
-  const createdTables = [...facts.tablesAfter].filter(([table]) => !facts.tablesBefore.has(table));
-  for (const [table, before] of facts.tablesBefore) {
-    if (facts.tablesAfter.has(table)) continue;
-    const signature = columnsSignature(before);
-    const match = createdTables.find(([, columns]) => columnsSignature(columns) === signature);
-    if (!match) continue;
-    candidates.push({
-      kind: 'table',
-      table,
-      from: table,
-      to: match[0],
-      message:
-        `possible rename: table ${table} disappears while ${match[0]} appears with the same columns; ` +
-        'written as a drop and a create, which loses the data: if it is a rename, see the rule rename-table',
-      hint:
-        `possible rename of ${table} to ${match[0]} (same columns): a drop and a create lose the data; ` +
-        'to keep them, follow rename-table instead of this DROP',
+/**
+ * The plan with `renames` first in its `schema` migration (one is made when it has none): what
+ * follows was diffed from the renamed schema, so it names the new names.
+ */
+export function withRenamesFirst(plan: SafeMigrations, renames: readonly DraftStatement[]): SafeMigrations {
+  if (renames.length === 0) return plan;
+  const drafts = [...plan.drafts];
+  const at = drafts.findIndex((draft) => draft.role === 'schema');
+  const existing = drafts[at];
+  if (existing) drafts[at] = { ...existing, statements: [...renames, ...existing.statements] };
+  else
+    drafts.splice(drafts[0]?.role === 'enum-values' ? 1 : 0, 0, {
+      role: 'schema',
+      transactional: true,
+      statements: renames,
     });
-  }
-  return candidates;
-}
-
-function columnsSignature(columns: readonly InspectedColumn[]): string {
-  return columns
-    .map((column) => `${column.name} ${column.type}`)
-    .sort()
-    .join(', ');
+  return { ...plan, drafts };
 }

@@ -129,6 +129,54 @@ export function tablesOf(inspection: SchemaInspection): ReadonlyMap<string, read
   return tables;
 }
 
+/** A name PostgreSQL may have derived from a table's or column's: a constraint, an index, a sequence. */
+export interface NamedObject {
+  readonly kind: 'constraint' | 'index' | 'sequence';
+  readonly schema: string;
+  readonly name: string;
+  /** The table it is on (a sequence: the table whose column owns it); undefined for none. */
+  readonly table: string | undefined;
+}
+
+/**
+ * The constraints, the indexes that back none (a constraint's index is renamed with it) and the
+ * sequences a column owns (serial; the library does not list identity sequences) of a schema.
+ */
+export function namedObjectsOf(inspection: SchemaInspection): NamedObject[] {
+  const { inspector } = inspection;
+  type Found = { schema: string; name: string; table_name?: string; constraint?: unknown };
+  const all = (objects: object, kind: NamedObject['kind']) =>
+    Object.values(objects).map((found) => ({ kind, found: found as unknown as Found }));
+  return [
+    ...all(inspector.constraints, 'constraint'),
+    ...all(inspector.indexes, 'index').filter(({ found }) => found.constraint === undefined),
+    ...all(inspector.sequences, 'sequence'),
+  ].map(({ kind, found }) => ({
+    kind,
+    schema: found.schema,
+    name: found.name,
+    table: found.table_name ?? undefined,
+  }));
+}
+
+/**
+ * Reads the schema `statements` would leave on `db` without leaving it: they run in a transaction
+ * that is rolled back after the reading (`db` is one session, a shadow database's).
+ */
+export async function inspectSchemaAfter(
+  db: Database,
+  statements: readonly string[],
+  options: { readonly excludeSchemas: readonly string[] },
+): Promise<SchemaInspection> {
+  await db.query('BEGIN');
+  try {
+    for (const statement of statements) await db.query(statement);
+    return await inspectSchema(db, options);
+  } finally {
+    await db.query('ROLLBACK');
+  }
+}
+
 /** The library's text as a migration shows it: no blank padding, one statement, ending in ';'. */
 function tidyStatement(text: string): string {
   const lines = text

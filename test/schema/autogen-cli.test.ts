@@ -27,6 +27,13 @@ afterEach(async () => {
 
 const cli = (...argv: string[]) =>
   runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: project });
+/** The CLI with a person at the terminal who answers each question with `answer`. */
+const cliInTerminal = (answer: (question: string) => boolean, ...argv: string[]) =>
+  runCliCaptured(argv, {
+    env: { DATABASE_URL: database.url },
+    cwd: project,
+    confirm: async (question) => answer(question),
+  });
 const migrationFiles = async () => (await readdir(join(project, 'migrations'))).sort();
 
 async function editSchema(file: string, edit: (text: string) => string): Promise<void> {
@@ -143,6 +150,124 @@ describe('create --autogenerate on the example app', () => {
     expect(result.stderr).toMatch(
       /schema\/030_broken\.sql:2: PostgreSQL refused the wanted schema: \[42601\]/,
     );
+  });
+});
+
+describe('create --autogenerate: a rename, or a drop and an add', () => {
+  const renameName = () =>
+    editSchema('010_users.sql', (text) => text.replace('  name text,', '  full_name text,'));
+
+  it('writes nothing without a terminal or a flag, and names the flags that decide', async () => {
+    await renameName();
+    const before = await migrationFiles();
+    const result = await cli('create', '--autogenerate', 'full name');
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain('nothing was written');
+    expect(result.stderr).toContain('column users.name disappears while users.full_name (text) appears');
+    expect(result.stderr).toContain('--rename users.name=users.full_name');
+    expect(result.stderr).toContain('--drop-add users.name=users.full_name');
+    expect(await migrationFiles()).toEqual(before);
+  });
+
+  it('writes a drop and an add, the drop awaiting its reason, when --drop-add says so', async () => {
+    await renameName();
+    const result = await cli(
+      'create',
+      '--autogenerate',
+      'full name',
+      '--drop-add',
+      'users.name=users.full_name',
+    );
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toMatch(
+      /needs review \(2\):\n {2}migrations\/\d{12}_full_name\.sql:\d+: drop-column: /,
+    );
+    expect(result.stdout).toContain(
+      'users.name is dropped and users.full_name added, as decided (not a rename)',
+    );
+    const [written] = (await migrationFiles()).filter((name) => name.endsWith('_full_name.sql'));
+    const text = await readFile(join(project, 'migrations', written as string), 'utf8');
+    expect(text).toMatch(
+      /-- rds-migrate:allow drop-column\n(?:--.*\n)*alter table "public"\."users" drop column "name";/,
+    );
+    expect(text).toContain('add column "full_name" text');
+  });
+
+  it('asks in a terminal, and writes RENAME when the answer is a rename', async () => {
+    await renameName();
+    const questions: string[] = [];
+    const result = await cliInTerminal(
+      (question) => questions.push(question) > 0,
+      'create',
+      '--autogenerate',
+      'full name',
+    );
+    expect(result.code).toBe(EXIT.ok);
+    expect(questions).toEqual([expect.stringContaining('Is it users.name renamed to users.full_name')]);
+    const [written] = (await migrationFiles()).filter((name) => name.endsWith('_full_name.sql'));
+    const text = await readFile(join(project, 'migrations', written as string), 'utf8');
+    expect(text).toContain('ALTER TABLE "public"."users" RENAME COLUMN "name" TO "full_name";');
+    expect(text).not.toMatch(/drop column|rds-migrate:allow/i);
+  });
+
+  it('keeps the rows of renamed tables and columns through up, and gives them back through down', async () => {
+    expect((await cli('up', '-x', 'dev_data=true')).code).toBe(EXIT.ok);
+    await renameName();
+    await editSchema('020_products.sql', (text) =>
+      text
+        .replace(/products/g, 'items')
+        .replace(/shop_name/g, 'store_name')
+        .replace('idx_items', 'idx_products'),
+    );
+    const created = await cli(
+      'create',
+      '--autogenerate',
+      'items and full names',
+      '--rename',
+      'products=items',
+      '--rename',
+      'products.shop_name=items.store_name',
+      '--rename',
+      'users.name=full_name',
+    );
+    expect(created.code).toBe(EXIT.ok);
+    expect(created.stdout).toContain(
+      'renamed, not dropped and added (the rows keep their data): table products \u2192 items, ' +
+        'column products.shop_name \u2192 items.store_name, column users.name \u2192 users.full_name',
+    );
+    const connection = await database.connect();
+    const rows = (sql: string) => connection.db.query(sql).then((result) => result.rows);
+
+    expect((await cli('up')).code).toBe(EXIT.ok);
+    expect(await rows('SELECT full_name FROM users ORDER BY id')).toEqual([
+      { full_name: 'ada' },
+      { full_name: 'grace' },
+      { full_name: 'edsger' },
+    ]);
+    expect(await rows('SELECT store_name FROM items ORDER BY id')).toEqual([
+      { store_name: 'ada-books' },
+      { store_name: 'grace-goods' },
+    ]);
+    expect((await cli('diff')).code).toBe(EXIT.ok);
+
+    expect((await cli('down')).code).toBe(EXIT.ok);
+    expect(await rows('SELECT name FROM users ORDER BY id')).toEqual([
+      { name: 'ada' },
+      { name: 'grace' },
+      { name: 'edsger' },
+    ]);
+    expect(await rows('SELECT shop_name FROM products ORDER BY id')).toEqual([
+      { shop_name: 'ada-books' },
+      { shop_name: 'grace-goods' },
+    ]);
+  });
+
+  it('documents both flags in --help, with examples', async () => {
+    const help = await cli('create', '--help');
+    expect(help.stdout).toContain('--rename <old=new>');
+    expect(help.stdout).toContain('--drop-add <old=new>');
+    expect(help.stdout).toContain('--rename users.name=users.full_name');
+    expect(help.stdout).toContain('--drop-add users.name=users.full_name');
   });
 });
 

@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import { type AutogenerateReport, autogenerate } from '../../lib/check/autogenerate.ts';
 import { type CheckReport, checkMigrations } from '../../lib/check/check.ts';
 import { withReasons } from '../../lib/check/generated-migration.ts';
+import type { RenameRequests } from '../../lib/check/rename-decisions.ts';
 import { findWantedSchema } from '../../lib/check/wanted-schema.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
@@ -42,8 +43,12 @@ export class AutogenProject {
     await writeFile(join(this.dir, 'schema', '010_schema.sql'), sql);
   }
 
-  /** `create --autogenerate` from `wanted` (default: schema/). */
-  async autogenerate(message: string, wanted?: string): Promise<AutogenerateReport> {
+  /** `create --autogenerate` from `wanted` (default: schema/), with `--rename` / `--drop-add` as `renames` says. */
+  async autogenerate(
+    message: string,
+    wanted?: string,
+    renames?: RenameRequests,
+  ): Promise<AutogenerateReport> {
     const found = await findWantedSchema({ option: wanted, cwd: this.dir });
     if (!found) throw new Error('no wanted schema in the test project');
     const graph = RevisionGraph.from(await loadMigrations(this.migrationsDir));
@@ -56,6 +61,7 @@ export class AutogenProject {
       wanted: found,
       history: new History(),
       actor: 'test',
+      renames,
       // Distinct file names for the steps of one test.
       now: new Date(Date.UTC(2026, 0, 1, 0, (await readdir(this.migrationsDir)).length)),
     });
@@ -92,13 +98,18 @@ export class AutogenProject {
 }
 
 /**
- * Problems of a check that are there by design: an allow line awaiting its reason, and the
- * finding it will silence once it has one.
+ * Problems of a check that are there by design: an allow line awaiting its reason, the finding
+ * it will silence once it has one, and the findings kept with no allow line (`kept`: a rename's).
  */
-export function problemsBesidesAwaitingReasons(report: CheckReport, awaiting: readonly string[]): string[] {
+export function problemsBesidesAwaitingReasons(
+  report: CheckReport,
+  awaiting: readonly string[],
+  kept: readonly string[] = [],
+): string[] {
   return report.problems
     .filter((problem) => {
       if (problem.kind !== 'lint') return true;
+      if (kept.includes(problem.rule)) return false;
       if (problem.rule === 'invalid-allow-comment') return !problem.message.includes('gives no reason');
       return !awaiting.includes(problem.rule);
     })
