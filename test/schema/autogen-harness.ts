@@ -91,6 +91,20 @@ export class AutogenProject {
     return readFile(join(this.dir, file), 'utf8');
   }
 
+  /** The migrations folder's files, name → text. */
+  async migrationFiles(): Promise<Map<string, string>> {
+    const names = await readdir(this.migrationsDir);
+    return new Map(
+      await Promise.all(
+        names.map(async (name) => [name, await readFile(join(this.migrationsDir, name), 'utf8')] as const),
+      ),
+    );
+  }
+
+  async writeMigrations(files: ReadonlyMap<string, string>): Promise<void> {
+    for (const [name, text] of files) await writeFile(join(this.migrationsDir, name), text);
+  }
+
   async remove(): Promise<void> {
     await this.server.stop();
     await rm(this.dir, { recursive: true, force: true });

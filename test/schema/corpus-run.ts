@@ -9,11 +9,28 @@ import type { AutogenerateReport } from '../../lib/check/autogenerate.ts';
 import type { CorpusCase } from '../fixtures/autogen/corpus.ts';
 import { AutogenProject, problemsBesidesAwaitingReasons } from './autogen-harness.ts';
 
+/**
+ * The "before" migrations, generated once per schema in a test file and copied into the next
+ * case that starts from it: the same input gives the same migration (but for its revision id),
+ * and a generation costs seconds.
+ */
+const beforeMigrations = new Map<string, ReadonlyMap<string, string>>();
+
+async function startFrom(project: AutogenProject, before: string): Promise<void> {
+  const generated = beforeMigrations.get(before);
+  if (generated) {
+    await project.writeMigrations(generated);
+    return;
+  }
+  await project.wantSql(before);
+  expect((await project.autogenerate('before')).status).toBe('written');
+  beforeMigrations.set(before, await project.migrationFiles());
+}
+
 export async function runCorpusCase(corpusCase: CorpusCase): Promise<AutogenerateReport> {
   const project = await AutogenProject.create();
   try {
-    await project.wantSql(corpusCase.before);
-    expect((await project.autogenerate('before')).status).toBe('written');
+    await startFrom(project, corpusCase.before);
     await project.wantSql(corpusCase.after);
     const report = await project.autogenerate(corpusCase.name, undefined, { renames: corpusCase.renames });
     expect(report.status).toBe('written');
