@@ -16,6 +16,7 @@ import { History } from '../engine/history.ts';
 import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
+import { CONFIG_FILE, readProjectConfig } from '../local/project-config.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
 import { backgroundProblems } from './background-rules.ts';
 import {
@@ -91,7 +92,11 @@ export interface CheckReport {
   readonly problems: readonly CheckProblem[];
   readonly warnings: readonly string[];
   /** The PostgreSQL major version whose lock and rewrite rules the linter applied, and where it came from. */
-  readonly pgVersion: { readonly version: PgVersion; readonly from: 'option' | 'server' | 'default' };
+  readonly pgVersion: {
+    readonly version: PgVersion;
+    /** `config`: the major rds-migrate.config.json pins ("postgres"). */
+    readonly from: 'option' | 'config' | 'server' | 'default';
+  };
   /** What was linted and round-tripped: the whole folder, or a scope (check --pending, --since). */
   readonly scope?: CheckScope;
   readonly timingsMs: {
@@ -122,7 +127,8 @@ export interface CheckOptions {
   readonly actor?: string;
   /**
    * The PostgreSQL major version whose lock and rewrite rules the linter applies.
-   * @default the configured server's (SHOW server_version_num), or 16 with `static` or when it cannot be read
+   * @default "postgres" of rds-migrate.config.json (the major production runs), else the configured
+   * server's (SHOW server_version_num), else 16 (with `static`, or when it cannot be read)
    */
   readonly pgVersion?: PgVersion;
   /**
@@ -217,7 +223,7 @@ async function checkWithServer(
 ): Promise<CheckReport> {
   const { cwd, fileOf, history, args, loaded, graphResult, graphSection, problems, warnings, timings, lap } =
     state;
-  const pgVersion = await lintVersion(options, opened, warnings);
+  const pgVersion = await lintVersion(options, opened, warnings, (await readProjectConfig(cwd)).postgres);
   const scope = await resolveScope(options, opened, graphResult?.graph, history, cwd, warnings);
   const only = scope && scope.kind !== 'all' ? new Set(scope.revisions) : undefined;
   lap();
@@ -336,6 +342,7 @@ function scopeWords(scope: CheckScope): string {
 
 const VERSION_SOURCES = {
   option: '--pg-version',
+  config: `pinned in ${CONFIG_FILE}`,
   server: 'the server',
   default: 'default; give --pg-version',
 } as const;
@@ -399,25 +406,57 @@ async function tryOpenServer(options: CheckOptions): Promise<OpenedServer> {
   }
 }
 
-/** `--pg-version`, else the configured server's version, else 16 (what `cdk synth` assumes). */
+/**
+ * `--pg-version`, else the major the project pins (so `check --static`, which `cdk synth` runs,
+ * lints with the same rules), else the configured server's version, else 16. The server's major
+ * is compared with the pin, and without a pin with what `--static` would use: a difference is a
+ * warning, since the round trip then ran on rules production does not have.
+ */
 async function lintVersion(
   options: CheckOptions,
   opened: OpenedServer | undefined,
   warnings: string[],
+  pinned: PgVersion | undefined,
 ): Promise<CheckReport['pgVersion']> {
   if (options.pgVersion !== undefined) return { version: options.pgVersion, from: 'option' };
-  if (!opened?.server) return { version: DEFAULT_PG_VERSION, from: 'default' };
+  const server = opened?.server ? await serverMajor(opened.server, warnings) : undefined;
+  if (pinned !== undefined) {
+    if (server !== undefined && server.major !== pinned) {
+      warnings.push(
+        `the server (${server.target}) runs PostgreSQL ${server.major}, and ${CONFIG_FILE} pins ${pinned}: linted with ` +
+          `${pinned}'s lock rules, but the round trip and the drift check ran on ${server.major}, which may ` +
+          `accept what ${pinned} refuses; rds-migrate doctor says how to run ${pinned} here`,
+      );
+    }
+    return { version: pinned, from: 'config' };
+  }
+  if (server === undefined) return { version: DEFAULT_PG_VERSION, from: 'default' };
+  if (server.major !== DEFAULT_PG_VERSION) {
+    warnings.push(
+      `linted with the lock rules of PostgreSQL ${server.major} (the server's), but check --static, which ` +
+        `cdk synth runs, uses ${DEFAULT_PG_VERSION}'s when no major is pinned: pin the major production runs ` +
+        `in ${CONFIG_FILE}, e.g. { "postgres": ${DEFAULT_PG_VERSION} }, so both apply its rules`,
+    );
+  }
+  return { version: server.major, from: 'server' };
+}
+
+/** The server's major, or undefined (with a warning) when it cannot be read. */
+async function serverMajor(
+  server: Server,
+  warnings: string[],
+): Promise<{ major: PgVersion; target: string } | undefined> {
   let connection: Awaited<ReturnType<Server['connect']>> | undefined;
   try {
-    connection = await opened.server.connect();
+    connection = await server.connect();
     const result = await connection.db.query<{ server_version_num: string }>('SHOW server_version_num');
-    return { version: versionFromServerNum(result.rows[0]?.server_version_num ?? ''), from: 'server' };
+    return { major: versionFromServerNum(result.rows[0]?.server_version_num ?? ''), target: server.target };
   } catch (error) {
     warnings.push(
       `could not read the server's version (${(error as Error).message}); linted with the lock rules of ` +
         `PostgreSQL ${DEFAULT_PG_VERSION}: give --pg-version to choose`,
     );
-    return { version: DEFAULT_PG_VERSION, from: 'default' };
+    return undefined;
   } finally {
     await connection?.close();
   }

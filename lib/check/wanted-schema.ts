@@ -11,9 +11,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError, UsageError } from '../engine/errors.ts';
+import { CONFIG_FILE } from '../local/project-config.ts';
 import { drizzleSchemaSql } from './drizzle-schema.ts';
 
-export const CONFIG_FILE = 'rds-migrate.config.json';
+export { CONFIG_FILE } from '../local/project-config.ts';
 export const DEFAULT_SCHEMA_DIR = 'schema';
 const DRIZZLE_PREFIX = 'drizzle:';
 

@@ -114,13 +114,17 @@ export class Session {
     return existsSync(this.migrationsDir) ? this.graph() : RevisionGraph.from([]);
   }
 
-  /** The server (configured, or the embedded one in .rds-migrate/) for `body`; stopped after. */
+  /**
+   * The server (configured, or the embedded one in .rds-migrate/) for `body`; stopped after. What
+   * it warns of (another major than the project pins) goes to stderr first.
+   */
   async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
     const server = await openServer({
       databaseUrl: this.options.databaseUrl,
       env: this.io.env,
       cwd: this.io.cwd,
     });
+    for (const warning of server.warnings) this.io.stderr(`warning: ${warning}\n`);
     try {
       return await body(server);
     } finally {

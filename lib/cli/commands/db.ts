@@ -10,12 +10,15 @@ import type { Command } from 'commander';
 import { describeTarget } from '../../engine/connection.ts';
 import { RdsMigrateError } from '../../engine/errors.ts';
 import {
+  binariesPackage,
   embeddedUrl,
   type RunningEmbedded,
   runningEmbedded,
   startDetached,
   stopEmbedded,
 } from '../../local/embedded.ts';
+import { dataDirMajor, pinMismatch } from '../../local/postgres-major.ts';
+import { readProjectConfig } from '../../local/project-config.ts';
 import { configuredDatabase, embeddedDataDir } from '../../local/server.ts';
 import { type CliIo, type CommandContext, example, type Session } from '../session.ts';
 
@@ -114,18 +117,26 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
   example(
     db
       .command('start')
-      .description('start the embedded PostgreSQL and leave it running until rds-migrate db stop')
+      .description(
+        'start the embedded PostgreSQL and leave it running until rds-migrate db stop; says which major it ' +
+          'runs, and warns when the project pins another ("postgres" in rds-migrate.config.json)',
+      )
       .action(async (_options: unknown, command: Command) => {
         const s = session(command);
         const embedded = embeddedOf(io);
+        const { postgres: pinned } = await readProjectConfig(io.cwd);
         const { server, started } = await startDetached(embedded);
         noteConfigured(s, server);
+        const major = await dataDirMajor(embedded.dataDir);
+        const what = `the embedded PostgreSQL ${major}`;
         s.print(
           started
-            ? `started the embedded PostgreSQL in ${embedded.shown} (pid ${server.pid}, port ${server.port}); ` +
+            ? `started ${what} in ${embedded.shown} (pid ${server.pid}, port ${server.port}); ` +
                 'it runs until rds-migrate db stop'
-            : `the embedded PostgreSQL in ${embedded.shown} is already running (pid ${server.pid}, port ${server.port})`,
+            : `${what} in ${embedded.shown} is already running (pid ${server.pid}, port ${server.port})`,
         );
+        const warning = major && pinMismatch(pinned, major, 'the embedded server', binariesPackage());
+        if (warning) io.stderr(`warning: ${warning}\n`);
         s.print(`url  ${await embeddedUrl(embedded.dataDir, server.port)}`);
         s.print(`log  ${relative(io.cwd, embedded.logFile)}`);
       }),

@@ -10,6 +10,7 @@ import {
 import { ConnectionError } from '../../engine/connection.ts';
 import { RdsMigrateError } from '../../engine/errors.ts';
 import { EmbeddedPostgresError } from '../../local/embedded.ts';
+import { readProjectConfig } from '../../local/project-config.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerDoctor(program: Command, { session }: CommandContext): void {
@@ -17,11 +18,13 @@ export function registerDoctor(program: Command, { session }: CommandContext): v
     program
       .command('doctor')
       .description(
-        'can this database be migrated from here: connection, version, privileges, lock, pending, drift',
+        'can this database be migrated from here: connection, version (and the major rds-migrate.config.json ' +
+          'pins), privileges, lock, pending, drift',
       )
       .option('--json', 'print the checklist as JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
+        const { postgres: pinnedMajor } = await readProjectConfig(s.io.cwd);
         const graph = await s.graph().catch((error: unknown) => {
           if (error instanceof RdsMigrateError) return error;
           throw error;
@@ -43,6 +46,7 @@ export function registerDoctor(program: Command, { session }: CommandContext): v
                 history: s.history,
                 graph,
                 lockWaitMs,
+                pinnedMajor,
               });
             } finally {
               await connection.close();
