@@ -135,7 +135,7 @@ async function fail(
     task.revision,
     'failed',
     ['running'],
-    `execution ${task.execution} gave up: ${cause}`.slice(0, 1000),
+    { lastError: `execution ${task.execution} gave up: ${cause}` },
   );
   runtime.logger.error('background execution gave up', { cause, recorded });
   return { recorded };

@@ -11,11 +11,29 @@
  * went past it), `completed`. Readers treat a state they do not know as not completed.
  */
 import { escapeIdentifier, escapeLiteral } from 'pg';
+import {
+  BackgroundRunBlocked,
+  type BlockingSession,
+  blockersHint,
+  blockingSessions,
+  describeBlockers,
+  type LockedRows,
+} from './background-blockers.ts';
 import type { BatchPlan } from './background-plan.ts';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import { type KeyRange, splitKeyRange } from './key-ranges.ts';
+import { isLockTimeout } from './lock-retry.ts';
 import type { Revision } from './migration.ts';
+import { DEFAULT_TIMEOUTS, intervalMs } from './timeouts.ts';
+
+/** Where a revert marks its run: under a savepoint of the plan's transaction, or in one of its own. */
+const IN_THE_PLAN = {
+  open: 'SAVEPOINT rds_migrate_revert',
+  close: 'RELEASE SAVEPOINT rds_migrate_revert',
+  undo: 'ROLLBACK TO SAVEPOINT rds_migrate_revert',
+} as const;
+const ON_ITS_OWN = { open: 'BEGIN', close: 'COMMIT', undo: 'ROLLBACK' } as const;
 
 export type BackgroundState =
   | 'pending'
@@ -115,11 +133,84 @@ ON CONFLICT (revision) DO UPDATE SET state = EXCLUDED.state, table_name = EXCLUD
   }
 
   /**
-   * SQL that marks a run reverted before its down step: it waits for batches in flight (they hold
-   * the row FOR SHARE), and every later batch sees the state and stops.
+   * Marks the run of `revision` reverted before its down step, if it has one, and waits for its
+   * batches in flight: it locks every checkpoint of the run, which each batch holds while it runs,
+   * and a batch reads the run only once it holds its checkpoint, so no batch commits after this one
+   * but before the down step (range-walk.ts tells why). In the plan's transaction
+   * (`inTransaction`) under a savepoint, else in a transaction of its own. What is not granted
+   * within `lockTimeout` in all changes nothing, and the error names who holds it.
    */
-  revertSql(revision: Revision): string {
-    return `UPDATE ${this.table} SET state = 'reverted', updated_at = clock_timestamp() WHERE revision = ${escapeLiteral(revision)};`;
+  async markReverted(
+    db: Database,
+    revision: Revision,
+    options: { readonly inTransaction: boolean; readonly lockTimeout: string },
+  ): Promise<void> {
+    const scope = options.inTransaction ? IN_THE_PLAN : ON_ITS_OWN;
+    const waitMs = intervalMs(options.lockTimeout) ?? 0;
+    const deadline = waitMs > 0 ? Date.now() + waitMs : undefined;
+    const runRow = { table: this.table, where: `revision = ${escapeLiteral(revision)}` };
+    try {
+      await db.query(
+        `${scope.open}; SET LOCAL lock_timeout = ${escapeLiteral(options.lockTimeout)};
+         UPDATE ${this.table} SET state = 'reverted', updated_at = clock_timestamp() WHERE ${runRow.where};`,
+      );
+      const held = await this.waitForBatches(db, revision, deadline);
+      // Read before letting go: walkers queued behind this revert would take their rows at once.
+      if (held) throw this.revertBlocked(revision, options.lockTimeout, await blockingSessions(db, [held]));
+      await db.query(scope.close);
+    } catch (error) {
+      await db.query(scope.undo).catch(() => undefined);
+      if (error instanceof BackgroundRunBlocked || !isLockTimeout(error)) throw error;
+      // The run's row: no walker queues behind it, so its holder is still there to be seen.
+      throw this.revertBlocked(revision, options.lockTimeout, await blockingSessions(db, [runRow]));
+    }
+  }
+
+  /**
+   * Locks the checkpoints of `revision`'s run one by one, each waiting for the batch that holds
+   * it, until `deadline`: the checkpoint another session still holds then, if any.
+   */
+  private async waitForBatches(
+    db: Database,
+    revision: Revision,
+    deadline: number | undefined,
+  ): Promise<LockedRows | undefined> {
+    const literal = escapeLiteral(revision);
+    const names = await db.query<{ name: string }>(
+      `SELECT c.name FROM ${this.checkpoints} c WHERE c.revision = ${literal}
+         AND EXISTS (SELECT 1 FROM ${this.table} r WHERE r.revision = ${literal}) ORDER BY c.name`,
+    );
+    for (const { name } of names.rows) {
+      const row = {
+        table: this.checkpoints,
+        where: `revision = ${literal} AND name = ${escapeLiteral(name)}`,
+      };
+      const timeout = deadline === undefined ? '0' : `${Math.max(1, deadline - Date.now())}ms`;
+      try {
+        await db.query(
+          `SAVEPOINT rds_migrate_checkpoint; SET LOCAL lock_timeout = ${escapeLiteral(timeout)};
+           SELECT 1 FROM ${row.table} WHERE ${row.where} FOR UPDATE; RELEASE SAVEPOINT rds_migrate_checkpoint;`,
+        );
+      } catch (error) {
+        if (!isLockTimeout(error)) throw error;
+        await db.query('ROLLBACK TO SAVEPOINT rds_migrate_checkpoint');
+        return row;
+      }
+    }
+    return undefined;
+  }
+
+  private revertBlocked(
+    revision: Revision,
+    lockTimeout: string,
+    blockers: readonly BlockingSession[],
+  ): BackgroundRunBlocked {
+    return new BackgroundRunBlocked(
+      `background run ${revision} cannot be marked reverted: held past lock_timeout ${lockTimeout} by ` +
+        `${describeBlockers(blockers)}; the revert changed nothing.`,
+      blockers,
+      `it is not the migration that failed: ${blockersHint(blockers, 'revert again (a stack rollback: continue the rollback)')}.`,
+    );
   }
 
   async exists(db: Database): Promise<boolean> {
@@ -148,8 +239,10 @@ ON CONFLICT (revision) DO UPDATE SET state = EXCLUDED.state, table_name = EXCLUD
   }
 
   /**
-   * Makes `execution` the run's owner if the run is in one of `from`: true when it did. A batch of
-   * the previous owner still in flight commits first (the row lock); its next batch stops.
+   * Makes `execution` the run's owner if the run is in one of `from`: true when it did. Walkers
+   * take no lock on the row, so this never waits for them: a batch of the previous owner still in
+   * flight commits (the new owner's walker of its range waits for its checkpoint), and its next
+   * batch stops.
    */
   async claim(
     db: Database,
@@ -157,34 +250,98 @@ ON CONFLICT (revision) DO UPDATE SET state = EXCLUDED.state, table_name = EXCLUD
     execution: string,
     from: readonly BackgroundState[],
   ): Promise<boolean> {
-    const result = await db.query(
+    const changed = await this.updateRun(
+      db,
+      [revision],
+      `give the background run of ${revision} to ${execution}`,
       `UPDATE ${this.table} SET state = 'running', execution = $2, updated_at = clock_timestamp()
        WHERE revision = $1 AND state = ANY($3::text[])`,
       [revision, execution, [...from]],
     );
-    return (result.rowCount ?? 0) > 0;
+    return changed > 0;
   }
 
-  /** Moves the run to `state` from one of `from`; true when it did. */
+  /**
+   * Moves the run to `state` from one of `from`; true when it did. Walkers take no lock on the
+   * row, so a pause or cancel does not wait for them: it commits at once and every walker stops
+   * before its next batch. Only a session really holding the row (not a batch) can keep it
+   * waiting, and not beyond `lockTimeout`: then nothing changes and the error names the session.
+   */
   async transition(
     db: Database,
     revision: Revision,
     state: BackgroundState,
     from: readonly BackgroundState[],
-    lastError?: string,
+    options: { readonly lastError?: string; readonly lockTimeout?: string } = {},
   ): Promise<boolean> {
-    const result = await db.query(
+    const changed = await this.updateRun(
+      db,
+      [revision],
+      `move the background run of ${revision} to ${state}`,
       `UPDATE ${this.table} SET state = $2, updated_at = clock_timestamp(),
               last_error = coalesce($4, last_error)
        WHERE revision = $1 AND state = ANY($3::text[])`,
-      [revision, state, [...from], lastError ?? null],
+      [revision, state, [...from], options.lastError?.slice(0, 1000) ?? null],
+      options.lockTimeout,
     );
-    return (result.rowCount ?? 0) > 0;
+    return changed > 0;
+  }
+
+  /**
+   * After a revert that failed: the runs of `revisions` whose migration is still applied (the log
+   * says so), running or marked reverted, are paused with `note` saying what happened and what to
+   * do. Their walkers stop before their next batch; resume, or a revert, goes on from there.
+   */
+  async pauseUnreverted(db: Database, revisions: readonly Revision[], note: string): Promise<number> {
+    if (revisions.length === 0) return 0;
+    return this.updateRun(
+      db,
+      revisions,
+      `pause the background runs of ${revisions.join(', ')}`,
+      `UPDATE ${this.table} r SET state = 'paused', last_error = $2, updated_at = clock_timestamp()
+       WHERE r.revision = ANY($1::text[]) AND r.state IN ('running', 'paused', 'reverted')
+         AND (SELECT direction FROM ${escapeIdentifier(this.history.schema)}.log l
+              WHERE l.revision = r.revision ORDER BY l.id DESC LIMIT 1) = 'up'`,
+      [[...revisions], note.slice(0, 1000)],
+    );
+  }
+
+  /** `sql`, an update of run rows, under a lock timeout; how many rows it changed. */
+  private async updateRun(
+    db: Database,
+    revisions: readonly Revision[],
+    what: string,
+    sql: string,
+    values: unknown[],
+    lockTimeout = DEFAULT_TIMEOUTS.lockTimeout,
+  ): Promise<number> {
+    await db.query('BEGIN');
+    try {
+      await db.query(`SET LOCAL lock_timeout = ${escapeLiteral(lockTimeout)}`);
+      const result = await db.query(sql, values);
+      await db.query('COMMIT');
+      return result.rowCount ?? 0;
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      if (!isLockTimeout(error)) throw error;
+      const blockers = await blockingSessions(db, [
+        { table: this.table, where: `revision IN (${revisions.map(escapeLiteral).join(', ')})` },
+      ]);
+      throw new BackgroundRunBlocked(
+        `could not ${what}: a session holds its row, and lock_timeout ${lockTimeout} passed: ` +
+          `${describeBlockers(blockers)}. Nothing changed: the run is as it was.`,
+        blockers,
+        `${blockersHint(blockers, 'try again')}.`,
+      );
+    }
   }
 
   /** Counts a failed batch (the task is retried); the message is kept for status. */
   async recordError(db: Database, revision: Revision, message: string): Promise<void> {
-    await db.query(
+    await this.updateRun(
+      db,
+      [revision],
+      `count an error on the background run of ${revision}`,
       `UPDATE ${this.table} SET errors = errors + 1, last_error = $2, updated_at = clock_timestamp() WHERE revision = $1`,
       [revision, message.slice(0, 1000)],
     );

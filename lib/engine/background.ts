@@ -5,6 +5,7 @@
  * is. Each is safe to repeat: the split is kept once made, a range resumes at its checkpoint,
  * and completion is recorded exactly once.
  */
+import { escapeLiteral } from 'pg';
 import { batchPlanOf } from './background-plan.ts';
 import { BackgroundRuns, type CompleteOutcome, rangeCheckpointName } from './background-runs.ts';
 import type { Database } from './database.ts';
@@ -25,7 +26,25 @@ export interface BackgroundContext {
   readonly log: MigrationLogger;
   /** Epoch ms by which a walk stops between batches. */
   readonly deadline?: number;
+  /**
+   * How long a walker's session may sit idle inside a batch's transaction before the server ends
+   * it, rolling the batch back (a walker that died or hangs mid-batch must not hold its locks).
+   * @default WALKER_IDLE_IN_TRANSACTION_TIMEOUT
+   */
+  readonly idleInTransactionTimeout?: string;
 }
+
+/**
+ * A batch is idle in its transaction only while the migration's own code runs between its
+ * statements: far less than this. A walker stuck longer (a Lambda killed mid-batch) is cut off.
+ */
+export const WALKER_IDLE_IN_TRANSACTION_TIMEOUT = '30s';
+
+/**
+ * TCP keepalives the server sends a walker's session (seconds idle, between probes, probes): a
+ * walker whose host went away without closing its connection is noticed in about a minute.
+ */
+const WALKER_KEEPALIVES = { idle: 30, interval: 10, count: 3 } as const;
 
 /** A background run that cannot go on, with what to do. */
 export class BackgroundRunError extends RdsMigrateError {
@@ -91,7 +110,9 @@ export async function runRange(
   }
   const migration = migrationOf(context.graph, revision);
   const plan = await batchPlanOf(migration, context.args);
-  await context.db.query(sessionTimeouts(migration.timeouts, context.deadline));
+  await context.db.query(
+    `${sessionTimeouts(migration.timeouts, context.deadline)} ${walkerSessionSql(context.idleInTransactionTimeout)}`,
+  );
   const outcome = await walkRange({
     db: context.db,
     runs,
@@ -138,6 +159,15 @@ function migrationOf(graph: RevisionGraph, revision: Revision) {
     throw new BackgroundRunError(`migration ${revision} (${migration.source}) is not a background migration`);
   }
   return migration;
+}
+
+/** What keeps a stuck walker from holding its batch's locks: the idle timeout, TCP keepalives. */
+function walkerSessionSql(idleInTransaction = WALKER_IDLE_IN_TRANSACTION_TIMEOUT): string {
+  return (
+    `SET idle_in_transaction_session_timeout = ${escapeLiteral(idleInTransaction)}; ` +
+    `SET tcp_keepalives_idle = ${WALKER_KEEPALIVES.idle}; SET tcp_keepalives_interval = ${WALKER_KEEPALIVES.interval}; ` +
+    `SET tcp_keepalives_count = ${WALKER_KEEPALIVES.count};`
+  );
 }
 
 /** The walk's lock and statement timeouts: the migration's own, else the defaults; capped near the deadline. */

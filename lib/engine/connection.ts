@@ -22,7 +22,13 @@ export function databaseConfigured(env: NodeJS.ProcessEnv = process.env): boolea
 }
 
 export async function connect(config: pg.ClientConfig, applicationName = 'rds-migrate'): Promise<Connection> {
-  const client = new pg.Client({ application_name: applicationName, ...config });
+  // TCP keepalives from 30 s idle: a session whose server or route went away is noticed, not waited on.
+  const client = new pg.Client({
+    application_name: applicationName,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+    ...config,
+  });
   // An idle client whose server goes away emits 'error'; the next query reports it instead.
   client.on('error', () => undefined);
   try {

@@ -1,12 +1,17 @@
 /**
  * One key range of a background migration, walked batch by batch. Each batch is one transaction
- * that (1) holds the run's row FOR SHARE and checks the run is still this walker's to do,
- * (2) locks the range's checkpoint FOR UPDATE and reads where it stands, (3) takes the next keys
- * after it, (4) runs the migration's batch, (5) moves the checkpoint, and commits all of it at
- * once. So a walker killed mid-batch loses nothing (its transaction rolls back and the range
- * resumes from the checkpoint), two walkers of one range take turns instead of doing a batch
- * twice, and a pause, cancel or revert (which update the run's row) waits for the batches in
- * flight, after which no batch starts.
+ * that (1) locks the range's checkpoint FOR UPDATE and reads where it stands, (2) then reads the
+ * run's row, without a lock, and checks the run is still this walker's to do, (3) takes the next
+ * keys after the checkpoint, (4) runs the migration's batch, (5) moves the checkpoint, and commits
+ * all of it at once. So a walker killed mid-batch loses nothing (its transaction rolls back and
+ * the range resumes from the checkpoint), and two walkers of one range take turns instead of doing
+ * a batch twice.
+ *
+ * Nothing a batch holds conflicts with an update of the run's row, so a pause or cancel never
+ * queues behind walkers: it commits at once and every walker's next batch sees it. A revert also
+ * locks every checkpoint of the run (background-runs.ts markReverted): it waits for the batches in
+ * flight, and a batch that starts after it reads the run only once it holds its checkpoint, so
+ * after the revert commits. One batch per walker at most, either way.
  */
 import { escapeIdentifier } from 'pg';
 import type { BatchPlan } from './background-plan.ts';
@@ -61,12 +66,13 @@ async function oneBatch(walk: RangeWalk): Promise<{ rows: number; done: boolean;
   const { db } = walk;
   await db.query('BEGIN');
   try {
+    // The checkpoint first: the run is read after it, so never before a revert holding it commits.
+    const checkpoint = await lockCheckpoint(walk);
     const stopped = await guard(walk);
     if (stopped) {
       await db.query('ROLLBACK');
       return { rows: 0, done: false, stopped };
     }
-    const checkpoint = await lockCheckpoint(walk);
     if (!checkpoint || checkpoint.completed) {
       await db.query('ROLLBACK');
       return { rows: 0, done: true };
@@ -97,13 +103,17 @@ async function oneBatch(walk: RangeWalk): Promise<{ rows: number; done: boolean;
   }
 }
 
-/** Why no batch may start now, or undefined when the run is still this walker's to do. */
+/**
+ * Why no batch may start now, or undefined when the run is still this walker's to do. A plain
+ * read (a statement of its own, so it sees every commit before it): a lock here would make a
+ * pause queue behind walkers.
+ */
 async function guard(walk: RangeWalk): Promise<string | undefined> {
   const found = await walk.db.query<{ state: string; execution: string | null; direction: string | null }>(
     `SELECT r.state, r.execution,
             (SELECT direction FROM ${escapeIdentifier(walk.runs.history.schema)}.log l
              WHERE l.revision = r.revision ORDER BY l.id DESC LIMIT 1) AS direction
-     FROM ${walk.runs.table} r WHERE r.revision = $1 FOR SHARE OF r`,
+     FROM ${walk.runs.table} r WHERE r.revision = $1`,
     [walk.revision],
   );
   const row = found.rows[0];

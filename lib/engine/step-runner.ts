@@ -97,18 +97,22 @@ export async function runStepWork(
   const timeouts = timeoutSettings(context, migration.timeouts, inTransaction);
   const during = `${step.direction} ${step.revision}`;
   // A down step of any migration (one known only from the history may have been a background
-  // one) marks its background run reverted, if it has one, in the same round trip as its first
-  // statement: the update waits for batches in flight, and every later batch sees it and stops.
-  const revert =
-    step.direction === 'down' ? `\n${new BackgroundRuns(context.history).revertSql(step.revision)}` : '';
+  // one) first marks its background run reverted, if it has one, once its batches in flight end.
+  if (step.direction === 'down') {
+    const lockTimeout = migration.timeouts.lockTimeout ?? context.timeouts.lockTimeout;
+    await new BackgroundRuns(context.history).markReverted(context.db, step.revision, {
+      inTransaction,
+      lockTimeout,
+    });
+  }
   const inline = step.direction === 'up' ? await backgroundUp(context, step, during) : false;
   if (migration.background && step.direction === 'up' && !inline) return;
 
   if (work.kind === 'sql' && inTransaction) {
-    await sendQuery(context.db, sqlStepInTransaction(`${timeouts}${revert}`, work.sql), during);
+    await sendQuery(context.db, sqlStepInTransaction(timeouts, work.sql), during);
     return;
   }
-  await sendQuery(context.db, `${timeouts}${revert}`, 'SET timeouts');
+  await sendQuery(context.db, timeouts, 'SET timeouts');
   if (work.kind === 'sql') {
     const lockRetries = migration.lockRetries ?? context.lockRetries;
     await runStatements({ ...context, lockRetries }, await splitStatements(work.sql), during, progress);

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completeRun, runRange, splitRun } from '../../lib/engine/background.ts';
+import { BackgroundRunBlocked } from '../../lib/engine/background-blockers.ts';
 import { BackgroundGateClosed } from '../../lib/engine/background-gate.ts';
 import { runBackgroundLocally } from '../../lib/engine/background-local.ts';
 import { BackgroundMigrationError, batchPlanOf } from '../../lib/engine/background-plan.ts';
@@ -40,7 +41,8 @@ const expand = sqlMigration(
   { down: 'DROP TABLE items' },
 );
 
-function backfill(parents = ['exp001']): Migration {
+/** A batch of `size` rows that sleeps `sleepMs` in its transaction: walkers then have one in flight. */
+function backfill(parents = ['exp001'], { size = 300, sleepMs = 0 } = {}): Migration {
   return {
     revision: 'bkf001',
     downRevisions: parents,
@@ -53,9 +55,10 @@ function backfill(parents = ['exp001']): Migration {
       run: async (ctx: MigrationContext) => {
         await ctx.batch<string>({
           table: 'items',
-          size: 300,
+          size,
           run: async (ids, sql) => {
             await sql`UPDATE items SET email_lower = lower(email), touched = touched + 1 WHERE id = ANY(${ids}::bigint[])`;
+            if (sleepMs > 0) await sql`SELECT pg_sleep(${sleepMs / 1000})`;
           },
         });
       },
@@ -187,6 +190,193 @@ describe('a background migration', () => {
     expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('reverted');
     expect((await runRange(context, 'bkf001', 0, 'exec-1')).stopped).toMatch(/no longer applied|reverted/);
     expect(await touched()).toEqual([0]);
+  });
+});
+
+/** 4 ranges; walkers on the first 3, 50 rows and 40 ms per batch, so each has a batch in flight. */
+const slowGraph = RevisionGraph.from([expand, backfill(['exp001'], { size: 50, sleepMs: 40 })]);
+
+async function walkersRunning() {
+  await migrate(connection.db, slowGraph, { action: 'upgrade', target: 'bkf001' }, options);
+  const runs = new BackgroundRuns(history);
+  await runs.claim(connection.db, 'bkf001', 'exec-1', ['pending']);
+  await splitRun({ db: connection.db, history, graph: slowGraph, args: {}, log: silent }, 'bkf001', 4);
+  const walkers = await Promise.all([0, 1, 2].map((index) => database.connect(`walker-${index}`)));
+  const walking = Promise.all(
+    walkers.map((walker, index) =>
+      runRange(
+        { db: walker.db, history, graph: slowGraph, args: {}, log: silent },
+        'bkf001',
+        index,
+        'exec-1',
+      ),
+    ),
+  );
+  while ((await batchesCommitted()) < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { runs, walking };
+}
+
+async function batchesCommitted(): Promise<number> {
+  const result = await connection.db.query<{ batches: string }>(
+    "SELECT coalesce(sum(batches), 0) AS batches FROM rds_migrate.checkpoints WHERE revision = 'bkf001'",
+  );
+  return Number(result.rows[0]?.batches);
+}
+
+/** A session that took `locks` in a transaction and sits idle in it, as a walker stuck mid-batch would. */
+async function stuckSession(locks: string): Promise<{ session: Connection; pid: number }> {
+  const session = await database.connect('stuck-session');
+  const pid = (await session.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+  await session.db.query('BEGIN');
+  await session.db.query(locks);
+  return { session, pid };
+}
+
+/** What a batch holds while it runs: its range's checkpoint (here the 4th range's, which no walker walks). */
+const A_BATCH_LOCKS =
+  "SELECT last_key FROM rds_migrate.checkpoints WHERE revision = 'bkf001' AND name LIKE '%#4/4' FOR UPDATE";
+
+/** Every row the checkpoints count was touched once, and no other. */
+async function expectCheckpointsMatchRows(): Promise<void> {
+  const result = await connection.db.query<{ counted: string; once: string; twice: string }>(
+    `SELECT (SELECT coalesce(sum(rows), 0) FROM rds_migrate.checkpoints WHERE revision = 'bkf001') AS counted,
+            (SELECT count(*) FROM items WHERE touched = 1) AS once,
+            (SELECT count(*) FROM items WHERE touched > 1) AS twice`,
+  );
+  const row = result.rows[0];
+  expect(Number(row?.counted)).toBe(Number(row?.once));
+  expect(Number(row?.twice)).toBe(0);
+}
+
+describe('stopping a background run while it walks', () => {
+  it('pauses within one batch per walker, queueing behind no walker nor a session stuck mid-batch', async () => {
+    const { runs, walking } = await walkersRunning();
+    await stuckSession(A_BATCH_LOCKS);
+    const started = Date.now();
+    expect(await runs.transition(connection.db, 'bkf001', 'paused', ['running'])).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // Once the pause committed, a walker may only finish the batch it has in flight.
+    const paused = await batchesCommitted();
+    const outcomes = await walking;
+    expect(outcomes.map((outcome) => outcome.stopped)).toEqual(Array(3).fill('the run is paused'));
+    expect((await batchesCommitted()) - paused).toBeLessThanOrEqual(3);
+    expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('paused');
+    await expectCheckpointsMatchRows();
+  });
+
+  it('fails fast when a session holds the run row, naming it, and changes nothing', async () => {
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'bkf001' }, options);
+    const runs = new BackgroundRuns(history);
+    await runs.claim(connection.db, 'bkf001', 'exec-1', ['pending']);
+    const { pid } = await stuckSession(
+      "SELECT state FROM rds_migrate.background_runs WHERE revision = 'bkf001' FOR SHARE",
+    );
+    const started = Date.now();
+    const error = await runs
+      .transition(connection.db, 'bkf001', 'paused', ['running'], { lockTimeout: '200ms' })
+      .catch((caught: unknown) => caught as Error);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(BackgroundRunBlocked);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `pid ${pid} \\(application 'stuck-session', idle in transaction for \\d+ s: SELECT state FROM rds_migrate\\.background_runs WHERE revision = \\$1 FOR SHARE\\)`,
+      ),
+    );
+    expect((error as Error).message).toMatch(`End session ${pid} (SELECT pg_terminate_backend(${pid}))`);
+    expect((error as Error).message).not.toContain("'bkf001'");
+    expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('running');
+  });
+
+  it('reverts within one batch per walker; a session stuck mid-batch fails the revert fast, named, changing nothing', async () => {
+    const { runs, walking } = await walkersRunning();
+    const { session: stuck, pid } = await stuckSession(A_BATCH_LOCKS);
+    const down = { ...options, timeouts: { lockTimeout: '300ms' } };
+    const started = Date.now();
+    const error = await migrate(
+      connection.db,
+      slowGraph,
+      { action: 'downgrade', target: 'exp001' },
+      down,
+    ).catch((caught: unknown) => caught as Error);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `cannot be marked reverted: .*pid ${pid} \\(application 'stuck-session', idle in transaction`,
+      ),
+    );
+    expect((error as Error).message).toMatch(
+      `it is not the migration that failed: end session ${pid} (SELECT pg_terminate_backend(${pid}))`,
+    );
+    expect((error as Error).message).not.toMatch(/fix the migration/i);
+    expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('running');
+    expect((await history.read(connection.db)).heads).toEqual(['bkf001']);
+
+    await stuck.db.query('ROLLBACK');
+    await migrate(connection.db, slowGraph, { action: 'downgrade', target: 'exp001' }, down);
+    for (const outcome of await walking) expect(outcome.stopped).toMatch(/reverted|no longer applied/);
+    expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('reverted');
+    // The down step ran after the last batch committed: nothing a batch wrote is left, no row twice.
+    const left = await connection.db.query<{ left: string; twice: string }>(
+      `SELECT count(*) FILTER (WHERE email_lower IS NOT NULL) AS left, count(*) FILTER (WHERE touched > 1) AS twice
+       FROM items`,
+    );
+    expect(left.rows[0]).toEqual({ left: '0', twice: '0' });
+  });
+
+  it('cuts off a walker stuck idle in its batch, rolling the batch back and freeing its checkpoint', async () => {
+    let release!: () => void;
+    const stuckInBatch = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let keepalives: unknown;
+    const stuckBackfill: Migration = {
+      ...backfill(),
+      up: {
+        kind: 'code',
+        run: async (ctx: MigrationContext) => {
+          await ctx.batch<string>({
+            table: 'items',
+            size: 300,
+            run: async (ids, sql) => {
+              await sql`UPDATE items SET touched = touched + 1 WHERE id = ANY(${ids}::bigint[])`;
+              keepalives = (await sql<{ tcp_keepalives_idle: string }>`SHOW tcp_keepalives_idle`)[0];
+              await stuckInBatch;
+            },
+          });
+        },
+      },
+    };
+    const stuckGraph = RevisionGraph.from([expand, stuckBackfill]);
+    await migrate(connection.db, stuckGraph, { action: 'upgrade', target: 'bkf001' }, options);
+    await new BackgroundRuns(history).claim(connection.db, 'bkf001', 'exec-1', ['pending']);
+    const context = { db: connection.db, history, graph: stuckGraph, args: {}, log: silent };
+    await splitRun(context, 'bkf001', 1);
+    const walker = await database.connect('stuck-walker');
+    const walking = runRange(
+      { ...context, db: walker.db, idleInTransactionTimeout: '300ms' },
+      'bkf001',
+      0,
+      'exec-1',
+    ).catch((caught: unknown) => caught as Error);
+
+    const gone = async () =>
+      (
+        await connection.db.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'stuck-walker' AND datname = current_database()",
+        )
+      ).rows.length === 0;
+    const started = Date.now();
+    while (!(await gone()) && Date.now() - started < 3000)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await gone()).toBe(true);
+    expect(keepalives).toEqual({ tcp_keepalives_idle: '30' });
+    const free = await connection.db.query(
+      "SELECT 1 FROM rds_migrate.checkpoints WHERE revision = 'bkf001' FOR UPDATE NOWAIT",
+    );
+    expect(free.rows).toHaveLength(1);
+    expect(await touched()).toEqual([0]);
+    release();
+    expect(await walking).toBeInstanceOf(Error);
   });
 });
 
