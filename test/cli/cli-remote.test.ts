@@ -135,6 +135,37 @@ describe('rds-migrate invoke', () => {
     ]);
   });
 
+  it('passes --purge on a stamp, and says what the function forgot', async () => {
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: encode({
+        action: 'stamp',
+        status: 'stamped',
+        from: ['ffff00000009'],
+        to: ['aaaa00000001'],
+        steps: [],
+        remaining: 0,
+        durationMs: 5,
+        purged: ['ffff00000009'],
+      }),
+    });
+    const stamped = await cli(
+      'invoke',
+      'stamp',
+      '--revision',
+      'aaaa00000001',
+      '--purge',
+      '--confirm',
+      '--function-name',
+      'fn',
+    );
+    expect(stamped.stdout).toContain('ffff00000009 -> aaaa00000001 (no SQL ran; purged ffff00000009');
+    const sent = JSON.parse(
+      new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array),
+    );
+    expect(sent).toEqual({ action: 'stamp', revision: 'aaaa00000001', confirm: true, purge: true });
+  });
+
   it("exits 1 with the function's own error message", async () => {
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
