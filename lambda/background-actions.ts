@@ -2,10 +2,11 @@
  * Starting, stopping and steering background runs on Step Functions:
  * - a deploy starts the runs it applied, under execution names derived from the revision and
  *   the request, so a retried poll starts nothing twice;
- * - a revert (a stack rollback, a manual `down`) stops the execution of every run it goes past
- *   before it runs, and the run is marked reverted with the down step;
- * - `pause` marks the run paused (batches in flight finish, no other starts) and stops its
- *   execution; the checkpoints stay;
+ * - a revert (a stack rollback, a manual `down`) pauses every run it goes past and stops its
+ *   execution before it runs, and the run is marked reverted with the down step; a revert that
+ *   fails leaves the run paused, saying why and what to do;
+ * - `pause` marks the run paused (batches in flight finish, no other starts; it waits for no
+ *   walker) and stops its execution; the checkpoints stay;
  * - `resume` starts a new execution of a paused, failed or never started run, or of one whose
  *   execution is over though the run says running: it walks the same ranges from their checkpoints;
  * - `cancel` marks the run cancelled and stops its execution: the gate stays closed for good,
@@ -18,8 +19,9 @@ import {
   type BackgroundState,
 } from '../lib/engine/background-runs.ts';
 import type { Database } from '../lib/engine/database.ts';
-import { UsageError } from '../lib/engine/errors.ts';
+import { isConnectionLoss, MigrationFailed, UsageError } from '../lib/engine/errors.ts';
 import type { Revision } from '../lib/engine/migration.ts';
+import { withoutRowData } from './failure.ts';
 import type { Runtime } from './runtime.ts';
 import { type ExecutionStatus, executionArnOf, executionName } from './step-functions.ts';
 
@@ -100,7 +102,34 @@ async function startRuns(
   return started;
 }
 
-/** Stops the executions of the runs `revisions` before they are reverted. */
+/**
+ * Runs `revert`, a plan that reverts `revisions`, their background runs stopped first (see
+ * stopRunsBeforeRevert). When it fails, a run it did not revert stays paused, with what happened
+ * and what to do: never `running` with its execution stopped.
+ */
+export async function revertingRuns<T>(
+  runtime: Runtime,
+  db: Database,
+  revisions: readonly Revision[],
+  who: string,
+  revert: () => Promise<T>,
+): Promise<T> {
+  await stopRunsBeforeRevert(runtime, db, revisions, who);
+  try {
+    return await revert();
+  } catch (error) {
+    await noteFailedRevert(runtime, db, revisions, who, error);
+    throw error;
+  }
+}
+
+/**
+ * Stops the runs of `revisions` before they are reverted: a running run is paused first (no
+ * walker waits for that, and each stops before its next batch), then its execution is stopped.
+ * A pause that a session's lock keeps from taking effect fails here, naming the session, before
+ * anything is stopped or reverted. The down step then marks the run reverted once the batches in
+ * flight end.
+ */
 export async function stopRunsBeforeRevert(
   runtime: Runtime,
   db: Database,
@@ -108,10 +137,58 @@ export async function stopRunsBeforeRevert(
   who: string,
 ): Promise<void> {
   if (revisions.length === 0) return;
-  for (const run of await new BackgroundRuns(runtime.history).list(db)) {
-    if (!revisions.includes(run.revision) || !isLive(run)) continue;
-    await stopExecution(runtime, run, `reverted by ${who}`);
+  const runs = new BackgroundRuns(runtime.history);
+  for (const run of await runs.list(db)) {
+    if (!revisions.includes(run.revision)) continue;
+    if (run.state === 'running') {
+      await runs.transition(db, run.revision, 'paused', ['running'], {
+        lastError: `paused by ${who} to revert it`,
+      });
+    }
+    if (isLive(run)) await stopExecution(runtime, run, `reverted by ${who}`);
   }
+}
+
+/** Writes on the runs a failed revert left applied that they are paused, why, and what to do. */
+async function noteFailedRevert(
+  runtime: Runtime,
+  db: Database,
+  revisions: readonly Revision[],
+  who: string,
+  error: unknown,
+): Promise<void> {
+  if (revisions.length === 0) return;
+  const note =
+    `the revert by ${who} failed: ${failureText(error)} The migration is still applied and its run is paused: ` +
+    'once that is dealt with, revert again (a stack rollback: continue the rollback), or resume the run.';
+  const runs = new BackgroundRuns(runtime.history);
+  try {
+    // The session may be gone with the failure: then on a new one.
+    await runs.pauseUnreverted(db, revisions, note).catch((failed: unknown) => {
+      if (!isConnectionLoss(failed)) throw failed;
+      return runtime.withDatabase((fresh) => runs.pauseUnreverted(fresh, revisions, note));
+    });
+  } catch (failed) {
+    runtime.logger.warn('could not record the failed revert on its background runs', {
+      revisions,
+      error: (failed as Error).message ?? String(failed),
+    });
+  }
+}
+
+/** A failure in a line for a run's record: no row data (the function's log has the whole error). */
+function failureText(error: unknown): string {
+  if (!(error instanceof MigrationFailed))
+    return oneLine(error instanceof Error ? error.message : String(error));
+  const code = error.postgres.code ? ` [${error.postgres.code}]` : '';
+  const hint = error.hint ? ` ${error.hint}` : '';
+  return oneLine(
+    `${error.direction} ${error.revision}${code}: ${withoutRowData(error.postgres.message, error.postgres.code)}.${hint}`,
+  );
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /** pause, resume or cancel the run of `revision`. */
@@ -137,7 +214,12 @@ export async function steer(
       );
     }
     if (action === 'resume') return resume(runtime, db, runs, run, args);
-    await runs.transition(db, revision, action === 'pause' ? 'paused' : 'cancelled', FROM[action]);
+    // The state first: walkers stop on it, before their next batch, even if the stop call fails.
+    if (!(await runs.transition(db, revision, action === 'pause' ? 'paused' : 'cancelled', FROM[action]))) {
+      throw new UsageError(
+        `the background run of ${revision} changed meanwhile; ask for its status and try again`,
+      );
+    }
     if (isLive(run)) await stopExecution(runtime, run, `${action}d by ${who}`);
     runtime.logger.info(`background run ${action}d`, {
       revision,

@@ -6,14 +6,15 @@
  * - split: the run's key ranges (split once, kept), answered as the indexes still to walk;
  * - range: walks one range until it is done, or until the invocation's deadline, when it
  *   answers `done: false` and the state machine calls it again (it never runs into the Lambda
- *   timeout mid-batch); a batch that fails is counted on the run and thrown, for the state
- *   machine's retries with backoff;
+ *   timeout mid-batch); a batch that fails is counted on the run (on a new session if it lost
+ *   its connection) and thrown, for the state machine's retries with backoff;
  * - complete: records the run complete, exactly once;
  * - fail: records that the execution gave up (the run is `failed`; resume goes on from the
  *   checkpoints).
  */
 import { completeRun, type RangeOutcome, runRange, splitRun } from '../lib/engine/background.ts';
 import { BackgroundRuns, type CompleteOutcome } from '../lib/engine/background-runs.ts';
+import { isConnectionLoss } from '../lib/engine/errors.ts';
 import { BACKGROUND_TASK_KEY, ConfigError, isRecord } from './config.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 
@@ -115,9 +116,19 @@ async function walk(
   } catch (error) {
     const message = `range ${task.range}: ${(error as Error).message ?? String(error)}`;
     runtime.logger.warn('background batch failed; the state machine retries it', { error: message });
-    await new BackgroundRuns(runtime.history)
+    // A batch lost with its connection is counted too: on a new session when this one is gone.
+    const runs = new BackgroundRuns(runtime.history);
+    await runs
       .recordError(context.db, task.revision, message)
-      .catch(() => undefined);
+      .catch((failed: unknown) => {
+        if (!isConnectionLoss(failed)) throw failed;
+        return runtime.withDatabase((db) => runs.recordError(db, task.revision, message));
+      })
+      .catch((failed: unknown) =>
+        runtime.logger.warn('could not count the failed batch on its run', {
+          error: (failed as Error).message ?? String(failed),
+        }),
+      );
     throw error;
   }
 }

@@ -17,10 +17,10 @@ import { resolveRevision } from '../lib/engine/target.ts';
 import { assertHeadsKnown, FUNCTION_RECOVERY } from '../lib/engine/unknown-revisions.ts';
 import {
   executionsOf,
+  revertingRuns,
   type SteerResult,
   startInvokeRuns,
   steer,
-  stopRunsBeforeRevert,
 } from './background-actions.ts';
 import { isRecord } from './config.ts';
 import { boundedString, shortText } from './input.ts';
@@ -330,20 +330,21 @@ async function run(
     action === 'stamp' ? undefined : await snapshotBefore(runtime, graph, intent, payload, who);
   const report = await runtime.withDatabase(async (db) => {
     // A background run this revert goes past is stopped first.
-    if (action === 'down') {
-      const heads = (await runtime.history.read(db)).heads;
-      const reverted = makePlan(graph, heads, intent).steps.map((step) => step.revision);
-      await stopRunsBeforeRevert(runtime, db, reverted, who);
-    }
-    const done = await migrate(db, graph, intent, {
-      history: runtime.history,
-      actor: who,
-      args,
-      log: migrationLogger(runtime.logger),
-      lockWaitMs: runtime.lockWaitMs(),
-      deadline: runtime.deadline(),
-      recovery: FUNCTION_RECOVERY,
-    });
+    const reverted =
+      action === 'down'
+        ? makePlan(graph, (await runtime.history.read(db)).heads, intent).steps.map((step) => step.revision)
+        : [];
+    const done = await revertingRuns(runtime, db, reverted, who, () =>
+      migrate(db, graph, intent, {
+        history: runtime.history,
+        actor: who,
+        args,
+        log: migrationLogger(runtime.logger),
+        lockWaitMs: runtime.lockWaitMs(),
+        deadline: runtime.deadline(),
+        recovery: FUNCTION_RECOVERY,
+      }),
+    );
     if (done.backgroundStarted) await startInvokeRuns(runtime, db, done.backgroundStarted, done.runId, args);
     return done;
   });

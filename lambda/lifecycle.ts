@@ -43,7 +43,7 @@ import {
   SnapshotExistsError,
   type SnapshotInfo,
 } from '../lib/engine/snapshot.ts';
-import { startDeployRuns, stopRunsBeforeRevert } from './background-actions.ts';
+import { revertingRuns, startDeployRuns } from './background-actions.ts';
 import {
   ConfigError,
   type DeployProperties,
@@ -536,25 +536,26 @@ export async function isComplete(
       }
       // A background run this plan reverts is stopped first; its down step marks it reverted.
       const reverting = record.plan.filter((step) => step.startsWith('down ')).map((step) => step.slice(5));
-      await stopRunsBeforeRevert(runtime, db, reverting, `deploy request ${record.requestId}`);
-      const report = await migrate(
-        db,
-        graph,
-        // The target is the one onEvent recorded, never what a later event says.
-        { action: 'sync', target: record.target },
-        {
-          history: runtime.history,
-          actor: `${runtime.actor}:${stackNameOf(request.stackId)}`,
-          args: settings.contextArgs,
-          log: migrationLogger(runtime.logger),
-          lockWaitMs: runtime.lockWaitMs(),
-          deadline: runtime.deadline(),
-          requestId: record.requestId,
-          ...(settings.lockRetries === undefined ? {} : { lockRetries: settings.lockRetries }),
-          extendGraph: revertsFromHistory(graph, record)
-            ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
-            : undefined,
-        },
+      const report = await revertingRuns(runtime, db, reverting, `deploy request ${record.requestId}`, () =>
+        migrate(
+          db,
+          graph,
+          // The target is the one onEvent recorded, never what a later event says.
+          { action: 'sync', target: record.target },
+          {
+            history: runtime.history,
+            actor: `${runtime.actor}:${stackNameOf(request.stackId)}`,
+            args: settings.contextArgs,
+            log: migrationLogger(runtime.logger),
+            lockWaitMs: runtime.lockWaitMs(),
+            deadline: runtime.deadline(),
+            requestId: record.requestId,
+            ...(settings.lockRetries === undefined ? {} : { lockRetries: settings.lockRetries }),
+            extendGraph: revertsFromHistory(graph, record)
+              ? (planGraph, state) => graphWithHistory(db, runtime.history, planGraph, state.heads)
+              : undefined,
+          },
+        ),
       );
       if (report.status !== 'stopped' && record.phase !== 'done') {
         await deploys.update(db, record.requestId, { phase: 'done', finishedAt: runtime.clock.now() });

@@ -103,10 +103,11 @@ export function describeProgress(run: BackgroundProgress): string {
     run.rangeCount > 0 ? `${run.rangesDone} of ${run.rangeCount} ranges done, ` : 'not split yet, ';
   const rate = run.rowsPerSecond > 0 ? `, ${run.rowsPerSecond.toLocaleString('en-US')} rows/s` : '';
   const eta = run.etaSeconds === undefined ? '' : `, ETA ${duration(run.etaSeconds)}`;
+  // With no errors, last_error holds what stopped the run (a pause for a revert, and its outcome).
   const errors =
     run.errors > 0
       ? `, ${run.errors} error${run.errors === 1 ? '' : 's'} (last: ${run.lastError ?? '?'})`
-      : ', no errors';
+      : `, no errors${run.lastError ? `; ${run.lastError}` : ''}`;
   return `${ranges}${rows}${rate}${eta}${errors}`;
 }
 

@@ -39,6 +39,13 @@ function failOnceKeys(): Set<string> {
   return shared.__rdsMigrateFailOnce;
 }
 const failOnce = failOnceKeys();
+/** The keys whose batch loses its connection once (the same fixture). */
+function dropOnceKeys(): Set<string> {
+  const shared = globalThis as { __rdsMigrateDropOnce?: Set<string> };
+  shared.__rdsMigrateDropOnce ??= new Set<string>();
+  return shared.__rdsMigrateDropOnce;
+}
+const dropOnce = dropOnceKeys();
 
 let definition: Record<string, unknown>;
 let database: TestDatabase;
@@ -58,6 +65,7 @@ beforeEach(async () => {
   current = 'base';
   stepFunctions = new LocalStepFunctions(definition, () => handlerFor(current));
   failOnce.clear();
+  dropOnce.clear();
 });
 afterEach(async () => {
   for (const execution of stepFunctions.executions.values()) execution.abort();
@@ -166,27 +174,35 @@ describe('a background migration on the state machine', () => {
     expect(await rowsTouched()).toEqual({ 1: 1000 });
   });
 
-  it('resumes a range from its checkpoint after a task fails mid-range', async () => {
+  it('resumes a range from its checkpoint after a task fails or loses its connection mid-range, counting each', async () => {
     await deploy('base');
     await seed();
-    // The batch that holds id 13,000 (range 1, its third batch) fails once, after its UPDATE ran.
+    // The batch that holds id 13,000 (range 1, its third batch) fails once, after its UPDATE ran;
+    // the one that holds id 180,000 (range 8) loses its connection: the server ends its session.
     failOnce.add('13000');
+    dropOnce.add('180000');
     await deploy('backfill', 'base');
     const execution = stepFunctions.only();
     await execution.done;
     expect(execution.status).toBe('SUCCEEDED');
     expect(await rowsTouched()).toEqual({ 1: ROWS });
+    // Both count, the lost one too (its session is gone: it is counted on a new one).
     expect(await run()).toMatchObject({
       state: 'completed',
-      errors: 1,
-      lastError: expect.stringContaining('batch failed on purpose at id 13000'),
+      errors: 2,
+      lastError: expect.stringMatching(
+        /^range (0: batch failed on purpose at id 13000|7: terminating connection)/,
+      ),
     });
-    const failedRange = stepFunctions.calls.filter(
-      (call) =>
-        call.state === 'Walk range' && (call.input.RdsMigrateBackground as { range: number }).range === 0,
-    );
+    const walksOf = (range: number) =>
+      stepFunctions.calls.filter(
+        (call) =>
+          call.state === 'Walk range' &&
+          (call.input.RdsMigrateBackground as { range: number }).range === range,
+      );
     // 10 batches, the end, and the failed call tried again.
-    expect(failedRange).toHaveLength(12);
+    expect(walksOf(0)).toHaveLength(12);
+    expect(walksOf(7)).toHaveLength(12);
   });
 
   it('fails a deploy that needs the backfill complete before a snapshot, saying how far it is', async () => {
@@ -242,6 +258,60 @@ describe('a background migration on the state machine', () => {
     release();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await rowsTouched()).toEqual(during);
+  });
+
+  it('fails a stack rollback fast when a session sits on a checkpoint, naming it; the run stays paused saying so', async () => {
+    await deploy('base');
+    await seed(20_000);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let walks = 0;
+    stepFunctions.beforeTask = async (call) => {
+      if (call.state !== 'Walk range') return;
+      walks += 1;
+      await held;
+    };
+    await deploy('backfill', 'base');
+    const execution = stepFunctions.only();
+    while (walks === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    // What a batch holds, held by a session that sits idle: a walker stuck mid-batch.
+    const stuck = await database.connect('stuck-walker');
+    const pid = (await stuck.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    await stuck.db.query('BEGIN');
+    await stuck.db.query(
+      'SELECT last_key FROM rds_migrate.checkpoints WHERE revision = $1 ORDER BY name LIMIT 1 FOR UPDATE',
+      [REV.backfill],
+    );
+
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const started = Date.now();
+    const failed = await deploy('base', 'backfill');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.reason).toMatch(
+      new RegExp(
+        `pid ${pid} \\(application 'stuck-walker', idle in transaction for \\d+ s: SELECT last_key FROM rds_migrate\\.checkpoints WHERE revision = \\$1`,
+      ),
+    );
+    expect(failed.reason).toContain(`end session ${pid} (SELECT pg_terminate_backend(${pid}))`);
+    expect(failed.reason).not.toMatch(/Fix the migration/);
+    // Never running without an execution: paused first, then stopped; the failure is on the run.
+    expect(execution.status).toBe('ABORTED');
+    expect(await run()).toMatchObject({
+      state: 'paused',
+      lastError: expect.stringMatching(
+        /^the revert by deploy request \S+ failed: .*pid \d+.*resume the run\.$/,
+      ),
+    });
+
+    await stuck.db.query('ROLLBACK');
+    expect((await deploy('base', 'backfill')).status).toBe('SUCCESS');
+    expect(await run()).toMatchObject({ state: 'reverted' });
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await rowsTouched()).toEqual({ 0: 20_000 });
   });
 
   it('records the completion exactly once, however often and however concurrently it is asked', async () => {
