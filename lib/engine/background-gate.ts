@@ -27,6 +27,8 @@ export interface ClosedGate {
   /** Why it is not complete, in words. */
   readonly why: string;
   readonly run?: BackgroundProgress;
+  /** Where a revert of the background migration goes down to: its parents, or base. */
+  readonly revertTo: string;
 }
 
 export interface GateDecision {
@@ -41,10 +43,26 @@ export class BackgroundGateClosed extends RdsMigrateError {
   constructor(readonly closed: readonly ClosedGate[]) {
     super(
       `${closed.map((gate) => `migration ${gate.revision} (${gate.source}) requires background migration ${gate.requires} complete, and ${gate.why}`).join('; ')}; ` +
-        'nothing was applied. Apply it once the background migration has completed (status shows its progress), ' +
-        'or leave it out of this deploy.',
+        `nothing was applied. ${whatToDo(closed)}`,
     );
   }
+}
+
+/** A cancelled run never completes: waiting for it is no advice. */
+function whatToDo(closed: readonly ClosedGate[]): string {
+  const cancelled = closed.filter((gate) => gate.run?.state === 'cancelled');
+  const waiting = closed.filter((gate) => gate.run?.state !== 'cancelled');
+  const advice = cancelled.map(
+    (gate) =>
+      `Background migration ${gate.requires} was cancelled, so it never completes: revert it (down to ${gate.revertTo}) ` +
+      `and apply it again, then apply ${gate.revision} once its new run has completed.`,
+  );
+  if (waiting.length > 0) {
+    advice.push(
+      `Apply ${waiting.length === closed.length ? 'it' : waiting.map((gate) => gate.revision).join(', ')} once the background migration has completed (status shows its progress).`,
+    );
+  }
+  return `${advice.join(' ')} Or leave ${closed.length === 1 ? 'it' : 'them'} out of this deploy.`;
 }
 
 export function checkGates(
@@ -74,12 +92,19 @@ export function checkGates(
           requires,
           why,
           ...(runs.get(requires) ? { run: runs.get(requires) } : {}),
+          revertTo: revertTarget(graph, requires),
         });
       }
     }
     earlier.add(step.revision);
   }
   return { inline: [...inline], closed };
+}
+
+/** `down <this>` reverts `revision` and what came after it. */
+function revertTarget(graph: RevisionGraph, revision: Revision): string {
+  const parents = graph.has(revision) ? graph.get(revision).downRevisions : [];
+  return parents.length > 0 ? parents.join(', ') : 'base';
 }
 
 function whyClosed(

@@ -393,6 +393,19 @@ describe('the gate (requires_complete)', () => {
     expect((await history.read(connection.db)).heads).toEqual(['bkf001']);
   });
 
+  it('says to revert and apply it again when the run was cancelled: a cancelled run never completes', async () => {
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'bkf001' }, options);
+    await new BackgroundRuns(history).transition(connection.db, 'bkf001', 'cancelled', ['pending']);
+    const error = (await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options).catch(
+      (caught: unknown) => caught,
+    )) as Error;
+    expect(error).toBeInstanceOf(BackgroundGateClosed);
+    expect(error.message).toMatch(
+      /and it is cancelled: .*Background migration bkf001 was cancelled, so it never completes: revert it \(down to exp001\) and apply it again, then apply con001/,
+    );
+    expect(error.message).not.toMatch(/once the background migration has completed/);
+  });
+
   it('opens once the run has completed', async () => {
     await migrate(connection.db, graph, { action: 'upgrade', target: 'bkf001' }, options);
     await local();
