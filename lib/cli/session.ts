@@ -17,7 +17,12 @@ import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { cliRecovery, type RecoveryWords } from '../engine/unknown-revisions.ts';
 import { openServer, type Server } from '../local/server.ts';
-import { formatBackgroundRuns, progressView } from './background-progress.ts';
+import {
+  formatBackgroundRuns,
+  progressView,
+  resumeCommand,
+  sayHowToResumeOnInterrupt,
+} from './background-progress.ts';
 import type { JsonOutputName, JsonOutputs } from './json-output.ts';
 import { reviewBeforeRun } from './plan-review.ts';
 import { formatRun } from './report.ts';
@@ -200,20 +205,28 @@ export class Session {
     graph: RevisionGraph,
     output: RunOutput,
   ): Promise<LocalRunReport[]> {
-    const view = progressView(this.io.stderr, this.io.stderrIsTerminal === true && !output.quiet);
+    const resume = resumeCommand({
+      ...this.options,
+      defaultMigrationsDir: DEFAULT_MIGRATIONS_DIR,
+      ...output,
+    });
+    const view = progressView(this.io.stderr, this.io.stderrIsTerminal === true && !output.quiet, resume);
+    const stopListening = sayHowToResumeOnInterrupt(view);
     try {
       return await runBackgroundLocally({
         connect: () => server.connect(),
         history: this.history,
         graph,
         args: this.args,
-        log: stderrLogger(this.io.stderr, { quiet: output.quiet }),
+        // Through the view: a log line never lands on the progress bar's line.
+        log: stderrLogger(view.write, { quiet: output.quiet }),
         ranges: output.ranges ?? DEFAULT_RANGES,
         concurrency: output.concurrency ?? DEFAULT_CONCURRENCY,
         actor: this.actor,
         ...(output.quiet ? {} : { onProgress: view.show }),
       });
     } finally {
+      stopListening();
       view.end();
     }
   }

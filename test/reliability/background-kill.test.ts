@@ -119,3 +119,44 @@ describe('kill -9 of a background run mid-batch', () => {
     60_000,
   );
 });
+
+describe('Ctrl-C of up walking a background run', () => {
+  it('prints the command that goes on from the checkpoints, and that command finishes the run', async () => {
+    const cli = (...argv: string[]) =>
+      runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: project });
+    expect((await cli('up', 'ac01e0a1b2c3')).code).toBe(EXIT.ok);
+    await connection.db.query(
+      `INSERT INTO accounts (email) SELECT 'User' || i || '@Example.COM' FROM generate_series(1, $1) AS i`,
+      [ROWS],
+    );
+    const dir = join(project, 'migrations');
+    const victim = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repo, 'bin/cli.ts'), 'up', '-d', dir, '--ranges', '4', '--concurrency', '2'],
+      {
+        cwd: repo,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.url },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    victim.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<NodeJS.Signals | null>((done) =>
+      victim.once('exit', (_code, signal) => done(signal)),
+    );
+    // Once it showed progress, as a person watching it would press Ctrl-C.
+    for (let tries = 0; tries < 1500 && !stderr.includes('info: background a1bb0e0a1b2c:'); tries++)
+      await sleep(10);
+    victim.kill('SIGINT');
+    expect(await exited).toBe('SIGINT');
+    expect(stderr).toMatch(/interrupted: background a1bb0e0a1b2c stopped at \d of 4 ranges done/);
+    const command = /Go on from there with:\n {2}(.+)\n/.exec(stderr)?.[1];
+    expect(command).toBe(`rds-migrate up a1bb0e0a1b2c -d ${dir} --ranges 4 --concurrency 2`);
+
+    const resumed = await cli(...(command ?? '').split(' ').slice(1));
+    expect(resumed.code).toBe(EXIT.ok);
+    expect(await touched()).toEqual({ 1: ROWS });
+  }, 60_000);
+});
