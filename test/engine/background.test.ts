@@ -249,20 +249,23 @@ async function expectCheckpointsMatchRows(): Promise<void> {
 }
 
 describe('stopping a background run while it walks', () => {
-  it('pauses within one batch per walker, queueing behind no walker nor a session stuck mid-batch', async () => {
-    const { runs, walking } = await walkersRunning();
-    await stuckSession(A_BATCH_LOCKS);
-    const started = Date.now();
-    expect(await runs.transition(connection.db, 'bkf001', 'paused', ['running'])).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1000);
-    // Once the pause committed, a walker may only finish the batch it has in flight.
-    const paused = await batchesCommitted();
-    const outcomes = await walking;
-    expect(outcomes.map((outcome) => outcome.stopped)).toEqual(Array(3).fill('the run is paused'));
-    expect((await batchesCommitted()) - paused).toBeLessThanOrEqual(3);
-    expect((await runs.find(connection.db, 'bkf001'))?.state).toBe('paused');
-    await expectCheckpointsMatchRows();
-  });
+  it.each(['paused', 'cancelled'] as const)(
+    'is %s within one batch per walker, queueing behind no walker nor a session stuck mid-batch',
+    async (state) => {
+      const { runs, walking } = await walkersRunning();
+      await stuckSession(A_BATCH_LOCKS);
+      const started = Date.now();
+      expect(await runs.transition(connection.db, 'bkf001', state, ['running'])).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // Once the stop committed, a walker may only finish the batch it has in flight.
+      const stopped = await batchesCommitted();
+      const outcomes = await walking;
+      expect(outcomes.map((outcome) => outcome.stopped)).toEqual(Array(3).fill(`the run is ${state}`));
+      expect((await batchesCommitted()) - stopped).toBeLessThanOrEqual(3);
+      expect((await runs.find(connection.db, 'bkf001'))?.state).toBe(state);
+      await expectCheckpointsMatchRows();
+    },
+  );
 
   it('fails fast when a session holds the run row, naming it, and changes nothing', async () => {
     await migrate(connection.db, graph, { action: 'upgrade', target: 'bkf001' }, options);
