@@ -26,16 +26,19 @@ let database: TestDatabase;
 let connection: Connection;
 let project: string;
 
-beforeEach(async () => {
-  database = await freshDatabase();
-  connection = await database.connect();
-  project = await mkdtemp(join(tmpdir(), 'rds-migrate-background-'));
-  await mkdir(join(project, 'migrations'));
-});
-afterEach(async () => {
-  await database.drop();
-  await rm(project, { recursive: true, force: true });
-});
+/** A database and a project folder for each test of a describe that runs the CLI. */
+function withDatabaseAndProject(): void {
+  beforeEach(async () => {
+    database = await freshDatabase();
+    connection = await database.connect();
+    project = await mkdtemp(join(tmpdir(), 'rds-migrate-background-'));
+    await mkdir(join(project, 'migrations'));
+  });
+  afterEach(async () => {
+    await database.drop();
+    await rm(project, { recursive: true, force: true });
+  });
+}
 
 function cli(...argv: string[]): Promise<CliResult> {
   return runCliCaptured(argv, { env: { DATABASE_URL: database.url }, cwd: project });
@@ -88,6 +91,8 @@ function onScreen(output: string): string[] {
 }
 
 describe('rds-migrate up with a background migration', () => {
+  withDatabaseAndProject();
+
   it('walks it after the plan with worker connections, progress as plain lines off a terminal', async () => {
     await seeded(20_000);
     await folder('backfill');
