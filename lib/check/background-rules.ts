@@ -10,7 +10,7 @@
 import { BackgroundMigrationError, batchPlanOf } from '../engine/background-plan.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
-import { recordCodeStep } from './recording.ts';
+import { recordCodeStep } from '../lint/recording.ts';
 
 /** A problem as check reports it (check.ts CheckProblem). */
 export interface BackgroundProblem {

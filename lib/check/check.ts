@@ -16,6 +16,12 @@ import { History } from '../engine/history.ts';
 import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
+import type { LockFacts } from '../lint/lint-walker.ts';
+import { lintMigration } from '../lint/migration-lint.ts';
+import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from '../lint/model/pg-version.ts';
+import { SchemaKnowledge } from '../lint/model/schema-knowledge.ts';
+import { lintPlan } from '../lint/plan-lint.ts';
+import type { TransactionStatement } from '../lint/transaction-lint.ts';
 import { CONFIG_FILE, readProjectConfig } from '../local/project-config.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
 import { backgroundProblems } from './background-rules.ts';
@@ -26,16 +32,10 @@ import {
   roundTripPrefix,
   sinceScope,
 } from './check-scope.ts';
-import type { LockFacts } from './lint-walker.ts';
-import { lintMigration } from './migration-lint.ts';
-import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from './pg-version.ts';
-import { lintPlan } from './plan-lint.ts';
 import { type RoundTripReport, roundTrip } from './round-trip.ts';
 import { checkSchemaAgreement, inspectHead } from './schema-agreement.ts';
 import type { SchemaInspection } from './schema-diff.ts';
-import { SchemaKnowledge } from './schema-knowledge.ts';
 import { withScratchDatabase } from './scratch-database.ts';
-import type { TransactionStatement } from './transaction-lint.ts';
 import { findWantedSchema, type WantedSchema } from './wanted-schema.ts';
 
 export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema';

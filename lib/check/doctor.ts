@@ -12,10 +12,10 @@ import { withLock } from '../engine/lock.ts';
 import { planUpgrade } from '../engine/plan.ts';
 import { findDrift } from '../engine/runner.ts';
 import { describeSchemaDrift, readSchemaDrift } from '../engine/schema-fingerprint.ts';
+import { versionFromServerNum } from '../lint/model/pg-version.ts';
 import { binariesPackage } from '../local/embedded.ts';
 import { installCommand } from '../local/postgres-major.ts';
 import { CONFIG_FILE } from '../local/project-config.ts';
-import { versionFromServerNum } from './pg-version.ts';
 
 export type DoctorStatus = 'pass' | 'fail' | 'skip';
 

@@ -12,8 +12,8 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import { RELEASE } from '../engine/version.ts';
+import { LINT_RULES } from '../lint/lint-rules.ts';
 import { type CheckKind, type CheckProblem, type CheckReport, problemCount } from './check.ts';
-import { LINT_RULES } from './lint-rules.ts';
 
 export const CHECK_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];

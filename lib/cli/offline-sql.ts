@@ -5,7 +5,6 @@
  * their recorded SQL, marked as such.
  */
 
-import { type Recording, recordCodeStep, recordingMarker } from '../check/recording.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { History, LogEntry, LoggedStep } from '../engine/history.ts';
 import { CURRENT_FORMAT } from '../engine/history-format.ts';
@@ -27,6 +26,7 @@ import {
 } from '../engine/step-sql.ts';
 import { resolveTarget } from '../engine/target.ts';
 import { DEFAULT_TIMEOUTS } from '../engine/timeouts.ts';
+import { type Recording, recordCodeStep, recordingMarker } from '../lint/recording.ts';
 import { revisionList } from './report.ts';
 import { inlineParameters } from './sql-literal.ts';
 

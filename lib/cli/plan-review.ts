@@ -6,10 +6,10 @@
  */
 import { relative } from 'node:path';
 import { type CheckProblem, formatProblem, lintAll } from '../check/check.ts';
-import { versionFromServerNum } from '../check/pg-version.ts';
 import type { Database } from '../engine/database.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { Plan } from '../engine/plan.ts';
+import { versionFromServerNum } from '../lint/model/pg-version.ts';
 
 export interface PlanReviewOptions {
   readonly graph: RevisionGraph;

@@ -3,11 +3,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type Node, parse } from 'libpg-query';
 import { describe, expect, it } from 'vitest';
-import { ALTER_TABLE_SUBCOMMANDS } from '../../lib/check/alter-table-model.ts';
-import { describeStatement, STATEMENT_MODELS } from '../../lib/check/lock-model.ts';
-import { conflicts, LOCK_MODES, type LockMode, trafficBlocked } from '../../lib/check/lock-modes.ts';
-import { SchemaKnowledge } from '../../lib/check/schema-knowledge.ts';
-import type { StatementEffect } from '../../lib/check/statement-effect.ts';
+import { ALTER_TABLE_SUBCOMMANDS } from '../../lib/lint/model/alter-table-model.ts';
+import { describeStatement, STATEMENT_MODELS } from '../../lib/lint/model/lock-model.ts';
+import { conflicts, LOCK_MODES, type LockMode, trafficBlocked } from '../../lib/lint/model/lock-modes.ts';
+import { SchemaKnowledge } from '../../lib/lint/model/schema-knowledge.ts';
+import type { StatementEffect } from '../../lib/lint/model/statement-effect.ts';
 
 /** The AST types of the libpg-query actually installed: a parser upgrade changes these files. */
 function installedTypes(file: 'enums.d.ts' | 'types.d.ts'): string {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CheckProblem, type CheckReport, checkMigrations, formatCheck } from '../../lib/check/check.ts';
-import { lintSql } from '../../lib/check/lint.ts';
 import { EXIT } from '../../lib/cli/program.ts';
+import { lintSql } from '../../lib/lint/lint.ts';
 import { runCliCaptured } from '../support/cli.ts';
 import { freshDatabase } from '../support/database.ts';
 

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyseSql, LINT_RULES, type LintInput, lintSql, SqlParseError } from '../../lib/check/lint.ts';
-import { LOCK_MODES, type LockMode } from '../../lib/check/lock-modes.ts';
-import { SchemaKnowledge } from '../../lib/check/schema-knowledge.ts';
+import { analyseSql, LINT_RULES, type LintInput, lintSql, SqlParseError } from '../../lib/lint/lint.ts';
+import { LOCK_MODES, type LockMode } from '../../lib/lint/model/lock-modes.ts';
+import { SchemaKnowledge } from '../../lib/lint/model/schema-knowledge.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'lint');
 

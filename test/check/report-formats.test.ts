@@ -12,9 +12,9 @@ import addFormats from 'ajv-formats';
 import type { Log } from 'sarif';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../lib/check/check.ts';
-import { LINT_RULES } from '../../lib/check/lint-rules.ts';
 import { formatGithub } from '../../lib/check/report-formats.ts';
 import { EXIT } from '../../lib/cli/program.ts';
+import { LINT_RULES } from '../../lib/lint/lint-rules.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 
 const repo = resolve(import.meta.dirname, '../..');

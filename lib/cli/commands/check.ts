@@ -1,9 +1,9 @@
 /** `rds-migrate check`: everything CI should check before a deploy. */
 import type { Command } from 'commander';
 import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
-import { parsePgVersion } from '../../check/pg-version.ts';
 import { CHECK_FORMATS, type CheckFormat, formatGithub, formatSarif } from '../../check/report-formats.ts';
 import { UsageError } from '../../engine/errors.ts';
+import { parsePgVersion } from '../../lint/model/pg-version.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerCheck(program: Command, { io, session }: CommandContext): void {

@@ -6,9 +6,9 @@
 import { BatchInTransactionError } from '../engine/context.ts';
 import type { Migration } from '../engine/migration.ts';
 import { analyseSql, type LintFinding, type LockFacts, SqlParseError } from './lint.ts';
-import type { PgVersion } from './pg-version.ts';
+import type { PgVersion } from './model/pg-version.ts';
+import type { SchemaKnowledge } from './model/schema-knowledge.ts';
 import { type Recording, recordCodeStep, recordingMarker } from './recording.ts';
-import type { SchemaKnowledge } from './schema-knowledge.ts';
 import type { TransactionStatement } from './transaction-lint.ts';
 
 export interface MigrationLintProblem {

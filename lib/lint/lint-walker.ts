@@ -8,18 +8,30 @@
  */
 import type { AlterTableStmt, DropStmt, Node, RenameStmt, TransactionStmt } from 'libpg-query';
 import type { LintRuleId } from './lint-rules.ts';
-import { describeStatement } from './lock-model.ts';
-import { blocksTraffic, type LockMode, strength, type TrafficBlocked, trafficBlocked } from './lock-modes.ts';
-import type { PgVersion } from './pg-version.ts';
-import { fromNameList, fromRangeVar, quoted, type RelationName, sameRelation } from './relation-name.ts';
-import type { SchemaKnowledge } from './schema-knowledge.ts';
+import { describeStatement } from './model/lock-model.ts';
+import {
+  blocksTraffic,
+  type LockMode,
+  strength,
+  type TrafficBlocked,
+  trafficBlocked,
+} from './model/lock-modes.ts';
+import type { PgVersion } from './model/pg-version.ts';
+import {
+  fromNameList,
+  fromRangeVar,
+  quoted,
+  type RelationName,
+  sameRelation,
+} from './model/relation-name.ts';
+import type { SchemaKnowledge } from './model/schema-knowledge.ts';
 import {
   type LockTaken,
   type StatementEffect,
   type Target,
   targetName,
   type Work,
-} from './statement-effect.ts';
+} from './model/statement-effect.ts';
 
 /** The lock facts a finding reports: which lock, on what, what it blocks, and what happens meanwhile. */
 export interface LockFacts {

@@ -5,7 +5,7 @@
  * PostgreSQL lets it run inside a transaction block, and the facts later statements of the same
  * transaction depend on. The linter turns these facts into findings; nothing here decides one.
  */
-import type { LintRuleId } from './lint-rules.ts';
+import type { LintRuleId } from '../lint-rules.ts';
 import type { LockMode } from './lock-modes.ts';
 import type { PgVersion } from './pg-version.ts';
 import type { RelationName } from './relation-name.ts';

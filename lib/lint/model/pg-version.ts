@@ -4,7 +4,7 @@
  * legal in a transaction in 12, ...), so the model asks for the version rather than assuming one.
  * `check` takes it from `--pg-version`, else from the configured server, else `DEFAULT_PG_VERSION`.
  */
-import { UsageError } from '../engine/errors.ts';
+import { UsageError } from '../../engine/errors.ts';
 
 /** A PostgreSQL major version: 16 for 16.4 (server_version_num 160004). */
 export type PgVersion = number;

@@ -9,8 +9,8 @@ import { ALLOW_DIRECTIVE, allowWords } from '../engine/allow-lines.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { ALLOWABLE_RULE_IDS, LINT_RULES, type LintRule, type LintRuleId, lintRule } from './lint-rules.ts';
 import { type LockFacts, MigrationChecker, type Violation } from './lint-walker.ts';
-import { DEFAULT_PG_VERSION, type PgVersion } from './pg-version.ts';
-import { SchemaKnowledge } from './schema-knowledge.ts';
+import { DEFAULT_PG_VERSION, type PgVersion } from './model/pg-version.ts';
+import { SchemaKnowledge } from './model/schema-knowledge.ts';
 import { lintTransaction, type TransactionStatement } from './transaction-lint.ts';
 
 export { LINT_RULES, type LintRule, type LintRuleId, type LockFacts };

@@ -13,7 +13,7 @@ import { planUpgrade } from '../engine/plan.ts';
 import { splitIntoUnits } from '../engine/plan-run.ts';
 import { type LintRuleId, lintRule } from './lint-rules.ts';
 import type { LockFacts } from './lint-walker.ts';
-import type { PgVersion } from './pg-version.ts';
+import type { PgVersion } from './model/pg-version.ts';
 import { lintTransaction, type TransactionStatement } from './transaction-lint.ts';
 
 export interface PlanFinding {

@@ -11,10 +11,10 @@
 import type { LintRuleId } from './lint-rules.ts';
 import type { AnalysedStatement, LockFacts } from './lint-walker.ts';
 import { lockFacts, sameTarget } from './lint-walker.ts';
-import { blocksTraffic, strength, trafficBlocked } from './lock-modes.ts';
-import type { PgVersion } from './pg-version.ts';
-import { quoted, sameRelation } from './relation-name.ts';
-import { type LockTaken, targetName, type Work } from './statement-effect.ts';
+import { blocksTraffic, strength, trafficBlocked } from './model/lock-modes.ts';
+import type { PgVersion } from './model/pg-version.ts';
+import { quoted, sameRelation } from './model/relation-name.ts';
+import { type LockTaken, targetName, type Work } from './model/statement-effect.ts';
 
 /** One statement of the transaction, with where it comes from. */
 export interface TransactionStatement {
