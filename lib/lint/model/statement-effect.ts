@@ -5,11 +5,36 @@
  * PostgreSQL lets it run inside a transaction block, and the facts later statements of the same
  * transaction depend on. The linter turns these facts into findings; nothing here decides one.
  */
-import type { LintRuleId } from '../lint-rules.ts';
 import type { LockMode } from './lock-modes.ts';
 import type { PgVersion } from './pg-version.ts';
 import type { RelationName } from './relation-name.ts';
 import type { SchemaView } from './schema-knowledge.ts';
+
+/**
+ * The rules the model names on what it finds (the rule whose recipe avoids a piece of work, or a
+ * statement PostgreSQL refuses in a transaction). Each is a module in ../rules with
+ * `detect: { by: 'lock model' }`; rules/index.ts fails to compile when one is not registered.
+ */
+export type ModelRuleId =
+  | 'alter-column-type'
+  | 'add-column-not-null-without-default'
+  | 'set-not-null'
+  | 'create-index-non-concurrently'
+  | 'add-foreign-key-without-not-valid'
+  | 'add-check-without-not-valid'
+  | 'vacuum-full'
+  | 'cluster'
+  | 'concurrently-in-transaction'
+  | 'update-without-where'
+  | 'delete-without-where'
+  | 'add-column-volatile-default'
+  | 'add-unique-constraint-without-index'
+  | 'table-rewrite'
+  | 'table-scan-under-lock'
+  | 'add-column-default-rewrite'
+  | 'reindex-non-concurrently'
+  | 'refresh-materialized-view-non-concurrently'
+  | 'cannot-run-in-transaction';
 
 export type RelationKind = 'table' | 'index' | 'view' | 'materialized view' | 'sequence' | 'relation';
 
@@ -44,7 +69,7 @@ export interface Work {
   /** One line naming the table (and column): what happens. */
   readonly message: string;
   /** The rule whose recipe avoids it; absent for work that is only long, never a finding by itself. */
-  readonly recipe?: LintRuleId;
+  readonly recipe?: ModelRuleId;
   readonly doc: string;
   /** Which subcommand of a multi-command ALTER TABLE it comes from (0-based), so findings keep their order. */
   readonly part?: number;
