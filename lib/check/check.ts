@@ -16,14 +16,16 @@ import { History } from '../engine/history.ts';
 import { loadMigrationFile, loadMigrations } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { findDrift } from '../engine/runner.ts';
+import { lintAll } from '../lint/folder-lint.ts';
 import type { LockFacts } from '../lint/lint-walker.ts';
-import { lintMigration } from '../lint/migration-lint.ts';
 import { DEFAULT_PG_VERSION, type PgVersion, versionFromServerNum } from '../lint/model/pg-version.ts';
-import { SchemaKnowledge } from '../lint/model/schema-knowledge.ts';
-import { lintPlan } from '../lint/plan-lint.ts';
-import type { TransactionStatement } from '../lint/transaction-lint.ts';
 import { CONFIG_FILE, readProjectConfig } from '../local/project-config.ts';
 import { openServer, type Server, type ServerOptions } from '../local/server.ts';
+import { type RoundTripReport, roundTrip } from '../schema/round-trip.ts';
+import { checkSchemaAgreement, inspectHead } from '../schema/schema-agreement.ts';
+import type { SchemaInspection } from '../schema/schema-diff.ts';
+import { withScratchDatabase } from '../schema/scratch-database.ts';
+import { findWantedSchema, type WantedSchema } from '../schema/wanted-schema.ts';
 import { backgroundProblems } from './background-rules.ts';
 import {
   type CheckScope,
@@ -32,11 +34,6 @@ import {
   roundTripPrefix,
   sinceScope,
 } from './check-scope.ts';
-import { type RoundTripReport, roundTrip } from './round-trip.ts';
-import { checkSchemaAgreement, inspectHead } from './schema-agreement.ts';
-import type { SchemaInspection } from './schema-diff.ts';
-import { withScratchDatabase } from './scratch-database.ts';
-import { findWantedSchema, type WantedSchema } from './wanted-schema.ts';
 
 export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema';
 
@@ -346,49 +343,6 @@ const VERSION_SOURCES = {
   server: 'the server',
   default: 'default; give --pg-version',
 } as const;
-
-/**
- * Lints every migration in plan order, sharing what each shows of the schema with the next, then
- * the plan's transactions (which span migrations). Autogenerate lints what it writes this way too.
- */
-export async function lintAll(
-  migrations: readonly Migration[],
-  graph: RevisionGraph | undefined,
-  context: {
-    fileOf: (source: string) => string;
-    args: Readonly<Record<string, string>>;
-    pgVersion: PgVersion;
-    warnings: string[];
-    /** Report findings of these revisions only; the others are still read for what they create. */
-    only?: ReadonlySet<Revision>;
-  },
-): Promise<CheckProblem[]> {
-  const ordered =
-    graph && graph.size === migrations.length
-      ? graph.order.map((revision) => graph.get(revision))
-      : migrations;
-  const schema = new SchemaKnowledge();
-  const statements = new Map<Revision, readonly TransactionStatement[]>();
-  const problems: CheckProblem[] = [];
-  for (const migration of ordered) {
-    const result = await lintMigration(migration, {
-      file: context.fileOf(migration.source),
-      args: context.args,
-      pgVersion: context.pgVersion,
-      schema,
-    });
-    problems.push(...result.problems.map((problem) => ({ kind: 'lint' as const, ...problem })));
-    context.warnings.push(...result.warnings);
-    statements.set(migration.revision, result.statements);
-  }
-  if (graph && graph.size === migrations.length) {
-    for (const finding of lintPlan(graph, statements, { pgVersion: context.pgVersion })) {
-      problems.push({ kind: 'lint', section: 'up', ...finding });
-    }
-  }
-  const only = context.only;
-  return only ? problems.filter((problem) => !problem.revision || only.has(problem.revision)) : problems;
-}
 
 interface OpenedServer {
   readonly server?: Server;

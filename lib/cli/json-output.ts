@@ -4,17 +4,17 @@
  * script can rely on the shape: across releases fields are added, never renamed or removed.
  */
 
-import type { AutogenerateReport } from '../check/autogenerate.ts';
 import type { CheckReport } from '../check/check.ts';
-import type { DatabaseDiff } from '../check/database-diff.ts';
 import type { DoctorReport } from '../check/doctor.ts';
-import type { SquashReport } from '../check/squash.ts';
 import type { LogRow } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { RunReport } from '../engine/runner.ts';
 import type { SnapshotInfo } from '../engine/snapshot.ts';
 import type { Status } from '../engine/status.ts';
 import type { RestoreResult } from '../local/snapshots.ts';
+import type { AutogenerateReport } from '../schema/autogenerate.ts';
+import type { DatabaseDiff } from '../schema/database-diff.ts';
+import type { SquashReport } from '../schema/squash.ts';
 import type { HistoryEntry, RevisionDetails } from './report.ts';
 
 /** `rds-migrate history --json`. */

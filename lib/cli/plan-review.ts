@@ -5,10 +5,11 @@
  * awaits its reason is refused by the engine itself, on every path.
  */
 import { relative } from 'node:path';
-import { type CheckProblem, formatProblem, lintAll } from '../check/check.ts';
+import { type CheckProblem, formatProblem } from '../check/check.ts';
 import type { Database } from '../engine/database.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { Plan } from '../engine/plan.ts';
+import { lintAll } from '../lint/folder-lint.ts';
 import { versionFromServerNum } from '../lint/model/pg-version.ts';
 
 export interface PlanReviewOptions {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { roundTrip } from '../../lib/check/round-trip.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
+import { roundTrip } from '../../lib/schema/round-trip.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { sqlMigration } from '../support/migrations.ts';
 

@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { CheckProblem, CheckReport } from '../../lib/check/check.ts';
-import { SCRATCH_DATABASE_PREFIX } from '../../lib/check/scratch-database.ts';
 import { EXIT } from '../../lib/cli/program.ts';
+import { SCRATCH_DATABASE_PREFIX } from '../../lib/schema/scratch-database.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 

@@ -5,9 +5,9 @@
  * away), and, without the privilege for event triggers, by reading whole every time.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { linesOf, SchemaTracker, snapshotDifference } from '../../lib/check/schema-tracker.ts';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
+import { linesOf, SchemaTracker, snapshotDifference } from '../../lib/schema/schema-tracker.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 let database: TestDatabase;

@@ -7,9 +7,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SquashReport } from '../../lib/check/squash.ts';
 import { EXIT } from '../../lib/cli/program.ts';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
+import type { SquashReport } from '../../lib/schema/squash.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 

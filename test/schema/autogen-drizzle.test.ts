@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DraftRole } from '../../lib/check/safe-migrations.ts';
+import type { DraftRole } from '../../lib/schema/safe-migrations.ts';
 import { AutogenProject, problemsBesidesAwaitingReasons } from './autogen-harness.ts';
 
 const models = (step: string) =>

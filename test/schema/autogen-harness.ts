@@ -7,15 +7,15 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { type AutogenerateReport, autogenerate } from '../../lib/check/autogenerate.ts';
 import { type CheckReport, checkMigrations } from '../../lib/check/check.ts';
-import { withReasons } from '../../lib/check/generated-migration.ts';
-import type { RenameRequests } from '../../lib/check/rename-decisions.ts';
-import { findWantedSchema } from '../../lib/check/wanted-schema.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { loadMigrations } from '../../lib/engine/loader.ts';
 import { openServer, type Server } from '../../lib/local/server.ts';
+import { type AutogenerateReport, autogenerate } from '../../lib/schema/autogenerate.ts';
+import { withReasons } from '../../lib/schema/generated-migration.ts';
+import type { RenameRequests } from '../../lib/schema/rename-decisions.ts';
+import { findWantedSchema } from '../../lib/schema/wanted-schema.ts';
 
 export class AutogenProject {
   private constructor(

@@ -5,7 +5,7 @@
  * findings kept for a person (a rename's), and nothing else once the allow lines have one.
  */
 import { expect } from 'vitest';
-import type { AutogenerateReport } from '../../lib/check/autogenerate.ts';
+import type { AutogenerateReport } from '../../lib/schema/autogenerate.ts';
 import type { CorpusCase } from '../fixtures/autogen/corpus.ts';
 import { AutogenProject, problemsBesidesAwaitingReasons } from './autogen-harness.ts';
 

@@ -1,14 +1,14 @@
 /** Renames or drops and adds: the candidates, the flags that decide them, the questions, the names that follow. */
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../lib/engine/errors.ts';
 import {
   type AskRename,
   decideRenames,
   type RenamePair,
   RenameUndecidedError,
   type TablesByName,
-} from '../../lib/check/rename-decisions.ts';
-import { derivedName } from '../../lib/check/rename-statements.ts';
-import { UsageError } from '../../lib/engine/errors.ts';
+} from '../../lib/schema/rename-decisions.ts';
+import { derivedName } from '../../lib/schema/rename-statements.ts';
 
 const column = (name: string, type = 'text', notNull = false) => ({ name, type, notNull });
 const tables = (entries: Record<string, ReturnType<typeof column>[]>): TablesByName =>

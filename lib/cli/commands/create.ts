@@ -7,12 +7,12 @@
  */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { autogenerate, formatAutogenerate } from '../../check/autogenerate.ts';
-import { DROP_ADD_FLAG, RENAME_FLAG } from '../../check/rename-decisions.ts';
-import { findWantedSchema } from '../../check/wanted-schema.ts';
 import { createMigration } from '../../engine/authoring.ts';
 import { GraphError, UsageError } from '../../engine/errors.ts';
 import type { RevisionGraph } from '../../engine/graph.ts';
+import { autogenerate, formatAutogenerate } from '../../schema/autogenerate.ts';
+import { DROP_ADD_FLAG, RENAME_FLAG } from '../../schema/rename-decisions.ts';
+import { findWantedSchema } from '../../schema/wanted-schema.ts';
 import { revisionList } from '../report.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
 

@@ -1,6 +1,6 @@
 /** `rds-migrate diff`: how the database differs from the schema its revision implies. */
 import type { Command } from 'commander';
-import { diffDatabase, formatDatabaseDiff, SchemaDiffersError } from '../../check/database-diff.ts';
+import { diffDatabase, formatDatabaseDiff, SchemaDiffersError } from '../../schema/database-diff.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerDiff(program: Command, { session }: CommandContext): void {

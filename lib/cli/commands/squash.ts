@@ -1,8 +1,8 @@
 /** `rds-migrate squash <rev>`: the migrations from base to a revision as one. */
 import type { Command } from 'commander';
-import { type SquashReport, squashMigrations } from '../../check/squash.ts';
 import { counted } from '../../engine/counted.ts';
 import { SQUASHED_FOLDER } from '../../engine/loader.ts';
+import { type SquashReport, squashMigrations } from '../../schema/squash.ts';
 import { type CommandContext, example } from '../session.ts';
 
 export function registerSquash(program: Command, { io, session }: CommandContext): void {

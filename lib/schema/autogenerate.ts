@@ -24,9 +24,9 @@ import type { History } from '../engine/history.ts';
 import { parseSqlMigration } from '../engine/loader.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
+import { lintAll } from '../lint/folder-lint.ts';
 import { type PgVersion, versionFromServerNum } from '../lint/model/pg-version.ts';
 import type { Server } from '../local/server.ts';
-import { lintAll } from './check.ts';
 import { type GeneratedMigrationText, renderMigration, slugOf, withReasons } from './generated-migration.ts';
 import {
   type AskRename,

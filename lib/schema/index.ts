@@ -1,0 +1,24 @@
+/**
+ * The schema tools: what the app wants its schema to be, what the migrations build, and the SQL
+ * between them.
+ *
+ * - The wanted schema: a `schema/` SQL folder or Drizzle models (wanted-schema.ts,
+ *   drizzle-schema.ts), built on shadow databases (shadow-schema.ts, scratch-database.ts).
+ * - The diff: the diff library (schema-diff.ts), our safety rules over its statements
+ *   (safe-migrations.ts), renames a person decides (rename-decisions.ts, rename-statements.ts),
+ *   and the files it writes (generated-migration.ts); `create --autogenerate` runs them
+ *   (autogenerate.ts) and lints what it writes with lib/lint.
+ * - Drift: `diff` (database-diff.ts) and check's wanted-schema comparison (schema-agreement.ts).
+ * - Proofs on a scratch database: the round trip (round-trip.ts, schema-tracker.ts), which check
+ *   and squash both run.
+ * - `squash` (squash.ts): it rewrites history into the schema the migrations build, and its
+ *   proof is these tools' (shadow databases, the diff, the round trip), so it lives with them.
+ *
+ * It may import the engine, local/ (shadow databases need a server), lint/ and itself, and load
+ * pg, libpg-query, @pgkit/migra, drizzle-kit and tsx; never check/, cli/, construct/ or lambda/
+ * (check/ and cli/ import it).
+ */
+export { type AutogenerateReport, autogenerate, formatAutogenerate } from './autogenerate.ts';
+export { type DatabaseDiff, diffDatabase, formatDatabaseDiff } from './database-diff.ts';
+export { type SquashReport, squashMigrations } from './squash.ts';
+export { findWantedSchema, type WantedSchema } from './wanted-schema.ts';
