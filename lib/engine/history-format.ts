@@ -29,7 +29,11 @@ export const FORMAT_STEPS: readonly FormatStep[] = [
   {
     version: 1,
     summary: 'heads, log (with each revision’s down step), in_progress, checkpoints (rds-migrate 0.1.0)',
-    sql: (q) => `CREATE SCHEMA IF NOT EXISTS ${q};
+    // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists,
+    // so a role given a history schema of its own (and no more) could not run.
+    sql: (q) => `DO $rds_migrate$ BEGIN
+  IF to_regnamespace(${escapeLiteral(q)}) IS NULL THEN CREATE SCHEMA ${q}; END IF;
+END $rds_migrate$;
 CREATE TABLE IF NOT EXISTS ${q}.heads (
   revision text PRIMARY KEY
 );
