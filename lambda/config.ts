@@ -6,6 +6,9 @@
  */
 import { RdsMigrateError } from '../lib/engine/errors.ts';
 import {
+  AUTH_MODES,
+  DB_KINDS,
+  type DbKind,
   FUNCTION_ENV,
   MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
   MANUAL_WRITES_ON,
@@ -14,7 +17,7 @@ import { DEFAULT_HISTORY_SCHEMA } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
 import { shortText } from './input.ts';
 
-export type DatabaseKind = 'instance' | 'cluster';
+export type DatabaseKind = DbKind;
 
 export type AuthConfig =
   | { readonly mode: 'secret'; readonly secretArn: string }
@@ -135,18 +138,20 @@ const MAX_CONTEXT_KEY_CHARS = 128;
 const MAX_CONTEXT_VALUE_CHARS = 4096;
 
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): FunctionConfig {
-  const kind = env.DB_KIND ?? '';
-  if (kind !== 'instance' && kind !== 'cluster') {
-    throw new ConfigError(`environment variable DB_KIND is '${kind}'; set it to instance or cluster`);
+  const kind = env[FUNCTION_ENV.dbKind] ?? '';
+  if (!(DB_KINDS as readonly string[]).includes(kind)) {
+    throw new ConfigError(
+      `environment variable ${FUNCTION_ENV.dbKind} is '${kind}'; set it to ${DB_KINDS.join(' or ')}`,
+    );
   }
   return {
-    migrationsDir: env.MIGRATIONS_DIR || DEFAULT_MIGRATIONS_DIR,
-    kind,
-    identifier: required(env, 'DB_IDENTIFIER', 'the DB instance or cluster identifier'),
+    migrationsDir: env[FUNCTION_ENV.migrationsDir] || DEFAULT_MIGRATIONS_DIR,
+    kind: kind as DbKind,
+    identifier: required(env, FUNCTION_ENV.dbIdentifier, 'the DB instance or cluster identifier'),
     auth: authFromEnv(env),
-    historySchema: env.HISTORY_SCHEMA || DEFAULT_HISTORY_SCHEMA,
+    historySchema: env[FUNCTION_ENV.historySchema] || DEFAULT_HISTORY_SCHEMA,
     region: env.AWS_REGION || undefined,
-    deployTimeoutSeconds: deployTimeoutFrom(env.DEPLOY_TIMEOUT_SECONDS),
+    deployTimeoutSeconds: deployTimeoutFrom(env[FUNCTION_ENV.deployTimeoutSeconds]),
     background: backgroundFrom(env),
     deployedBy: {
       stackId: env[FUNCTION_ENV.stackId] || undefined,
@@ -163,17 +168,15 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
 }
 
 function backgroundFrom(env: Readonly<Record<string, string | undefined>>): BackgroundConfig {
-  const text = env.BACKGROUND_RANGES;
+  const text = env[FUNCTION_ENV.backgroundRanges];
   const ranges = text === undefined || text === '' ? 8 : wholeNumberFrom(text);
   if (!Number.isInteger(ranges) || ranges < 1 || ranges > 10_000) {
     throw new ConfigError(
-      `environment variable BACKGROUND_RANGES is '${text}'; set it to a whole number of key ranges (1 to 10000)`,
+      `environment variable ${FUNCTION_ENV.backgroundRanges} is '${text}'; set it to a whole number of key ranges (1 to 10000)`,
     );
   }
-  return {
-    ranges,
-    ...(env.BACKGROUND_STATE_MACHINE_ARN ? { stateMachineArn: env.BACKGROUND_STATE_MACHINE_ARN } : {}),
-  };
+  const stateMachineArn = env[FUNCTION_ENV.backgroundStateMachineArn];
+  return { ranges, ...(stateMachineArn ? { stateMachineArn } : {}) };
 }
 
 /** One hour (CloudFormation's limit for a custom resource) unless the construct says less. */
@@ -182,25 +185,31 @@ function deployTimeoutFrom(value: string | undefined): number {
   const seconds = wholeNumberFrom(value);
   if (!Number.isInteger(seconds) || seconds < 1) {
     throw new ConfigError(
-      `environment variable DEPLOY_TIMEOUT_SECONDS is '${value}'; set it to whole seconds`,
+      `environment variable ${FUNCTION_ENV.deployTimeoutSeconds} is '${value}'; set it to whole seconds`,
     );
   }
   return seconds;
 }
 
 function authFromEnv(env: Readonly<Record<string, string | undefined>>): AuthConfig {
-  const mode = env.AUTH_MODE || 'secret';
+  const mode = env[FUNCTION_ENV.authMode] || 'secret';
   if (mode === 'secret') {
-    return { mode, secretArn: required(env, 'SECRET_ARN', 'the ARN of the database credentials secret') };
+    return {
+      mode,
+      secretArn: required(env, FUNCTION_ENV.secretArn, 'the ARN of the database credentials secret'),
+    };
   }
-  if (mode !== 'iam')
-    throw new ConfigError(`environment variable AUTH_MODE is '${mode}'; set it to secret or iam`);
+  if (mode !== 'iam') {
+    throw new ConfigError(
+      `environment variable ${FUNCTION_ENV.authMode} is '${mode}'; set it to ${AUTH_MODES.join(' or ')}`,
+    );
+  }
   return {
     mode,
-    user: required(env, 'DB_USER', 'the database user IAM authentication logs in as'),
-    host: required(env, 'DB_HOST', 'the database endpoint'),
-    port: portFrom(env.DB_PORT || '5432', 'environment variable DB_PORT'),
-    database: env.DB_NAME || 'postgres',
+    user: required(env, FUNCTION_ENV.dbUser, 'the database user IAM authentication logs in as'),
+    host: required(env, FUNCTION_ENV.dbHost, 'the database endpoint'),
+    port: portFrom(env[FUNCTION_ENV.dbPort] || '5432', `environment variable ${FUNCTION_ENV.dbPort}`),
+    database: env[FUNCTION_ENV.dbName] || 'postgres',
   };
 }
 

@@ -22,7 +22,9 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
+  type AuthMode,
   FUNCTION_ENV,
+  functionEnvironment,
   MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
   MANUAL_WRITES_ON,
   OPERATE_ALIAS_NAME,
@@ -272,29 +274,40 @@ export class DatabaseMigrations extends Construct {
     background: ResolvedBackground,
   ): Record<string, string> {
     const common = {
-      MIGRATIONS_DIR: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
+      // The Lambda runtime's and Powertools' own settings.
       NODE_OPTIONS: '--enable-source-maps',
-      DB_KIND: target.kind,
-      DB_IDENTIFIER: target.identifier,
-      HISTORY_SCHEMA: props.historySchema ?? DEFAULT_HISTORY_SCHEMA,
-      DEPLOY_TIMEOUT_SECONDS: String(timeouts.total.toSeconds()),
-      BACKGROUND_STATE_MACHINE_ARN: names.stateMachineArn,
-      BACKGROUND_RANGES: String(background.ranges),
       POWERTOOLS_SERVICE_NAME: 'rds-migrate',
       LOG_LEVEL: 'INFO',
+      ...functionEnvironment({
+        migrationsDir: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
+        dbKind: target.kind,
+        dbIdentifier: target.identifier,
+        historySchema: props.historySchema ?? DEFAULT_HISTORY_SCHEMA,
+        deployTimeoutSeconds: String(timeouts.total.toSeconds()),
+        backgroundStateMachineArn: names.stateMachineArn,
+        backgroundRanges: String(background.ranges),
+      }),
       ...manualOperationsEnvironment(props),
     };
     if (props.iamAuthentication) {
       return {
         ...common,
-        AUTH_MODE: 'iam',
-        DB_USER: props.iamAuthentication.username,
-        DB_HOST: target.endpoint.hostname,
-        DB_PORT: target.endpoint.port,
-        DB_NAME: props.iamAuthentication.databaseName ?? 'postgres',
+        ...functionEnvironment({
+          authMode: 'iam' satisfies AuthMode,
+          dbUser: props.iamAuthentication.username,
+          dbHost: target.endpoint.hostname,
+          dbPort: target.endpoint.port,
+          dbName: props.iamAuthentication.databaseName ?? 'postgres',
+        }),
       };
     }
-    return { ...common, AUTH_MODE: 'secret', SECRET_ARN: (props.secret as secretsmanager.ISecret).secretArn };
+    return {
+      ...common,
+      ...functionEnvironment({
+        authMode: 'secret' satisfies AuthMode,
+        secretArn: (props.secret as secretsmanager.ISecret).secretArn,
+      }),
+    };
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { ArnFormat, type aws_ec2 as ec2, type aws_iam as iam, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { SNAPSHOT_TAG } from '../engine/function-contract.ts';
+import { type DbKind, SNAPSHOT_TAG } from '../engine/function-contract.ts';
 import { snapshotStamp } from '../engine/snapshot.ts';
 import { type DatabaseMigrationsProps, DatabaseMigrationsPropsError } from './props.ts';
 
@@ -13,7 +13,7 @@ export const MANAGED_SNAPSHOT_TAG = SNAPSHOT_TAG.managed;
 
 /** The database as the function sees it: instance or Aurora cluster. */
 export interface MigrationTarget {
-  readonly kind: 'instance' | 'cluster';
+  readonly kind: DbKind;
   readonly identifier: string;
   /** The database construct, for messages: its path in the app. */
   readonly construct: IConstruct;

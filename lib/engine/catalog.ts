@@ -10,6 +10,7 @@
  */
 import { escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
+import { DEFAULT_HISTORY_SCHEMA } from './history.ts';
 
 /** One line of the schema and the object it describes, e.g. `table public.users`. */
 export interface CatalogEntry {
@@ -17,12 +18,18 @@ export interface CatalogEntry {
   readonly line: string;
 }
 
-export async function schemaSnapshot(db: Database, historySchema = 'rds_migrate'): Promise<string[]> {
+export async function schemaSnapshot(
+  db: Database,
+  historySchema = DEFAULT_HISTORY_SCHEMA,
+): Promise<string[]> {
   return (await schemaCatalog(db, historySchema)).map((entry) => entry.line);
 }
 
 /** The same snapshot, each line with its object, sorted by line. */
-export async function schemaCatalog(db: Database, historySchema = 'rds_migrate'): Promise<CatalogEntry[]> {
+export async function schemaCatalog(
+  db: Database,
+  historySchema = DEFAULT_HISTORY_SCHEMA,
+): Promise<CatalogEntry[]> {
   const result = await db.query<{ object: string; line: string }>(catalogQuery(historySchema));
   return result.rows
     .map((row) => ({ object: row.object, line: row.line }))

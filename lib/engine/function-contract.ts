@@ -9,6 +9,29 @@ import { createHash } from 'node:crypto';
 
 /** Environment variables the construct sets on the function. */
 export const FUNCTION_ENV = {
+  /** Where the asset's migrations are, in the function's file system. */
+  migrationsDir: 'MIGRATIONS_DIR',
+  /** {@link DB_KINDS}: what `dbIdentifier` names. */
+  dbKind: 'DB_KIND',
+  /** The DB instance or cluster identifier the function snapshots. */
+  dbIdentifier: 'DB_IDENTIFIER',
+  /** The schema of the history tables. */
+  historySchema: 'HISTORY_SCHEMA',
+  /** Whole seconds a deploy may take in all (the Provider framework's total timeout). */
+  deployTimeoutSeconds: 'DEPLOY_TIMEOUT_SECONDS',
+  /** The state machine that runs background migrations. */
+  backgroundStateMachineArn: 'BACKGROUND_STATE_MACHINE_ARN',
+  /** Key ranges a background migration is split into. */
+  backgroundRanges: 'BACKGROUND_RANGES',
+  /** {@link AUTH_MODES}: how the function logs in. */
+  authMode: 'AUTH_MODE',
+  /** With `secret`: the ARN of the credentials secret. */
+  secretArn: 'SECRET_ARN',
+  /** With `iam`: the user, endpoint host and port, and database. */
+  dbUser: 'DB_USER',
+  dbHost: 'DB_HOST',
+  dbPort: 'DB_PORT',
+  dbName: 'DB_NAME',
   /** The ARN of the stack the function belongs to: it serves requests of this stack only. */
   stackId: 'STACK_ID',
   /** The logical id of the custom resource: it serves requests for this resource only. */
@@ -24,6 +47,30 @@ export const FUNCTION_ENV = {
   /** A PEM file of CAs that replaces the pinned RDS ones, for a database behind another CA. */
   caBundle: 'DB_CA_BUNDLE',
 } as const;
+
+export type FunctionEnvKey = keyof typeof FUNCTION_ENV;
+
+/** What DB_KIND may be. */
+export const DB_KINDS = ['instance', 'cluster'] as const;
+export type DbKind = (typeof DB_KINDS)[number];
+
+/** What AUTH_MODE may be. */
+export const AUTH_MODES = ['secret', 'iam'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/**
+ * The function's environment from values named by contract key, so the construct cannot write a
+ * name the function does not read. Values left undefined are left out.
+ */
+export function functionEnvironment(
+  values: { readonly [Key in FunctionEnvKey]?: string },
+): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) environment[FUNCTION_ENV[key as FunctionEnvKey]] = value;
+  }
+  return environment;
+}
 
 export const MANUAL_WRITES_ON = 'on';
 export const MANUAL_WITHOUT_SNAPSHOT_ALLOWED = 'allowed';

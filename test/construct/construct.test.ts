@@ -28,12 +28,17 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp, type RdsMigrateExampleStack } from '../../bin/app.ts';
+import { configFromEnv } from '../../lambda/config.ts';
 import { RdsSnapshots } from '../../lambda/rds-snapshots.ts';
 import { buildHandler, HANDLER_FILES } from '../../lib/construct/bundling.ts';
 import { DatabaseMigrations, type DatabaseMigrationsProps } from '../../lib/construct/index.ts';
 import { flattenCfnReference } from '../../lib/construct/nag.ts';
 import { type BundleDescription, describeBundle } from '../../lib/engine/bundle.ts';
-import { MANAGED_SNAPSHOT_TAG_KEYS, propertiesFingerprint } from '../../lib/engine/function-contract.ts';
+import {
+  FUNCTION_ENV,
+  MANAGED_SNAPSHOT_TAG_KEYS,
+  propertiesFingerprint,
+} from '../../lib/engine/function-contract.ts';
 import { answerUnknownAction } from '../support/function-asset.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'construct');
@@ -355,6 +360,31 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     });
     // A literal logical id, never a reference: the resource depends on the function, not back.
     expect(referencesOf(fn)).not.toContain(resourceId);
+  });
+
+  it('sets only the environment the function reads, by the one contract both import', () => {
+    const variables = template.toJSON().Resources[functionId].Properties.Environment.Variables as Record<
+      string,
+      unknown
+    >;
+    const runtimeSettings = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'LOG_LEVEL'];
+    const contract: string[] = Object.values(FUNCTION_ENV);
+    expect(
+      Object.keys(variables).filter((name) => !runtimeSettings.includes(name) && !contract.includes(name)),
+    ).toEqual([]);
+    // The function's reading of it: tokens stand in as strings, as CloudFormation resolves them.
+    const resolved = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [
+        name,
+        typeof value === 'string' ? value : `resolved-${name}`,
+      ]),
+    );
+    const config = configFromEnv(resolved);
+    expect(config).toMatchObject({
+      kind: 'instance',
+      auth: { mode: 'secret' },
+      historySchema: 'rds_migrate',
+    });
   });
 
   /** The background state machine's fixed name, as synthesized. */
