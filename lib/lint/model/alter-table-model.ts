@@ -5,6 +5,9 @@
  * AlterTableGetLockLevel, which the docs summarise) and the work it does under that lock (ALTER
  * TABLE, Notes: which forms rewrite the table and which scan it). A statement with several
  * subcommands holds the strongest of their locks for all of them.
+ *
+ * Long on purpose: ALTER_TABLE_SUBCOMMANDS mirrors PostgreSQL's own table (AlterTableGetLockLevel,
+ * one entry per subcommand, ~390 lines), kept whole so it reads against tablecmds.c.
  */
 import type { AlterTableCmd, AlterTableType, ColumnDef, Constraint, Node } from 'libpg-query';
 import type { LockMode } from './lock-modes.ts';
