@@ -33,9 +33,13 @@ export interface LockHolder {
   readonly relation: string;
   readonly mode: string;
   readonly applicationName: string;
+  /** Its role: what every session sees of another role's, with its pid and application. */
+  readonly role: string;
   readonly state: string;
   /** The first line of its current or last query, as the server shows it: never parameter values. */
   readonly query: string;
+  /** Its state and query are hidden: another role's session, and this role lacks pg_read_all_stats. */
+  readonly hidden: boolean;
 }
 
 /**
@@ -50,10 +54,11 @@ export async function lockHolders(db: Database, sql: string): Promise<LockHolder
     relation: string;
     mode: string;
     application_name: string | null;
+    usename: string | null;
     state: string | null;
     query: string | null;
   }>(
-    `SELECT l.pid, l.relation::regclass::text AS relation, l.mode, a.application_name, a.state,
+    `SELECT l.pid, l.relation::regclass::text AS relation, l.mode, a.application_name, a.usename, a.state,
             split_part(a.query, E'\\n', 1) AS query
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.granted AND l.pid <> pg_backend_pid() AND l.locktype = 'relation'
@@ -66,8 +71,10 @@ export async function lockHolders(db: Database, sql: string): Promise<LockHolder
     relation: row.relation,
     mode: row.mode,
     applicationName: row.application_name ?? '',
+    role: row.usename ?? '',
     state: row.state ?? '',
     query: (row.query ?? '').slice(0, 120),
+    hidden: row.state === null && row.query === '<insufficient privilege>',
   }));
 }
 
@@ -87,10 +94,18 @@ export function describeHolders(holders: readonly LockHolder[]): string {
     .slice(0, 3)
     .map(
       (holder) =>
-        `pid ${holder.pid} (app '${holder.applicationName}', ${holder.state}: ${holder.query}) holds ${holder.mode} on ${holder.relation}`,
+        `pid ${holder.pid} (${holder.hidden ? hiddenFrom(holder) : `app '${holder.applicationName}', ${holder.state}: ${holder.query}`}) holds ${holder.mode} on ${holder.relation}`,
     )
     .join('; ')
     .concat(holders.length > 3 ? `; and ${holders.length - 3} more` : '');
+}
+
+/** What every role sees of another role's session, and what it would take to see more, or to end it. */
+function hiddenFrom(holder: LockHolder): string {
+  return (
+    `role ${holder.role}, app '${holder.applicationName}'; its state and query are hidden from this role, ` +
+    `which lacks pg_read_all_stats, and ending it takes pg_signal_backend or membership in ${holder.role}`
+  );
 }
 
 /** The relations a statement names, schema-qualified where it says so, from the parse tree. */

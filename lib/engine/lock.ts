@@ -115,8 +115,8 @@ SELECT current_setting('rds_migrate.locked') = 'true' AS rds_migrate_locked, ${r
 
 async function describeHolder(db: Database, name: string): Promise<string | undefined> {
   const holder = await db
-    .query<{ pid: number; application_name: string; backend_start: Date }>(
-      `SELECT a.pid, a.application_name, a.backend_start
+    .query<{ pid: number; application_name: string; usename: string | null; backend_start: Date | null }>(
+      `SELECT a.pid, a.application_name, a.usename, a.backend_start
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objsubid = 2
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -128,5 +128,9 @@ async function describeHolder(db: Database, name: string): Promise<string | unde
   const row = holder?.rows[0];
   if (!row) return undefined;
   const who = row.application_name ? `${row.application_name}, ` : '';
+  // Another role's session shows only its pid, role and application without pg_read_all_stats.
+  if (!row.backend_start) {
+    return `${who}backend pid ${row.pid} of role ${row.usename ?? 'unknown'}; more of it is hidden from this role, which lacks pg_read_all_stats`;
+  }
   return `${who}backend pid ${row.pid}, connected since ${row.backend_start.toISOString()}`;
 }
