@@ -7,7 +7,8 @@
  * - The diff: the diff library (schema-diff.ts), our safety rules over its statements
  *   (safe-migrations.ts), renames a person decides (rename-decisions.ts, rename-statements.ts),
  *   and the files it writes (generated-migration.ts); `create --autogenerate` runs them
- *   (autogenerate.ts) and lints what it writes with lib/lint.
+ *   (autogenerate.ts), making and proving the migrations on a shadow database
+ *   (migration-generator.ts), linted with lib/lint.
  * - Drift: `diff` (database-diff.ts) and check's wanted-schema comparison (schema-agreement.ts).
  * - Proofs on a scratch database: the round trip (round-trip.ts, schema-tracker.ts), which check
  *   and squash both run.
