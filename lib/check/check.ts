@@ -908,7 +908,10 @@ function roundTripResult(
     ? `; turned back at ${report.turnedBackAt.revision} (${report.turnedBackAt.irreversible ? `irreversible: ${report.turnedBackAt.irreversible}` : 'no down step'})`
     : '';
   const difference = report.difference;
-  if (!difference) return { status: 'ok', summary: `${counts}${turned}, schemas matched` };
+  const whole = report.tracked
+    ? ''
+    : ' (each read whole: following the DDL takes event triggers, which only a superuser (on RDS: rds_superuser) may create)';
+  if (!difference) return { status: 'ok', summary: `${counts}${turned}, schemas matched${whole}` };
   const rule =
     difference.kind === 'failed'
       ? `${difference.phase.replace(' ', '-')}-failed`

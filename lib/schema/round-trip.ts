@@ -58,6 +58,11 @@ export interface RoundTripReport {
   };
   /** The first difference found; the trip stops there. */
   readonly difference?: RoundTripDifference;
+  /**
+   * False when the DDL of each step could not be followed (the event triggers that follow it take a
+   * superuser, on RDS rds_superuser, to create): every snapshot was read whole, slower, as exact.
+   */
+  readonly tracked: boolean;
   readonly durationMs: number;
 }
 
@@ -114,6 +119,7 @@ async function trip(
     ...counts,
     turnedBackAt,
     difference,
+    tracked: tracker.tracking,
     durationMs: Math.round(performance.now() - started),
   });
 
