@@ -27,10 +27,10 @@ export class BackgroundRunBlocked extends RdsMigrateError {
   constructor(
     message: string,
     readonly blockers: readonly BlockingSession[],
-    /** What to do, for a runner that words the failure of a step (plan-run.ts `lockHint`). */
-    readonly lockHint: string,
+    /** What to do: a step that fails on this says it instead of its own advice (plan-run.ts). */
+    readonly advice: string,
   ) {
-    super(`${message} ${lockHint.charAt(0).toUpperCase()}${lockHint.slice(1)}`);
+    super(`${message} ${advice.charAt(0).toUpperCase()}${advice.slice(1)}`);
   }
 }
 

@@ -23,8 +23,23 @@ export function lockRetryWaitMs(retry: number, random: () => number = Math.rando
 }
 
 export function isLockTimeout(error: unknown): boolean {
+  if (error instanceof LockRetriesExhausted) return isLockTimeout(error.postgresError);
   const candidate = error as { code?: string; postgres?: { code?: string } };
   return candidate?.code === LOCK_NOT_AVAILABLE || candidate?.postgres?.code === LOCK_NOT_AVAILABLE;
+}
+
+/**
+ * A step that kept timing out on a lock after the retries it was allowed: PostgreSQL's own error
+ * (its code and fields are the step's failure), and the advice that names who held the lock.
+ */
+export class LockRetriesExhausted extends Error {
+  override readonly name = 'LockRetriesExhausted';
+  constructor(
+    readonly postgresError: unknown,
+    readonly advice: string,
+  ) {
+    super(postgresError instanceof Error ? postgresError.message : String(postgresError));
+  }
 }
 
 /** A session that held a lock the migration needed, as pg_stat_activity shows it. */
@@ -79,7 +94,7 @@ export async function lockHolders(db: Database, sql: string): Promise<LockHolder
 }
 
 /** The hint of a failure that used up its lock retries: who held the lock, what to do. */
-export function lockRetriesExhausted(attempts: number, holders: string): string {
+export function retriesExhaustedAdvice(attempts: number, holders: string): string {
   return (
     `it timed out waiting for a lock ${attempts} times (lock_timeout each time, with backoff between); ` +
     `${holders}. Find what holds it and end it (pg_terminate_backend) or wait for a quieter moment, then ` +

@@ -5,6 +5,7 @@
  * step is marked in progress before and recorded as it finishes. How a step's own work runs is
  * step-runner.ts.
  */
+import { BackgroundRunBlocked } from './background-blockers.ts';
 import { DeadlineReached } from './context.ts';
 import type { Database, QueryResult } from './database.ts';
 import type { CommittedUnit } from './errors.ts';
@@ -23,8 +24,9 @@ import {
   DEFAULT_LOCK_RETRIES,
   describeHolders,
   isLockTimeout,
+  LockRetriesExhausted,
   lockHolders,
-  lockRetriesExhausted,
+  retriesExhaustedAdvice,
 } from './lock-retry.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import type { Plan, PlanStep } from './plan.ts';
@@ -127,7 +129,27 @@ export function splitIntoUnits(steps: readonly PlanStep[]): Unit[] {
   return units;
 }
 
+/** What a PlanRun is given besides the session: the plan, and what the runner read before it. */
+export interface PlanRunSetup {
+  readonly history: History;
+  readonly plan: Plan;
+  readonly runId: string;
+  readonly options: RunOptions;
+  /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
+  readonly historyFormat: number;
+  /** True when nothing was ever applied here: a failure may then hint at `stamp`. */
+  readonly historyEmpty: boolean;
+  /** The step an earlier run left in progress, if any. */
+  readonly interrupted?: InProgress;
+}
+
 export class PlanRun {
+  private readonly history: History;
+  private readonly runId: string;
+  private readonly options: RunOptions;
+  private historyFormat: number;
+  private readonly historyEmpty: boolean;
+  private readonly interrupted?: InProgress;
   private readonly log: MigrationLogger;
   private readonly stepContext: StepContext;
   private readonly units: readonly Unit[];
@@ -137,16 +159,15 @@ export class PlanRun {
 
   constructor(
     private readonly db: Database,
-    private readonly history: History,
-    plan: Plan,
-    private readonly runId: string,
-    private readonly options: RunOptions,
-    /** The history's format: older ones (0: none yet) are upgraded with the first unit. */
-    private historyFormat: number,
-    /** True when nothing was ever applied here: a failure may then hint at `stamp`. */
-    private readonly historyEmpty: boolean,
-    private readonly interrupted?: InProgress,
+    setup: PlanRunSetup,
   ) {
+    const { history, plan, options } = setup;
+    this.history = history;
+    this.runId = setup.runId;
+    this.options = options;
+    this.historyFormat = setup.historyFormat;
+    this.historyEmpty = setup.historyEmpty;
+    this.interrupted = setup.interrupted;
     this.log = options.log ?? silentLog;
     this.stepContext = {
       db,
@@ -253,7 +274,7 @@ export class PlanRun {
         if (!(error instanceof MigrationFailed) || !isLockTimeout(error) || retries === 0) throw error;
         const step = steps.find((candidate) => candidate.revision === error.revision);
         const holders = describeHolders(await lockHolders(this.db, step ? sqlOf(step) : ''));
-        if (attempt > retries) throw error.withHint(lockRetriesExhausted(attempt, holders));
+        if (attempt > retries) throw error.withHint(retriesExhaustedAdvice(attempt, holders));
         await waitForLock(
           { ...this.stepContext, lockRetries: retries },
           `unit ${unit} (${error.revision})`,
@@ -387,9 +408,9 @@ export class PlanRun {
     if (error instanceof ConnectionLostError || !step) return error as Error;
     if (isConnectionLoss(error))
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describeError(error));
-    const fields = postgresFields(error);
+    const fields = postgresFields(error instanceof LockRetriesExhausted ? error.postgresError : error);
     return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, this.headsNow, {
-      hint: (error as { lockHint?: string }).lockHint ?? this.failureHint(fields),
+      hint: adviceOf(error) ?? this.failureHint(fields),
       committed: [...this.committed],
       unit,
       units: this.units.length,
@@ -446,4 +467,10 @@ class BeginWithFirstQuery implements Database {
 /** Milliseconds to two decimals: what the run report and the log both show. */
 export function roundedMs(durationMs: number): number {
   return Math.round(durationMs * 100) / 100;
+}
+
+/** Advice a failure brings with it, which says more than the step's own (who held the lock). */
+function adviceOf(error: unknown): string | undefined {
+  if (error instanceof LockRetriesExhausted || error instanceof BackgroundRunBlocked) return error.advice;
+  return undefined;
 }

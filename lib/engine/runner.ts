@@ -139,17 +139,15 @@ export async function migrate(
       options.log?.warn(warning.message, { revision: warning.revision });
     }
     await options.beforeRun?.(plan, db);
-    const historyEmpty = state.heads.length === 0 && state.checksums.size === 0;
-    const run = new PlanRun(
-      db,
+    const run = new PlanRun(db, {
       history,
       plan,
       runId,
-      { ...options, backgroundInline: [...(options.backgroundInline ?? []), ...gates.inline] },
-      state.format.version,
-      historyEmpty,
-      state.inProgress,
-    );
+      options: { ...options, backgroundInline: [...(options.backgroundInline ?? []), ...gates.inline] },
+      historyFormat: state.format.version,
+      historyEmpty: state.heads.length === 0 && state.checksums.size === 0,
+      interrupted: state.inProgress,
+    });
     await fingerprint.before();
     const outcome = await run
       .execute()

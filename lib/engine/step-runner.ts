@@ -13,9 +13,10 @@ import type { History } from './history.ts';
 import {
   describeHolders,
   isLockTimeout,
+  LockRetriesExhausted,
   lockHolders,
-  lockRetriesExhausted,
   lockRetryWaitMs,
+  retriesExhaustedAdvice,
 } from './lock-retry.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import type { PlanStep } from './plan.ts';
@@ -239,7 +240,7 @@ async function retryingLockTimeouts(
       if (!isLockTimeout(error) || context.lockRetries === 0) throw error;
       const holders = describeHolders(await lockHolders(context.db, text));
       if (retry > context.lockRetries) {
-        throw Object.assign(error as Error, { lockHint: lockRetriesExhausted(retry, holders) });
+        throw new LockRetriesExhausted(error, retriesExhaustedAdvice(retry, holders));
       }
       await waitForLock(context, during, retry, holders);
     }
