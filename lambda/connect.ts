@@ -29,6 +29,8 @@ export interface OpenOptions {
   /** Verify the server certificate. Only tests against a local PostgreSQL turn it off. */
   readonly tls: boolean;
   readonly connectTimeoutMs: number;
+  /** How long a query may go unanswered before the function asks whether the database still answers. */
+  readonly silenceMs: number;
   readonly authToken: AuthTokenProvider;
   readonly applicationName: string;
   /** A PEM file that replaces the pinned RDS CAs (env DB_CA_BUNDLE: a database behind another CA). */
@@ -66,6 +68,7 @@ export async function openDatabase(config: FunctionConfig, options: OpenOptions)
       ? { rejectUnauthorized: true, ca: [...databaseCertificateAuthorities(options.caBundle)] }
       : false,
     connectionTimeoutMillis: options.connectTimeoutMs,
+    keepAliveInitialDelayMillis: options.silenceMs,
   };
   try {
     return { connection: await connect(clientConfig, options.applicationName), target };
@@ -101,7 +104,7 @@ async function credentialsFor(
 }
 
 function connectionHint(message: string, target: DatabaseTarget, config: FunctionConfig): string {
-  if (/timeout|timed out|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/i.test(message)) {
+  if (/timeout|timed out|no answer within|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/i.test(message)) {
     return (
       `. The function may lack a route to the database: it must run in the database's VPC, in subnets that ` +
       `reach it, and the database's security group must allow port ${target.port} from the function's security group`

@@ -15,6 +15,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SILENCE_MS } from '../lib/engine/connection.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
@@ -70,8 +71,14 @@ export interface HandlerDeps {
   readonly logger?: Logger;
   /** Makes IAM database auth tokens. @default @aws-sdk/rds-signer */
   readonly authToken?: AuthTokenProvider;
-  /** How long to wait for the database to accept a connection. @default 10 s */
+  /** How long to wait for the database to accept a connection (Aurora Serverless resumes in ~15 s). @default 30 s */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a query may go unanswered before the function asks, on a new connection, whether the
+   * database still answers; when it does not, the call fails saying the connection went silent.
+   * @default 30 s
+   */
+  readonly silenceMs?: number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -149,7 +156,8 @@ export function createHandler(deps: HandlerDeps): Handler {
       const { connection, target } = await openDatabase(config, {
         secrets: deps.secrets,
         tls: deps.tls ?? true,
-        connectTimeoutMs: deps.connectTimeoutMs ?? 10_000,
+        connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        silenceMs: deps.silenceMs ?? DEFAULT_SILENCE_MS,
         authToken: deps.authToken ?? rdsSignerToken,
         applicationName: 'rds-migrate lambda',
         caBundle: config.caBundle,

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import type { Database } from './database.ts';
 import { RdsMigrateError } from './errors.ts';
+import { watchForSilence } from './silence-watch.ts';
 
 export interface Connection {
   readonly db: Database;
@@ -21,24 +22,70 @@ export function databaseConfigured(env: NodeJS.ProcessEnv = process.env): boolea
   return Boolean(env.DATABASE_URL || env.PGHOST || env.PGDATABASE || env.PGSERVICE);
 }
 
+/** How long a connection may take to answer: enough for an Aurora Serverless cluster resuming from zero (~15 s). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** How long a query may go unanswered before the server is asked whether it still answers at all. */
+export const DEFAULT_SILENCE_MS = 30_000;
+
+/**
+ * Opens a session. `connectionTimeoutMillis` bounds the connect (else libpq's `connect_timeout`
+ * in the URL, in seconds; else 30 s); `keepAliveInitialDelayMillis` is how long a query may hear
+ * nothing before the server is asked on a new connection whether it still answers (else libpq's
+ * `keepalives_idle` in the URL; else 30 s): see silence-watch.ts.
+ */
 export async function connect(config: pg.ClientConfig, applicationName = 'rds-migrate'): Promise<Connection> {
-  // TCP keepalives from 30 s idle: a session whose server or route went away is noticed, not waited on.
-  const client = new pg.Client({
+  const connectMs =
+    config.connectionTimeoutMillis ?? urlSeconds(config, 'connect_timeout') ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const silenceMs =
+    config.keepAliveInitialDelayMillis ?? urlSeconds(config, 'keepalives_idle') ?? DEFAULT_SILENCE_MS;
+  // TCP keepalives from the same idle time: a route that went away is noticed, if late, even between queries.
+  const clientConfig: pg.ClientConfig = {
     application_name: applicationName,
     keepAlive: true,
-    keepAliveInitialDelayMillis: 30_000,
     ...config,
-  });
+    connectionTimeoutMillis: connectMs,
+    // Whole seconds for the kernel: a shorter silence still gets keepalives from 1 s.
+    keepAliveInitialDelayMillis: Math.max(1000, silenceMs),
+  };
+  const client = new pg.Client(clientConfig);
   // An idle client whose server goes away emits 'error'; the next query reports it instead.
   client.on('error', () => undefined);
+  const target = describeTarget(config);
   try {
     await client.connect();
   } catch (error) {
+    const timedOut = /timeout expired|connection timeout/i.test((error as Error)?.message ?? '');
     throw new ConnectionError(
-      `cannot connect to PostgreSQL at ${describeTarget(config)}: ${safeMessage(error)}`,
+      `cannot connect to PostgreSQL at ${target}: ${timedOut ? noAnswer(connectMs, config) : safeMessage(error)}`,
     );
   }
-  return { db: databaseOf(client), client, close: () => client.end().catch(() => undefined) };
+  const db = watchForSilence(
+    client,
+    databaseOf(client),
+    clientConfig,
+    { silenceMs, probeTimeoutMs: connectMs || DEFAULT_CONNECT_TIMEOUT_MS },
+    target,
+  );
+  return { db, client, close: () => client.end().catch(() => undefined) };
+}
+
+function noAnswer(connectMs: number, config: pg.ClientConfig): string {
+  const longer = config.connectionString ? '; allow longer with connect_timeout=<seconds> in the URL' : '';
+  return (
+    `connect timeout, no answer within ${connectMs / 1000} s (a database that is starting, such as an Aurora Serverless cluster ` +
+    `resuming from zero capacity, can take 15 s or more: try again${longer})`
+  );
+}
+
+/** A libpq timeout parameter (seconds) of the connection string, in ms; undefined when absent or 0. */
+function urlSeconds(config: pg.ClientConfig, name: string): number | undefined {
+  if (!config.connectionString) return undefined;
+  try {
+    const seconds = Number(new URL(config.connectionString).searchParams.get(name) ?? '');
+    return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function databaseOf(client: pg.ClientBase): Database {

@@ -175,10 +175,39 @@ export class ConnectionLostError extends RdsMigrateError {
     cause: string,
   ) {
     super(
-      `lost the connection to PostgreSQL during ${during} (${cause}). An open transaction was rolled back ` +
-        'by the server; run `rds-migrate status` to see the state, then run again.',
+      `lost the connection to PostgreSQL during ${during} (${cause}). What was not committed is rolled back ` +
+        'by the server once it sees the session gone; run `rds-migrate status` to see the state, then run again.',
     );
   }
+}
+
+/**
+ * A query went unanswered and the server did not answer a new connection either: the network
+ * path or the server is gone without a word (no FIN, no RST), and the session was given up.
+ */
+export class ConnectionSilentError extends RdsMigrateError {
+  override readonly name = 'ConnectionSilentError';
+  constructor(
+    readonly target: string,
+    readonly silentMs: number,
+    /** Why the new connection failed, e.g. `no answer within 30 s`. */
+    readonly probe: string,
+    /** The abandoned session's backend, as the server reported it at connect. */
+    readonly pid: number | undefined,
+  ) {
+    const session = pid ? `the session (backend pid ${pid})` : 'the session';
+    const end = pid ? `SELECT pg_terminate_backend(${pid})` : 'pg_terminate_backend(<its pid>)';
+    super(
+      `the connection to PostgreSQL at ${target} went silent: no reply for ${seconds(silentMs)}, and a new ` +
+        `connection failed too (${probe}): the network path or the server is down (a failover?). The server keeps ` +
+        `${session}, its locks and any open transaction until it notices the client gone (its TCP keepalives); ` +
+        `if the next run waits for the migration lock, end it with ${end}`,
+    );
+  }
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 /** The database's history cannot be used as it is. */
@@ -228,6 +257,7 @@ const CONNECTION_LOSS_CODES = new Set([
 ]);
 
 export function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof ConnectionSilentError) return true;
   const candidate = error as { code?: string; message?: string };
   if (candidate?.code && CONNECTION_LOSS_CODES.has(candidate.code)) return true;
   const message = candidate?.message ?? '';
