@@ -1,3 +1,7 @@
+/**
+ * What the deploy function answers the Provider framework: the marker onEvent returns and every
+ * isComplete poll carries back, the Data CloudFormation gets, and the words both use.
+ */
 import { type DeployPhase, type DeployRecord, isDeployPhase } from '../../lib/engine/deploys.ts';
 import type { RevisionGraph } from '../../lib/engine/graph.ts';
 import { BASE, type Revision } from '../../lib/engine/migration.ts';

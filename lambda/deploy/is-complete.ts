@@ -1,3 +1,7 @@
+/**
+ * isComplete: each poll moves the request its record describes one step on (the snapshot, then
+ * the migration), under the run lease, and answers when it is done.
+ */
 import type { Database } from '../../lib/engine/database.ts';
 import { type DeployRecord, Deploys } from '../../lib/engine/deploys.ts';
 import { MigrationFailed } from '../../lib/engine/errors.ts';

@@ -1,3 +1,6 @@
+/**
+ * Delete: never touches the schema or data, and never fails.
+ */
 import { RunLease } from '../../lib/engine/lease.ts';
 import type { LifecycleRequest } from '../config.ts';
 import type { Runtime } from '../runtime.ts';

@@ -1,3 +1,7 @@
+/**
+ * onEvent (Create/Update): claim the run lease, plan `sync` to the TargetRevision, record the
+ * request before any side effect, and ask for the snapshot once the session is closed.
+ */
 import { Deploys } from '../../lib/engine/deploys.ts';
 import { RunLease } from '../../lib/engine/lease.ts';
 import { withLock } from '../../lib/engine/lock.ts';

@@ -1,5 +1,7 @@
 /**
- * What onEvent checks and plans before it records a request: CloudFormation's confirmation, the target in the bundle, the database's state and drift, the background gates, and, in a stack rollback, the revisions known only from the history.
+ * What onEvent checks and plans before it records a request: CloudFormation's confirmation, the
+ * target in the bundle, the database's state and drift, the background gates, and, in a stack
+ * rollback, the revisions known only from the history.
  */
 import { assertAllowLinesReasoned } from '../../lib/engine/allow-lines.ts';
 import { BackgroundGateClosed, readGates } from '../../lib/engine/background-gate.ts';

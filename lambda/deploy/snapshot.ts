@@ -1,3 +1,8 @@
+/**
+ * The snapshot phase of a deploy: whether the policy takes one, asking RDS for it (again, with
+ * backoff, while the database is busy), waiting for it within the deploy's time budget, and pruning
+ * old ones after a successful migration.
+ */
 import type { Database } from '../../lib/engine/database.ts';
 import {
   type DeployRecord,
