@@ -169,7 +169,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
     if (renames.length === 0 && (forward.length === 0 || (await differences(head, wanted)).length === 0))
       return report({});
     const generator = new Generator(shadow.db, options, parent, head, wanted, renamed);
-    const safe = planSafeMigrations(forward, factsOf(renamed, wanted, decisions));
+    const safe = await planSafeMigrations(forward, factsOf(renamed, wanted, decisions));
     const plan = {
       ...withRenamesFirst(safe, renames.map(renameDraft)),
       notes: [...dropAddNotes(decisions), ...safe.notes],

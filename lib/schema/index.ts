@@ -5,7 +5,7 @@
  * - The wanted schema: a `schema/` SQL folder or Drizzle models (wanted-schema.ts,
  *   drizzle-schema.ts), built on shadow databases (shadow-schema.ts, scratch-database.ts).
  * - The diff: the diff library (schema-diff.ts), our safety rules over its statements
- *   (safe-migrations.ts), renames a person decides (rename-decisions.ts, rename-statements.ts),
+ *   (safe-migrations.ts, which reads them through the parser: diff-statements.ts), renames a person decides (rename-decisions.ts, rename-statements.ts),
  *   and the files it writes (generated-migration.ts); `create --autogenerate` runs them
  *   (autogenerate.ts), making and proving the migrations on a shadow database
  *   (migration-generator.ts), linted with lib/lint.

@@ -11,10 +11,14 @@
  * 3. `finish` (`transaction: false`, after both have committed): VALIDATE CONSTRAINT, SET NOT
  *    NULL through a validated CHECK, UNIQUE / PRIMARY KEY ... USING INDEX the concurrent builds,
  *    and after those, foreign keys to the keys they give (NOT VALID, then VALIDATE).
+ * Each statement is read through PostgreSQL's parser (diff-statements.ts) as a kind of change, and
+ * each kind has its planner here.
  * Renames are decided before the diff (rename-decisions.ts) and come first (autogenerate.ts); a
  * drop a person confirmed is not a rename gets a comment saying so. Drops, type changes and
  * whatever else the linter flags get an allow line awaiting a person's reason (autogenerate.ts).
  */
+
+import { type DiffStatement, type DiffStatementKind, readDiffStatements } from './diff-statements.ts';
 
 /** Which generated migration a statement goes to; they run in this order. */
 export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
@@ -78,29 +82,6 @@ export interface SchemaFacts {
   readonly dropNotes?: ReadonlyMap<string, string>;
 }
 
-// The library's statement forms this rewrite handles (its own text, see @pgkit/migra changes.js).
-const CREATE_TABLE = /^create (?:unlogged )?table (\S+)/i;
-const CREATE_INDEX = /^CREATE (UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+) ([\s\S]+);$/;
-const ADD_CONSTRAINT_USING_INDEX =
-  /^alter table (\S+) add constraint (\S+) (?:UNIQUE|PRIMARY KEY) using index (\S+);$/i;
-const ADD_CONSTRAINT_NOT_VALID = /^alter table (\S+) add constraint (\S+) ([\s\S]+) not valid;$/i;
-const FOREIGN_KEY_REFERENCES =
-  /^FOREIGN KEY \([^)]*\) REFERENCES ((?:"(?:[^"]|"")*"|[^"(\s.])+(?:\.(?:"(?:[^"]|"")*"|[^"(\s.])+)?)\(/i;
-const ADD_VALUE = /^alter type \S+ add value /i;
-const VALIDATE = /^alter table (\S+) validate constraint (\S+);$/i;
-const ADD_COLUMN = /^alter table (\S+) add column (\S+) ([\s\S]+);$/i;
-const SET_NOT_NULL = /^alter table (\S+) alter column (\S+) set not null;$/i;
-const SET_DATA_TYPE = /^alter table (\S+) alter column (\S+) set data type ([\s\S]+) using ([\s\S]+);$/i;
-const DROP_TABLE = /^drop table (\S+);$/i;
-const DROP_COLUMN = /^alter table (\S+) drop column (\S+);$/i;
-const DROP_CONSTRAINT = /^alter table (\S+) drop constraint (\S+);$/i;
-const DROP_INDEX = /^drop index if exists (\S+);$/i;
-const CHECK_FUNCTION_BODIES = /^set check_function_bodies = off;$/i;
-const ENUM_RENAME = /^alter type (\S+) rename to "?([^"\s;]+)__old_version_to_be_dropped"?;$/i;
-const ENUM_CREATE = /^create type (\S+) as enum /i;
-const ENUM_COLUMN = /^alter table \S+ alter column \S+ type (\S+) using \S+::text::\S+;$/i;
-const ENUM_DROP_OLD = /^drop type (\S+)__old_version_to_be_dropped"?;$/i;
-
 /** `"public"."users"` and `public.users` alike: `public.users`. */
 export function plainName(quoted: string): string {
   return quoted
@@ -117,210 +98,283 @@ function quotedQualified(plain: string): string {
   return plain.split('.').map(quoted).join('.');
 }
 
-export function planSafeMigrations(statements: readonly string[], facts: SchemaFacts): SafeMigrations {
-  const schema: DraftStatement[] = [];
-  const indexes: DraftStatement[] = [];
-  const finish: DraftStatement[] = [];
-  const laterForeignKeys: DraftStatement[] = [];
-  const addedValues = new Set<DraftStatement>();
-  const notes: ReviewNote[] = [];
-  const created = new Set(statements.flatMap((sql) => capture(CREATE_TABLE, sql).map(plainName)));
-  const droppedTables = new Set(statements.flatMap((sql) => capture(DROP_TABLE, sql).map(plainName)));
-  const droppedConstraints = new Set(
-    statements.flatMap((sql) => {
-      const match = DROP_CONSTRAINT.exec(sql);
-      return match ? [plainName(`${schemaOf(match[1] as string)}.${match[2]}`)] : [];
-    }),
-  );
-  // Tables that gain a UNIQUE or PRIMARY KEY only in the finish migration (adopting an index
-  // built concurrently): a foreign key to them cannot be added before then.
-  const keyedLater = new Set(
-    statements.flatMap((sql) => {
-      const match = ADD_CONSTRAINT_USING_INDEX.exec(sql);
-      return match && !created.has(plainName(match[1] as string)) ? [bareName(match[1] as string)] : [];
-    }),
-  );
-  const deferredForeignKeys = new Set<string>();
-  const rewrites = new Set<Rewrite>();
-  const dropNote = (key: string) => {
-    const note = facts.dropNotes?.get(key);
-    return note === undefined ? [] : [note];
-  };
-  const enumRewrites = enumChanges(facts);
+/** A name as the diff library writes it: always in double quotes (`"public"."users"`). */
+function libraryQuoted(plain: string): string {
+  return plain
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.');
+}
 
-  const plain = (sql: string, extra: Partial<DraftStatement> = {}): DraftStatement => ({
-    sql,
-    notes: extra.notes ?? [],
-    awaiting: extra.awaiting ?? [],
-  });
+/** What the planners share: the facts read once from all statements, and the drafts they fill. */
+interface Planning {
+  readonly facts: SchemaFacts;
+  /** Tables the change creates: their indexes and constraints need none of our staging. */
+  readonly created: ReadonlySet<string>;
+  readonly droppedTables: ReadonlySet<string>;
+  /** `schema.constraint` of each dropped constraint: the index behind it goes with it. */
+  readonly droppedConstraints: ReadonlySet<string>;
+  /**
+   * Tables (unqualified) that gain a UNIQUE or PRIMARY KEY only in the finish migration (adopting
+   * an index built concurrently): a foreign key to them cannot be added before then.
+   */
+  readonly keyedLater: ReadonlySet<string>;
+  /** `schema.table.constraint` of foreign keys moved after their key, validated there too. */
+  readonly deferredForeignKeys: Set<string>;
+  readonly enums: EnumRewrites;
+  readonly schema: DraftStatement[];
+  readonly indexes: DraftStatement[];
+  readonly finish: DraftStatement[];
+  readonly laterForeignKeys: DraftStatement[];
+  /** The ADD VALUE statements among `schema`, each with its form when committed first. */
+  readonly addedValues: Map<DraftStatement, string>;
+  readonly rewrites: Set<Rewrite>;
+}
 
-  for (const sql of statements) {
-    // Redundant with a DROP TABLE of the same diff: its constraints and indexes go with it.
-    const onTable = tableOfAlter(sql);
-    if (onTable && droppedTables.has(onTable) && DROP_CONSTRAINT.test(sql)) {
-      rewrites.add('redundant-drops-left-out');
-      continue;
-    }
-    const droppedIndex = DROP_INDEX.exec(sql);
-    if (droppedIndex) {
-      const index = plainName(droppedIndex[1] as string);
-      // DROP CONSTRAINT already dropped the index behind it, and DROP TABLE every index.
-      const table = facts.indexTablesBefore.get(index);
-      if (droppedConstraints.has(index) || (table !== undefined && droppedTables.has(table))) {
-        rewrites.add('redundant-drops-left-out');
-        continue;
-      }
-      schema.push(plain(sql));
-      continue;
-    }
+/** The statements of one kind. */
+type Of<Kind extends DiffStatementKind> = Extract<DiffStatement, { kind: Kind }>;
 
-    const enumStatement = enumRewrites.rewrite(sql);
-    if (enumStatement !== undefined) {
-      for (const rewritten of enumStatement) {
-        const statement = plain(rewritten);
-        schema.push(statement);
-        if (ADD_VALUE.test(rewritten)) addedValues.add(statement);
-      }
-      rewrites.add('enum-add-value');
-      continue;
-    }
+type Planner<Kind extends DiffStatementKind> = (statement: Of<Kind>, planning: Planning) => void;
 
-    const index = CREATE_INDEX.exec(sql);
-    if (index) {
-      const table = plainName(index[3] as string);
-      if (created.has(table)) {
-        schema.push(plain(sql));
-        continue;
-      }
-      rewrites.add('index-concurrently');
-      indexes.push(
-        plain(
-          `CREATE ${index[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${index[2]} ON ${index[3]} ${index[4]};`,
-        ),
-      );
-      continue;
-    }
+function plain(sql: string, extra: Partial<DraftStatement> = {}): DraftStatement {
+  return { sql, notes: extra.notes ?? [], awaiting: extra.awaiting ?? [] };
+}
 
-    const usingIndex = ADD_CONSTRAINT_USING_INDEX.exec(sql);
-    if (usingIndex && !created.has(plainName(usingIndex[1] as string))) {
-      rewrites.add('constraint-adopts-index-later');
-      finish.push(plain(sql));
-      continue;
-    }
+/** One planner per kind of change: where the statement goes, and how our rules rewrite it. */
+const PLANNERS: { readonly [Kind in DiffStatementKind]: Planner<Kind> } = {
+  'create-table': keepInSchema,
+  'drop-table': planDropTable,
+  'create-index': planCreateIndex,
+  'drop-index': planDropIndex,
+  'add-column': planAddColumn,
+  'set-not-null': planSetNotNull,
+  'set-data-type': planSetDataType,
+  'drop-column': planDropColumn,
+  'adopt-index': planAdoptIndex,
+  'add-constraint-not-valid': planAddConstraintNotValid,
+  'validate-constraint': planValidateConstraint,
+  'drop-constraint': planDropConstraint,
+  'function-bodies-unchecked': planFunctionBodiesUnchecked,
+  'enum-set-aside': planEnumRecreation,
+  'enum-created': planEnumRecreation,
+  'enum-set-aside-dropped': planEnumRecreation,
+  other: keepInSchema,
+};
 
-    const validate = VALIDATE.exec(sql);
-    if (validate && deferredForeignKeys.has(`${plainName(validate[1] as string)}.${validate[2]}`)) continue;
-    if (validate) {
-      // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
-      if (created.has(plainName(validate[1] as string))) continue;
-      rewrites.add('validate-later');
-      finish.push(plain(sql));
-      continue;
-    }
-
-    const notValid = ADD_CONSTRAINT_NOT_VALID.exec(sql);
-    const references = notValid ? FOREIGN_KEY_REFERENCES.exec(notValid[3] as string) : null;
-    if (notValid && references && keyedLater.has(bareName(references[1] as string))) {
-      // Added after the key it references, still NOT VALID, and validated after that.
-      rewrites.add('foreign-key-after-its-key');
-      deferredForeignKeys.add(`${plainName(notValid[1] as string)}.${notValid[2]}`);
-      laterForeignKeys.push(
-        plain(sql, {
-          notes: [
-            `After ${plainName(references[1] as string)} has the key it references (the statements above).`,
-          ],
-        }),
-        plain(`alter table ${notValid[1]} validate constraint ${notValid[2]};`),
-      );
-      continue;
-    }
-    if (notValid && created.has(plainName(notValid[1] as string))) {
-      rewrites.add('new-table-constraint-checked-at-once');
-      schema.push(plain(`alter table ${notValid[1]} add constraint ${notValid[2]} ${notValid[3]};`));
-      continue;
-    }
-
-    const addColumn = ADD_COLUMN.exec(sql);
-    if (
-      addColumn &&
-      !created.has(plainName(addColumn[1] as string)) &&
-      needsBackfill(addColumn[3] as string)
-    ) {
-      const table = addColumn[1] as string;
-      const column = addColumn[2] as string;
-      const nullable = (addColumn[3] as string).replace(/\s+not null\b/i, '');
-      schema.push(
-        plain(`alter table ${table} add column ${column} ${nullable};`, {
-          notes: [
-            `${plainName(table)}.${plainName(column)} is wanted NOT NULL without a default: it is added nullable here,`,
-            'and made NOT NULL by the validate migration after its rows have a value (backfill them).',
-          ],
-        }),
-      );
-      rewrites.add('not-null-column-staged');
-      finish.push(
-        ...notNullRecipe(table, column, {
-          backfill: true,
-        }),
-      );
-      continue;
-    }
-
-    const setNotNull = SET_NOT_NULL.exec(sql);
-    if (setNotNull && !created.has(plainName(setNotNull[1] as string))) {
-      rewrites.add('not-null-staged');
-      finish.push(...notNullRecipe(setNotNull[1] as string, setNotNull[2] as string, { backfill: false }));
-      continue;
-    }
-
-    const setType = SET_DATA_TYPE.exec(sql);
-    if (setType) {
-      // USING "col"::type is what PostgreSQL does anyway; without it the linter can tell a
-      // change that rewrites nothing (varchar widening) from one that rewrites the table.
-      const using = (setType[4] as string).trim();
-      const implicit = using === `${setType[2]}::${(setType[3] as string).trim()}`;
-      if (implicit) rewrites.add('implicit-using-dropped');
-      schema.push(
-        plain(
-          implicit
-            ? `alter table ${setType[1]} alter column ${setType[2]} set data type ${(setType[3] as string).trim()};`
-            : sql,
-        ),
-      );
-      continue;
-    }
-
-    if (CHECK_FUNCTION_BODIES.test(sql)) {
-      // Scoped to the transaction: the runner's session goes on to other migrations.
-      rewrites.add('function-bodies-setting-local');
-      schema.push(plain('SET LOCAL check_function_bodies = off;'));
-      continue;
-    }
-
-    const dropColumn = DROP_COLUMN.exec(sql);
-    if (dropColumn) {
-      const column = `${plainName(dropColumn[1] as string)}.${plainName(dropColumn[2] as string)}`;
-      schema.push(plain(sql, { notes: dropNote(column) }));
-      continue;
-    }
-    const dropTable = DROP_TABLE.exec(sql);
-    if (dropTable) {
-      schema.push(plain(sql, { notes: dropNote(plainName(dropTable[1] as string)) }));
-      continue;
-    }
-    schema.push(plain(sql));
+export async function planSafeMigrations(
+  statements: readonly string[],
+  facts: SchemaFacts,
+): Promise<SafeMigrations> {
+  const read = await readDiffStatements(statements);
+  const planning = startPlanning(read, facts);
+  for (const statement of read) {
+    (PLANNERS[statement.kind] as Planner<typeof statement.kind>)(statement as never, planning);
   }
+  return finishPlanning(planning);
+}
 
-  notes.push(...enumRewrites.notes);
-  finish.push(...laterForeignKeys);
+function startPlanning(read: readonly DiffStatement[], facts: SchemaFacts): Planning {
+  const tables = (kind: 'create-table' | 'drop-table') =>
+    new Set(read.flatMap((statement) => (statement.kind === kind ? [statement.table] : [])));
+  const created = tables('create-table');
+  return {
+    facts,
+    created,
+    droppedTables: tables('drop-table'),
+    droppedConstraints: new Set(
+      read.flatMap((statement) =>
+        statement.kind === 'drop-constraint' ? [`${schemaOf(statement.table)}.${statement.constraint}`] : [],
+      ),
+    ),
+    keyedLater: new Set(
+      read.flatMap((statement) =>
+        statement.kind === 'adopt-index' && !created.has(statement.table) ? [bareName(statement.table)] : [],
+      ),
+    ),
+    deferredForeignKeys: new Set(),
+    enums: enumChanges(facts),
+    schema: [],
+    indexes: [],
+    finish: [],
+    laterForeignKeys: [],
+    addedValues: new Map(),
+    rewrites: new Set(),
+  };
+}
+
+function keepInSchema(statement: DiffStatement, planning: Planning): void {
+  planning.schema.push(plain(statement.sql));
+}
+
+function dropNote(planning: Planning, key: string): string[] {
+  const note = planning.facts.dropNotes?.get(key);
+  return note === undefined ? [] : [note];
+}
+
+function planDropTable(statement: Of<'drop-table'>, planning: Planning): void {
+  planning.schema.push(plain(statement.sql, { notes: dropNote(planning, statement.table) }));
+}
+
+function planDropColumn(statement: Of<'drop-column'>, planning: Planning): void {
+  const column = `${statement.table}.${statement.column}`;
+  planning.schema.push(plain(statement.sql, { notes: dropNote(planning, column) }));
+}
+
+/** Redundant with a DROP TABLE of the same diff: its constraints go with it. */
+function planDropConstraint(statement: Of<'drop-constraint'>, planning: Planning): void {
+  if (planning.droppedTables.has(statement.table)) {
+    planning.rewrites.add('redundant-drops-left-out');
+    return;
+  }
+  keepInSchema(statement, planning);
+}
+
+/** DROP CONSTRAINT already dropped the index behind it, and DROP TABLE every index. */
+function planDropIndex(statement: Of<'drop-index'>, planning: Planning): void {
+  const table = planning.facts.indexTablesBefore.get(statement.index);
+  if (
+    planning.droppedConstraints.has(statement.index) ||
+    (table !== undefined && planning.droppedTables.has(table))
+  ) {
+    planning.rewrites.add('redundant-drops-left-out');
+    return;
+  }
+  keepInSchema(statement, planning);
+}
+
+/** On an existing table, CONCURRENTLY (and IF NOT EXISTS, so an interrupted run can be repeated). */
+function planCreateIndex(statement: Of<'create-index'>, planning: Planning): void {
+  const prefix = `CREATE ${statement.unique ? 'UNIQUE ' : ''}INDEX `;
+  if (planning.created.has(statement.table) || !statement.sql.toUpperCase().startsWith(prefix)) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  planning.rewrites.add('index-concurrently');
+  const rest = statement.sql.slice(prefix.length);
+  // CONCURRENTLY cannot build on ONLY a partitioned table: the index goes on the table itself.
+  const target = statement.only ? rest.replace(' ON ONLY ', ' ON ') : rest;
+  planning.indexes.push(plain(`${prefix}CONCURRENTLY IF NOT EXISTS ${target}`));
+}
+
+function planAdoptIndex(statement: Of<'adopt-index'>, planning: Planning): void {
+  if (planning.created.has(statement.table)) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  planning.rewrites.add('constraint-adopts-index-later');
+  planning.finish.push(plain(statement.sql));
+}
+
+function planValidateConstraint(statement: Of<'validate-constraint'>, planning: Planning): void {
+  if (planning.deferredForeignKeys.has(`${statement.table}.${statement.constraint}`)) return;
+  // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
+  if (planning.created.has(statement.table)) return;
+  planning.rewrites.add('validate-later');
+  planning.finish.push(plain(statement.sql));
+}
+
+function planAddConstraintNotValid(statement: Of<'add-constraint-not-valid'>, planning: Planning): void {
+  const { table, constraint, references } = statement;
+  if (references !== undefined && planning.keyedLater.has(bareName(references))) {
+    // Added after the key it references, still NOT VALID, and validated after that.
+    planning.rewrites.add('foreign-key-after-its-key');
+    planning.deferredForeignKeys.add(`${table}.${constraint}`);
+    planning.laterForeignKeys.push(
+      plain(statement.sql, {
+        notes: [`After ${references} has the key it references (the statements above).`],
+      }),
+      plain(`alter table ${libraryQuoted(table)} validate constraint ${libraryQuoted(constraint)};`),
+    );
+    return;
+  }
+  if (planning.created.has(table)) {
+    planning.rewrites.add('new-table-constraint-checked-at-once');
+    planning.schema.push(plain(statement.checkedAtOnce));
+    return;
+  }
+  keepInSchema(statement, planning);
+}
+
+/** A NOT NULL column without a value for existing rows: added nullable, made NOT NULL in finish. */
+function planAddColumn(statement: Of<'add-column'>, planning: Planning): void {
+  if (!statement.notNull?.needsBackfill || planning.created.has(statement.table)) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  const { table, column } = statement;
+  planning.schema.push(
+    plain(statement.notNull.withoutNotNull, {
+      notes: [
+        `${table}.${column} is wanted NOT NULL without a default: it is added nullable here,`,
+        'and made NOT NULL by the validate migration after its rows have a value (backfill them).',
+      ],
+    }),
+  );
+  planning.rewrites.add('not-null-column-staged');
+  planning.finish.push(...notNullRecipe(table, column, { backfill: true }));
+}
+
+function planSetNotNull(statement: Of<'set-not-null'>, planning: Planning): void {
+  if (planning.created.has(statement.table)) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  planning.rewrites.add('not-null-staged');
+  planning.finish.push(...notNullRecipe(statement.table, statement.column, { backfill: false }));
+}
+
+/**
+ * USING "col"::type is what PostgreSQL does anyway; without it the linter can tell a change that
+ * rewrites nothing (varchar widening) from one that rewrites the table.
+ */
+function planSetDataType(statement: Of<'set-data-type'>, planning: Planning): void {
+  if (statement.viaTextTo !== undefined && planning.enums.addsValuesTo(statement.viaTextTo)) {
+    planEnumRecreation(statement, planning);
+    return;
+  }
+  if (statement.withoutUsing !== undefined) planning.rewrites.add('implicit-using-dropped');
+  planning.schema.push(plain(statement.withoutUsing ?? statement.sql));
+}
+
+/** Scoped to the transaction: the runner's session goes on to other migrations. */
+function planFunctionBodiesUnchecked(_statement: Of<'function-bodies-unchecked'>, planning: Planning): void {
+  planning.rewrites.add('function-bodies-setting-local');
+  planning.schema.push(plain(SET_LOCAL_FUNCTION_BODIES));
+}
+
+const SET_LOCAL_FUNCTION_BODIES = 'SET LOCAL check_function_bodies = off;';
+
+/** A statement of an enum's recreation: ADD VALUE instead when values are only added. */
+function planEnumRecreation(
+  statement: Of<'enum-set-aside' | 'enum-created' | 'enum-set-aside-dropped' | 'set-data-type'>,
+  planning: Planning,
+): void {
+  const type = statement.kind === 'set-data-type' ? (statement.viaTextTo as string) : statement.type;
+  if (!planning.enums.addsValuesTo(type)) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  planning.rewrites.add('enum-add-value');
+  if (statement.kind !== 'enum-set-aside') return;
+  for (const value of planning.enums.addValues(type)) {
+    const added = plain(value.sql);
+    planning.schema.push(added);
+    planning.addedValues.set(added, value.committedFirst);
+  }
+}
+
+function finishPlanning(planning: Planning): SafeMigrations {
+  const { schema, indexes, finish, addedValues, rewrites } = planning;
+  finish.push(...planning.laterForeignKeys);
   const drafts: MigrationDraft[] = [];
   // A value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits: when
   // another statement names one, the values get a migration of their own, before the rest.
-  const valueLiterals = enumRewrites.addedValues;
+  const valueLiterals = planning.enums.addedValues;
   const usesAddedValue = [...schema, ...indexes, ...finish].some(
     (statement) =>
       !addedValues.has(statement) && valueLiterals.some((literal) => statement.sql.includes(literal)),
   );
+  let transactional = schema;
   if (addedValues.size > 0 && usesAddedValue) {
     rewrites.add('enum-values-committed-first');
     // Outside a transaction (a plan runs its transactional migrations in one): each value
@@ -328,47 +382,25 @@ export function planSafeMigrations(statements: readonly string[], facts: SchemaF
     drafts.push({
       role: 'enum-values',
       transactional: false,
-      statements: [...addedValues].map((statement) => ({
-        ...statement,
-        sql: statement.sql.replace(/ add value /i, ' add value if not exists '),
-      })),
+      statements: [...addedValues.values()].map((sql) => plain(sql)),
     });
-    for (let index = schema.length - 1; index >= 0; index--) {
-      if (addedValues.has(schema[index] as DraftStatement)) schema.splice(index, 1);
-    }
+    transactional = schema.filter((statement) => !addedValues.has(statement));
   }
-  if (schema.some((statement) => !/^SET LOCAL /i.test(statement.sql)))
-    drafts.push({ role: 'schema', transactional: true, statements: schema });
+  if (transactional.some((statement) => statement.sql !== SET_LOCAL_FUNCTION_BODIES))
+    drafts.push({ role: 'schema', transactional: true, statements: transactional });
   if (indexes.length > 0) drafts.push({ role: 'indexes', transactional: false, statements: indexes });
   if (finish.length > 0) drafts.push({ role: 'finish', transactional: false, statements: finish });
-  return { drafts, notes, rewrites: [...rewrites] };
+  return { drafts, notes: [...planning.enums.notes], rewrites: [...rewrites] };
 }
 
 /** A table's name without its schema: a foreign key names the table it references unqualified when on the search path. */
-function bareName(quoted: string): string {
-  return plainName(quoted).split('.').pop() as string;
-}
-
-function capture(pattern: RegExp, sql: string): string[] {
-  const match = pattern.exec(sql);
-  return match?.[1] ? [match[1]] : [];
+function bareName(table: string): string {
+  return table.split('.').pop() as string;
 }
 
 function schemaOf(qualified: string): string {
   const parts = qualified.split('.');
   return parts.length > 1 ? (parts[0] as string) : 'public';
-}
-
-function tableOfAlter(sql: string): string | undefined {
-  const match = /^alter table (\S+) /i.exec(sql);
-  return match ? plainName(match[1] as string) : undefined;
-}
-
-/** `integer not null` with no DEFAULT, no identity and no generation: rows need a value. */
-function needsBackfill(definition: string): boolean {
-  return (
-    /\bnot null\b/i.test(definition) && !/\bdefault\b/i.test(definition) && !/\bgenerated\b/i.test(definition)
-  );
 }
 
 /**
@@ -377,12 +409,13 @@ function needsBackfill(definition: string): boolean {
  * commits alone in the `transaction: false` finish migration.
  */
 function notNullRecipe(table: string, column: string, options: { backfill: boolean }): DraftStatement[] {
-  const tableName = plainName(table).split('.').at(-1) as string;
-  const check = quoted(`${tableName}_${plainName(column)}_not_null`.slice(0, 63));
+  const tableName = table.split('.').at(-1) as string;
+  const check = quoted(`${tableName}_${column}_not_null`.slice(0, 63));
+  const [quotedTable, quotedColumn] = [libraryQuoted(table), libraryQuoted(column)];
   const backfill = options.backfill
     ? {
         notes: [
-          `TODO: rows of ${plainName(table)} that existed before this change have no ${plainName(column)}: backfill them`,
+          `TODO: rows of ${table} that existed before this change have no ${column}: backfill them`,
           'before this migration (rds-migrate create --ts, with ctx.batch for a large table), then say so as the reason below.',
         ],
         awaiting: ['add-column-not-null-without-default'],
@@ -390,12 +423,12 @@ function notNullRecipe(table: string, column: string, options: { backfill: boole
     : { notes: [], awaiting: [] };
   return [
     {
-      sql: `alter table ${table} add constraint ${check} check (${column} is not null) not valid;`,
+      sql: `alter table ${quotedTable} add constraint ${check} check (${quotedColumn} is not null) not valid;`,
       ...backfill,
     },
-    { sql: `alter table ${table} validate constraint ${check};`, notes: [], awaiting: [] },
-    { sql: `alter table ${table} alter column ${column} set not null;`, notes: [], awaiting: [] },
-    { sql: `alter table ${table} drop constraint ${check};`, notes: [], awaiting: [] },
+    { sql: `alter table ${quotedTable} validate constraint ${check};`, notes: [], awaiting: [] },
+    { sql: `alter table ${quotedTable} alter column ${quotedColumn} set not null;`, notes: [], awaiting: [] },
+    { sql: `alter table ${quotedTable} drop constraint ${check};`, notes: [], awaiting: [] },
   ];
 }
 
@@ -404,15 +437,22 @@ function notNullRecipe(table: string, column: string, options: { backfill: boole
 // drop), which rewrites every table using it. Values only added, in order, are ADD VALUE instead.
 
 interface EnumRewrites {
-  /** The replacement for a statement of an enum's recreation ([] to drop it), or undefined. */
-  rewrite(sql: string): string[] | undefined;
+  /** Whether the enum (`schema.name`) only gains values, in order: ADD VALUE, not a recreation. */
+  addsValuesTo(type: string): boolean;
+  /** Its ADD VALUE statements, each also as it runs when committed first (IF NOT EXISTS). */
+  addValues(type: string): readonly AddValue[];
   readonly notes: readonly ReviewNote[];
   /** The values added, as the literals a statement using them would hold (`'meh'`). */
   readonly addedValues: readonly string[];
 }
 
+interface AddValue {
+  readonly sql: string;
+  readonly committedFirst: string;
+}
+
 function enumChanges(facts: SchemaFacts): EnumRewrites {
-  const addable = new Map<string, string[]>();
+  const addable = new Map<string, AddValue[]>();
   const addedValues: string[] = [];
   const notes: ReviewNote[] = [];
   for (const [name, after] of facts.enumsAfter) {
@@ -431,24 +471,11 @@ function enumChanges(facts: SchemaFacts): EnumRewrites {
     addable.set(name, addValueStatements(name, before, after));
     for (const value of after) if (!before.includes(value)) addedValues.push(enumLiteral(value));
   }
-  const enumOf = (quotedName: string) => plainName(quotedName);
   return {
     notes,
     addedValues,
-    rewrite(sql) {
-      const renamed = ENUM_RENAME.exec(sql);
-      if (renamed) {
-        const statements = addable.get(enumOf(renamed[1] as string));
-        return statements ? statements : undefined;
-      }
-      for (const pattern of [ENUM_CREATE, ENUM_COLUMN]) {
-        const match = pattern.exec(sql);
-        if (match && addable.has(enumOf(match[1] as string))) return [];
-      }
-      const dropped = ENUM_DROP_OLD.exec(sql);
-      if (dropped && addable.has(enumOf(`${dropped[1]}"`))) return [];
-      return undefined;
-    },
+    addsValuesTo: (type) => addable.has(type),
+    addValues: (type) => addable.get(type) ?? [],
   };
 }
 
@@ -460,15 +487,19 @@ function sameValues(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
-function addValueStatements(name: string, before: readonly string[], after: readonly string[]): string[] {
-  const statements: string[] = [];
+function addValueStatements(name: string, before: readonly string[], after: readonly string[]): AddValue[] {
+  const statements: AddValue[] = [];
   const literal = enumLiteral;
   let previous: string | undefined;
   for (const value of after) {
     if (!before.includes(value)) {
       const where =
         previous === undefined ? `before ${literal(before[0] as string)}` : `after ${literal(previous)}`;
-      statements.push(`alter type ${quotedQualified(name)} add value ${literal(value)} ${where};`);
+      const type = quotedQualified(name);
+      statements.push({
+        sql: `alter type ${type} add value ${literal(value)} ${where};`,
+        committedFirst: `alter type ${type} add value if not exists ${literal(value)} ${where};`,
+      });
     }
     previous = value;
   }
