@@ -156,6 +156,9 @@ async function main(): Promise<void> {
   if (!['snapshot', 'deploy', 'clean'].includes(command ?? '')) {
     throw new IntegFailure('usage: tsx test/integ/run.ts snapshot | deploy [cdk args] | clean [cdk args]');
   }
+  // The SDK calls made here (the snapshots) use the account the cdk calls are given.
+  const profile = passThrough.indexOf('--profile');
+  if (profile >= 0 && passThrough[profile + 1]) process.env.AWS_PROFILE = passThrough[profile + 1];
   rmSync(OUTDIR, { recursive: true, force: true });
   mkdirSync(OUTDIR, { recursive: true });
   synthLifecycle(OUTDIR);
