@@ -160,7 +160,7 @@ describe('the synthesized function assets, through a deploy, an update, a rollba
   const outbound = require(join(runtime, 'outbound.js')) as Record<string, unknown>;
   const cfnResponse = require(join(runtime, 'cfn-response.js')) as { Retry: new () => Error };
   const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${LIFECYCLE_STACK_NAME}-MigrationsFunction`;
-  const saved = { env: { ...process.env }, httpRequest: outbound.httpRequest };
+  const saved = { httpRequest: outbound.httpRequest };
   const submitted: Json[] = [];
   const containers: AssetContainer[] = [];
   let database: TestDatabase;
@@ -227,13 +227,15 @@ describe('the synthesized function assets, through a deploy, an update, a rollba
     };
     await Promise.all(containers.map((started) => started.ready));
     // The framework's own SDK clients (Lambda, Step Functions) reach the stand-ins the same way.
-    Object.assign(process.env, CREDENTIALS, {
+    const frameworkEnvironment = {
+      ...CREDENTIALS,
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL: endpoint,
       USER_ON_EVENT_FUNCTION_ARN: FUNCTION_ARN,
       USER_IS_COMPLETE_FUNCTION_ARN: FUNCTION_ARN,
       WAITER_STATE_MACHINE_ARN: WAITER_ARN,
-    });
+    };
+    for (const [name, value] of Object.entries(frameworkEnvironment)) vi.stubEnv(name, value);
     outbound.httpRequest = async (_options: unknown, body: string) => {
       submitted.push(JSON.parse(body) as Json);
     };
@@ -242,7 +244,7 @@ describe('the synthesized function assets, through a deploy, an update, a rollba
   afterAll(async () => {
     vi.restoreAllMocks();
     outbound.httpRequest = saved.httpRequest;
-    process.env = saved.env;
+    vi.unstubAllEnvs();
     for (const container of containers) container.stop();
     await aws?.close();
     await proxy?.close();
