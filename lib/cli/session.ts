@@ -16,7 +16,7 @@ import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { cliRecovery, type RecoveryWords } from '../engine/unknown-revisions.ts';
-import { openServer, type Server } from '../local/server.ts';
+import { configuredDatabase, openServer, type Server, type ServerOptions } from '../local/server.ts';
 import {
   formatBackgroundRuns,
   progressView,
@@ -27,6 +27,33 @@ import type { JsonOutputName, JsonOutputs } from './json-output.ts';
 import { reviewBeforeRun } from './plan-review.ts';
 import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
+
+/**
+ * The embedded server this command started shut down under it: Ctrl-C reaches the server as well
+ * as the CLI (they share the terminal's process group), and PostgreSQL ends every session with
+ * 57P01. Said as what happened, not as a lost connection.
+ */
+export class EmbeddedServerStopped extends RdsMigrateError {
+  override readonly name = 'EmbeddedServerStopped';
+  constructor() {
+    super(
+      'interrupted: the embedded PostgreSQL stopped while the command ran (Ctrl-C stops it too). What had not ' +
+        'committed rolled back with it: nothing of the transaction or batch in flight was applied; what ' +
+        'committed before it stays. Run rds-migrate status to see where the database is, then run the ' +
+        'command again to go on.',
+    );
+  }
+}
+
+/** A session ended by the server shutting down (SQLSTATE 57P01, admin_shutdown). */
+function stoppedUnderneath(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (
+    code === '57P01' ||
+    (typeof message === 'string' &&
+      /\b57P01\b|terminating connection due to administrator command/.test(message))
+  );
+}
 
 export interface CliIo {
   /** True when standard output is a terminal: drawings may use box characters and colour. */
@@ -124,17 +151,20 @@ export class Session {
    * it warns of (another major than the project pins) goes to stderr first.
    */
   async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
-    const server = await openServer({
-      databaseUrl: this.options.databaseUrl,
-      env: this.io.env,
-      cwd: this.io.cwd,
-    });
+    const server = await openServer(this.serverOptions);
     for (const warning of server.warnings) this.io.stderr(`warning: ${warning}\n`);
+    const embedded = configuredDatabase({ ...this.serverOptions }) === undefined;
     try {
       return await body(server);
+    } catch (error) {
+      throw embedded && stoppedUnderneath(error) ? new EmbeddedServerStopped() : error;
     } finally {
       await server.stop();
     }
+  }
+
+  private get serverOptions(): ServerOptions {
+    return { databaseUrl: this.options.databaseUrl, env: this.io.env, cwd: this.io.cwd };
   }
 
   /** A session on the database for `body`; closed after. */

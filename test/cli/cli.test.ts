@@ -3,8 +3,10 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../lib/cli/program.ts';
+import { passwordFile, readPassword } from '../../lib/local/password.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -419,7 +421,54 @@ describe('the rds-migrate command with no database configured', () => {
     );
     expect(failed.code).toBe(EXIT.failed);
     expect(failed.stderr).toContain("no migration has revision 'ffff9999'");
-  }, 60_000);
+
+    // Ctrl-C stops the server this command started, mid-statement: said as an interruption.
+    await writeMigration(
+      '202601010004_slow.sql',
+      '-- revision: cccc00000004\n-- down_revision: cccc00000003\n-- message: slow\n\n-- migrate:up\n' +
+        'CREATE TABLE slow_marker (id int);\nSELECT pg_sleep(30);\n\n-- migrate:down\nDROP TABLE slow_marker;\n',
+    );
+    const interrupted = run(process.execPath, [...command, 'up'], { cwd: project, env }).catch((e) => e);
+    const dataDir = join(project, '.rds-migrate', 'pgdata');
+    const sleeping = async (): Promise<number | undefined> => {
+      const [pid, , , port] = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split(
+        '\n',
+      );
+      if (!port) return undefined;
+      const password = await readPassword(passwordFile(dataDir));
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: Number(port),
+        user: 'postgres',
+        password,
+        database: 'app',
+      });
+      try {
+        await client.connect();
+        const found = await client.query(
+          `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`,
+        );
+        return found.rowCount ? Number(pid) : undefined;
+      } catch {
+        return undefined;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+    let postmaster: number | undefined;
+    for (let tries = 0; tries < 200 && postmaster === undefined; tries++) {
+      postmaster = await sleeping();
+      if (postmaster === undefined) await new Promise((wake) => setTimeout(wake, 100));
+    }
+    expect(postmaster).toBeDefined();
+    process.kill(postmaster as number, 'SIGINT');
+    const stopped = await interrupted;
+    expect(stopped.code).toBe(EXIT.failed);
+    expect(stopped.stderr).toContain('interrupted: the embedded PostgreSQL stopped while the command ran');
+    expect(stopped.stderr).not.toContain('57P01');
+    const after = await run(process.execPath, [...command, 'status', '--json'], { cwd: project, env });
+    expect(JSON.parse(after.stdout).current).toEqual(['cccc00000003']);
+  }, 90_000);
 });
 
 describe('a database URL that is wrong, as a new user writes one', () => {
