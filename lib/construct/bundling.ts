@@ -19,6 +19,7 @@ import { type BuildOptions, buildSync } from 'esbuild';
 import type { BundleDescription } from '../engine/bundle.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { SQUASHED_FOLDER } from '../engine/loader.ts';
+import { CONFIG_FILE } from '../engine/project-files.ts';
 
 /** The folder inside the asset the handler reads migrations from (`/var/task/migrations`). */
 export const ASSET_MIGRATIONS_FOLDER = 'migrations';
@@ -218,6 +219,42 @@ export function describeMigrationsAtSynth(
   options: { readonly checkSince?: string } = {},
 ): BundleDescription {
   assertFolder(migrationsDir);
+  // An app with several stacks on one folder (or a test that builds many) checks it once.
+  const key = JSON.stringify([
+    migrationsDir,
+    options.checkSince ?? null,
+    process.cwd(),
+    folderState(migrationsDir),
+  ]);
+  const known = described.get(key);
+  if (known) return known;
+  const description = checkAtSynth(migrationsDir, options);
+  described.set(key, description);
+  return description;
+}
+
+/** Folders this process already checked, by what they held (a changed file is checked again). */
+const described = new Map<string, BundleDescription>();
+
+/** Each file's name, size and modification time, and those of the project's config (its pin). */
+function folderState(migrationsDir: string): string[] {
+  const stated = (path: string) => {
+    try {
+      const stat = statSync(path);
+      return `${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      return 'none';
+    }
+  };
+  return [
+    ...readdirSync(migrationsDir)
+      .sort()
+      .map((name) => `${name}=${stated(join(migrationsDir, name))}`),
+    `config=${stated(join(process.cwd(), CONFIG_FILE))}`,
+  ];
+}
+
+function checkAtSynth(migrationsDir: string, options: { readonly checkSince?: string }): BundleDescription {
   const since = options.checkSince === undefined ? [] : ['--since', options.checkSince];
   let stdout: string;
   try {

@@ -7,8 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../engine/errors.ts';
+import { CONFIG_FILE } from '../engine/project-files.ts';
 
-export const CONFIG_FILE = 'rds-migrate.config.json';
+export { CONFIG_FILE };
 
 /** The oldest and newest PostgreSQL majors a pin may name (the oldest is the oldest doctor accepts). */
 const PIN_RANGE = { oldest: 12, newest: 99 } as const;
