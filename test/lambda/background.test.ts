@@ -31,7 +31,7 @@ import { freshDatabase, type TestDatabase } from '../support/database.ts';
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'background');
 const REV = { base: 'ac01e0a1b2c3', backfill: 'bf02e0a1b2c3', contract: 'c003e0a1b2c3' } as const;
 type Bundle = keyof typeof REV;
-const ROWS = 200_000;
+const ROWS = 100_000;
 /** The keys the fixture backfill fails at once (test/fixtures/background/backfill). */
 function failOnceKeys(): Set<string> {
   const shared = globalThis as { __rdsMigrateFailOnce?: Set<string> };
@@ -116,7 +116,7 @@ async function run() {
 }
 
 describe('a background migration on the state machine', () => {
-  it('answers the deploy at once, then backfills 200,000 rows over 8 ranges, 4 at a time, each row once', async () => {
+  it('answers the deploy at once, then backfills 100,000 rows over 8 ranges, 4 at a time, each row once', async () => {
     expect((await deploy('base')).status).toBe('SUCCESS');
     await seed();
     const deployed = await deploy('backfill', 'base');
@@ -134,10 +134,10 @@ describe('a background migration on the state machine', () => {
       'SELECT count(*) AS wrong FROM accounts WHERE email_lower IS DISTINCT FROM lower(email)',
     );
     expect(Number(lowered.rows[0]?.wrong)).toBe(0);
-    // 8 ranges of 25,000 keys; one batch of 2,500 per call (the deadline comes right after it),
-    // so each range took 10 calls and an 11th that found it done: the loop, not one long call.
+    // 8 ranges of 12,500 keys; one batch of 2,500 per call (the deadline comes right after it),
+    // so each range took 5 calls and a 6th that found it done: the loop, not one long call.
     const walks = stepFunctions.calls.filter((call) => call.state === 'Walk range');
-    expect(walks).toHaveLength(8 * 11);
+    expect(walks).toHaveLength(8 * 6);
     expect(stepFunctions.maxInFlight.get('Walk range')).toBe(4);
     expect(await run()).toMatchObject({
       state: 'completed',
@@ -177,10 +177,10 @@ describe('a background migration on the state machine', () => {
   it('resumes a range from its checkpoint after a task fails or loses its connection mid-range, counting each', async () => {
     await deploy('base');
     await seed();
-    // The batch that holds id 13,000 (range 1, its third batch) fails once, after its UPDATE ran;
-    // the one that holds id 180,000 (range 8) loses its connection: the server ends its session.
-    failOnce.add('13000');
-    dropOnce.add('180000');
+    // The batch that holds id 3,000 (the first range, its second batch) fails once, after its UPDATE
+    // ran; the one that holds id 95,000 (the last range) loses its connection: the server ends its session.
+    failOnce.add('3000');
+    dropOnce.add('95000');
     await deploy('backfill', 'base');
     const execution = stepFunctions.only();
     await execution.done;
@@ -191,7 +191,7 @@ describe('a background migration on the state machine', () => {
       state: 'completed',
       errors: 2,
       lastError: expect.stringMatching(
-        /^range (0: batch failed on purpose at id 13000|7: terminating connection)/,
+        /^range (0: batch failed on purpose at id 3000|7: terminating connection)/,
       ),
     });
     const walksOf = (range: number) =>
@@ -200,9 +200,9 @@ describe('a background migration on the state machine', () => {
           call.state === 'Walk range' &&
           (call.input.RdsMigrateBackground as { range: number }).range === range,
       );
-    // 10 batches, the end, and the failed call tried again.
-    expect(walksOf(0)).toHaveLength(12);
-    expect(walksOf(7)).toHaveLength(12);
+    // 5 batches, the end, and the failed call tried again.
+    expect(walksOf(0)).toHaveLength(7);
+    expect(walksOf(7)).toHaveLength(7);
   });
 
   it('fails a deploy that needs the backfill complete before a snapshot, saying how far it is', async () => {
