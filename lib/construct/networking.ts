@@ -9,7 +9,8 @@ import { type DatabaseMigrationsProps, DatabaseMigrationsPropsError } from './pr
 
 /**
  * Interface endpoints for the APIs the function calls, in its subnets: Secrets Manager (unless it
- * signs IAM tokens locally), RDS (snapshots) and CloudFormation (its stack's status).
+ * signs IAM tokens locally), RDS (snapshots), CloudFormation (its stack's status) and Step
+ * Functions (it starts, watches and stops the background migrations' executions).
  */
 export function addInterfaceEndpoints(
   scope: Construct,
@@ -23,6 +24,7 @@ export function addInterfaceEndpoints(
   }
   services.set('RdsEndpoint', ec2.InterfaceVpcEndpointAwsService.RDS);
   services.set('CloudFormationEndpoint', ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION);
+  services.set('StepFunctionsEndpoint', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS);
   for (const [id, service] of services) {
     // Open to the VPC's CIDR: with private DNS the endpoint serves the whole VPC, and other
     // workloads there must not lose the service because this construct added it.

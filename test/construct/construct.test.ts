@@ -599,9 +599,9 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     template.hasResourceProperties('AWS::RDS::DBInstance', { Engine: 'postgres', Port: Match.absent() });
   });
 
-  it('creates Secrets Manager, RDS and CloudFormation interface endpoints for the isolated subnets', () => {
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 3);
-    for (const service of ['secretsmanager', 'rds', 'cloudformation']) {
+  it('creates Secrets Manager, RDS, CloudFormation and Step Functions interface endpoints for the isolated subnets', () => {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    for (const service of ['secretsmanager', 'rds', 'cloudformation', 'states']) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
         VpcEndpointType: 'Interface',
         PrivateDnsEnabled: true,
@@ -894,8 +894,8 @@ describe('IAM database authentication', () => {
   });
 
   it('needs no Secrets Manager endpoint in isolated subnets', () => {
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
-    for (const service of ['rds', 'cloudformation']) {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 3);
+    for (const service of ['rds', 'cloudformation', 'states']) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
         ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
       });
