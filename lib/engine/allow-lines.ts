@@ -6,6 +6,7 @@
  */
 import { RdsMigrateError } from './errors.ts';
 import type { Plan } from './plan.ts';
+import { commentsOf } from './statements.ts';
 
 export const ALLOW_DIRECTIVE = 'rds-migrate:allow';
 
@@ -87,18 +88,4 @@ export async function assertAllowLinesReasoned(plan: Plan): Promise<void> {
     }
   }
   if (unreasoned.length > 0) throw new AwaitingReasonError(unreasoned);
-}
-
-/** The comments of `sql` as PostgreSQL's scanner sees them (not text inside a string), with their lines. */
-async function commentsOf(sql: string): Promise<{ text: string; line: number }[]> {
-  const { scan } = await import('libpg-query');
-  const { tokens } = await scan(sql);
-  // Token offsets are byte offsets into the UTF-8 text.
-  const bytes = Buffer.from(sql, 'utf8');
-  return tokens
-    .filter((token) => token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT')
-    .map((token) => ({
-      text: bytes.subarray(token.start, token.end).toString('utf8'),
-      line: bytes.subarray(0, token.start).toString('utf8').split('\n').length,
-    }));
 }

@@ -38,10 +38,23 @@ export async function hasStatements(sql: string): Promise<boolean> {
   if (sql.trim() === '') return false;
   const { scan } = await import('libpg-query');
   const { tokens } = await scan(sql);
-  return tokens.some(
-    (token) =>
-      token.tokenName !== 'SQL_COMMENT' && token.tokenName !== 'C_COMMENT' && token.tokenName !== 'ASCII_59',
-  );
+  return tokens.some((token) => !isComment(token) && token.tokenName !== 'ASCII_59');
+}
+
+/** The comments of `sql` as PostgreSQL's scanner sees them (not text inside a string), with their lines. */
+export async function commentsOf(sql: string): Promise<{ text: string; line: number }[]> {
+  const { scan } = await import('libpg-query');
+  const { tokens } = await scan(sql);
+  // Token offsets are byte offsets into the UTF-8 text.
+  const bytes = Buffer.from(sql, 'utf8');
+  return tokens.filter(isComment).map((token) => ({
+    text: bytes.subarray(token.start, token.end).toString('utf8'),
+    line: bytes.subarray(0, token.start).toString('utf8').split('\n').length,
+  }));
+}
+
+function isComment(token: { readonly tokenName: string }): boolean {
+  return token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT';
 }
 
 /**
