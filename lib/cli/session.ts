@@ -16,7 +16,7 @@ import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { cliRecovery, type RecoveryWords } from '../engine/unknown-revisions.ts';
-import { configuredDatabase, openServer, type Server, type ServerOptions } from '../local/server.ts';
+import { openServer, type Server, type ServerOptions } from '../local/server.ts';
 import {
   formatBackgroundRuns,
   progressView,
@@ -153,11 +153,10 @@ export class Session {
   async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
     const server = await openServer(this.serverOptions);
     for (const warning of server.warnings) this.io.stderr(`warning: ${warning}\n`);
-    const embedded = configuredDatabase({ ...this.serverOptions }) === undefined;
     try {
       return await body(server);
     } catch (error) {
-      throw embedded && stoppedUnderneath(error) ? new EmbeddedServerStopped() : error;
+      throw server.embedded && stoppedUnderneath(error) ? new EmbeddedServerStopped() : error;
     } finally {
       await server.stop();
     }

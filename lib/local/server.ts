@@ -33,6 +33,8 @@ export interface Server {
    * the major the project pins. Empty for a configured server (doctor and check compare those).
    */
   readonly warnings: readonly string[];
+  /** True for the embedded PostgreSQL of the project, false for a configured database. */
+  readonly embedded: boolean;
   /** Connection settings for the user's database, or another database of the same server. */
   config(database?: string): pg.ClientConfig;
   /** A session on the user's database, or on another database of the same server. */
@@ -113,6 +115,7 @@ export async function openServer(options: ServerOptions): Promise<Server> {
     return {
       target: describeTarget(config),
       warnings: [],
+      embedded: false,
       config: configFor,
       connect: async (database) => {
         try {
@@ -134,6 +137,7 @@ export async function openServer(options: ServerOptions): Promise<Server> {
   return {
     target: `embedded PostgreSQL ${server.major} in ${relative(options.cwd, dataDir)}`,
     warnings: warning ? [warning] : [],
+    embedded: true,
     config: (database) => ({ connectionString: server.url(database) }),
     connect: (database) => connect({ connectionString: server.url(database) }, 'rds-migrate'),
     stop: () => server.stop(),
