@@ -11,6 +11,7 @@ import type { LocalRunReport } from '../engine/background-local.ts';
 import type { BackgroundProgress } from '../engine/background-runs.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import { printable } from '../engine/printable.ts';
+import { type InterruptSource, sayOnInterrupt } from './terminal.ts';
 
 const BAR_WIDTH = 24;
 const PLAIN_EVERY_MS = 5_000;
@@ -93,22 +94,9 @@ function interruptedText(last: BackgroundProgress | undefined, resume: ResumeCom
   );
 }
 
-/** Who tells the view of Ctrl-C: the process, or a test's stand-in. */
-export type InterruptSource = Pick<NodeJS.Process, 'on' | 'off' | 'listenerCount' | 'kill' | 'pid'>;
-
-/**
- * Until the returned function is called, Ctrl-C (SIGINT) ends the bar's line and says how to go
- * on; the process then ends as it would have: by another SIGINT listener (the embedded server's
- * exit hook), or by the signal raised again once this listener is gone.
- */
+/** Until the returned function is called, Ctrl-C ends the bar's line and says how to go on (see sayOnInterrupt). */
 export function sayHowToResumeOnInterrupt(view: ProgressView, source: InterruptSource = process): () => void {
-  const listener = () => {
-    source.off('SIGINT', listener);
-    view.interrupted();
-    if (source.listenerCount('SIGINT') === 0) source.kill(source.pid, 'SIGINT');
-  };
-  source.on('SIGINT', listener);
-  return () => source.off('SIGINT', listener);
+  return sayOnInterrupt(() => view.interrupted(), source);
 }
 
 /** What `up` was given that decides what it walks and where: what a resume must repeat. */

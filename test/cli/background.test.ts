@@ -9,13 +9,9 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type InterruptSource,
-  progressView,
-  resumeCommand,
-  sayHowToResumeOnInterrupt,
-} from '../../lib/cli/background-progress.ts';
+import { progressView, resumeCommand, sayHowToResumeOnInterrupt } from '../../lib/cli/background-progress.ts';
 import { EXIT, runCli } from '../../lib/cli/program.ts';
+import type { InterruptSource } from '../../lib/cli/terminal.ts';
 import type { BackgroundProgress } from '../../lib/engine/background-runs.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { type CliResult, runCliCaptured } from '../support/cli.ts';

@@ -3,7 +3,8 @@
  * from outside the CLI. Commands that must outlive the process (start) or own the terminal (psql)
  * run as the real CLI in a child process; every server a test starts is stopped after it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -129,6 +130,33 @@ describe('rds-migrate db', () => {
     const json = await cli(['db', 'url', '--json']);
     expect(json.code).toBe(EXIT.failed);
     expect(JSON.parse(json.stdout)).toEqual({ running: false, dataDir: '.rds-migrate/pgdata' });
+  }, 60_000);
+
+  it('Ctrl-C while db start waits says the server may go on starting and how to stop it', async () => {
+    // As a terminal sends it: SIGINT to the CLI's whole process group, once the server's pid file appears.
+    const command = [join(repo, 'node_modules/tsx/dist/cli.mjs'), join(repo, 'bin/cli.ts'), 'db', 'start'];
+    const child = spawn(process.execPath, command, { cwd: project, env, detached: true });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<string>((done) =>
+      child.once('exit', (code, signal) => done(signal ?? String(code))),
+    );
+    const pidFile = join(dataDir, 'postmaster.pid');
+    while (!existsSync(pidFile)) await new Promise((wake) => setTimeout(wake, 5));
+    process.kill(-(child.pid as number), 'SIGINT');
+    // Ended by the signal (130 from tsx, which runs the CLI in a child and passes the signal on).
+    expect(['SIGINT', '130']).toContain(await exited);
+    expect(stderr).toContain(
+      'interrupted: the embedded PostgreSQL in .rds-migrate/pgdata may go on starting without this terminal; ' +
+        'rds-migrate db start says whether it runs (and starts it if not), rds-migrate db stop stops it',
+    );
+    // Nothing half-done: the next start finds the server (or starts it), and it answers.
+    const again = await shell('db', 'start');
+    expect(again.code).toBe(EXIT.ok);
+    const url = (await cli(['db', 'url'])).stdout.trim();
+    expect(await query(url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
   }, 60_000);
 
   it('db url --json gives the URL, pid and port of the running server', async () => {

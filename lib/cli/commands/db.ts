@@ -21,6 +21,7 @@ import { dataDirMajor, pinMismatch } from '../../local/postgres-major.ts';
 import { readProjectConfig } from '../../local/project-config.ts';
 import { configuredDatabase, embeddedDataDir } from '../../local/server.ts';
 import { type CliIo, type CommandContext, example, type Session } from '../session.ts';
+import { sayOnInterrupt } from '../terminal.ts';
 
 export class EmbeddedNotRunning extends RdsMigrateError {
   override readonly name = 'EmbeddedNotRunning';
@@ -125,7 +126,14 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
         const s = session(command);
         const embedded = embeddedOf(io);
         const { postgres: pinned } = await readProjectConfig(io.cwd);
-        const { server, started } = await startDetached(embedded);
+        // The server runs detached, in a process group of its own: Ctrl-C does not reach it.
+        const stopListening = sayOnInterrupt(() =>
+          io.stderr(
+            `\ninterrupted: the embedded PostgreSQL in ${embedded.shown} may go on starting without this ` +
+              'terminal; rds-migrate db start says whether it runs (and starts it if not), rds-migrate db stop stops it\n',
+          ),
+        );
+        const { server, started } = await startDetached(embedded).finally(stopListening);
         noteConfigured(s, server);
         const major = await dataDirMajor(embedded.dataDir);
         const what = `the embedded PostgreSQL ${major}`;
