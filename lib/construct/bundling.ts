@@ -83,6 +83,8 @@ export class MigrationsCheckError extends RdsMigrateError {
     engineMessage: string,
   ) {
     super(`DatabaseMigrations: migrationsDir ${migrationsDir} cannot be deployed: ${engineMessage}`);
+    // The user's folder is at fault, not a line of ours: `cdk synth` prints the message without our stack frames.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 

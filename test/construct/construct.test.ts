@@ -1458,6 +1458,20 @@ describe('a broken migrations folder fails synth with the message of rds-migrate
       /migrationsDir .*no-such-folder cannot be deployed: it is not a folder/,
     );
   });
+
+  it('without stack frames, which would point at our code instead of the folder (cdk synth prints error.stack)', () => {
+    const stack = (() => {
+      try {
+        withFolder('no-such-folder')();
+      } catch (error) {
+        return (error as Error).stack;
+      }
+    })();
+    expect(stack).toMatch(
+      /^MigrationsCheckError: DatabaseMigrations: migrationsDir .*no-such-folder cannot be deployed/,
+    );
+    expect(stack).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('checkSince: synth lints only what the branch adds or changes', () => {
