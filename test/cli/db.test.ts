@@ -159,6 +159,22 @@ describe('rds-migrate db', () => {
     expect(await query(url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
   }, 60_000);
 
+  it('db stop stops the server whatever the migrations folder holds (a file changed after it was applied)', async () => {
+    await shell('db', 'start');
+    expect((await cli(['up'])).code).toBe(EXIT.ok);
+    const file = join(project, 'migrations', '202601010001_settings.sql');
+    const applied = await readFile(file, 'utf8');
+    await writeFile(file, `${applied}\n-- edited after it was applied\n`);
+    try {
+      const stopped = await cli(['db', 'stop']);
+      expect(stopped.stderr).toBe('');
+      expect(stopped.code).toBe(EXIT.ok);
+      expect(await runningEmbedded(dataDir)).toBeUndefined();
+    } finally {
+      await writeFile(file, applied);
+    }
+  }, 60_000);
+
   it('db url --json gives the URL, pid and port of the running server', async () => {
     await cli(['db', 'start']);
     const running = await runningEmbedded(dataDir);
