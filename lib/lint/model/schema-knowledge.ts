@@ -2,10 +2,11 @@
  * What the linter knows of the schema from the statements it has read so far, in plan order:
  * which relations this migration created (the rest existed before it and may be live and large),
  * the columns' types (so a type change can be judged binary coercible), which columns are proven
- * NOT NULL, the constraints added NOT VALID, and which table each index belongs to. It learns
- * from up sections only; anything created outside the migrations is simply unknown.
+ * NOT NULL, the constraints (CHECK expressions included) and whether each is still NOT VALID, a
+ * partitioned table's key, and which table and columns each index has. It learns from up
+ * sections only; anything created outside the migrations is simply unknown.
  */
-import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, Node } from 'libpg-query';
+import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, IndexStmt, Node } from 'libpg-query';
 import { fromNameList, fromNames, fromRangeVar, RelationMap, type RelationName } from './relation-name.ts';
 import { type ColumnType, columnConstraints, columnType } from './rewrite-rules.ts';
 
@@ -17,6 +18,14 @@ export interface KnownConstraint {
   readonly provesNotNull?: string;
   /** A foreign key's referenced table (VALIDATE takes ROW SHARE on it). */
   readonly references?: RelationName;
+  /** A CHECK constraint's expression, as the parser gives it (ATTACH PARTITION may skip its scan on it). */
+  readonly check?: Node;
+}
+
+/** A partitioned table's key: its strategy and its columns (undefined for an expression). */
+export interface PartitionKey {
+  readonly strategy: 'range' | 'list' | 'hash';
+  readonly columns: readonly (string | undefined)[];
 }
 
 interface KnownColumn {
@@ -27,6 +36,13 @@ interface KnownColumn {
 interface KnownTable {
   readonly columns: Map<string, KnownColumn>;
   readonly constraints: Map<string, KnownConstraint>;
+  partitionKey?: PartitionKey;
+}
+
+interface KnownIndex {
+  readonly table: RelationName;
+  /** Its key columns in order (undefined for an expression). */
+  readonly columns: readonly (string | undefined)[];
 }
 
 /** The read side, for the lock model: facts about the schema before the statement runs. */
@@ -35,19 +51,28 @@ export interface SchemaView {
   /** The column is declared NOT NULL, or a valid constraint proves it (SET NOT NULL then skips its scan). */
   notNullProven(table: RelationName, column: string): boolean;
   constraint(table: RelationName, name: string): KnownConstraint | undefined;
+  /** The valid CHECK constraints' expressions (NOT VALID ones prove nothing until validated). */
+  validChecks(table: RelationName): readonly Node[];
+  partitionKey(table: RelationName): PartitionKey | undefined;
   tableOfIndex(index: RelationName): RelationName | undefined;
+  /** An index's key columns, when a migration created it. */
+  indexColumns(index: RelationName): readonly (string | undefined)[] | undefined;
   /** Created by an earlier statement of the migration being read: nobody else can see it yet. */
   createdHere(relation: RelationName): boolean;
+  /** The schema was created by an earlier statement of the migration being read. */
+  schemaCreatedHere(name: string): boolean;
 }
 
 export class SchemaKnowledge implements SchemaView {
   private readonly tables = new RelationMap<KnownTable>();
-  private readonly indexes = new RelationMap<RelationName>();
+  private readonly indexes = new RelationMap<KnownIndex>();
   private readonly created = new RelationMap<true>();
+  private readonly createdSchemas = new Set<string>();
 
   /** A new migration starts: what earlier ones created now exists for it. */
   beginMigration(): void {
     this.created.clear();
+    this.createdSchemas.clear();
   }
 
   columnType(table: RelationName, column: string): ColumnType | undefined {
@@ -67,12 +92,32 @@ export class SchemaKnowledge implements SchemaView {
     return this.tables.get(table)?.constraints.get(name);
   }
 
+  validChecks(table: RelationName): readonly Node[] {
+    const known = this.tables.get(table);
+    if (!known) return [];
+    return [...known.constraints.values()].flatMap((constraint) =>
+      constraint.check && !constraint.notValid ? [constraint.check] : [],
+    );
+  }
+
+  partitionKey(table: RelationName): PartitionKey | undefined {
+    return this.tables.get(table)?.partitionKey;
+  }
+
   tableOfIndex(index: RelationName): RelationName | undefined {
-    return this.indexes.get(index);
+    return this.indexes.get(index)?.table;
+  }
+
+  indexColumns(index: RelationName): readonly (string | undefined)[] | undefined {
+    return this.indexes.get(index)?.columns;
   }
 
   createdHere(relation: RelationName): boolean {
     return this.created.has(relation);
+  }
+
+  schemaCreatedHere(name: string): boolean {
+    return this.createdSchemas.has(name);
   }
 
   /** Records what an up-section statement creates, changes or drops. */
@@ -90,7 +135,9 @@ export class SchemaKnowledge implements SchemaView {
     else if ('CreateDomainStmt' in node) this.createNamed(node.CreateDomainStmt.domainname);
     else if ('CompositeTypeStmt' in node && node.CompositeTypeStmt.typevar) {
       this.created.set(fromRangeVar(node.CompositeTypeStmt.typevar), true);
-    } else if ('IndexStmt' in node) this.createIndex(node.IndexStmt.idxname, node.IndexStmt.relation);
+    } else if ('CreateSchemaStmt' in node && node.CreateSchemaStmt.schemaname) {
+      this.createdSchemas.add(node.CreateSchemaStmt.schemaname);
+    } else if ('IndexStmt' in node) this.createIndex(node.IndexStmt);
     else if ('AlterTableStmt' in node)
       this.alterTable(node.AlterTableStmt.relation, node.AlterTableStmt.cmds);
     else if ('RenameStmt' in node) this.rename(node);
@@ -117,13 +164,20 @@ export class SchemaKnowledge implements SchemaView {
       if ('ColumnDef' in element) addColumn(table, element.ColumnDef);
       else if ('Constraint' in element) addConstraint(table, element.Constraint);
     }
+    for (const node of statement.constraints ?? []) {
+      if ('Constraint' in node) addConstraint(table, node.Constraint);
+    }
+    table.partitionKey = partitionKeyOf(statement.partspec);
   }
 
-  private createIndex(name: string | undefined, relation: CreateStmt['relation']): void {
-    if (!name || !relation) return;
-    const index = { schema: relation.schemaname, name };
+  private createIndex(statement: IndexStmt): void {
+    if (!statement.idxname || !statement.relation) return;
+    const index = { schema: statement.relation.schemaname, name: statement.idxname };
     this.created.set(index, true);
-    this.indexes.set(index, fromRangeVar(relation));
+    const columns = (statement.indexParams ?? []).map((param) =>
+      'IndexElem' in param ? param.IndexElem.name : undefined,
+    );
+    this.indexes.set(index, { table: fromRangeVar(statement.relation), columns });
   }
 
   private alterTable(relation: CreateStmt['relation'], commands: Node[] | undefined): void {
@@ -182,6 +236,9 @@ function addColumn(table: KnownTable, column: ColumnDef): void {
     (constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY',
   );
   table.columns.set(column.colname, { type: columnType(column.typeName), notNull });
+  for (const constraint of constraints) {
+    if (constraint.contype === 'CONSTR_CHECK') addConstraint(table, constraint);
+  }
 }
 
 function addConstraint(table: KnownTable, constraint: Constraint): void {
@@ -191,14 +248,10 @@ function addConstraint(table: KnownTable, constraint: Constraint): void {
     constraint.contype === 'CONSTR_FOREIGN' && constraint.pktable
       ? fromRangeVar(constraint.pktable)
       : undefined;
-  if (constraint.conname) {
-    table.constraints.set(constraint.conname, {
-      name: constraint.conname,
-      notValid,
-      provesNotNull,
-      references,
-    });
-  }
+  const check = constraint.contype === 'CONSTR_CHECK' ? constraint.raw_expr : undefined;
+  // An unnamed CHECK still proves what it says; PostgreSQL names it, so it is kept under a name no migration writes.
+  const name = constraint.conname ?? (check ? `(unnamed check ${table.constraints.size})` : undefined);
+  if (name) table.constraints.set(name, { name, notValid, provesNotNull, references, check });
   if (constraint.contype === 'CONSTR_PRIMARY') {
     for (const key of constraint.keys ?? []) {
       const column = 'String' in key ? table.columns.get(key.String.sval ?? '') : undefined;
@@ -243,6 +296,20 @@ function alterTableCommand(table: KnownTable, command: AlterTableCmd): void {
     default:
       return;
   }
+}
+
+function partitionKeyOf(spec: CreateStmt['partspec']): PartitionKey | undefined {
+  const strategies = {
+    PARTITION_STRATEGY_RANGE: 'range',
+    PARTITION_STRATEGY_LIST: 'list',
+    PARTITION_STRATEGY_HASH: 'hash',
+  } as const;
+  const strategy = spec?.strategy ? strategies[spec.strategy as keyof typeof strategies] : undefined;
+  if (!spec || !strategy) return undefined;
+  const columns = (spec.partParams ?? []).map((param) =>
+    'PartitionElem' in param ? param.PartitionElem.name : undefined,
+  );
+  return { strategy, columns };
 }
 
 /** The column a constraint proves NOT NULL: CHECK (col IS NOT NULL), or PostgreSQL 18's NOT NULL col. */
