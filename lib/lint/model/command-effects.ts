@@ -144,29 +144,110 @@ export function selectEffect(statement: Extract<Node, { SelectStmt: unknown }>['
   return { locks, work, statement: statement.intoClause ? 'SELECT INTO' : 'SELECT' };
 }
 
-/** UPDATE or DELETE: without WHERE every row is locked until commit, stalling every writer of the table. */
+/**
+ * UPDATE or DELETE: without WHERE every row is locked until commit, stalling every writer of the
+ * table. An UPDATE whose WHERE does not bound it to some keys (a backfill's `WHERE col IS NULL`)
+ * may change every row just the same; one that joins another table (FROM) is bounded by it.
+ */
 export function wholeTableWrite(
   verb: 'UPDATE' | 'DELETE',
   relation: RangeVar | undefined,
   where: Node | undefined,
   recipe: 'update-without-where' | 'delete-without-where',
+  joined = false,
 ): EffectParts {
   if (!relation) return {};
   const target = table(fromRangeVar(relation));
   const locks = [lock(target, 'ROW EXCLUSIVE', LOCKS)];
-  if (where) return { locks };
+  if (where && (verb === 'DELETE' || joined || boundedByKeys(where))) return { locks };
+  const name = quoted(fromRangeVar(relation));
   return {
     locks,
     work: [
       {
         kind: 'row locks',
         target,
-        message: `${verb} without WHERE changes every row of table ${quoted(fromRangeVar(relation))} in one transaction`,
+        message: where
+          ? `${verb} ... WHERE can change every row of table ${name} in one transaction: nothing in its WHERE bounds it ` +
+            'to a key, a list of keys or a closed range (a condition such as IS NULL, <> or a one-sided range matches any number of rows)'
+          : `${verb} without WHERE changes every row of table ${name} in one transaction`,
         recipe,
         doc: ref('Concurrency Control', '13.3.2 Row-Level Locks'),
       },
     ],
   };
+}
+
+/**
+ * Whether a WHERE limits the rows to some keys: a column equal to a value or a parameter, IN or
+ * = ANY a list, BETWEEN, a closed range on one column, IN a subquery with LIMIT (a batch). AND needs
+ * one such condition, OR needs every branch to be one.
+ */
+export function boundedByKeys(where: Node): boolean {
+  if ('BoolExpr' in where) {
+    const args = where.BoolExpr.args ?? [];
+    if (where.BoolExpr.boolop === 'OR_EXPR') return args.length > 0 && args.every(boundedByKeys);
+    if (where.BoolExpr.boolop !== 'AND_EXPR') return false;
+    return args.some(boundedByKeys) || closedRange(args);
+  }
+  if ('SubLink' in where) {
+    const sublink = where.SubLink;
+    const select =
+      sublink.subselect && 'SelectStmt' in sublink.subselect ? sublink.subselect.SelectStmt : undefined;
+    return sublink.subLinkType === 'ANY_SUBLINK' && select?.limitCount !== undefined;
+  }
+  if (!('A_Expr' in where)) return false;
+  const expression = where.A_Expr;
+  if (!isColumn(expression.lexpr)) return false;
+  switch (expression.kind) {
+    case 'AEXPR_OP':
+      return operatorOf(expression) === '=' && isValue(expression.rexpr);
+    case 'AEXPR_OP_ANY':
+    case 'AEXPR_IN':
+      return operatorOf(expression) === '=';
+    case 'AEXPR_BETWEEN':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** `col >= a AND col < b` (any of <, <=, >, >=): a closed range on one column. */
+function closedRange(conjuncts: readonly Node[]): boolean {
+  const sides = new Map<string, Set<'low' | 'high'>>();
+  for (const conjunct of conjuncts) {
+    if (!('A_Expr' in conjunct) || conjunct.A_Expr.kind !== 'AEXPR_OP') continue;
+    const expression = conjunct.A_Expr;
+    const column =
+      isColumn(expression.lexpr) && isValue(expression.rexpr) ? columnKey(expression.lexpr) : undefined;
+    const operator = operatorOf(expression);
+    if (!column || !operator) continue;
+    const side = operator.startsWith('>') ? 'low' : operator.startsWith('<') ? 'high' : undefined;
+    if (side) sides.set(column, (sides.get(column) ?? new Set()).add(side));
+  }
+  return [...sides.values()].some((found) => found.size === 2);
+}
+
+function operatorOf(expression: { name?: Node[] }): string | undefined {
+  const name = expression.name?.at(-1);
+  return name && 'String' in name ? name.String.sval : undefined;
+}
+
+function isColumn(node: Node | undefined): node is Extract<Node, { ColumnRef: unknown }> {
+  return node !== undefined && 'ColumnRef' in node;
+}
+
+function columnKey(node: Extract<Node, { ColumnRef: unknown }>): string {
+  return (node.ColumnRef.fields ?? [])
+    .map((field) => ('String' in field ? field.String.sval : '*'))
+    .join('.');
+}
+
+/** A constant, a parameter, or either cast: one value, the same for every row. */
+function isValue(node: Node | undefined): boolean {
+  if (!node) return false;
+  if ('TypeCast' in node) return isValue(node.TypeCast.arg);
+  return ('A_Const' in node && node.A_Const.isnull !== true) || 'ParamRef' in node;
 }
 
 export function vacuumEffect(statement: VacuumStmt): EffectParts {

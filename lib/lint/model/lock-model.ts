@@ -99,7 +99,13 @@ export const STATEMENT_MODELS: { readonly [K in StatementKind]: StatementModel<K
     sql: 'UPDATE',
     doc: `${LOCKS} (ROW EXCLUSIVE); ${ref('Concurrency Control', '13.3.2 Row-Level Locks')}`,
     describe: (statement) =>
-      wholeTableWrite('UPDATE', statement.relation, statement.whereClause, 'update-without-where'),
+      wholeTableWrite(
+        'UPDATE',
+        statement.relation,
+        statement.whereClause,
+        'update-without-where',
+        (statement.fromClause ?? []).length > 0,
+      ),
   },
   DeleteStmt: {
     sql: 'DELETE',

@@ -30,11 +30,18 @@ const VERBS: Readonly<Record<Work['kind'], string>> = {
 
 /**
  * Work on an existing relation that takes time in proportion to it and is no finding of its own:
- * a finding is fixed on its own terms, and one an allow comment lifts is vouched to be short.
+ * a finding is fixed on its own terms, and one an allow comment lifts is vouched to be short. A
+ * whole-table UPDATE or DELETE is the exception: its own finding speaks of the rows it locks, which
+ * stall writers only, while the lock held before it (an ADD COLUMN's ACCESS EXCLUSIVE) blocks
+ * reads too, for the whole backfill.
  */
 function longWork(statement: TransactionStatement): (Work & { existing: boolean }) | undefined {
   if (!statement.analysed.effect.transactionBlock.allowed) return undefined;
-  return statement.analysed.work.find((work) => work.existing && !work.reported);
+  return statement.analysed.work.find(
+    (work) =>
+      work.existing &&
+      (!work.reported || (work.kind === 'row locks' && !(work.recipe && statement.exempt.has(work.recipe)))),
+  );
 }
 
 /** A statement with a finding of its own: fixing that ends its lock too, so it is not repeated here. */
