@@ -1,0 +1,184 @@
+/**
+ * `npm run mutate [-- <module>...] [--full] [--list]`: mutation testing (StrykerJS with the vitest
+ * runner) of the modules whose tests must fail when the code is wrong. Each module is mutated on
+ * its own, with just the test files meant to cover it, one at a time, on one core (the npm script
+ * runs this under `nice`). A mutant is a small change to the code (a `<` made `<=`, a string
+ * emptied, a list entry removed); one no test notices "survives" and shows a behaviour no test
+ * asserts. Equivalent mutants (changes no behaviour can tell apart) are marked in the source with
+ * `// Stryker disable next-line <mutator>: <reason>` and listed here as ignored, with the reason.
+ *
+ * Results are kept in .mutation/ (git-ignored): an HTML report per module and the incremental
+ * file that lets the next run test again only the mutants whose code or tests changed.
+ * Exits 1 when a module scores under the threshold.
+ */
+import { mkdir } from 'node:fs/promises';
+import { Stryker } from '@stryker-mutator/core';
+
+interface MutatedModule {
+  /** The file Stryker mutates. */
+  readonly file: string;
+  /** The test files meant to cover it: only these run against its mutants. */
+  readonly tests: readonly string[];
+}
+
+type StrykerOptions = ConstructorParameters<typeof Stryker>[0];
+
+/** The score a module must reach: killed (or timed out) mutants over all but the ignored ones. */
+const THRESHOLD = 85;
+
+const MODULES: Record<string, MutatedModule> = {
+  graph: {
+    file: 'lib/engine/graph.ts',
+    tests: [
+      'test/engine/graph.test.ts',
+      'test/engine/graph-messages.test.ts',
+      'test/engine/alembic-scenarios.test.ts',
+    ],
+  },
+  plan: {
+    file: 'lib/engine/plan.ts',
+    tests: [
+      'test/engine/plan.test.ts',
+      'test/engine/plan-messages.test.ts',
+      'test/engine/alembic-scenarios.test.ts',
+    ],
+  },
+  target: {
+    file: 'lib/engine/target.ts',
+    tests: [
+      'test/engine/target.test.ts',
+      'test/engine/target-edges.test.ts',
+      'test/engine/alembic-scenarios.test.ts',
+    ],
+  },
+  'lock-modes': {
+    file: 'lib/lint/model/lock-modes.ts',
+    tests: ['test/check/lint-model.test.ts', 'test/lint/lock-table.test.ts'],
+  },
+  'rewrite-rules': {
+    file: 'lib/lint/model/rewrite-rules.ts',
+    tests: ['test/check/lint-model.test.ts', 'test/check/lint.test.ts', 'test/lint/rewrite-rules.test.ts'],
+  },
+  failure: {
+    file: 'lambda/failure.ts',
+    tests: ['test/lambda/handler-config.test.ts', 'test/lambda/failure-limits.test.ts'],
+  },
+};
+
+const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list]
+
+Mutation testing: Stryker changes a module's code in small ways and runs the module's tests
+against each change. A change no test notices ("survived") is a behaviour no test asserts.
+
+  <module>   one or more of: ${Object.keys(MODULES).join(', ')}
+             (or the module's path, e.g. lib/engine/graph.ts); default: all, one after another
+  --full     test every mutant again (by default only mutants whose code or tests changed
+             since the last run are tested; the others keep their result, from .mutation/)
+  --list     print the modules and the test files each is mutated against, and exit
+
+Reports: .mutation/<module>.html (open in a browser: each surviving mutant in its line).
+Exits 1 when a module scores under ${THRESHOLD}%.`;
+
+interface Tally {
+  readonly name: string;
+  readonly mutants: number;
+  readonly killed: number;
+  readonly survived: number;
+  readonly ignored: number;
+  readonly score: number;
+}
+
+function parseArguments(args: readonly string[]): { names: string[]; full: boolean } {
+  const full = args.includes('--full');
+  const unknownFlag = args.find((arg) => arg.startsWith('-') && arg !== '--full');
+  if (unknownFlag) throw new Error(`Unknown option ${unknownFlag}.\n\n${HELP}`);
+  const names = args.filter((arg) => !arg.startsWith('-')).map(moduleName);
+  return { names: names.length > 0 ? names : Object.keys(MODULES), full };
+}
+
+/** A module's name from its name or its path. */
+function moduleName(given: string): string {
+  if (given in MODULES) return given;
+  const byPath = Object.entries(MODULES).find(([, module]) => module.file === given.replace(/^\.\//, ''));
+  if (byPath) return byPath[0];
+  throw new Error(`No module "${given}" to mutate: choose one of ${Object.keys(MODULES).join(', ')}.`);
+}
+
+async function mutateModule(name: string, module: MutatedModule, full: boolean): Promise<Tally> {
+  console.log(`\n== ${name}: ${module.file} against ${module.tests.join(', ')}`);
+  const stryker = new Stryker({
+    mutate: [module.file],
+    testFiles: [...module.tests],
+    testRunner: 'vitest',
+    vitest: { configFile: 'scripts/mutate.vitest.config.ts', related: false },
+    plugins: ['@stryker-mutator/vitest-runner'],
+    coverageAnalysis: 'perTest',
+    concurrency: 1,
+    incremental: true,
+    incrementalFile: `.mutation/${name}.incremental.json`,
+    force: full,
+    reporters: ['clear-text', process.stdout.isTTY ? 'progress' : 'progress-append-only', 'html'],
+    htmlReporter: { fileName: `.mutation/${name}.html` },
+    clearTextReporter: { allowColor: process.stdout.isTTY, logTests: false, reportScoreTable: false },
+    tempDirName: '.mutation/tmp',
+    // Stryker rewrites the tsconfig's extends and references with TypeScript's JS API, which the
+    // native TypeScript 7 has not; ours has neither, so it is given no tsconfig to rewrite.
+    tsconfigFile: '.mutation/no-tsconfig-to-rewrite.json',
+    ignorePatterns: ['dist', 'cdk.out', 'bench', '.rds-migrate', 'coverage', '.scratch', '.bench'],
+    thresholds: { high: 95, low: THRESHOLD, break: null },
+    // Stryker types its log levels as a const enum, which type-only imports cannot reach.
+    logLevel: 'warn' as StrykerOptions['logLevel'],
+    fileLogLevel: 'off' as StrykerOptions['fileLogLevel'],
+  });
+  const results = await stryker.runMutationTest();
+  const count = (...statuses: string[]) =>
+    results.filter((result) => statuses.includes(result.status)).length;
+  const killed = count('Killed', 'Timeout');
+  const survived = count('Survived', 'NoCoverage');
+  const ignored = results.filter((result) => result.status === 'Ignored');
+  for (const mutant of ignored) {
+    console.log(
+      `  equivalent  ${module.file}:${mutant.location.start.line} ${mutant.mutatorName}: ${mutant.statusReason}`,
+    );
+  }
+  const valid = killed + survived;
+  return {
+    name,
+    mutants: results.length,
+    killed,
+    survived,
+    ignored: ignored.length,
+    score: valid === 0 ? 100 : (100 * killed) / valid,
+  };
+}
+
+function printTable(tallies: readonly Tally[]): void {
+  console.log('\n| module | mutants | killed | survived | equivalent | score |\n|---|---|---|---|---|---|');
+  for (const tally of tallies) {
+    const flag = tally.score < THRESHOLD ? ` (under ${THRESHOLD}%)` : '';
+    console.log(
+      `| ${MODULES[tally.name]?.file} | ${tally.mutants} | ${tally.killed} | ${tally.survived} | ${tally.ignored} | ` +
+        `${tally.score.toFixed(1)}%${flag} |`,
+    );
+  }
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(HELP);
+} else if (args.includes('--list')) {
+  for (const [name, module] of Object.entries(MODULES))
+    console.log(`${name}: ${module.file}\n  ${module.tests.join('\n  ')}`);
+} else {
+  try {
+    const { names, full } = parseArguments(args);
+    await mkdir('.mutation', { recursive: true });
+    const tallies: Tally[] = [];
+    for (const name of names) tallies.push(await mutateModule(name, MODULES[name] as MutatedModule, full));
+    printTable(tallies);
+    if (tallies.some((tally) => tally.score < THRESHOLD)) process.exitCode = 1;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  }
+}
