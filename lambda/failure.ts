@@ -108,6 +108,9 @@ export function withoutStack(error: unknown): Error {
   return error;
 }
 
+/** `text` cut to `max` UTF-16 units with '...', never between the two halves of a character. */
 function shorten(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 3);
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}...`;
 }
