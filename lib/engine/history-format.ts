@@ -172,6 +172,13 @@ ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
   completed_by text
 );`,
   },
+  {
+    version: 8,
+    summary:
+      'schema_fingerprints.catalog_stamp: what the catalog looked like when the fingerprint was taken, so a ' +
+      'run or status that finds it unchanged does not deparse the schema again',
+    sql: (q) => `ALTER TABLE ${q}.schema_fingerprints ADD COLUMN IF NOT EXISTS catalog_stamp text;`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */

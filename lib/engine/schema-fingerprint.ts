@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { type CatalogEntry, catalogQuery } from './catalog.ts';
+import { catalogStampSql, catalogUnchangedSql, SNAPSHOT_HORIZON_SQL } from './catalog-stamp.ts';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
@@ -127,8 +128,15 @@ interface FingerprintRow {
 
 /** The history format that added the fingerprints table (history-format.ts): at or above it, it exists. */
 const FINGERPRINTS_FORMAT = 5;
+/** The format that added schema_fingerprints.catalog_stamp (catalog-stamp.ts). */
+const STAMP_FORMAT = 8;
 
-/** The last recorded fingerprint and the schema's now, in one round trip (two when the table may be missing). */
+/**
+ * The last recorded fingerprint and the schema's now, in one round trip (two when the table may be
+ * missing). When the catalog stamp recorded with it says no catalog row changed since, the schema
+ * now is the recorded one and is not deparsed again (catalog-stamp.ts); with nothing recorded,
+ * there is nothing to compare and no row.
+ */
 async function lastRecorded(
   db: Database,
   history: History,
@@ -136,13 +144,18 @@ async function lastRecorded(
 ): Promise<FingerprintRow | undefined | null> {
   const q = escapeIdentifier(history.schema);
   if (!tableKnown && !(await tableExists(db, history))) return null;
+  // The stamp through to_jsonb: a history older than format 8 has no such column.
   const result = await db.query<FingerprintRow>(
-    `WITH now AS (${fingerprintSql(history.schema)})
-     SELECT last.*, now.fingerprint AS now_fingerprint, now.objects AS now_objects
-     FROM now LEFT JOIN LATERAL (
+    `WITH last AS MATERIALIZED (
        SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
-              (SELECT max(id) FROM ${q}.log)::text AS newest_log_id
-       FROM ${q}.${TABLE} ORDER BY id DESC LIMIT 1) last ON true`,
+              (SELECT max(id) FROM ${q}.log)::text AS newest_log_id, to_jsonb(f) ->> 'catalog_stamp' AS stamp
+       FROM ${q}.${TABLE} f ORDER BY id DESC LIMIT 1),
+     checked AS MATERIALIZED (SELECT last.*, ${catalogUnchangedSql('last.stamp')} AS unchanged FROM last),
+     now AS MATERIALIZED (${fingerprintSql(history.schema)})
+     SELECT checked.*,
+            CASE WHEN checked.unchanged THEN checked.fingerprint ELSE (SELECT fingerprint FROM now) END AS now_fingerprint,
+            CASE WHEN checked.unchanged THEN checked.objects ELSE (SELECT objects FROM now) END AS now_objects
+     FROM checked`,
   );
   return result.rows[0];
 }
@@ -257,12 +270,17 @@ export class FingerprintRecorder {
             }),
           )
         : 'NULL';
+      // The catalog stamp in the same statement, so the same snapshot: the next run and status
+      // compare it instead of deparsing the schema again when nothing changed (catalog-stamp.ts).
+      const stamped = format !== undefined && format >= STAMP_FORMAT;
+      const stampColumn = stamped ? ', catalog_stamp' : '';
+      const stamp = stamped ? `, ${catalogStampSql(SNAPSHOT_HORIZON_SQL)}` : '';
       await this.db.query(
-        `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor)
+        `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor${stampColumn})
          SELECT ${escapeLiteral(run.runId)},
                 coalesce((SELECT array_agg(revision ORDER BY revision) FROM ${q}.heads), '{}'),
                 now.fingerprint, now.objects,
-                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}
+                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}${stamp}
          FROM (${fingerprintSql(this.history.schema)}) now`,
       );
     } catch {

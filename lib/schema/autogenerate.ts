@@ -22,6 +22,7 @@ import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { PgVersion } from '../lint/model/pg-version.ts';
 import type { Server } from '../local/server.ts';
+import { proveWantedCatalog, readCatalogProof } from './catalog-proof.ts';
 import { AutogenerateError, type Generated, Generator, type ReviewItem } from './migration-generator.ts';
 import {
   type AskRename,
@@ -127,7 +128,8 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
   const wantedSchema = () =>
     withShadowDatabase(options.server, purpose, async (shadow) => {
       await buildWantedSchema(shadow.db, pieces);
-      return inspectSchema(shadow.db, exclude);
+      // Read twice: by the diff library, and independently for the last proof.
+      return [await inspectSchema(shadow.db, exclude), await readCatalogProof(shadow.db, exclude)] as const;
     });
   return withShadowDatabase(options.server, purpose, async (shadow) => {
     // Both shadows are built at once; head's stays for the proofs.
@@ -140,7 +142,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       });
       return inspectSchema(shadow.db, exclude);
     };
-    const [wanted, head] = await Promise.all([wantedSchema(), headSchema()]);
+    const [[wanted, wantedCatalog], head] = await Promise.all([wantedSchema(), headSchema()]);
     const shadowsMs = performance.now() - started;
     const decisions = await decideRenames(
       { head: tablesOf(head), wanted: tablesOf(wanted) },
@@ -177,6 +179,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
     const generated = await generator.generate(plan);
     const generateMs = performance.now() - started - shadowsMs;
     const verified = await generator.verify(generated);
+    verified.push(await proveWantedCatalog(shadow.db, wantedCatalog, exclude));
     const files = await writeMigrations(options, generated);
     return report({
       status: 'written',
