@@ -168,8 +168,10 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       timingsMs: { shadows: Math.round(shadowsMs), generate: 0, verify: 0 },
       ...partial,
     });
-    if (renames.length === 0 && (forward.length === 0 || (await differences(head, wanted)).length === 0))
+    if (renames.length === 0 && (forward.length === 0 || (await differences(head, wanted)).length === 0)) {
+      await proveWantedCatalog(shadow.db, wantedCatalog, exclude, 'nothing-to-generate');
       return report({});
+    }
     const generator = new Generator(shadow.db, options, parent, head, wanted, renamed);
     const safe = await planSafeMigrations(forward, factsOf(renamed, wanted, decisions));
     const plan = {
@@ -179,7 +181,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
     const generated = await generator.generate(plan);
     const generateMs = performance.now() - started - shadowsMs;
     const verified = await generator.verify(generated);
-    verified.push(await proveWantedCatalog(shadow.db, wantedCatalog, exclude));
+    verified.push(await proveWantedCatalog(shadow.db, wantedCatalog, exclude, 'generated'));
     const files = await writeMigrations(options, generated);
     return report({
       status: 'written',

@@ -208,21 +208,26 @@ function proofQuery(excludeSchemas: readonly string[]): string {
 }
 
 /**
- * The proof `create --autogenerate` runs last: `db`, where the generated migrations were
- * applied, read independently, must equal the wanted schema read the same way. The line for
- * `verified` when it does; an AutogenerateError naming each difference when it does not.
+ * The proof `create --autogenerate` runs last: `db`, where the generated migrations were applied
+ * (`generated`), or head's schema when the diff library found nothing to generate, read
+ * independently, must equal the wanted schema read the same way. The line for `verified` when
+ * it does; an AutogenerateError naming each difference when it does not.
  */
 export async function proveWantedCatalog(
   db: Database,
   wanted: CatalogProof,
   options: { readonly excludeSchemas: readonly string[] },
+  situation: 'generated' | 'nothing-to-generate',
 ): Promise<string> {
   const differences = catalogDifferences(await readCatalogProof(db, options), wanted);
   if (differences.length === 0)
     return `an independent reading of the catalog agrees: ${wanted.lines.length} facts of the wanted schema, none missing, none extra`;
+  const found =
+    situation === 'generated'
+      ? 'the generated migrations leave a schema that an independent reading of the catalog finds different from the wanted schema, though the diff library sees none'
+      : 'the diff library finds nothing to generate, but an independent reading of the catalog finds head\u2019s schema different from the wanted schema';
   throw new AutogenerateError(
-    'the generated migrations leave a schema that an independent reading of the catalog finds different ' +
-      'from the wanted schema, though the diff library sees none (+ there but not wanted, - wanted but not there):\n  ' +
+    `${found} (+ there but not wanted, - wanted but not there):\n  ` +
       `${formatCatalogDifferences(differences).join('\n  ')}\n` +
       'this is a bug in rds-migrate\u2019s autogenerate: please report it with the wanted schema and these lines. ' +
       'Nothing was written; meanwhile write this change by hand (rds-migrate create "message"), ' +
