@@ -1,6 +1,7 @@
 /**
  * What check reports: its problems and sections, and how the text report prints them.
  */
+import { join } from 'node:path';
 import { RdsMigrateError } from '../engine/errors.ts';
 import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
@@ -8,8 +9,10 @@ import type { LockFacts } from '../lint/lint-walker.ts';
 import type { PgVersion } from '../lint/model/pg-version.ts';
 import type { Server, ServerOptions } from '../local/server.ts';
 import type { CheckScope, CheckScopeOption } from './check-scope.ts';
+import type { RehearsalReport } from './rehearse.ts';
+import { formatRehearsal } from './rehearse-report.ts';
 
-export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema';
+export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema' | 'rehearsal';
 
 export interface CheckProblem {
   readonly kind: CheckKind;
@@ -59,6 +62,8 @@ export interface CheckReport {
     readonly roundTrip: CheckSection;
     /** The wanted schema (schema/ or Drizzle models) and head's schema agree. */
     readonly wantedSchema: CheckSection;
+    /** `--rehearse`: the pending plan on a copy of a real database, and back. */
+    readonly rehearsal?: CheckSection;
   };
   readonly problems: readonly CheckProblem[];
   readonly warnings: readonly string[];
@@ -70,12 +75,15 @@ export interface CheckReport {
   };
   /** What was linted and round-tripped: the whole folder, or a scope (check --pending, --since). */
   readonly scope?: CheckScope;
+  /** `--rehearse`: what was measured on the copy (rehearse.ts). */
+  readonly rehearsal?: RehearsalReport;
   readonly timingsMs: {
     readonly load: number;
     readonly lint: number;
     readonly drift: number;
     readonly roundTrip: number;
     readonly wantedSchema: number;
+    readonly rehearsal?: number;
   };
 }
 
@@ -107,6 +115,9 @@ export function formatCheck(report: CheckReport): string {
     ...(report.checks.wantedSchema
       ? ([['wanted', report.checks.wantedSchema]] as [string, CheckSection][])
       : []),
+    ...(report.checks.rehearsal
+      ? ([['rehearsal', report.checks.rehearsal]] as [string, CheckSection][])
+      : []),
   ];
   if (report.scope && report.scope.kind !== 'all') {
     const count = report.scope.revisions.length;
@@ -123,6 +134,8 @@ export function formatCheck(report: CheckReport): string {
   for (const [name, section] of sections) {
     lines.push(`  ${name.padEnd(11)} ${section.status.padEnd(8)} ${section.summary}`);
   }
+  if (report.rehearsal)
+    lines.push(...formatRehearsal(report.rehearsal, (source) => join(report.migrationsDir, source)));
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
   if (report.problems.length > 0) lines.push('');
   for (const problem of report.problems) lines.push(...formatProblem(problem));
@@ -223,6 +236,12 @@ export interface CheckOptions {
    * The graph, drift and wanted-schema checks still cover the whole folder. @default the whole folder
    */
   readonly scope?: CheckScopeOption;
+  /**
+   * Rehearse the pending plan on a copy of this database (`url`): a template copy made and
+   * dropped, or the database itself when it is a copy (`onCopy`, or marked by an earlier rehearsal).
+   * @default none
+   */
+  readonly rehearse?: { readonly url: string; readonly onCopy?: boolean };
 }
 
 export interface OpenedServer {

@@ -21,6 +21,7 @@ import { databaseChecks } from './check-database.ts';
 import { checkGraph, type GraphCheck, loadAll } from './check-folder.ts';
 import type { CheckProblem, CheckReport, CheckSection } from './check-report.ts';
 import { type CheckScope, pendingScope, sinceScope } from './check-scope.ts';
+import { withRehearsal } from './rehearse-report.ts';
 
 export async function checkMigrations(options: CheckOptions): Promise<CheckReport> {
   const cwd = options.cwd ?? process.cwd();
@@ -53,7 +54,7 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
   // One server for the whole check: the linter asks its version, drift and the round trip use it.
   const opened = options.static ? undefined : await tryOpenServer(options);
   try {
-    return await checkWithServer(options, opened, {
+    const report = await checkWithServer(options, opened, {
       cwd,
       fileOf,
       history,
@@ -66,6 +67,14 @@ export async function checkMigrations(options: CheckOptions): Promise<CheckRepor
       timings,
       lap,
     });
+    // On its own database (a copy of the one named), with or without the configured server.
+    if (!options.rehearse) return report;
+    return await withRehearsal(
+      report,
+      graphResult?.graph,
+      { ...options, rehearse: options.rehearse },
+      fileOf,
+    );
   } finally {
     await opened?.server?.stop();
   }

@@ -91,6 +91,7 @@ const KIND_TITLES: Readonly<Record<CheckKind, string>> = {
   drift: 'An applied migration and its file disagree',
   'round-trip': 'The up/down/up round trip',
   'wanted-schema': "The wanted schema and head's",
+  rehearsal: 'The pending plan rehearsed on a copy of real data',
 };
 
 function lintDescriptor(rule: (typeof LINT_RULES)[number]): ReportingDescriptor {

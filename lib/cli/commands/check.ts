@@ -36,6 +36,19 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
         "PostgreSQL major version whose lock and rewrite rules the linter applies, e.g. 16 (default: the server's; 16 with --static)",
       )
       .option(
+        '--rehearse <database-url>',
+        'also run the pending plan (what up would run there) on a COPY of that database, with its rows, then ' +
+          'revert it, and report what was measured: time, rows, locks and waits per statement, tables rewritten, ' +
+          'the statement and row that failed, whether the down steps restored the schema. The copy is made with ' +
+          'CREATE DATABASE ... TEMPLATE on the same server (no other session may be connected to the database) ' +
+          'and dropped after; the database itself is never written',
+      )
+      .option(
+        '--rehearse-on-copy',
+        'with --rehearse: the URL is already a copy (an RDS snapshot you restored): rehearse on it in place, ' +
+          'mark it as a copy, and leave it at its starting revision',
+      )
+      .option(
         '--wanted-schema <source>',
         "the schema the app wants, compared with head's: a folder of SQL files or drizzle:<models file> " +
           '(default: "wantedSchema" of rds-migrate.config.json, else schema/ when it exists)',
@@ -52,6 +65,8 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             since?: string;
             pgVersion?: string;
             wantedSchema?: string;
+            rehearse?: string;
+            rehearseOnCopy?: boolean;
           },
           command: Command,
         ) => {
@@ -63,6 +78,11 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
           if (options.pending && options.static) {
             throw new UsageError(
               'check --pending reads what the database has applied: it cannot be --static (use --since <git-ref> there)',
+            );
+          }
+          if (options.rehearseOnCopy && options.rehearse === undefined) {
+            throw new UsageError(
+              'check --rehearse-on-copy says the --rehearse URL is a copy: give --rehearse <database-url> too',
             );
           }
           const report = await checkMigrations({
@@ -77,6 +97,9 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             actor: s.actor,
             pgVersion: options.pgVersion === undefined ? undefined : parsePgVersion(options.pgVersion),
             wantedSchema: options.wantedSchema,
+            ...(options.rehearse === undefined
+              ? {}
+              : { rehearse: { url: options.rehearse, onCopy: Boolean(options.rehearseOnCopy) } }),
             scope: options.pending
               ? { pending: true }
               : options.since !== undefined
@@ -99,7 +122,9 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       '  $ rds-migrate check --pending   # only what the next up would run on DATABASE_URL\n' +
       '  $ rds-migrate check --since origin/main   # only migrations this branch adds or changes\n' +
       "  $ rds-migrate check --format github   # in GitHub Actions: findings on the pull request's lines\n" +
-      '  $ rds-migrate check --format sarif > check.sarif   # for github/codeql-action/upload-sarif',
+      '  $ rds-migrate check --format sarif > check.sarif   # for github/codeql-action/upload-sarif\n' +
+      '  $ rds-migrate check --static --rehearse postgres://me@staging:5432/app   # the plan on a copy of its data\n' +
+      '  $ rds-migrate check --static --rehearse "$RESTORED_URL" --rehearse-on-copy   # on a restored RDS snapshot',
   );
 }
 
