@@ -90,7 +90,7 @@ function proofQuery(excludeSchemas: readonly string[]): string {
        || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END
        || coalesce(' with ' || array_to_string(c.reloptions, ','), '')
        || CASE WHEN c.relkind = 'p' THEN ' by ' || pg_get_partkeydef(c.oid) ELSE '' END
-       || CASE WHEN c.relkind IN ('v', 'm') THEN ' as ' || regexp_replace(pg_get_viewdef(c.oid), 's+', ' ', 'g') ELSE '' END
+       || CASE WHEN c.relkind IN ('v', 'm') THEN ' as ' || btrim(regexp_replace(pg_get_viewdef(c.oid), '\\s+', ' ', 'g')) ELSE '' END
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${user('n.nspname')} AND ${ownObject('pg_class', 'c.oid')}`,
     `SELECT 'storage', ${relation} || ' ' || c.relfilenode
