@@ -89,6 +89,11 @@ describe('the FAILED reason at its byte limit', () => {
     expect(message.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
   });
 
+  it('keeps a character outside the BMP earlier in the text when the cut falls elsewhere', () => {
+    const message = new DeployFailed(`😀${'x'.repeat(2 * MAX_REASON_CHARS)}`).message;
+    expect(message).toBe(`😀${'x'.repeat(MAX_REASON_CHARS - 5)}...`);
+  });
+
   it('bounds text to the byte it is asked for, exactly at the edge', () => {
     expect(boundedLine('ab€', 5)).toBe('ab€');
     expect(boundedLine('ab€c', 5)).toBe('ab...');
