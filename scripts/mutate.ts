@@ -174,8 +174,12 @@ if (args.includes('--help') || args.includes('-h')) {
     const { names, full } = parseArguments(args);
     await mkdir('.mutation', { recursive: true });
     const tallies: Tally[] = [];
-    for (const name of names) tallies.push(await mutateModule(name, MODULES[name] as MutatedModule, full));
-    printTable(tallies);
+    for (const name of names) {
+      const tally = await mutateModule(name, MODULES[name] as MutatedModule, full);
+      printTable([tally]);
+      tallies.push(tally);
+    }
+    if (tallies.length > 1) printTable(tallies);
     if (tallies.some((tally) => tally.score < THRESHOLD)) process.exitCode = 1;
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));

@@ -146,6 +146,16 @@ describe('a folder the graph refuses', () => {
     });
   });
 
+  it('shows only the loop when the first revision stuck behind it is not on it', () => {
+    const cycle = refusal(() =>
+      RevisionGraph.from([m('tail01', ['cyc001']), m('cyc001', ['cyc002']), m('cyc002', ['cyc001'])]),
+    );
+    expect(cycle.message).toBe(
+      'the migrations form a cycle: cyc001 -> cyc002 -> cyc001; a revision cannot descend from itself, ' +
+        'fix the down_revision of one of them',
+    );
+  });
+
   it('shows a cycle through depends_on as one, with what to fix', () => {
     const cycle = refusal(() =>
       RevisionGraph.from([
@@ -403,6 +413,19 @@ describe('branch labels', () => {
     expect(graph.branchLabels('left01')).toEqual([]);
     expect(graph.branchLabels('mid001')).toEqual([]);
     expect(graph.branchLabels('dep001')).toEqual([]);
+  });
+
+  it('on a merge stay on the merge and what follows it, not on its parents', () => {
+    const graph = RevisionGraph.from([
+      m('left01'),
+      m('right1'),
+      m('merge1', ['left01', 'right1'], { branchLabels: ['joined'] }),
+      m('after1', ['merge1']),
+    ]);
+    expect(graph.branchLabels('merge1')).toEqual(['joined']);
+    expect(graph.branchLabels('after1')).toEqual(['joined']);
+    expect(graph.branchLabels('left01')).toEqual([]);
+    expect(graph.branchLabels('right1')).toEqual([]);
   });
 
   it('run up a straight line to the base', () => {

@@ -108,6 +108,12 @@ describe('an upgrade', () => {
     });
   });
 
+  it('applies what one target lacks when another target is applied already', () => {
+    expect(stepsOf(planUpgrade(forked, ['a00001'], ['root01', 'b00001']))).toEqual([
+      'b00001 up -> a00001,b00001',
+    ]);
+  });
+
   it('applies a dependency on another branch before what needs it', () => {
     const graph = RevisionGraph.from([m('core01'), m('feat01', [], { dependsOn: ['core01'] })]);
     expect(stepsOf(planUpgrade(graph, [], 'feat01'))).toEqual([
