@@ -146,8 +146,10 @@ export function selectEffect(statement: Extract<Node, { SelectStmt: unknown }>['
 
 /**
  * UPDATE or DELETE: without WHERE every row is locked until commit, stalling every writer of the
- * table. An UPDATE whose WHERE does not bound it to some keys (a backfill's `WHERE col IS NULL`)
- * may change every row just the same; one that joins another table (FROM) is bounded by it.
+ * table: a finding. One whose WHERE does not bound it to some keys (a backfill's `WHERE col IS
+ * NULL`, a purge's one-sided range) may change every row just the same: long work, no finding by
+ * itself (its rows may be few), but a lock held since an earlier statement is held through it. One
+ * that joins another table (UPDATE ... FROM, DELETE ... USING) is bounded by it.
  */
 export function wholeTableWrite(
   verb: 'UPDATE' | 'DELETE',
@@ -159,20 +161,33 @@ export function wholeTableWrite(
   if (!relation) return {};
   const target = table(fromRangeVar(relation));
   const locks = [lock(target, 'ROW EXCLUSIVE', LOCKS)];
-  if (where && (verb === 'DELETE' || joined || boundedByKeys(where))) return { locks };
+  if (where && (joined || boundedByKeys(where))) return { locks };
   const name = quoted(fromRangeVar(relation));
+  const doc = ref('Concurrency Control', '13.3.2 Row-Level Locks');
+  if (where) {
+    return {
+      locks,
+      work: [
+        {
+          kind: 'row locks',
+          target,
+          message:
+            `${verb} ... WHERE can change every row of table ${name}: nothing in its WHERE bounds it to a key, a list of keys ` +
+            'or a closed range (IS NULL, <> or a one-sided range match any number of rows)',
+          doc,
+        },
+      ],
+    };
+  }
   return {
     locks,
     work: [
       {
         kind: 'row locks',
         target,
-        message: where
-          ? `${verb} ... WHERE can change every row of table ${name} in one transaction: nothing in its WHERE bounds it ` +
-            'to a key, a list of keys or a closed range (a condition such as IS NULL, <> or a one-sided range matches any number of rows)'
-          : `${verb} without WHERE changes every row of table ${name} in one transaction`,
+        message: `${verb} without WHERE changes every row of table ${name} in one transaction`,
         recipe,
-        doc: ref('Concurrency Control', '13.3.2 Row-Level Locks'),
+        doc,
       },
     ],
   };

@@ -111,7 +111,13 @@ export const STATEMENT_MODELS: { readonly [K in StatementKind]: StatementModel<K
     sql: 'DELETE',
     doc: `${LOCKS} (ROW EXCLUSIVE); ${ref('Concurrency Control', '13.3.2 Row-Level Locks')}`,
     describe: (statement) =>
-      wholeTableWrite('DELETE', statement.relation, statement.whereClause, 'delete-without-where'),
+      wholeTableWrite(
+        'DELETE',
+        statement.relation,
+        statement.whereClause,
+        'delete-without-where',
+        (statement.usingClause ?? []).length > 0,
+      ),
   },
   MergeStmt: {
     sql: 'MERGE',
