@@ -20,7 +20,12 @@ import { shortText } from './input.ts';
 export type DatabaseKind = DbKind;
 
 export type AuthConfig =
-  | { readonly mode: 'secret'; readonly secretArn: string }
+  | {
+      readonly mode: 'secret';
+      readonly secretArn: string;
+      /** Replaces the secret's dbname (a fleet's tenant database on a shared server). */
+      readonly database?: string;
+    }
   | {
       readonly mode: 'iam';
       readonly user: string;
@@ -197,6 +202,7 @@ function authFromEnv(env: Readonly<Record<string, string | undefined>>): AuthCon
     return {
       mode,
       secretArn: required(env, FUNCTION_ENV.secretArn, 'the ARN of the database credentials secret'),
+      ...(env[FUNCTION_ENV.dbName] ? { database: env[FUNCTION_ENV.dbName] } : {}),
     };
   }
   if (mode !== 'iam') {

@@ -97,7 +97,7 @@ async function credentialsFor(
       host: credentials.host,
       port: credentials.port,
       user: credentials.username,
-      database: credentials.dbname,
+      database: config.auth.database ?? credentials.dbname,
     },
     password: credentials.password,
   };

@@ -17,6 +17,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SILENCE_MS } from '../lib/engine/connection.ts';
 import type { Database } from '../lib/engine/database.ts';
+import { FUNCTION_ENV } from '../lib/engine/function-contract.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
 import { loadMigrations } from '../lib/engine/loader.ts';
@@ -36,6 +37,7 @@ import {
 } from './config.ts';
 import { type AuthTokenProvider, type DatabaseTarget, openDatabase, rdsSignerToken } from './connect.ts';
 import { deployFailure, withoutStack } from './failure.ts';
+import { createFleetHandler } from './fleet/handler.ts';
 import { type InvokeResult, invoke } from './invoke.ts';
 import {
   type DeleteResult,
@@ -81,6 +83,8 @@ export interface HandlerDeps {
   readonly silenceMs?: number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Loaded migration folders, shared by the handlers of a fleet's targets. @default one per handler */
+  readonly bundles?: Map<string, Promise<RevisionGraph>>;
 }
 
 export type HandlerResult =
@@ -110,9 +114,11 @@ export function defaultDeps(env: Readonly<Record<string, string | undefined>> = 
 }
 
 export function createHandler(deps: HandlerDeps): Handler {
+  // A FleetMigrations function: the fleet's resource and tasks, each target on a handler of its own.
+  if (deps.env[FUNCTION_ENV.fleetStateMachineArn]) return createFleetHandler(deps, createHandler) as Handler;
   const logger =
     deps.logger ?? new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME || 'rds-migrate' });
-  const bundles = new Map<string, Promise<RevisionGraph>>();
+  const bundles = deps.bundles ?? new Map<string, Promise<RevisionGraph>>();
   let sfn: SFNClient | undefined = deps.sfn;
   const stepFunctions = (): SFNClient => {
     sfn ??= new SFNClient({

@@ -57,7 +57,7 @@ export interface VerifiedRequest {
 /** Confirms `request` with CloudFormation, or throws RequestRefused saying why. */
 export async function verifyLifecycleRequest(
   request: LifecycleRequest,
-  config: FunctionConfig,
+  config: Pick<FunctionConfig, 'deployedBy'>,
   cloudformation: CloudFormationClient,
 ): Promise<VerifiedRequest> {
   const { stackId, resourceLogicalId } = config.deployedBy;
@@ -92,7 +92,7 @@ export async function verifyLifecycleRequest(
 
 function assertDeployedProperties(
   request: LifecycleRequest,
-  config: FunctionConfig,
+  config: Pick<FunctionConfig, 'deployedBy'>,
   rollingBack: boolean,
 ): void {
   const deployed = config.deployedBy.propertiesSha256;

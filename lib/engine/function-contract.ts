@@ -27,7 +27,10 @@ export const FUNCTION_ENV = {
   authMode: 'AUTH_MODE',
   /** With `secret`: the ARN of the credentials secret. */
   secretArn: 'SECRET_ARN',
-  /** With `iam`: the user, endpoint host and port, and database. */
+  /**
+   * With `iam`: the user, endpoint host and port, and database. With `secret`, DB_NAME (when set)
+   * replaces the secret's dbname: one tenant database of a fleet's server.
+   */
   dbUser: 'DB_USER',
   dbHost: 'DB_HOST',
   dbPort: 'DB_PORT',
@@ -46,6 +49,8 @@ export const FUNCTION_ENV = {
   operateAlias: 'OPERATE_ALIAS',
   /** A PEM file of CAs that replaces the pinned RDS ones, for a database behind another CA. */
   caBundle: 'DB_CA_BUNDLE',
+  /** Set on a FleetMigrations function: the state machine that rolls a deploy out over the fleet. */
+  fleetStateMachineArn: 'FLEET_STATE_MACHINE_ARN',
 } as const;
 
 export type FunctionEnvKey = keyof typeof FUNCTION_ENV;
@@ -71,6 +76,9 @@ export function functionEnvironment(
   }
   return environment;
 }
+
+/** The key of a fleet state machine task's event: `{"RdsMigrateFleet": {"task": ...}}`. */
+export const FLEET_TASK_KEY = 'RdsMigrateFleet';
 
 export const MANUAL_WRITES_ON = 'on';
 export const MANUAL_WITHOUT_SNAPSHOT_ALLOWED = 'allowed';

@@ -1,0 +1,120 @@
+/**
+ * Targets found at deploy time: the RDS instances and Aurora clusters (PostgreSQL) carrying the
+ * source's tag. Each is named by its `rds-migrate:target` tag (else its identifier), logs in with
+ * the secret its `rds-migrate:secret` tag names (else the master secret RDS manages for it), and
+ * migrates the database its `rds-migrate:database` tag names (else the secret's).
+ */
+import {
+  type DBCluster,
+  type DBInstance,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  type RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import { awsCallHint } from '../aws-errors.ts';
+import { messageOf } from '../deploy/answers.ts';
+import { DeployFailed } from '../failure.ts';
+import { FLEET_TAG, type FleetTarget, type TagSource } from './model.ts';
+
+export async function discoverTargets(rds: RDSClient, sources: readonly TagSource[]): Promise<FleetTarget[]> {
+  if (sources.length === 0) return [];
+  const [instances, clusters] = await Promise.all([allInstances(rds), allClusters(rds)]);
+  const found: FleetTarget[] = [];
+  for (const source of sources) {
+    const tagged = (tags: Tag[] | undefined) =>
+      tags?.some((tag) => tag.Key === source.key && tag.Value === source.value);
+    for (const instance of instances) {
+      // An instance of an Aurora cluster is migrated through its cluster.
+      if (instance.DBClusterIdentifier || !tagged(instance.TagList)) continue;
+      found.push(
+        targetOf(
+          'instance',
+          instance.DBInstanceIdentifier,
+          instance.TagList,
+          instance.MasterUserSecret?.SecretArn,
+        ),
+      );
+    }
+    for (const cluster of clusters) {
+      if (!tagged(cluster.TagList)) continue;
+      found.push(
+        targetOf(
+          'cluster',
+          cluster.DBClusterIdentifier,
+          cluster.TagList,
+          cluster.MasterUserSecret?.SecretArn,
+        ),
+      );
+    }
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function targetOf(
+  kind: FleetTarget['kind'],
+  identifier: string | undefined,
+  tags: Tag[] | undefined,
+  managedSecret: string | undefined,
+): FleetTarget {
+  const tag = (key: string) => tags?.find((item) => item.Key === key)?.Value || undefined;
+  const secretArn = tag(FLEET_TAG.secret) ?? managedSecret;
+  if (!identifier || !secretArn) {
+    throw new DeployFailed(
+      `${kind} ${identifier} carries the fleet's tag but has no secret to log in with: tag it ` +
+        `${FLEET_TAG.secret}=<secret ARN>, or let RDS manage its master password (manageMasterUserPassword); nothing was migrated`,
+    );
+  }
+  const database = tag(FLEET_TAG.database);
+  return {
+    name: tag(FLEET_TAG.name) ?? identifier,
+    kind,
+    identifier,
+    secretArn,
+    ...(database ? { database } : {}),
+  };
+}
+
+async function allInstances(rds: RDSClient): Promise<DBInstance[]> {
+  const all: DBInstance[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await rds
+      .send(
+        new DescribeDBInstancesCommand({
+          Marker: marker,
+          Filters: [{ Name: 'engine', Values: ['postgres'] }],
+        }),
+      )
+      .catch((error: unknown) => {
+        throw new DeployFailed(
+          `could not list the RDS instances to find the fleet's tagged targets: ${messageOf(error)}${awsCallHint(error, 'RDS', 'rds')}`,
+        );
+      });
+    all.push(...(page.DBInstances ?? []));
+    marker = page.Marker;
+  } while (marker);
+  return all;
+}
+
+async function allClusters(rds: RDSClient): Promise<DBCluster[]> {
+  const all: DBCluster[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await rds
+      .send(
+        new DescribeDBClustersCommand({
+          Marker: marker,
+          Filters: [{ Name: 'engine', Values: ['aurora-postgresql'] }],
+        }),
+      )
+      .catch((error: unknown) => {
+        throw new DeployFailed(
+          `could not list the Aurora clusters to find the fleet's tagged targets: ${messageOf(error)}${awsCallHint(error, 'RDS', 'rds')}`,
+        );
+      });
+    all.push(...(page.DBClusters ?? []));
+    marker = page.Marker;
+  } while (marker);
+  return all;
+}
