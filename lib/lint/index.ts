@@ -13,7 +13,7 @@
  *   (schema-knowledge.ts), relation names and the server version.
  * - `rules/`: one module per rule, holding its metadata (id, title, why, fix) and how it is found
  *   (`detect`, see rule.ts); `rules/index.ts` registers each (its import and its RULES entry). `lint-rules.ts` gives
- *   their metadata to findings and reports; `analysed-statement.ts` and `transaction-pairs.ts` are
+ *   their metadata to findings and reports; `analysed-statement.ts`, `transaction-pairs.ts` and `lock-queue.ts` are
  *   what rules read.
  *
  * Adding a rule: one new file `rules/<rule-id>.ts` exporting `{ id, title, why, fix, detect } as

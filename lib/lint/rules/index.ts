@@ -16,19 +16,26 @@ import { cluster } from './cluster.ts';
 import { concurrentlyInTransaction } from './concurrently-in-transaction.ts';
 import { createIndexNonConcurrently } from './create-index-non-concurrently.ts';
 import { deleteWithoutWhere } from './delete-without-where.ts';
+import { detachPartitionNonConcurrently } from './detach-partition-non-concurrently.ts';
 import { dropColumn } from './drop-column.ts';
+import { dropIndexNonConcurrently } from './drop-index-non-concurrently.ts';
+import { dropSchemaCascade } from './drop-schema-cascade.ts';
 import { dropTable } from './drop-table.ts';
 import { enumValueUsedInTransaction } from './enum-value-used-in-transaction.ts';
 import { invalidAllowComment } from './invalid-allow-comment.ts';
 import { lockHeldDuringLongStep } from './lock-held-during-long-step.ts';
+import { lockTable } from './lock-table.ts';
+import { opaqueStatement } from './opaque-statement.ts';
 import { refreshMaterializedViewNonConcurrently } from './refresh-materialized-view-non-concurrently.ts';
 import { reindexNonConcurrently } from './reindex-non-concurrently.ts';
 import { renameColumn } from './rename-column.ts';
+import { renameEnumValue } from './rename-enum-value.ts';
 import { renameTable } from './rename-table.ts';
 import { setNotNull } from './set-not-null.ts';
 import { tableRewrite } from './table-rewrite.ts';
 import { tableScanUnderLock } from './table-scan-under-lock.ts';
 import { transactionControl } from './transaction-control.ts';
+import { truncate } from './truncate.ts';
 import { updateWithoutWhere } from './update-without-where.ts';
 import { vacuumFull } from './vacuum-full.ts';
 import { validateInSameTransaction } from './validate-in-same-transaction.ts';
@@ -41,6 +48,7 @@ export const RULES = [
   setNotNull,
   renameTable,
   renameColumn,
+  renameEnumValue,
   createIndexNonConcurrently,
   addForeignKeyWithoutNotValid,
   addCheckWithoutNotValid,
@@ -57,10 +65,16 @@ export const RULES = [
   addColumnDefaultRewrite,
   reindexNonConcurrently,
   refreshMaterializedViewNonConcurrently,
+  dropIndexNonConcurrently,
+  detachPartitionNonConcurrently,
+  lockTable,
+  truncate,
+  dropSchemaCascade,
   cannotRunInTransaction,
   enumValueUsedInTransaction,
   lockHeldDuringLongStep,
   transactionControl,
+  opaqueStatement,
   invalidAllowComment,
 ] as const satisfies readonly RuleModule[];
 
