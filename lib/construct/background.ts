@@ -192,15 +192,30 @@ export function backgroundStateMachine(
  * trusted too: every one of them names this state machine.
  */
 function backgroundRole(scope: Construct, names: BackgroundNames): iam.Role {
+  return stateMachineRole(
+    scope,
+    'BackgroundRole',
+    names,
+    'rds-migrate background state machine: invokes the migrations function',
+  );
+}
+
+/** A role Step Functions may assume for the state machine `names` names only (see backgroundRole). */
+export function stateMachineRole(
+  scope: Construct,
+  id: string,
+  names: BackgroundNames,
+  description: string,
+): iam.Role {
   const arn = names.stateMachineArn;
-  return new iam.Role(scope, 'BackgroundRole', {
+  return new iam.Role(scope, id, {
     assumedBy: new iam.ServicePrincipal('states.amazonaws.com', {
       conditions: {
         ArnLike: { 'aws:SourceArn': [arn, `${arn}:*`, `${arn}/*`] },
         StringEquals: { 'aws:SourceAccount': Stack.of(scope).account },
       },
     }),
-    description: 'rds-migrate background state machine: invokes the migrations function',
+    description,
   });
 }
 

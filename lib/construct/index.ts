@@ -10,6 +10,13 @@
 
 export { HandlerMissingError, MigrationsCheckError } from './bundling.ts';
 export { DatabaseMigrations } from './database-migrations.ts';
+export { FleetTargets } from './fleet/targets.ts';
+export {
+  FleetMigrations,
+  type FleetMigrationsProps,
+  type FleetRolloutOptions,
+  type FleetStageOptions,
+} from './fleet-migrations.ts';
 export type { MigrationLogsOptions } from './logs.ts';
 export {
   type DatabaseMigrationsProps,

@@ -55,10 +55,10 @@ export function flattenCfnReference(node: unknown): string {
 }
 
 /** The ENI statement's `*`, as cdk-nag names it. */
-const ANY_RESOURCE = 'IAM5[Resource::*]';
+export const ANY_RESOURCE = 'IAM5[Resource::*]';
 
 /** The IAM5 id of the log streams of `logGroup` (`<group ARN>:*`), which a role writing to it needs. */
-function logStreamsFinding(scope: IConstruct, logGroup: logs.ILogGroup): string {
+export function logStreamsFinding(scope: IConstruct, logGroup: logs.ILogGroup): string {
   const [, streams] = logGroupWriteArns(scope, logGroup);
   return `IAM5[Resource::${nagReference(scope, streams as string)}]`;
 }

@@ -56,7 +56,7 @@ export function executionRole(
 export function grantDatabaseAccess(
   scope: IConstruct,
   fn: lambda.IFunction,
-  props: DatabaseMigrationsProps,
+  props: Pick<DatabaseMigrationsProps, 'iamAuthentication' | 'secret'>,
   target: MigrationTarget,
   snapshot: { enabled: boolean; retain?: number },
 ): void {

@@ -69,7 +69,9 @@ export function ownSnapshotPatterns(target: MigrationTarget): string[] {
   return [name, `${name}-?`];
 }
 
-export function migrationTarget(props: DatabaseMigrationsProps): MigrationTarget {
+export function migrationTarget(
+  props: Pick<DatabaseMigrationsProps, 'database' | 'cluster'>,
+): MigrationTarget {
   if (props.database && props.cluster) {
     throw new DatabaseMigrationsPropsError('give either database or cluster, not both');
   }

@@ -1,0 +1,254 @@
+/**
+ * The targets of a FleetMigrations: RDS instances and Aurora clusters listed in the app, many
+ * databases on one server (a database per tenant), and instances or clusters found at deploy time
+ * by a tag. Each kind writes its part of the custom resource's properties and grants the fleet's
+ * function what it needs for it, and nothing more.
+ */
+import {
+  ArnFormat,
+  type aws_ec2 as ec2,
+  aws_iam as iam,
+  type aws_lambda as lambda,
+  type aws_rds as rds,
+  Stack,
+  type aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { MANAGED_SNAPSHOT_TAG_KEYS } from '../../engine/function-contract.ts';
+import { grantDatabaseAccess } from '../permissions.ts';
+import { DatabaseMigrationsPropsError } from '../props.ts';
+import { type MigrationTarget, migrationTarget } from '../target.ts';
+
+/** A target as the custom resource's properties carry it. */
+export interface FleetTargetProperty {
+  readonly Name: string;
+  readonly Kind: 'instance' | 'cluster';
+  readonly Identifier: string;
+  readonly SecretArn: string;
+  readonly Database?: string;
+}
+
+export interface FleetSourceProperty {
+  readonly Type: 'tag';
+  readonly Key: string;
+  readonly Value: string;
+}
+
+/** What a target source adds to the fleet once bound to its function. */
+export interface BoundTargets {
+  readonly targets: readonly FleetTargetProperty[];
+  readonly sources: readonly FleetSourceProperty[];
+  /** Static servers, for the network: the function is let in on their port. */
+  readonly servers: readonly MigrationTarget[];
+  /** True when the targets take snapshots (instances and clusters of their own, by the fleet's policy). */
+  readonly snapshots: boolean;
+  /** Resources granted by pattern (targets found at deploy time), for the cdk-nag acknowledgments. */
+  readonly patterns: readonly string[];
+}
+
+export interface BindOptions {
+  readonly snapshot: { readonly enabled: boolean; readonly retain?: number };
+}
+
+/** One or more targets of a fleet. Make them with the static methods. */
+export abstract class FleetTargets {
+  /**
+   * An RDS PostgreSQL instance, logged into with `secret` (the one RDS made, or any with
+   * username, password, host, port, dbname). Snapshots by the fleet's policy are of it.
+   */
+  static instance(
+    name: string,
+    options: {
+      readonly instance: rds.IDatabaseInstance;
+      readonly secret: secretsmanager.ISecret;
+      readonly databaseName?: string;
+    },
+  ): FleetTargets {
+    return new StaticTargets([{ name, server: migrationTarget({ database: options.instance }), ...options }]);
+  }
+
+  /** An Aurora PostgreSQL cluster, as `instance`. */
+  static cluster(
+    name: string,
+    options: {
+      readonly cluster: rds.IDatabaseCluster;
+      readonly secret: secretsmanager.ISecret;
+      readonly databaseName?: string;
+    },
+  ): FleetTargets {
+    return new StaticTargets([{ name, server: migrationTarget({ cluster: options.cluster }), ...options }]);
+  }
+
+  /**
+   * Many databases on one server (a database per tenant): one target per database, named
+   * `<namePrefix><database>`. They share the server, so no target snapshots it: each target's
+   * restore point is the server's point-in-time recovery at the time its deploy records (a
+   * deploy is refused while automated backups are off).
+   */
+  static databases(options: {
+    readonly instance?: rds.IDatabaseInstance;
+    readonly cluster?: rds.IDatabaseCluster;
+    readonly secret: secretsmanager.ISecret;
+    readonly databases: readonly string[];
+    /** @default '' (targets are named by their database) */
+    readonly namePrefix?: string;
+  }): FleetTargets {
+    if (options.databases.length === 0) {
+      throw new DatabaseMigrationsPropsError(
+        'FleetTargets.databases: databases is empty; list the databases to migrate',
+      );
+    }
+    const server = migrationTarget({ database: options.instance, cluster: options.cluster });
+    return new StaticTargets(
+      options.databases.map((database) => ({
+        name: `${options.namePrefix ?? ''}${database}`,
+        server,
+        secret: options.secret,
+        databaseName: database,
+        shared: true,
+      })),
+    );
+  }
+
+  /**
+   * Every RDS PostgreSQL instance and Aurora cluster carrying the tag `key`=`value` when the stack
+   * deploys (and when it rolls back). A tagged server is named by its `rds-migrate:target` tag
+   * (else its identifier), logs in with the secret its `rds-migrate:secret` tag names (else the
+   * master secret RDS manages), and migrates the database its `rds-migrate:database` tag names.
+   * The function may read only `secrets`, and snapshot only servers carrying the tag; let it
+   * reach them on the network with `fleet.connections`.
+   */
+  static tagged(options: {
+    readonly key: string;
+    readonly value: string;
+    /** The secrets the tagged servers log in with (ISecret, or ARN patterns such as `arn:...:secret:rds!db-*`). */
+    readonly secrets: readonly (secretsmanager.ISecret | string)[];
+  }): FleetTargets {
+    return new TaggedTargets(options.key, options.value, options.secrets);
+  }
+
+  abstract bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets;
+}
+
+interface StaticTarget {
+  readonly name: string;
+  readonly server: MigrationTarget;
+  readonly secret: secretsmanager.ISecret;
+  readonly databaseName?: string;
+  /** One of many databases on a server: no snapshot of the server per target. */
+  readonly shared?: boolean;
+}
+
+class StaticTargets extends FleetTargets {
+  constructor(private readonly list: readonly StaticTarget[]) {
+    super();
+  }
+
+  bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets {
+    for (const target of this.list) {
+      const snapshot = target.shared ? { enabled: false } : options.snapshot;
+      grantDatabaseAccess(scope, fn, { secret: target.secret }, target.server, snapshot);
+    }
+    return {
+      targets: this.list.map((target) => ({
+        Name: target.name,
+        Kind: target.server.kind,
+        Identifier: target.server.identifier,
+        SecretArn: target.secret.secretArn,
+        ...(target.databaseName ? { Database: target.databaseName } : {}),
+      })),
+      sources: [],
+      servers: this.list.map((target) => target.server),
+      snapshots: this.list.some((target) => !target.shared) && options.snapshot.enabled,
+      patterns: [],
+    };
+  }
+}
+
+class TaggedTargets extends FleetTargets {
+  constructor(
+    private readonly key: string,
+    private readonly value: string,
+    private readonly secrets: readonly (secretsmanager.ISecret | string)[],
+  ) {
+    super();
+    if (secrets.length === 0) {
+      throw new DatabaseMigrationsPropsError(
+        `FleetTargets.tagged(${key}=${value}): secrets is empty; name the secrets the tagged servers log in with`,
+      );
+    }
+  }
+
+  bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets {
+    const stack = Stack.of(scope);
+    const arn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'rds', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const servers = [arn('db', '*'), arn('cluster', '*')];
+    const snapshots = [arn('snapshot', 'rds-migrate-*'), arn('cluster-snapshot', 'rds-migrate-*')];
+    const tagged = { StringEquals: { [`aws:ResourceTag/${this.key}`]: this.value } };
+    for (const secret of this.secrets) {
+      if (typeof secret === 'string') {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret] }),
+        );
+      } else secret.grantRead(fn);
+    }
+    // Finding the tagged servers: RDS lists instances and clusters only on the account's wildcard.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'rds:DescribeDBInstances',
+          'rds:DescribeDBClusters',
+          'rds:DescribeDBSnapshots',
+          'rds:DescribeDBClusterSnapshots',
+        ],
+        resources: ['*'],
+      }),
+    );
+    if (options.snapshot.enabled) {
+      // A snapshot of a server carrying the tag only; the snapshot itself by the tool's name.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['rds:CreateDBSnapshot', 'rds:CreateDBClusterSnapshot'],
+          resources: servers,
+          conditions: tagged,
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['rds:CreateDBSnapshot', 'rds:CreateDBClusterSnapshot'],
+          resources: snapshots,
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['rds:AddTagsToResource'],
+          resources: snapshots,
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...MANAGED_SNAPSHOT_TAG_KEYS] } },
+        }),
+      );
+    }
+    const secretPatterns = this.secrets.filter((secret): secret is string => typeof secret === 'string');
+    return {
+      targets: [],
+      sources: [{ Type: 'tag', Key: this.key, Value: this.value }],
+      servers: [],
+      snapshots: options.snapshot.enabled,
+      patterns: [
+        ...secretPatterns.filter((arn) => arn.includes('*')),
+        ...(options.snapshot.enabled ? [...servers, ...snapshots] : []),
+        '*',
+      ],
+    };
+  }
+}
+
+/** The connections of the static servers, for the function's security group. */
+export function allowFunctionIn(servers: readonly MigrationTarget[], fn: ec2.IConnectable): void {
+  const seen = new Set<ec2.Connections>();
+  for (const server of servers) {
+    if (seen.has(server.connections)) continue;
+    seen.add(server.connections);
+    server.connections.allowDefaultPortFrom(fn, 'rds-migrate fleet function');
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * A fleet deploy end to end: the rollout state machine `cdk synth` writes, executed by a real ASL
+ * interpreter (aws-local-stepfunctions) whose tasks call the real fleet handler, over five tenant
+ * databases on the embedded server (one an instance of its own with snapshots, four databases of
+ * one shared server). AWS is faked: RDS, Secrets Manager, CloudFormation and the Step Functions API.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import {
+  App,
+  aws_ec2 as ec2,
+  aws_rds as rds,
+  Stack,
+  type aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Handler } from '../../lambda/handler.ts';
+import { FleetMigrations, FleetTargets } from '../../lib/construct/index.ts';
+import type { Connection } from '../../lib/engine/connection.ts';
+import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
+import { History } from '../../lib/engine/history.ts';
+import {
+  cfnEvent,
+  type Fakes,
+  fakes,
+  lambdaContext,
+  runProvider,
+  secretFor,
+} from '../fixtures/handler/harness.ts';
+import '../fixtures/handler/step-functions.ts'; // Promise.withResolvers on Node 20, for the interpreter
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
+const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002' } as const;
+type Bundle = keyof typeof REV;
+const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:rds-migrate-fleet-test';
+const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:rds-migrate-fleet-test';
+const OWN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenant-a-AbCdEf';
+const SHARED_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared-AbCdEf';
+/** Stages: a canary of one; a wave of 40% one at a time, stopping at its first failure; the rest two at a time, tolerating one. */
+const STAGES = [
+  { name: 'canary', targets: 1 },
+  { name: 'wave', percent: 40, maxConcurrency: 1 },
+  { name: 'rest', maxConcurrency: 2, toleratedFailures: 1 },
+];
+
+// biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template and ASL read back as JSON
+type Json = Record<string, any>;
+
+/** The rollout state machine's definition from a synthesized stack, its references replaced by fake ARNs. */
+function synthesizedDefinition(): Json {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'Fleet');
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const database = new rds.DatabaseInstance(stack, 'Database', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+    vpc,
+  });
+  new FleetMigrations(stack, 'Fleet', {
+    vpc,
+    migrationsDir: join(FIXTURES, 'v1'),
+    targets: [
+      FleetTargets.instance('any', { instance: database, secret: database.secret as secretsmanager.ISecret }),
+    ],
+    rollout: { stages: STAGES },
+  });
+  const template = app.synth().getStackByName('Fleet').template as { Resources: Record<string, Json> };
+  const machine = Object.values(template.Resources).find(
+    (resource) =>
+      resource.Type === 'AWS::StepFunctions::StateMachine' && resource.Properties.StateMachineName,
+  ) as Json;
+  const parts = machine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+  return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : FUNCTION_ARN)).join(''));
+}
+
+/** Every state of `type` in the definition, Map item processors included. */
+function statesOf(definition: Json, type: string): string[] {
+  const found: string[] = [];
+  for (const [name, state] of Object.entries(definition.States as Json)) {
+    if (state.Type === type) found.push(name);
+    if (state.ItemProcessor) found.push(...statesOf(state.ItemProcessor, type));
+  }
+  return found;
+}
+
+interface Execution {
+  readonly arn: string;
+  readonly name: string;
+  readonly input: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  done?: Promise<void>;
+}
+
+/** The Step Functions API over the interpreter: start, describe, list, stop, as the handler calls them. */
+class LocalRollouts {
+  readonly client = new SFNClient({ region: 'eu-west-1' });
+  readonly executions: Execution[] = [];
+  readonly mock = mockClient(this.client);
+  /** Task calls, in order, as `<state> <target>`. */
+  readonly calls: string[] = [];
+
+  constructor(
+    private readonly definition: Json,
+    private readonly handler: () => Handler,
+  ) {
+    this.mock
+      .on(StartExecutionCommand)
+      .callsFake((input) => this.start(input.name ?? randomUUID(), input.input ?? '{}'));
+    this.mock.on(DescribeExecutionCommand).callsFake((input) => {
+      const found = this.executions.find((execution) => execution.arn === input.executionArn);
+      if (!found)
+        throw Object.assign(new Error('Execution does not exist'), { name: 'ExecutionDoesNotExist' });
+      return {
+        executionArn: found.arn,
+        status: found.status,
+        input: found.input,
+        startDate: new Date(),
+        ...(found.output === undefined ? {} : { output: JSON.stringify(found.output) }),
+        ...(found.error ? { error: found.error, cause: found.cause } : {}),
+      };
+    });
+    this.mock.on(ListExecutionsCommand).callsFake((input) => ({
+      executions: [...this.executions]
+        .reverse()
+        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
+        .map((execution) => ({
+          executionArn: execution.arn,
+          name: execution.name,
+          status: execution.status,
+        })),
+    }));
+    this.mock.on(StopExecutionCommand).callsFake(() => ({ stopDate: new Date() }));
+  }
+
+  latest(): Execution {
+    return this.executions.at(-1) as Execution;
+  }
+
+  private start(name: string, input: string) {
+    const arn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+    const execution: Execution = { arn, name, input, status: 'RUNNING' };
+    this.executions.push(execution);
+    const tasks = statesOf(this.definition, 'Task');
+    const run = new StateMachine(this.definition as never).run(JSON.parse(input), {
+      context: {
+        Execution: { Id: arn, Name: name, Input: JSON.parse(input), StartTime: new Date().toISOString() },
+      },
+      overrides: {
+        taskResourceLocalHandlers: Object.fromEntries(
+          tasks.map((state) => [
+            state,
+            async (task: unknown) => {
+              this.calls.push(`${state} ${(task as Json).RdsMigrateFleet?.target?.Name ?? ''}`.trim());
+              return (await this.handler()(task, lambdaContext('rds-migrate-fleet-test', null))) as never;
+            },
+          ]),
+        ) as never,
+        waitTimeOverrides: Object.fromEntries(statesOf(this.definition, 'Wait').map((state) => [state, 0])),
+        retryIntervalOverrides: Object.fromEntries(tasks.map((state) => [state, 0])),
+      },
+    });
+    execution.done = run.result.then(
+      (output) => {
+        execution.status = 'SUCCEEDED';
+        execution.output = output;
+      },
+      (error: Error & { cause?: Error & { cause?: string } }) => {
+        execution.status = 'FAILED';
+        execution.error = error.cause?.name ?? error.name;
+        execution.cause =
+          typeof error.cause?.cause === 'string'
+            ? error.cause.cause
+            : (error.cause?.message ?? error.message);
+      },
+    );
+    return { executionArn: arn, startDate: new Date() };
+  }
+}
+
+interface Tenant {
+  readonly name: string;
+  readonly database: TestDatabase;
+  readonly connection: Connection;
+  /** As the custom resource's properties list it. */
+  readonly property: Json;
+}
+
+let definition: Json;
+let tenants: Tenant[];
+let aws: Fakes;
+let rollouts: LocalRollouts;
+let bundle: Bundle = 'v1';
+
+const handlers = new Map<Bundle, Handler>();
+/** The fleet function on the current bundle: one per bundle, as a warm container keeps it. */
+function fleetHandler(): Handler {
+  let handler = handlers.get(bundle);
+  if (!handler) {
+    handler = aws.handler('v1', {
+      migrationsDir: join(FIXTURES, bundle),
+      sfn: rollouts.client,
+      env: {
+        [FUNCTION_ENV.fleetStateMachineArn]: STATE_MACHINE_ARN,
+        [FUNCTION_ENV.deployTimeoutSeconds]: '3600',
+      },
+    });
+    handlers.set(bundle, handler);
+  }
+  return handler;
+}
+
+function fleetProperties(target: Bundle): Json {
+  return {
+    TargetRevision: REV[target],
+    Snapshot: { Enabled: 'true', Policy: 'always' },
+    ContextArgs: {},
+    Targets: tenants.map((tenant) => tenant.property),
+    Sources: [],
+    Rollout: {
+      Stages: STAGES.map((stage) => ({
+        Name: stage.name,
+        ...(stage.targets ? { Count: String(stage.targets) } : {}),
+        ...(stage.percent ? { Percent: String(stage.percent) } : {}),
+        ToleratedFailures: String(stage.toleratedFailures ?? 0),
+        ToleratedFailurePercent: '0',
+      })),
+    },
+  };
+}
+
+/** One request as the Provider framework runs it, the rollout's execution finishing before the poll. */
+async function deploy(event: Json) {
+  const onEvent = (await fleetHandler()(event, lambdaContext())) as unknown as Json;
+  await rollouts.latest().done;
+  return runProvider(fleetHandler(), { ...event, ...onEvent }, 1);
+}
+
+async function revisions(): Promise<Record<string, string>> {
+  const history = new History();
+  const entries = await Promise.all(
+    tenants.map(async (tenant) => [
+      tenant.name,
+      (await history.read(tenant.connection.db)).heads.join('+') || 'base',
+    ]),
+  );
+  return Object.fromEntries(entries);
+}
+
+async function poison(tenant: Tenant, on: boolean): Promise<void> {
+  await tenant.connection.db.query(on ? 'CREATE TABLE poison (id int)' : 'DROP TABLE poison');
+}
+
+beforeAll(async () => {
+  definition = synthesizedDefinition();
+  const databases = await Promise.all([0, 1, 2, 3, 4].map(() => freshDatabase()));
+  const [own, ...shared] = databases as [TestDatabase, ...TestDatabase[]];
+  aws = fakes(own.url);
+  aws.secretsMock
+    .on(GetSecretValueCommand, { SecretId: OWN_SECRET })
+    .resolves({ SecretString: secretFor(own.url) });
+  // The shared server's secret names its postgres database; each tenant target names its own.
+  const admin = own.url.replace(/\/[^/]+$/, '/postgres');
+  aws.secretsMock
+    .on(GetSecretValueCommand, { SecretId: SHARED_SECRET })
+    .resolves({ SecretString: secretFor(admin) });
+  tenants = await Promise.all(
+    databases.map(async (database, index) => ({
+      name: `tenant-${'abcde'[index]}`,
+      database,
+      connection: await database.connect(),
+      property:
+        index === 0
+          ? { Name: 'tenant-a', Kind: 'instance', Identifier: 'tenant-a-db', SecretArn: OWN_SECRET }
+          : {
+              Name: `tenant-${'abcde'[index]}`,
+              Kind: 'instance',
+              Identifier: 'shared',
+              SecretArn: SHARED_SECRET,
+              Database: database.name,
+            },
+    })),
+  );
+  expect(shared).toHaveLength(4);
+  rollouts = new LocalRollouts(definition, fleetHandler);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all((tenants ?? []).map((tenant) => tenant.database.drop()));
+});
+
+describe('a fleet deploy on the rollout state machine', () => {
+  it('rolls the first deploy out stage by stage: the canary first, then the wave one at a time, then the rest', async () => {
+    bundle = 'v1';
+    const outcome = await deploy(cfnEvent('cfn-create', fleetProperties('v1')));
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Revision: REV.v1, Targets: '5', Moved: '5' });
+    expect(await revisions()).toEqual({
+      'tenant-a': REV.v1,
+      'tenant-b': REV.v1,
+      'tenant-c': REV.v1,
+      'tenant-d': REV.v1,
+      'tenant-e': REV.v1,
+    });
+    const starts = rollouts.calls.filter((call) => call.includes('start target'));
+    expect(starts.slice(0, 3)).toEqual([
+      'canary: start target tenant-a',
+      'wave: start target tenant-b',
+      'wave: start target tenant-c',
+    ]);
+    // The instance of its own was snapshotted first; the shared server never (its restore point is PITR).
+    expect([...aws.rds.snapshots.values()].map((snapshot) => snapshot.of)).toEqual(['tenant-a-db']);
+  });
+
+  it('stops the rollout at the first failure in a wave, naming the target, and leaves the later targets untouched', async () => {
+    bundle = 'v2';
+    await poison(tenants[2] as Tenant, true);
+    const before = rollouts.calls.length;
+    const outcome = await deploy(cfnEvent('cfn-update', fleetProperties('v2'), fleetProperties('v1')));
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toMatch(
+      /^fleet rollout failed: target tenant-c: .*tenant data the migration cannot take/,
+    );
+    expect(await revisions()).toEqual({
+      'tenant-a': REV.v2,
+      'tenant-b': REV.v2,
+      'tenant-c': REV.v1,
+      'tenant-d': REV.v1,
+      'tenant-e': REV.v1,
+    });
+    // The rest stage never started: none of its targets was even asked.
+    expect(rollouts.calls.slice(before).filter((call) => call.startsWith('rest:'))).toEqual([]);
+    expect(rollouts.calls.slice(before).at(-1)).toBe('wave: poll target tenant-c');
+  });
+
+  it('reverts exactly the targets that moved when the stack rolls back, with the old code', async () => {
+    bundle = 'v1';
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const logBefore = await Promise.all(
+      tenants.map((tenant) =>
+        tenant.connection.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rds_migrate.log'),
+      ),
+    );
+    const outcome = await deploy(cfnEvent('cfn-update', fleetProperties('v1'), fleetProperties('v2')));
+    aws.stackStatus = 'UPDATE_IN_PROGRESS';
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Targets: '5', Moved: '2', MovedTargets: 'tenant-a,tenant-b' });
+    expect(Object.values(await revisions())).toEqual([REV.v1, REV.v1, REV.v1, REV.v1, REV.v1]);
+    const logAfter = await Promise.all(
+      tenants.map((tenant) =>
+        tenant.connection.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rds_migrate.log'),
+      ),
+    );
+    const written = logAfter.map(
+      (after, index) => Number(after.rows[0]?.n) - Number((logBefore[index] as typeof after).rows[0]?.n),
+    );
+    expect(written).toEqual([1, 1, 0, 0, 0]);
+  });
+
+  it('goes on past a failing target in a stage that tolerates one, and names it', async () => {
+    bundle = 'v2';
+    await poison(tenants[2] as Tenant, false);
+    await poison(tenants[4] as Tenant, true);
+    const outcome = await deploy(cfnEvent('cfn-update', fleetProperties('v2'), fleetProperties('v1')));
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Moved: '4', ToleratedFailures: 'tenant-e' });
+    expect(Object.values(await revisions())).toEqual([REV.v2, REV.v2, REV.v2, REV.v2, REV.v1]);
+  });
+
+  it('answers the status invoke per target, naming the one behind', async () => {
+    const status = (await fleetHandler()({ action: 'status' }, lambdaContext())) as unknown as Json;
+    expect(status.fleet).toBe(true);
+    expect(status.targets.map((target: Json) => [target.name, target.current, target.pending])).toEqual([
+      ['tenant-a', [REV.v2], 0],
+      ['tenant-b', [REV.v2], 0],
+      ['tenant-c', [REV.v2], 0],
+      ['tenant-d', [REV.v2], 0],
+      ['tenant-e', [REV.v1], 1],
+    ]);
+    expect(status.behind).toEqual(['tenant-e']);
+    const one = (await fleetHandler()(
+      { action: 'status', target: 'tenant-e' },
+      lambdaContext(),
+    )) as unknown as Json;
+    expect(one).toMatchObject({ target: 'tenant-e', current: [REV.v1], upToDate: false });
+  });
+});
