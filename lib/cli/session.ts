@@ -8,25 +8,20 @@ import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CONCURRENCY, DEFAULT_RANGES } from '../engine/background.ts';
-import { type LocalRunReport, runBackgroundLocally } from '../engine/background-local.ts';
+import type { LocalRunReport } from '../engine/background-local.ts';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { RevisionGraph } from '../engine/graph.ts';
 import { History } from '../engine/history.ts';
 import { loadMigrations } from '../engine/loader.ts';
-import { type Intent, migrate } from '../engine/runner.ts';
+import type { Intent } from '../engine/runner.ts';
 import { cliRecovery, type RecoveryWords } from '../engine/unknown-revisions.ts';
-import { openServer, type Server, type ServerOptions } from '../local/server.ts';
-import {
-  formatBackgroundRuns,
-  progressView,
-  resumeCommand,
-  sayHowToResumeOnInterrupt,
-} from './background-progress.ts';
+import type { Server, ServerOptions } from '../local/server.ts';
+import { DEFAULT_MIGRATIONS_DIR } from './cli-defaults.ts';
 import type { JsonOutputName, JsonOutputs } from './json-output.ts';
-import { reviewBeforeRun } from './plan-review.ts';
-import { formatRun } from './report.ts';
 import { stderrLogger } from './run-log.ts';
+
+export { DEFAULT_MIGRATIONS_DIR, EXIT } from './cli-defaults.ts';
 
 /**
  * The embedded server this command started shut down under it: Ctrl-C reaches the server as well
@@ -70,12 +65,6 @@ export interface CliIo {
    */
   readonly confirm?: (question: string) => Promise<boolean>;
 }
-
-/** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
-
-/** The migrations folder when neither -d nor RDS_MIGRATE_DIR names one. */
-export const DEFAULT_MIGRATIONS_DIR = 'migrations';
 
 export interface GlobalOptions {
   migrationsDir: string;
@@ -151,6 +140,8 @@ export class Session {
    * it warns of (another major than the project pins) goes to stderr first.
    */
   async withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
+    // Loaded here, as the run's modules below: a command that reads only files never loads them.
+    const { openServer } = await import('../local/server.ts');
     const server = await openServer(this.serverOptions);
     for (const warning of server.warnings) this.io.stderr(`warning: ${warning}\n`);
     try {
@@ -189,6 +180,12 @@ export class Session {
 
   /** Runs `intent`; what migrations log goes to stderr as it happens, the report to stdout at the end. */
   async run(intent: Intent, output: RunOutput): Promise<void> {
+    const [{ migrate }, { reviewBeforeRun }, { formatRun }, { formatBackgroundRuns }] = await Promise.all([
+      import('../engine/runner.ts'),
+      import('./plan-review.ts'),
+      import('./report.ts'),
+      import('./background-progress.ts'),
+    ]);
     const graph = await this.graph();
     const log = stderrLogger(this.io.stderr, { quiet: output.quiet });
     const upgrade = intent.action === 'upgrade';
@@ -234,6 +231,8 @@ export class Session {
     graph: RevisionGraph,
     output: RunOutput,
   ): Promise<LocalRunReport[]> {
+    const [{ runBackgroundLocally }, { progressView, resumeCommand, sayHowToResumeOnInterrupt }] =
+      await Promise.all([import('../engine/background-local.ts'), import('./background-progress.ts')]);
     const resume = resumeCommand({
       ...this.options,
       defaultMigrationsDir: DEFAULT_MIGRATIONS_DIR,

@@ -7,10 +7,12 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { UsageError } from './errors.ts';
 import { upgradeSql } from './history-format.ts';
+import { DEFAULT_HISTORY_SCHEMA } from './history-schema.ts';
 import type { Revision } from './migration.ts';
 import { RELEASE } from './version.ts';
 
-export const DEFAULT_HISTORY_SCHEMA = 'rds_migrate';
+export { DEFAULT_HISTORY_SCHEMA };
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export type LogDirection = 'up' | 'down' | 'stamp-up' | 'stamp-down';
