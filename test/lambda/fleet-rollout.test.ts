@@ -1,0 +1,176 @@
+/**
+ * The fleet's pure parts and its AWS-only parts, without a database: the stages a fleet is cut
+ * into, the tagged servers found at deploy time (RDS faked), a target not started when the
+ * deploy's time is short, and the gate and report that stop a rollout or name what a revert left.
+ */
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { discoverTargets } from '../../lambda/fleet/discover.ts';
+import type { FleetStage, FleetTarget } from '../../lambda/fleet/model.ts';
+import { planStages } from '../../lambda/fleet/rollout.ts';
+import { fleetTask } from '../../lambda/fleet/tasks.ts';
+
+const target = (name: string): FleetTarget => ({
+  name,
+  kind: 'instance',
+  identifier: name,
+  secretArn: 'arn',
+});
+const stage = (name: string, size: Partial<FleetStage> = {}): FleetStage => ({
+  name,
+  toleratedFailures: 0,
+  toleratedFailurePercent: 0,
+  ...size,
+});
+
+describe('the rollout plan', () => {
+  it('takes a canary, then waves by percentage of the fleet (rounded up), and gives the last stage the rest', () => {
+    const fleet = Array.from({ length: 10 }, (_, index) => target(`t${index}`));
+    const plan = planStages(fleet, [
+      stage('canary', { count: 1 }),
+      stage('wave', { percent: 25 }),
+      stage('rest'),
+    ]);
+    expect(plan.map((part) => [part.name, part.targets.map((item) => item.name)])).toEqual([
+      ['canary', ['t0']],
+      ['wave', ['t1', 't2', 't3']],
+      ['rest', ['t4', 't5', 't6', 't7', 't8', 't9']],
+    ]);
+  });
+
+  it('tolerates the larger of the count and the percentage of the stage, never more than the stage holds', () => {
+    const fleet = Array.from({ length: 5 }, (_, index) => target(`t${index}`));
+    const plan = planStages(fleet, [
+      stage('canary', { count: 1, toleratedFailures: 3 }),
+      stage('rest', { toleratedFailures: 1, toleratedFailurePercent: 50 }),
+    ]);
+    expect(plan.map((part) => part.tolerated)).toEqual([1, 2]);
+  });
+
+  it('leaves later stages empty when the fleet is smaller than the stages', () => {
+    const plan = planStages([target('only')], [stage('canary', { count: 2 }), stage('rest')]);
+    expect(plan.map((part) => part.targets.length)).toEqual([1, 0]);
+  });
+});
+
+describe('targets found by tag', () => {
+  it('finds tagged PostgreSQL instances and clusters, named and logged in by their tags or RDS-managed secrets', async () => {
+    const rds = new RDSClient({ region: 'eu-west-1' });
+    const mock = mockClient(rds);
+    const tag = { Key: 'fleet', Value: 'prod' };
+    mock
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({
+        DBInstances: [
+          { DBInstanceIdentifier: 'eu-1', TagList: [tag], MasterUserSecret: { SecretArn: 'arn:eu-1' } },
+          {
+            DBInstanceIdentifier: 'dev-1',
+            TagList: [{ Key: 'fleet', Value: 'dev' }],
+            MasterUserSecret: { SecretArn: 'x' },
+          },
+          { DBInstanceIdentifier: 'aurora-1', DBClusterIdentifier: 'us', TagList: [tag] },
+        ],
+        Marker: 'next',
+      })
+      .resolvesOnce({
+        DBInstances: [
+          {
+            DBInstanceIdentifier: 'ap-1',
+            TagList: [
+              tag,
+              { Key: 'rds-migrate:target', Value: 'asia' },
+              { Key: 'rds-migrate:secret', Value: 'arn:ap' },
+              { Key: 'rds-migrate:database', Value: 'app' },
+            ],
+          },
+        ],
+      });
+    mock.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [{ DBClusterIdentifier: 'us', TagList: [tag], MasterUserSecret: { SecretArn: 'arn:us' } }],
+    });
+    const found = await discoverTargets(rds, [{ type: 'tag', key: 'fleet', value: 'prod' }]);
+    expect(found).toEqual([
+      { name: 'asia', kind: 'instance', identifier: 'ap-1', secretArn: 'arn:ap', database: 'app' },
+      { name: 'eu-1', kind: 'instance', identifier: 'eu-1', secretArn: 'arn:eu-1' },
+      { name: 'us', kind: 'cluster', identifier: 'us', secretArn: 'arn:us' },
+    ]);
+  });
+
+  it('refuses a tagged server with no secret to log in with, saying how to give it one', async () => {
+    const rds = new RDSClient({ region: 'eu-west-1' });
+    const mock = mockClient(rds);
+    mock
+      .on(DescribeDBInstancesCommand)
+      .resolves({
+        DBInstances: [{ DBInstanceIdentifier: 'eu-1', TagList: [{ Key: 'fleet', Value: 'prod' }] }],
+      });
+    mock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
+    await expect(discoverTargets(rds, [{ type: 'tag', key: 'fleet', value: 'prod' }])).rejects.toThrow(
+      /instance eu-1 carries the fleet's tag but has no secret.*rds-migrate:secret/,
+    );
+  });
+});
+
+describe('the rollout tasks', () => {
+  const deps = {
+    env: {},
+    now: () => Date.UTC(2026, 11, 3, 12, 0, 0),
+    makeHandler: () => {
+      throw new Error('no target may be started');
+    },
+  };
+  const request = {
+    RequestType: 'Update',
+    RequestId: 'r-1',
+    StackId: 'arn:stack',
+    LogicalResourceId: 'Fleet',
+  };
+
+  it("starts no target with less than three minutes of the deploy's time left, and says it is untouched", async () => {
+    const event = {
+      RdsMigrateFleet: {
+        task: 'start',
+        target: { Name: 'tenant-z', Kind: 'instance', Identifier: 'z', SecretArn: 'arn:z' },
+        request,
+        properties: { TargetRevision: 'f1ee70000001' },
+        deadline: deps.now() + 120_000,
+      },
+    };
+    await expect(fleetTask(event, deps)).rejects.toThrow(
+      /target tenant-z was not started: 120 s were left.*it is untouched/,
+    );
+  });
+
+  it('stops the rollout after a stage with more failures than it tolerates, naming them', async () => {
+    const results = [
+      { name: 'a', from: 'base', to: 'x', applied: 1, reverted: 0 },
+      {
+        name: 'b',
+        failed: true,
+        cause: '{"errorType":"DeployFailed","errorMessage":"target b: lock timeout"}',
+      },
+      { name: 'c', failed: true, cause: 'target c: connection refused' },
+    ];
+    await expect(
+      fleetTask({ RdsMigrateFleet: { task: 'gate', stage: 'wave', tolerated: 1, results } }, deps),
+    ).rejects.toThrow(
+      'stage wave: 2 of 3 targets failed, more than the 1 it tolerates, so the rollout stopped after it: target b: lock timeout; target c: connection refused',
+    );
+    await expect(
+      fleetTask({ RdsMigrateFleet: { task: 'gate', stage: 'wave', tolerated: 2, results } }, deps),
+    ).resolves.toEqual({
+      tolerated: ['b', 'c'],
+    });
+  });
+
+  it('fails a revert naming the targets it could not revert, after reverting the others', async () => {
+    const results = [
+      { name: 'a', from: 'x', to: 'base', applied: 0, reverted: 1 },
+      { name: 'b', failed: true, cause: 'target b: unknown revision' },
+    ];
+    await expect(fleetTask({ RdsMigrateFleet: { task: 'report', results } }, deps)).rejects.toThrow(
+      /1 of 2 targets could not be reverted \(the others were\): target b: unknown revision/,
+    );
+  });
+});
