@@ -36,28 +36,28 @@ export function boundImpliedByChecks(
 function rangeImplied(bound: PartitionBoundSpec, key: string, conjuncts: readonly Node[]): boolean {
   if ((bound.lowerdatums ?? []).length !== 1 || (bound.upperdatums ?? []).length !== 1) return false;
   const comparisons = conjuncts.flatMap((conjunct) => comparisonsOf(conjunct, key));
-  const lower = bound.lowerdatums?.[0];
-  const upper = bound.upperdatums?.[0];
-  const lowerHeld =
-    isBoundless(lower, 'minvalue') ||
+  /** MINVALUE/MAXVALUE, or a comparison with a constant on the right side of the bound's value. */
+  const held = (
+    datum: Node | undefined,
+    boundless: 'minvalue' | 'maxvalue',
+    accepts: (comparison: Comparison, order: number) => boolean,
+  ) =>
+    isBoundless(datum, boundless) ||
     comparisons.some((comparison) => {
-      const low = constantOf(lower);
-      const order = low === undefined ? undefined : compare(comparison.value, low);
-      if (order === undefined) return false;
-      // key >= c, key > c or key = c, with c at or above the bound's FROM.
-      return ['>=', '>', '='].includes(comparison.operator) && order >= 0;
+      const limit = constantOf(datum);
+      const order = limit === undefined ? undefined : compare(comparison.value, limit);
+      return order !== undefined && accepts(comparison, order);
     });
-  const upperHeld =
-    isBoundless(upper, 'maxvalue') ||
-    comparisons.some((comparison) => {
-      const high = constantOf(upper);
-      const order = high === undefined ? undefined : compare(comparison.value, high);
-      if (order === undefined) return false;
-      // TO is exclusive: key < c with c at or below it, key <= c or key = c below it.
-      return comparison.operator === '<'
-        ? order <= 0
-        : ['<=', '='].includes(comparison.operator) && order < 0;
-    });
+  // key >= c, key > c or key = c, with c at or above the bound's FROM.
+  const lowerHeld = held(
+    bound.lowerdatums?.[0],
+    'minvalue',
+    ({ operator }, order) => ['>=', '>', '='].includes(operator) && order >= 0,
+  );
+  // TO is exclusive: key < c with c at or below it, key <= c or key = c below it.
+  const upperHeld = held(bound.upperdatums?.[0], 'maxvalue', ({ operator }, order) =>
+    operator === '<' ? order <= 0 : ['<=', '='].includes(operator) && order < 0,
+  );
   return lowerHeld && upperHeld;
 }
 
