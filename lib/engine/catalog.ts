@@ -1,12 +1,13 @@
 /**
  * The user-visible schema of a database as sorted text lines, so two moments can be compared:
- * tables, columns with types, defaults and nullability, indexes, constraints, sequences, views,
+ * tables, columns with types, defaults, nullability, identity and generation, indexes, constraints,
+ * sequences with their parameters, views,
  * functions (with their result and a hash of their body), enum types with their values, domains,
  * triggers, row level security and its policies, and extensions of every schema but the system
  * ones and our history schema. One query on pg_catalog (information_schema's views cost tens of
  * milliseconds on a large schema, and the round trip of `check` compares a snapshot per step). Each line also names the object it
- * belongs to (a column, index or constraint belongs to its table), so a fingerprint of the
- * schema can say which objects changed.
+ * belongs to (a column belongs to its table; an index, constraint, trigger or policy is named with
+ * its table), so a fingerprint of the schema can say which objects changed.
  */
 import { escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
@@ -112,10 +113,24 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${userSchema('n.nspname')}`,
     },
     {
+      // The parameters, never the position (last_value): a fingerprint stays as it is while rows are inserted.
+      object: `'sequence ' || n.nspname || '.' || c.relname`,
+      line: `'sequence ' || n.nspname || '.' || c.relname || ' as ' || format_type(s.seqtypid, NULL)
+           || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax
+           || ' start ' || s.seqstart || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END`,
+      owner: `'c' || c.oid`,
+      part: '0::oid',
+      only: (o) => `s.seqrelid = ANY (${o.relations})`,
+      from: `FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${userSchema('n.nspname')}`,
+    },
+    {
       object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
       line: `'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
            || ' null=' || CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END
-           || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')`,
+           || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+           || CASE a.attidentity WHEN 'a' THEN ' identity=always' WHEN 'd' THEN ' identity=by-default' ELSE '' END
+           || CASE to_jsonb(a) ->> 'attgenerated' WHEN 's' THEN ' generated=stored' WHEN 'v' THEN ' generated=virtual' ELSE '' END`,
       owner: `'c' || c.oid`,
       part: 'coalesce(d.oid, 0::oid)',
       only: (o) => `a.attrelid = ANY (${o.relations})`,
@@ -126,7 +141,7 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND ${userSchema('n.nspname')}`,
     },
     {
-      object: `${relationKind('t.relkind')} || tn.nspname || '.' || t.relname`,
+      object: `'index ' || ic.relname || ' on ' || ${relationKind('t.relkind')} || tn.nspname || '.' || t.relname`,
       line: `'index ' || n.nspname || '.' || ic.relname || ' ' || pg_get_indexdef(i.indexrelid)
            || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END`,
       owner: `'c' || t.oid`,
@@ -140,8 +155,8 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
     WHERE ${userSchema('n.nspname')}`,
     },
     {
-      object: `coalesce(${relationKind('r.relkind')} || rn.nspname || '.' || r.relname,
-                    'type ' || tn.nspname || '.' || ty.typname, 'constraint ' || n.nspname || '.' || c.conname)`,
+      object: `'constraint ' || coalesce(c.conname || ' on ' || ${relationKind('r.relkind')} || rn.nspname || '.' || r.relname,
+                    c.conname || ' on type ' || tn.nspname || '.' || ty.typname, n.nspname || '.' || c.conname)`,
       line: `'constraint ' || n.nspname || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' valid=' || c.convalidated`,
       owner: `coalesce('c' || r.oid, 't' || ty.oid, 'k' || c.oid)`,
       part: 'c.oid',
@@ -206,7 +221,7 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
     WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND c.relkind IN ('r', 'p') AND ${userSchema('n.nspname')}`,
     },
     {
-      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      object: `'policy ' || pol.polname || ' on ' || ${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
       line: `'policy ' || n.nspname || '.' || c.relname || '.' || pol.polname
            || ' ' || CASE WHEN pol.polpermissive THEN 'permissive' ELSE 'restrictive' END
            || ' for ' || CASE pol.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
@@ -225,7 +240,7 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
     WHERE ${userSchema('n.nspname')}`,
     },
     {
-      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      object: `'trigger ' || tg.tgname || ' on ' || ${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
       line: `'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname || ' ' || pg_get_triggerdef(tg.oid)`,
       owner: `'c' || c.oid`,
       part: 'tg.oid',
