@@ -19,9 +19,9 @@ import { openServer, type Server } from '../local/server.ts';
 import { backgroundProblems } from './background-rules.ts';
 import { databaseChecks } from './check-database.ts';
 import { checkGraph, type GraphCheck, loadAll } from './check-folder.ts';
+import { withRehearsal } from './check-rehearsal.ts';
 import type { CheckProblem, CheckReport, CheckSection } from './check-report.ts';
 import { type CheckScope, pendingScope, sinceScope } from './check-scope.ts';
-import { withRehearsal } from './rehearse-report.ts';
 
 export async function checkMigrations(options: CheckOptions): Promise<CheckReport> {
   const cwd = options.cwd ?? process.cwd();

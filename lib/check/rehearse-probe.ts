@@ -6,7 +6,6 @@
  * changed (a rewrite). `LockWatcher` samples the rehearsal's backend from a second session: whether
  * it waits for a lock, on what, and who blocks it. The runner's bookkeeping passes through as sent.
  */
-import type pg from 'pg';
 import type { Database, QueryResult } from '../engine/database.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { PlanStep } from '../engine/plan.ts';
@@ -64,6 +63,15 @@ export interface MeasuredStatement {
    * data, which only the rehearsal's failure carries).
    */
   readonly error?: FailedAt & { readonly message: string };
+}
+
+/** pg's Client tells where its session stands: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
+export interface TransactionStatus {
+  getTransactionStatus(): string | null;
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: unknown[]; rowCount: number | null; command: string }>;
 }
 
 /** The relation locks and relfilenodes a session sees, in one round trip. */
@@ -135,7 +143,7 @@ export class ProbedDatabase implements Database {
   private readonly attempts = new Map<string, number>();
 
   constructor(
-    private readonly client: pg.Client,
+    private readonly client: TransactionStatus,
     private readonly inner: Database,
     private readonly historySchema: string,
   ) {}
@@ -266,6 +274,13 @@ export class ProbedDatabase implements Database {
     } catch (error) {
       statement.durationMs = roundMs(performance.now() - startedAt);
       const fields = error as FailedAt & { message?: string };
+      // Outside the plan's transaction the runner tries a statement with its progress record first,
+      // and alone when PostgreSQL refuses it in a transaction block: only the run alone counts.
+      if (fields.code === ACTIVE_SQL_TRANSACTION && !step.migration.transaction) {
+        this.measured.splice(this.measured.indexOf(statement), 1);
+        this.attempts.set(key, attempt - 1);
+        throw error;
+      }
       statement.error = {
         ...(fields.code ? { code: fields.code } : {}),
         message: String(fields.message ?? error),
@@ -361,6 +376,9 @@ export class ProbedDatabase implements Database {
 /** `SET [LOCAL] lock_timeout = '…'; SET [LOCAL] statement_timeout = '…';` sent alone (step-sql.ts). */
 const LONE_TIMEOUTS = /^SET (LOCAL )?lock_timeout = '[^']*'; SET (LOCAL )?statement_timeout = '[^']*';$/;
 
+/** SQLSTATE 25001: "cannot run inside a transaction block". */
+const ACTIVE_SQL_TRANSACTION = '25001';
+
 function loneStep(step: PlanStep): boolean {
   const work = step.direction === 'up' ? step.migration.up : step.migration.down;
   return work?.kind === 'code' || !step.migration.transaction;
@@ -382,12 +400,15 @@ interface Sample {
   readonly held: readonly { relation: string; mode: string }[];
 }
 
-const SAMPLE_SQL = `SELECT a.wait_event_type = 'Lock' AS waiting,
+// A wait counts when someone other than the watcher is in the way: CREATE INDEX CONCURRENTLY also
+// waits, for a moment, for the watcher's own sampling query to end.
+const SAMPLE_SQL = `SELECT a.wait_event_type = 'Lock' AND EXISTS (
+    SELECT 1 FROM unnest(pg_blocking_pids(a.pid)) AS blocker WHERE blocker <> pg_backend_pid()) AS waiting,
   (SELECT json_build_object('relation', coalesce(quote_ident(n.nspname) || '.' || quote_ident(c.relname), l.relation::text), 'mode', l.mode)
      FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) AS wanted,
   (SELECT coalesce(json_agg(format('pid %s (app %L, %s: %s)', b.pid, b.application_name, b.state, left(split_part(b.query, E'\\n', 1), 120))), '[]')
-     FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) AS blockers,
+     FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid)) AND b.pid <> pg_backend_pid()) AS blockers,
   (SELECT coalesce(json_agg(json_build_object('relation', quote_ident(n.nspname) || '.' || quote_ident(c.relname), 'mode', l.mode)), '[]')
      FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE l.pid = a.pid AND l.granted AND l.locktype = 'relation'

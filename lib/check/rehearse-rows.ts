@@ -3,7 +3,6 @@
  * "contains null values", so the rehearsal looks one up on the copy (and counts them, up to a
  * bound). Row data: for the local report only.
  */
-import { escapeIdentifier } from 'pg';
 import type { Database } from '../engine/database.ts';
 
 /** A row that breaks a statement, as found on the copy. */
@@ -33,12 +32,14 @@ const NOT_NULL_VIOLATION = '23502';
 
 export async function findFailingRow(db: Database, failed: FailedAt): Promise<FailingRow | undefined> {
   if (failed.code !== NOT_NULL_VIOLATION || !failed.table || !failed.column) return undefined;
-  const relation = `${failed.schema ? `${escapeIdentifier(failed.schema)}.` : ''}${escapeIdentifier(failed.table)}`;
-  const column = escapeIdentifier(failed.column);
-  const result = await db.query<{ sample: string | null; count: string }>(
-    `SELECT (SELECT row_to_json(r)::text FROM ${relation} r WHERE ${column} IS NULL LIMIT 1) AS sample,
-            (SELECT count(*) FROM (SELECT 1 FROM ${relation} WHERE ${column} IS NULL LIMIT ${ROWS_COUNTED + 1}) c) AS count`,
+  // Quoted by the server: this part of rds-migrate speaks SQL through the engine only.
+  const built = await db.query<{ text: string }>(
+    `SELECT format('SELECT (SELECT row_to_json(r)::text FROM %1$I.%2$I r WHERE %3$I IS NULL LIMIT 1) AS sample,
+       (SELECT count(*) FROM (SELECT 1 FROM %1$I.%2$I WHERE %3$I IS NULL LIMIT %4$s) c) AS count',
+       coalesce($1::text, current_schema()), $2::text, $3::text, $4::int) AS text`,
+    [failed.schema ?? null, failed.table, failed.column, ROWS_COUNTED + 1],
   );
+  const result = await db.query<{ sample: string | null; count: string }>(built.rows[0]?.text ?? '');
   const row = result.rows[0];
   if (!row?.sample) return undefined;
   const count = Number(row.count);

@@ -12,8 +12,7 @@
  * `--rehearse-on-copy` says the URL is one: it is marked (a comment on the database), rehearsed in
  * place, and left at its starting revision. A marked database is rehearsed in place without the flag.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
-import { connect, describeTarget } from '../engine/connection.ts';
+import { connect } from '../engine/connection.ts';
 import type { Database } from '../engine/database.ts';
 import { MigrationFailed, RdsMigrateError } from '../engine/errors.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
@@ -22,8 +21,7 @@ import type { MigrationLogger, MigrationTimeouts, Revision } from '../engine/mig
 import type { Plan } from '../engine/plan.ts';
 import { type Intent, makePlan, migrate } from '../engine/runner.ts';
 import { compareObjects, currentFingerprint, type ObjectChanges } from '../engine/schema-fingerprint.ts';
-import { snapshotStamp } from '../engine/snapshot.ts';
-import { maintenanceConfig, sessionsOn } from '../local/snapshots.ts';
+import { openRehearsalCopy } from '../local/rehearsal-copy.ts';
 import {
   LockWatcher,
   type MeasuredStatement,
@@ -118,126 +116,23 @@ export interface RehearsalReport {
   readonly durationMs: number;
 }
 
-/** The comment that marks a database as a copy rehearsals may write to. */
-export const COPY_MARKER = 'rds-migrate:rehearsal-copy';
-const MAX_NAME_BYTES = 63;
-
-export class RehearsalRefused extends RdsMigrateError {
-  override readonly name = 'RehearsalRefused';
-}
-
 export async function rehearse(options: RehearseOptions): Promise<RehearsalReport> {
   const started = performance.now();
-  const config = { connectionString: options.url };
-  const { database, admin } = maintenanceConfig(config);
-  const source = describeTarget(config);
-  const maintenance = await connect(admin, 'rds-migrate rehearsal');
+  const copy = await openRehearsalCopy(options.url, options.onCopy === true);
+  let measured: Measured;
   try {
-    const copy = await chooseCopy(maintenance.db, database, source, options.onCopy === true);
-    let measured: Measured;
-    try {
-      const url = new URL(options.url);
-      url.pathname = `/${encodeURIComponent(copy.database)}`;
-      measured = await rehearseOn(url.toString(), options);
-    } catch (error) {
-      if (copy.kind === 'template') await dropCopy(maintenance.db, copy.database);
-      throw error;
-    }
-    const dropped = copy.kind === 'template' && (await dropCopy(maintenance.db, copy.database));
-    return {
-      source,
-      copy: { ...copy, dropped },
-      ...measured,
-      durationMs: Math.round(performance.now() - started),
-    };
-  } finally {
-    await maintenance.close();
-  }
-}
-
-/** Drops a template copy (it holds production data); false when it could not be. */
-async function dropCopy(admin: Database, name: string): Promise<boolean> {
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function chooseCopy(
-  admin: Database,
-  database: string,
-  source: string,
-  onCopy: boolean,
-): Promise<{ database: string; kind: 'template' | 'restored' }> {
-  const found = await admin.query<{ comment: string | null }>(
-    `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-    [database],
-  );
-  if (found.rows.length === 0)
-    throw new RehearsalRefused(`check --rehearse: there is no database ${database} at ${source}`);
-  if (found.rows[0]?.comment?.startsWith(COPY_MARKER)) return { database, kind: 'restored' };
-  if (onCopy) {
-    await markAsCopy(admin, database, source);
-    return { database, kind: 'restored' };
-  }
-  return { database: await templateCopy(admin, database, source), kind: 'template' };
-}
-
-/** A database said to be a copy, which no one else uses: marked so, as later rehearsals know it. */
-async function markAsCopy(admin: Database, database: string, source: string): Promise<void> {
-  const others = await sessionsOn(admin, database);
-  if (others.length > 0) {
-    const who = others
-      .slice(0, 5)
-      .map(
-        (session) =>
-          `pid ${session.pid} (${session.applicationName || 'no application_name'}, ${session.user})`,
-      )
-      .join(', ');
-    throw new RehearsalRefused(
-      `check --rehearse-on-copy: ${source} has other sessions connected (${who}), which a snapshot just ` +
-        'restored does not have: is this the live database? A rehearsal writes to it. If it is a copy, close ' +
-        `them, or mark it yourself: COMMENT ON DATABASE ${escapeIdentifier(database)} IS '${COPY_MARKER}'`,
-    );
-  }
-  const marker = `${COPY_MARKER} ${JSON.stringify({ markedAt: new Date().toISOString() })}`;
-  await admin.query(`COMMENT ON DATABASE ${escapeIdentifier(database)} IS ${escapeLiteral(marker)}`);
-}
-
-/** `CREATE DATABASE rehearse_<db>_<stamp> TEMPLATE <db>`, from the maintenance session. */
-async function templateCopy(admin: Database, database: string, source: string): Promise<string> {
-  const suffix = `_${snapshotStamp(new Date())}_${process.pid}`;
-  const name = truncateBytes(`rehearse_${database}`, MAX_NAME_BYTES - Buffer.byteLength(suffix)) + suffix;
-  const others = await sessionsOn(admin, database);
-  const busy = () =>
-    new RehearsalRefused(
-      `check --rehearse copies ${source} with CREATE DATABASE … TEMPLATE, which PostgreSQL allows only while no ` +
-        `other session is connected to it, and ${others.length || 'some'} are (${others
-          .slice(0, 5)
-          .map((session) => `pid ${session.pid} ${session.applicationName || 'no application_name'}`)
-          .join(', ')}). A live database always has its app connected: restore a snapshot of it instead ` +
-        '(aws rds restore-db-instance-from-db-snapshot, or restore-db-cluster-from-snapshot for Aurora), then ' +
-        'rds-migrate check --rehearse <the restored URL> --rehearse-on-copy. Locally: close the other sessions.',
-    );
-  if (others.length > 0) throw busy();
-  try {
-    await admin.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(database)}`);
+    measured = await rehearseOn(copy.url, options);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === '55006') throw busy();
-    if (code === '42501') {
-      throw new RehearsalRefused(
-        `check --rehearse: this role may not create databases on ${source} (${(error as Error).message}), so it ` +
-          'cannot make a template copy: use a role with CREATEDB, or restore a snapshot and rehearse on it with --rehearse-on-copy',
-      );
-    }
+    await copy.release();
     throw error;
   }
-  const marker = `${COPY_MARKER} ${JSON.stringify({ of: database, madeAt: new Date().toISOString() })}`;
-  await admin.query(`COMMENT ON DATABASE ${escapeIdentifier(name)} IS ${escapeLiteral(marker)}`);
-  return name;
+  const dropped = await copy.release();
+  return {
+    source: copy.source,
+    copy: { database: copy.database, kind: copy.kind, dropped },
+    ...measured,
+    durationMs: Math.round(performance.now() - started),
+  };
 }
 
 type Measured = Omit<RehearsalReport, 'source' | 'copy' | 'durationMs'>;
@@ -449,13 +344,4 @@ function lockRetryOf(phase: 'up' | 'down', details: Record<string, unknown> | un
     waitMs: Number(details?.waitMs ?? 0),
     heldBy: String(details?.heldBy ?? ''),
   };
-}
-
-function truncateBytes(text: string, maxBytes: number): string {
-  let result = '';
-  for (const character of text) {
-    if (Buffer.byteLength(result + character) > maxBytes) break;
-    result += character;
-  }
-  return result;
 }

@@ -291,7 +291,8 @@ function parseMarker(comment: string): Marker | undefined {
   }
 }
 
-function truncateBytes(text: string, maxBytes: number): string {
+/** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
+export function truncateBytes(text: string, maxBytes: number): string {
   let result = '';
   for (const character of text) {
     if (Buffer.byteLength(result + character) > maxBytes) break;

@@ -17,7 +17,7 @@ import type { Migration } from '../../lib/engine/migration.ts';
 import { migrate } from '../../lib/engine/runner.ts';
 import { runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
-import { sqlMigration } from '../support/migrations.ts';
+import { codeMigration, sqlMigration } from '../support/migrations.ts';
 
 // One real database with rows, at its first revision (applied from a migrations folder, as the
 // CLI finds it); each rehearsal runs on a copy of it.
@@ -93,18 +93,36 @@ describe('check --rehearse on a template copy', () => {
           'ALTER TABLE users ALTER COLUMN n TYPE bigint;\nUPDATE users SET n = n + 1 WHERE n > 100;',
           'UPDATE users SET n = n - 1 WHERE n > 101;\nALTER TABLE users ALTER COLUMN n TYPE int;',
         ),
+        // A TS migration in the same transaction: its queries are its statements.
+        codeMigration(
+          'backfill',
+          async ({ sql }) => {
+            await sql`UPDATE users SET email = ${'none'} WHERE email IS NULL`;
+          },
+          async ({ sql }) => {
+            await sql`UPDATE users SET email = NULL WHERE email = ${'none'}`;
+          },
+          { parents: ['widen1'] },
+        ),
       ),
     });
     expect(report).toMatchObject({
       status: 'passed',
       from: ['users1'],
-      to: ['widen1'],
+      to: ['backfill'],
       copy: { kind: 'template', dropped: true },
-      steps: { up: 1, down: 1 },
+      steps: { up: 2, down: 2 },
       revert: { status: 'restored' },
     });
     expect(report.copy.database).toMatch(/^rehearse_/);
-    const [alter, update] = report.statements.filter((statement) => statement.phase === 'up');
+    const [alter, update, backfill] = report.statements.filter((statement) => statement.phase === 'up');
+    expect(backfill).toMatchObject({
+      revision: 'backfill',
+      text: 'UPDATE users SET email = $1 WHERE email IS NULL',
+      command: 'UPDATE',
+      rows: 10,
+    });
+    expect(backfill).not.toHaveProperty('line');
     expect(alter).toMatchObject({
       revision: 'widen1',
       command: 'ALTER',
@@ -121,8 +139,12 @@ describe('check --rehearse on a template copy', () => {
     expect(report.rewritten.map((rewrite) => rewrite.relation)).toEqual(['public.users']);
     // The down steps ran on the copy too, and rewrote it back.
     const down = report.statements.filter((statement) => statement.phase === 'down');
-    expect(down.map((statement) => statement.command)).toEqual(['UPDATE', 'ALTER']);
-    expect(down[1]?.rewrote).toHaveLength(1);
+    expect(down.map((statement) => [statement.revision, statement.command])).toEqual([
+      ['backfill', 'UPDATE'],
+      ['widen1', 'UPDATE'],
+      ['widen1', 'ALTER'],
+    ]);
+    expect(down[2]?.rewrote).toHaveLength(1);
     expect(await sourceState()).toEqual(before);
   });
 
@@ -168,7 +190,13 @@ describe('check --rehearse on a template copy', () => {
     // A down step that forgets what its up made: the rehearsal's fingerprint says what is left.
     const leaky = await rehearse({
       url: source.url,
-      graph: planWith(pending('leaky1', 'CREATE INDEX users_n ON users (n)', 'SELECT 1')),
+      graph: planWith(
+        sqlMigration('leaky1', 'CREATE INDEX CONCURRENTLY users_n ON users (n)', {
+          parents: ['users1'],
+          down: 'SELECT 1',
+          transaction: false,
+        }),
+      ),
     });
     expect(leaky).toMatchObject({
       status: 'failed',
@@ -177,6 +205,10 @@ describe('check --rehearse on a template copy', () => {
         changes: { added: [expect.stringMatching(/^index (public\.)?users_n on table public\.users$/)] },
       },
     });
+    // Outside a transaction, measured once: as the runner ran it, alone.
+    expect(leaky.statements.filter((statement) => statement.phase === 'up')).toEqual([
+      expect.objectContaining({ command: 'CREATE', attempt: 1, rewrote: [], waits: [] }),
+    ]);
     expect((await sourceState()).copies).toBe(0);
   });
 
