@@ -262,6 +262,7 @@ async function writeResults(results: Record<string, unknown> & { cells: readonly
 }
 
 await main();
+await (await import('./cli.ts')).benchCli();
 await (await import('./check.ts')).benchCheck();
 await (await import('./backfill.ts')).benchBackfill();
 await (await import('./background.ts')).benchBackground();
