@@ -74,7 +74,7 @@ export function createFleetHandler<Deps extends FleetHandlerDeps>(
       if (isFleetTask(event)) {
         return await fleetTask(
           event,
-          { env: deps.env, makeHandler, now: () => runtime.clock.now().getTime() },
+          { env: deps.env, sfn, stateMachineArn, makeHandler, now: () => runtime.clock.now().getTime() },
           context,
         );
       }

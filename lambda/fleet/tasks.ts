@@ -6,6 +6,7 @@
  * - gate: after a stage that tolerates failures, stops the rollout when more failed than it tolerates;
  * - report: after a revert, fails naming the targets that could not be reverted (the others were).
  */
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { FLEET_TASK_KEY } from '../../lib/engine/function-contract.ts';
 import { ConfigError, isRecord, wholeNumberFrom } from '../config.ts';
@@ -21,9 +22,12 @@ import {
   type TargetHandlerFactory,
   type TargetStep,
 } from './target-run.ts';
+import { assertTaskOfRollout } from './verify-task.ts';
 
 export interface FleetTaskDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly sfn: SFNClient;
+  readonly stateMachineArn: string;
   readonly makeHandler: TargetHandlerFactory;
   readonly now: () => number;
 }
@@ -56,6 +60,7 @@ export async function fleetTask(
         context,
         now: deps.now(),
       };
+      await assertTaskOfRollout(deps.sfn, deps.stateMachineArn, { ...call, executionArn: body.execution });
       if (body.task === 'start') return startTarget({ ...call, deadline: wholeNumberFrom(body.deadline) });
       if (!isRecord(body.marker))
         throw new ConfigError(`${FLEET_TASK_KEY} task poll needs the marker start returned`);

@@ -4,6 +4,7 @@
  * deploy's time is short, and the gate and report that stop a rollout or name what a revert left.
  */
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { discoverTargets } from '../../lambda/fleet/discover.ts';
@@ -100,11 +101,9 @@ describe('targets found by tag', () => {
   it('refuses a tagged server with no secret to log in with, saying how to give it one', async () => {
     const rds = new RDSClient({ region: 'eu-west-1' });
     const mock = mockClient(rds);
-    mock
-      .on(DescribeDBInstancesCommand)
-      .resolves({
-        DBInstances: [{ DBInstanceIdentifier: 'eu-1', TagList: [{ Key: 'fleet', Value: 'prod' }] }],
-      });
+    mock.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'eu-1', TagList: [{ Key: 'fleet', Value: 'prod' }] }],
+    });
     mock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
     await expect(discoverTargets(rds, [{ type: 'tag', key: 'fleet', value: 'prod' }])).rejects.toThrow(
       /instance eu-1 carries the fleet's tag but has no secret.*rds-migrate:secret/,
@@ -113,8 +112,13 @@ describe('targets found by tag', () => {
 });
 
 describe('the rollout tasks', () => {
+  const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:fleet';
+  const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:fleet:r-1';
+  const sfn = new SFNClient({ region: 'eu-west-1' });
   const deps = {
     env: {},
+    sfn,
+    stateMachineArn: STATE_MACHINE,
     now: () => Date.UTC(2026, 11, 3, 12, 0, 0),
     makeHandler: () => {
       throw new Error('no target may be started');
@@ -126,20 +130,34 @@ describe('the rollout tasks', () => {
     StackId: 'arn:stack',
     LogicalResourceId: 'Fleet',
   };
+  const target = { Name: 'tenant-z', Kind: 'instance', Identifier: 'z', SecretArn: 'arn:z' };
+  const properties = { TargetRevision: 'f1ee70000001' };
+  const rollout = { request, properties, stages: [[target]], targets: [] };
+  mockClient(sfn)
+    .on(DescribeExecutionCommand, { executionArn: EXECUTION })
+    .resolves({ status: 'RUNNING', input: JSON.stringify(rollout) });
+  const start = (overrides: Record<string, unknown>) => ({
+    RdsMigrateFleet: { task: 'start', target, request, properties, execution: EXECUTION, ...overrides },
+  });
 
   it("starts no target with less than three minutes of the deploy's time left, and says it is untouched", async () => {
-    const event = {
-      RdsMigrateFleet: {
-        task: 'start',
-        target: { Name: 'tenant-z', Kind: 'instance', Identifier: 'z', SecretArn: 'arn:z' },
-        request,
-        properties: { TargetRevision: 'f1ee70000001' },
-        deadline: deps.now() + 120_000,
-      },
-    };
-    await expect(fleetTask(event, deps)).rejects.toThrow(
+    await expect(fleetTask(start({ deadline: deps.now() + 120_000 }), deps)).rejects.toThrow(
       /target tenant-z was not started: 120 s were left.*it is untouched/,
     );
+  });
+
+  it('refuses a task that is not its rollout’s own: another execution, another target, another revision', async () => {
+    const later = deps.now() + 3_600_000;
+    await expect(
+      fleetTask(start({ deadline: later, execution: `${EXECUTION}-forged` }), deps),
+    ).rejects.toThrow(/request refused.*only the fleet's state machine deploys a target/);
+    const other = { ...target, Name: 'tenant-y' };
+    await expect(fleetTask(start({ deadline: later, target: other }), deps)).rejects.toThrow(
+      /target tenant-y with these properties is not part of rollout/,
+    );
+    await expect(
+      fleetTask(start({ deadline: later, properties: { TargetRevision: 'base' } }), deps),
+    ).rejects.toThrow(/target tenant-z with these properties is not part of rollout/);
   });
 
   it('stops the rollout after a stage with more failures than it tolerates, naming them', async () => {

@@ -53,7 +53,13 @@ export function fleetStateMachine(
       payload: sfn.TaskInput.fromObject({ [FLEET_TASK_KEY]: body }),
       resultPath,
     });
-  const target = { 'target.$': '$.target', 'request.$': '$.request', 'properties.$': '$.properties' };
+  // The execution's id lets the function check that the task is this rollout's own (verify-task.ts).
+  const target = {
+    'target.$': '$.target',
+    'request.$': '$.request',
+    'properties.$': '$.properties',
+    'execution.$': '$$.Execution.Id',
+  };
 
   /** One target's deploy, states named after its stage; failures caught as results when `tolerant`. */
   const targetChain = (label: string, tolerant: boolean): sfn.IChainable => {
