@@ -55,6 +55,8 @@ export function formatRehearsal(report: RehearsalReport, fileOf: (source: string
     if (failure.hint) lines.push(`    hint: ${failure.hint}`);
   }
   lines.push(`  revert: ${report.revert.status}: ${report.revert.summary}`);
+  if (report.copy.leftoversDropped)
+    lines.push(`  dropped first, left by interrupted rehearsals: ${report.copy.leftoversDropped.join(', ')}`);
   if (report.copy.kind === 'template' && !report.copy.dropped)
     lines.push(
       `  the copy could not be dropped: DROP DATABASE ${report.copy.database} (it holds a copy of the data)`,

@@ -101,6 +101,8 @@ export interface RehearsalReport {
     /** `template`: made here and dropped after; `restored`: the user's copy, rehearsed in place. */
     readonly kind: 'template' | 'restored';
     readonly dropped: boolean;
+    /** Template copies of the same database that interrupted rehearsals left (no one connected), dropped first. */
+    readonly leftoversDropped?: readonly string[];
   };
   readonly from: readonly Revision[];
   readonly to: readonly Revision[];
@@ -129,7 +131,12 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalRepor
   const dropped = await copy.release();
   return {
     source: copy.source,
-    copy: { database: copy.database, kind: copy.kind, dropped },
+    copy: {
+      database: copy.database,
+      kind: copy.kind,
+      dropped,
+      ...(copy.leftoversDropped.length > 0 ? { leftoversDropped: copy.leftoversDropped } : {}),
+    },
     ...measured,
     durationMs: Math.round(performance.now() - started),
   };

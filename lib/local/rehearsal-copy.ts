@@ -29,6 +29,8 @@ export interface RehearsalCopy {
   readonly kind: 'template' | 'restored';
   /** The URL given, naming the copy. */
   readonly url: string;
+  /** Template copies of the same database that interrupted rehearsals left, dropped before this one. */
+  readonly leftoversDropped: readonly string[];
   /** Drops a template copy (true once it is gone; false if it could not be) and closes the maintenance session. */
   release(): Promise<boolean>;
 }
@@ -39,10 +41,17 @@ export async function openRehearsalCopy(url: string, onCopy: boolean): Promise<R
   const source = describeTarget(config);
   const maintenance = await connect(admin, 'rds-migrate rehearsal');
   try {
+    const leftoversDropped = await dropLeftovers(maintenance.db, database);
     const chosen = await chooseCopy(maintenance.db, database, source, onCopy);
     const copyUrl = new URL(url);
     copyUrl.pathname = `/${encodeURIComponent(chosen.database)}`;
-    return { source, ...chosen, url: copyUrl.toString(), release: () => release(maintenance, chosen) };
+    return {
+      source,
+      ...chosen,
+      url: copyUrl.toString(),
+      leftoversDropped,
+      release: () => release(maintenance, chosen),
+    };
   } catch (error) {
     await maintenance.close();
     throw error;
@@ -62,6 +71,44 @@ async function release(
     return false;
   } finally {
     await maintenance.close();
+  }
+}
+
+/** How old an unconnected template copy must be to count as left behind (its rehearsal connects at once). */
+const LEFTOVER_AFTER_MS = 60_000;
+
+/**
+ * Template copies of `database` made by rehearsals that ended without dropping them (Ctrl-C, a lost
+ * connection): they hold a copy of its data. One no session is connected to, made over a minute
+ * ago, is no running rehearsal's (a rehearsal stays connected to its copy throughout).
+ */
+async function dropLeftovers(admin: Database, database: string): Promise<string[]> {
+  const found = await admin.query<{ name: string; comment: string }>(
+    `SELECT datname AS name, shobj_description(oid, 'pg_database') AS comment FROM pg_database
+     WHERE shobj_description(oid, 'pg_database') LIKE $1`,
+    [`${COPY_MARKER} {%`],
+  );
+  const dropped: string[] = [];
+  for (const { name, comment } of found.rows) {
+    const marker = parseMarker(comment);
+    if (marker?.of !== database || Date.now() - Date.parse(marker.madeAt) < LEFTOVER_AFTER_MS) continue;
+    if ((await sessionsOn(admin, name)).length > 0) continue;
+    await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)}`).then(
+      () => dropped.push(name),
+      () => undefined,
+    );
+  }
+  return dropped;
+}
+
+function parseMarker(comment: string): { of: string; madeAt: string } | undefined {
+  try {
+    const parsed = JSON.parse(comment.slice(COPY_MARKER.length)) as { of?: unknown; madeAt?: unknown };
+    return typeof parsed.of === 'string' && typeof parsed.madeAt === 'string'
+      ? { of: parsed.of, madeAt: parsed.madeAt }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

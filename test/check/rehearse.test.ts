@@ -212,6 +212,34 @@ describe('check --rehearse on a template copy', () => {
     expect((await sourceState()).copies).toBe(0);
   });
 
+  it('drops first the copies that interrupted rehearsals of the same database left, and no other', async () => {
+    const admin = new pg.Client({ connectionString: source.url.replace(/\/[^/]+$/, '/postgres') });
+    await admin.connect();
+    const mark = (of: string, madeAt: string) =>
+      `rds-migrate:rehearsal-copy ${JSON.stringify({ of, madeAt })}`;
+    const copies = {
+      left: [`rehearse_left_${source.name}`, mark(source.name, '2026-01-01T00:00:00.000Z')],
+      // Just made: a rehearsal about to connect to it.
+      fresh: [`rehearse_fresh_${source.name}`, mark(source.name, new Date().toISOString())],
+      other: [`rehearse_other_${source.name}`, mark('another_db', '2026-01-01T00:00:00.000Z')],
+    };
+    try {
+      for (const [name, comment] of Object.values(copies)) {
+        await admin.query(`CREATE DATABASE ${name}`);
+        await admin.query(`COMMENT ON DATABASE ${name} IS '${comment}'`);
+      }
+      const report = await rehearse({ url: source.url, graph: planWith() });
+      expect(report).toMatchObject({ status: 'up-to-date', copy: { leftoversDropped: [copies.left[0]] } });
+      const left = await admin.query(
+        `SELECT datname FROM pg_database WHERE datname LIKE 'rehearse\\_%' ORDER BY 1`,
+      );
+      expect(left.rows.map((row) => row.datname)).toEqual([copies.fresh[0], copies.other[0]]);
+    } finally {
+      for (const [name] of Object.values(copies)) await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+      await admin.end();
+    }
+  });
+
   it('refuses to copy a database other sessions are connected to, and says to restore a snapshot', async () => {
     const app = await source.connect('the-app');
     try {
