@@ -156,6 +156,16 @@ describe('a folder the graph refuses', () => {
     );
   });
 
+  it('shows a longer cycle of parents as one of parents, each revision needing the next', () => {
+    const cycle = refusal(() =>
+      RevisionGraph.from([m('cyc001', ['cyc002']), m('cyc002', ['cyc003']), m('cyc003', ['cyc001'])]),
+    );
+    expect(cycle.message).toBe(
+      'the migrations form a cycle: cyc001 -> cyc002 -> cyc003 -> cyc001; a revision cannot descend from itself, ' +
+        'fix the down_revision of one of them',
+    );
+  });
+
   it('shows a cycle through depends_on as one, with what to fix', () => {
     const cycle = refusal(() =>
       RevisionGraph.from([
@@ -283,6 +293,12 @@ describe('the order, heads and bases', () => {
     expect(graph.size).toBe(5);
   });
 
+  it('orders many revisions of one source (the recorded history) by id, however they come', () => {
+    const ids = Array.from({ length: 70 }, (_, index) => `rev${String((index * 37) % 70).padStart(3, '0')}`);
+    const graph = RevisionGraph.from(ids.map((id) => m(id, [], { source: 'history' })));
+    expect(graph.order).toEqual([...ids].sort());
+  });
+
   it('counts a parent named twice once', () => {
     const graph = RevisionGraph.from([m('aaaa01'), m('bbbb02', ['aaaa01', 'aaaa01'])]);
     expect(graph.children('aaaa01')).toEqual(['bbbb02']);
@@ -304,6 +320,15 @@ describe('the order, heads and bases', () => {
     expect(graph.isEffectiveHead('other1')).toBe(true);
     expect(graph.isEffectiveHead('merge1')).toBe(false);
     expect(graph.isEffectiveHead('root01')).toBe(false);
+  });
+
+  it('replaces a label in depends_on by its revision, beside a revision named directly', () => {
+    const graph = RevisionGraph.from([
+      m('aaaa01'),
+      m('bbbb02', [], { branchLabels: ['core'] }),
+      m('cccc03', [], { dependsOn: ['aaaa01', 'core'] }),
+    ]);
+    expect(graph.dependencies('cccc03')).toEqual(['aaaa01', 'bbbb02']);
   });
 
   it('keeps a migration as loaded when its depends_on already names revisions, once each', () => {

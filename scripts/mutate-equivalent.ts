@@ -1,0 +1,184 @@
+/**
+ * Equivalent mutants of `npm run mutate`: changes to the code that no behaviour can tell apart
+ * (a lookup that always finds, an optimisation whose other branch gives the same answer, a line
+ * that cannot be reached). Each is named by its file, a piece of the line it is on, the code
+ * Stryker replaced and what it replaced it with, and says why no test can kill it. The run counts
+ * them apart from the survivors, and says when an entry matches a killed mutant (then it was not
+ * equivalent: delete it) or no mutant at all (the code moved on: delete or update it).
+ *
+ * Where every mutant of one kind on a line is equivalent, a comment in the source does the same:
+ * `// Stryker disable next-line <Mutator>: <reason>` (lambda/failure.ts has two).
+ */
+
+export interface EquivalentMutant {
+  readonly file: string;
+  /** A piece of the source line the mutant is on, enough to tell the line apart. */
+  readonly line: string;
+  /** The code Stryker replaced, exactly. */
+  readonly original: string;
+  /** What it put instead, exactly as Stryker prints it. */
+  readonly replacement: string;
+  readonly reason: string;
+}
+
+const GRAPH = 'lib/engine/graph.ts';
+const ALWAYS_FOUND = 'the revision is a migration of the graph here, so the lookup always finds it';
+const UNREACHABLE =
+  "unreachable: every revision Kahn's algorithm leaves over waits on another left over, so the walk always closes a loop";
+const UNIQUE_IDS = 'revision ids are unique, so two ids are never equal';
+const SORT_SIGN = 'reached only when a > b; a JavaScript sort reads a comparison only as below 0 or not';
+const RELEASED_ONCE =
+  'a revision both child and dependent of the one placed is released once either way: its wait count holds ' +
+  'it once, and a second decrement takes it below 0, never back to 0';
+
+export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
+  {
+    file: GRAPH,
+    line: 'this.dependentsOf = childrenIndex(',
+    original: '[]',
+    replacement: '["Stryker was here"]',
+    reason: 'only the dependents of revisions are ever asked for, and no revision has that name',
+  },
+  {
+    file: GRAPH,
+    line: 'return dependents.length === 0 ? this.children(revision)',
+    original: 'dependents.length === 0',
+    replacement: 'false',
+    reason: 'appending no dependents to the children gives the children',
+  },
+  ...[
+    ['squash', 'squashed; only its last revision stays'],
+    ['label', 'is also the id of revision'],
+    ['other', 'is already the label of revision'],
+  ].map(([key, line]) => ({
+    file: GRAPH,
+    line: line as string,
+    original: `byRevision.get(${key})?.source`,
+    replacement: `byRevision.get(${key}).source`,
+    reason: ALWAYS_FOUND,
+  })),
+  ...['a', 'b'].flatMap((key) => [
+    {
+      file: GRAPH,
+      line: `const s${key} = byRevision.get(${key})?.source ?? ''`,
+      original: `byRevision.get(${key})?.source`,
+      replacement: `byRevision.get(${key}).source`,
+      reason: ALWAYS_FOUND,
+    },
+    {
+      file: GRAPH,
+      line: `const s${key} = byRevision.get(${key})?.source ?? ''`,
+      original: "''",
+      replacement: '"Stryker was here!"',
+      reason: 'every migration has a source',
+    },
+  ]),
+  {
+    file: GRAPH,
+    line: '!byRevision.get(revision)?.downRevisions.includes(next)',
+    original: 'byRevision.get(revision)?.downRevisions',
+    replacement: 'byRevision.get(revision).downRevisions',
+    reason: ALWAYS_FOUND,
+  },
+  ...['!migration.dependsOn || migration.dependsOn.length === 0', 'migration.dependsOn.length === 0'].map(
+    (original) => ({
+      file: GRAPH,
+      line: 'if (!migration.dependsOn || migration.dependsOn.length === 0) continue;',
+      original,
+      replacement: 'false',
+      reason: 'resolving an empty depends_on gives back the same array, so the migration is kept as it is',
+    }),
+  ),
+  {
+    file: GRAPH,
+    line: 'const names = migration.dependsOn ?? [];',
+    original: '[]',
+    replacement: '["Stryker was here"]',
+    reason: 'only called for a migration with a depends_on',
+  },
+  {
+    file: GRAPH,
+    line: 'if (matches.length > 1) {',
+    original: 'matches.length > 1',
+    replacement: 'matches.length >= 1',
+    reason: 'a single match returned on the line before',
+  },
+  {
+    file: GRAPH,
+    line: 'if (seen.has(revision)) continue;',
+    original: 'seen.has(revision)',
+    replacement: 'false',
+    reason: 'a built graph has no cycle: walking a revision again adds nothing to the set',
+  },
+  {
+    file: GRAPH,
+    line: 'if (!list.includes(label)) list.push(label);',
+    original: '!list.includes(label)',
+    replacement: 'true',
+    reason:
+      "a label reaches a revision once: its owner's descendants and the line below the owner do not meet",
+  },
+  {
+    file: GRAPH,
+    line: 'if (parents.length !== 1 || parent === undefined) break;',
+    original: 'parent === undefined',
+    replacement: 'false',
+    reason: 'with exactly one parent, the first is defined (the test is for the type checker)',
+  },
+  {
+    file: GRAPH,
+    line: 'for (const parent of parents.length < 2 ? parents : new Set(parents)) {',
+    original: 'parents.length < 2',
+    replacement: 'false',
+    reason: 'a Set of no parent or one parent iterates the same revisions',
+  },
+  ...['true', 'false', 'next.length <= 2'].map((replacement) => ({
+    file: GRAPH,
+    line: 'for (const child of next.length < 2 ? next : new Set(next)) {',
+    original: 'next.length < 2',
+    replacement,
+    reason: RELEASED_ONCE,
+  })),
+  {
+    file: GRAPH,
+    line: 'return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;',
+    original: 'a < b',
+    replacement: 'a <= b',
+    reason: UNIQUE_IDS,
+  },
+  ...['true', 'false', 'a >= b', 'a <= b'].map((replacement) => ({
+    file: GRAPH,
+    line: 'return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;',
+    original: 'a > b',
+    replacement,
+    reason: `${UNIQUE_IDS}; ${SORT_SIGN}`,
+  })),
+  {
+    file: GRAPH,
+    line: 'const path: Revision[] = [];',
+    original: '[]',
+    replacement: '["Stryker was here"]',
+    reason: 'the positions seenAt records count the extra entry too, so the loop sliced out is the same',
+  },
+  {
+    file: GRAPH,
+    line: 'while (current !== undefined && !seenAt.has(current)) {',
+    original: 'current !== undefined',
+    replacement: 'true',
+    reason: UNREACHABLE,
+  },
+  {
+    file: GRAPH,
+    line: 'if (current === undefined) return stuck.slice();',
+    original: 'current === undefined',
+    replacement: 'false',
+    reason: UNREACHABLE,
+  },
+  {
+    file: GRAPH,
+    line: 'if (current === undefined) return stuck.slice();',
+    original: 'stuck.slice()',
+    replacement: 'stuck',
+    reason: UNREACHABLE,
+  },
+];
