@@ -15,7 +15,7 @@ import { copyWords, oneLine } from './rehearse-report.ts';
 export async function withRehearsal(
   report: CheckReport,
   graph: RevisionGraph | undefined,
-  options: CheckOptions & { readonly rehearse: { readonly url: string; readonly onCopy?: boolean } },
+  options: CheckOptions & { readonly rehearse: NonNullable<CheckOptions['rehearse']> },
   fileOf: (source: string) => string,
 ): Promise<CheckReport> {
   const started = performance.now();
@@ -36,6 +36,7 @@ export async function withRehearsal(
     rehearsal = await rehearse({
       url: options.rehearse.url,
       onCopy: options.rehearse.onCopy,
+      ...(options.rehearse.lockRetries === undefined ? {} : { lockRetries: options.rehearse.lockRetries }),
       graph,
       history: options.history,
       args: options.args,

@@ -241,7 +241,12 @@ export interface CheckOptions {
    * dropped, or the database itself when it is a copy (`onCopy`, or marked by an earlier rehearsal).
    * @default none
    */
-  readonly rehearse?: { readonly url: string; readonly onCopy?: boolean };
+  readonly rehearse?: {
+    readonly url: string;
+    readonly onCopy?: boolean;
+    /** As `up --lock-retries`: tries after a lock timeout. @default the runner's (4) */
+    readonly lockRetries?: number;
+  };
 }
 
 export interface OpenedServer {

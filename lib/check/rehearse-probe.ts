@@ -179,15 +179,14 @@ export class ProbedDatabase implements Database {
     // A unit's BEGIN travels with its first query (plan-run.ts).
     const lone = LONE_TIMEOUTS.test(text.replace(/^BEGIN;\n/, '').trim());
     if (lone) this.enterLoneStep();
-    else if (this.inLoneStep && this.endsLoneStep(text)) this.inLoneStep = false;
-    if (this.inLoneStep && !lone) {
+    // The next SQL step's text also ends a TS migration's work (match() moves the cursor on).
+    const sql = values === undefined || values.length === 0;
+    if (sql && this.planned.some((statement) => text.includes(statement.text))) return this.split<T>(text);
+    if (!lone && this.inLoneStep && this.endsLoneStep(text)) this.inLoneStep = false;
+    if (!lone && this.inLoneStep) {
       const step = this.steps[this.cursor];
       if (step && (step.direction === 'up' ? step.migration.up : step.migration.down)?.kind === 'code')
         return this.measure<T>(text, values, { step: this.cursor, text, line: 0 });
-    }
-    if (values === undefined || values.length === 0) {
-      const planned = this.planned.filter((statement) => text.includes(statement.text));
-      if (planned.length > 0) return this.split<T>(text);
     }
     return this.passThrough<T>(text, values);
   }

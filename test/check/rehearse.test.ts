@@ -264,7 +264,7 @@ describe('check --rehearse on a restored copy', () => {
     try {
       const graph = planWith(
         pending('addcol', 'ALTER TABLE users ADD COLUMN note text', 'ALTER TABLE users DROP COLUMN note', {
-          lockTimeout: '200ms',
+          lockTimeout: '400ms',
         }),
       );
       // Not a copy as far as anything shows: a session is connected to it.
@@ -277,6 +277,7 @@ describe('check --rehearse on a restored copy', () => {
       const report = await rehearse({
         url,
         graph,
+        lockRetries: 1,
         log: {
           info: () => undefined,
           // The long query ends once the migration has given up waiting the first time.
@@ -299,6 +300,7 @@ describe('check --rehearse on a restored copy', () => {
         expect.objectContaining({
           phase: 'up',
           retry: 1,
+          of: 1,
           heldBy: expect.stringMatching(/long-report.*AccessShareLock/),
         }),
       ]);

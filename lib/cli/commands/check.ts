@@ -99,7 +99,13 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
             wantedSchema: options.wantedSchema,
             ...(options.rehearse === undefined
               ? {}
-              : { rehearse: { url: options.rehearse, onCopy: Boolean(options.rehearseOnCopy) } }),
+              : {
+                  rehearse: {
+                    url: options.rehearse,
+                    onCopy: Boolean(options.rehearseOnCopy),
+                    lockRetries: s.lockRetries,
+                  },
+                }),
             scope: options.pending
               ? { pending: true }
               : options.since !== undefined
