@@ -220,6 +220,14 @@ ON CONFLICT (revision) DO UPDATE SET state = EXCLUDED.state, table_name = EXCLUD
     return Boolean(found.rows[0]?.found);
   }
 
+  /** The revisions that have a run recorded, reverted ones included (the table must exist: history format 7). */
+  async revisions(db: Database): Promise<Set<Revision>> {
+    const result = await db.query<{ revisions: string[] | null }>(
+      `SELECT array_agg(revision) AS revisions FROM ${this.table}`,
+    );
+    return new Set(result.rows[0]?.revisions ?? []);
+  }
+
   async list(db: Database): Promise<BackgroundRun[]> {
     if (!(await this.exists(db))) return [];
     const result = await db.query<Record<string, unknown>>(

@@ -6,6 +6,7 @@
  * step-runner.ts.
  */
 import { BackgroundRunBlocked } from './background-blockers.ts';
+import { BackgroundRuns } from './background-runs.ts';
 import { DeadlineReached } from './context.ts';
 import type { Database, QueryResult } from './database.ts';
 import type { CommittedUnit } from './errors.ts';
@@ -113,6 +114,9 @@ export interface StepResult {
 
 const silentLog: MigrationLogger = { info: () => undefined, warn: () => undefined };
 
+/** The history format that added background_runs (history-format.ts). */
+const BACKGROUND_RUNS_FORMAT = 7;
+
 interface Unit {
   readonly transactional: boolean;
   readonly steps: readonly PlanStep[];
@@ -151,7 +155,9 @@ export class PlanRun {
   private readonly historyEmpty: boolean;
   private readonly interrupted?: InProgress;
   private readonly log: MigrationLogger;
-  private readonly stepContext: StepContext;
+  private stepContext: StepContext;
+  /** Revisions with a background run, when the plan has down steps (shared with the step context). */
+  private backgroundRevisions: Set<Revision> | undefined;
   private readonly units: readonly Unit[];
   private headsNow: readonly Revision[];
   /** Units that committed so far, for a failure's message. */
@@ -195,6 +201,7 @@ export class PlanRun {
   }> {
     const results: StepResult[] = [];
     let resumed: Revision | undefined;
+    await this.readBackgroundRevisions();
     for (const [index, unit] of this.units.entries()) {
       if (this.pastDeadline()) return { results, heads: this.headsNow, stopped: true, resumed };
       const number = index + 1;
@@ -222,6 +229,20 @@ export class PlanRun {
       results.push(done);
     }
     return { results, heads: this.headsNow, stopped: false, resumed };
+  }
+
+  /**
+   * A plan with down steps reads once which revisions have a background run, so that a down step
+   * of one without marks nothing reverted (three round trips a step). Under the run's lock no run
+   * is recorded but by this plan's own up steps, which add theirs (runStep).
+   */
+  private async readBackgroundRevisions(): Promise<void> {
+    if (!this.units.some((unit) => unit.steps.some((step) => step.direction === 'down'))) return;
+    this.backgroundRevisions =
+      this.historyFormat >= BACKGROUND_RUNS_FORMAT
+        ? await new BackgroundRuns(this.history).revisions(this.db)
+        : new Set<Revision>();
+    this.stepContext = { ...this.stepContext, backgroundRevisions: this.backgroundRevisions };
   }
 
   /** The history's format now: a unit that committed has brought it to the current one. */
@@ -376,6 +397,7 @@ export class PlanRun {
           done: statementsDone,
           record: (done: number) => this.history.statementsDoneSql(step.revision, done),
         };
+    if (step.direction === 'up' && step.migration.background) this.backgroundRevisions?.add(step.revision);
     const started = performance.now();
     await runStepWork(
       db === this.db ? this.stepContext : { ...this.stepContext, db },

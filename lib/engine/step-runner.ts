@@ -35,6 +35,11 @@ export interface StepContext {
   readonly deadline?: number;
   /** Tries after a lock timeout (lock-retry.ts). */
   readonly lockRetries: number;
+  /**
+   * The revisions that have a background run recorded, read once under the run's lock: a down
+   * step of any other has no run to mark reverted. @default unknown: every down step looks
+   */
+  readonly backgroundRevisions?: ReadonlySet<Revision>;
   /** How background migrations are applied: which run in-process, and who records the others. */
   readonly background?: {
     readonly inline: ReadonlySet<Revision>;
@@ -99,7 +104,7 @@ export async function runStepWork(
   const during = `${step.direction} ${step.revision}`;
   // A down step of any migration (one known only from the history may have been a background
   // one) first marks its background run reverted, if it has one, once its batches in flight end.
-  if (step.direction === 'down') {
+  if (step.direction === 'down' && (context.backgroundRevisions?.has(step.revision) ?? true)) {
     const lockTimeout = migration.timeouts.lockTimeout ?? context.timeouts.lockTimeout;
     await new BackgroundRuns(context.history).markReverted(context.db, step.revision, {
       inTransaction,
