@@ -111,9 +111,10 @@ function moduleName(given: string): string {
 
 async function mutateModule(name: string, module: MutatedModule, full: boolean): Promise<Tally> {
   console.log(`\n== ${name}: ${module.file} against ${module.tests.join(', ')}`);
+  // Read by scripts/mutate.vitest.config.ts in Stryker's test runner process.
+  process.env.RDS_MIGRATE_MUTATE_TESTS = module.tests.join(',');
   const stryker = new Stryker({
     mutate: [module.file],
-    testFiles: [...module.tests],
     testRunner: 'vitest',
     vitest: { configFile: 'scripts/mutate.vitest.config.ts', related: false },
     plugins: ['@stryker-mutator/vitest-runner'],
