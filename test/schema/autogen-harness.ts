@@ -67,14 +67,15 @@ export class AutogenProject {
     });
   }
 
-  /** `rds-migrate check` on the folder, with the round trip and the wanted schema's comparison. */
-  check(wanted?: string): Promise<CheckReport> {
+  /** `rds-migrate check` on the folder, with the round trip and the wanted schema's comparison (`static`: the linter alone). */
+  check(wanted?: string, options: { readonly static?: boolean } = {}): Promise<CheckReport> {
     return checkMigrations({
       migrationsDir: this.migrationsDir,
       cwd: this.dir,
       server: { databaseUrl: this.databaseUrl, env: {}, cwd: this.dir },
       actor: 'test',
       wantedSchema: wanted,
+      static: options.static,
     });
   }
 
