@@ -223,7 +223,7 @@ async function runStatement(
       return;
     } catch (error) {
       await context.db.query('ROLLBACK').catch(() => undefined);
-      if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
+      if (!RUN_ALONE_CODES.has((error as { code?: string }).code ?? '')) throw error;
     }
   }
   await sendQuery(context.db, text, during);
@@ -252,8 +252,12 @@ async function retryingLockTimeouts(
   }
 }
 
-/** SQLSTATE 25001: "cannot run inside a transaction block". */
-const ACTIVE_SQL_TRANSACTION = '25001';
+/**
+ * What PostgreSQL says of a statement that cannot be in a transaction block: 25001 "cannot run
+ * inside a transaction block", 2D000 "invalid transaction termination" (a DO block or procedure
+ * that commits its own batches). Rolled back, nothing of it stayed: it runs alone.
+ */
+const RUN_ALONE_CODES = new Set(['25001', '2D000']);
 
 /** `SET [LOCAL]` of the step's lock and statement timeouts, the latter capped at the deadline. */
 function timeoutSettings(context: StepContext, own: MigrationTimeouts, local: boolean): string {

@@ -159,7 +159,8 @@ async function templateCopy(admin: Database, database: string, source: string): 
         'or restore-db-cluster-from-snapshot for Aurora), then rds-migrate check --rehearse <the restored URL> ' +
         '--rehearse-on-copy. Locally: close the other sessions.',
     );
-  if (others.length > 0) throw busy(others);
+  // rds-migrate's own sessions (check's, just closed) may linger a moment: PostgreSQL waits 5 s for them.
+  if (others.some((session) => !session.applicationName.startsWith('rds-migrate'))) throw busy(others);
   try {
     await admin.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(database)}`);
   } catch (error) {

@@ -24,6 +24,7 @@ import type { PgVersion } from '../lint/model/pg-version.ts';
 import type { Server } from '../local/server.ts';
 import { proveWantedCatalog, readCatalogProof } from './catalog-proof.ts';
 import { AutogenerateError, type Generated, Generator, type ReviewItem } from './migration-generator.ts';
+import { assertFillsUsed, type Fills, parseFills, valuesNeededNotes } from './not-null-fill.ts';
 import {
   type AskRename,
   decideRenames,
@@ -85,6 +86,12 @@ export interface AutogenerateOptions {
    * candidate refuses the run (`RenameUndecidedError`), before anything is written.
    */
   readonly askRename?: AskRename;
+  /**
+   * `table.column=expr` (`--fill`): the value rows without one get when the column is made NOT
+   * NULL with no default. Without one, rows the target database may have without a value refuse
+   * the run (not-null-fill.ts). @default none
+   */
+  readonly fills?: readonly string[];
 }
 
 export interface GeneratedFile {
@@ -123,6 +130,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
   const started = performance.now();
   const parent = parentOf(options.graph, options.head);
   const pieces = await wantedSchemaSql(options.wanted.source, options.cwd);
+  const fills = await parseFills(options.fills ?? []);
   const exclude = { excludeSchemas: [options.history.schema] };
   const purpose = 'create --autogenerate';
   const wantedSchema = () =>
@@ -169,14 +177,20 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       ...partial,
     });
     if (renames.length === 0 && (forward.length === 0 || (await differences(head, wanted)).length === 0)) {
+      assertFillsUsed(fills, new Set(), []);
       await proveWantedCatalog(shadow.db, wantedCatalog, exclude, 'nothing-to-generate');
       return report({});
     }
     const generator = new Generator(shadow.db, options, parent, head, wanted, renamed);
-    const safe = await planSafeMigrations(forward, factsOf(renamed, wanted, decisions));
+    const safe = await planSafeMigrations(forward, factsOf(renamed, wanted, decisions, fills));
+    assertFillsUsed(fills, safe.filled, safe.valuesNeeded);
     const plan = {
       ...withRenamesFirst(safe, renames.map(renameDraft)),
-      notes: [...dropAddNotes(decisions), ...safe.notes],
+      notes: [
+        ...dropAddNotes(decisions),
+        ...safe.notes,
+        ...(await valuesNeededNotes(options.server, options.message, safe.valuesNeeded)),
+      ],
     };
     const generated = await generator.generate(plan);
     const generateMs = performance.now() - started - shadowsMs;
@@ -217,7 +231,12 @@ function parentOf(graph: RevisionGraph, head: string | undefined): Revision | un
   return graph.singleHead();
 }
 
-function factsOf(head: SchemaInspection, wanted: SchemaInspection, decisions: RenameDecisions): SchemaFacts {
+function factsOf(
+  head: SchemaInspection,
+  wanted: SchemaInspection,
+  decisions: RenameDecisions,
+  fills: Fills,
+): SchemaFacts {
   const dropNotes = new Map<string, string>();
   for (const pair of decisions.dropAdds) {
     // The diff runs on the renamed schema: a column's DROP names its table's new name.
@@ -232,6 +251,7 @@ function factsOf(head: SchemaInspection, wanted: SchemaInspection, decisions: Re
     enumsAfter: enumsOf(wanted),
     indexTablesBefore: indexTablesOf(head),
     dropNotes,
+    fills,
   };
 }
 

@@ -10,7 +10,8 @@ import type { RevisionGraph } from '../engine/graph.ts';
 import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
 import type { Server } from '../local/server.ts';
-import { differences, inspectSchema } from './schema-diff.ts';
+import { withEnumValuesAdded } from './safe-migrations.ts';
+import { differences, enumsOf, inspectSchema } from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 
 export interface DatabaseDiff {
@@ -67,7 +68,10 @@ export async function diffDatabase(
     await buildMigratedSchema(shadow.db, graph, { ...options, heads: current });
     return inspectSchema(shadow.db, exclude);
   });
-  const statements = await differences(actual, implied);
+  const statements = await withEnumValuesAdded(await differences(actual, implied), {
+    enumsBefore: enumsOf(actual),
+    enumsAfter: enumsOf(implied),
+  });
   return { target: server.target, current, differs: statements.length > 0, statements };
 }
 

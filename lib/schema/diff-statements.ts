@@ -35,6 +35,7 @@ export type DiffStatement = Statement &
         readonly notNull?: NotNullClause;
       }
     | { readonly kind: 'set-not-null'; readonly table: Table; readonly column: string }
+    | { readonly kind: 'add-identity'; readonly table: Table; readonly column: string }
     | {
         readonly kind: 'set-data-type';
         readonly table: Table;
@@ -141,6 +142,8 @@ function alterTable(sql: string, table: Table, cmd: AlterTableCmd): DiffStatemen
     }
     case 'AT_SetNotNull':
       return { sql, kind: 'set-not-null', table, column };
+    case 'AT_AddIdentity':
+      return { sql, kind: 'add-identity', table, column };
     case 'AT_DropColumn':
       return { sql, kind: 'drop-column', table, column };
     case 'AT_AlterColumnType': {

@@ -43,6 +43,9 @@ export function renderMigration(migration: GeneratedMigrationText): RenderedMigr
   const upLines: number[] = [];
   for (const statement of migration.up) {
     for (const note of statement.notes) lines.push(`-- ${note}`);
+    // Allow lines with our reason first: those awaiting one stay directly above the statement.
+    for (const rule of statement.allowed ?? [])
+      lines.push(`${ALLOW} ${rule} ${statement.vouched?.[rule] ?? ''}`);
     for (const rule of statement.awaiting) lines.push(`${ALLOW} ${rule}`);
     upLines.push(lines.length + 1);
     lines.push(...statement.sql.split('\n'), '');

@@ -320,6 +320,7 @@ export class Generator {
     const said = new Map<string, string>();
     const marked = migrations.map((migration) => {
       const awaiting = new Map<number, Set<string>>();
+      const allowed = new Map<number, Set<string>>();
       for (const finding of findings.filter((each) => each.revision === migration.revision)) {
         if (
           finding.section !== 'up' ||
@@ -329,12 +330,17 @@ export class Generator {
           continue;
         const index = statementAt(migration.upLines, finding.line);
         if (index === undefined || migration.draft.statements[index]?.kept?.includes(finding.rule)) continue;
+        if (migration.draft.statements[index]?.vouched?.[finding.rule] !== undefined) {
+          allowed.set(index, (allowed.get(index) ?? new Set()).add(finding.rule));
+          continue;
+        }
         awaiting.set(index, (awaiting.get(index) ?? new Set()).add(finding.rule));
         said.set(`${migration.revision} ${index} ${finding.rule}`, finding.message);
       }
       const statements = migration.draft.statements.map((statement, index) => ({
         ...statement,
         awaiting: [...new Set([...statement.awaiting, ...(awaiting.get(index) ?? [])])],
+        allowed: [...(allowed.get(index) ?? [])],
       }));
       return this.build(migration, statements, migration.down);
     });

@@ -18,7 +18,9 @@
  * whatever else the linter flags get an allow line awaiting a person's reason (autogenerate.ts).
  */
 
+import { createHash } from 'node:crypto';
 import { type DiffStatement, type DiffStatementKind, readDiffStatements } from './diff-statements.ts';
+import { backfillSql, type Fills, type ValueNeeded } from './not-null-fill.ts';
 
 /** Which generated migration a statement goes to; they run in this order. */
 export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
@@ -33,6 +35,13 @@ export interface DraftStatement {
   readonly undo?: string;
   /** Rules whose findings on it stay, with no allow line (a rename: deployed code uses the old name). */
   readonly kept?: readonly string[];
+  /**
+   * Reasons, by rule, our code gives for a statement it wrote whole (the `--fill` backfill): when
+   * the linter flags it for one, its allow line carries the reason instead of awaiting one.
+   */
+  readonly vouched?: Readonly<Record<string, string>>;
+  /** The vouched rules the linter flagged: allow lines written with our reason. */
+  readonly allowed?: readonly string[];
 }
 
 export interface MigrationDraft {
@@ -43,7 +52,7 @@ export interface MigrationDraft {
 
 /** What the author must look at beside the allow lines: a drop that is not a rename, an enum recreated. */
 export interface ReviewNote {
-  readonly kind: 'not-a-rename' | 'enum-value-removed';
+  readonly kind: 'not-a-rename' | 'enum-value-removed' | 'not-null-unchecked';
   readonly message: string;
 }
 
@@ -52,6 +61,10 @@ export interface SafeMigrations {
   readonly notes: readonly ReviewNote[];
   /** Which of our rules changed the library's statements (for the report and the corpus tests). */
   readonly rewrites: readonly Rewrite[];
+  /** Columns made NOT NULL with no default and no `--fill`: rows may need a value (not-null-fill.ts). */
+  readonly valuesNeeded: readonly ValueNeeded[];
+  /** `schema.table.column` of the `--fill`s the plan used. */
+  readonly filled: ReadonlySet<string>;
 }
 
 export type Rewrite =
@@ -66,7 +79,9 @@ export type Rewrite =
   | 'new-table-constraint-checked-at-once'
   | 'function-bodies-setting-local'
   | 'foreign-key-after-its-key'
-  | 'enum-values-committed-first';
+  | 'enum-values-committed-first'
+  | 'identity-starts-after-existing-values'
+  | 'not-null-backfilled';
 
 /** What the rewrite needs to know of both schemas besides the statements. */
 export interface SchemaFacts {
@@ -80,6 +95,8 @@ export interface SchemaFacts {
    * person said is not a rename. @default none
    */
   readonly dropNotes?: ReadonlyMap<string, string>;
+  /** `schema.table.column` → the value its rows without one get (`--fill`). @default none */
+  readonly fills?: Fills;
 }
 
 /** `"public"."users"` and `public.users` alike: `public.users`. */
@@ -129,6 +146,8 @@ interface Planning {
   /** The ADD VALUE statements among `schema`, each with its form when committed first. */
   readonly addedValues: Map<DraftStatement, string>;
   readonly rewrites: Set<Rewrite>;
+  readonly valuesNeeded: ValueNeeded[];
+  readonly filled: Set<string>;
 }
 
 /** The statements of one kind. */
@@ -148,6 +167,7 @@ const PLANNERS: { readonly [Kind in DiffStatementKind]: Planner<Kind> } = {
   'drop-index': planDropIndex,
   'add-column': planAddColumn,
   'set-not-null': planSetNotNull,
+  'add-identity': planAddIdentity,
   'set-data-type': planSetDataType,
   'drop-column': planDropColumn,
   'adopt-index': planAdoptIndex,
@@ -199,6 +219,8 @@ function startPlanning(read: readonly DiffStatement[], facts: SchemaFacts): Plan
     laterForeignKeys: [],
     addedValues: new Map(),
     rewrites: new Set(),
+    valuesNeeded: [],
+    filled: new Set(),
   };
 }
 
@@ -302,16 +324,20 @@ function planAddColumn(statement: Of<'add-column'>, planning: Planning): void {
     return;
   }
   const { table, column } = statement;
+  const filled = fillOf(planning, table, column);
   planning.schema.push(
     plain(statement.notNull.withoutNotNull, {
       notes: [
         `${table}.${column} is wanted NOT NULL without a default: it is added nullable here,`,
-        'and made NOT NULL by the validate migration after its rows have a value (backfill them).',
+        filled.length > 0
+          ? 'and made NOT NULL by the validate migration after its rows get the value given with --fill.'
+          : 'and made NOT NULL by the validate migration after its rows have a value (backfill them).',
       ],
     }),
   );
   planning.rewrites.add('not-null-column-staged');
-  planning.finish.push(...notNullRecipe(table, column, { backfill: true }));
+  if (filled.length === 0) planning.valuesNeeded.push({ table, column, kind: 'added' });
+  planning.finish.push(...filled, ...notNullRecipe(table, column, { backfill: filled.length === 0 }));
 }
 
 function planSetNotNull(statement: Of<'set-not-null'>, planning: Planning): void {
@@ -319,8 +345,62 @@ function planSetNotNull(statement: Of<'set-not-null'>, planning: Planning): void
     keepInSchema(statement, planning);
     return;
   }
+  const { table, column } = statement;
+  const filled = fillOf(planning, table, column);
+  if (filled.length === 0) planning.valuesNeeded.push({ table, column, kind: 'existing' });
   planning.rewrites.add('not-null-staged');
-  planning.finish.push(...notNullRecipe(statement.table, statement.column, { backfill: false }));
+  planning.finish.push(...filled, ...notNullRecipe(table, column, { backfill: false }));
+}
+
+/** The batched backfill of the value `--fill` gives the column, or none. */
+function fillOf(planning: Planning, table: string, column: string): DraftStatement[] {
+  const key = `${table}.${column}`;
+  const expression = planning.facts.fills?.get(key);
+  if (expression === undefined) return [];
+  planning.filled.add(key);
+  planning.rewrites.add('not-null-backfilled');
+  return [
+    {
+      ...plain(backfillSql(table, column, expression), {
+        notes: [
+          `The rows of ${table} without a ${column} get ${expression} (--fill), 1,000 pages at a time, each batch`,
+          'committed; then the NOT NULL below is checked without blocking writes.',
+        ],
+      }),
+      vouched: {
+        'opaque-statement': `written by create --autogenerate --fill: it only UPDATEs ${table}.${column} where NULL, in committed batches`,
+      },
+    },
+  ];
+}
+
+/**
+ * An identity on a column that has values starts at its START all the same: the first insert that
+ * takes the next value would collide with a row's. The identity's sequence moves past the largest
+ * value, in the same transaction.
+ */
+function planAddIdentity(statement: Of<'add-identity'>, planning: Planning): void {
+  keepInSchema(statement, planning);
+  if (planning.created.has(statement.table)) return;
+  planning.rewrites.add('identity-starts-after-existing-values');
+  const sequence = `pg_get_serial_sequence(${sqlLiteral(libraryQuoted(statement.table))}, ${sqlLiteral(statement.column)})`;
+  planning.schema.push(
+    plain(
+      `select setval(${sequence}, greatest(seqstart, coalesce(largest + 1, seqstart)), false)\n` +
+        `from pg_sequence, (select max(${libraryQuoted(statement.column)}) as largest from ${libraryQuoted(statement.table)}) existing\n` +
+        `where seqrelid = ${sequence}::regclass;`,
+      {
+        notes: [
+          `The rows of ${statement.table} have ${statement.column} values already: the identity's next value`,
+          'comes after the largest, or the first insert that takes one would collide with a row.',
+        ],
+      },
+    ),
+  );
+}
+
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /**
@@ -363,6 +443,33 @@ function planEnumRecreation(
   }
 }
 
+/**
+ * `statements` with each enum the diff library recreates only to gain values given those values
+ * with ADD VALUE IF NOT EXISTS instead: for SQL run statement by statement (`diff`'s), where a
+ * recreation fails on a type a view's column uses, and rewrites every table that uses it.
+ */
+export async function withEnumValuesAdded(
+  statements: readonly string[],
+  enums: Pick<SchemaFacts, 'enumsBefore' | 'enumsAfter'>,
+): Promise<string[]> {
+  const changes = enumChanges({ ...enums, indexTablesBefore: new Map() });
+  return (await readDiffStatements(statements)).flatMap((statement) => {
+    const type = recreatedEnum(statement);
+    if (type === undefined || !changes.addsValuesTo(type)) return [statement.sql];
+    if (statement.kind !== 'enum-set-aside') return [];
+    return changes.addValues(type).map((value) => value.committedFirst);
+  });
+}
+
+/** The enum a statement of a recreation is about (a column converted to it through text, too). */
+function recreatedEnum(statement: DiffStatement): string | undefined {
+  if (statement.kind === 'set-data-type') return statement.viaTextTo;
+  const recreation = ['enum-set-aside', 'enum-created', 'enum-set-aside-dropped'] as const;
+  return (recreation as readonly string[]).includes(statement.kind)
+    ? (statement as Of<(typeof recreation)[number]>).type
+    : undefined;
+}
+
 function finishPlanning(planning: Planning): SafeMigrations {
   const { schema, indexes, finish, addedValues, rewrites } = planning;
   finish.push(...planning.laterForeignKeys);
@@ -390,7 +497,13 @@ function finishPlanning(planning: Planning): SafeMigrations {
     drafts.push({ role: 'schema', transactional: true, statements: transactional });
   if (indexes.length > 0) drafts.push({ role: 'indexes', transactional: false, statements: indexes });
   if (finish.length > 0) drafts.push({ role: 'finish', transactional: false, statements: finish });
-  return { drafts, notes: [...planning.enums.notes], rewrites: [...rewrites] };
+  return {
+    drafts,
+    notes: [...planning.enums.notes],
+    rewrites: [...rewrites],
+    valuesNeeded: planning.valuesNeeded,
+    filled: planning.filled,
+  };
 }
 
 /** A table's name without its schema: a foreign key names the table it references unqualified when on the search path. */
@@ -409,8 +522,7 @@ function schemaOf(qualified: string): string {
  * commits alone in the `transaction: false` finish migration.
  */
 function notNullRecipe(table: string, column: string, options: { backfill: boolean }): DraftStatement[] {
-  const tableName = table.split('.').at(-1) as string;
-  const check = quoted(`${tableName}_${column}_not_null`.slice(0, 63));
+  const check = quoted(stagedCheckName(table, column));
   const [quotedTable, quotedColumn] = [libraryQuoted(table), libraryQuoted(column)];
   const backfill = options.backfill
     ? {
@@ -430,6 +542,20 @@ function notNullRecipe(table: string, column: string, options: { backfill: boole
     { sql: `alter table ${quotedTable} alter column ${quotedColumn} set not null;`, notes: [], awaiting: [] },
     { sql: `alter table ${quotedTable} drop constraint ${check};`, notes: [], awaiting: [] },
   ];
+}
+
+/**
+ * The staged CHECK's name: never `<table>_<column>_not_null`, which PostgreSQL 18 gives the NOT
+ * NULL constraint itself (taken by the CHECK, the NOT NULL would end as `..._not_null1`), nor any
+ * name PostgreSQL makes up (they end in `_not_null`, `_check`, `_key`, ... and a number). A name
+ * too long is cut, with a hash of the whole so that two columns never share one.
+ */
+export function stagedCheckName(table: string, column: string): string {
+  const suffix = '_not_null_staged';
+  const stem = `${table.split('.').at(-1) as string}_${column}`;
+  if (stem.length + suffix.length <= 63) return `${stem}${suffix}`;
+  const hash = createHash('sha256').update(`${table}.${column}`).digest('hex').slice(0, 8);
+  return `${stem.slice(0, 63 - suffix.length - hash.length - 1)}_${hash}${suffix}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,13 +7,15 @@
  */
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
 
 type Migra = typeof import('@pgkit/migra');
 type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
 
-/** A schema as the diff library read it. Opaque: pass it to `diffSchemas`. */
+/** A schema as the diff library read it, with what it does not read (diff-gaps.ts). Opaque: pass it to `diffSchemas`. */
 export interface SchemaInspection {
   readonly inspector: Inspector;
+  readonly gaps: DiffGapFacts;
 }
 
 /** The library failed to read or compare a schema: the message names what it was doing. */
@@ -42,7 +44,7 @@ export async function inspectSchema(
     throw new SchemaDiffError(`cannot read the schema to compare it: ${(error as Error).message}`);
   }
   for (const schema of options.excludeSchemas) inspector.exclude_schema(schema);
-  return { inspector };
+  return { inspector, gaps: await readDiffGapFacts(db, options.excludeSchemas) };
 }
 
 /**
@@ -50,15 +52,73 @@ export async function inspectSchema(
  * included (the caller decides what is safe). Empty when the schemas are the same.
  */
 export async function diffSchemas(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
+  return viewsAroundEnumRecasts(await libraryDiff(from, to), from, to);
+}
+
+/** The library's statements, mended where it does not see (diff-gaps.ts). */
+async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
   const { Migration } = await migra();
   try {
     const migration = await Migration.create(from.inspector, to.inspector, {});
     migration.set_safety(false);
     migration.add_all_changes();
-    return [...migration.statements].map(tidyStatement).filter((statement) => statement !== '');
+    const statements = [...migration.statements].map(tidyStatement).filter((statement) => statement !== '');
+    return mendDiff(statements, gapSide(from), gapSide(to));
   } catch (error) {
     throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
   }
+}
+
+interface LibraryView {
+  readonly drop_statement: string;
+  readonly create_statement: string;
+  readonly dependents_all?: readonly string[];
+  readonly dependent_on_all?: readonly string[];
+}
+
+/**
+ * A column converted to a recreated enum (`using col::text::type`) cannot change type while a
+ * view uses it, and the library leaves the views be: each view on such a table (and each view on
+ * those) is dropped before the enum is set aside and created again, as `to` has it, once the old
+ * one is dropped.
+ */
+function viewsAroundEnumRecasts(
+  statements: readonly string[],
+  from: SchemaInspection,
+  to: SchemaInspection,
+): string[] {
+  const recast = /^alter table (\S+) alter column .+ using .+::text::\S+;$/i;
+  const tables = statements.flatMap((sql) => recast.exec(sql)?.slice(1, 2) ?? []);
+  if (tables.length === 0) return [...statements];
+  const selectables = from.inspector.selectables as unknown as Record<string, LibraryView>;
+  const views = from.inspector.views as unknown as Record<string, LibraryView>;
+  const dependent = [...new Set(tables.flatMap((table) => selectables[table]?.dependents_all ?? []))].filter(
+    (key) => key in views,
+  );
+  if (dependent.length === 0) return [...statements];
+  // A view that names another has more behind it: dropped first, created last.
+  const depth = (key: string) => (views[key] as LibraryView).dependent_on_all?.length ?? 0;
+  const ordered = dependent.sort((a, b) => depth(b) - depth(a));
+  const drops = ordered.map((key) => tidyStatement((views[key] as LibraryView).drop_statement));
+  const wanted = to.inspector.views as unknown as Record<string, LibraryView>;
+  const creates = [...ordered]
+    .reverse()
+    .flatMap((key) => (wanted[key] ? [tidyStatement((wanted[key] as LibraryView).create_statement)] : []));
+  const rest = statements.filter((sql) => !drops.includes(sql) && !creates.includes(sql));
+  const setAside = rest.findIndex((sql) => /^alter type \S+ rename to /i.test(sql));
+  const dropped = rest.findLastIndex((sql) => /^drop type \S+__old_version_to_be_dropped"?;$/i.test(sql));
+  if (setAside < 0 || dropped < setAside) return [...statements];
+  return [
+    ...rest.slice(0, setAside),
+    ...drops,
+    ...rest.slice(setAside, dropped + 1),
+    ...creates,
+    ...rest.slice(dropped + 1),
+  ];
+}
+
+function gapSide(inspection: SchemaInspection): GapSide {
+  return { tables: inspection.inspector.tables as unknown as GapSide['tables'], facts: inspection.gaps };
 }
 
 /**
@@ -68,17 +128,18 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
  * definition. Those recreations are left out here; what remains is a real difference.
  */
 export async function differences(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
-  const statements = await diffSchemas(from, to);
+  const statements = await libraryDiff(from, to);
   const unchanged = new Set<string>();
   for (const [key, view] of Object.entries(to.inspector.views)) {
     const before = from.inspector.views[key] as { definition?: string } | undefined;
     const after = view as unknown as { definition?: string };
     if (before?.definition !== undefined && before.definition === after.definition) unchanged.add(key);
   }
-  return statements.filter((statement) => {
+  const real = statements.filter((statement) => {
     const view = /^(?:drop view if exists|create or replace view) (\S+)/i.exec(statement);
     return !(view && unchanged.has((view[1] as string).replace(/;$/, '')));
   });
+  return viewsAroundEnumRecasts(real, from, to);
 }
 
 /** The enum types of a schema, with their values in order: for rewriting value changes. */

@@ -124,6 +124,7 @@ DROP TABLE IF EXISTS ${q}.round_trip_changes;`,
     for (const owner of changes.gone) this.replace(owner, undefined);
     const affected = [...changes.affected].filter((owner) => !changes.gone.has(owner));
     if (affected.length > 0) await this.reread(affected);
+    if (affected.some((owner) => owner.startsWith('c'))) await this.forgetVanishedSequences();
     this.sinceVerified += 1;
     if (this.sinceVerified >= VERIFY_EVERY) await this.verify();
     return { objects: new Map(this.current) };
@@ -219,6 +220,23 @@ DROP TABLE IF EXISTS ${q}.round_trip_changes;`,
     const fresh = group(await this.execute(`SELECT * FROM ${q}.round_trip_lines(${literal})`));
     for (const owner of owners) if (!fresh.has(owner)) this.replace(owner, undefined);
     for (const [owner, lines] of fresh) this.replace(owner, lines);
+  }
+
+  /**
+   * ALTER TABLE ... DROP IDENTITY drops the column's sequence with no sql_drop event: after a
+   * relation changed, the tracked sequences that are no longer there go.
+   */
+  private async forgetVanishedSequences(): Promise<void> {
+    const sequences = [...this.current].flatMap(([owner, lines]) =>
+      lines.object.startsWith('sequence ') ? [owner] : [],
+    );
+    if (sequences.length === 0) return;
+    const vanished = await this.db.query<{ owner: string }>(
+      `SELECT owner FROM unnest($1::text[]) AS owner
+       WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = substr(owner, 2)::oid)`,
+      [sequences],
+    );
+    for (const { owner } of vanished.rows) this.replace(owner, undefined);
   }
 
   private replace(owner: string, lines: ObjectLines | undefined): void {

@@ -358,6 +358,15 @@ describe('rds-migrate check --rehearse', () => {
     const github = formatGithub(report, { cwd: folder, root: folder });
     expect(github).toContain('title=rehearsal-up-failed');
     expect(github).not.toContain('dup@example.com');
+    // Rehearsing the configured database itself: check's own sessions on it have closed by the copy.
+    const configured = await runCliCaptured(
+      ['check', '--skip-round-trip', '--rehearse', source.url, '--json', '-d', '.'],
+      { env: { DATABASE_URL: source.url }, cwd: folder },
+    );
+    expect(JSON.parse(configured.stdout)).toMatchObject({
+      checks: { drift: { status: 'ok' }, rehearsal: { status: 'problems' } },
+      rehearsal: { copy: { kind: 'template', dropped: true }, failure: { code: '23505' } },
+    });
     const usage = await runCliCaptured(['check', '--rehearse-on-copy', '-d', '.'], where);
     expect(usage.stderr).toContain('give --rehearse <database-url> too');
   });

@@ -271,6 +271,42 @@ describe('create --autogenerate: a rename, or a drop and an add', () => {
   });
 });
 
+describe('create --autogenerate --fill', () => {
+  it('is taught by --help, with examples', async () => {
+    const help = await cli('create', '--help');
+    expect(help.stdout).toContain('--fill <table.column=expr>');
+    expect(help.stdout).toContain('--fill users.score=0');
+    expect(help.stdout).toContain(`--fill "users.plan=coalesce(legacy_plan, 'free')"`);
+  });
+
+  it('refuses a value that is not one expression, or given without --autogenerate, naming the form', async () => {
+    const hidden = await cli(
+      'create',
+      '--autogenerate',
+      'score',
+      '--fill',
+      'users.score=0; DROP TABLE users',
+    );
+    expect(hidden.code).toBe(EXIT.usage);
+    expect(hidden.stderr).toContain('"0; DROP TABLE users" is not one SQL expression');
+    const malformed = await cli('create', '--autogenerate', 'score', '--fill', 'score');
+    expect(malformed.code).toBe(EXIT.usage);
+    expect(malformed.stderr).toContain(
+      'expected <table>.<column>=<sql expression>, e.g. --fill users.score=0',
+    );
+    const alone = await cli('create', 'score', '--fill', 'users.score=0');
+    expect(alone.code).toBe(EXIT.usage);
+    expect(alone.stderr).toContain('--fill and --json go with --autogenerate');
+  });
+
+  it('refuses a --fill for a column no change makes NOT NULL', async () => {
+    const unused = await cli('create', '--autogenerate', 'nothing', '--fill', 'users.nope=1');
+    expect(unused.code).toBe(EXIT.usage);
+    expect(unused.stderr).toContain('--fill users.nope: this change makes no such column NOT NULL');
+    expect(await migrationFiles()).not.toContainEqual(expect.stringContaining('nothing'));
+  });
+});
+
 describe('check: the wanted schema and the migrations agree', () => {
   it('is a problem that says to run create --autogenerate when schema/ changed alone', async () => {
     await editSchema('020_products.sql', (text) =>

@@ -11,6 +11,7 @@ import { type CheckReport, checkMigrations } from '../../lib/check/check.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { loadMigrations } from '../../lib/engine/loader.ts';
+import { versionFromServerNum } from '../../lib/lint/model/pg-version.ts';
 import { openServer, type Server } from '../../lib/local/server.ts';
 import { type AutogenerateReport, autogenerate } from '../../lib/schema/autogenerate.ts';
 import { withReasons } from '../../lib/schema/generated-migration.ts';
@@ -43,11 +44,12 @@ export class AutogenProject {
     await writeFile(join(this.dir, 'schema', '010_schema.sql'), sql);
   }
 
-  /** `create --autogenerate` from `wanted` (default: schema/), with `--rename` / `--drop-add` as `renames` says. */
+  /** `create --autogenerate` from `wanted` (default: schema/), with `--rename` / `--drop-add` as `renames` says, and `--fill`s. */
   async autogenerate(
     message: string,
     wanted?: string,
     renames?: RenameRequests,
+    fills?: readonly string[],
   ): Promise<AutogenerateReport> {
     const found = await findWantedSchema({ option: wanted, cwd: this.dir });
     if (!found) throw new Error('no wanted schema in the test project');
@@ -62,13 +64,14 @@ export class AutogenProject {
       history: new History(),
       actor: 'test',
       renames,
+      fills,
       // Distinct file names for the steps of one test.
       now: new Date(Date.UTC(2026, 0, 1, 0, (await readdir(this.migrationsDir)).length)),
     });
   }
 
   /** `rds-migrate check` on the folder, with the round trip and the wanted schema's comparison (`static`: the linter alone). */
-  check(wanted?: string, options: { readonly static?: boolean } = {}): Promise<CheckReport> {
+  async check(wanted?: string, options: { readonly static?: boolean } = {}): Promise<CheckReport> {
     return checkMigrations({
       migrationsDir: this.migrationsDir,
       cwd: this.dir,
@@ -76,6 +79,8 @@ export class AutogenProject {
       actor: 'test',
       wantedSchema: wanted,
       static: options.static,
+      // Without a server, the linter would apply PostgreSQL 16's rules: autogenerate linted with the server's.
+      pgVersion: options.static ? await this.serverVersion() : undefined,
     });
   }
 
@@ -85,7 +90,25 @@ export class AutogenProject {
       const path = join(this.migrationsDir, name);
       await writeFile(path, withReasons(await readFile(path, 'utf8'), 'decided in review'));
     }
-    return checkMigrations({ migrationsDir: this.migrationsDir, cwd: this.dir, static: true });
+    return checkMigrations({
+      migrationsDir: this.migrationsDir,
+      cwd: this.dir,
+      static: true,
+      pgVersion: await this.serverVersion(),
+    });
+  }
+
+  /** The major version of the test server, whose rules autogenerate's linter applied. */
+  private async serverVersion(): Promise<number> {
+    const connection = await this.server.connect();
+    try {
+      const result = await connection.db.query<{ version: string }>(
+        "SELECT current_setting('server_version_num') AS version",
+      );
+      return versionFromServerNum(result.rows[0]?.version ?? '');
+    } finally {
+      await connection.close();
+    }
   }
 
   async text(file: string): Promise<string> {
