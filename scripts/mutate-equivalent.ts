@@ -181,4 +181,18 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     replacement: 'stuck',
     reason: UNREACHABLE,
   },
+  {
+    file: 'lib/lint/model/lock-modes.ts',
+    line: '(best, mode) => (best === undefined || strength(mode) > strength(best) ? mode : best)',
+    original: 'best === undefined',
+    replacement: 'false',
+    reason: 'the strength of no mode is -1 (indexOf), below every mode, so the first mode wins either way',
+  },
+  {
+    file: 'lib/lint/model/lock-modes.ts',
+    line: '(best, mode) => (best === undefined || strength(mode) > strength(best) ? mode : best)',
+    original: 'strength(mode) > strength(best)',
+    replacement: 'strength(mode) >= strength(best)',
+    reason: 'of two modes of equal strength, both are the same mode',
+  },
 ];

@@ -70,7 +70,7 @@ const MODULES: Record<string, MutatedModule> = {
   },
 };
 
-const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list]
+const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list] [--report]
 
 Mutation testing: Stryker changes a module's code in small ways and runs the module's tests
 against each change. A change no test notices ("survived") is a behaviour no test asserts.
@@ -80,6 +80,7 @@ against each change. A change no test notices ("survived") is a behaviour no tes
   --full     test every mutant again (by default only mutants whose code or tests changed
              since the last run are tested; the others keep their result, from .mutation/)
   --list     print the modules and the test files each is mutated against, and exit
+  --report   print the table of the last run of each module again (from .mutation/), running nothing
 
 Reports: .mutation/<module>.html (open in a browser: each surviving mutant in its line).
 Exits 1 when a module scores under ${THRESHOLD}%.`;
@@ -137,10 +138,28 @@ async function mutateModule(name: string, module: MutatedModule, full: boolean):
     fileLogLevel: 'off' as StrykerOptions['fileLogLevel'],
   });
   const results = await stryker.runMutationTest();
-  const sourceLines = (await readFile(module.file, 'utf8')).split('\n');
+  return tally(name, module, results, (await readFile(module.file, 'utf8')).split('\n'));
+}
+
+/** What `npm run mutate -- --report` reads back: each module's last results, from its incremental file. */
+async function lastTally(name: string, module: MutatedModule): Promise<Tally | undefined> {
+  const text = await readFile(`.mutation/${name}.incremental.json`, 'utf8').catch(() => undefined);
+  const file = text === undefined ? undefined : JSON.parse(text).files?.[module.file];
+  if (!file) return undefined;
+  console.log(`\n== ${name}: ${module.file} (last run)`);
+  return tally(name, module, file.mutants as MutantOutcome[], String(file.source).split('\n'));
+}
+
+/** Counts `results`, telling the equivalent mutants of scripts/mutate-equivalent.ts apart, and prints them. */
+function tally(
+  name: string,
+  module: MutatedModule,
+  results: readonly MutantOutcome[],
+  sourceLines: readonly string[],
+): Tally {
   const entries = EQUIVALENT_MUTANTS.filter((entry) => entry.file === module.file);
   const matched = new Set<EquivalentMutant>();
-  const equivalentOf = (result: MutantResult): EquivalentMutant | undefined => {
+  const equivalentOf = (result: MutantOutcome): EquivalentMutant | undefined => {
     const entry = entries.find((candidate) => matches(candidate, result, sourceLines));
     if (entry) matched.add(entry);
     return entry;
@@ -183,10 +202,20 @@ async function mutateModule(name: string, module: MutatedModule, full: boolean):
   };
 }
 
-type MutantResult = Awaited<ReturnType<Stryker['runMutationTest']>>[number];
+/** The parts of a Stryker mutant result read here (the incremental file holds the same). */
+interface MutantOutcome {
+  readonly status: string;
+  readonly mutatorName: string;
+  readonly replacement?: string;
+  readonly statusReason?: string;
+  readonly location: {
+    readonly start: { readonly line: number; readonly column: number };
+    readonly end: { readonly line: number; readonly column: number };
+  };
+}
 
 /** Whether `result` is the mutant `entry` names: on a line holding `entry.line`, the same change. */
-function matches(entry: EquivalentMutant, result: MutantResult, sourceLines: readonly string[]): boolean {
+function matches(entry: EquivalentMutant, result: MutantOutcome, sourceLines: readonly string[]): boolean {
   const { start, end } = result.location;
   if (result.replacement !== entry.replacement || !sourceLines[start.line - 1]?.includes(entry.line))
     return false;
@@ -215,6 +244,13 @@ function printTable(tallies: readonly Tally[]): void {
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
   console.log(HELP);
+} else if (args.includes('--report')) {
+  const tallies: Tally[] = [];
+  for (const [name, module] of Object.entries(MODULES)) {
+    const last = await lastTally(name, module);
+    if (last) tallies.push(last);
+  }
+  printTable(tallies);
 } else if (args.includes('--list')) {
   for (const [name, module] of Object.entries(MODULES))
     console.log(`${name}: ${module.file}\n  ${module.tests.join('\n  ')}`);
