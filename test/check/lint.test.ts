@@ -206,6 +206,18 @@ describe('findings', () => {
     expect(ids).toEqual(['drop-column', 'drop-column', 'alter-column-type']);
   });
 
+  it('name, of the locks held as strongly, the one on the table the long step works on', async () => {
+    const findings = await lintSql(
+      input(
+        "DROP INDEX orders_user_id;\nALTER TABLE users ADD COLUMN plan text;\nUPDATE users SET plan = 'free' WHERE plan IS NULL;",
+      ),
+    );
+    const held = findings.find((finding) => finding.rule === 'lock-held-during-long-step');
+    expect(held?.message).toContain(
+      'holds ACCESS EXCLUSIVE on table "users" (taken by ALTER TABLE at line 2)',
+    );
+  });
+
   it('are empty for empty or comment-only SQL', async () => {
     expect(await lintSql(input(''))).toEqual([]);
     expect(await lintSql(input('  \n-- nothing to do\n'))).toEqual([]);

@@ -29,7 +29,7 @@ function droppedIndexes({ node, schema }: StatementUnderCheck): StatementHit[] {
     if (!index || schema.createdHere(index)) return [];
     const parent = schema.tableOfIndex(index);
     if (parent && schema.createdHere(parent)) return [];
-    const on = parent ? `table ${quoted(parent)}` : 'its table';
+    const on = parent ? `table ${quoted(parent)}` : "the index's table";
     return [
       {
         message:

@@ -67,9 +67,10 @@ function heldLocks({ statements, paired }: TransactionUnderCheck): TransactionHi
           .map((lock) => ({ lock, earlier })),
       );
     if (held.length === 0) return;
-    const strongest = held.reduce((best, entry) =>
-      strength(entry.lock.mode) > strength(best.lock.mode) ? entry : best,
-    );
+    // The strongest lock, and of equal ones the lock on the relation the long work is on.
+    const rank = (entry: (typeof held)[number]) =>
+      strength(entry.lock.mode) + (sameTarget(entry.lock.target, work.target) ? 0.5 : 0);
+    const strongest = held.reduce((best, entry) => (rank(entry) > rank(best) ? entry : best));
     const others = new Set(held.map((entry) => targetName(entry.lock.target))).size - 1;
     hits.push({
       at,
