@@ -249,7 +249,9 @@ async function runPhase(
     if (!(error instanceof MigrationFailed)) return { phase, message: error.message };
     const failed = [...probe.measured]
       .reverse()
-      .find((statement) => statement.error && statement.phase === phase);
+      .find(
+        (statement) => statement.error && statement.phase === phase && statement.revision === error.revision,
+      );
     return {
       phase,
       revision: error.revision,
