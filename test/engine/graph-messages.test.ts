@@ -4,9 +4,9 @@
  * label stopping at a branch point, ties in the order). Pure: in-memory migrations, milliseconds.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphError } from '../../lib/engine/errors.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import type { Migration } from '../../lib/engine/migration.ts';
+import { graphRefusal } from '../support/graph-refusal.ts';
 import { sqlMigration } from '../support/migrations.ts';
 
 type Extra = Partial<Pick<Migration, 'branchLabels' | 'dependsOn' | 'replaces' | 'source'>>;
@@ -15,31 +15,21 @@ function m(revision: string, parents: string[] = [], extra: Extra = {}): Migrati
   return { ...sqlMigration(revision, 'SELECT 1', { parents }), ...extra };
 }
 
-function refusal(build: () => unknown): { problem: string; message: string; revisions: readonly string[] } {
-  try {
-    build();
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    return { problem: error.problem, message: error.message, revisions: error.revisions };
-  }
-  throw new Error('expected a GraphError');
-}
-
 describe('a folder the graph refuses', () => {
   it('names both files of a duplicate revision and what to do', () => {
-    expect(refusal(() => RevisionGraph.from([m('aaaa01'), m('aaaa01', [], { source: 'copy.sql' })]))).toEqual(
-      {
-        problem: 'duplicate-revision',
-        message:
-          'revision aaaa01 is defined twice, by aaaa01.sql and copy.sql; give one of them a new id ' +
-          '(rds-migrate create makes a fresh one) and fix the down_revision of its children',
-        revisions: ['aaaa01'],
-      },
-    );
+    expect(
+      graphRefusal(() => RevisionGraph.from([m('aaaa01'), m('aaaa01', [], { source: 'copy.sql' })])),
+    ).toEqual({
+      problem: 'duplicate-revision',
+      message:
+        'revision aaaa01 is defined twice, by aaaa01.sql and copy.sql; give one of them a new id ' +
+        '(rds-migrate create makes a fresh one) and fix the down_revision of its children',
+      revisions: ['aaaa01'],
+    });
   });
 
   it('names a missing parent and where to find the existing ones', () => {
-    expect(refusal(() => RevisionGraph.from([m('aaaa01'), m('bbbb02', ['aaaa01', 'gone01'])]))).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([m('aaaa01'), m('bbbb02', ['aaaa01', 'gone01'])]))).toEqual({
       problem: 'unknown-parent',
       message:
         'bbbb02.sql (revision bbbb02) names down_revision gone01, which no migration defines; restore the ' +
@@ -50,7 +40,7 @@ describe('a folder the graph refuses', () => {
 
   it('points a parent a squash replaced at the squash', () => {
     const squash = m('cccc03', [], { replaces: ['aaaa01', 'bbbb02'], source: '0001_squashed.sql' });
-    expect(refusal(() => RevisionGraph.from([squash, m('dddd04', ['bbbb02'])]))).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([squash, m('dddd04', ['bbbb02'])]))).toEqual({
       problem: 'unknown-parent',
       message:
         'dddd04.sql (revision dddd04) names down_revision bbbb02, which 0001_squashed.sql (revision cccc03) ' +
@@ -61,7 +51,7 @@ describe('a folder the graph refuses', () => {
 
   it('refuses a squashed revision still in the folder, saying where it goes', () => {
     const squash = m('cccc03', [], { replaces: ['aaaa01'], source: '0001_squashed.sql' });
-    expect(refusal(() => RevisionGraph.from([m('aaaa01'), squash]))).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([m('aaaa01'), squash]))).toEqual({
       problem: 'replaced-still-present',
       message:
         "aaaa01.sql (revision aaaa01) is squashed into 0001_squashed.sql (revision cccc03, its 'replaces'), " +
@@ -74,7 +64,7 @@ describe('a folder the graph refuses', () => {
   it('refuses a revision two squashes replace', () => {
     const first = m('cccc03', [], { replaces: ['aaaa01'], source: 'first.sql' });
     const second = m('dddd04', [], { replaces: ['aaaa01'], source: 'second.sql' });
-    expect(refusal(() => RevisionGraph.from([first, second]))).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([first, second]))).toEqual({
       problem: 'replaced-twice',
       message: 'revision aaaa01 is replaced by two squashes, first.sql and second.sql; keep one of them',
       revisions: ['aaaa01', 'cccc03', 'dddd04'],
@@ -83,7 +73,7 @@ describe('a folder the graph refuses', () => {
 
   it('refuses a branch label used twice, listed twice, or equal to a revision id, each in its words', () => {
     expect(
-      refusal(() =>
+      graphRefusal(() =>
         RevisionGraph.from([
           m('aaaa01', [], { branchLabels: ['billing'] }),
           m('bbbb02', [], { branchLabels: ['billing'] }),
@@ -97,7 +87,7 @@ describe('a folder the graph refuses', () => {
       revisions: ['bbbb02', 'aaaa01'],
     });
     expect(
-      refusal(() => RevisionGraph.from([m('aaaa01', [], { branchLabels: ['billing', 'billing'] })])),
+      graphRefusal(() => RevisionGraph.from([m('aaaa01', [], { branchLabels: ['billing', 'billing'] })])),
     ).toEqual({
       problem: 'duplicate-label',
       message:
@@ -106,7 +96,7 @@ describe('a folder the graph refuses', () => {
       revisions: ['aaaa01', 'aaaa01'],
     });
     expect(
-      refusal(() => RevisionGraph.from([m('aaaa01'), m('bbbb02', [], { branchLabels: ['aaaa01'] })])),
+      graphRefusal(() => RevisionGraph.from([m('aaaa01'), m('bbbb02', [], { branchLabels: ['aaaa01'] })])),
     ).toEqual({
       problem: 'duplicate-label',
       message:
@@ -117,7 +107,7 @@ describe('a folder the graph refuses', () => {
   });
 
   it('refuses a depends_on naming nothing, and one naming its own migration', () => {
-    expect(refusal(() => RevisionGraph.from([m('aaaa01', [], { dependsOn: ['nope'] })]))).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([m('aaaa01', [], { dependsOn: ['nope'] })]))).toEqual({
       problem: 'unknown-dependency',
       message:
         'aaaa01.sql (revision aaaa01) names depends_on nope, which is neither a revision nor a branch label here; ' +
@@ -125,7 +115,9 @@ describe('a folder the graph refuses', () => {
       revisions: ['aaaa01', 'nope'],
     });
     expect(
-      refusal(() => RevisionGraph.from([m('aaaa01', [], { branchLabels: ['core'], dependsOn: ['core'] })])),
+      graphRefusal(() =>
+        RevisionGraph.from([m('aaaa01', [], { branchLabels: ['core'], dependsOn: ['core'] })]),
+      ),
     ).toEqual({
       problem: 'cycle',
       message: 'aaaa01.sql (revision aaaa01) depends on itself (depends_on core); remove that entry',
@@ -134,7 +126,7 @@ describe('a folder the graph refuses', () => {
   });
 
   it('shows a cycle of parents as the loop each revision needs, and what to fix', () => {
-    const cycle = refusal(() =>
+    const cycle = graphRefusal(() =>
       RevisionGraph.from([m('root01'), m('cyc001', ['root01', 'cyc002']), m('cyc002', ['cyc001'])]),
     );
     expect(cycle).toEqual({
@@ -147,7 +139,7 @@ describe('a folder the graph refuses', () => {
   });
 
   it('shows only the loop when the first revision stuck behind it is not on it', () => {
-    const cycle = refusal(() =>
+    const cycle = graphRefusal(() =>
       RevisionGraph.from([m('tail01', ['cyc001']), m('cyc001', ['cyc002']), m('cyc002', ['cyc001'])]),
     );
     expect(cycle.message).toBe(
@@ -157,7 +149,7 @@ describe('a folder the graph refuses', () => {
   });
 
   it('shows a longer cycle of parents as one of parents, each revision needing the next', () => {
-    const cycle = refusal(() =>
+    const cycle = graphRefusal(() =>
       RevisionGraph.from([m('cyc001', ['cyc002']), m('cyc002', ['cyc003']), m('cyc003', ['cyc001'])]),
     );
     expect(cycle.message).toBe(
@@ -167,7 +159,7 @@ describe('a folder the graph refuses', () => {
   });
 
   it('shows a cycle through depends_on as one, with what to fix', () => {
-    const cycle = refusal(() =>
+    const cycle = graphRefusal(() =>
       RevisionGraph.from([
         m('root01'),
         m('dep001', ['root01'], { dependsOn: ['dep002'] }),
@@ -205,7 +197,7 @@ describe('names resolved to revisions', () => {
   });
 
   it('refuses an ambiguous prefix, listing what it matches', () => {
-    expect(refusal(() => graph.resolve('abcd'))).toEqual({
+    expect(graphRefusal(() => graph.resolve('abcd'))).toEqual({
       problem: 'ambiguous-revision',
       message: "'abcd' matches several revisions (abcd1111, abcd2222); type more of the id",
       revisions: ['abcd1111', 'abcd2222'],
@@ -213,7 +205,7 @@ describe('names resolved to revisions', () => {
   });
 
   it('refuses a prefix under four characters even when only one id starts so', () => {
-    expect(refusal(() => graph.resolve('ef0'))).toEqual({
+    expect(graphRefusal(() => graph.resolve('ef0'))).toEqual({
       problem: 'unknown-revision',
       message:
         "no revision or branch label is called 'ef0', and 'ef0' is too short to be a prefix: type the whole id, " +
@@ -229,14 +221,14 @@ describe('names resolved to revisions', () => {
         "no migration has revision 'ffff', and no branch label is called so; rds-migrate history lists them",
       revisions: ['ffff'],
     };
-    expect(refusal(() => graph.resolve('ffff'))).toEqual(unknown);
-    expect(refusal(() => graph.resolve('ef01', new Set(['abc'])))).toMatchObject({
+    expect(graphRefusal(() => graph.resolve('ffff'))).toEqual(unknown);
+    expect(graphRefusal(() => graph.resolve('ef01', new Set(['abc'])))).toMatchObject({
       problem: 'unknown-revision',
     });
   });
 
   it('says which revision is unknown when asked for one', () => {
-    expect(refusal(() => graph.get('zzzz99'))).toEqual({
+    expect(graphRefusal(() => graph.get('zzzz99'))).toEqual({
       problem: 'unknown-revision',
       message: 'no migration has revision zzzz99',
       revisions: ['zzzz99'],
@@ -250,7 +242,7 @@ describe('the single head', () => {
   });
 
   it('says how to start when there are no migrations', () => {
-    expect(refusal(() => RevisionGraph.from([]).singleHead())).toEqual({
+    expect(graphRefusal(() => RevisionGraph.from([]).singleHead())).toEqual({
       problem: 'no-migrations',
       message: 'there are no migrations yet; create one with rds-migrate create "message"',
       revisions: [],
@@ -259,7 +251,7 @@ describe('the single head', () => {
 
   it('suggests merge or naming one when there are several, and a branch head only where labels exist', () => {
     const unlabelled = RevisionGraph.from([m('root01'), m('left01', ['root01']), m('right1', ['root01'])]);
-    expect(refusal(() => unlabelled.resolve('head'))).toEqual({
+    expect(graphRefusal(() => unlabelled.resolve('head'))).toEqual({
       problem: 'multiple-heads',
       message:
         'multiple head revisions are present (left01, right1); join them with rds-migrate merge -m "merge heads", ' +
@@ -271,7 +263,7 @@ describe('the single head', () => {
       m('left01', ['root01'], { branchLabels: ['l'] }),
       m('right1', ['root01']),
     ]);
-    expect(refusal(() => labelled.singleHead()).message).toBe(
+    expect(graphRefusal(() => labelled.singleHead()).message).toBe(
       'multiple head revisions are present (left01, right1); join them with rds-migrate merge -m "merge heads", ' +
         "or name the one you mean, a branch's head ('<label>@head') (or 'heads' for all)",
     );

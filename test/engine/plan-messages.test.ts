@@ -4,11 +4,11 @@
  * words of every refusal. Pure: in-memory graphs, milliseconds.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphError } from '../../lib/engine/errors.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import type { Migration } from '../../lib/engine/migration.ts';
 import { type Plan, planDowngrade, planStamp, planTo, planUpgrade } from '../../lib/engine/plan.ts';
 import { UnknownRevisionError } from '../../lib/engine/unknown-revisions.ts';
+import { graphRefusal } from '../support/graph-refusal.ts';
 import { sqlMigration } from '../support/migrations.ts';
 
 interface Extra {
@@ -25,16 +25,6 @@ function m(revision: string, parents: string[] = [], extra: Extra = {}): Migrati
     ...(extra.dependsOn ? { dependsOn: extra.dependsOn } : {}),
     ...(extra.irreversible ? { irreversible: extra.irreversible } : {}),
   };
-}
-
-function refusal(run: () => unknown): { problem: string; message: string; revisions: readonly string[] } {
-  try {
-    run();
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    return { problem: error.problem, message: error.message, revisions: error.revisions };
-  }
-  throw new Error('expected a GraphError');
 }
 
 /** Each step as `revision direction -> heads after`. */
@@ -142,7 +132,7 @@ describe('a downgrade', () => {
   });
 
   it('asks which branch when several heads are applied, suggesting the first head', () => {
-    expect(refusal(() => planDowngrade(forked, ['a00002', 'b00002']))).toEqual({
+    expect(graphRefusal(() => planDowngrade(forked, ['a00002', 'b00002']))).toEqual({
       problem: 'multiple-heads',
       message:
         'the database has several heads applied (a00002, b00002); say which branch to take down ' +
@@ -152,7 +142,7 @@ describe('a downgrade', () => {
   });
 
   it('refuses to go down to revisions not applied, naming each', () => {
-    expect(refusal(() => planDowngrade(forked, ['root01'], 'heads'))).toEqual({
+    expect(graphRefusal(() => planDowngrade(forked, ['root01'], 'heads'))).toEqual({
       problem: 'not-applied',
       message:
         'revision a00002, b00002 is not applied, so the database cannot go down to it; rds-migrate status shows what is',
@@ -187,7 +177,7 @@ describe('a downgrade', () => {
   });
 
   it("says a branch has nothing to take down above a merge's parents", () => {
-    expect(refusal(() => planDowngrade(diamond, ['merge1'], 'billing@-1'))).toEqual({
+    expect(graphRefusal(() => planDowngrade(diamond, ['merge1'], 'billing@-1'))).toEqual({
       problem: 'invalid-target',
       message:
         "'billing@-1': the branch of a00001 does not go up from a00002, b00002, so it has nothing there to take down",
@@ -208,8 +198,8 @@ describe('a downgrade', () => {
         'no down step; add one, or restore from a backup instead',
       revisions: ['cccc03', 'bbbb02'],
     };
-    expect(refusal(() => planDowngrade(graph, ['cccc03'], 'base'))).toEqual(expected);
-    expect(refusal(() => planTo(graph, ['cccc03'], 'aaaa01'))).toEqual({
+    expect(graphRefusal(() => planDowngrade(graph, ['cccc03'], 'base'))).toEqual(expected);
+    expect(graphRefusal(() => planTo(graph, ['cccc03'], 'aaaa01'))).toEqual({
       ...expected,
       message: expected.message.replace('aaaa01', ''),
     });

@@ -4,7 +4,6 @@
  * ambiguous target gets, asserted whole. Pure: in-memory graphs, milliseconds.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphError } from '../../lib/engine/errors.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import type { Migration } from '../../lib/engine/migration.ts';
 import {
@@ -16,20 +15,11 @@ import {
   resolveTarget,
   type TargetContext,
 } from '../../lib/engine/target.ts';
+import { graphRefusal } from '../support/graph-refusal.ts';
 import { sqlMigration } from '../support/migrations.ts';
 
 function m(revision: string, parents: string[] = [], branchLabels?: string[]): Migration {
   return { ...sqlMigration(revision, 'SELECT 1', { parents }), ...(branchLabels ? { branchLabels } : {}) };
-}
-
-function refusal(run: () => unknown): { problem: string; message: string; revisions: readonly string[] } {
-  try {
-    run();
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    return { problem: error.problem, message: error.message, revisions: error.revisions };
-  }
-  throw new Error('expected a GraphError');
 }
 
 const ids = Array.from({ length: 14 }, (_, index) => `rev${String(index + 1).padStart(3, '0')}`);
@@ -73,18 +63,18 @@ describe('target syntax', () => {
   });
 
   it('refuses a step of zero, however written, and one too large to count', () => {
-    expect(refusal(() => parseTarget('head-00'))).toEqual({
+    expect(graphRefusal(() => parseTarget('head-00'))).toEqual({
       problem: 'invalid-target',
       message: "'head-00' moves by 00 steps; give 1 or more (e.g. -1, +2, head-1)",
       revisions: [],
     });
-    expect(refusal(() => parseTarget('+99999999999999999999')).message).toBe(
+    expect(graphRefusal(() => parseTarget('+99999999999999999999')).message).toBe(
       "'+99999999999999999999' moves by 99999999999999999999 steps; give 1 or more (e.g. -1, +2, head-1)",
     );
   });
 
   it('shows every accepted form when a target is malformed', () => {
-    expect(refusal(() => parseTarget('x@y@z'))).toEqual({
+    expect(graphRefusal(() => parseTarget('x@y@z'))).toEqual({
       problem: 'invalid-target',
       message:
         "'x@y@z' is not a revision target; write a revision id (or 4+ characters of it), a branch label, " +
@@ -92,7 +82,7 @@ describe('target syntax', () => {
         'or a relative step: -1, +2, 3f2a+2, head-1, base+2, billing@+1',
       revisions: ['x@y@z'],
     });
-    expect(refusal(() => parseTarget('bad-name@head')).problem).toBe('invalid-target');
+    expect(graphRefusal(() => parseTarget('bad-name@head')).problem).toBe('invalid-target');
   });
 
   it('takes names of 1 to 64 letters, digits and underscores, no reserved word in any case', () => {
@@ -109,7 +99,7 @@ describe('target syntax', () => {
     expect([...RESERVED_NAMES]).toEqual(['base', 'head', 'heads', 'current']);
     expect(NAME_PATTERN.test(`${'x'.repeat(64)}\n`)).toBe(false);
     expect(parseTarget('x'.repeat(64))).toEqual({ text: 'x'.repeat(64), symbol: 'x'.repeat(64) });
-    expect(refusal(() => parseTarget('x'.repeat(65))).problem).toBe('invalid-target');
+    expect(graphRefusal(() => parseTarget('x'.repeat(65))).problem).toBe('invalid-target');
   });
 });
 
@@ -122,16 +112,16 @@ describe('steps counted from a revision, at the ends of the graph', () => {
   });
 
   it('refuses one step past base, saying where base is', () => {
-    expect(refusal(() => resolveTarget(chain, 'head-15', down))).toEqual({
+    expect(graphRefusal(() => resolveTarget(chain, 'head-15', down))).toEqual({
       problem: 'invalid-target',
       message:
         "'head-15' goes 15 steps down from rev014, but base is 14 steps down; go down to base instead, or take fewer steps",
       revisions: ['rev014'],
     });
-    expect(refusal(() => resolveTarget(chain, 'rev001-2', down)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(chain, 'rev001-2', down)).message).toBe(
       "'rev001-2' goes 2 steps down from rev001, but base is 1 step down; go down to base instead, or take fewer steps",
     );
-    expect(refusal(() => resolveTarget(chain, 'base-1', down)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(chain, 'base-1', down)).message).toBe(
       "'base-1' goes 1 step down from base, but base is 0 steps down; go down to base instead, or take fewer steps",
     );
   });
@@ -143,29 +133,29 @@ describe('steps counted from a revision, at the ends of the graph', () => {
   });
 
   it('refuses one step past the head, saying how far the graph goes', () => {
-    expect(refusal(() => resolveTarget(chain, 'base+15', up))).toEqual({
+    expect(graphRefusal(() => resolveTarget(chain, 'base+15', up))).toEqual({
       problem: 'invalid-target',
       message:
         "'base+15' goes 15 steps up from base, but the graph ends 14 steps up, at rev014; rds-migrate history lists the revisions",
       revisions: ['base'],
     });
-    expect(refusal(() => resolveTarget(chain, 'rev013+2', up)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(chain, 'rev013+2', up)).message).toBe(
       "'rev013+2' goes 2 steps up from rev013, but the graph ends 1 step up, at rev014; rds-migrate history lists the revisions",
     );
-    expect(refusal(() => resolveTarget(chain, 'rev014+1', up)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(chain, 'rev014+1', up)).message).toBe(
       "'rev014+1' goes 1 step up from rev014, but nothing lies above rev014; rds-migrate history lists the revisions",
     );
   });
 
   it('names a branch to follow when the walk up forks, by label where there is one', () => {
-    expect(refusal(() => resolveTarget(forked, 'root01+1', up))).toEqual({
+    expect(graphRefusal(() => resolveTarget(forked, 'root01+1', up))).toEqual({
       problem: 'ambiguous-revision',
       message:
         "'root01+1' is ambiguous: above root01 the graph branches into a00001, b00001; " +
         'name the branch to follow with <branch>@, e.g. billing@root01+1',
       revisions: ['a00001', 'b00001'],
     });
-    expect(refusal(() => resolveTarget(merged, 'base+2', up)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(merged, 'base+2', up)).message).toBe(
       "'base+2' is ambiguous: above root01 the graph branches into left01, right1; " +
         'name the branch to follow with <branch>@, e.g. left01@base+2',
     );
@@ -178,14 +168,14 @@ describe('steps counted from a revision, at the ends of the graph', () => {
 
   it('walks down through a merge to both its parents, and no further', () => {
     expect(resolveTarget(merged, 'top001-2', down)).toEqual({ revisions: ['left01', 'right1'] });
-    expect(refusal(() => resolveTarget(merged, 'top001-3', down))).toEqual({
+    expect(graphRefusal(() => resolveTarget(merged, 'top001-3', down))).toEqual({
       problem: 'ambiguous-revision',
       message:
         "'top001-3' is ambiguous: 2 steps down the walk reaches a merge of left01, right1; " +
         'count down from one of them instead (e.g. left01-1)',
       revisions: ['left01', 'right1'],
     });
-    expect(refusal(() => resolveTarget(merged, 'merge1-2', down)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(merged, 'merge1-2', down)).message).toBe(
       "'merge1-2' is ambiguous: 1 step down the walk reaches a merge of left01, right1; " +
         'count down from one of them instead (e.g. left01-1)',
     );
@@ -195,7 +185,7 @@ describe('steps counted from a revision, at the ends of the graph', () => {
 describe('the part before @', () => {
   it('refuses head, heads, base and current in any case: they name no branch', () => {
     for (const word of ['head', 'HEAD', 'heads', 'base', 'current']) {
-      expect(refusal(() => resolveTarget(forked, `${word}@a00002`, at))).toEqual({
+      expect(graphRefusal(() => resolveTarget(forked, `${word}@a00002`, at))).toEqual({
         problem: 'invalid-target',
         message: `'${word}@a00002': the part before '@' names a branch, by its label or one of its revisions; '${word}' is neither`,
         revisions: [word],
@@ -204,14 +194,14 @@ describe('the part before @', () => {
   });
 
   it('says where labels and revisions are listed when it names nothing, and passes an ambiguity on', () => {
-    expect(refusal(() => resolveTarget(forked, 'nope@head', at))).toEqual({
+    expect(graphRefusal(() => resolveTarget(forked, 'nope@head', at))).toEqual({
       problem: 'unknown-revision',
       message:
         "'nope@head': no branch label or revision is called 'nope'; rds-migrate heads shows the labels, " +
         'rds-migrate history the revisions',
       revisions: ['nope'],
     });
-    expect(refusal(() => resolveTarget(chain, 'rev0@head', at)).problem).toBe('ambiguous-revision');
+    expect(graphRefusal(() => resolveTarget(chain, 'rev0@head', at)).problem).toBe('ambiguous-revision');
   });
 
   it("confines the target to the branch's heads and revisions", () => {
@@ -223,14 +213,14 @@ describe('the part before @', () => {
   });
 
   it('refuses a revision off the branch, and head where the branch has several', () => {
-    expect(refusal(() => resolveTarget(forked, 'billing@b00002', at))).toEqual({
+    expect(graphRefusal(() => resolveTarget(forked, 'billing@b00002', at))).toEqual({
       problem: 'invalid-target',
       message:
         'revision b00002 is not on branch billing (the ancestors and descendants of a00001); name a revision of ' +
         "that branch, or drop 'billing@'",
       revisions: ['b00002'],
     });
-    expect(refusal(() => resolveTarget(forked, 'root01@head', at))).toEqual({
+    expect(graphRefusal(() => resolveTarget(forked, 'root01@head', at))).toEqual({
       problem: 'multiple-heads',
       message:
         "branch root01 has several heads (a00002, b00002); name one, or 'root01@heads' for all of them",
@@ -245,27 +235,29 @@ describe('the part before @', () => {
 
 describe('steps counted from the database', () => {
   it('say what to type instead when the current revision is not known', () => {
-    expect(refusal(() => resolveTarget(chain, '-2', down))).toEqual({
+    expect(graphRefusal(() => resolveTarget(chain, '-2', down))).toEqual({
       problem: 'invalid-target',
       message:
         "'-2' counts from the database's current revision, which is not known here; count from a revision " +
         'instead (head-2, base+2, <rev>-2)',
       revisions: ['-2'],
     });
-    expect(refusal(() => resolveTarget(chain, '+3', up)).message).toBe(
+    expect(graphRefusal(() => resolveTarget(chain, '+3', up)).message).toBe(
       "'+3' counts from the database's current revision, which is not known here; count from a revision " +
         'instead (head, base+3, <rev>+3)',
     );
   });
 
   it('refuse the wrong direction, saying which command goes that way', () => {
-    expect(refusal(() => resolveTarget(chain, '+2', { direction: 'down', current: ['rev001'] }))).toEqual({
+    expect(
+      graphRefusal(() => resolveTarget(chain, '+2', { direction: 'down', current: ['rev001'] })),
+    ).toEqual({
       problem: 'invalid-target',
       message:
         "'+2' would go up from the current revision; use up +2, or name where down stops (e.g. base+2)",
       revisions: ['+2'],
     });
-    expect(refusal(() => resolveTarget(chain, '-1', { direction: 'up', current: ['rev003'] }))).toEqual({
+    expect(graphRefusal(() => resolveTarget(chain, '-1', { direction: 'up', current: ['rev003'] }))).toEqual({
       problem: 'invalid-target',
       message: "'-1' would go down; use down -1",
       revisions: ['-1'],
@@ -291,13 +283,13 @@ describe('steps counted from the database', () => {
   });
 
   it('refuse to count down when nothing (of the branch) is applied', () => {
-    expect(refusal(() => resolveTarget(chain, '-1', { direction: 'down', current: [] }))).toEqual({
+    expect(graphRefusal(() => resolveTarget(chain, '-1', { direction: 'down', current: [] }))).toEqual({
       problem: 'not-applied',
       message: "'-1' counts down from the current revision, but nothing is applied",
       revisions: ['-1'],
     });
     expect(
-      refusal(() => resolveTarget(forked, 'billing@-1', { direction: 'down', current: [] })).message,
+      graphRefusal(() => resolveTarget(forked, 'billing@-1', { direction: 'down', current: [] })).message,
     ).toBe("'billing@-1' counts down from the current revision, but nothing of branch billing is applied");
     expect(resolveTarget(forked, 'billing@+1', { direction: 'up', current: [] })).toEqual({
       revisions: ['root01'],
@@ -307,7 +299,7 @@ describe('steps counted from the database', () => {
 
   it('ask which branch when the database has several heads, with an example to copy', () => {
     const context = { direction: 'down' as const, current: ['a00002', 'b00002'] };
-    expect(refusal(() => resolveTarget(forked, '-1', context))).toEqual({
+    expect(graphRefusal(() => resolveTarget(forked, '-1', context))).toEqual({
       problem: 'ambiguous-revision',
       message:
         "'-1' counts from the current revision, but the database has several heads (a00002 (billing), b00002 (shop)); " +
@@ -315,7 +307,8 @@ describe('steps counted from the database', () => {
       revisions: ['a00002', 'b00002'],
     });
     expect(
-      refusal(() => resolveTarget(merged, '+1', { direction: 'up', current: ['left01', 'right1'] })).message,
+      graphRefusal(() => resolveTarget(merged, '+1', { direction: 'up', current: ['left01', 'right1'] }))
+        .message,
     ).toBe(
       "'+1' counts from the current revision, but the database has several heads (left01, right1); " +
         'say which branch: <branch>@+1 or <head>+1, e.g. left01+1',
@@ -341,17 +334,17 @@ describe('a target that must name one revision', () => {
   it('is base for base, the revision for one, and refused for several, heads or not', () => {
     expect(resolveRevision(forked, 'base')).toBe('base');
     expect(resolveRevision(forked, 'billing@head')).toBe('a00002');
-    expect(refusal(() => resolveRevision(forked, 'heads'))).toEqual({
+    expect(graphRefusal(() => resolveRevision(forked, 'heads'))).toEqual({
       problem: 'multiple-heads',
       message: "'heads' names several revisions (a00002, b00002); name one of them",
       revisions: ['a00002', 'b00002'],
     });
-    expect(refusal(() => resolveRevision(merged, 'top001-2'))).toEqual({
+    expect(graphRefusal(() => resolveRevision(merged, 'top001-2'))).toEqual({
       problem: 'ambiguous-revision',
       message: "'top001-2' names several revisions (left01, right1); name one of them",
       revisions: ['left01', 'right1'],
     });
-    expect(refusal(() => resolveTarget(forked, 'heads+1', up)).problem).toBe('multiple-heads');
+    expect(graphRefusal(() => resolveTarget(forked, 'heads+1', up)).problem).toBe('multiple-heads');
     expect(resolveRevision(chain, '-2', { direction: 'at', current: ['rev005'] })).toBe('rev003');
   });
 });
