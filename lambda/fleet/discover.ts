@@ -75,46 +75,38 @@ function targetOf(
   };
 }
 
-async function allInstances(rds: RDSClient): Promise<DBInstance[]> {
-  const all: DBInstance[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await rds
-      .send(
-        new DescribeDBInstancesCommand({
-          Marker: marker,
-          Filters: [{ Name: 'engine', Values: ['postgres'] }],
-        }),
-      )
-      .catch((error: unknown) => {
-        throw new DeployFailed(
-          `could not list the RDS instances to find the fleet's tagged targets: ${messageOf(error)}${awsCallHint(error, 'RDS', 'rds')}`,
-        );
-      });
-    all.push(...(page.DBInstances ?? []));
-    marker = page.Marker;
-  } while (marker);
-  return all;
+function allInstances(rds: RDSClient): Promise<DBInstance[]> {
+  return allPages('RDS instances', async (Marker) => {
+    const page = await rds.send(
+      new DescribeDBInstancesCommand({ Marker, Filters: [{ Name: 'engine', Values: ['postgres'] }] }),
+    );
+    return { items: page.DBInstances ?? [], marker: page.Marker };
+  });
 }
 
-async function allClusters(rds: RDSClient): Promise<DBCluster[]> {
-  const all: DBCluster[] = [];
+function allClusters(rds: RDSClient): Promise<DBCluster[]> {
+  return allPages('Aurora clusters', async (Marker) => {
+    const page = await rds.send(
+      new DescribeDBClustersCommand({ Marker, Filters: [{ Name: 'engine', Values: ['aurora-postgresql'] }] }),
+    );
+    return { items: page.DBClusters ?? [], marker: page.Marker };
+  });
+}
+
+async function allPages<T>(
+  what: string,
+  fetch: (marker: string | undefined) => Promise<{ items: T[]; marker?: string }>,
+): Promise<T[]> {
+  const all: T[] = [];
   let marker: string | undefined;
   do {
-    const page = await rds
-      .send(
-        new DescribeDBClustersCommand({
-          Marker: marker,
-          Filters: [{ Name: 'engine', Values: ['aurora-postgresql'] }],
-        }),
-      )
-      .catch((error: unknown) => {
-        throw new DeployFailed(
-          `could not list the Aurora clusters to find the fleet's tagged targets: ${messageOf(error)}${awsCallHint(error, 'RDS', 'rds')}`,
-        );
-      });
-    all.push(...(page.DBClusters ?? []));
-    marker = page.Marker;
+    const page = await fetch(marker).catch((error: unknown) => {
+      throw new DeployFailed(
+        `could not list the ${what} to find the fleet's tagged targets: ${messageOf(error)}${awsCallHint(error, 'RDS', 'rds')}`,
+      );
+    });
+    all.push(...page.items);
+    marker = page.marker;
   } while (marker);
   return all;
 }

@@ -9,16 +9,13 @@
 import { resolve } from 'node:path';
 import {
   CfnOutput,
-  type CfnResource,
   CustomResource,
-  custom_resources as cr,
-  Duration,
+  type custom_resources as cr,
   aws_iam as iam,
   aws_lambda as lambda,
   RemovalPolicy,
-  Stack,
   type aws_secretsmanager as secretsmanager,
-  aws_stepfunctions as sfn,
+  type aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
@@ -28,7 +25,6 @@ import {
   MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
   MANUAL_WRITES_ON,
   OPERATE_ALIAS_NAME,
-  propertiesFingerprint,
 } from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import {
@@ -51,12 +47,12 @@ import { executionRole, grantDatabaseAccess } from './permissions.ts';
 import {
   type DatabaseMigrationsProps,
   DatabaseMigrationsPropsError,
-  MAX_TOTAL_TIMEOUT,
   type ResolvedTimeouts,
   resolveSnapshot,
   resolveTimeouts,
   validateProps,
 } from './props.ts';
+import { addRequestEnvironment, customResourceTimeout, migrationsProvider } from './provider.ts';
 import { claimDatabase, type MigrationTarget, migrationTarget } from './target.ts';
 
 /**
@@ -133,28 +129,7 @@ export class DatabaseMigrations extends Construct {
     );
     grantBackgroundExecutions(handler, names);
 
-    const frameworkRole = (id: string, functions: string) =>
-      executionRole(this, id, logGroups.provider, {
-        inVpc: false,
-        description: `rds-migrate Provider framework ${functions}: invokes the migrations function`,
-      });
-    this.provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: handler,
-      isCompleteHandler: handler,
-      totalTimeout: timeouts.total,
-      queryInterval: timeouts.queryInterval,
-      logGroup: logGroups.provider,
-      // Two roles, as the framework asks: onEvent's starts the waiter, which invokes the others.
-      frameworkOnEventRole: frameworkRole('ProviderOnEventRole', 'onEvent'),
-      frameworkCompleteAndTimeoutRole: frameworkRole('ProviderCompleteRole', 'isComplete and onTimeout'),
-      // The waiter's input is the request, properties included: events only, as for the background.
-      waiterStateMachineLogOptions: {
-        destination: logGroups.waiter,
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: false,
-      },
-      disableWaiterStateMachineLogging: false,
-    });
+    this.provider = migrationsProvider(this, handler, timeouts, logGroups, 'migrations function');
 
     const properties = {
       TargetRevision: bundle.head,
@@ -167,14 +142,10 @@ export class DatabaseMigrations extends Construct {
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::RdsMigrate',
-      // CloudFormation's own limit for the whole operation (at most 1 hour): the provider's total
-      // timeout plus one invocation, so the framework reports its own "timed out" first.
-      serviceTimeout: Duration.seconds(
-        Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
-      ),
+      serviceTimeout: customResourceTimeout(timeouts),
       properties,
     });
-    this.addRequestEnvironment(handler, properties);
+    addRequestEnvironment(handler, this.customResource, properties);
     // A deploy starts the background runs it applied: the state machine must be there first.
     this.customResource.node.addDependency(this.backgroundStateMachine);
     this.revision = this.customResource.getAttString('Revision');
@@ -249,21 +220,6 @@ export class DatabaseMigrations extends Construct {
    */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return this.grantStatus(grantee);
-  }
-
-  /**
-   * Tells the function which requests are its stack's: the stack, the custom resource's logical
-   * id (a literal string, not a reference, which would make the function depend on the resource
-   * that depends on it), and the fingerprint of the properties written into the template.
-   */
-  private addRequestEnvironment(handler: lambda.Function, properties: Record<string, unknown>): void {
-    const stack = Stack.of(this);
-    handler.addEnvironment(FUNCTION_ENV.stackId, stack.stackId);
-    handler.addEnvironment(
-      FUNCTION_ENV.resourceLogicalId,
-      stack.getLogicalId(this.customResource.node.defaultChild as CfnResource),
-    );
-    handler.addEnvironment(FUNCTION_ENV.propertiesSha256, propertiesFingerprint(properties));
   }
 
   private environment(

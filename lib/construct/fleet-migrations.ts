@@ -10,18 +10,16 @@
 import { resolve } from 'node:path';
 import {
   CfnOutput,
-  type CfnResource,
   CustomResource,
-  custom_resources as cr,
-  Duration,
+  type custom_resources as cr,
   type aws_ec2 as ec2,
   aws_iam as iam,
   aws_lambda as lambda,
   Stack,
-  aws_stepfunctions as sfn,
+  type aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { FUNCTION_ENV, functionEnvironment, propertiesFingerprint } from '../engine/function-contract.ts';
+import { functionEnvironment } from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import { backgroundNames } from './background.ts';
 import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
@@ -34,12 +32,12 @@ import { defaultSubnets } from './networking.ts';
 import { executionRole } from './permissions.ts';
 import {
   DatabaseMigrationsPropsError,
-  MAX_TOTAL_TIMEOUT,
   type MigrationSnapshotOptions,
   type MigrationTimeouts,
   resolveSnapshot,
   resolveTimeouts,
 } from './props.ts';
+import { addRequestEnvironment, customResourceTimeout, migrationsProvider } from './provider.ts';
 
 /** One stage of a rollout. */
 export interface FleetStageOptions {
@@ -197,26 +195,7 @@ export class FleetMigrations extends Construct {
       logGroups.background,
     );
 
-    const frameworkRole = (roleId: string, functions: string) =>
-      executionRole(this, roleId, logGroups.provider, {
-        inVpc: false,
-        description: `rds-migrate Provider framework ${functions}: invokes the fleet function`,
-      });
-    this.provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: handler,
-      isCompleteHandler: handler,
-      totalTimeout: timeouts.total,
-      queryInterval: timeouts.queryInterval,
-      logGroup: logGroups.provider,
-      frameworkOnEventRole: frameworkRole('ProviderOnEventRole', 'onEvent'),
-      frameworkCompleteAndTimeoutRole: frameworkRole('ProviderCompleteRole', 'isComplete and onTimeout'),
-      waiterStateMachineLogOptions: {
-        destination: logGroups.waiter,
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: false,
-      },
-      disableWaiterStateMachineLogging: false,
-    });
+    this.provider = migrationsProvider(this, handler, timeouts, logGroups, 'fleet function');
 
     const userStages = props.rollout?.stages ?? DEFAULT_STAGES;
     const properties = {
@@ -240,18 +219,10 @@ export class FleetMigrations extends Construct {
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::RdsMigrateFleet',
-      serviceTimeout: Duration.seconds(
-        Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
-      ),
+      serviceTimeout: customResourceTimeout(timeouts),
       properties,
     });
-    const stack = Stack.of(this);
-    handler.addEnvironment(FUNCTION_ENV.stackId, stack.stackId);
-    handler.addEnvironment(
-      FUNCTION_ENV.resourceLogicalId,
-      stack.getLogicalId(this.customResource.node.defaultChild as CfnResource),
-    );
-    handler.addEnvironment(FUNCTION_ENV.propertiesSha256, propertiesFingerprint(properties));
+    addRequestEnvironment(handler, this.customResource, properties);
     this.customResource.node.addDependency(this.stateMachine);
 
     new CfnOutput(this, 'StatusCommand', {

@@ -55,10 +55,10 @@ export function flattenCfnReference(node: unknown): string {
 }
 
 /** The ENI statement's `*`, as cdk-nag names it. */
-export const ANY_RESOURCE = 'IAM5[Resource::*]';
+const ANY_RESOURCE = 'IAM5[Resource::*]';
 
 /** The IAM5 id of the log streams of `logGroup` (`<group ARN>:*`), which a role writing to it needs. */
-export function logStreamsFinding(scope: IConstruct, logGroup: logs.ILogGroup): string {
+function logStreamsFinding(scope: IConstruct, logGroup: logs.ILogGroup): string {
   const [, streams] = logGroupWriteArns(scope, logGroup);
   return `IAM5[Resource::${nagReference(scope, streams as string)}]`;
 }
@@ -73,8 +73,17 @@ export function acknowledgeFunctionFindings(
   target: MigrationTarget,
   logGroup: logs.ILogGroup,
 ): void {
+  acknowledgeVpcFunctionFindings(scope, fn, logGroup);
+  acknowledge(fn.role as iam.Role, snapshotListFinding(scope, target));
+}
+
+/** What every migrations function in a VPC is granted by pattern: its network interfaces and log streams; and its runtime. */
+export function acknowledgeVpcFunctionFindings(
+  scope: IConstruct,
+  fn: lambda.Function,
+  logGroup: logs.ILogGroup,
+): void {
   const role = fn.role as iam.Role;
-  const arnOf = (value: string) => nagReference(scope, value);
   // On the role's own policies only: a `*` granted later (its DefaultPolicy) stays a finding.
   acknowledge(
     role.node.defaultChild as IConstruct,
@@ -90,16 +99,20 @@ export function acknowledgeFunctionFindings(
         'stream per execution environment, so IAM can only name them by pattern',
     ],
   );
-  acknowledge(role, [
-    `IAM5[Resource::${arnOf(snapshotArn(scope, target, '*'))}]`,
-    `${target.describeSnapshotsAction} lists snapshots (status, retention); RDS authorizes a list against the ` +
-      'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
-  ]);
   acknowledge(fn, [
     'L1',
     'Node.js 22 on purpose: the bundle is built for node22 and the handler is tested on it; the runtime moves ' +
       'with a release of rds-migrate, not with whatever Lambda calls latest',
   ]);
+}
+
+/** Listing a database's snapshots, which RDS authorizes only on the wildcard snapshot ARN. */
+export function snapshotListFinding(scope: IConstruct, target: MigrationTarget): [string, string] {
+  return [
+    `IAM5[Resource::${nagReference(scope, snapshotArn(scope, target, '*'))}]`,
+    `${target.describeSnapshotsAction} lists snapshots (status, retention); RDS authorizes a list against the ` +
+      'account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
+  ];
 }
 
 /**

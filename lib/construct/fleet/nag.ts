@@ -9,8 +9,7 @@ import type {
 } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { BackgroundNames } from '../background.ts';
-import { ANY_RESOURCE, acknowledge, logStreamsFinding, nagReference } from '../nag.ts';
-import { snapshotArn } from '../target.ts';
+import { acknowledge, acknowledgeVpcFunctionFindings, nagReference, snapshotListFinding } from '../nag.ts';
 import type { BoundTargets } from './targets.ts';
 
 export function acknowledgeFleetFindings(
@@ -23,20 +22,7 @@ export function acknowledgeFleetFindings(
 ): void {
   const role = fn.role as iam.Role;
   const arnOf = (value: string) => nagReference(scope, value);
-  acknowledge(
-    role.node.defaultChild as IConstruct,
-    [
-      ANY_RESOURCE,
-      'Network interfaces of a Lambda function in a VPC (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ' +
-        'DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses): EC2 cannot scope the ' +
-        'Describe calls to a resource; the same actions AWSLambdaVPCAccessExecutionRole grants on *, nothing else',
-    ],
-    [
-      logStreamsFinding(scope, logGroup),
-      "CreateLogStream and PutLogEvents on the streams of the function's own log group only; Lambda names a " +
-        'stream per execution environment, so IAM can only name them by pattern',
-    ],
-  );
+  acknowledgeVpcFunctionFindings(scope, fn, logGroup);
   const policy = role.node.findChild('DefaultPolicy');
   const findings: [string, string][] = [
     [
@@ -46,26 +32,15 @@ export function acknowledgeFleetFindings(
     ],
   ];
   const servers = bound.flatMap((part) => part.servers);
-  for (const server of servers) {
-    findings.push([
-      `IAM5[Resource::${arnOf(snapshotArn(scope, server, '*'))}]`,
-      `${server.describeSnapshotsAction} lists a target's snapshots (status, retention); RDS authorizes a list ` +
-        'against the account wildcard snapshot ARN, so a name pattern would deny it. Read-only metadata.',
-    ]);
-  }
+  for (const server of servers) findings.push(snapshotListFinding(scope, server));
   const tagged =
     'Targets found by tag at deploy time: RDS lists instances, clusters and snapshots only on the account ' +
     'wildcard; snapshots are created only of servers carrying the fleet tag (aws:ResourceTag condition), named ' +
     "by the tool's prefix and tagged only with the tool's tag keys; secrets only by the patterns the app gives";
   for (const pattern of new Set(bound.flatMap((part) => part.patterns))) {
-    findings.push([pattern === '*' ? ANY_RESOURCE : `IAM5[Resource::${arnOf(pattern)}]`, tagged]);
+    findings.push([`IAM5[Resource::${pattern === '*' ? '*' : arnOf(pattern)}]`, tagged]);
   }
   acknowledge(policy, ...findings);
-  acknowledge(fn, [
-    'L1',
-    'Node.js 22 on purpose: the bundle is built for node22 and the handler is tested on it; the runtime moves ' +
-      'with a release of rds-migrate, not with whatever Lambda calls latest',
-  ]);
   acknowledge(
     stateMachine.role.node.findChild('DefaultPolicy'),
     [
@@ -74,7 +49,7 @@ export function acknowledgeFleetFindings(
         'aliases (<arn>:*) with it',
     ],
     [
-      ANY_RESOURCE,
+      'IAM5[Resource::*]',
       'Step Functions logging to CloudWatch Logs: the log delivery actions aws-cdk-lib grants (Create/Get/Update/' +
         'Delete/ListLogDeliveries, Put/DescribeResourcePolicies, DescribeLogGroups) support no resource-level ' +
         'permissions',

@@ -1,0 +1,81 @@
+/**
+ * The custom resource's plumbing both constructs share: the CDK Provider framework around the
+ * function (onEvent and isComplete on it, roles that write only their log group, the waiter's
+ * events logged without data), CloudFormation's own timeout for the resource, and the
+ * environment that tells the function which requests are its stack's.
+ */
+import {
+  type CfnResource,
+  type CustomResource,
+  custom_resources as cr,
+  Duration,
+  type aws_lambda as lambda,
+  Stack,
+  aws_stepfunctions as sfn,
+} from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { FUNCTION_ENV, propertiesFingerprint } from '../engine/function-contract.ts';
+import type { MigrationLogGroups } from './logs.ts';
+import { executionRole } from './permissions.ts';
+import { MAX_TOTAL_TIMEOUT, type ResolvedTimeouts } from './props.ts';
+
+/** The Provider framework on `handler`; `functionNoun` names it in the roles' descriptions. */
+export function migrationsProvider(
+  scope: Construct,
+  handler: lambda.IFunction,
+  timeouts: ResolvedTimeouts,
+  logGroups: MigrationLogGroups,
+  functionNoun: string,
+): cr.Provider {
+  const frameworkRole = (id: string, functions: string) =>
+    executionRole(scope, id, logGroups.provider, {
+      inVpc: false,
+      description: `rds-migrate Provider framework ${functions}: invokes the ${functionNoun}`,
+    });
+  return new cr.Provider(scope, 'Provider', {
+    onEventHandler: handler,
+    isCompleteHandler: handler,
+    totalTimeout: timeouts.total,
+    queryInterval: timeouts.queryInterval,
+    logGroup: logGroups.provider,
+    // Two roles, as the framework asks: onEvent's starts the waiter, which invokes the others.
+    frameworkOnEventRole: frameworkRole('ProviderOnEventRole', 'onEvent'),
+    frameworkCompleteAndTimeoutRole: frameworkRole('ProviderCompleteRole', 'isComplete and onTimeout'),
+    // The waiter's input is the request, properties included: events only, as for the background.
+    waiterStateMachineLogOptions: {
+      destination: logGroups.waiter,
+      level: sfn.LogLevel.ALL,
+      includeExecutionData: false,
+    },
+    disableWaiterStateMachineLogging: false,
+  });
+}
+
+/**
+ * CloudFormation's own limit for the whole operation (at most 1 hour): the provider's total
+ * timeout plus one invocation, so the framework reports its own "timed out" first.
+ */
+export function customResourceTimeout(timeouts: ResolvedTimeouts): Duration {
+  return Duration.seconds(
+    Math.min(MAX_TOTAL_TIMEOUT.toSeconds(), timeouts.total.toSeconds() + timeouts.lambda.toSeconds()),
+  );
+}
+
+/**
+ * Tells the function which requests are its stack's: the stack, the custom resource's logical
+ * id (a literal string, not a reference, which would make the function depend on the resource
+ * that depends on it), and the fingerprint of the properties written into the template.
+ */
+export function addRequestEnvironment(
+  handler: lambda.Function,
+  customResource: CustomResource,
+  properties: Record<string, unknown>,
+): void {
+  const stack = Stack.of(customResource);
+  handler.addEnvironment(FUNCTION_ENV.stackId, stack.stackId);
+  handler.addEnvironment(
+    FUNCTION_ENV.resourceLogicalId,
+    stack.getLogicalId(customResource.node.defaultChild as CfnResource),
+  );
+  handler.addEnvironment(FUNCTION_ENV.propertiesSha256, propertiesFingerprint(properties));
+}
