@@ -4,7 +4,8 @@
  * as one round trip), measured: its time, the rows it touched, the relation locks its session took
  * (pg_locks of its own backend, read inside the transaction) and the tables whose relfilenode it
  * changed (a rewrite). `LockWatcher` samples the rehearsal's backend from a second session: whether
- * it waits for a lock, on what, and who blocks it. The runner's bookkeeping passes through as sent.
+ * it waits for a lock, on what, and who blocks it (rehearse-watcher.ts). The runner's bookkeeping
+ * passes through as sent.
  */
 import type { Database, QueryResult } from '../engine/database.ts';
 import type { Revision } from '../engine/migration.ts';
@@ -13,6 +14,7 @@ import { splitIntoUnits } from '../engine/plan-run.ts';
 import { type Statement, splitStatements } from '../engine/statements.ts';
 import { sqlOf } from '../engine/step-runner.ts';
 import type { FailedAt } from './rehearse-rows.ts';
+import type { LockWait, LockWatcher } from './rehearse-watcher.ts';
 
 /** A relation lock a statement's session took, and how long its transaction kept it. */
 export interface TakenLock {
@@ -20,17 +22,6 @@ export interface TakenLock {
   readonly mode: string;
   /** From when the statement had it (its start, after any wait) to its transaction's end. */
   readonly heldMs?: number;
-}
-
-/** A wait for a lock the watcher saw while a statement ran. */
-export interface LockWait {
-  /** Sampled: first to last sample that saw the wait, plus one sampling interval. */
-  readonly waitedMs: number;
-  /** The lock waited for. */
-  readonly relation?: string;
-  readonly mode?: string;
-  /** The sessions in the way, as the watcher saw them: pid, application, state, first line of query. */
-  readonly blockedBy: readonly string[];
 }
 
 /** A relation whose storage a statement replaced: same oid, new relfilenode. */
@@ -338,12 +329,18 @@ export class ProbedDatabase implements Database {
    * its locks were held, from when it had them (its start, after its wait) to its transaction's end.
    */
   finish(watcher: LockWatcher): void {
-    watcher.attribute(this.windows);
     for (const window of this.windows) {
-      const waited = window.statement.waits.reduce((sum, wait) => sum + wait.waitedMs, 0);
+      const { statement, startedAt, endedAt } = window;
+      const wait = watcher.waitDuring(startedAt, endedAt, statement.durationMs);
+      if (wait) statement.waits = [wait];
+      if (window.open.length === 0 && statement.locks.length === 0) {
+        const seen = watcher.locksDuring(startedAt, endedAt);
+        if (seen.length > 0) statement.locks = seen;
+      }
+      const waited = wait?.waitedMs ?? 0;
       const until = window.transactionEndedAt;
       for (const lock of window.open) {
-        if (until !== undefined) lock.heldMs = roundMs(Math.max(0, until - window.startedAt - waited));
+        if (until !== undefined) lock.heldMs = roundMs(Math.max(0, until - startedAt - waited));
       }
     }
   }
@@ -385,114 +382,4 @@ function loneStep(step: PlanStep): boolean {
 
 function roundMs(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The watcher: a second session sampling the rehearsal's backend.
-
-interface Sample {
-  readonly at: number;
-  readonly waiting: boolean;
-  readonly relation?: string;
-  readonly mode?: string;
-  readonly blockedBy: readonly string[];
-  readonly held: readonly { relation: string; mode: string }[];
-}
-
-// A wait counts when someone other than the watcher is in the way: CREATE INDEX CONCURRENTLY also
-// waits, for a moment, for the watcher's own sampling query to end.
-const SAMPLE_SQL = `SELECT a.wait_event_type = 'Lock' AND EXISTS (
-    SELECT 1 FROM unnest(pg_blocking_pids(a.pid)) AS blocker WHERE blocker <> pg_backend_pid()) AS waiting,
-  (SELECT json_build_object('relation', coalesce(quote_ident(n.nspname) || '.' || quote_ident(c.relname), l.relation::text), 'mode', l.mode)
-     FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) AS wanted,
-  (SELECT coalesce(json_agg(format('pid %s (app %L, %s: %s)', b.pid, b.application_name, b.state, left(split_part(b.query, E'\\n', 1), 120))), '[]')
-     FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid)) AND b.pid <> pg_backend_pid()) AS blockers,
-  (SELECT coalesce(json_agg(json_build_object('relation', quote_ident(n.nspname) || '.' || quote_ident(c.relname), 'mode', l.mode)), '[]')
-     FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE l.pid = a.pid AND l.granted AND l.locktype = 'relation'
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname <> $2) AS held
-FROM pg_stat_activity a WHERE a.pid = $1`;
-
-/** How often the watcher looks: a wait shorter than this may go unseen. */
-export const SAMPLE_INTERVAL_MS = 20;
-
-export class LockWatcher {
-  private readonly samples: Sample[] = [];
-  private running = false;
-  private loop: Promise<void> | undefined;
-
-  constructor(
-    private readonly watcher: Database,
-    private readonly pid: number,
-    private readonly historySchema: string,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.loop = this.sampleUntilStopped();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async sampleUntilStopped(): Promise<void> {
-    while (this.running) {
-      const result = await this.watcher
-        .query<{
-          waiting: boolean | null;
-          wanted: { relation: string; mode: string } | null;
-          blockers: string[];
-          held: { relation: string; mode: string }[];
-        }>(SAMPLE_SQL, [this.pid, this.historySchema])
-        .catch(() => undefined);
-      const row = result?.rows[0];
-      if (row) {
-        this.samples.push({
-          at: performance.now(),
-          waiting: row.waiting === true,
-          ...(row.wanted ? { relation: row.wanted.relation, mode: row.wanted.mode } : {}),
-          blockedBy: row.blockers,
-          held: row.held,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
-    }
-  }
-
-  /**
-   * Gives each statement the waits seen while it ran, and, for one outside a transaction (whose
-   * locks are gone when it returns), the locks seen held meanwhile.
-   */
-  attribute(windows: readonly Window[]): void {
-    for (const window of windows) {
-      const during = this.samples.filter(
-        (sample) => sample.at >= window.startedAt && sample.at <= window.endedAt,
-      );
-      const waiting = during.filter((sample) => sample.waiting);
-      const first = waiting[0];
-      const last = waiting[waiting.length - 1];
-      if (first && last) {
-        const blockedBy = [...new Set(waiting.flatMap((sample) => sample.blockedBy))];
-        window.statement.waits = [
-          {
-            waitedMs: Math.min(
-              window.statement.durationMs,
-              Math.round(last.at - first.at + SAMPLE_INTERVAL_MS),
-            ),
-            ...(first.relation ? { relation: first.relation, mode: first.mode } : {}),
-            blockedBy,
-          },
-        ];
-      }
-      if (window.open.length === 0 && window.statement.locks.length === 0) {
-        const seen = new Map(
-          during.flatMap((sample) => sample.held).map((lock) => [`${lock.relation} ${lock.mode}`, lock]),
-        );
-        if (seen.size > 0) window.statement.locks = [...seen.values()];
-      }
-    }
-  }
 }

@@ -23,7 +23,6 @@ import { type Intent, makePlan, migrate } from '../engine/runner.ts';
 import { compareObjects, currentFingerprint, type ObjectChanges } from '../engine/schema-fingerprint.ts';
 import { openRehearsalCopy } from '../local/rehearsal-copy.ts';
 import {
-  LockWatcher,
   type MeasuredStatement,
   ProbedDatabase,
   type Rewrite,
@@ -31,6 +30,7 @@ import {
   rewritesBetween,
 } from './rehearse-probe.ts';
 import { type FailingRow, findFailingRow } from './rehearse-rows.ts';
+import { LockWatcher } from './rehearse-watcher.ts';
 
 export interface RehearseOptions {
   /** The real database. Its copy is rehearsed on, unless it is one (`onCopy`, or marked). */
