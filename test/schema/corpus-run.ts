@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { expect, inject } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type Connection, connect } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
@@ -364,4 +364,28 @@ export async function exerciseRawDiff(corpusCase: CorpusCase): Promise<CorpusOut
   } finally {
     await Promise.all([project.remove(), withRows.drop(), wantedDatabase.drop()]);
   }
+}
+
+/**
+ * A test per case of `cases`, sharing the file's before schemas. AUTOGEN_MATRIX=1 prints which
+ * cases the diff library handled alone and which our rules rewrote.
+ */
+export function describeCorpus(title: string, cases: readonly CorpusCase[]): void {
+  describe(title, () => {
+    const matrix: string[] = [];
+    afterAll(async () => {
+      if (process.env.AUTOGEN_MATRIX) process.stdout.write(`${matrix.join('\n')}\n`);
+      await dropBeforeTemplates();
+    });
+    for (const corpusCase of cases) {
+      it(
+        corpusCase.name,
+        async () => {
+          const { report } = await runCorpusCase(corpusCase);
+          matrix.push(`${corpusCase.name}: ${report?.rewrites.join(', ') || 'the diff library alone'}`);
+        },
+        CORPUS_CASE_TIMEOUT,
+      );
+    }
+  });
 }
