@@ -193,11 +193,12 @@ async function rehearseOn(url: string, options: RehearseOptions): Promise<Measur
       }
       await probe.expect('up', upPlan.steps);
       failure = await runPhase(() => migrate(probe, options.graph, upIntent, runOptions), probe, 'up');
-      if (failure) failure = { ...failure, ...(await rowOf(connection.db, probe)) };
+      if (failure) failure = { ...failure, ...(await rowOf(connection.db, probe, 'up')) };
       const rewritten = rewritesBetween(filesBefore, await relationFiles(connection.db, history.schema));
       phase = 'down';
       const revert = await revertTo(connection.db, probe, from, before, options.graph, history, runOptions);
-      failure ??= revert.failure;
+      if (!failure && revert.failure)
+        failure = { ...revert.failure, ...(await rowOf(connection.db, probe, 'down')) };
       return {
         from,
         to: upPlan.to,
@@ -266,11 +267,15 @@ async function runPhase(
   }
 }
 
-/** The row behind an up step's failure, from where its statement failed. */
-async function rowOf(db: Database, probe: ProbedDatabase): Promise<{ row?: FailingRow }> {
+/** The row behind a failure, from where its statement failed. */
+async function rowOf(
+  db: Database,
+  probe: ProbedDatabase,
+  phase: 'up' | 'down',
+): Promise<{ row?: FailingRow }> {
   const failed = [...probe.measured]
     .reverse()
-    .find((statement) => statement.error && statement.phase === 'up');
+    .find((statement) => statement.error && statement.phase === phase);
   if (!failed?.error) return {};
   const row = await findFailingRow(db, failed.error).catch(() => undefined);
   return row ? { row } : {};

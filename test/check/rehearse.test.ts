@@ -187,6 +187,22 @@ describe('check --rehearse on a template copy', () => {
       row: { relation: 'public.users', column: 'email', count: 10, more: false },
     });
     expect(JSON.parse(notNull.failure?.row?.sample ?? '{}')).toEqual({ id: 50, email: null, n: 50 });
+    // A down step that fails on the data the copy has: proved before a stack rollback needs it.
+    const strictDown = await rehearse({
+      url: source.url,
+      graph: planWith(
+        pending(
+          'relax1',
+          'ALTER TABLE users ADD COLUMN flag int',
+          'ALTER TABLE users ALTER COLUMN email SET NOT NULL;\nALTER TABLE users DROP COLUMN flag;',
+        ),
+      ),
+    });
+    expect(strictDown).toMatchObject({
+      status: 'failed',
+      failure: { phase: 'down', revision: 'relax1', code: '23502', line: 1, row: { count: 10 } },
+      revert: { status: 'failed' },
+    });
     // A down step that forgets what its up made: the rehearsal's fingerprint says what is left.
     const leaky = await rehearse({
       url: source.url,
