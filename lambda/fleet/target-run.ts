@@ -94,7 +94,9 @@ export interface TargetCall {
 }
 
 /** onEvent for the target, unless the deploy's time left is too short to start one. */
-export async function startTarget(call: TargetCall & { readonly deadline: number }): Promise<TargetStep> {
+export async function startTarget(
+  call: TargetCall & { readonly deadline: number; readonly revert?: boolean },
+): Promise<TargetStep> {
   const budgetSeconds = Math.floor((call.deadline - call.now) / 1000);
   if (budgetSeconds < MIN_TARGET_SECONDS) {
     throw new DeployFailed(
@@ -104,6 +106,10 @@ export async function startTarget(call: TargetCall & { readonly deadline: number
     );
   }
   const own = forTarget(call);
+  if (call.revert) {
+    const behind = await behindTarget(own, budgetSeconds);
+    if (behind) return { name: call.target.name, done: true, budgetSeconds, outcome: behind };
+  }
   const answer = await callTarget(own, budgetSeconds, lifecycleEvent(own));
   const marker = answer[MARKER_KEY] as DeployMarker;
   if (marker.phase === 'done') {
@@ -115,6 +121,19 @@ export async function startTarget(call: TargetCall & { readonly deadline: number
     };
   }
   return { name: call.target.name, done: false, budgetSeconds, marker };
+}
+
+/**
+ * In a revert, a target that has not reached the revision the stack goes back to did not move in
+ * the deploy being rolled back (a failure an earlier stage tolerated left it behind): it is left
+ * where it is, never brought forward by a rollback. Its outcome, or undefined when it is ahead.
+ */
+async function behindTarget(call: TargetCall, budgetSeconds: number): Promise<TargetOutcome | undefined> {
+  const status = await callTarget(call, budgetSeconds, { action: 'status' });
+  const pending = Array.isArray(status.pending) ? (status.pending as { revision?: string }[]) : [];
+  if (!pending.some((step) => step.revision === call.properties.TargetRevision)) return undefined;
+  const current = (Array.isArray(status.current) ? status.current.join('+') : '') || 'base';
+  return { name: call.target.name, from: current, to: current, applied: 0, reverted: 0 };
 }
 
 /** isComplete for the target, with the marker its onEvent returned. */

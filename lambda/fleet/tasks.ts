@@ -61,7 +61,12 @@ export async function fleetTask(
         now: deps.now(),
       };
       await assertTaskOfRollout(deps.sfn, deps.stateMachineArn, { ...call, executionArn: body.execution });
-      if (body.task === 'start') return startTarget({ ...call, deadline: wholeNumberFrom(body.deadline) });
+      if (body.task === 'start')
+        return startTarget({
+          ...call,
+          deadline: wholeNumberFrom(body.deadline),
+          revert: body.revert === true,
+        });
       if (!isRecord(body.marker))
         throw new ConfigError(`${FLEET_TASK_KEY} task poll needs the marker start returned`);
       return pollTarget({

@@ -41,7 +41,7 @@ import '../fixtures/handler/step-functions.ts'; // Promise.withResolvers on Node
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
-const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002' } as const;
+const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002', v3: 'f1ee70000003' } as const;
 type Bundle = keyof typeof REV;
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:rds-migrate-fleet-test';
 const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:rds-migrate-fleet-test';
@@ -259,8 +259,9 @@ async function revisions(): Promise<Record<string, string>> {
   return Object.fromEntries(entries);
 }
 
-async function poison(tenant: Tenant, on: boolean): Promise<void> {
-  await tenant.connection.db.query(on ? 'CREATE TABLE poison (id int)' : 'DROP TABLE poison');
+/** A table the fixture migration refuses to run beside: `poison` fails v2's, `poison3` v3's. */
+async function poison(tenant: Tenant, on: boolean, table = 'poison'): Promise<void> {
+  await tenant.connection.db.query(on ? `CREATE TABLE ${table} (id int)` : `DROP TABLE ${table}`);
 }
 
 beforeAll(async () => {
@@ -395,5 +396,20 @@ describe('a fleet deploy on the rollout state machine', () => {
       lambdaContext(),
     )) as unknown as Json;
     expect(one).toMatchObject({ target: 'tenant-e', current: [REV.v1], upToDate: false });
+  });
+
+  it('never brings forward, in a rollback, a target an earlier deploy left behind', async () => {
+    // tenant-e stayed at v1 when its failure was tolerated; a v3 deploy then fails in the wave.
+    bundle = 'v3';
+    await poison(tenants[1] as Tenant, true, 'poison3');
+    const failed = await deploy(cfnEvent('cfn-update', fleetProperties('v3'), fleetProperties('v2')));
+    expect(failed.reason).toMatch(/^fleet rollout failed: target tenant-b: /);
+    bundle = 'v2';
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const outcome = await deploy(cfnEvent('cfn-update', fleetProperties('v2'), fleetProperties('v3')));
+    aws.stackStatus = 'UPDATE_IN_PROGRESS';
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({ Moved: '1', MovedTargets: 'tenant-a' });
+    expect(Object.values(await revisions())).toEqual([REV.v2, REV.v2, REV.v2, REV.v2, REV.v1]);
   });
 });

@@ -62,10 +62,11 @@ export function fleetStateMachine(
   };
 
   /** One target's deploy, states named after its stage; failures caught as results when `tolerant`. */
-  const targetChain = (label: string, tolerant: boolean): sfn.IChainable => {
+  const targetChain = (label: string, tolerant: boolean, revert = false): sfn.IChainable => {
     const start = invoke(
       `${label}: start target`,
-      { task: 'start', ...target, 'deadline.$': '$.deadline' },
+      // A revert leaves a target behind the stack's old revision where it is (target-run.ts).
+      { task: 'start', ...target, 'deadline.$': '$.deadline', ...(revert ? { revert: true } : {}) },
       '$.step',
     );
     const poll = invoke(
@@ -135,7 +136,7 @@ export function fleetStateMachine(
     maxConcurrency: revertConcurrency,
     resultPath: '$.results.revert',
   })
-    .itemProcessor(targetChain('revert', true))
+    .itemProcessor(targetChain('revert', true, true))
     .next(invoke('Report revert', { task: 'report', 'results.$': '$.results.revert' }, sfn.JsonPath.DISCARD))
     .next(new sfn.Succeed(scope, 'Reverted', { outputPath: '$.results' }));
 
