@@ -195,4 +195,97 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     replacement: 'strength(mode) >= strength(best)',
     reason: 'of two modes of equal strength, both are the same mode',
   },
+  ...targetEquivalents(),
 ];
+
+/** lib/engine/target.ts: a step is never 0 (parseTarget refuses it), and a few forms that read alike. */
+function targetEquivalents(): EquivalentMutant[] {
+  const file = 'lib/engine/target.ts';
+  const NEVER_ZERO = 'parseTarget refuses a step of 0, so a step is never 0 here';
+  // One entry each for ParsedTarget's two forms and ResolvedTarget's two (their lines hold the same code).
+  const UNDEFINED_BRANCH =
+    'a branch key holding undefined reads as no branch everywhere it is read (branch === undefined), and JSON drops it';
+  const mutant = (line: string, original: string, replacement: string, reason: string): EquivalentMutant => ({
+    file,
+    line,
+    original,
+    replacement,
+    reason,
+  });
+  return [
+    mutant(
+      'const rest = at === -1 ? trimmed : trimmed.slice(at + 1);',
+      'at === -1',
+      'false',
+      'slice(-1 + 1) is the whole text',
+    ),
+    mutant(
+      'if (branch !== undefined && !NAME_PATTERN.test(branch)) throw malformed(text);',
+      'branch !== undefined',
+      'true',
+      "the pattern accepts the text 'undefined' that test() makes of undefined",
+    ),
+    mutant(
+      "const [, symbol = '', sign, digits = ''] = relative;",
+      "''",
+      '"Stryker was here!"',
+      'both groups always take part in a match (possibly empty), so the defaults are never used',
+    ),
+    mutant('...(branch === undefined ? {} : { branch }),', 'branch === undefined', 'false', UNDEFINED_BRANCH),
+    mutant(
+      'branch === undefined ? { revisions } : { revisions, branch };',
+      'branch === undefined',
+      'false',
+      UNDEFINED_BRANCH,
+    ),
+    mutant(
+      "return confined(absolute(graph, target, target.symbol ?? '', branch, lineage));",
+      "''",
+      '"Stryker was here!"',
+      'a target without steps always has a symbol',
+    ),
+    mutant(
+      'if (target.steps > 0) return confined(orBase(',
+      'target.steps > 0',
+      'target.steps >= 0',
+      NEVER_ZERO,
+    ),
+    mutant('`count from a revision instead (head${steps > 0', 'steps > 0', 'steps >= 0', NEVER_ZERO),
+    mutant("if (steps > 0 && context.direction === 'down') {", 'steps > 0', 'steps >= 0', NEVER_ZERO),
+    mutant("if (steps < 0 && context.direction === 'up') {", 'steps < 0', 'steps <= 0', NEVER_ZERO),
+    mutant(
+      'if (steps > 0) return withBranch([walkUp(graph, text, BASE, steps, lineage)], branch);',
+      'steps > 0',
+      'steps >= 0',
+      NEVER_ZERO,
+    ),
+    mutant('if (steps > 0) return withBranch(orBase(walkUp(', 'steps > 0', 'steps >= 0', NEVER_ZERO),
+    mutant('const step = ', 'steps > 0', 'steps >= 0', NEVER_ZERO),
+    ...["{ direction: 'at' }", "'at'"].map((original) =>
+      mutant(
+        "resolveTarget(graph, text, context ?? { direction: 'at' })",
+        original,
+        original === "'at'" ? '""' : '{}',
+        'without a context there are no current heads, and a step from them is refused before the direction is read',
+      ),
+    ),
+    mutant(
+      'const heads = revisions.every((revision) => graph.heads.includes(revision));',
+      'revisions.every((revision) => graph.heads.includes(revision))',
+      'revisions.some(revision => graph.heads.includes(revision))',
+      'several revisions are all heads (heads, <branch>@heads) or none (the parents of a merge): never some',
+    ),
+    mutant(
+      'return revision === BASE ? [] : [revision];',
+      'revision === BASE',
+      'false',
+      'called only with a walk of 1 or more steps up, which never ends at base',
+    ),
+    mutant(
+      'return revision === BASE ? [] : [revision];',
+      '[]',
+      '["Stryker was here"]',
+      'called only with a walk of 1 or more steps up, which never ends at base',
+    ),
+  ];
+}

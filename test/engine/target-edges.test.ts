@@ -85,6 +85,12 @@ describe('target syntax', () => {
     expect(graphRefusal(() => parseTarget('bad-name@head')).problem).toBe('invalid-target');
   });
 
+  it('refuses a relative step with anything before the name or after the digits', () => {
+    for (const text of ['a.b+1', 'x y-1', 'head-1x', '+2.5']) {
+      expect(graphRefusal(() => parseTarget(text)).problem).toBe('invalid-target');
+    }
+  });
+
   it('takes names of 1 to 64 letters, digits and underscores, no reserved word in any case', () => {
     expect(isValidName('a')).toBe(true);
     expect(isValidName('A_9')).toBe(true);
@@ -327,6 +333,50 @@ describe('steps counted from the database', () => {
       revisions: ['a00002'],
       branch: 'a00001',
     });
+  });
+});
+
+describe('a label on the trunk', () => {
+  /**
+   *                  a00001 (billing) - a00002
+   * root01 (trunk) <
+   *                  b00001 (shop, store) - e00001 (depends on a00002)
+   */
+  const trunk = RevisionGraph.from([
+    m('root01', [], ['trunk']),
+    m('a00001', ['root01'], ['billing']),
+    m('a00002', ['a00001']),
+    m('b00001', ['root01'], ['store', 'shop']),
+    { ...m('e00001', ['b00001']), dependsOn: ['a00002'] },
+  ]);
+
+  it('names the branch to follow, keeping what was typed after the @', () => {
+    expect(graphRefusal(() => resolveTarget(trunk, 'trunk@root01+1', up)).message).toBe(
+      "'trunk@root01+1' is ambiguous: above root01 the graph branches into a00001, b00001; " +
+        'name the branch to follow with <branch>@, e.g. billing@root01+1',
+    );
+  });
+
+  it('counts from the head nothing applied depends on, not from a head another one needs', () => {
+    expect(resolveTarget(trunk, 'trunk@-1', { direction: 'down', current: ['a00002', 'e00001'] })).toEqual({
+      revisions: ['b00001'],
+      branch: 'root01',
+    });
+  });
+
+  it('lists every label of a head when asking which branch', () => {
+    const several = RevisionGraph.from([
+      m('root01'),
+      m('a00001', ['root01'], ['x', 'y']),
+      m('b00001', ['root01']),
+    ]);
+    expect(
+      graphRefusal(() => resolveTarget(several, '-1', { direction: 'down', current: ['a00001', 'b00001'] }))
+        .message,
+    ).toBe(
+      "'-1' counts from the current revision, but the database has several heads (a00001 (x, y), b00001); " +
+        'say which branch: <branch>@-1 or <head>-1, e.g. x@-1 or a00001-1',
+    );
   });
 });
 
