@@ -10,7 +10,6 @@
  * for good: the gate stays closed until it is reverted), `reverted` (a down step or a rollback
  * went past it), `completed`. Readers treat a state they do not know as not completed.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import {
   BackgroundRunBlocked,
   type BlockingSession,
@@ -25,6 +24,7 @@ import type { History } from './history.ts';
 import { type KeyRange, splitKeyRange } from './key-ranges.ts';
 import { isLockTimeout } from './lock-retry.ts';
 import type { Revision } from './migration.ts';
+import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
 import { DEFAULT_TIMEOUTS, intervalMs } from './timeouts.ts';
 
 /** Where a revert marks its run: under a savepoint of the plan's transaction, or in one of its own. */

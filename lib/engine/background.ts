@@ -5,7 +5,6 @@
  * is. Each is safe to repeat: the split is kept once made, a range resumes at its checkpoint,
  * and completion is recorded exactly once.
  */
-import { escapeLiteral } from 'pg';
 import { batchPlanOf } from './background-plan.ts';
 import { BackgroundRuns, type CompleteOutcome, rangeCheckpointName } from './background-runs.ts';
 import type { Database } from './database.ts';
@@ -14,6 +13,7 @@ import type { RevisionGraph } from './graph.ts';
 import type { History } from './history.ts';
 import type { MigrationLogger, MigrationTimeouts, Revision } from './migration.ts';
 import { walkRange } from './range-walk.ts';
+import { escapeLiteral } from './sql-quote.ts';
 import { timeoutsSql } from './step-sql.ts';
 import { BATCH_GRACE_MS, capAtDeadline, DEFAULT_TIMEOUTS } from './timeouts.ts';
 

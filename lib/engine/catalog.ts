@@ -9,9 +9,9 @@
  * belongs to (a column belongs to its table; an index, constraint, trigger or policy is named with
  * its table), so a fingerprint of the schema can say which objects changed.
  */
-import { escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { DEFAULT_HISTORY_SCHEMA } from './history.ts';
+import { escapeLiteral } from './sql-quote.ts';
 
 /** One line of the schema and the object it describes, e.g. `table public.users`. */
 export interface CatalogEntry {

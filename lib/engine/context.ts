@@ -2,7 +2,6 @@
  * The `ctx` a code migration receives: a tagged-template `sql` on the runner's session, the
  * context arguments, a logger, and the keyset batch helper for data migrations.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { RdsMigrateError } from './errors.ts';
 import type {
@@ -16,6 +15,7 @@ import type {
   SqlQuery,
   SqlTag,
 } from './migration.ts';
+import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
 import { BATCH_GRACE_MS, capAtDeadline } from './timeouts.ts';
 
 /** Builds `{ text, values }` from a template: every interpolation becomes a `$n` parameter. */

@@ -13,7 +13,7 @@
  * The steps run inside the run's first transaction (with its first change), so a failed first
  * run leaves the history as it found it.
  */
-import { escapeLiteral } from 'pg';
+import { escapeLiteral } from './sql-quote.ts';
 import { RELEASE } from './version.ts';
 
 export interface FormatStep {

@@ -3,12 +3,12 @@
  * append-only log of every applied, reverted or stamped revision with its checksum, timing,
  * who ran it, and its down step (so a bundle that lacks a revision can still revert it).
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Database } from './database.ts';
 import { UsageError } from './errors.ts';
 import { upgradeSql } from './history-format.ts';
 import { DEFAULT_HISTORY_SCHEMA } from './history-schema.ts';
 import type { Revision } from './migration.ts';
+import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
 import { RELEASE } from './version.ts';
 
 export { DEFAULT_HISTORY_SCHEMA };

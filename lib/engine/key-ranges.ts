@@ -4,8 +4,8 @@
  * key (`percentile_disc` over it, one scan). Keys travel as text (JSON-safe, bigint included)
  * and PostgreSQL casts them back to the key's type in every comparison.
  */
-import { escapeIdentifier } from 'pg';
 import type { Database } from './database.ts';
+import { escapeIdentifier } from './sql-quote.ts';
 
 /**
  * One range of the key: above `after` (exclusive) up to `upTo` (inclusive). The first range has

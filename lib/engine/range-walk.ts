@@ -13,13 +13,13 @@
  * flight, and a batch that starts after it reads the run only once it holds its checkpoint, so
  * after the revert commits. One batch per walker at most, either way.
  */
-import { escapeIdentifier } from 'pg';
 import type { BatchPlan } from './background-plan.ts';
 import type { BackgroundRuns } from './background-runs.ts';
 import { sqlTag } from './context.ts';
 import type { Database } from './database.ts';
 import { type KeyRange, quotedTable } from './key-ranges.ts';
 import type { MigrationLogger, Revision } from './migration.ts';
+import { escapeIdentifier } from './sql-quote.ts';
 
 export interface RangeWalk {
   readonly db: Database;

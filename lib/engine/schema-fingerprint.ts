@@ -6,12 +6,12 @@
  * run would otherwise absorb is written down in the run's own fingerprint.
  */
 import { createHash } from 'node:crypto';
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import { type CatalogEntry, catalogQuery } from './catalog.ts';
 import { catalogStampSql, catalogUnchangedSql, SNAPSHOT_HORIZON_SQL } from './catalog-stamp.ts';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
+import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
 
 export interface SchemaFingerprint {
   /** sha256 of every line of the snapshot. */

@@ -3,10 +3,10 @@
  * timeouts, a SQL step's single round trip, and the history writes that close a step. Built in
  * one place so that what `up --sql` prints and what a real run sends cannot drift apart.
  */
-import { escapeLiteral } from 'pg';
 import type { History, LogDirection, LogEntry, LoggedStep, RecordedDownStep } from './history.ts';
 import type { Revision } from './migration.ts';
 import type { PlanStep } from './plan.ts';
+import { escapeLiteral } from './sql-quote.ts';
 
 /** Undoes the session-level timeouts a step outside a transaction set. */
 export const RESET_TIMEOUTS_SQL = 'RESET lock_timeout; RESET statement_timeout';
