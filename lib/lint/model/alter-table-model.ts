@@ -600,7 +600,7 @@ function addConstraintWork(context: SubcommandContext): Work[] {
       return [
         scan(
           context,
-          `ADD CONSTRAINT ${name} CHECK scans table ${where} under an ACCESS EXCLUSIVE lock; add it NOT VALID`,
+          `ADD CONSTRAINT ${name} CHECK scans table ${where} under an ACCESS EXCLUSIVE lock; add it NOT VALID${inheritors(context, constraint.is_no_inherit)}`,
           'add-check-without-not-valid',
         ),
       ];
@@ -668,10 +668,21 @@ function setNotNullWork(context: SubcommandContext, columnName: string, what: st
   return [
     scan(
       context,
-      `${what} scans table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock: ${reason}`,
+      `${what} scans table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock: ${reason}${inheritors(context)}`,
       'set-not-null',
     ),
   ];
+}
+
+/**
+ * The tables that inherit the constraint (children and partitions the migrations show): each is
+ * scanned too, and a row of any of them that violates it fails the statement.
+ */
+function inheritors(context: SubcommandContext, noInherit = false): string {
+  const children = noInherit ? [] : context.schema.facts.children(context.relation);
+  if (children.length === 0) return '';
+  const names = children.map((child) => quoted(child)).join(', ');
+  return `; the tables inheriting it (${names}) are scanned too, and it fails if any row of them violates it`;
 }
 
 function alterColumnTypeWork(context: SubcommandContext): Work[] {

@@ -552,9 +552,18 @@ export function alterDomainEffect(
     owner: domain,
   };
   const doc = ref('ALTER DOMAIN', 'Description');
+  const notNull = statement.subtype === 'O';
   const checks = (message: string, mode: LockMode): EffectParts => ({
     locks: [lock(users, mode, doc)],
-    work: [{ kind: 'scan', target: users, message, recipe: 'table-scan-under-lock', doc }],
+    work: [
+      {
+        kind: 'scan',
+        target: users,
+        message: `${message}${failsOn(domain, context, notNull)}`,
+        recipe: 'table-scan-under-lock',
+        doc,
+      },
+    ],
   });
   switch (statement.subtype) {
     case 'C': {
@@ -581,4 +590,17 @@ export function alterDomainEffect(
     default:
       return {};
   }
+}
+
+/** What a domain constraint fails on: any violating row of the columns the migrations show using it. */
+function failsOn(domain: RelationName, context: ModelContext, notNull: boolean): string {
+  const columns = context.schema.columnsOfType(domain);
+  const shown = columns.map(({ table: name, column }) => `${quoted(name)}.${quoted(column)}`).join(', ');
+  const first = columns[0];
+  const condition = (column: string) =>
+    notNull ? `${quoted(column)} IS NULL` : `NOT (<the CHECK on ${quoted(column)}>)`;
+  const check = first
+    ? `; check first: SELECT count(*) FROM ${quoted(first.table)} WHERE ${condition(first.column)}`
+    : '';
+  return `; fails if any row of ${shown || 'a column using it'} ${notNull ? 'holds NULL' : 'violates it'}${check}`;
 }

@@ -21,13 +21,16 @@ import { detachPartitionNonConcurrently } from './detach-partition-non-concurren
 import { dropColumn } from './drop-column.ts';
 import { dropColumnWithDependents } from './drop-column-with-dependents.ts';
 import { dropIndexNonConcurrently } from './drop-index-non-concurrently.ts';
+import { dropNotNullOnKey } from './drop-not-null-on-key.ts';
 import { dropSchemaCascade } from './drop-schema-cascade.ts';
 import { dropTable } from './drop-table.ts';
 import { enumValueUsedInTransaction } from './enum-value-used-in-transaction.ts';
 import { forceRowLevelSecurity } from './force-row-level-security.ts';
+import { identityWithoutRestart } from './identity-without-restart.ts';
 import { invalidAllowComment } from './invalid-allow-comment.ts';
 import { lockHeldDuringLongStep } from './lock-held-during-long-step.ts';
 import { lockTable } from './lock-table.ts';
+import { narrowingTypeChange } from './narrowing-type-change.ts';
 import { opaqueStatement } from './opaque-statement.ts';
 import { policyWithoutRls } from './policy-without-rls.ts';
 import { publicationWithoutReplicaIdentity } from './publication-without-replica-identity.ts';
@@ -89,6 +92,9 @@ export const RULES = [
   publicationWithoutReplicaIdentity,
   dropColumnWithDependents,
   autovacuumDisabled,
+  narrowingTypeChange,
+  identityWithoutRestart,
+  dropNotNullOnKey,
   invalidAllowComment,
 ] as const satisfies readonly RuleModule[];
 
