@@ -316,7 +316,10 @@ export function vacuumEffect(statement: VacuumStmt): EffectParts {
   };
 }
 
-export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['IndexStmt']): EffectParts {
+export function indexEffect(
+  statement: Extract<Node, { IndexStmt: unknown }>['IndexStmt'],
+  context: ModelContext,
+): EffectParts {
   if (!statement.relation) return {};
   const relation = fromRangeVar(statement.relation);
   const target = table(relation);
@@ -340,7 +343,8 @@ export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['In
     };
   }
   // ON ONLY a partitioned table creates an invalid index on the parent alone: nothing is built.
-  const built = statement.relation.inh !== false;
+  // (The parser leaves inh out when it is false.)
+  const built = statement.relation.inh === true;
   return {
     locks: [lock(target, 'SHARE', LOCKS)],
     work: built
@@ -349,7 +353,10 @@ export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['In
             kind: 'index build',
             target,
             message: `CREATE INDEX ${index}on existing table ${quoted(relation)} blocks its writes while it builds; use CONCURRENTLY`,
-            recipe: 'create-index-non-concurrently',
+            // CONCURRENTLY is refused on a partitioned table: the rule partitioned-index gives its recipe.
+            recipe: context.schema.facts.table(relation)?.partitioned
+              ? undefined
+              : 'create-index-non-concurrently',
             doc: ref('CREATE INDEX', 'Building Indexes Concurrently'),
           },
         ]

@@ -32,6 +32,8 @@ import { lockHeldDuringLongStep } from './lock-held-during-long-step.ts';
 import { lockTable } from './lock-table.ts';
 import { narrowingTypeChange } from './narrowing-type-change.ts';
 import { opaqueStatement } from './opaque-statement.ts';
+import { partitionWithDefault } from './partition-with-default.ts';
+import { partitionedIndex } from './partitioned-index.ts';
 import { policyWithoutRls } from './policy-without-rls.ts';
 import { publicationWithoutReplicaIdentity } from './publication-without-replica-identity.ts';
 import { refreshMaterializedViewNonConcurrently } from './refresh-materialized-view-non-concurrently.ts';
@@ -95,6 +97,8 @@ export const RULES = [
   narrowingTypeChange,
   identityWithoutRestart,
   dropNotNullOnKey,
+  partitionedIndex,
+  partitionWithDefault,
   invalidAllowComment,
 ] as const satisfies readonly RuleModule[];
 
