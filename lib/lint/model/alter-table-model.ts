@@ -12,7 +12,7 @@
 import type { AlterTableCmd, AlterTableType, ColumnDef, Constraint, Node } from 'libpg-query';
 import type { LockMode } from './lock-modes.ts';
 import { boundImpliedByChecks } from './partition-bound.ts';
-import { fromRangeVar, quoted, type RelationName } from './relation-name.ts';
+import { fromNames, fromRangeVar, quoted, type RelationName } from './relation-name.ts';
 import {
   ALTER_TABLE_NOTES,
   addedColumnRewrite,
@@ -102,12 +102,17 @@ export const ALTER_TABLE_SUBCOMMANDS: Readonly<Record<AlterTableType, Subcommand
     sql: 'ALTER COLUMN SET EXPRESSION',
     doc: doc('SET EXPRESSION', 'PostgreSQL 17+: rewrites the table to recompute a stored generated column'),
     lock: 'ACCESS EXCLUSIVE',
-    work: (context) => [
-      rewrite(
-        context,
-        `ALTER COLUMN ${column(context)} SET EXPRESSION recomputes it in every row of ${quoted(context.relation)}, rewriting the table under an ACCESS EXCLUSIVE lock`,
-      ),
-    ],
+    // A virtual generated column (PostgreSQL 18) is computed on read: nothing stored to recompute.
+    work: (context) =>
+      context.pgVersion >= 18 &&
+      context.schema.facts.table(context.relation)?.virtual.has(context.command.name ?? '')
+        ? []
+        : [
+            rewrite(
+              context,
+              `ALTER COLUMN ${column(context)} SET EXPRESSION recomputes it in every row of ${quoted(context.relation)}, rewriting the table under an ACCESS EXCLUSIVE lock`,
+            ),
+          ],
   },
   AT_DropExpression: catalogOnly(
     'ALTER COLUMN DROP EXPRESSION',
@@ -278,12 +283,16 @@ export const ALTER_TABLE_SUBCOMMANDS: Readonly<Record<AlterTableType, Subcommand
     sql: 'SET ACCESS METHOD',
     doc: doc('SET ACCESS METHOD', 'PostgreSQL 15+: rewrites the table'),
     lock: 'ACCESS EXCLUSIVE',
-    work: (context) => [
-      rewrite(
-        context,
-        `SET ACCESS METHOD rewrites table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock`,
-      ),
-    ],
+    // The access method the table already has changes nothing (checked on PostgreSQL 18: same relfilenode).
+    work: (context) =>
+      context.schema.facts.table(context.relation)?.accessMethod === context.command.name
+        ? []
+        : [
+            rewrite(
+              context,
+              `SET ACCESS METHOD rewrites table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock`,
+            ),
+          ],
   },
   AT_SetTableSpace: {
     sql: 'SET TABLESPACE',
@@ -541,6 +550,36 @@ function addColumnWork(context: SubcommandContext): Work[] {
   for (const constraint of constraints) {
     const item = columnConstraintWork(context, name, constraint);
     if (item) work.push(item);
+  }
+  return [...work, ...domainColumnWork(context, definition, fillsRows)];
+}
+
+/**
+ * A column of a domain with constraints: PostgreSQL rewrites the table to check each row's value
+ * (tablecmds.c, ATExecAddColumn: DomainHasConstraints; checked on 18, the relfilenode changes), and
+ * a NOT NULL domain without a default fails on the first row.
+ */
+function domainColumnWork(context: SubcommandContext, definition: ColumnDef, fillsRows: boolean): Work[] {
+  const domainName = fromNames(definition.typeName?.names);
+  const domain = domainName ? context.schema.facts.domain(domainName) : undefined;
+  if (!domainName || !domain || (!domain.check && !domain.notNull)) return [];
+  const name = quoted(definition.colname ?? '');
+  const where = quoted(context.relation);
+  const what = domain.check ? 'a CHECK' : 'NOT NULL';
+  const work = [
+    rewrite(
+      context,
+      `ADD COLUMN ${name} of domain ${quoted(domainName)}, which has ${what}, rewrites table ${where} under an ACCESS EXCLUSIVE lock to check every row`,
+    ),
+  ];
+  if (domain.notNull && !domain.hasDefault && !fillsRows) {
+    work.push(
+      scan(
+        context,
+        `ADD COLUMN ${name} of NOT NULL domain ${quoted(domainName)} without a DEFAULT fails on table ${where} as soon as it has rows`,
+        'add-column-not-null-without-default',
+      ),
+    );
   }
   return work;
 }
