@@ -561,7 +561,7 @@ function addColumnWork(context: SubcommandContext): Work[] {
  */
 function domainColumnWork(context: SubcommandContext, definition: ColumnDef, fillsRows: boolean): Work[] {
   const domainName = fromNames(definition.typeName?.names);
-  const domain = domainName ? context.schema.facts.domain(domainName) : undefined;
+  const domain = domainName ? context.schema.types.domain(domainName) : undefined;
   if (!domainName || !domain || (!domain.check && !domain.notNull)) return [];
   const name = quoted(definition.colname ?? '');
   const where = quoted(context.relation);

@@ -10,6 +10,7 @@ import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, IndexStmt, Node 
 import { fromNameList, fromNames, fromRangeVar, RelationMap, type RelationName } from './relation-name.ts';
 import { type ColumnType, columnConstraints, columnType } from './rewrite-rules.ts';
 import { TableFactsKnowledge } from './table-facts.ts';
+import { TypeFactsKnowledge } from './type-facts.ts';
 
 export interface KnownConstraint {
   readonly name: string;
@@ -63,8 +64,10 @@ export interface SchemaView {
   createdHere(relation: RelationName): boolean;
   /** The schema was created by an earlier statement of the migration being read. */
   schemaCreatedHere(name: string): boolean;
-  /** Row security, keys, partitions, inheritance, domains and sequences, as far as migrations show them. */
+  /** Row security, keys, partitions and inheritance, as far as migrations show them. */
   readonly facts: TableFactsKnowledge;
+  /** Domains' constraints and sequences' types, as far as migrations show them. */
+  readonly types: TypeFactsKnowledge;
 }
 
 export class SchemaKnowledge implements SchemaView {
@@ -73,6 +76,7 @@ export class SchemaKnowledge implements SchemaView {
   private readonly created = new RelationMap<true>();
   private readonly createdSchemas = new Set<string>();
   readonly facts = new TableFactsKnowledge();
+  readonly types = new TypeFactsKnowledge();
 
   /** A new migration starts: what earlier ones created now exists for it. */
   beginMigration(): void {
@@ -139,6 +143,7 @@ export class SchemaKnowledge implements SchemaView {
   /** Records what an up-section statement creates, changes or drops. */
   learn(node: Node): void {
     this.facts.learn(node);
+    this.types.learn(node);
     if ('CreateStmt' in node) this.createTable(node.CreateStmt);
     else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.into?.rel) {
       this.createRelation(fromRangeVar(node.CreateTableAsStmt.into.rel));

@@ -3,8 +3,8 @@
  * about what the application sees and what fails on real data: row level security and policies,
  * replica identity, keys, indexes and the foreign keys that reference a column, identity and
  * virtual generated columns, partitioning (which tables are partitioned and which have a DEFAULT
- * partition), inheritance, domains and sequences. Learnt from up sections only, like
- * schema-knowledge.ts, which owns one; anything created outside the migrations is unknown.
+ * partition) and inheritance (domains and sequences are type-facts.ts). Learnt from up sections
+ * only, like schema-knowledge.ts, which owns one; anything created outside the migrations is unknown.
  */
 import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, Node } from 'libpg-query';
 import {
@@ -50,21 +50,9 @@ export interface TableFacts {
   accessMethod: string;
 }
 
-export interface DomainFacts {
-  readonly notNull: boolean;
-  readonly check: boolean;
-  readonly hasDefault: boolean;
-}
-
-/** The integer types a sequence can have, narrowest first. */
-export const SEQUENCE_TYPES = ['int2', 'int4', 'int8'] as const;
-export type SequenceType = (typeof SEQUENCE_TYPES)[number];
-
 export class TableFactsKnowledge {
   private readonly tables = new RelationMap<TableFacts>();
   private readonly foreignKeys: KnownForeignKey[] = [];
-  private readonly domains = new RelationMap<DomainFacts>();
-  private readonly sequences = new RelationMap<SequenceType>();
 
   table(name: RelationName): Readonly<TableFacts> | undefined {
     return this.tables.get(name);
@@ -93,15 +81,6 @@ export class TableFactsKnowledge {
     return found;
   }
 
-  domain(name: RelationName): DomainFacts | undefined {
-    return this.domains.get(name);
-  }
-
-  /** A sequence's integer type, when a migration created it (CREATE SEQUENCE defaults to bigint). */
-  sequenceType(name: RelationName): SequenceType | undefined {
-    return this.sequences.get(name);
-  }
-
   learn(node: Node): void {
     if ('CreateStmt' in node) this.createTable(node.CreateStmt);
     else if ('AlterTableStmt' in node && node.AlterTableStmt.relation)
@@ -119,16 +98,6 @@ export class TableFactsKnowledge {
         kind: node.IndexStmt.unique ? 'unique index' : 'index',
         columns,
       });
-    } else if ('CreateDomainStmt' in node) this.createDomain(node.CreateDomainStmt);
-    else if ('AlterDomainStmt' in node) this.alterDomain(node.AlterDomainStmt);
-    else if ('CreateSeqStmt' in node && node.CreateSeqStmt.sequence)
-      this.sequences.set(
-        fromRangeVar(node.CreateSeqStmt.sequence),
-        sequenceTypeOf(node.CreateSeqStmt.options) ?? 'int8',
-      );
-    else if ('AlterSeqStmt' in node && node.AlterSeqStmt.sequence) {
-      const type = sequenceTypeOf(node.AlterSeqStmt.options);
-      if (type) this.sequences.set(fromRangeVar(node.AlterSeqStmt.sequence), type);
     } else if ('RenameStmt' in node) this.rename(node.RenameStmt);
     else if ('DropStmt' in node) this.drop(node.DropStmt);
   }
@@ -282,30 +251,6 @@ export class TableFactsKnowledge {
     if (index >= 0) this.foreignKeys.splice(index, 1);
   }
 
-  private createDomain(statement: Extract<Node, { CreateDomainStmt: unknown }>['CreateDomainStmt']): void {
-    const name = fromNames(statement.domainname);
-    if (!name) return;
-    const constraints = (statement.constraints ?? []).flatMap((node) =>
-      'Constraint' in node ? [node.Constraint] : [],
-    );
-    this.domains.set(name, {
-      notNull: constraints.some((constraint) => constraint.contype === 'CONSTR_NOTNULL'),
-      check: constraints.some((constraint) => constraint.contype === 'CONSTR_CHECK'),
-      hasDefault: constraints.some((constraint) => constraint.contype === 'CONSTR_DEFAULT'),
-    });
-  }
-
-  private alterDomain(statement: Extract<Node, { AlterDomainStmt: unknown }>['AlterDomainStmt']): void {
-    const name = fromNames(statement.typeName);
-    const known = name ? this.domains.get(name) : undefined;
-    if (!name || !known) return;
-    if (statement.subtype === 'O') this.domains.set(name, { ...known, notNull: true });
-    else if (statement.subtype === 'N') this.domains.set(name, { ...known, notNull: false });
-    else if (statement.subtype === 'C') this.domains.set(name, { ...known, check: true });
-    else if (statement.subtype === 'T')
-      this.domains.set(name, { ...known, hasDefault: statement.def !== undefined });
-  }
-
   private rename(statement: Extract<Node, { RenameStmt: unknown }>['RenameStmt']): void {
     if (statement.renameType !== 'OBJECT_TABLE' || !statement.relation || !statement.newname) return;
     const from = fromRangeVar(statement.relation);
@@ -330,9 +275,7 @@ export class TableFactsKnowledge {
         const items = 'List' in object ? (object.List.items ?? []) : [];
         const facts = this.tables.get(fromNames(items.slice(0, -1)) ?? { name: '' });
         if (facts) facts.policies = Math.max(0, facts.policies - 1);
-      } else if (statement.removeType === 'OBJECT_DOMAIN') this.domains.delete(name);
-      else if (statement.removeType === 'OBJECT_SEQUENCE') this.sequences.delete(name);
-      else if (statement.removeType === 'OBJECT_INDEX') {
+      } else if (statement.removeType === 'OBJECT_INDEX') {
         this.tables.forEach((_table, facts) => {
           const index = facts.keys.findIndex((key) => key.kind === 'index' && key.name === name.name);
           if (index >= 0) facts.keys.splice(index, 1);
@@ -348,32 +291,6 @@ const REPLICA_IDENTITIES: Record<string, ReplicaIdentity> = {
   f: 'full',
   i: 'index',
 };
-
-const INTEGER_NAMES: Record<string, SequenceType> = {
-  int2: 'int2',
-  smallint: 'int2',
-  int4: 'int4',
-  integer: 'int4',
-  int: 'int4',
-  int8: 'int8',
-  bigint: 'int8',
-};
-
-/** The integer type a type name stands for: `integer` is `int4` and so on. */
-export function integerType(name: string | undefined): SequenceType | undefined {
-  return name === undefined ? undefined : INTEGER_NAMES[name];
-}
-
-/** The `AS type` of CREATE/ALTER SEQUENCE options. */
-export function sequenceTypeOf(options: Node[] | undefined): SequenceType | undefined {
-  for (const option of options ?? []) {
-    if (!('DefElem' in option) || option.DefElem.defname !== 'as') continue;
-    const arg = option.DefElem.arg;
-    const type = arg && 'TypeName' in arg ? fromNames(arg.TypeName.names)?.name : undefined;
-    return integerType(type);
-  }
-  return undefined;
-}
 
 function names(list: Node[] | undefined): string[] {
   return (list ?? []).flatMap((item) => ('String' in item && item.String.sval ? [item.String.sval] : []));

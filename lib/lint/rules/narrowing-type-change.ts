@@ -5,7 +5,7 @@
  */
 import { fromRangeVar, quoted } from '../model/relation-name.ts';
 import { type ColumnType, columnType, formatType } from '../model/rewrite-rules.ts';
-import { integerType, SEQUENCE_TYPES, type SequenceType, sequenceTypeOf } from '../model/table-facts.ts';
+import { integerType, SEQUENCE_TYPES, type SequenceType, sequenceTypeOf } from '../model/type-facts.ts';
 import {
   type RuleModule,
   type StatementHit,
@@ -38,7 +38,7 @@ function narrowed({ node, schema }: StatementUnderCheck): StatementHit[] {
     const to = sequenceTypeOf(node.AlterSeqStmt.options);
     if (!to || schema.createdHere(sequence)) return [];
     // CREATE SEQUENCE makes a bigint; a sequence no migration shows is taken as one too.
-    const from = schema.facts.sequenceType(sequence) ?? 'int8';
+    const from = schema.types.sequenceType(sequence) ?? 'int8';
     if (SEQUENCE_TYPES.indexOf(to) >= SEQUENCE_TYPES.indexOf(from)) return [];
     return [
       {
