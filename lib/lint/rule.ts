@@ -2,9 +2,10 @@
  * What a lint rule is: its metadata (id, title, why, fix) and how it is found. Each rule is one
  * module in rules/, registered by one line in rules/index.ts.
  */
-import type { Node } from 'libpg-query';
+import type { AlterTableCmd, Node } from 'libpg-query';
 import type { LockFacts, TransactionStatement } from './analysed-statement.ts';
 import type { PgVersion } from './model/pg-version.ts';
+import { fromRangeVar, type RelationName } from './model/relation-name.ts';
 import type { SchemaKnowledge } from './model/schema-knowledge.ts';
 
 export interface LintRule {
@@ -77,3 +78,24 @@ export interface RuleModule<Id extends string = string> extends LintRule {
 
 /** The recipe as numbered lines. */
 export const steps = (...lines: string[]): string => lines.join('\n');
+
+/** One subcommand of an ALTER TABLE on a table (not an index, view or sequence). */
+export interface TableCommand {
+  readonly table: RelationName;
+  readonly command: AlterTableCmd;
+  /** Its position among the statement's subcommands, as `StatementHit.part`. */
+  readonly part: number;
+}
+
+/** The subcommands of an ALTER TABLE statement, of the given kinds; none for any other statement. */
+export function tableCommands(node: Node, ...subtypes: AlterTableCmd['subtype'][]): TableCommand[] {
+  if (!('AlterTableStmt' in node)) return [];
+  const statement = node.AlterTableStmt;
+  if (statement.objtype !== 'OBJECT_TABLE' || !statement.relation) return [];
+  const table = fromRangeVar(statement.relation);
+  return (statement.cmds ?? []).flatMap((command, part) =>
+    'AlterTableCmd' in command && subtypes.includes(command.AlterTableCmd.subtype)
+      ? [{ table, command: command.AlterTableCmd, part }]
+      : [],
+  );
+}

@@ -129,10 +129,10 @@ describe('rds-migrate check', () => {
   it('lints a TS migration on its recorded SQL, at the line of the sql call, marked as recorded', async () => {
     await useFixture('lint-ts');
     const { report } = await checkJson('--static');
-    expect(report.problems).toEqual([
+    const recorded = (rule: string) =>
       expect.objectContaining<Partial<CheckProblem>>({
         kind: 'lint',
-        rule: 'alter-column-type',
+        rule,
         file: 'migrations/202601010002_shorten_names.ts',
         revision: 'aaaa00000002',
         section: 'up',
@@ -140,8 +140,9 @@ describe('rds-migrate check', () => {
         recordedFrom: expect.stringContaining(
           'recorded from 202601010002_shorten_names.ts (up) with args {}',
         ),
-      }),
-    ]);
+      });
+    // text to varchar(100): it may fail on a longer name, and it rewrites.
+    expect(report.problems).toEqual([recorded('narrowing-type-change'), recorded('alter-column-type')]);
   });
 
   it('finds drift against a database with history, naming the file and both checksums', async () => {

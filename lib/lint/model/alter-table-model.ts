@@ -12,7 +12,7 @@
 import type { AlterTableCmd, AlterTableType, ColumnDef, Constraint, Node } from 'libpg-query';
 import type { LockMode } from './lock-modes.ts';
 import { boundImpliedByChecks } from './partition-bound.ts';
-import { fromRangeVar, quoted, type RelationName } from './relation-name.ts';
+import { fromNames, fromRangeVar, quoted, type RelationName } from './relation-name.ts';
 import {
   ALTER_TABLE_NOTES,
   addedColumnRewrite,
@@ -102,12 +102,17 @@ export const ALTER_TABLE_SUBCOMMANDS: Readonly<Record<AlterTableType, Subcommand
     sql: 'ALTER COLUMN SET EXPRESSION',
     doc: doc('SET EXPRESSION', 'PostgreSQL 17+: rewrites the table to recompute a stored generated column'),
     lock: 'ACCESS EXCLUSIVE',
-    work: (context) => [
-      rewrite(
-        context,
-        `ALTER COLUMN ${column(context)} SET EXPRESSION recomputes it in every row of ${quoted(context.relation)}, rewriting the table under an ACCESS EXCLUSIVE lock`,
-      ),
-    ],
+    // A virtual generated column (PostgreSQL 18) is computed on read: nothing stored to recompute.
+    work: (context) =>
+      context.pgVersion >= 18 &&
+      context.schema.facts.table(context.relation)?.virtual.has(context.command.name ?? '')
+        ? []
+        : [
+            rewrite(
+              context,
+              `ALTER COLUMN ${column(context)} SET EXPRESSION recomputes it in every row of ${quoted(context.relation)}, rewriting the table under an ACCESS EXCLUSIVE lock`,
+            ),
+          ],
   },
   AT_DropExpression: catalogOnly(
     'ALTER COLUMN DROP EXPRESSION',
@@ -278,12 +283,16 @@ export const ALTER_TABLE_SUBCOMMANDS: Readonly<Record<AlterTableType, Subcommand
     sql: 'SET ACCESS METHOD',
     doc: doc('SET ACCESS METHOD', 'PostgreSQL 15+: rewrites the table'),
     lock: 'ACCESS EXCLUSIVE',
-    work: (context) => [
-      rewrite(
-        context,
-        `SET ACCESS METHOD rewrites table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock`,
-      ),
-    ],
+    // The access method the table already has changes nothing (checked on PostgreSQL 18: same relfilenode).
+    work: (context) =>
+      context.schema.facts.table(context.relation)?.accessMethod === context.command.name
+        ? []
+        : [
+            rewrite(
+              context,
+              `SET ACCESS METHOD rewrites table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock`,
+            ),
+          ],
   },
   AT_SetTableSpace: {
     sql: 'SET TABLESPACE',
@@ -542,6 +551,36 @@ function addColumnWork(context: SubcommandContext): Work[] {
     const item = columnConstraintWork(context, name, constraint);
     if (item) work.push(item);
   }
+  return [...work, ...domainColumnWork(context, definition, fillsRows)];
+}
+
+/**
+ * A column of a domain with constraints: PostgreSQL rewrites the table to check each row's value
+ * (tablecmds.c, ATExecAddColumn: DomainHasConstraints; checked on 18, the relfilenode changes), and
+ * a NOT NULL domain without a default fails on the first row.
+ */
+function domainColumnWork(context: SubcommandContext, definition: ColumnDef, fillsRows: boolean): Work[] {
+  const domainName = fromNames(definition.typeName?.names);
+  const domain = domainName ? context.schema.types.domain(domainName) : undefined;
+  if (!domainName || !domain || (!domain.check && !domain.notNull)) return [];
+  const name = quoted(definition.colname ?? '');
+  const where = quoted(context.relation);
+  const what = domain.check ? 'a CHECK' : 'NOT NULL';
+  const work = [
+    rewrite(
+      context,
+      `ADD COLUMN ${name} of domain ${quoted(domainName)}, which has ${what}, rewrites table ${where} under an ACCESS EXCLUSIVE lock to check every row`,
+    ),
+  ];
+  if (domain.notNull && !domain.hasDefault && !fillsRows) {
+    work.push(
+      scan(
+        context,
+        `ADD COLUMN ${name} of NOT NULL domain ${quoted(domainName)} without a DEFAULT fails on table ${where} as soon as it has rows`,
+        'add-column-not-null-without-default',
+      ),
+    );
+  }
   return work;
 }
 
@@ -600,7 +639,7 @@ function addConstraintWork(context: SubcommandContext): Work[] {
       return [
         scan(
           context,
-          `ADD CONSTRAINT ${name} CHECK scans table ${where} under an ACCESS EXCLUSIVE lock; add it NOT VALID`,
+          `ADD CONSTRAINT ${name} CHECK scans table ${where} under an ACCESS EXCLUSIVE lock; add it NOT VALID${inheritors(context, constraint.is_no_inherit)}`,
           'add-check-without-not-valid',
         ),
       ];
@@ -668,10 +707,21 @@ function setNotNullWork(context: SubcommandContext, columnName: string, what: st
   return [
     scan(
       context,
-      `${what} scans table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock: ${reason}`,
+      `${what} scans table ${quoted(context.relation)} under an ACCESS EXCLUSIVE lock: ${reason}${inheritors(context)}`,
       'set-not-null',
     ),
   ];
+}
+
+/**
+ * The tables that inherit the constraint (children and partitions the migrations show): each is
+ * scanned too, and a row of any of them that violates it fails the statement.
+ */
+function inheritors(context: SubcommandContext, noInherit = false): string {
+  const children = noInherit ? [] : context.schema.facts.children(context.relation);
+  if (children.length === 0) return '';
+  const names = children.map((child) => quoted(child)).join(', ');
+  return `; the tables inheriting it (${names}) are scanned too, and it fails if any row of them violates it`;
 }
 
 function alterColumnTypeWork(context: SubcommandContext): Work[] {

@@ -316,7 +316,10 @@ export function vacuumEffect(statement: VacuumStmt): EffectParts {
   };
 }
 
-export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['IndexStmt']): EffectParts {
+export function indexEffect(
+  statement: Extract<Node, { IndexStmt: unknown }>['IndexStmt'],
+  context: ModelContext,
+): EffectParts {
   if (!statement.relation) return {};
   const relation = fromRangeVar(statement.relation);
   const target = table(relation);
@@ -340,7 +343,8 @@ export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['In
     };
   }
   // ON ONLY a partitioned table creates an invalid index on the parent alone: nothing is built.
-  const built = statement.relation.inh !== false;
+  // (The parser leaves inh out when it is false.)
+  const built = statement.relation.inh === true;
   return {
     locks: [lock(target, 'SHARE', LOCKS)],
     work: built
@@ -349,7 +353,10 @@ export function indexEffect(statement: Extract<Node, { IndexStmt: unknown }>['In
             kind: 'index build',
             target,
             message: `CREATE INDEX ${index}on existing table ${quoted(relation)} blocks its writes while it builds; use CONCURRENTLY`,
-            recipe: 'create-index-non-concurrently',
+            // CONCURRENTLY is refused on a partitioned table: the rule partitioned-index gives its recipe.
+            recipe: context.schema.facts.table(relation)?.partitioned
+              ? undefined
+              : 'create-index-non-concurrently',
             doc: ref('CREATE INDEX', 'Building Indexes Concurrently'),
           },
         ]
@@ -552,9 +559,18 @@ export function alterDomainEffect(
     owner: domain,
   };
   const doc = ref('ALTER DOMAIN', 'Description');
+  const notNull = statement.subtype === 'O';
   const checks = (message: string, mode: LockMode): EffectParts => ({
     locks: [lock(users, mode, doc)],
-    work: [{ kind: 'scan', target: users, message, recipe: 'table-scan-under-lock', doc }],
+    work: [
+      {
+        kind: 'scan',
+        target: users,
+        message: `${message}${failsOn(domain, context, notNull)}`,
+        recipe: 'table-scan-under-lock',
+        doc,
+      },
+    ],
   });
   switch (statement.subtype) {
     case 'C': {
@@ -581,4 +597,17 @@ export function alterDomainEffect(
     default:
       return {};
   }
+}
+
+/** What a domain constraint fails on: any violating row of the columns the migrations show using it. */
+function failsOn(domain: RelationName, context: ModelContext, notNull: boolean): string {
+  const columns = context.schema.columnsOfType(domain);
+  const shown = columns.map(({ table: name, column }) => `${quoted(name)}.${quoted(column)}`).join(', ');
+  const first = columns[0];
+  const condition = (column: string) =>
+    notNull ? `${quoted(column)} IS NULL` : `NOT (<the CHECK on ${quoted(column)}>)`;
+  const check = first
+    ? `; check first: SELECT count(*) FROM ${quoted(first.table)} WHERE ${condition(first.column)}`
+    : '';
+  return `; fails if any row of ${shown || 'a column using it'} ${notNull ? 'holds NULL' : 'violates it'}${check}`;
 }

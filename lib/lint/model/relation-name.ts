@@ -71,4 +71,9 @@ export class RelationMap<T> {
   clear(): void {
     this.byName.clear();
   }
+
+  forEach(visit: (relation: RelationName, value: T) => void): void {
+    for (const entries of this.byName.values())
+      for (const entry of entries) visit(entry.relation, entry.value);
+  }
 }

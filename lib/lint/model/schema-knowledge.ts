@@ -9,6 +9,8 @@
 import type { AlterTableCmd, ColumnDef, Constraint, CreateStmt, IndexStmt, Node } from 'libpg-query';
 import { fromNameList, fromNames, fromRangeVar, RelationMap, type RelationName } from './relation-name.ts';
 import { type ColumnType, columnConstraints, columnType } from './rewrite-rules.ts';
+import { TableFactsKnowledge } from './table-facts.ts';
+import { TypeFactsKnowledge } from './type-facts.ts';
 
 export interface KnownConstraint {
   readonly name: string;
@@ -54,6 +56,7 @@ export interface SchemaView {
   /** The valid CHECK constraints' expressions (NOT VALID ones prove nothing until validated). */
   validChecks(table: RelationName): readonly Node[];
   partitionKey(table: RelationName): PartitionKey | undefined;
+  columnsOfType(type: RelationName): { table: RelationName; column: string }[];
   tableOfIndex(index: RelationName): RelationName | undefined;
   /** An index's key columns, when a migration created it. */
   indexColumns(index: RelationName): readonly (string | undefined)[] | undefined;
@@ -61,6 +64,10 @@ export interface SchemaView {
   createdHere(relation: RelationName): boolean;
   /** The schema was created by an earlier statement of the migration being read. */
   schemaCreatedHere(name: string): boolean;
+  /** Row security, keys, partitions and inheritance, as far as migrations show them. */
+  readonly facts: TableFactsKnowledge;
+  /** Domains' constraints and sequences' types, as far as migrations show them. */
+  readonly types: TypeFactsKnowledge;
 }
 
 export class SchemaKnowledge implements SchemaView {
@@ -68,6 +75,8 @@ export class SchemaKnowledge implements SchemaView {
   private readonly indexes = new RelationMap<KnownIndex>();
   private readonly created = new RelationMap<true>();
   private readonly createdSchemas = new Set<string>();
+  readonly facts = new TableFactsKnowledge();
+  readonly types = new TypeFactsKnowledge();
 
   /** A new migration starts: what earlier ones created now exists for it. */
   beginMigration(): void {
@@ -104,6 +113,17 @@ export class SchemaKnowledge implements SchemaView {
     return this.tables.get(table)?.partitionKey;
   }
 
+  /** The known columns whose type is named `type` (a domain, say), with their tables. */
+  columnsOfType(type: RelationName): { table: RelationName; column: string }[] {
+    const found: { table: RelationName; column: string }[] = [];
+    this.tables.forEach((table, known) => {
+      for (const [column, { type: columnType }] of known.columns) {
+        if (columnType?.name === type.name) found.push({ table, column });
+      }
+    });
+    return found;
+  }
+
   tableOfIndex(index: RelationName): RelationName | undefined {
     return this.indexes.get(index)?.table;
   }
@@ -122,6 +142,8 @@ export class SchemaKnowledge implements SchemaView {
 
   /** Records what an up-section statement creates, changes or drops. */
   learn(node: Node): void {
+    this.facts.learn(node);
+    this.types.learn(node);
     if ('CreateStmt' in node) this.createTable(node.CreateStmt);
     else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.into?.rel) {
       this.createRelation(fromRangeVar(node.CreateTableAsStmt.into.rel));

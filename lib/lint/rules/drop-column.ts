@@ -2,9 +2,14 @@
  * drop-column: ALTER TABLE ... DROP COLUMN on a table this migration did not create. Not about
  * locks: deployed code still reads and writes the column.
  */
-import type { Node } from 'libpg-query';
-import { fromRangeVar, quoted } from '../model/relation-name.ts';
-import { type RuleModule, type StatementHit, type StatementUnderCheck, steps } from '../rule.ts';
+import { quoted } from '../model/relation-name.ts';
+import {
+  type RuleModule,
+  type StatementHit,
+  type StatementUnderCheck,
+  steps,
+  tableCommands,
+} from '../rule.ts';
 
 export const dropColumn = {
   id: 'drop-column',
@@ -18,14 +23,9 @@ export const dropColumn = {
 } as const satisfies RuleModule;
 
 function droppedColumns({ node, schema }: StatementUnderCheck): StatementHit[] {
-  if (!('AlterTableStmt' in node)) return [];
-  const statement = node.AlterTableStmt;
-  if (statement.objtype !== 'OBJECT_TABLE' || !statement.relation) return [];
-  const table = fromRangeVar(statement.relation);
-  if (schema.createdHere(table)) return [];
-  return (statement.cmds ?? []).flatMap((command: Node, part) => {
-    if (!('AlterTableCmd' in command) || command.AlterTableCmd.subtype !== 'AT_DropColumn') return [];
-    const column = quoted(command.AlterTableCmd.name ?? '');
+  return tableCommands(node, 'AT_DropColumn').flatMap(({ table, command, part }) => {
+    if (schema.createdHere(table)) return [];
+    const column = quoted(command.name ?? '');
     return [
       {
         part,
