@@ -327,7 +327,11 @@ export async function exerciseRawDiff(corpusCase: CorpusCase): Promise<CorpusOut
       );
       diff.set_safety(false);
       diff.add_all_changes();
-      statements = [...diff.statements].map((sql) => sql.trim()).filter(Boolean);
+      // The library ends some statements (a domain's) without a semicolon.
+      statements = [...diff.statements]
+        .map((sql) => sql.trim())
+        .filter(Boolean)
+        .map((sql) => (sql.endsWith(';') ? sql : `${sql};`));
     } catch (error) {
       return { ...none, failed: { stage: 'generate', message: (error as Error).message } };
     }
