@@ -196,6 +196,7 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     reason: 'of two modes of equal strength, both are the same mode',
   },
   ...targetEquivalents(),
+  ...planEquivalents(),
 ];
 
 /** lib/engine/target.ts: a step is never 0 (parseTarget refuses it), and a few forms that read alike. */
@@ -286,6 +287,78 @@ function targetEquivalents(): EquivalentMutant[] {
       '[]',
       '["Stryker was here"]',
       'called only with a walk of 1 or more steps up, which never ends at base',
+    ),
+  ];
+}
+
+/** lib/engine/plan.ts: the short cuts that return early with what the long way would give. */
+function planEquivalents(): EquivalentMutant[] {
+  const file = 'lib/engine/plan.ts';
+  const mutant = (line: string, original: string, replacement: string, reason: string): EquivalentMutant => ({
+    file,
+    line,
+    original,
+    replacement,
+    reason,
+  });
+  const FAST_PATH =
+    'the short cut for a target applied already: the long way finds nothing to apply and walks no steps either';
+  const NO_STEPS =
+    'walk returns before this when there are no revisions, so there is always a last step here';
+  const everyApplied = 'if (targets.every((revision) => applied.has(revision))) return walk(';
+  return [
+    mutant(everyApplied, 'targets.every((revision) => applied.has(revision))', 'false', FAST_PATH),
+    mutant(everyApplied, '(revision) => applied.has(revision)', '() => undefined', FAST_PATH),
+    mutant(everyApplied, "'up'", '""', 'a walk of no revisions never reads its direction'),
+    mutant(
+      'const wanted = graph.ancestors(target === BASE ? [] : [graph.resolve(target)]);',
+      'target === BASE',
+      'false',
+      'base resolves to base, whose ancestors are none',
+    ),
+    mutant(
+      'if (target === BASE) return new Set(applied);',
+      'target === BASE',
+      'false',
+      'down to base the long way reverts what every base leads to: all that is applied',
+    ),
+    mutant(
+      'if (heads.length === 0) return new Set();',
+      'heads.length === 0',
+      'false',
+      'with no head, the set of the one head below is the same empty set',
+    ),
+    mutant(
+      'so it has nothing there to take down',
+      "'base'",
+      '""',
+      "unreachable for base: a branch's way down always reaches a base, so down to base always has a root on it",
+    ),
+    mutant(
+      'if (revisions.length === 0) return { from: [...current], to: [...current], steps: [] };',
+      'revisions.length === 0',
+      'false',
+      'the walk of no revisions gives the same plan: no steps, from and to the current heads',
+    ),
+    ...[
+      ['steps.length > 0', 'true'],
+      ['steps.length > 0', 'steps.length >= 0'],
+      ['steps[steps.length - 1]?.headsAfter', 'steps[steps.length - 1].headsAfter'],
+      ['[]', '["Stryker was here"]'],
+      ['[...current]', '[]'],
+    ].map(([original, replacement]) =>
+      mutant(
+        'const to = steps.length > 0 ? (steps[steps.length - 1]?.headsAfter ?? []) : [...current];',
+        original as string,
+        replacement as string,
+        NO_STEPS,
+      ),
+    ),
+    mutant(
+      "throw new UnknownRevisionError(unknown, graph.headsOf(applied), CLI_RECOVERY, 'run');",
+      "'run'",
+      '""',
+      "the message differs only for 'stamp'; any other word reads as a run",
     ),
   ];
 }

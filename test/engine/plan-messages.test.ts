@@ -243,6 +243,17 @@ describe('a stamp', () => {
     expect(planStamp(forked, ['a00001', 'b00001'], 'shop@head', { purge: true }).to).toEqual(['b00002']);
   });
 
+  it('keeps the heads outside the branches named when a plain target stands beside a branch one', () => {
+    expect(planStamp(forked, ['a00001', 'b00002'], ['billing@head', 'root01']).to).toEqual([
+      'a00002',
+      'b00002',
+    ]);
+  });
+
+  it('moves every branch named, keeping none of their heads', () => {
+    expect(planStamp(forked, ['a00001', 'b00001'], ['billing@head', 'shop@base']).to).toEqual(['a00002']);
+  });
+
   it('forgets heads the graph lacks, and counts relative steps from the known ones', () => {
     expect(planStamp(forked, ['gone99', 'a00002'], '-1')).toEqual({
       from: ['gone99', 'a00002'],
