@@ -197,6 +197,7 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
   },
   ...targetEquivalents(),
   ...planEquivalents(),
+  ...rewriteRuleEquivalents(),
 ];
 
 /** lib/engine/target.ts: a step is never 0 (parseTarget refuses it), and a few forms that read alike. */
@@ -360,5 +361,77 @@ function planEquivalents(): EquivalentMutant[] {
       '""',
       "the message differs only for 'stamp'; any other word reads as a run",
     ),
+  ];
+}
+
+/** lib/lint/model/rewrite-rules.ts: what the parser always gives, and checks a later line repeats. */
+function rewriteRuleEquivalents(): EquivalentMutant[] {
+  const file = 'lib/lint/model/rewrite-rules.ts';
+  const mutant = (line: string, original: string, replacement: string, reason: string): EquivalentMutant => ({
+    file,
+    line,
+    original,
+    replacement,
+    reason,
+  });
+  const EQUAL_RETURNED = 'equal modifiers returned true two lines up, so the lengths here differ';
+  const ALWAYS_NAMED = 'the parser gives every column a type with at least one name';
+  return [
+    mutant(
+      'if (to.modifiers.length === 0 && (from.modifiers.length === 0 ||',
+      'from.modifiers.length === 0',
+      'false',
+      'two types without modifiers are equal modifiers, which the next line returns true for',
+    ),
+    mutant(
+      "if (to.name === 'numeric') return toScale === fromScale && toLength >= fromLength;",
+      'toLength >= fromLength',
+      'toLength > fromLength',
+      EQUAL_RETURNED,
+    ),
+    mutant(
+      '  return toLength >= fromLength;',
+      'toLength >= fromLength',
+      'toLength > fromLength',
+      EQUAL_RETURNED,
+    ),
+    mutant(
+      'const field = inner.ColumnRef.fields?.at(-1);',
+      'inner.ColumnRef.fields?.at',
+      'inner.ColumnRef.fields.at',
+      'the parser gives every column reference its fields',
+    ),
+    mutant(
+      "return field !== undefined && 'String' in field && field.String.sval === column;",
+      'field !== undefined',
+      'true',
+      'a column reference has at least one field',
+    ),
+    mutant(
+      'const names = column.typeName?.names ?? [];',
+      'column.typeName?.names',
+      'column.typeName.names',
+      ALWAYS_NAMED,
+    ),
+    mutant('const names = column.typeName?.names ?? [];', '[]', '["Stryker was here"]', ALWAYS_NAMED),
+    mutant(
+      "return names.length === 1 && SERIAL_TYPES.has(lastName(names) ?? '');",
+      "''",
+      '"Stryker was here!"',
+      'a type name of one part is a String node, so it has a last name',
+    ),
+    mutant(
+      'if (Array.isArray(tree)) return tree.flatMap(functionNames);',
+      'Array.isArray(tree)',
+      'false',
+      'an array is an object whose values are its items: the object walk visits the same nodes',
+    ),
+    {
+      file,
+      line: '.FuncCall?.funcname?.at(-1);',
+      original: '(tree as { FuncCall?: { funcname?: Node[] } }).FuncCall?.funcname?.at',
+      replacement: '(tree as {\n  FuncCall?: {\n    funcname?: Node[];\n  };\n}).FuncCall?.funcname.at',
+      reason: 'the parser gives every function call its name',
+    },
   ];
 }

@@ -179,7 +179,9 @@ function tally(
     } else if (result.status === 'Survived' || result.status === 'NoCoverage') {
       const entry = equivalentOf(result);
       if (entry)
-        equivalent.push(`  equivalent  ${where} ${entry.original} -> ${entry.replacement}: ${entry.reason}`);
+        equivalent.push(
+          `  equivalent  ${where} ${oneLine(entry.original)} -> ${oneLine(entry.replacement)}: ${entry.reason}`,
+        );
       else survived++;
     } else if (result.status === 'Ignored') {
       equivalent.push(`  equivalent  ${where} ${result.mutatorName}: ${result.statusReason}`);
@@ -212,6 +214,10 @@ interface MutantOutcome {
     readonly start: { readonly line: number; readonly column: number };
     readonly end: { readonly line: number; readonly column: number };
   };
+}
+
+function oneLine(code: string): string {
+  return code.replace(/\s+/g, ' ');
 }
 
 /** Whether `result` is the mutant `entry` names: on a line holding `entry.line`, the same change. */

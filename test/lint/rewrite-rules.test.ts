@@ -73,6 +73,10 @@ describe('column types as the parser spells them', () => {
     expect(columnType({ names: [] })).toBeUndefined();
   });
 
+  it("keeps only a type's numeric modifiers", async () => {
+    expect(await typeOf("citext_like('abc')")).toEqual({ name: 'citext_like', modifiers: [], array: false });
+  });
+
   it('writes them back as a reader of a finding expects', () => {
     expect(formatType({ name: 'varchar', modifiers: [20], array: false })).toBe('varchar(20)');
     expect(formatType({ name: 'numeric', modifiers: [10, 2], array: true })).toBe('numeric(10,2)[]');
@@ -168,6 +172,17 @@ describe('a column type change', () => {
     expect(await change('inet', 'cidr')).toEqual(rewritten('inet to cidr'));
   });
 
+  it('tells same-type changes apart by their modifiers, all of them, whatever the type', async () => {
+    expect(await change('char(10)', 'char(10)')).toMatchObject({ rewrite: false });
+    expect(await change('interval(3)', 'interval(3)')).toMatchObject({ rewrite: false });
+    expect(await change('interval(3)', 'interval')).toMatchObject({ rewrite: false });
+    expect(await change('char(10)', 'char')).toMatchObject({ rewrite: true });
+  });
+
+  it('rewrites for USING a whole row', async () => {
+    expect(await change('text', 'text', { using: 't.*' })).toMatchObject({ rewrite: true });
+  });
+
   it('keeps the table for the binary-coercible pairs pg_cast lists', async () => {
     const coercible = (fromTo: string) => ({
       rewrite: false,
@@ -252,6 +267,13 @@ describe('an added column', () => {
     expect(await added("text NOT NULL DEFAULT 'x'", 11)).toBeUndefined();
     expect(await added("text DEFAULT 'x'", 10)).toEqual({ cause: 'default-before-11', what: 'a DEFAULT' });
     expect(await added('timestamptz DEFAULT now()', 10)).toEqual({
+      cause: 'default-before-11',
+      what: 'a DEFAULT',
+    });
+  });
+
+  it('finds the DEFAULT among other constraints before 11', async () => {
+    expect(await added("text NOT NULL DEFAULT 'x'", 10)).toEqual({
       cause: 'default-before-11',
       what: 'a DEFAULT',
     });
