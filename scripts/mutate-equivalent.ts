@@ -132,7 +132,7 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     replacement: 'false',
     reason: 'a Set of no parent or one parent iterates the same revisions',
   },
-  ...['true', 'false', 'next.length <= 2'].map((replacement) => ({
+  ...['true', 'false', 'next.length <= 2', 'next.length >= 2'].map((replacement) => ({
     file: GRAPH,
     line: 'for (const child of next.length < 2 ? next : new Set(next)) {',
     original: 'next.length < 2',
@@ -153,6 +153,27 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     replacement,
     reason: `${UNIQUE_IDS}; ${SORT_SIGN}`,
   })),
+  ...['true', 'released.length >= 0'].map((replacement) => ({
+    file: GRAPH,
+    line: 'if (released.length > 0) {',
+    original: 'released.length > 0',
+    replacement,
+    reason: 'the ready list is kept sorted: sorting it again when nothing was released leaves it as it is',
+  })),
+  {
+    file: GRAPH,
+    line: 'if (!migration.dependsOn?.length && migration.downRevisions.length < 2) return migration.downRevisions;',
+    original: '!migration.dependsOn?.length && migration.downRevisions.length < 2',
+    replacement: 'false',
+    reason: 'a Set of no parent or one parent and no dependencies holds the same revisions',
+  },
+  {
+    file: GRAPH,
+    line: 'is replaced by two squashes',
+    original: 'byRevision.get(other)?.source',
+    replacement: 'byRevision.get(other).source',
+    reason: ALWAYS_FOUND,
+  },
   {
     file: GRAPH,
     line: 'const path: Revision[] = [];',

@@ -172,10 +172,15 @@ function tally(
     if (result.status === 'Killed' || result.status === 'Timeout') {
       killed++;
       const entry = equivalentOf(result);
-      if (entry)
+      if (entry && result.status === 'Killed') {
         console.log(
           `  NOT equivalent (killed), delete its entry: ${where} ${entry.original} -> ${entry.replacement}`,
         );
+      } else if (entry) {
+        console.log(
+          `  listed as equivalent yet timed out (a slow machine?), check it again: ${where} ${entry.original}`,
+        );
+      }
     } else if (result.status === 'Survived' || result.status === 'NoCoverage') {
       const entry = equivalentOf(result);
       if (entry)
