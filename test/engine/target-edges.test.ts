@@ -339,11 +339,11 @@ describe('steps counted from the database', () => {
 describe('a label on the trunk', () => {
   /**
    *                  a00001 (billing) - a00002
-   * root01 (trunk) <
+   * root01 (trunk, t) <
    *                  b00001 (shop, store) - e00001 (depends on a00002)
    */
   const trunk = RevisionGraph.from([
-    m('root01', [], ['trunk']),
+    m('root01', [], ['trunk', 't']),
     m('a00001', ['root01'], ['billing']),
     m('a00002', ['a00001']),
     m('b00001', ['root01'], ['store', 'shop']),
@@ -354,6 +354,9 @@ describe('a label on the trunk', () => {
     expect(graphRefusal(() => resolveTarget(trunk, 'trunk@root01+1', up)).message).toBe(
       "'trunk@root01+1' is ambiguous: above root01 the graph branches into a00001, b00001; " +
         'name the branch to follow with <branch>@, e.g. billing@root01+1',
+    );
+    expect(graphRefusal(() => resolveTarget(trunk, 't@root01+1', up)).message).toContain(
+      'e.g. billing@root01+1',
     );
   });
 
