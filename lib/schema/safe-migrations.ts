@@ -261,7 +261,14 @@ function planDropIndex(statement: Of<'drop-index'>, planning: Planning): void {
     planning.rewrites.add('redundant-drops-left-out');
     return;
   }
-  keepInSchema(statement, planning);
+  // A plain DROP INDEX waits for ACCESS EXCLUSIVE on the table, queueing its traffic; CONCURRENTLY does not.
+  const drop = /^drop index if exists (\S+);$/i.exec(statement.sql);
+  if (!drop) {
+    keepInSchema(statement, planning);
+    return;
+  }
+  planning.rewrites.add('index-concurrently');
+  planning.indexes.push(plain(`DROP INDEX CONCURRENTLY IF EXISTS ${drop[1]};`));
 }
 
 /** On an existing table, CONCURRENTLY (and IF NOT EXISTS, so an interrupted run can be repeated). */
