@@ -26,6 +26,20 @@ export interface DiffGapFacts {
   readonly sequences: ReadonlyMap<string, SequenceParameters>;
   /** `schema.table.column` → its kind, for each generated column. */
   readonly generated: ReadonlyMap<string, GeneratedKind>;
+  /**
+   * PostgreSQL 18's NOT NULL constraints (none before 18), which the library does not list: a
+   * renamed table's or column's keep the old name unless renamed with it.
+   */
+  readonly notNullConstraints: readonly OnTable[];
+  /** Identity columns' sequences, which the library does not list either: a rename keeps their old name. */
+  readonly identitySequences: readonly OnTable[];
+}
+
+/** An object named on a table. */
+export interface OnTable {
+  readonly schema: string;
+  readonly table: string;
+  readonly name: string;
 }
 
 /** Reads the facts of every schema but `excludeSchemas` and the system ones. */
@@ -53,7 +67,22 @@ export async function readDiffGapFacts(
        AND coalesce(to_jsonb(a) ->> 'attgenerated', '') <> '' AND ${user}`,
     [excludeSchemas],
   );
+  const notNull = await db.query<OnTable>(
+    `SELECT n.nspname AS schema, c.relname AS table, con.conname AS name
+     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE con.contype = 'n' AND ${user}`,
+    [excludeSchemas],
+  );
+  const identity = await db.query<OnTable>(
+    `SELECT n.nspname AS schema, t.relname AS table, c.relname AS name
+     FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S'
+       JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' AND ${user}`,
+    [excludeSchemas],
+  );
   return {
+    notNullConstraints: notNull.rows,
+    identitySequences: identity.rows,
     sequences: new Map(
       sequences.rows.map(({ schema, name, ...parameters }) => [`${schema}.${name}`, parameters]),
     ),

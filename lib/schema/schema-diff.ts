@@ -212,12 +212,19 @@ export function namedObjectsOf(inspection: SchemaInspection): NamedObject[] {
     ...all(inspector.constraints, 'constraint'),
     ...all(inspector.indexes, 'index').filter(({ found }) => found.constraint === undefined),
     ...all(inspector.sequences, 'sequence'),
-  ].map(({ kind, found }) => ({
-    kind,
-    schema: found.schema,
-    name: found.name,
-    table: found.table_name ?? undefined,
-  }));
+  ]
+    .map(
+      ({ kind, found }): NamedObject => ({
+        kind,
+        schema: found.schema,
+        name: found.name,
+        table: found.table_name ?? undefined,
+      }),
+    )
+    .concat(
+      inspection.gaps.notNullConstraints.map((found) => ({ kind: 'constraint', ...found })),
+      inspection.gaps.identitySequences.map((found) => ({ kind: 'sequence', ...found })),
+    );
 }
 
 /**
