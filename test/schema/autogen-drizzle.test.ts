@@ -16,6 +16,8 @@ interface Step {
   readonly roles: readonly DraftRole[];
   /** `--rename old=new`. */
   readonly renames?: readonly string[];
+  /** `--fill table.column=expr`. */
+  readonly fills?: readonly string[];
   readonly awaiting?: readonly string[];
   /** Findings kept with no allow line (a rename's). */
   readonly findings?: readonly string[];
@@ -55,16 +57,16 @@ const STEPS: readonly Step[] = [
   },
   {
     file: '10_rename_drop_index',
-    roles: ['schema'],
+    roles: ['schema', 'indexes'],
     renames: ['users.bio=about'],
     findings: ['rename-column'],
-    contains: ['RENAME COLUMN "bio" TO "about";', 'drop index if exists "public"."users_name"'],
+    contains: ['RENAME COLUMN "bio" TO "about";', 'DROP INDEX CONCURRENTLY IF EXISTS "public"."users_name"'],
   },
   {
     file: '11_not_null_column',
     roles: ['schema', 'finish'],
-    awaiting: ['add-column-not-null-without-default'],
-    contains: ['add column "plan" text;'],
+    fills: ["users.plan='free'"],
+    contains: ['add column "plan" text;', `SET "plan" = ('free')`],
   },
   {
     file: '12_drop_table',
@@ -89,9 +91,12 @@ describe('create --autogenerate from Drizzle models', () => {
   // The steps build on each other: one project, in order.
   for (const step of STEPS) {
     it(`${step.file}: generates, lints and round-trips, and head then matches the models`, async () => {
-      const report = await project.autogenerate(step.file.slice(3).replace(/_/g, ' '), models(step.file), {
-        renames: step.renames,
-      });
+      const report = await project.autogenerate(
+        step.file.slice(3).replace(/_/g, ' '),
+        models(step.file),
+        { renames: step.renames },
+        step.fills,
+      );
       expect(report.status).toBe('written');
       expect(report.wanted).toMatch(/^drizzle:.*\.ts$/);
       expect(report.files.map((file) => file.role)).toEqual(step.roles);
