@@ -243,6 +243,12 @@ function targetEquivalents(): EquivalentMutant[] {
       'slice(-1 + 1) is the whole text',
     ),
     mutant(
+      'return at === -1 ? text : text.slice(at + 1);',
+      'at === -1',
+      'false',
+      'slice(-1 + 1) is the whole text',
+    ),
+    mutant(
       'if (branch !== undefined && !NAME_PATTERN.test(branch)) throw malformed(text);',
       'branch !== undefined',
       'true',
@@ -332,6 +338,12 @@ function planEquivalents(): EquivalentMutant[] {
     mutant(everyApplied, 'targets.every((revision) => applied.has(revision))', 'false', FAST_PATH),
     mutant(everyApplied, '(revision) => applied.has(revision)', '() => undefined', FAST_PATH),
     mutant(everyApplied, "'up'", '""', 'a walk of no revisions never reads its direction'),
+    mutant(
+      "resolveTarget(graph, text, { current: known, direction: 'at' }),",
+      "'at'",
+      '""',
+      "only 'up' and 'down' refuse a direction of step; any other word takes both, as 'at' does",
+    ),
     mutant(
       'const wanted = graph.ancestors(target === BASE ? [] : [graph.resolve(target)]);',
       'target === BASE',
