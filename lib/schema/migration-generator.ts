@@ -19,13 +19,12 @@ import { type Intent, migrate } from '../engine/runner.ts';
 import { lintAll } from '../lint/folder-lint.ts';
 import { type PgVersion, versionFromServerNum } from '../lint/model/pg-version.ts';
 import { type GeneratedMigrationText, renderMigration, slugOf, withReasons } from './generated-migration.ts';
-import {
-  type DraftRole,
-  type DraftStatement,
-  type MigrationDraft,
-  plainName,
-  type ReviewNote,
-  type SafeMigrations,
+import type {
+  DraftRole,
+  DraftStatement,
+  MigrationDraft,
+  ReviewNote,
+  SafeMigrations,
 } from './safe-migrations.ts';
 import {
   differences,
@@ -34,6 +33,7 @@ import {
   inspectSchemaAfter,
   type SchemaInspection,
 } from './schema-diff.ts';
+import { plainName } from './sql-names.ts';
 
 /** What the generator reads of autogenerate's options. */
 export interface GeneratorOptions {

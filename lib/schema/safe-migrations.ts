@@ -20,7 +20,9 @@
 
 import { createHash } from 'node:crypto';
 import { type DiffStatement, type DiffStatementKind, readDiffStatements } from './diff-statements.ts';
+import { type EnumRewrites, enumChanges } from './enum-changes.ts';
 import { backfillSql, type Fills, type ValueNeeded } from './not-null-fill.ts';
+import { libraryQuoted, quoted } from './sql-names.ts';
 
 /** Which generated migration a statement goes to; they run in this order. */
 export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
@@ -97,30 +99,6 @@ export interface SchemaFacts {
   readonly dropNotes?: ReadonlyMap<string, string>;
   /** `schema.table.column` → the value its rows without one get (`--fill`). @default none */
   readonly fills?: Fills;
-}
-
-/** `"public"."users"` and `public.users` alike: `public.users`. */
-export function plainName(quoted: string): string {
-  return quoted
-    .split('.')
-    .map((part) => part.replace(/^"|"$/g, '').replace(/""/g, '"'))
-    .join('.');
-}
-
-function quoted(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
-}
-
-function quotedQualified(plain: string): string {
-  return plain.split('.').map(quoted).join('.');
-}
-
-/** A name as the diff library writes it: always in double quotes (`"public"."users"`). */
-function libraryQuoted(plain: string): string {
-  return plain
-    .split('.')
-    .map((part) => `"${part.replace(/"/g, '""')}"`)
-    .join('.');
 }
 
 /** What the planners share: the facts read once from all statements, and the drafts they fill. */
@@ -459,7 +437,7 @@ export async function withEnumValuesAdded(
   statements: readonly string[],
   enums: Pick<SchemaFacts, 'enumsBefore' | 'enumsAfter'>,
 ): Promise<string[]> {
-  const changes = enumChanges({ ...enums, indexTablesBefore: new Map() });
+  const changes = enumChanges(enums);
   return (await readDiffStatements(statements)).flatMap((statement) => {
     const type = recreatedEnum(statement);
     if (type === undefined || !changes.addsValuesTo(type)) return [statement.sql];
@@ -563,80 +541,6 @@ export function stagedCheckName(table: string, column: string): string {
   if (stem.length + suffix.length <= 63) return `${stem}${suffix}`;
   const hash = createHash('sha256').update(`${table}.${column}`).digest('hex').slice(0, 8);
   return `${stem.slice(0, 63 - suffix.length - hash.length - 1)}_${hash}${suffix}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Enums: the library recreates a type whose values changed (rename, create, convert each column,
-// drop), which rewrites every table using it. Values only added, in order, are ADD VALUE instead.
-
-interface EnumRewrites {
-  /** Whether the enum (`schema.name`) only gains values, in order: ADD VALUE, not a recreation. */
-  addsValuesTo(type: string): boolean;
-  /** Its ADD VALUE statements, each also as it runs when committed first (IF NOT EXISTS). */
-  addValues(type: string): readonly AddValue[];
-  readonly notes: readonly ReviewNote[];
-  /** The values added, as the literals a statement using them would hold (`'meh'`). */
-  readonly addedValues: readonly string[];
-}
-
-interface AddValue {
-  readonly sql: string;
-  readonly committedFirst: string;
-}
-
-function enumChanges(facts: SchemaFacts): EnumRewrites {
-  const addable = new Map<string, AddValue[]>();
-  const addedValues: string[] = [];
-  const notes: ReviewNote[] = [];
-  for (const [name, after] of facts.enumsAfter) {
-    const before = facts.enumsBefore.get(name);
-    if (!before || sameValues(before, after)) continue;
-    const kept = after.filter((value) => before.includes(value));
-    if (!sameValues(kept, before)) {
-      notes.push({
-        kind: 'enum-value-removed',
-        message:
-          `enum ${name} loses or reorders values (${before.join(', ')} → ${after.join(', ')}): PostgreSQL cannot drop a ` +
-          'value, so the type is recreated and every column using it converted (a table rewrite); make sure no row holds a removed value',
-      });
-      continue;
-    }
-    addable.set(name, addValueStatements(name, before, after));
-    for (const value of after) if (!before.includes(value)) addedValues.push(enumLiteral(value));
-  }
-  return {
-    notes,
-    addedValues,
-    addsValuesTo: (type) => addable.has(type),
-    addValues: (type) => addable.get(type) ?? [],
-  };
-}
-
-function enumLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-function sameValues(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((value, index) => value === b[index]);
-}
-
-function addValueStatements(name: string, before: readonly string[], after: readonly string[]): AddValue[] {
-  const statements: AddValue[] = [];
-  const literal = enumLiteral;
-  let previous: string | undefined;
-  for (const value of after) {
-    if (!before.includes(value)) {
-      const where =
-        previous === undefined ? `before ${literal(before[0] as string)}` : `after ${literal(previous)}`;
-      const type = quotedQualified(name);
-      statements.push({
-        sql: `alter type ${type} add value ${literal(value)} ${where};`,
-        committedFirst: `alter type ${type} add value if not exists ${literal(value)} ${where};`,
-      });
-    }
-    previous = value;
-  }
-  return statements;
 }
 
 /**
