@@ -52,7 +52,12 @@ import {
   resolveTimeouts,
   validateProps,
 } from './props.ts';
-import { addRequestEnvironment, customResourceTimeout, migrationsProvider } from './provider.ts';
+import {
+  addRequestEnvironment,
+  customResourceTimeout,
+  migrationsProvider,
+  statusCommand,
+} from './provider.ts';
 import { claimDatabase, type MigrationTarget, migrationTarget } from './target.ts';
 
 /**
@@ -156,7 +161,7 @@ export class DatabaseMigrations extends Construct {
     });
     new CfnOutput(this, 'StatusCommand', {
       description: 'Prints the database revision, pending migrations, history and snapshots',
-      value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
+      value: statusCommand(handler),
     });
     if (writes) {
       const alias = new lambda.Alias(this, 'OperateAlias', {

@@ -37,7 +37,12 @@ import {
   resolveSnapshot,
   resolveTimeouts,
 } from './props.ts';
-import { addRequestEnvironment, customResourceTimeout, migrationsProvider } from './provider.ts';
+import {
+  addRequestEnvironment,
+  customResourceTimeout,
+  migrationsProvider,
+  statusCommand,
+} from './provider.ts';
 
 /** One stage of a rollout. */
 export interface FleetStageOptions {
@@ -227,7 +232,7 @@ export class FleetMigrations extends Construct {
 
     new CfnOutput(this, 'StatusCommand', {
       description: 'Prints every target of the fleet: revision, pending, ahead, drift, last run',
-      value: `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`,
+      value: statusCommand(handler),
     });
 
     acknowledgeFleetFindings(this, handler, this.stateMachine, names, logGroups.function, bound);

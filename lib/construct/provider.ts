@@ -1,8 +1,9 @@
 /**
  * The custom resource's plumbing both constructs share: the CDK Provider framework around the
  * function (onEvent and isComplete on it, roles that write only their log group, the waiter's
- * events logged without data), CloudFormation's own timeout for the resource, and the
- * environment that tells the function which requests are its stack's.
+ * events logged without data), CloudFormation's own timeout for the resource, the
+ * environment that tells the function which requests are its stack's, and the status command
+ * each stack prints.
  */
 import {
   type CfnResource,
@@ -78,4 +79,9 @@ export function addRequestEnvironment(
     stack.getLogicalId(customResource.node.defaultChild as CfnResource),
   );
   handler.addEnvironment(FUNCTION_ENV.propertiesSha256, propertiesFingerprint(properties));
+}
+
+/** The `aws lambda invoke` that asks the function for its status, as the stack's StatusCommand output prints it. */
+export function statusCommand(handler: lambda.IFunction): string {
+  return `aws lambda invoke --function-name ${handler.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"status"}' out.json`;
 }
