@@ -19,12 +19,13 @@ import { type Intent, migrate } from '../engine/runner.ts';
 import { lintAll } from '../lint/folder-lint.ts';
 import { type PgVersion, versionFromServerNum } from '../lint/model/pg-version.ts';
 import { type GeneratedMigrationText, renderMigration, slugOf, withReasons } from './generated-migration.ts';
-import type {
-  DraftRole,
-  DraftStatement,
-  MigrationDraft,
-  ReviewNote,
-  SafeMigrations,
+import {
+  type DraftRole,
+  type DraftStatement,
+  dropIndexConcurrently,
+  type MigrationDraft,
+  type ReviewNote,
+  type SafeMigrations,
 } from './safe-migrations.ts';
 import {
   differences,
@@ -493,8 +494,8 @@ function constraintOf(sql: string): string[] {
 function downStatement(sql: string, draft: MigrationDraft): string {
   if (draft.transactional)
     return sql.replace(/^set check_function_bodies = off;$/i, 'SET LOCAL check_function_bodies = off;');
-  const drop = /^drop index if exists (\S+);$/i.exec(sql);
-  if (drop) return `DROP INDEX CONCURRENTLY IF EXISTS ${drop[1]};`;
+  const drop = dropIndexConcurrently(sql);
+  if (drop) return drop;
   const create = /^CREATE (UNIQUE )?INDEX (\S+) ON ([\s\S]+);$/.exec(sql);
   if (create)
     return `CREATE ${create[1] ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${create[2]} ON ${create[3]};`;

@@ -240,13 +240,19 @@ function planDropIndex(statement: Of<'drop-index'>, planning: Planning): void {
     return;
   }
   // A plain DROP INDEX waits for ACCESS EXCLUSIVE on the table, queueing its traffic; CONCURRENTLY does not.
-  const drop = /^drop index if exists (\S+);$/i.exec(statement.sql);
-  if (!drop) {
+  const concurrent = dropIndexConcurrently(statement.sql);
+  if (!concurrent) {
     keepInSchema(statement, planning);
     return;
   }
   planning.rewrites.add('index-concurrently');
-  planning.indexes.push(plain(`DROP INDEX CONCURRENTLY IF EXISTS ${drop[1]};`));
+  planning.indexes.push(plain(concurrent));
+}
+
+/** The diff library's `drop index if exists X;` made CONCURRENTLY; undefined for any other form. */
+export function dropIndexConcurrently(sql: string): string | undefined {
+  const drop = /^drop index if exists (\S+);$/i.exec(sql);
+  return drop ? `DROP INDEX CONCURRENTLY IF EXISTS ${drop[1]};` : undefined;
 }
 
 /** On an existing table, CONCURRENTLY (and IF NOT EXISTS, so an interrupted run can be repeated). */
