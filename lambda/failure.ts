@@ -93,12 +93,14 @@ function migrationFailedMessage(error: MigrationFailed, context: FailureContext)
 /**
  * PostgreSQL's message without the values of rows. Its DETAIL (`Key (email)=(alice@...)`) never
  * reaches CloudFormation (the function's log has it); the message itself quotes a value for the
- * data exceptions of class 22 (`invalid input syntax for type integer: "+1 555 0100"`), which
- * a USING cast over real rows raises: the quoted value is left out.
+ * data exceptions of class 22, which a USING cast over real rows raises, at the end
+ * (`invalid input syntax for type integer: "+1 555 0100"`) or within
+ * (`value "99999999999" is out of range for type integer`). Everything from the first quote to
+ * the last is left out: a value may itself hold quotes, and PostgreSQL does not escape them.
  */
 export function withoutRowData(message: string, code: string | undefined): string {
   if (!code?.startsWith('22')) return message;
-  return message.replace(/: ".*"$/s, ': (value left out: see the function log)');
+  return message.replace(/".*"/s, '(value left out: see the function log)');
 }
 
 /** An error for a manual invoke: its own type and message, without the stack. */

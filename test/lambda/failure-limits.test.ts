@@ -216,9 +216,21 @@ describe('row data kept out of the reason', () => {
     );
   });
 
-  it('keeps messages of other classes, and quotes not at the end, as PostgreSQL wrote them', () => {
+  it('leaves out a value quoted within the message, and one that holds quotes itself', () => {
+    expect(withoutRowData('value "99999999999" is out of range for type integer', '22003')).toBe(
+      'value (value left out: see the function log) is out of range for type integer',
+    );
+    expect(withoutRowData('invalid input syntax for type json: "say "hi" to bob"', '22P02')).toBe(
+      'invalid input syntax for type json: (value left out: see the function log)',
+    );
+    expect(withoutRowData('value too long for type character varying(5)', '22001')).toBe(
+      'value too long for type character varying(5)',
+    );
+  });
+
+  it('keeps messages of other classes as PostgreSQL wrote them', () => {
     expect(withoutRowData('identifier too long: "abc"', '42622')).toBe('identifier too long: "abc"');
-    expect(withoutRowData('relation "users" does not exist', '22000')).toBe(
+    expect(withoutRowData('relation "users" does not exist', '42P01')).toBe(
       'relation "users" does not exist',
     );
     expect(withoutRowData('no code: "x"', undefined)).toBe('no code: "x"');

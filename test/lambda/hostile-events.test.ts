@@ -447,5 +447,22 @@ describe('what CloudFormation shows of a failed migration', () => {
       'invalid input syntax for type integer: (value left out: see the function log)',
     );
     expect(cast.reason).not.toContain('555');
+    // A value PostgreSQL quotes within its message, not at the end.
+    const counts = mkdtempSync(join(tmpdir(), 'rds-migrate-rowdata-'));
+    writeFileSync(
+      join(counts, '202612010920_counts.sql'),
+      '-- revision: 1a2b3c4d5e6f\n-- down_revision: none\n\n-- migrate:up\n' +
+        "CREATE TABLE counts (n text);\nINSERT INTO counts VALUES ('73314159265');\n" +
+        'ALTER TABLE counts ALTER COLUMN n TYPE integer USING n::integer;\n\n' +
+        '-- migrate:down\nDROP TABLE counts;\n',
+    );
+    const range = await runProvider(
+      aws.handler('v1', { migrationsDir: counts }),
+      cfnEvent('cfn-create', { TargetRevision: '1a2b3c4d5e6f' }),
+    );
+    expect(range.status).toBe('FAILED');
+    expect(range.reason).toContain('[22003]');
+    expect(range.reason).toContain('value (value left out: see the function log) is out of range');
+    expect(range.reason).not.toContain('73314159265');
   });
 });
