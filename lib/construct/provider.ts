@@ -6,10 +6,12 @@
  * each stack prints.
  */
 import {
+  ArnFormat,
   type CfnResource,
   type CustomResource,
   custom_resources as cr,
   Duration,
+  type aws_iam as iam,
   type aws_lambda as lambda,
   Stack,
   aws_stepfunctions as sfn,
@@ -33,7 +35,7 @@ export function migrationsProvider(
       inVpc: false,
       description: `rds-migrate Provider framework ${functions}: invokes the ${functionNoun}`,
     });
-  return new cr.Provider(scope, 'Provider', {
+  const provider = new cr.Provider(scope, 'Provider', {
     onEventHandler: handler,
     isCompleteHandler: handler,
     totalTimeout: timeouts.total,
@@ -49,6 +51,31 @@ export function migrationsProvider(
       includeExecutionData: false,
     },
     disableWaiterStateMachineLogging: false,
+  });
+  scopeWaiterTrust(provider);
+  return provider;
+}
+
+/**
+ * The framework's waiter role trusts Step Functions for any state machine of any account (the
+ * confused deputy). CloudFormation names the waiter, so its exact ARN cannot be in its own role's
+ * trust without a cycle: the trust is narrowed to state machines of this stack's account and
+ * region, as Step Functions' confused-deputy guidance shows.
+ */
+function scopeWaiterTrust(provider: cr.Provider): void {
+  const stack = Stack.of(provider);
+  const role = provider.node.findChild('waiter-state-machine').node.findChild('Role').node
+    .defaultChild as iam.CfnRole;
+  role.addPropertyOverride('AssumeRolePolicyDocument.Statement.0.Condition', {
+    ArnLike: {
+      'aws:SourceArn': stack.formatArn({
+        service: 'states',
+        resource: 'stateMachine',
+        resourceName: '*',
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    },
+    StringEquals: { 'aws:SourceAccount': stack.account },
   });
 }
 

@@ -572,6 +572,16 @@ describe('the example stack (bin/app.ts) with the fixture migrations', () => {
     expect(trust.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
   });
 
+  it("lets Step Functions assume the Provider waiter's role only for this account's state machines", () => {
+    const waiter = stack.migrations.provider.node.findChild('waiter-state-machine');
+    const role = template.toJSON().Resources[logicalId(waiter.node.findChild('Role') as IConstruct)];
+    const [trust, ...others] = role.Properties.AssumeRolePolicyDocument.Statement;
+    expect(others).toEqual([]);
+    expect(trust).toMatchObject({ Action: 'sts:AssumeRole', Principal: { Service: 'states.amazonaws.com' } });
+    expect(flattenCfnReference(trust.Condition.ArnLike['aws:SourceArn'])).toBe(`${states}:stateMachine:*`);
+    expect(trust.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+  });
+
   it('deletes only snapshots tagged rds-migrate:managed=true', () => {
     const [deletion, ...others] = statementsWith(template, roleId, 'rds:DeleteDBSnapshot');
     expect(others).toEqual([]);
