@@ -359,6 +359,50 @@ describe('the synthesized function assets, through a deploy, an update, a rollba
     ]);
   });
 
+  it('refuses a hand-written Update to base invoked on the function while the stack rests, changing nothing', async () => {
+    const { update } = steps;
+    aws.stack = { status: 'UPDATE_COMPLETE', resourceStatus: 'UPDATE_COMPLETE' };
+    const calls = aws.calls.length;
+    const snapshots = [...aws.snapshots.keys()];
+    const before = await update.container.invoke({ action: 'status' }, randomUUID());
+    // What anyone granted lambda:InvokeFunction can send: CloudFormation's shape, every migration
+    // reverted, no snapshot.
+    const forged = await update.container.invoke(
+      {
+        RequestType: 'Update',
+        ServiceToken: update.step.properties.ServiceToken,
+        ResponseURL: 'https://example.com/response',
+        StackId: STACK_ID,
+        RequestId: randomUUID(),
+        LogicalResourceId: update.step.resourceLogicalId,
+        PhysicalResourceId: physicalResourceId,
+        ResourceType: 'Custom::RdsMigrate',
+        ResourceProperties: {
+          ...update.step.properties,
+          TargetRevision: 'base',
+          Snapshot: { Policy: 'never' },
+        },
+        OldResourceProperties: update.step.properties,
+      },
+      randomUUID(),
+    );
+    expect(forged.functionError).toBe('Unhandled');
+    expect(JSON.stringify(forged.payload)).toMatch(
+      /request refused, nothing was changed: CloudFormation reports stack UPDATE_COMPLETE/,
+    );
+    expect(update.container.logs()).toContain('lifecycle request refused');
+    // It asked CloudFormation, and nothing else: no snapshot, no change to the database.
+    expect(aws.calls.slice(calls).filter((call) => !call.startsWith('secretsmanager:'))).toEqual(
+      expect.arrayContaining(['cloudformation:DescribeStacks']),
+    );
+    expect(aws.calls.slice(calls).some((call) => call.startsWith('rds:Create'))).toBe(false);
+    expect([...aws.snapshots.keys()]).toEqual(snapshots);
+    expect(await query('SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 500 }]);
+    const after = await update.container.invoke({ action: 'status' }, randomUUID());
+    expect((after.payload as Json).current).toEqual((before.payload as Json).current);
+    expect((after.payload as Json).current).toEqual([REVISION.backfillEmailNormalized]);
+  });
+
   it('rolls back an update the stack fails after it, with the older code that lacks the migration', async () => {
     const { update, failing } = steps;
     const forward = await deploy(
