@@ -1,6 +1,7 @@
 /**
- * Targets found at deploy time: the RDS instances and Aurora clusters (PostgreSQL) carrying the
- * source's tag. Each is named by its `rds-migrate:target` tag (else its identifier), logs in with
+ * Targets found at deploy time, source by source in the fleet's order: the RDS instances and
+ * Aurora clusters (PostgreSQL) carrying a source's tag, by name, and the targets an SSM parameter
+ * lists, as listed (parameter-source.ts). A tagged server is named by its `rds-migrate:target` tag (else its identifier), logs in with
  * the secret its `rds-migrate:secret` tag names (else the master secret RDS manages for it), and
  * migrates the database its `rds-migrate:database` tag names (else the secret's).
  */
@@ -12,41 +13,57 @@ import {
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { awsCallHint } from '../aws-errors.ts';
 import { messageOf } from '../deploy/answers.ts';
 import { DeployFailed } from '../failure.ts';
-import { FLEET_TAG, type FleetTarget, type TagSource } from './model.ts';
+import { FLEET_TAG, type FleetTarget, type TagSource, type TargetSource } from './model.ts';
+import { listedTargets } from './parameter-source.ts';
 
-export async function discoverTargets(rds: RDSClient, sources: readonly TagSource[]): Promise<FleetTarget[]> {
-  if (sources.length === 0) return [];
-  const [instances, clusters] = await Promise.all([allInstances(rds), allClusters(rds)]);
+export interface DiscoveryClients {
+  readonly rds: RDSClient;
+  /** Made on first use: only a fleet with a parameter source reads SSM. */
+  readonly ssm: () => SSMClient;
+}
+
+export async function discoverTargets(
+  clients: DiscoveryClients,
+  sources: readonly TargetSource[],
+): Promise<FleetTarget[]> {
+  let servers: Promise<[DBInstance[], DBCluster[]]> | undefined;
   const found: FleetTarget[] = [];
   for (const source of sources) {
-    const tagged = (tags: Tag[] | undefined) =>
-      tags?.some((tag) => tag.Key === source.key && tag.Value === source.value);
-    for (const instance of instances) {
-      // An instance of an Aurora cluster is migrated through its cluster.
-      if (instance.DBClusterIdentifier || !tagged(instance.TagList)) continue;
-      found.push(
-        targetOf(
-          'instance',
-          instance.DBInstanceIdentifier,
-          instance.TagList,
-          instance.MasterUserSecret?.SecretArn,
-        ),
-      );
+    if (source.type === 'parameter') {
+      found.push(...(await listedTargets(clients.ssm(), source)));
+      continue;
     }
-    for (const cluster of clusters) {
-      if (!tagged(cluster.TagList)) continue;
-      found.push(
-        targetOf(
-          'cluster',
-          cluster.DBClusterIdentifier,
-          cluster.TagList,
-          cluster.MasterUserSecret?.SecretArn,
-        ),
-      );
-    }
+    servers ??= Promise.all([allInstances(clients.rds), allClusters(clients.rds)]);
+    found.push(...taggedTargets(source, ...(await servers)));
+  }
+  return found;
+}
+
+function taggedTargets(source: TagSource, instances: DBInstance[], clusters: DBCluster[]): FleetTarget[] {
+  const found: FleetTarget[] = [];
+  const tagged = (tags: Tag[] | undefined) =>
+    tags?.some((tag) => tag.Key === source.key && tag.Value === source.value);
+  for (const instance of instances) {
+    // An instance of an Aurora cluster is migrated through its cluster.
+    if (instance.DBClusterIdentifier || !tagged(instance.TagList)) continue;
+    found.push(
+      targetOf(
+        'instance',
+        instance.DBInstanceIdentifier,
+        instance.TagList,
+        instance.MasterUserSecret?.SecretArn,
+      ),
+    );
+  }
+  for (const cluster of clusters) {
+    if (!tagged(cluster.TagList)) continue;
+    found.push(
+      targetOf('cluster', cluster.DBClusterIdentifier, cluster.TagList, cluster.MasterUserSecret?.SecretArn),
+    );
   }
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

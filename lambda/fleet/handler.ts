@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
 import type { RevisionGraph } from '../../lib/engine/graph.ts';
@@ -30,6 +31,8 @@ export interface FleetHandlerDeps {
   readonly rds: RDSClient;
   readonly cloudformation: CloudFormationClient;
   readonly sfn?: SFNClient;
+  /** Reads the target list of a fleet listed in a parameter. @default a new SSMClient, made on first use */
+  readonly ssm?: SSMClient;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -56,10 +59,18 @@ export function createFleetHandler<Deps extends FleetHandlerDeps>(
       bundles,
       logger: logger.createChild({ persistentKeys: { target: target.name } }),
     });
+  let ssm = deps.ssm;
   const runtime: FleetRuntime = {
     env: deps.env,
     stateMachineArn,
     rds: deps.rds,
+    ssm: () => {
+      ssm ??= new SSMClient({
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+        maxAttempts: 3,
+      });
+      return ssm;
+    },
     sfn,
     cloudformation: deps.cloudformation,
     clock: deps.clock ?? systemClock,

@@ -18,6 +18,7 @@ import {
   type SFNClient,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
 import type { Clock } from '../../lib/engine/snapshot.ts';
 import { ConfigError, isRecord, type LifecycleRequest, wholeNumberFrom } from '../config.ts';
@@ -26,7 +27,7 @@ import { DeployFailed } from '../failure.ts';
 import { executionArnOf, StepFunctionsExecutions } from '../step-functions.ts';
 import { verifyLifecycleRequest } from '../verify-request.ts';
 import { discoverTargets } from './discover.ts';
-import { assertUniqueNames, fleetSpecOf, targetProperty } from './model.ts';
+import { assertUniqueNames, type FleetTarget, fleetSpecOf, targetProperty } from './model.ts';
 import { planStages } from './rollout.ts';
 import type { FleetRequest, TargetOutcome } from './target-run.ts';
 
@@ -34,6 +35,8 @@ export interface FleetRuntime {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stateMachineArn: string;
   readonly rds: RDSClient;
+  /** Made on first use: only a fleet listed in a parameter reads SSM. */
+  readonly ssm: () => SSMClient;
   readonly sfn: SFNClient;
   readonly cloudformation: CloudFormationClient;
   readonly clock: Clock;
@@ -88,11 +91,18 @@ export async function fleetOnEvent(
   );
   const spec = fleetSpecOf(request.properties);
   const rollingBack = verified.rollingBack;
-  let targets = [...spec.targets, ...(await discoverTargets(runtime.rds, spec.sources))];
+  const clients = { rds: runtime.rds, ssm: runtime.ssm };
+  let targets: FleetTarget[] = [...spec.targets, ...(await discoverTargets(clients, spec.sources))];
   if (rollingBack && request.oldProperties) {
-    // Targets only the failed deploy listed moved too: they are reverted with the others.
+    // Targets only the failed deploy listed (statically, or by a source it added) moved too: they
+    // are reverted with the others.
+    const failed = fleetSpecOf(request.oldProperties);
+    const known = new Set(spec.sources.map((source) => JSON.stringify(source)));
+    const added = failed.sources.filter((source) => !known.has(JSON.stringify(source)));
     const listed = new Set(targets.map((target) => target.name));
-    const older = fleetSpecOf(request.oldProperties).targets.filter((target) => !listed.has(target.name));
+    const older = [...failed.targets, ...(await discoverTargets(clients, added))].filter(
+      (target) => !listed.has(target.name) && listed.add(target.name),
+    );
     targets = [...targets, ...older];
   }
   assertUniqueNames(targets);

@@ -27,6 +27,15 @@ export interface TagSource {
   readonly value: string;
 }
 
+/** Targets listed at deploy time in an SSM parameter, on servers matching the identifier patterns. */
+export interface ParameterSource {
+  readonly type: 'parameter';
+  readonly name: string;
+  readonly servers: readonly string[];
+}
+
+export type TargetSource = TagSource | ParameterSource;
+
 export interface FleetStage {
   readonly name: string;
   /** How many targets the stage takes: a count, or a percentage of the fleet (rounded up); neither: the rest. */
@@ -39,7 +48,7 @@ export interface FleetStage {
 
 export interface FleetSpec {
   readonly targets: readonly FleetTarget[];
-  readonly sources: readonly TagSource[];
+  readonly sources: readonly TargetSource[];
   readonly stages: readonly FleetStage[];
 }
 
@@ -50,7 +59,8 @@ export const FLEET_TAG = {
   database: 'rds-migrate:database',
 } as const;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$/;
+/** A target's name: what status, errors and the console show. */
+export const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$/;
 
 export function fleetSpecOf(properties: Readonly<Record<string, unknown>>): FleetSpec {
   const targets = listOf(properties.Targets, 'Targets').map((item, index) =>
@@ -72,7 +82,7 @@ export function targetOf(value: unknown, what: string): FleetTarget {
   if (!isRecord(value))
     throw new ConfigError(`property ${what} must be an object {Name, Kind, Identifier, SecretArn}`);
   const name = text(value.Name, `${what}.Name`);
-  if (!NAME.test(name)) {
+  if (!TARGET_NAME.test(name)) {
     throw new ConfigError(
       `property ${what}.Name ${shortText(name, 40)} must be 1-80 letters, digits or . _ : / - (starting with a letter or digit)`,
     );
@@ -96,10 +106,19 @@ export function targetOf(value: unknown, what: string): FleetTarget {
   };
 }
 
-function sourceOf(value: unknown, what: string): TagSource {
-  if (!isRecord(value) || value.Type !== 'tag')
-    throw new ConfigError(`property ${what} must be {Type: "tag", Key, Value}`);
-  return { type: 'tag', key: text(value.Key, `${what}.Key`), value: text(value.Value, `${what}.Value`) };
+function sourceOf(value: unknown, what: string): TargetSource {
+  if (isRecord(value) && value.Type === 'tag')
+    return { type: 'tag', key: text(value.Key, `${what}.Key`), value: text(value.Value, `${what}.Value`) };
+  if (isRecord(value) && value.Type === 'parameter') {
+    const servers = listOf(value.Servers, `${what}.Servers`).map((server, index) =>
+      text(server, `${what}.Servers[${index}]`),
+    );
+    if (servers.length === 0) throw new ConfigError(`property ${what}.Servers is empty`);
+    return { type: 'parameter', name: text(value.Name, `${what}.Name`), servers };
+  }
+  throw new ConfigError(
+    `property ${what} must be {Type: "tag", Key, Value} or {Type: "parameter", Name, Servers}`,
+  );
 }
 
 function stageOf(value: unknown, what: string): FleetStage {
@@ -162,8 +181,9 @@ export function assertUniqueNames(targets: readonly FleetTarget[]): void {
   }
   if (twice.size > 0) {
     throw new ConfigError(
-      `fleet targets ${[...twice].join(', ')} are named twice (a static target and a tagged one, or two tagged ` +
-        `ones); names are how the rollout tracks targets: give each its own name (tag ${FLEET_TAG.name})`,
+      `fleet targets ${[...twice].join(', ')} are named twice (by two sources, or twice in one: a static target ` +
+        "and a tagged one, two tagged ones, two entries of a parameter's list); names are how the rollout tracks " +
+        `targets: give each its own name (tag ${FLEET_TAG.name}, or the list entry's "name")`,
     );
   }
 }

@@ -75,7 +75,7 @@ export interface FleetRolloutOptions {
 }
 
 export interface FleetMigrationsProps {
-  /** The fleet: `FleetTargets.instance`, `.cluster`, `.databases` (a database per tenant), `.tagged`. */
+  /** The fleet: `FleetTargets.instance`, `.cluster`, `.databases` (a database per tenant), `.tagged`, `.fromParameter` (an SSM list). */
   readonly targets: readonly FleetTargets[];
   /** The VPC the function runs in: it must reach every target. */
   readonly vpc: ec2.IVpc;

@@ -13,6 +13,7 @@ import {
   aws_rds as rds,
   Stack,
   type aws_secretsmanager as secretsmanager,
+  aws_ssm as ssm,
   Validations,
 } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -23,6 +24,7 @@ import { flattenCfnReference } from '../../lib/construct/nag.ts';
 
 const V1 = join(import.meta.dirname, '..', 'fixtures', 'fleet', 'v1');
 const TAGGED_SECRETS = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-*';
+const LISTED_SECRETS = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenants/*';
 
 // biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template and ASL read back as JSON
 type Json = Record<string, any>;
@@ -58,6 +60,11 @@ function synth(overrides: Partial<FleetMigrationsProps> = {}, nag = false): Synt
         databases: ['tenant_b', 'tenant_c'],
       }),
       FleetTargets.tagged({ key: 'fleet', value: 'prod', secrets: [TAGGED_SECRETS] }),
+      FleetTargets.fromParameter({
+        parameter: ssm.StringParameter.fromStringParameterName(stack, 'TenantList', '/fleet/tenants'),
+        secrets: [LISTED_SECRETS],
+        servers: ['Tenants-*'],
+      }),
     ],
     rollout: {
       stages: [
@@ -176,7 +183,10 @@ describe('FleetMigrations', () => {
       ['tenant_b', 'instance', 'tenant_b'],
       ['tenant_c', 'instance', 'tenant_c'],
     ]);
-    expect(properties.Sources).toEqual([{ Type: 'tag', Key: 'fleet', Value: 'prod' }]);
+    expect(properties.Sources).toEqual([
+      { Type: 'tag', Key: 'fleet', Value: 'prod' },
+      { Type: 'parameter', Name: '/fleet/tenants', Servers: ['Tenants-*'] },
+    ]);
     expect(properties.Rollout.Stages.map((stage: Json) => stage.Name)).toEqual(['canary', 'wave', 'rest']);
   });
 
@@ -190,12 +200,49 @@ describe('FleetMigrations', () => {
       expect.stringContaining('{"StringEquals":{"aws:ResourceTag/fleet":"prod"}}'),
     ]);
     const secrets = grants.filter((grant) => grant.startsWith('secretsmanager:GetSecretValue'));
-    expect(secrets).toHaveLength(3);
+    expect(secrets).toHaveLength(4);
     expect(secrets).toContain(`secretsmanager:GetSecretValue ${TAGGED_SECRETS}`);
     const states = grants.filter((grant) => grant.startsWith('states:'));
     expect(states.every((grant) => grant.includes(':stateMachine:') || grant.includes(':execution:'))).toBe(
       true,
     );
+  });
+
+  it('lets the function read the list’s parameter only, and migrate and snapshot only the servers it may name', () => {
+    const grants = functionGrants(main.template, main.fleet);
+    expect(grants.filter((grant) => grant.startsWith('ssm:'))).toEqual(
+      ['DescribeParameters', 'GetParameters', 'GetParameter', 'GetParameterHistory'].map(
+        (action) => `ssm:${action} arn:<AWS::Partition>:ssm:eu-west-1:123456789012:parameter/fleet/tenants`,
+      ),
+    );
+    expect(grants).toContain(`secretsmanager:GetSecretValue ${LISTED_SECRETS}`);
+    const rdsArn = (resource: string) => `arn:<AWS::Partition>:rds:eu-west-1:123456789012:${resource}`;
+    // Unconditioned grants on servers reach only the listed identifiers' patterns (the tagged ones carry the tag condition).
+    const onServers = grants.filter(
+      (grant) => /:(db|cluster):/.test(grant) && !grant.includes(':db:<') && !grant.includes(' if '),
+    );
+    expect(
+      onServers.every((grant) => grant.includes(':db:Tenants-*') || grant.includes(':cluster:Tenants-*')),
+    ).toBe(true);
+    expect(grants).toContain(`rds:CreateDBSnapshot ${rdsArn('db:Tenants-*')}`);
+    expect(grants).toContain(`rds:CreateDBClusterSnapshot ${rdsArn('cluster:Tenants-*')}`);
+    expect(grants).toContain(`rds:CreateDBSnapshot ${rdsArn('snapshot:rds-migrate-tenants-*-*')}`);
+    const tagging = `rds:AddTagsToResource ${rdsArn('snapshot:rds-migrate-tenants-*-*')} if {"ForAllValues:StringEquals"`;
+    expect(grants.some((grant) => grant.startsWith(tagging))).toBe(true);
+  });
+
+  it('refuses a parameter source without the secrets or servers it may use, naming the prop', () => {
+    const stack = new Stack();
+    const parameter = ssm.StringParameter.fromStringParameterName(stack, 'List', '/fleet/tenants');
+    expect(() => FleetTargets.fromParameter({ parameter, secrets: [], servers: ['t-*'] })).toThrow(
+      /fromParameter: secrets is empty/,
+    );
+    expect(() => FleetTargets.fromParameter({ parameter, secrets: [LISTED_SECRETS], servers: [] })).toThrow(
+      /fromParameter: servers is empty; name the instances and clusters the list may name/,
+    );
+    expect(() =>
+      FleetTargets.fromParameter({ parameter, secrets: [LISTED_SECRETS], servers: ['arn:aws:rds:db:x'] }),
+    ).toThrow(/servers entry 'arn:aws:rds:db:x' must be an RDS identifier/);
   });
 
   it('refuses stage settings the rollout cannot follow, naming the prop', () => {

@@ -1,10 +1,11 @@
 /**
  * The fleet's pure parts and its AWS-only parts, without a database: the stages a fleet is cut
- * into, the tagged servers found at deploy time (RDS faked), a target not started when the
+ * into, the tagged servers and the parameter's list found at deploy time (RDS and SSM faked), a target not started when the
  * deploy's time is short, and the gate and report that stop a rollout or name what a revert left.
  */
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { discoverTargets } from '../../lambda/fleet/discover.ts';
@@ -17,6 +18,14 @@ const target = (name: string): FleetTarget => ({
   kind: 'instance',
   identifier: name,
   secretArn: 'arn',
+});
+/** Discovery over a faked RDS; SSM must not be asked unless a test gives it. */
+const clients = (rds: RDSClient, ssm?: SSMClient) => ({
+  rds,
+  ssm: () => {
+    if (!ssm) throw new Error('SSM was asked, with no parameter source');
+    return ssm;
+  },
 });
 const stage = (name: string, size: Partial<FleetStage> = {}): FleetStage => ({
   name,
@@ -90,7 +99,7 @@ describe('targets found by tag', () => {
     mock.on(DescribeDBClustersCommand).resolves({
       DBClusters: [{ DBClusterIdentifier: 'us', TagList: [tag], MasterUserSecret: { SecretArn: 'arn:us' } }],
     });
-    const found = await discoverTargets(rds, [{ type: 'tag', key: 'fleet', value: 'prod' }]);
+    const found = await discoverTargets(clients(rds), [{ type: 'tag', key: 'fleet', value: 'prod' }]);
     expect(found).toEqual([
       { name: 'asia', kind: 'instance', identifier: 'ap-1', secretArn: 'arn:ap', database: 'app' },
       { name: 'eu-1', kind: 'instance', identifier: 'eu-1', secretArn: 'arn:eu-1' },
@@ -105,8 +114,87 @@ describe('targets found by tag', () => {
       DBInstances: [{ DBInstanceIdentifier: 'eu-1', TagList: [{ Key: 'fleet', Value: 'prod' }] }],
     });
     mock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
-    await expect(discoverTargets(rds, [{ type: 'tag', key: 'fleet', value: 'prod' }])).rejects.toThrow(
-      /instance eu-1 carries the fleet's tag but has no secret.*rds-migrate:secret/,
+    await expect(
+      discoverTargets(clients(rds), [{ type: 'tag', key: 'fleet', value: 'prod' }]),
+    ).rejects.toThrow(/instance eu-1 carries the fleet's tag but has no secret.*rds-migrate:secret/);
+  });
+});
+
+describe('targets listed in an SSM parameter', () => {
+  const NAME = '/fleet/tenants';
+  const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenants/shared-AbCdEf';
+  const source = { type: 'parameter' as const, name: NAME, servers: ['tenants-*', 'eu-cluster'] };
+  const ssm = new SSMClient({ region: 'eu-west-1' });
+  const mock = mockClient(ssm);
+  const listing = (value: unknown) => {
+    mock.reset();
+    mock
+      .on(GetParameterCommand, { Name: NAME, WithDecryption: true })
+      .resolves({ Parameter: { Value: typeof value === 'string' ? value : JSON.stringify(value) } });
+  };
+  const discover = () => discoverTargets(clients(new RDSClient({ region: 'eu-west-1' }), ssm), [source]);
+
+  it('reads the list when the stack deploys, in its order: the first entry is the canary', async () => {
+    listing([
+      { name: 'globex', instance: 'tenants-1', database: 'globex', secret: SECRET },
+      { name: 'acme', instance: 'TENANTS-2', secret: SECRET },
+      { name: 'eu', cluster: 'eu-cluster', secret: SECRET },
+    ]);
+    expect(await discover()).toEqual([
+      { name: 'globex', kind: 'instance', identifier: 'tenants-1', secretArn: SECRET, database: 'globex' },
+      { name: 'acme', kind: 'instance', identifier: 'TENANTS-2', secretArn: SECRET },
+      { name: 'eu', kind: 'cluster', identifier: 'eu-cluster', secretArn: SECRET },
+    ]);
+    listing([]);
+    expect(await discover()).toEqual([]);
+  });
+
+  it('refuses a malformed list before anything runs, naming the entry and what to write', async () => {
+    const refused = async (value: unknown, message: RegExp) => {
+      listing(value);
+      await expect(discover()).rejects.toThrow(message);
+    };
+    const entry = { name: 'acme', instance: 'tenants-1', secret: SECRET };
+    await refused(
+      '[{"name": "acme", "password": "hunter2"',
+      /SSM parameter \/fleet\/tenants, is not valid JSON: write a JSON list of \{"name"/,
+    );
+    await refused(entry, /must be a JSON list of .*not a single value; nothing was migrated$/);
+    await refused(['acme'], /entry 0 is not an object: write \{"name"/);
+    await refused([entry, { ...entry, name: '' }], /entry 1 has no valid "name"/);
+    await refused(
+      [{ ...entry, cluster: 'eu-cluster' }],
+      /entry 0 \(acme\) must give "instance" or "cluster".*one of the two/,
+    );
+    await refused([{ name: 'acme', secret: SECRET }], /entry 0 \(acme\) must give "instance" or "cluster"/);
+    await refused([{ ...entry, secret: 'tenants/shared' }], /entry 0 \(acme\) has no "secret": the ARN/);
+    await refused([{ ...entry, password: 'x' }], /entry 0 has field password, which a target does not take/);
+    await refused(
+      [{ ...entry, database: 7 }],
+      /entry 0 \(acme\) has a "database" that is not a database name/,
+    );
+    await refused(
+      [{ ...entry, instance: 'billing-db' }],
+      /entry 0 \(acme\) names instance billing-db, which is not among the servers this fleet may migrate \(tenants-\*, eu-cluster\): add it to FleetTargets.fromParameter's servers/,
+    );
+  });
+
+  it('never repeats a SecureString list in its errors', async () => {
+    listing('{"name": "acme", "password": "hunter2"');
+    await expect(discover()).rejects.toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+    );
+  });
+
+  it('says when the parameter does not exist, and what to put in it', async () => {
+    mock.reset();
+    mock
+      .on(GetParameterCommand)
+      .rejects(
+        Object.assign(new Error('Parameter /fleet/tenants not found.'), { name: 'ParameterNotFound' }),
+      );
+    await expect(discover()).rejects.toThrow(
+      /SSM parameter \/fleet\/tenants, does not exist in this account and region: create it with a JSON list of/,
     );
   });
 });

@@ -2,7 +2,8 @@
  * A fleet deploy end to end: the rollout state machine `cdk synth` writes, executed by a real ASL
  * interpreter (aws-local-stepfunctions) whose tasks call the real fleet handler, over five tenant
  * databases on the embedded server (one an instance of its own with snapshots, four databases of
- * one shared server). AWS is faked: RDS, Secrets Manager, CloudFormation and the Step Functions API.
+ * one shared server, the last two of them listed in an SSM parameter read at deploy time). AWS is
+ * faked: RDS, Secrets Manager, SSM, CloudFormation and the Step Functions API.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
   App,
   aws_ec2 as ec2,
@@ -222,13 +224,17 @@ function fleetHandler(): Handler {
   return handler;
 }
 
+/** The tenants listed in the SSM parameter rather than in the properties: read at every deploy and rollback. */
+const LISTED = 2;
+const TENANT_LIST = '/fleet/tenants';
+
 function fleetProperties(target: Bundle): Json {
   return {
     TargetRevision: REV[target],
     Snapshot: { Enabled: 'true', Policy: 'always' },
     ContextArgs: {},
-    Targets: tenants.map((tenant) => tenant.property),
-    Sources: [],
+    Targets: tenants.slice(0, -LISTED).map((tenant) => tenant.property),
+    Sources: [{ Type: 'parameter', Name: TENANT_LIST, Servers: ['shared'] }],
     Rollout: {
       Stages: STAGES.map((stage) => ({
         Name: stage.name,
@@ -295,6 +301,15 @@ beforeAll(async () => {
     })),
   );
   expect(shared).toHaveLength(4);
+  const listed = tenants.slice(-LISTED).map((tenant) => ({
+    name: tenant.property.Name,
+    instance: tenant.property.Identifier,
+    database: tenant.property.Database,
+    secret: tenant.property.SecretArn,
+  }));
+  mockClient(SSMClient)
+    .on(GetParameterCommand, { Name: TENANT_LIST })
+    .resolves({ Parameter: { Value: JSON.stringify(listed) } });
   rollouts = new LocalRollouts(definition, fleetHandler);
 }, 60_000);
 

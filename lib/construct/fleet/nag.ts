@@ -33,12 +33,14 @@ export function acknowledgeFleetFindings(
   ];
   const servers = bound.flatMap((part) => part.servers);
   for (const server of servers) findings.push(snapshotListFinding(scope, server));
-  const tagged =
-    'Targets found by tag at deploy time: RDS lists instances, clusters and snapshots only on the account ' +
-    'wildcard; snapshots are created only of servers carrying the fleet tag (aws:ResourceTag condition), named ' +
-    "by the tool's prefix and tagged only with the tool's tag keys; secrets only by the patterns the app gives";
-  for (const pattern of new Set(bound.flatMap((part) => part.patterns))) {
-    findings.push([`IAM5[Resource::${pattern === '*' ? '*' : arnOf(pattern)}]`, tagged]);
+  const reasons = new Map<string, string>();
+  for (const part of bound) {
+    for (const pattern of part.patterns) {
+      if (!reasons.has(pattern) && part.patternsReason) reasons.set(pattern, part.patternsReason);
+    }
+  }
+  for (const [pattern, reason] of reasons) {
+    findings.push([`IAM5[Resource::${pattern === '*' ? '*' : arnOf(pattern)}]`, reason]);
   }
   acknowledge(policy, ...findings);
   acknowledge(

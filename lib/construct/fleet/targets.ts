@@ -1,7 +1,7 @@
 /**
  * The targets of a FleetMigrations: RDS instances and Aurora clusters listed in the app, many
  * databases on one server (a database per tenant), and instances or clusters found at deploy time
- * by a tag. Each kind writes its part of the custom resource's properties and grants the fleet's
+ * by a tag or listed in an SSM parameter. Each kind writes its part of the custom resource's properties and grants the fleet's
  * function what it needs for it, and nothing more.
  */
 import {
@@ -12,6 +12,7 @@ import {
   type aws_rds as rds,
   Stack,
   type aws_secretsmanager as secretsmanager,
+  type aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { MANAGED_SNAPSHOT_TAG_KEYS } from '../../engine/function-contract.ts';
@@ -28,11 +29,9 @@ export interface FleetTargetProperty {
   readonly Database?: string;
 }
 
-export interface FleetSourceProperty {
-  readonly Type: 'tag';
-  readonly Key: string;
-  readonly Value: string;
-}
+export type FleetSourceProperty =
+  | { readonly Type: 'tag'; readonly Key: string; readonly Value: string }
+  | { readonly Type: 'parameter'; readonly Name: string; readonly Servers: readonly string[] };
 
 /** What a target source adds to the fleet once bound to its function. */
 export interface BoundTargets {
@@ -44,6 +43,8 @@ export interface BoundTargets {
   readonly snapshots: boolean;
   /** Resources granted by pattern (targets found at deploy time), for the cdk-nag acknowledgments. */
   readonly patterns: readonly string[];
+  /** Why those patterns are as narrow as IAM allows: the acknowledgment's reason. */
+  readonly patternsReason?: string;
 }
 
 export interface BindOptions {
@@ -127,6 +128,26 @@ export abstract class FleetTargets {
     return new TaggedTargets(options.key, options.value, options.secrets);
   }
 
+  /**
+   * The targets listed in an SSM parameter (String, or SecureString), read when the stack deploys
+   * (and when it rolls back): a JSON list, in rollout order, of
+   * `{"name": "acme", "instance": "tenants-1", "database": "acme", "secret": "arn:aws:secretsmanager:..."}`
+   * (`cluster` for an Aurora cluster; `database` for a database of a shared server, which is never
+   * snapshotted: its restore point is the server's point-in-time recovery). The function may read
+   * only this parameter and `secrets`, and migrate and snapshot only the servers whose identifiers
+   * match `servers`: a list naming another is refused before anything runs. Let the function reach
+   * them on the network with `fleet.connections`.
+   */
+  static fromParameter(options: {
+    readonly parameter: ssm.IStringParameter;
+    /** The secrets the listed targets log in with (ISecret, or ARN patterns such as `arn:...:secret:tenants/*`). */
+    readonly secrets: readonly (secretsmanager.ISecret | string)[];
+    /** Identifiers (or patterns with `*`, such as `tenants-*`) of the instances and clusters the list may name. */
+    readonly servers: readonly string[];
+  }): FleetTargets {
+    return new ParameterTargets(options.parameter, options.secrets, options.servers);
+  }
+
   abstract bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets;
 }
 
@@ -180,67 +201,168 @@ class TaggedTargets extends FleetTargets {
   }
 
   bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets {
-    const stack = Stack.of(scope);
-    const arn = (resource: string, resourceName: string) =>
-      stack.formatArn({ service: 'rds', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const servers = [arn('db', '*'), arn('cluster', '*')];
-    const snapshots = [arn('snapshot', 'rds-migrate-*'), arn('cluster-snapshot', 'rds-migrate-*')];
-    const tagged = { StringEquals: { [`aws:ResourceTag/${this.key}`]: this.value } };
-    for (const secret of this.secrets) {
-      if (typeof secret === 'string') {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret] }),
-        );
-      } else secret.grantRead(fn);
-    }
+    const servers = [rdsArn(scope, 'db', '*'), rdsArn(scope, 'cluster', '*')];
+    const secretPatterns = grantSecrets(fn, this.secrets);
     // Finding the tagged servers: RDS lists instances and clusters only on the account's wildcard.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'rds:DescribeDBInstances',
-          'rds:DescribeDBClusters',
-          'rds:DescribeDBSnapshots',
-          'rds:DescribeDBClusterSnapshots',
-        ],
-        resources: ['*'],
-      }),
-    );
-    if (options.snapshot.enabled) {
-      // A snapshot of a server carrying the tag only; the snapshot itself by the tool's name.
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['rds:CreateDBSnapshot', 'rds:CreateDBClusterSnapshot'],
-          resources: servers,
-          conditions: tagged,
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['rds:CreateDBSnapshot', 'rds:CreateDBClusterSnapshot'],
-          resources: snapshots,
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['rds:AddTagsToResource'],
-          resources: snapshots,
-          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...MANAGED_SNAPSHOT_TAG_KEYS] } },
-        }),
-      );
-    }
-    const secretPatterns = this.secrets.filter((secret): secret is string => typeof secret === 'string');
+    grantDescribe(fn, ['*']);
+    // A snapshot of a server carrying the tag only.
+    const snapshots = options.snapshot.enabled
+      ? grantSnapshots(scope, fn, servers, ['*'], {
+          StringEquals: { [`aws:ResourceTag/${this.key}`]: this.value },
+        })
+      : [];
     return {
       targets: [],
       sources: [{ Type: 'tag', Key: this.key, Value: this.value }],
       servers: [],
       snapshots: options.snapshot.enabled,
-      patterns: [
-        ...secretPatterns.filter((arn) => arn.includes('*')),
-        ...(options.snapshot.enabled ? [...servers, ...snapshots] : []),
-        '*',
-      ],
+      patterns: [...secretPatterns, ...(options.snapshot.enabled ? [...servers, ...snapshots] : []), '*'],
+      patternsReason:
+        'Targets found by tag at deploy time: RDS lists instances, clusters and snapshots only on the account ' +
+        'wildcard; snapshots are created only of servers carrying the fleet tag (aws:ResourceTag condition), named ' +
+        "by the tool's prefix and tagged only with the tool's tag keys; secrets only by the patterns the app gives",
     };
   }
+}
+
+class ParameterTargets extends FleetTargets {
+  constructor(
+    private readonly parameter: ssm.IStringParameter,
+    private readonly secrets: readonly (secretsmanager.ISecret | string)[],
+    private readonly servers: readonly string[],
+  ) {
+    super();
+    if (secrets.length === 0) {
+      throw new DatabaseMigrationsPropsError(
+        'FleetTargets.fromParameter: secrets is empty; name the secrets the listed targets log in with',
+      );
+    }
+    if (servers.length === 0) {
+      throw new DatabaseMigrationsPropsError(
+        'FleetTargets.fromParameter: servers is empty; name the instances and clusters the list may name ' +
+          "(identifiers, or patterns such as 'tenants-*')",
+      );
+    }
+    for (const server of servers) {
+      if (!SERVER_PATTERN.test(server)) {
+        throw new DatabaseMigrationsPropsError(
+          `FleetTargets.fromParameter: servers entry '${server}' must be an RDS identifier (letters, digits, -) ` +
+            'with * for any characters',
+        );
+      }
+    }
+  }
+
+  bind(scope: Construct, fn: lambda.IFunction, options: BindOptions): BoundTargets {
+    this.parameter.grantRead(fn);
+    const secretPatterns = grantSecrets(fn, this.secrets);
+    const servers = this.servers.flatMap((server) => [
+      rdsArn(scope, 'db', server),
+      rdsArn(scope, 'cluster', server),
+    ]);
+    // Status, backup retention and snapshots of the listed servers only; listing snapshots is
+    // authorized against the wildcard snapshot ARN, not a name pattern.
+    grantDescribe(fn, [...servers, rdsArn(scope, 'snapshot', '*'), rdsArn(scope, 'cluster-snapshot', '*')]);
+    const snapshots = options.snapshot.enabled
+      ? grantSnapshots(
+          scope,
+          fn,
+          servers,
+          this.servers.map((server) => `${server.toLowerCase()}-*`),
+        )
+      : [];
+    return {
+      targets: [],
+      sources: [{ Type: 'parameter', Name: this.parameter.parameterName, Servers: [...this.servers] }],
+      servers: [],
+      snapshots: options.snapshot.enabled,
+      patterns: [
+        ...secretPatterns,
+        ...servers.filter((arn) => arn.includes('*')),
+        rdsArn(scope, 'snapshot', '*'),
+        rdsArn(scope, 'cluster-snapshot', '*'),
+        ...snapshots,
+      ],
+      patternsReason:
+        'Targets listed in an SSM parameter at deploy time: only the servers matching the identifier patterns the ' +
+        "app gives (the function refuses a list naming another); snapshots named by the tool's prefix and those " +
+        'patterns, tagged only with its tag keys; listing snapshots is authorized only on the account wildcard ' +
+        'snapshot ARN; secrets only by the patterns the app gives',
+    };
+  }
+}
+
+/** An instance or cluster identifier, or a pattern of them. */
+const SERVER_PATTERN = /^[A-Za-z*][A-Za-z0-9*-]{0,62}$/;
+
+function rdsArn(scope: Construct, resource: string, resourceName: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'rds',
+    resource,
+    resourceName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** The servers' status and backup retention, and their snapshots. */
+function grantDescribe(fn: lambda.IFunction, resources: readonly string[]): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'rds:DescribeDBInstances',
+        'rds:DescribeDBClusters',
+        'rds:DescribeDBSnapshots',
+        'rds:DescribeDBClusterSnapshots',
+      ],
+      resources: [...resources],
+    }),
+  );
+}
+
+/** Read on the secrets targets found at deploy time log in with; the ARN patterns among them. */
+function grantSecrets(fn: lambda.IFunction, secrets: readonly (secretsmanager.ISecret | string)[]): string[] {
+  for (const secret of secrets) {
+    if (typeof secret === 'string') {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret] }),
+      );
+    } else secret.grantRead(fn);
+  }
+  return secrets.filter((secret): secret is string => typeof secret === 'string' && secret.includes('*'));
+}
+
+/**
+ * Snapshots of `servers` (under `condition`), named by the tool's prefix and the `names` patterns
+ * after it, tagged only with the tool's tag keys. The snapshot ARNs granted.
+ */
+function grantSnapshots(
+  scope: Construct,
+  fn: lambda.IFunction,
+  servers: readonly string[],
+  names: readonly string[],
+  condition?: Record<string, unknown>,
+): string[] {
+  const snapshots = names.flatMap((name) => [
+    rdsArn(scope, 'snapshot', `rds-migrate-${name}`),
+    rdsArn(scope, 'cluster-snapshot', `rds-migrate-${name}`),
+  ]);
+  const create = ['rds:CreateDBSnapshot', 'rds:CreateDBClusterSnapshot'];
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: create,
+      resources: [...servers],
+      ...(condition ? { conditions: condition } : {}),
+    }),
+  );
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: create, resources: snapshots }));
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['rds:AddTagsToResource'],
+      resources: snapshots,
+      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...MANAGED_SNAPSHOT_TAG_KEYS] } },
+    }),
+  );
+  return snapshots;
 }
 
 /** The connections of the static servers, for the function's security group. */
