@@ -29,6 +29,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   backup: 'rds-migrate backup --json',
   restore: 'rds-migrate restore <name> --json',
   squash: 'rds-migrate squash <revision> --json',
+  'fleet-status': 'rds-migrate fleet status --json',
   invoke: 'rds-migrate invoke <action> --json, and aws lambda invoke on the deployed function',
 };
 

@@ -15,6 +15,7 @@ import type { RestoreResult } from '../local/snapshots.ts';
 import type { AutogenerateReport } from '../schema/autogenerate.ts';
 import type { DatabaseDiff } from '../schema/database-diff.ts';
 import type { SquashReport } from '../schema/squash.ts';
+import type { FleetStatusReport } from './fleet-status.ts';
 import type { HistoryEntry, RevisionDetails } from './report.ts';
 
 /** `rds-migrate history --json`. */
@@ -80,6 +81,7 @@ export interface JsonOutputs {
   backup: SnapshotInfo;
   restore: RestoreResult;
   squash: SquashReport;
+  'fleet-status': FleetStatusReport;
   /** The deployed function's answer, as it sent it: schemas/invoke.schema.json, from lambda/invoke.ts. */
   invoke: Readonly<Record<string, unknown>>;
 }

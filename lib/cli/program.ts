@@ -38,6 +38,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   commandModule(['backup', 'restore'], async () => (await import('./commands/backup.ts')).registerBackup),
   commandModule(['db'], async () => (await import('./commands/db.ts')).registerDb),
   commandModule(['invoke'], async () => (await import('./commands/invoke.ts')).registerInvoke),
+  commandModule(['fleet'], async () => (await import('./commands/fleet.ts')).registerFleet),
 ];
 
 export interface CommandModule {

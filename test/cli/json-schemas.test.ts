@@ -54,6 +54,7 @@ describe('schemas/', () => {
         'db-url',
         'diff',
         'doctor',
+        'fleet-status',
         'heads',
         'history',
         'invoke',
@@ -118,6 +119,7 @@ describe('every --json output keeps to its schema', () => {
     await json('run', EXIT.ok, 'up'); // nothing to do
     await json('db-url', EXIT.failed, 'db', 'url'); // no embedded server in this project
     await json('squash', EXIT.ok, 'squash', '5a09c7d1e8b2', '--dry-run', '--drop-data');
+    await json('fleet-status', EXIT.ok, 'fleet', 'status', database.url);
     await json('create-autogenerate', EXIT.ok, 'create', '--autogenerate', 'nothing changed');
     // A hand edit the migrations do not know of, then a wanted column: both reports have content.
     const connection = await database.connect();
@@ -143,7 +145,7 @@ describe('every --json output keeps to its schema', () => {
     expect(problems).toEqual([]);
     expect([...outputs.keys()].sort()).toEqual(
       ['backup', 'backup-list', 'check', 'create-autogenerate', 'current', 'db-url', 'diff', 'doctor']
-        .concat(['heads', 'history', 'restore', 'run', 'show', 'squash', 'status'])
+        .concat(['fleet-status', 'heads', 'history', 'restore', 'run', 'show', 'squash', 'status'])
         .sort(),
     );
   }, 120_000);

@@ -40,6 +40,7 @@ import {
   secretFor,
 } from '../fixtures/handler/harness.ts';
 import '../fixtures/handler/step-functions.ts'; // Promise.withResolvers on Node 20, for the interpreter
+import { runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
@@ -411,6 +412,40 @@ describe('a fleet deploy on the rollout state machine', () => {
       lambdaContext(),
     )) as unknown as Json;
     expect(one).toMatchObject({ target: 'tenant-e', current: [REV.v1], upToDate: false });
+  });
+
+  it('rds-migrate fleet status reads the same fleet locally: who is behind, ahead, unreachable, without a password', async () => {
+    const urls = tenants.map((tenant) => `${tenant.name}=${tenant.database.url}`);
+    const nowhere = 'postgres://app:s3cret-pw@127.0.0.1:1/gone?connect_timeout=2';
+    const cli = (bundle: Bundle, ...argv: string[]) =>
+      runCliCaptured(['-d', join(FIXTURES, bundle), 'fleet', 'status', ...argv], {
+        env: {},
+        cwd: FIXTURES,
+      });
+    const onV2 = await cli('v2', ...urls, '--json');
+    expect(onV2.code, onV2.stderr).toBe(0);
+    const report = JSON.parse(onV2.stdout) as Json;
+    expect(report).toMatchObject({
+      heads: [REV.v2],
+      upToDate: ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d'],
+      behind: ['tenant-e'],
+      ahead: [],
+      drifted: [],
+      unreachable: [],
+    });
+    expect(report.targets[4]).toMatchObject({ name: 'tenant-e', current: [REV.v1], pending: [REV.v2] });
+    expect(report.targets[0].lastRun).toMatchObject({ revision: REV.v2, direction: 'up' });
+    // Against the older folder the moved targets are ahead; a server that does not answer is named, and fails the command.
+    const onV1 = await cli('v1', '--concurrency', '2', ...urls, `ghost=${nowhere}`);
+    expect(onV1.code).toBe(1);
+    expect(onV1.stdout).toMatch(/^tenant-a +f1ee70000002 +ahead: f1ee70000002 not in this folder/m);
+    expect(onV1.stdout).toMatch(/^tenant-e +f1ee70000001 +up to date$/m);
+    expect(onV1.stdout).toMatch(
+      /^ghost +- +unreachable: cannot connect to PostgreSQL at app@127\.0\.0\.1:1\/gone: connect ECONNREFUSED/m,
+    );
+    expect(onV1.stdout).toContain('ahead        tenant-a, tenant-b, tenant-c, tenant-d');
+    expect(onV1.stderr).toContain('1 of 6 targets need attention (unreachable: ghost)');
+    expect(onV1.stdout + onV1.stderr).not.toContain('s3cret-pw');
   });
 
   it('never brings forward, in a rollback, a target an earlier deploy left behind', async () => {
