@@ -21,6 +21,8 @@ interface MutatedModule {
   readonly file: string;
   /** The test files meant to cover it: only these run against its mutants. */
   readonly tests: readonly string[];
+  /** Its tests drive the deployed function against a real database: the run starts the suite's server. */
+  readonly postgres?: boolean;
 }
 
 type StrykerOptions = ConstructorParameters<typeof Stryker>[0];
@@ -68,6 +70,17 @@ const MODULES: Record<string, MutatedModule> = {
     file: 'lambda/failure.ts',
     tests: ['test/lambda/handler-config.test.ts', 'test/lambda/failure-limits.test.ts'],
   },
+  // The deploy lifecycle's phases: their tests drive the handler with CloudFormation's and the
+  // Provider framework's events against the real database (the suite's embedded server).
+  'on-delete': {
+    file: 'lambda/deploy/on-delete.ts',
+    tests: [
+      'test/lambda/handler.test.ts',
+      'test/lambda/handler-config.test.ts',
+      'test/lambda/hostile-events.test.ts',
+    ],
+    postgres: true,
+  },
 };
 
 const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list] [--report]
@@ -114,6 +127,7 @@ async function mutateModule(name: string, module: MutatedModule, full: boolean):
   console.log(`\n== ${name}: ${module.file} against ${module.tests.join(', ')}`);
   // Read by scripts/mutate.vitest.config.ts in Stryker's test runner process.
   process.env.RDS_MIGRATE_MUTATE_TESTS = module.tests.join(',');
+  process.env.RDS_MIGRATE_MUTATE_POSTGRES = module.postgres ? '1' : '0';
   const stryker = new Stryker({
     mutate: [module.file],
     testRunner: 'vitest',

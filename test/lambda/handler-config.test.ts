@@ -9,6 +9,7 @@ import { parseCredentials, readCredentials } from '../../lambda/secret.ts';
 import { MigrationFailed } from '../../lib/engine/errors.ts';
 import { pruneSnapshots, type SnapshotInfo, type SnapshotService } from '../../lib/engine/snapshot.ts';
 import { cfnEvent, fakes, lambdaContext, REV, SECRET_ARN } from '../fixtures/handler/harness.ts';
+import { recordingLogger } from '../fixtures/handler/log-lines.ts';
 
 // No database is reached: every event here is refused before the function connects.
 const aws = fakes('postgres://nobody:unused@127.0.0.1:1/nothing');
@@ -69,19 +70,55 @@ describe('malformed events', () => {
   });
 
   it('answers Delete with success even when the environment is broken', async () => {
-    const broken = fakes('postgres://nobody:unused@127.0.0.1:1/nothing', { DB_KIND: '' }).handler('v1');
+    const { logger, lines } = recordingLogger();
+    const broken = fakes('postgres://nobody:unused@127.0.0.1:1/nothing', { DB_KIND: '' }).handler('v1', {
+      logger,
+    });
     const event = cfnEvent('cfn-delete');
     const result = (await broken(event, lambdaContext())) as unknown as Record<string, unknown>;
-    expect(result).toMatchObject({
+    expect(result).toEqual({
       PhysicalResourceId: event.PhysicalResourceId,
-      Data: { Note: expect.any(String) },
+      Data: { Note: 'rds-migrate leaves the schema and data in place when the resource is deleted' },
+      RdsMigrate: { phase: 'done', requestId: event.RequestId, target: '', from: [], plan: [] },
     });
+    // The operator reads why no lease was claimed, and that the Delete went on regardless.
+    expect(lines.slice(0, 2)).toEqual([
+      {
+        level: 'warn',
+        message: 'did not claim the run lease on Delete; continuing',
+        extra: { error: expect.stringContaining('DB_KIND') },
+      },
+      {
+        level: 'info',
+        message: 'delete: schema and data left in place',
+        extra: { physicalResourceId: event.PhysicalResourceId, leaseClaimed: false },
+      },
+    ]);
     expect(await broken({ ...event, ...result }, lambdaContext())).toEqual({ IsComplete: true });
   });
 
   it('fails an isComplete poll whose marker is not what onEvent returns', async () => {
     const event = { ...cfnEvent('cfn-update'), RdsMigrate: { phase: 'dancing' } };
     expect(await failureOf(event)).toContain('RdsMigrate is not what onEvent returns');
+  });
+
+  it('reads the marker of a poll field by field, naming what is wrong', async () => {
+    const event = cfnEvent('cfn-update');
+    const poll = (marker: unknown) => failureOf({ ...event, RdsMigrate: marker });
+    const marker = { phase: 'migrate', requestId: event.RequestId, target: REV.name, from: [], plan: [] };
+    for (const notAMarker of ['done', null, { ...marker, phase: 7 }]) {
+      expect(await poll(notAMarker)).toBe("the isComplete event's RdsMigrate is not what onEvent returns");
+    }
+    for (const requestId of [undefined, 42, 'r'.repeat(129)]) {
+      expect(await poll({ ...marker, requestId })).toBe("the isComplete event's RdsMigrate names no request");
+    }
+    // 128 characters name a request, just not this poll's.
+    expect(await poll({ ...marker, requestId: 'r'.repeat(128) })).toContain(
+      "the poll's RdsMigrate marker names another request than its RequestId",
+    );
+    for (const phase of ['snapshot', 'snapshot-pending']) {
+      expect(await poll({ ...marker, phase })).toBe("the isComplete event's RdsMigrate has no snapshotId");
+    }
   });
 
   it('reads CloudFormation strings and native values alike', () => {

@@ -19,7 +19,10 @@ import {
   runProvider,
   STACK_ID,
 } from '../fixtures/handler/harness.ts';
+import { recordingLogger } from '../fixtures/handler/log-lines.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+type Json = Record<string, unknown>;
 
 let database: TestDatabase;
 let connection: Connection;
@@ -75,18 +78,51 @@ function rollbackEvent(): Record<string, unknown> {
 
 describe('Create', () => {
   it('snapshots, then migrates an empty database to the target, with a stable physical id', async () => {
-    const outcome = await runProvider(
-      aws.handler('v1'),
-      cfnEvent('cfn-create', { TargetRevision: REV.name }),
-    );
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    const { logger, lines } = recordingLogger();
+    const outcome = await runProvider(aws.handler('v1', { logger }), event);
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.physicalResourceId).toBe(`rds-migrate/${DB_IDENTIFIER}`);
-    expect(outcome.data).toMatchObject({
+    // What the operator reads of onEvent: the request against the bundle, the snapshot decision, the plan.
+    const logged = (message: string) => lines.find((line) => line.message === message)?.extra;
+    expect(logged('request')).toEqual({
+      target: REV.name,
+      migrationsHash: (event.ResourceProperties as Json).MigrationsHash,
+      bundleHeads: [REV.name],
+      bundleRevisions: 2,
+      snapshot: { enabled: true, policy: 'always' },
+    });
+    expect(logged('snapshot decision')).toEqual({ take: true, reason: 'policy always', retentionDays: 7 });
+    expect(logged('planned')).toEqual({
+      from: [],
+      target: REV.name,
+      plan: [`up ${REV.customers}`, `up ${REV.name}`],
+      fromHistory: false,
+      durationMs: expect.any(Number),
+    });
+    expect(logged('planned')?.durationMs).toBeLessThan(60_000);
+    // onEvent's answer: the marker every poll carries back, naming the snapshot it asked for.
+    expect(outcome.responses[0]).toEqual({
+      PhysicalResourceId: `rds-migrate/${DB_IDENTIFIER}`,
+      RdsMigrate: {
+        phase: 'snapshot',
+        requestId: event.RequestId,
+        target: REV.name,
+        from: [],
+        plan: [`up ${REV.customers}`, `up ${REV.name}`],
+        snapshotId: 'rds-migrate-app-db-20261125103005',
+      },
+    });
+    expect(outcome.data).toEqual({
       Revision: REV.name,
       PreviousRevision: 'base',
       Applied: '2',
       Reverted: '0',
       SnapshotId: 'rds-migrate-app-db-20261125103005',
+      SnapshotPolicy: 'always',
+      SnapshotReason: 'policy always',
+      RestorePoint: expect.stringMatching(/^2026-11-25T10:30:\d\d\.000Z$/),
+      BackupRetentionDays: '7',
     });
     expect(await heads()).toEqual([REV.name]);
     expect(await tables()).toEqual(['app_settings', 'customers']);
@@ -152,7 +188,21 @@ describe('Update', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.responses).toHaveLength(2);
     expect(outcome.responses[1]).toEqual({ IsComplete: true });
-    expect(outcome.data).toMatchObject({ Revision: REV.name, Applied: '0', SnapshotId: '' });
+    // Everything in onEvent's answer: the poll has nothing to add.
+    expect(outcome.responses[0]).toEqual({
+      PhysicalResourceId: event.PhysicalResourceId,
+      Data: {
+        Revision: REV.name,
+        PreviousRevision: REV.name,
+        SnapshotId: '',
+        Applied: '0',
+        Reverted: '0',
+        SnapshotPolicy: 'always',
+        SnapshotReason: 'nothing to apply',
+        Note: 'already at the target revision',
+      },
+      RdsMigrate: { phase: 'done', requestId: event.RequestId, target: REV.name, from: [REV.name], plan: [] },
+    });
     expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
   });
 
@@ -266,9 +316,19 @@ describe('stack rollback', () => {
   it('reverts with the recorded down steps when the OLD code handles it', async () => {
     await deployedV2();
     aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
-    const outcome = await runProvider(aws.handler('v1'), rollbackEvent());
+    const event = rollbackEvent();
+    const outcome = await runProvider(aws.handler('v1'), event);
 
     expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.responses[0]?.RdsMigrate).toEqual({
+      phase: 'snapshot',
+      requestId: event.RequestId,
+      target: REV.name,
+      from: [REV.tenant],
+      plan: [`down ${REV.tenant}`, `down ${REV.orders}`],
+      snapshotId: expect.stringMatching(/^rds-migrate-app-db-\d{14}$/),
+      revertsFromHistory: true,
+    });
     expect(outcome.data).toMatchObject({ Revision: REV.name, PreviousRevision: REV.tenant, Reverted: '2' });
     expect(await heads()).toEqual([REV.name]);
     expect(await tables()).toEqual(['app_settings', 'customers']);
@@ -287,6 +347,7 @@ describe('stack rollback', () => {
     aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
     const outcome = await runProvider(aws.handler('v2'), rollbackEvent());
     expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.responses[0]?.RdsMigrate).not.toHaveProperty('revertsFromHistory');
     expect(outcome.data).toMatchObject({ Revision: REV.name, Reverted: '2' });
     expect(await heads()).toEqual([REV.name]);
     // One look at the stack: onEvent's confirmation that CloudFormation sends this request.
@@ -338,6 +399,32 @@ describe('Delete', () => {
     expect(await heads()).toEqual([REV.name]);
     expect((await connection.db.query('SELECT count(*)::int AS n FROM customers')).rows).toEqual([{ n: 1 }]);
     expect(aws.rdsMock.calls()).toHaveLength(0);
+  });
+
+  it('claims the database from a deploy CloudFormation gave up on, whose late poll then migrates nothing', async () => {
+    const { logger, lines } = recordingLogger();
+    const create = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    const onEventResult = (await aws.handler('v1', { logger })(create, lambdaContext())) as Json;
+    // The create failed elsewhere; CloudFormation deletes the resource before the snapshot is done.
+    const event = cfnEvent('cfn-delete', { TargetRevision: REV.name });
+    const answer = await aws.handler('v1', { logger })(event, lambdaContext());
+    expect(answer).toEqual({
+      PhysicalResourceId: event.PhysicalResourceId,
+      Data: { Note: 'rds-migrate leaves the schema and data in place when the resource is deleted' },
+      RdsMigrate: { phase: 'done', requestId: event.RequestId, target: '', from: [], plan: [] },
+    });
+    expect(lines.filter((line) => line.message.startsWith('delete'))).toEqual([
+      {
+        level: 'info',
+        message: 'delete: schema and data left in place',
+        extra: { physicalResourceId: event.PhysicalResourceId, leaseClaimed: true },
+      },
+    ]);
+    await expect(aws.handler('v1')({ ...create, ...onEventResult }, lambdaContext())).rejects.toThrow(
+      `superseded by request ${event.RequestId}, which claimed this database while this one waited; this request migrated nothing`,
+    );
+    expect(await heads()).toEqual([]);
+    expect(await tables()).toEqual([]);
   });
 });
 
