@@ -180,7 +180,15 @@ export async function fleetIsComplete(
         `${marker.executionArn})`,
     );
   }
-  return { IsComplete: true, Data: tally(JSON.parse(execution.output ?? '{}'), request) };
+  const data = tally(JSON.parse(execution.output ?? '{}'), request);
+  if (data.BackgroundNotStarted) {
+    runtime.logger.warn(
+      'background migrations applied on targets of the fleet wait, not started: a fleet starts no background run; ' +
+        'run rds-migrate up against each target named',
+      { waiting: data.BackgroundNotStarted },
+    );
+  }
+  return { IsComplete: true, Data: data };
 }
 
 /** Delete leaves every database as it is, and stops a rollout still running; it never fails. */
@@ -263,6 +271,10 @@ function tally(output: unknown, request: LifecycleRequest): Record<string, strin
   const moved = results.filter(
     (result) => !('failed' in result) && (result.applied > 0 || result.reverted > 0),
   ) as TargetOutcome[];
+  // `target:revision` for each background run a target's deploy applied and no one started.
+  const waiting = moved.flatMap((result) =>
+    (result.backgroundWaiting ?? []).map((revision) => `${result.name}:${revision}`),
+  );
   return {
     Revision: String(request.properties.TargetRevision ?? ''),
     Targets: String(results.length),
@@ -272,5 +284,6 @@ function tally(output: unknown, request: LifecycleRequest): Record<string, strin
       .join(',')
       .slice(0, 1000),
     ...(failed.length > 0 ? { ToleratedFailures: failed.join(',').slice(0, 1000) } : {}),
+    ...(waiting.length > 0 ? { BackgroundNotStarted: waiting.join(',').slice(0, 1000) } : {}),
   };
 }

@@ -28,6 +28,11 @@ export interface TargetOutcome {
   readonly applied: number;
   readonly reverted: number;
   readonly snapshotId?: string;
+  /**
+   * Background migrations the deploy applied whose runs wait, not started: a fleet starts no
+   * background run (README, Fleets: background migrations); `rds-migrate up` against the target runs them.
+   */
+  readonly backgroundWaiting?: readonly string[];
 }
 
 /** One step's answer: done (with the outcome), or the marker the next poll carries. */
@@ -117,7 +122,7 @@ export async function startTarget(
       name: call.target.name,
       done: true,
       budgetSeconds,
-      outcome: outcomeOf(call.target, answer.Data),
+      outcome: await withWaitingRuns(own, budgetSeconds, outcomeOf(call.target, answer.Data)),
     };
   }
   return { name: call.target.name, done: false, budgetSeconds, marker };
@@ -148,15 +153,35 @@ export async function pollTarget(
   if (answer.IsComplete !== true) {
     return { name: call.target.name, done: false, budgetSeconds: call.budgetSeconds, marker: call.marker };
   }
+  const outcome = outcomeOf(call.target, {
+    ...(call.marker ? markerData(call.marker) : {}),
+    ...(answer.Data as object),
+  });
   return {
     name: call.target.name,
     done: true,
     budgetSeconds: call.budgetSeconds,
-    outcome: outcomeOf(call.target, {
-      ...(call.marker ? markerData(call.marker) : {}),
-      ...(answer.Data as object),
-    }),
+    outcome: await withWaitingRuns(own, call.budgetSeconds, outcome),
   };
+}
+
+/**
+ * The outcome with the background runs that wait on the target after a deploy that applied
+ * something: the single-database deploy starts them on its own state machine, which a fleet's
+ * targets do not have, so they stay pending until run with the CLI. Read from the target's status.
+ */
+async function withWaitingRuns(
+  call: TargetCall,
+  budgetSeconds: number,
+  outcome: TargetOutcome,
+): Promise<TargetOutcome> {
+  if (outcome.applied === 0) return outcome;
+  const status = await callTarget(call, budgetSeconds, { action: 'status' });
+  const runs = Array.isArray(status.background)
+    ? (status.background as { revision?: string; state?: string }[])
+    : [];
+  const waiting = runs.filter((run) => run.state === 'pending').map((run) => String(run.revision));
+  return waiting.length > 0 ? { ...outcome, backgroundWaiting: waiting } : outcome;
 }
 
 function lifecycleEvent(call: TargetCall): Record<string, unknown> {

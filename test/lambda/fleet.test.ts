@@ -44,7 +44,7 @@ import { runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
-const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002', v3: 'f1ee70000003' } as const;
+const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002', v3: 'f1ee70000003', v4: 'f1ee70000004' } as const;
 type Bundle = keyof typeof REV;
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:rds-migrate-fleet-test';
 const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:rds-migrate-fleet-test';
@@ -461,5 +461,19 @@ describe('a fleet deploy on the rollout state machine', () => {
     expect(outcome.status, outcome.reason).toBe('SUCCESS');
     expect(outcome.data).toMatchObject({ Moved: '1', MovedTargets: 'tenant-a' });
     expect(Object.values(await revisions())).toEqual([REV.v2, REV.v2, REV.v2, REV.v2, REV.v1]);
+  });
+
+  it('applies a background migration on every target and says, naming each, that its run waits unstarted', async () => {
+    bundle = 'v4';
+    await poison(tenants[1] as Tenant, false, 'poison3');
+    await poison(tenants[4] as Tenant, false);
+    const outcome = await deploy(cfnEvent('cfn-update', fleetProperties('v4'), fleetProperties('v2')));
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({
+      Moved: '5',
+      BackgroundNotStarted: tenants.map((tenant) => `${tenant.name}:${REV.v4}`).join(','),
+    });
+    const status = (await fleetHandler()({ action: 'status' }, lambdaContext())) as unknown as Json;
+    expect(status.targets.map((target: Json) => target.background)).toEqual([1, 1, 1, 1, 1]);
   });
 });
