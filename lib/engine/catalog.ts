@@ -13,6 +13,14 @@ import type { Database } from './database.ts';
 import { DEFAULT_HISTORY_SCHEMA } from './history.ts';
 import { escapeLiteral } from './sql-quote.ts';
 
+/**
+ * The format of a fingerprint of this catalog: what its lines say, how its objects are named, and
+ * how schema-fingerprint.ts hashes them. Each recorded fingerprint carries it, and one of another
+ * format is never compared (it would read as a change to every object). Bump it with any change
+ * to the lines or object names: test/engine/catalog-stamp.test.ts fails until then.
+ */
+export const FINGERPRINT_FORMAT = 1;
+
 /** One line of the schema and the object it describes, e.g. `table public.users`. */
 export interface CatalogEntry {
   readonly object: string;

@@ -179,6 +179,14 @@ ALTER TABLE ${q}.deploys ADD COLUMN IF NOT EXISTS snapshot_progress jsonb;`,
       'run or status that finds it unchanged does not deparse the schema again',
     sql: (q) => `ALTER TABLE ${q}.schema_fingerprints ADD COLUMN IF NOT EXISTS catalog_stamp text;`,
   },
+  {
+    version: 9,
+    summary:
+      'schema_fingerprints.fingerprint_format and .release: the format a fingerprint was taken in and the release ' +
+      'that took it, so one of another format reads as stale (cannot be compared), never as a change to every object',
+    sql: (q) => `ALTER TABLE ${q}.schema_fingerprints ADD COLUMN IF NOT EXISTS fingerprint_format integer;
+ALTER TABLE ${q}.schema_fingerprints ADD COLUMN IF NOT EXISTS release text;`,
+  },
 ];
 
 /** The format this release writes: the last step's. Add a step at the end, and name it in CHANGELOG.md. */

@@ -6,12 +6,13 @@
  * run would otherwise absorb is written down in the run's own fingerprint.
  */
 import { createHash } from 'node:crypto';
-import { type CatalogEntry, catalogQuery } from './catalog.ts';
+import { type CatalogEntry, catalogQuery, FINGERPRINT_FORMAT } from './catalog.ts';
 import { catalogStampSql, catalogUnchangedSql, SNAPSHOT_HORIZON_SQL } from './catalog-stamp.ts';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
 import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
+import { RELEASE } from './version.ts';
 
 export interface SchemaFingerprint {
   /** sha256 of every line of the snapshot. */
@@ -32,6 +33,10 @@ export interface RecordedFingerprint {
   readonly heads: readonly Revision[];
   readonly recordedAt: Date;
   readonly actor?: string;
+  /** The fingerprint format it was taken in (catalog.ts); absent: taken before fingerprints carried theirs. */
+  readonly format?: number;
+  /** The release that took it (for a fingerprint older than history format 9: the release of its run's last log row). */
+  readonly release?: string;
 }
 
 /**
@@ -39,14 +44,25 @@ export interface RecordedFingerprint {
  * - `matches`: unchanged since;
  * - `changed`: changed outside migrations since that run (`objects` says which);
  * - `not-recorded`: no run recorded one yet (a history older than format 5, or no run yet);
- * - `stale`: runs since were made by a release that records no fingerprint, so no comparison.
+ * - `stale`: no comparison can be made (`staleBecause` says why): runs since recorded none, or it is of another format.
  */
 export type SchemaDriftState = 'matches' | 'changed' | 'not-recorded' | 'stale';
+
+/**
+ * Why a fingerprint cannot be compared: `runs-without-fingerprint`, runs since it were made by a
+ * release that records none; `fingerprint-format`, it was taken in another format than the reader
+ * compares (a build whose catalog said other things, or named objects otherwise).
+ */
+export type StaleReason = 'runs-without-fingerprint' | 'fingerprint-format';
 
 export interface SchemaDrift {
   readonly state: SchemaDriftState;
   /** The run whose fingerprint the schema is compared with. */
   readonly since?: RecordedFingerprint;
+  /** With `stale`: why there is no comparison. */
+  readonly staleBecause?: StaleReason;
+  /** With `stale` by `fingerprint-format`: the format the reader compares (the record's is `since.format`). */
+  readonly comparedFormat?: number;
   readonly objects?: ObjectChanges;
   /** A change outside migrations that the last run found before it ran, and recorded as it found it. */
   readonly foundBeforeRun?: ObjectChanges & { readonly since?: RecordedFingerprint };
@@ -121,21 +137,27 @@ interface FingerprintRow {
     | null;
   actor: string | null;
   recorded_at: Date;
-  /** The schema's fingerprint now, computed in the same query. */
-  now_fingerprint: string;
-  now_objects: Record<string, string>;
+  /** Null: taken before fingerprints carried their format (history format 9). */
+  fingerprint_format: number | null;
+  release: string | null;
+  /** The schema's fingerprint now, computed in the same query; null when the record cannot be compared. */
+  now_fingerprint: string | null;
+  now_objects: Record<string, string> | null;
 }
 
 /** The history format that added the fingerprints table (history-format.ts): at or above it, it exists. */
 const FINGERPRINTS_FORMAT = 5;
 /** The format that added schema_fingerprints.catalog_stamp (catalog-stamp.ts). */
 const STAMP_FORMAT = 8;
+/** The format that added schema_fingerprints.fingerprint_format and .release. */
+const VERSIONED_FORMAT = 9;
 
 /**
  * The last recorded fingerprint and the schema's now, in one round trip (two when the table may be
  * missing). When the catalog stamp recorded with it says no catalog row changed since, the schema
- * now is the recorded one and is not deparsed again (catalog-stamp.ts); with nothing recorded,
- * there is nothing to compare and no row.
+ * now is the recorded one and is not deparsed again (catalog-stamp.ts); when it cannot be compared
+ * (another fingerprint format, runs since that recorded none), neither is computed; with nothing
+ * recorded, there is nothing to compare and no row.
  */
 async function lastRecorded(
   db: Database,
@@ -144,17 +166,28 @@ async function lastRecorded(
 ): Promise<FingerprintRow | undefined | null> {
   const q = escapeIdentifier(history.schema);
   if (!tableKnown && !(await tableExists(db, history))) return null;
-  // The stamp through to_jsonb: a history older than format 8 has no such column.
+  // Columns of later formats through to_jsonb: an older history has no such column. A record
+  // older than format 9 names its release through its run's last log row.
   const result = await db.query<FingerprintRow>(
     `WITH last AS MATERIALIZED (
        SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
-              (SELECT max(id) FROM ${q}.log)::text AS newest_log_id, to_jsonb(f) ->> 'catalog_stamp' AS stamp
+              (SELECT max(id) FROM ${q}.log)::text AS newest_log_id, to_jsonb(f) ->> 'catalog_stamp' AS stamp,
+              (to_jsonb(f) ->> 'fingerprint_format')::integer AS fingerprint_format,
+              coalesce(to_jsonb(f) ->> 'release', (SELECT l.release FROM ${q}.log l WHERE l.id = f.log_id)) AS release
        FROM ${q}.${TABLE} f ORDER BY id DESC LIMIT 1),
-     checked AS MATERIALIZED (SELECT last.*, ${catalogUnchangedSql('last.stamp')} AS unchanged FROM last),
+     comparable AS MATERIALIZED (
+       SELECT last.*, coalesce(last.fingerprint_format = ${FINGERPRINT_FORMAT}
+                               AND coalesce(last.newest_log_id::bigint <= last.log_id, last.newest_log_id IS NULL), false) AS comparable
+       FROM last),
+     checked AS MATERIALIZED (
+       SELECT comparable.*, CASE WHEN comparable.comparable THEN ${catalogUnchangedSql('comparable.stamp')} ELSE false END AS unchanged
+       FROM comparable),
      now AS MATERIALIZED (${fingerprintSql(history.schema)})
      SELECT checked.*,
-            CASE WHEN checked.unchanged THEN checked.fingerprint ELSE (SELECT fingerprint FROM now) END AS now_fingerprint,
-            CASE WHEN checked.unchanged THEN checked.objects ELSE (SELECT objects FROM now) END AS now_objects
+            CASE WHEN NOT checked.comparable THEN NULL WHEN checked.unchanged THEN checked.fingerprint
+                 ELSE (SELECT fingerprint FROM now) END AS now_fingerprint,
+            CASE WHEN NOT checked.comparable THEN NULL WHEN checked.unchanged THEN checked.objects
+                 ELSE (SELECT objects FROM now) END AS now_objects
      FROM checked`,
   );
   return result.rows[0];
@@ -185,14 +218,26 @@ export async function readSchemaDrift(
     heads: row.heads,
     recordedAt: row.recorded_at,
     ...(row.actor ? { actor: row.actor } : {}),
+    ...(row.fingerprint_format === null ? {} : { format: row.fingerprint_format }),
+    ...(row.release ? { release: row.release } : {}),
   };
+  if (row.fingerprint_format !== FINGERPRINT_FORMAT) {
+    // Not even what it found before its run: that may be this very confusion (an older build
+    // comparing a fingerprint of a newer format would find every object changed).
+    return { state: 'stale', since, staleBecause: 'fingerprint-format', comparedFormat: FINGERPRINT_FORMAT };
+  }
   const foundBeforeRun = row.changed_outside ? beforeRunOf(row.changed_outside) : undefined;
   const extra = foundBeforeRun ? { foundBeforeRun } : {};
   if (row.newest_log_id !== null && (row.log_id === null || Number(row.newest_log_id) > Number(row.log_id))) {
-    return { state: 'stale', since, ...extra };
+    return { state: 'stale', since, staleBecause: 'runs-without-fingerprint', ...extra };
   }
   if (row.now_fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
-  return { state: 'changed', since, objects: compareObjects(row.objects ?? {}, row.now_objects), ...extra };
+  return {
+    state: 'changed',
+    since,
+    objects: compareObjects(row.objects ?? {}, row.now_objects ?? {}),
+    ...extra,
+  };
 }
 
 function beforeRunOf(
@@ -275,12 +320,16 @@ export class FingerprintRecorder {
       const stamped = format !== undefined && format >= STAMP_FORMAT;
       const stampColumn = stamped ? ', catalog_stamp' : '';
       const stamp = stamped ? `, ${catalogStampSql(SNAPSHOT_HORIZON_SQL)}` : '';
+      // Its format, so that a reader of another never compares it (format 9 onward).
+      const versioned = format !== undefined && format >= VERSIONED_FORMAT;
+      const versionColumns = versioned ? ', fingerprint_format, release' : '';
+      const version = versioned ? `, ${FINGERPRINT_FORMAT}, ${escapeLiteral(RELEASE)}` : '';
       await this.db.query(
-        `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor${stampColumn})
+        `INSERT INTO ${q}.${TABLE} (run_id, heads, fingerprint, objects, log_id, changed_outside, actor${stampColumn}${versionColumns})
          SELECT ${escapeLiteral(run.runId)},
                 coalesce((SELECT array_agg(revision ORDER BY revision) FROM ${q}.heads), '{}'),
                 now.fingerprint, now.objects,
-                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}${stamp}
+                (SELECT max(id) FROM ${q}.log), ${changedOutside}::jsonb, ${escapeLiteral(run.actor)}${stamp}${version}
          FROM (${fingerprintSql(this.history.schema)}) now`,
       );
     } catch {
@@ -306,10 +355,27 @@ export function describeSchemaDrift(drift: SchemaDrift | undefined): string | un
       `(since run ${describeRun(drift.foundBeforeRun.since)}): ${describeObjects(drift.foundBeforeRun)}`
     );
   }
+  if (drift.state === 'stale' && drift.staleBecause === 'fingerprint-format') {
+    return (
+      `the last fingerprint of the schema (run ${describeRun(drift.since)}) was taken by ` +
+      `${drift.since?.release ? `rds-migrate ${drift.since.release}` : 'an earlier release'} in ` +
+      `${describeFormat(drift.since?.format, drift.comparedFormat)}: changes outside migrations cannot be told ` +
+      'until the next up or deploy records a current one (to record one now without migrating: rds-migrate diff ' +
+      'to see that the schema is its revision’s, then rds-migrate stamp <the current revision>)'
+    );
+  }
   if (drift.state === 'stale') {
     return `runs since run ${describeRun(drift.since)} recorded no fingerprint (an older release ran them): changes outside migrations cannot be told`;
   }
   return undefined;
+}
+
+function describeFormat(recorded: number | undefined, compared: number | undefined): string {
+  const taken =
+    recorded === undefined
+      ? 'an unnumbered fingerprint format (from before fingerprints carried theirs)'
+      : `fingerprint format ${recorded}`;
+  return `${taken}, not format ${compared ?? FINGERPRINT_FORMAT} that this release compares`;
 }
 
 function describeRun(run: RecordedFingerprint | undefined): string {

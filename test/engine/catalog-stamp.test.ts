@@ -4,8 +4,9 @@
  * differ: every kind of change the schema snapshot shows moves it, and so does a change by a
  * transaction that was still open when it was taken. One database for the whole file.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogQuery } from '../../lib/engine/catalog.ts';
+import { catalogQuery, FINGERPRINT_FORMAT } from '../../lib/engine/catalog.ts';
 import {
   catalogStampSql,
   catalogUnchangedSql,
@@ -16,7 +17,7 @@ import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { migrate } from '../../lib/engine/runner.ts';
-import { readSchemaDrift } from '../../lib/engine/schema-fingerprint.ts';
+import { fingerprintSql, readSchemaDrift } from '../../lib/engine/schema-fingerprint.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { sqlMigration } from '../support/migrations.ts';
 
@@ -46,6 +47,27 @@ async function unchangedSince(stamp: string | null): Promise<boolean> {
   );
   return result.rows[0]?.unchanged as boolean;
 }
+
+/**
+ * The fingerprint's SQL (catalog.ts's lines and objects, and how they are hashed) at each fingerprint
+ * format: a recorded fingerprint is compared only with one of its own format.
+ */
+const FINGERPRINT_SQL_BY_FORMAT: Readonly<Record<number, string>> = {
+  1: '05056477c1377f3c',
+};
+
+describe('the fingerprint format', () => {
+  it('is bumped when what the fingerprint says changes', () => {
+    const hash = createHash('sha256').update(fingerprintSql(history.schema)).digest('hex').slice(0, 16);
+    expect(
+      hash,
+      `the fingerprint's SQL changed (catalog.ts or schema-fingerprint.ts). If its lines, object names or ` +
+        `hashing changed, bump FINGERPRINT_FORMAT (catalog.ts) and add the new format here, so fingerprints ` +
+        `recorded before read as stale, not as a change to every object; if not (the same lines, faster), ` +
+        `update the hash of format ${FINGERPRINT_FORMAT}`,
+    ).toBe(FINGERPRINT_SQL_BY_FORMAT[FINGERPRINT_FORMAT]);
+  });
+});
 
 describe('the catalog stamp', () => {
   it('covers every catalog the schema snapshot reads', () => {

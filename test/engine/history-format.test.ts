@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'libpg-query';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FINGERPRINT_FORMAT } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { HistoryFormatError, MigrationFailed } from '../../lib/engine/errors.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { CURRENT_FORMAT, FORMAT_STEPS } from '../../lib/engine/history-format.ts';
 import { migrate, type RunOptions } from '../../lib/engine/runner.ts';
+import { describeSchemaDrift } from '../../lib/engine/schema-fingerprint.ts';
 import { readStatus } from '../../lib/engine/status.ts';
 import { RELEASE } from '../../lib/engine/version.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
@@ -136,6 +138,56 @@ describe('an older history', () => {
       'up-to-date',
     );
     expect(await history.format(connection.db)).toBe(1);
+  });
+
+  it('of format 8 keeps the fingerprint an earlier build took, read as stale until the next run takes a current one', async () => {
+    const q = '"rds_migrate"';
+    await connection.db.query(
+      FORMAT_STEPS.filter((step) => step.version <= 8)
+        .map((step) => step.sql(q))
+        .join('\n'),
+    );
+    await connection.db.query(`
+      INSERT INTO rds_migrate.format (version, release) SELECT v, '0.2.0' FROM generate_series(2, 8) v;
+      CREATE TABLE t_aaaa01 (id int PRIMARY KEY);
+      CREATE TABLE t_aaaa02 (id int PRIMARY KEY);
+      INSERT INTO rds_migrate.log (revision, parents, direction, message, checksum, source, transactional,
+                                   down_kind, down_text, started_at, duration_ms, run_id, actor, release)
+      VALUES ('aaaa01', '{}', 'up', 'migration aaaa01', 'sum1', 'aaaa01.sql', true, 'sql', 'DROP TABLE t_aaaa01', now(), 1, 'run-1', 'cli:old', '0.2.0-earlier'),
+             ('aaaa02', '{aaaa01}', 'up', 'migration aaaa02', 'sum2', 'aaaa02.sql', true, 'sql', 'DROP TABLE t_aaaa02', now(), 1, 'run-1', 'cli:old', '0.2.0-earlier');
+      INSERT INTO rds_migrate.heads VALUES ('aaaa02');
+      -- An index named after its table alone, as earlier builds named it, and their hashes.
+      INSERT INTO rds_migrate.schema_fingerprints (run_id, heads, fingerprint, objects, log_id, actor, catalog_stamp)
+      VALUES ('run-1', '{aaaa02}', 'earlier', '{"table public.t_aaaa01": "0123456789abcdef", "table public.t_aaaa02": "fedcba9876543210"}',
+              (SELECT max(id) FROM rds_migrate.log), 'cli:old', NULL);`);
+    const graph = chainAfterFormatOne();
+    const before = await readStatus(connection.db, graph);
+    expect(before.historyFormat.version).toBe(8);
+    expect(before.schemaDrift).toMatchObject({
+      state: 'stale',
+      staleBecause: 'fingerprint-format',
+      since: { runId: 'run-1', release: '0.2.0-earlier' },
+    });
+    expect(describeSchemaDrift(before.schemaDrift)).toContain(
+      'was taken by rds-migrate 0.2.0-earlier in an unnumbered fingerprint format',
+    );
+
+    await migrate(connection.db, graph, { action: 'upgrade', target: 'head' }, options);
+    expect(await history.format(connection.db)).toBe(CURRENT_FORMAT);
+    expect(
+      await rows(
+        'SELECT run_id, fingerprint_format, release, changed_outside FROM rds_migrate.schema_fingerprints ORDER BY id',
+      ),
+    ).toEqual([
+      { run_id: 'run-1', fingerprint_format: null, release: null, changed_outside: null },
+      {
+        run_id: expect.any(String),
+        fingerprint_format: FINGERPRINT_FORMAT,
+        release: RELEASE,
+        changed_outside: null,
+      },
+    ]);
+    expect((await readStatus(connection.db, graph)).schemaDrift.state).toBe('matches');
   });
 
   it('is upgraded by a stamp too', async () => {

@@ -6,13 +6,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../lib/check/doctor.ts';
 import { formatStatus } from '../../lib/cli/report.ts';
-import { schemaCatalog } from '../../lib/engine/catalog.ts';
+import { FINGERPRINT_FORMAT, schemaCatalog } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { migrate } from '../../lib/engine/runner.ts';
 import { currentFingerprint, fingerprintOf } from '../../lib/engine/schema-fingerprint.ts';
 import { readStatus } from '../../lib/engine/status.ts';
+import { RELEASE } from '../../lib/engine/version.ts';
 import { cfnEvent, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { sqlMigration } from '../support/migrations.ts';
@@ -220,7 +221,98 @@ describe('the schema fingerprint', () => {
   });
 });
 
+/**
+ * The last fingerprint as a build of another fingerprint format left it: its own hashes, an index
+ * named as earlier builds named it (after the table alone), no catalog stamp this build could
+ * match, and `format` (NULL: from before fingerprints carried theirs).
+ */
+async function recordedByAnotherBuild(format: number | null): Promise<void> {
+  await connection.db.query(
+    `UPDATE rds_migrate.schema_fingerprints
+     SET fingerprint = 'earlier', fingerprint_format = $1, release = NULL, catalog_stamp = NULL,
+         objects = (SELECT jsonb_object_agg(CASE WHEN key LIKE 'index %' THEN 'table public.users' ELSE key END, 'earlier')
+                    FROM jsonb_each_text(objects))
+     WHERE id = (SELECT max(id) FROM rds_migrate.schema_fingerprints)`,
+    [format],
+  );
+}
+
+describe('a fingerprint taken in another fingerprint format', () => {
+  it('is stale, not a change: status, doctor and the next run say it cannot be told, and that run records a current one', async () => {
+    await up('aaaa00000001');
+    await recordedByAnotherBuild(null);
+    const status = await readStatus(connection.db, graph, history);
+    expect(status.schemaDrift).toMatchObject({
+      state: 'stale',
+      staleBecause: 'fingerprint-format',
+      comparedFormat: FINGERPRINT_FORMAT,
+      since: { heads: ['aaaa00000001'], release: RELEASE },
+    });
+    expect(status.schemaDrift.since?.format).toBeUndefined();
+    const text = formatStatus(status, graph, 'test');
+    expect(text).not.toContain('changed outside migrations since');
+    expect(text).toContain(
+      `was taken by rds-migrate ${RELEASE} in an unnumbered fingerprint format (from before fingerprints carried theirs), ` +
+        `not format ${FINGERPRINT_FORMAT} that this release compares: changes outside migrations cannot be told until ` +
+        'the next up or deploy records a current one',
+    );
+    const doctor = await runDoctor(connection.db, { target: 'test', history, graph });
+    expect(doctor.checks.find((check) => check.name === 'schema')).toMatchObject({
+      status: 'skip',
+      detail: expect.stringContaining('in an unnumbered fingerprint format'),
+    });
+
+    // The next run neither calls the old record a change found before it, nor leaves it stale.
+    await up();
+    const after = await readStatus(connection.db, graph, history);
+    expect(after.schemaDrift.state).toBe('matches');
+    expect(after.schemaDrift.foundBeforeRun).toBeUndefined();
+    expect(after.schemaDrift.since).toMatchObject({ format: FINGERPRINT_FORMAT, release: RELEASE });
+    expect(formatStatus(after, graph, 'test')).not.toContain('schema ');
+
+    // A newer format is as foreign; a stamp at the current revision records a current one.
+    await recordedByAnotherBuild(FINGERPRINT_FORMAT + 1);
+    const newer = formatStatus(await readStatus(connection.db, graph, history), graph, 'test');
+    expect(newer).toContain(
+      `in fingerprint format ${FINGERPRINT_FORMAT + 1}, not format ${FINGERPRINT_FORMAT} that this release compares`,
+    );
+    await migrate(
+      connection.db,
+      graph,
+      { action: 'stamp', target: 'aaaa00000002' },
+      { actor: 'test', history },
+    );
+    expect((await readStatus(connection.db, graph, history)).schemaDrift.state).toBe('matches');
+
+    // A fingerprint of this format still sees a hand edit.
+    await connection.db.query('CREATE INDEX users_by_hand ON users (id)');
+    expect((await readStatus(connection.db, graph, history)).schemaDrift).toMatchObject({
+      state: 'changed',
+      objects: { added: ['index users_by_hand on table public.users'] },
+    });
+  });
+});
+
 describe('the deployed function’s status', () => {
+  it('says a fingerprint of another format cannot be told, until the next deploy records a current one', async () => {
+    const aws = fakes(database.url);
+    const create = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    expect((await runProvider(aws.handler('v1'), create)).status).toBe('SUCCESS');
+    await connection.db.query(
+      `UPDATE rds_migrate.schema_fingerprints SET fingerprint = 'earlier', fingerprint_format = NULL, catalog_stamp = NULL,
+         objects = (SELECT jsonb_object_agg(key, 'earlier') FROM jsonb_each_text(objects))`,
+    );
+    const status = JSON.parse(JSON.stringify(await aws.handler('v1')({ action: 'status' }, lambdaContext())));
+    expect(status.schemaDrift).toMatchObject({ state: 'stale', staleBecause: 'fingerprint-format' });
+    expect(status.schemaDrift.objects).toBeUndefined();
+
+    const update = cfnEvent('cfn-update', { TargetRevision: REV.tenant }, { TargetRevision: REV.name });
+    expect((await runProvider(aws.handler('v2'), update)).status).toBe('SUCCESS');
+    const after = JSON.parse(JSON.stringify(await aws.handler('v2')({ action: 'status' }, lambdaContext())));
+    expect(after.schemaDrift).toMatchObject({ state: 'matches', since: { heads: [REV.tenant] } });
+    expect(after.schemaDrift.foundBeforeRun).toBeUndefined();
+  });
+
   it('says the schema was changed outside migrations since the deploy’s run', async () => {
     const aws = fakes(database.url);
     const outcome = await runProvider(
