@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { cfnEvent } from '../fixtures/handler/harness.ts';
+import { TEST_DATABASE_STRATEGY } from '../support/database.ts';
 import { FileSnapshots, type TrialState } from './deploy-call.ts';
 import { activeQuery, sleep, waitForSessionsToEnd } from './sessions.ts';
 
@@ -59,7 +60,7 @@ export async function runDeployCrashTrial(
   chmodSync(folder, 0o755);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name} ${TEST_DATABASE_STRATEGY}`);
   const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
   const observer = new pg.Client({ connectionString: url });
   await observer.connect();

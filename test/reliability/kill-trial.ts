@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { runCliCaptured } from '../support/cli.ts';
+import { TEST_DATABASE_STRATEGY } from '../support/database.ts';
 import { activeQuery, sleep, waitForSessionsToEnd } from './sessions.ts';
 
 /** The application name the process under trial connects with. */
@@ -43,7 +44,7 @@ export async function runKillTrial(adminUrl: string, point: KillPoint, seed: num
   const name = `kill_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name} ${TEST_DATABASE_STRATEGY}`);
   const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
   const observer = new pg.Client({ connectionString: url });
   await observer.connect();

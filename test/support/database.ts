@@ -14,10 +14,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * CREATE DATABASE's clause for test databases. FILE_COPY copies template1's folder and takes a
+ * checkpoint, cheap with the test server's fsync off; the default (WAL_LOG) writes every block of
+ * it to the WAL, about three times slower on the loaded two-core machine (create, first session
+ * and drop: ~0.6 s against ~1.5 s). The databases are the same.
+ */
+export const TEST_DATABASE_STRATEGY = 'STRATEGY FILE_COPY';
+
 export async function freshDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `t_${randomBytes(6).toString('hex')}`;
-  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
+  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${name} ${TEST_DATABASE_STRATEGY}`));
   const url = adminUrl.replace(/\/postgres$/, `/${name}`);
   const open: Connection[] = [];
   return {
