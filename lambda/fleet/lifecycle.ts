@@ -175,7 +175,7 @@ export async function fleetIsComplete(
   if (status === 'RUNNING' || status === 'PENDING_REDRIVE') return { IsComplete: false };
   if (status !== 'SUCCEEDED') {
     throw new DeployFailed(
-      `fleet rollout ${status.toLowerCase()}: ${causeOf(execution.error, execution.cause)}. Targets ` +
+      `fleet rollout ${status.toLowerCase()}: ${causeOf(execution.error, execution.cause).replace(/\.$/, '')}. Targets ` +
         'not reached are untouched; those that moved are reverted when the stack rolls back (execution ' +
         `${marker.executionArn})`,
     );

@@ -162,6 +162,12 @@ describe('FleetMigrations', () => {
     // A stage tolerating nothing has no Catch: its first failure fails the Map and the rollout.
     const canary = states['Stage canary'].ItemProcessor.States;
     expect(canary['canary: start target'].Catch).toBeUndefined();
+    // A call that died without an answer is made again (its target joins the request it recorded).
+    for (const state of ['canary: start target', 'canary: poll target']) {
+      expect(canary[state].Retry).toContainEqual(
+        expect.objectContaining({ ErrorEquals: ['Lambda.Unknown'], MaxAttempts: 3 }),
+      );
+    }
     const rest = states['Stage rest'].ItemProcessor.States;
     expect(rest['rest: start target'].Catch[0].Next).toBe('rest: target failed');
     expect(rest['rest: poll target'].Catch[0].Next).toBe('rest: target failed');

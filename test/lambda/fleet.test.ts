@@ -5,32 +5,16 @@
  * one shared server, the last two of them listed in an SSM parameter read at deploy time). AWS is
  * faked: RDS, Secrets Manager, SSM, CloudFormation and the Step Functions API.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import {
-  DescribeExecutionCommand,
-  ListExecutionsCommand,
-  SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import {
-  App,
-  aws_ec2 as ec2,
-  aws_rds as rds,
-  Stack,
-  type aws_secretsmanager as secretsmanager,
-} from 'aws-cdk-lib';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Handler } from '../../lambda/handler.ts';
-import { FleetMigrations, FleetTargets } from '../../lib/construct/index.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
 import { History } from '../../lib/engine/history.ts';
+import { LocalRollouts, STATE_MACHINE_ARN, synthesizedDefinition } from '../fixtures/fleet/rollouts.ts';
 import {
   cfnEvent,
   type Fakes,
@@ -39,15 +23,12 @@ import {
   runProvider,
   secretFor,
 } from '../fixtures/handler/harness.ts';
-import '../fixtures/handler/step-functions.ts'; // Promise.withResolvers on Node 20, for the interpreter
 import { runCliCaptured } from '../support/cli.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
 const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002', v3: 'f1ee70000003', v4: 'f1ee70000004' } as const;
 type Bundle = keyof typeof REV;
-const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:rds-migrate-fleet-test';
-const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:rds-migrate-fleet-test';
 const OWN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenant-a-AbCdEf';
 const SHARED_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared-AbCdEf';
 /** Stages: a canary of one; a wave of 40% one at a time, stopping at its first failure; the rest two at a time, tolerating one. */
@@ -59,139 +40,6 @@ const STAGES = [
 
 // biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template and ASL read back as JSON
 type Json = Record<string, any>;
-
-/** The rollout state machine's definition from a synthesized stack, its references replaced by fake ARNs. */
-function synthesizedDefinition(): Json {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
-  const stack = new Stack(app, 'Fleet');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-  const database = new rds.DatabaseInstance(stack, 'Database', {
-    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
-    vpc,
-  });
-  new FleetMigrations(stack, 'Fleet', {
-    vpc,
-    migrationsDir: join(FIXTURES, 'v1'),
-    targets: [
-      FleetTargets.instance('any', { instance: database, secret: database.secret as secretsmanager.ISecret }),
-    ],
-    rollout: { stages: STAGES },
-  });
-  const template = app.synth().getStackByName('Fleet').template as { Resources: Record<string, Json> };
-  const machine = Object.values(template.Resources).find(
-    (resource) =>
-      resource.Type === 'AWS::StepFunctions::StateMachine' && resource.Properties.StateMachineName,
-  ) as Json;
-  const parts = machine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
-  return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : FUNCTION_ARN)).join(''));
-}
-
-/** Every state of `type` in the definition, Map item processors included. */
-function statesOf(definition: Json, type: string): string[] {
-  const found: string[] = [];
-  for (const [name, state] of Object.entries(definition.States as Json)) {
-    if (state.Type === type) found.push(name);
-    if (state.ItemProcessor) found.push(...statesOf(state.ItemProcessor, type));
-  }
-  return found;
-}
-
-interface Execution {
-  readonly arn: string;
-  readonly name: string;
-  readonly input: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
-  output?: unknown;
-  error?: string;
-  cause?: string;
-  done?: Promise<void>;
-}
-
-/** The Step Functions API over the interpreter: start, describe, list, stop, as the handler calls them. */
-class LocalRollouts {
-  readonly client = new SFNClient({ region: 'eu-west-1' });
-  readonly executions: Execution[] = [];
-  readonly mock = mockClient(this.client);
-  /** Task calls, in order, as `<state> <target>`. */
-  readonly calls: string[] = [];
-
-  constructor(
-    private readonly definition: Json,
-    private readonly handler: () => Handler,
-  ) {
-    this.mock
-      .on(StartExecutionCommand)
-      .callsFake((input) => this.start(input.name ?? randomUUID(), input.input ?? '{}'));
-    this.mock.on(DescribeExecutionCommand).callsFake((input) => {
-      const found = this.executions.find((execution) => execution.arn === input.executionArn);
-      if (!found)
-        throw Object.assign(new Error('Execution does not exist'), { name: 'ExecutionDoesNotExist' });
-      return {
-        executionArn: found.arn,
-        status: found.status,
-        input: found.input,
-        startDate: new Date(),
-        ...(found.output === undefined ? {} : { output: JSON.stringify(found.output) }),
-        ...(found.error ? { error: found.error, cause: found.cause } : {}),
-      };
-    });
-    this.mock.on(ListExecutionsCommand).callsFake((input) => ({
-      executions: [...this.executions]
-        .reverse()
-        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
-        .map((execution) => ({
-          executionArn: execution.arn,
-          name: execution.name,
-          status: execution.status,
-        })),
-    }));
-    this.mock.on(StopExecutionCommand).callsFake(() => ({ stopDate: new Date() }));
-  }
-
-  latest(): Execution {
-    return this.executions.at(-1) as Execution;
-  }
-
-  private start(name: string, input: string) {
-    const arn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
-    const execution: Execution = { arn, name, input, status: 'RUNNING' };
-    this.executions.push(execution);
-    const tasks = statesOf(this.definition, 'Task');
-    const run = new StateMachine(this.definition as never).run(JSON.parse(input), {
-      context: {
-        Execution: { Id: arn, Name: name, Input: JSON.parse(input), StartTime: new Date().toISOString() },
-      },
-      overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(
-          tasks.map((state) => [
-            state,
-            async (task: unknown) => {
-              this.calls.push(`${state} ${(task as Json).RdsMigrateFleet?.target?.Name ?? ''}`.trim());
-              return (await this.handler()(task, lambdaContext('rds-migrate-fleet-test', null))) as never;
-            },
-          ]),
-        ) as never,
-        waitTimeOverrides: Object.fromEntries(statesOf(this.definition, 'Wait').map((state) => [state, 0])),
-        retryIntervalOverrides: Object.fromEntries(tasks.map((state) => [state, 0])),
-      },
-    });
-    execution.done = run.result.then(
-      (output) => {
-        execution.status = 'SUCCEEDED';
-        execution.output = output;
-      },
-      (error: Error & { cause?: Error & { cause?: string } }) => {
-        execution.status = 'FAILED';
-        execution.error = error.cause?.name ?? error.name;
-        execution.cause =
-          typeof error.cause?.cause === 'string'
-            ? error.cause.cause
-            : (error.cause?.message ?? error.message);
-      },
-    );
-    return { executionArn: arn, startDate: new Date() };
-  }
-}
 
 interface Tenant {
   readonly name: string;
@@ -272,7 +120,7 @@ async function poison(tenant: Tenant, on: boolean, table = 'poison'): Promise<vo
 }
 
 beforeAll(async () => {
-  definition = synthesizedDefinition();
+  definition = synthesizedDefinition(STAGES);
   const databases = await Promise.all([0, 1, 2, 3, 4].map(() => freshDatabase()));
   const [own, ...shared] = databases as [TestDatabase, ...TestDatabase[]];
   aws = fakes(own.url);

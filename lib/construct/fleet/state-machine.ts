@@ -4,6 +4,7 @@
  *   Deploy or revert? ─(deploy)─→ Stage canary (Map) ─→ [Gate canary] ─→ Stage wave (Map) ─→ ... ─→ Rolled out
  *                     └(revert)─→ Revert targets (Map, every target) ─→ Report revert ─→ Reverted
  *   per target: Start ─→ Done? ─(no)─→ Wait ─→ Poll ─→ Done? ─(yes)─→ Target done
+ *   (Start and Poll made again when the invocation died: Lambda.Unknown)
  *
  * Stages run one after the other, each an inline Map with its own MaxConcurrency. A stage that
  * tolerates no failure has no Catch: its first failing target fails the Map, which stops the
@@ -34,6 +35,9 @@ export interface ResolvedStage {
   /** True when the stage tolerates failures: its targets' failures are caught and gated. */
   readonly tolerant: boolean;
 }
+
+/** What Step Functions reports for an invocation that died without an answer (crash, out of memory, timeout). */
+export const LAMBDA_DIED = 'Lambda.Unknown';
 
 /** How often a target waiting for its snapshot is polled. */
 export const TARGET_POLL_INTERVAL = Duration.seconds(30);
@@ -85,6 +89,16 @@ export function fleetStateMachine(
         ),
       );
     poll.next(done);
+    // A call that died (crash, out of memory: Lambda.Unknown) is made again: its target joins the
+    // request it recorded, so nothing is applied twice (npm run soak:fleet kills calls mid-wave).
+    for (const state of [start, poll]) {
+      state.addRetry({
+        errors: [LAMBDA_DIED],
+        interval: Duration.seconds(5),
+        maxAttempts: 3,
+        backoffRate: 2,
+      });
+    }
     if (tolerant) {
       const failed = new sfn.Pass(scope, `${label}: target failed`, {
         parameters: { 'name.$': '$.target.Name', failed: true, 'cause.$': '$.error.Cause' },
