@@ -50,6 +50,8 @@ export const rdsMigrate: Tool = {
 const PARTS: readonly (readonly [string, RegExp])[] = [
   ['fingerprint after', /^INSERT INTO "[^"]+"\.schema_fingerprints/],
   ['fingerprint check', /^WITH last AS MATERIALIZED/],
+  // The deparse the check sends only when the catalog changed since the last fingerprint.
+  ['fingerprint check', /^SELECT now\.\*/],
   ['history setup', /^BEGIN;\nDO \$rds_migrate\$/],
 ];
 

@@ -124,7 +124,9 @@ export async function currentFingerprint(db: Database, history: History): Promis
   return { fingerprint: row?.fingerprint ?? '', objects: row?.objects ?? {} };
 }
 
-interface FingerprintRow {
+interface RecordRow {
+  /** The record's id. */
+  id: string;
   /** Null when no run recorded one yet. */
   run_id: string | null;
   heads: string[];
@@ -140,9 +142,15 @@ interface FingerprintRow {
   /** Null: taken before fingerprints carried their format (history format 9). */
   fingerprint_format: number | null;
   release: string | null;
-  /** The schema's fingerprint now, computed in the same query; null when the record cannot be compared. */
-  now_fingerprint: string | null;
-  now_objects: Record<string, string> | null;
+  /** Its format is the reader's, and runs since all recorded one. */
+  comparable: boolean;
+  /** The catalog stamp recorded with it says no catalog row changed since. */
+  unchanged: boolean;
+}
+
+interface FingerprintRow extends RecordRow {
+  /** The schema now; absent when the record cannot be compared. */
+  readonly now?: SchemaFingerprint;
 }
 
 /** The history format that added the fingerprints table (history-format.ts): at or above it, it exists. */
@@ -151,26 +159,30 @@ const FINGERPRINTS_FORMAT = 5;
 const STAMP_FORMAT = 8;
 /** The format that added schema_fingerprints.fingerprint_format and .release. */
 const VERSIONED_FORMAT = 9;
+/** How many times the schema is read again when a run records a fingerprint while status reads one. */
+const READ_ATTEMPTS = 3;
 
 /**
- * The last recorded fingerprint and the schema's now, in one round trip (two when the table may be
- * missing). When the catalog stamp recorded with it says no catalog row changed since, the schema
- * now is the recorded one and is not deparsed again (catalog-stamp.ts); when it cannot be compared
- * (another fingerprint format, runs since that recorded none), neither is computed; with nothing
- * recorded, there is nothing to compare and no row.
+ * The last recorded fingerprint and the schema's now. One round trip reads the record and compares
+ * its catalog stamp (catalog-stamp.ts); the schema is deparsed, in a second, only when the record
+ * can be compared and a catalog row changed since. Not one statement: the server plans all of a
+ * statement, and planning the deparse alone costs about what the stamp does, on every run and
+ * status, for nothing when there is no record, none to compare, or no change. (One more when the
+ * table may be missing.) With nothing recorded, there is nothing to compare and no row.
  */
 async function lastRecorded(
   db: Database,
   history: History,
   tableKnown: boolean,
+  attempts = READ_ATTEMPTS,
 ): Promise<FingerprintRow | undefined | null> {
   const q = escapeIdentifier(history.schema);
   if (!tableKnown && !(await tableExists(db, history))) return null;
   // Columns of later formats through to_jsonb: an older history has no such column. A record
   // older than format 9 names its release through its run's last log row.
-  const result = await db.query<FingerprintRow>(
+  const result = await db.query<RecordRow>(
     `WITH last AS MATERIALIZED (
-       SELECT run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
+       SELECT id::text, run_id, heads, fingerprint, objects, log_id, changed_outside, actor, recorded_at,
               (SELECT max(id) FROM ${q}.log)::text AS newest_log_id, to_jsonb(f) ->> 'catalog_stamp' AS stamp,
               (to_jsonb(f) ->> 'fingerprint_format')::integer AS fingerprint_format,
               coalesce(to_jsonb(f) ->> 'release', (SELECT l.release FROM ${q}.log l WHERE l.id = f.log_id)) AS release
@@ -178,19 +190,20 @@ async function lastRecorded(
      comparable AS MATERIALIZED (
        SELECT last.*, coalesce(last.fingerprint_format = ${FINGERPRINT_FORMAT}
                                AND coalesce(last.newest_log_id::bigint <= last.log_id, last.newest_log_id IS NULL), false) AS comparable
-       FROM last),
-     checked AS MATERIALIZED (
-       SELECT comparable.*, CASE WHEN comparable.comparable THEN ${catalogUnchangedSql('comparable.stamp')} ELSE false END AS unchanged
-       FROM comparable),
-     now AS MATERIALIZED (${fingerprintSql(history.schema)})
-     SELECT checked.*,
-            CASE WHEN NOT checked.comparable THEN NULL WHEN checked.unchanged THEN checked.fingerprint
-                 ELSE (SELECT fingerprint FROM now) END AS now_fingerprint,
-            CASE WHEN NOT checked.comparable THEN NULL WHEN checked.unchanged THEN checked.objects
-                 ELSE (SELECT objects FROM now) END AS now_objects
-     FROM checked`,
+       FROM last)
+     SELECT comparable.*, CASE WHEN comparable.comparable THEN ${catalogUnchangedSql('comparable.stamp')} ELSE false END AS unchanged
+     FROM comparable`,
   );
-  return result.rows[0];
+  const row = result.rows[0];
+  if (!row?.comparable) return row;
+  if (row.unchanged) return { ...row, now: { fingerprint: row.fingerprint, objects: row.objects ?? {} } };
+  const now = await db.query<SchemaFingerprint & { last_id: string | null }>(
+    `SELECT now.*, (SELECT max(id) FROM ${q}.${TABLE})::text AS last_id FROM (${fingerprintSql(history.schema)}) now`,
+  );
+  const schema = now.rows[0];
+  // A run recorded another fingerprint in between: compare with that one instead.
+  if (schema?.last_id !== row.id && attempts > 1) return lastRecorded(db, history, true, attempts - 1);
+  return { ...row, now: { fingerprint: schema?.fingerprint ?? '', objects: schema?.objects ?? {} } };
 }
 
 async function tableExists(db: Database, history: History): Promise<boolean> {
@@ -231,13 +244,8 @@ export async function readSchemaDrift(
   if (row.newest_log_id !== null && (row.log_id === null || Number(row.newest_log_id) > Number(row.log_id))) {
     return { state: 'stale', since, staleBecause: 'runs-without-fingerprint', ...extra };
   }
-  if (row.now_fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
-  return {
-    state: 'changed',
-    since,
-    objects: compareObjects(row.objects ?? {}, row.now_objects ?? {}),
-    ...extra,
-  };
+  if (!row.now || row.now.fingerprint === row.fingerprint) return { state: 'matches', since, ...extra };
+  return { state: 'changed', since, objects: compareObjects(row.objects ?? {}, row.now.objects), ...extra };
 }
 
 function beforeRunOf(

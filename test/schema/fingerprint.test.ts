@@ -11,7 +11,12 @@ import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { migrate } from '../../lib/engine/runner.ts';
-import { currentFingerprint, fingerprintOf } from '../../lib/engine/schema-fingerprint.ts';
+import {
+  currentFingerprint,
+  fingerprintOf,
+  fingerprintSql,
+  readSchemaDrift,
+} from '../../lib/engine/schema-fingerprint.ts';
 import { readStatus } from '../../lib/engine/status.ts';
 import { RELEASE } from '../../lib/engine/version.ts';
 import { cfnEvent, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
@@ -200,6 +205,29 @@ describe('the schema fingerprint', () => {
     expect(formatStatus(status, graph, 'test')).toContain(
       'found the schema changed outside migrations before it ran',
     );
+  });
+
+  it('compares with the fingerprint a run records while status reads the schema, not the one before it', async () => {
+    await up();
+    await connection.db.query('ALTER TABLE users ADD COLUMN nickname text');
+    // A run records the schema as it now is between status's two reads (the record, the schema).
+    let recorded = false;
+    const racing: typeof connection.db = {
+      query: async (text, values) => {
+        if (!recorded && String(text).startsWith('SELECT now.*')) {
+          recorded = true;
+          await connection.db.query(`INSERT INTO rds_migrate.schema_fingerprints
+              (run_id, heads, fingerprint, objects, log_id, actor, fingerprint_format)
+            SELECT 'racing-run', '{aaaa00000002}', now.fingerprint, now.objects,
+                   (SELECT max(id) FROM rds_migrate.log), 'test', ${FINGERPRINT_FORMAT}
+            FROM (${fingerprintSql(history.schema)}) now`);
+        }
+        return connection.db.query(text, values);
+      },
+    } as typeof connection.db;
+    const drift = await readSchemaDrift(racing, history);
+    expect(recorded).toBe(true);
+    expect(drift).toMatchObject({ state: 'matches', since: { runId: 'racing-run' } });
   });
 
   it('records nothing for a run with nothing to do, so a hand edit stays visible', async () => {
