@@ -108,7 +108,7 @@ async function rowsUpTo(db: Database, table: string, limit: number): Promise<num
   const found = await db.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [table]);
   if (!found.rows[0]?.found) return 0;
   const counted = await db.query<{ rows: string }>(
-    `SELECT count(*) AS rows FROM (SELECT 1 FROM ${found.rows[0].found} LIMIT ${Number(limit)}) AS some`,
+    `SELECT count(*) AS rows FROM (SELECT 1 FROM ${found.rows[0].found} LIMIT ${Number(limit)}) AS counted`,
   );
   return Number(counted.rows[0]?.rows ?? 0);
 }
