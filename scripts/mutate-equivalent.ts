@@ -219,6 +219,7 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
   ...targetEquivalents(),
   ...planEquivalents(),
   ...rewriteRuleEquivalents(),
+  ...deployEquivalents(),
 ];
 
 /** lib/engine/target.ts: a step is never 0 (parseTarget refuses it), and a few forms that read alike. */
@@ -465,6 +466,19 @@ function rewriteRuleEquivalents(): EquivalentMutant[] {
       original: '(tree as { FuncCall?: { funcname?: Node[] } }).FuncCall?.funcname?.at',
       replacement: '(tree as {\n  FuncCall?: {\n    funcname?: Node[];\n  };\n}).FuncCall?.funcname.at',
       reason: 'the parser gives every function call its name',
+    },
+  ];
+}
+
+/** lambda/deploy/: the deploy lifecycle's phases. */
+function deployEquivalents(): EquivalentMutant[] {
+  return [
+    {
+      file: 'lambda/deploy/on-event.ts',
+      line: '...(snapshot.retentionDays === undefined ? {} : { backupRetentionDays: snapshot.retentionDays }),',
+      original: 'snapshot.retentionDays === undefined',
+      replacement: 'false',
+      reason: 'Deploys.insert stores a backupRetentionDays of undefined as NULL, as it stores one left out',
     },
   ];
 }

@@ -81,6 +81,11 @@ const MODULES: Record<string, MutatedModule> = {
     ],
     postgres: true,
   },
+  'on-event': {
+    file: 'lambda/deploy/on-event.ts',
+    tests: ['test/lambda/handler.test.ts', 'test/lambda/deploy-requests.test.ts'],
+    postgres: true,
+  },
 };
 
 const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list] [--report]

@@ -8,6 +8,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
+import { Deploys } from '../../lib/engine/deploys.ts';
 import { History } from '../../lib/engine/history.ts';
 import {
   cfnEvent,
@@ -131,6 +132,8 @@ describe('Create', () => {
 
   it('takes the physical id from the DatabaseIdentifier property when there is one', async () => {
     const event = cfnEvent('cfn-create', { TargetRevision: REV.name, DatabaseIdentifier: 'orders-db' });
+    // A Create names its resource itself, whatever id the event carries.
+    event.PhysicalResourceId = 'rds-migrate/from-the-event';
     const outcome = await runProvider(aws.handler('v1'), event);
     expect(outcome.physicalResourceId).toBe('rds-migrate/orders-db');
   });
@@ -184,7 +187,11 @@ describe('Update', () => {
   it('succeeds at once without a snapshot when there is nothing new', async () => {
     await deployedV1();
     const event = cfnEvent('cfn-update', { TargetRevision: REV.name, ContextArgs: { tenant: 'other' } });
-    const outcome = await runProvider(aws.handler('v1'), event);
+    const { logger, lines } = recordingLogger();
+    const outcome = await runProvider(aws.handler('v1', { logger }), event);
+    expect(lines.map((line) => line.message)).not.toContain('snapshot decision');
+    const record = await new Deploys(new History()).find(connection.db, event.RequestId as string);
+    expect(record).toMatchObject({ phase: 'done', finishedAt: record?.startedAt });
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.responses).toHaveLength(2);
     expect(outcome.responses[1]).toEqual({ IsComplete: true });
@@ -209,12 +216,21 @@ describe('Update', () => {
   it('treats the same request delivered twice as one deploy', async () => {
     await deployedV1();
     const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant });
-    const handler = aws.handler('v2');
+    const { logger, lines } = recordingLogger();
+    const handler = aws.handler('v2', { logger });
     expect((await runProvider(handler, event)).status).toBe('SUCCESS');
     const again = await runProvider(handler, event);
+    expect(lines.filter((line) => line.message.startsWith('joining'))).toEqual([
+      {
+        level: 'info',
+        message: 'joining the first delivery of this request',
+        extra: { phase: 'done', snapshotId: again.data.SnapshotId },
+      },
+    ]);
     expect(again.status).toBe('SUCCESS');
     // The answer describes the deploy, not the delivery: the two migrations it applied.
-    expect(again.data).toMatchObject({ Applied: '2' });
+    expect(again.data).toMatchObject({ Applied: '2', SnapshotId: expect.stringMatching(/^rds-migrate-/) });
+    expect(again.data).not.toHaveProperty('Note');
     expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(1);
     expect((await logRows()).filter((row) => row === `up ${REV.tenant}`)).toHaveLength(1);
   });
@@ -285,6 +301,11 @@ describe('Update', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.data).toMatchObject({ Revision: REV.customers, Reverted: '3', Applied: '0' });
     expect(await heads()).toEqual([REV.customers]);
+    // base, which no bundle names as a migration, takes every migration back.
+    const toBase = await runProvider(aws.handler('v2'), cfnEvent('cfn-update', { TargetRevision: 'base' }));
+    expect(toBase.reason).toBeUndefined();
+    expect(toBase.data).toMatchObject({ Revision: 'base', PreviousRevision: REV.customers, Reverted: '1' });
+    expect(await tables()).toEqual([]);
   });
 
   it('refuses an applied migration that was edited since, naming it', async () => {
@@ -308,7 +329,10 @@ describe('Update', () => {
       cfnEvent('cfn-create', { TargetRevision: REV.tenant }),
     );
     expect(outcome.status).toBe('FAILED');
-    expect(outcome.reason).toContain(`TargetRevision ${REV.tenant} is not among this function's migrations`);
+    expect(outcome.reason).toContain(
+      `TargetRevision ${REV.tenant} is not among this function's migrations (its heads: ${REV.name}); ` +
+        'the template and the function code come from different builds: deploy them together',
+    );
   });
 });
 
@@ -405,6 +429,11 @@ describe('Delete', () => {
     const { logger, lines } = recordingLogger();
     const create = cfnEvent('cfn-create', { TargetRevision: REV.name });
     const onEventResult = (await aws.handler('v1', { logger })(create, lambdaContext())) as Json;
+    const deploys = new Deploys(new History());
+    expect(await deploys.find(connection.db, create.RequestId as string)).toMatchObject({
+      phase: 'snapshot',
+      finishedAt: undefined,
+    });
     // The create failed elsewhere; CloudFormation deletes the resource before the snapshot is done.
     const event = cfnEvent('cfn-delete', { TargetRevision: REV.name });
     const answer = await aws.handler('v1', { logger })(event, lambdaContext());

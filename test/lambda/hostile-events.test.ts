@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jsonBytes } from '../../lambda/failure.ts';
@@ -30,6 +31,7 @@ import {
   runProvider,
   SECRET_ARN,
 } from '../fixtures/handler/harness.ts';
+import { recordingLogger } from '../fixtures/handler/log-lines.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 type Json = Record<string, unknown>;
@@ -60,8 +62,9 @@ async function deployedThenQuiet(): Promise<void> {
 }
 
 /** The function as the construct deployed it for V1_PROPERTIES, with `env` on top. */
-function deployedFunction(env: Record<string, string | undefined> = {}): Handler {
+function deployedFunction(env: Record<string, string | undefined> = {}, logger?: Logger): Handler {
   return aws.handler('v1', {
+    ...(logger ? { logger } : {}),
     env: {
       SECRET_ARN,
       DB_KIND: 'instance',
@@ -120,11 +123,22 @@ describe('forged lifecycle requests', () => {
   it('refuses an Update to base while the stack is not deploying, leaving the database untouched', async () => {
     await deployedThenQuiet();
     const unchanged = await watchDatabase();
-    const reason = await refusal(deployedFunction(), revertToBase());
+    const { logger, lines } = recordingLogger();
+    const reason = await refusal(deployedFunction({}, logger), revertToBase());
     expect(reason).toMatch(
       /^request refused, nothing was changed: CloudFormation reports stack UPDATE_COMPLETE/,
     );
     expect(reason).toContain('it sends a Update only while the resource is UPDATE_IN_PROGRESS');
+    // The function's log says it was a refusal, apart from the failures of real deploys.
+    const refused = lines.find((line) => line.message === 'lifecycle request refused');
+    expect(refused).toEqual({
+      level: 'warn',
+      message: 'lifecycle request refused',
+      extra: {
+        reason: expect.stringContaining('CloudFormation reports stack UPDATE_COMPLETE'),
+        requestType: 'Update',
+      },
+    });
     await unchanged.assert();
   });
 
