@@ -85,7 +85,14 @@ export function createFleetHandler<Deps extends FleetHandlerDeps>(
       if (isFleetTask(event)) {
         return await fleetTask(
           event,
-          { env: deps.env, sfn, stateMachineArn, makeHandler, now: () => runtime.clock.now().getTime() },
+          {
+            env: deps.env,
+            sfn,
+            stateMachineArn,
+            makeHandler,
+            now: () => runtime.clock.now().getTime(),
+            bundleHasBackground: () => hasBackground(bundles),
+          },
           context,
         );
       }
@@ -112,4 +119,11 @@ export function createFleetHandler<Deps extends FleetHandlerDeps>(
       throw failure;
     }
   };
+}
+
+/** Whether a loaded bundle holds a background migration; true while none is loaded (then the target's status says). */
+async function hasBackground(bundles: Map<string, Promise<RevisionGraph>>): Promise<boolean> {
+  const graphs = await Promise.all([...bundles.values()]);
+  if (graphs.length === 0) return true;
+  return graphs.some((graph) => graph.order.some((revision) => graph.get(revision).background === true));
 }

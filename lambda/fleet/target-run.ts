@@ -96,6 +96,8 @@ export interface TargetCall {
   readonly fleetEnv: Readonly<Record<string, string | undefined>>;
   readonly context?: Context;
   readonly now: number;
+  /** False when the bundle holds no background migration: no status read after a target's deploy. */
+  readonly bundleHasBackground?: () => Promise<boolean>;
 }
 
 /** onEvent for the target, unless the deploy's time left is too short to start one. */
@@ -175,7 +177,7 @@ async function withWaitingRuns(
   budgetSeconds: number,
   outcome: TargetOutcome,
 ): Promise<TargetOutcome> {
-  if (outcome.applied === 0) return outcome;
+  if (outcome.applied === 0 || !(await (call.bundleHasBackground?.() ?? true))) return outcome;
   const status = await callTarget(call, budgetSeconds, { action: 'status' });
   const runs = Array.isArray(status.background)
     ? (status.background as { revision?: string; state?: string }[])

@@ -30,6 +30,8 @@ export interface FleetTaskDeps {
   readonly stateMachineArn: string;
   readonly makeHandler: TargetHandlerFactory;
   readonly now: () => number;
+  /** Whether the bundle holds a background migration (whose runs a deploy leaves waiting). @default read each target's status */
+  readonly bundleHasBackground?: () => Promise<boolean>;
 }
 
 export type FleetTaskResult =
@@ -56,6 +58,7 @@ export async function fleetTask(
         request: requestOf(body.request),
         properties: isRecord(body.properties) ? body.properties : {},
         makeHandler: deps.makeHandler,
+        ...(deps.bundleHasBackground ? { bundleHasBackground: deps.bundleHasBackground } : {}),
         fleetEnv: deps.env,
         context,
         now: deps.now(),
