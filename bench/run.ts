@@ -270,3 +270,4 @@ await (await import('./handler.ts')).benchHandler();
 await (await import('./deploy.ts')).benchDeploy();
 await (await import('./autogen.ts')).benchAutogen();
 await (await import('./squash.ts')).benchSquash();
+await (await import('./fleet.ts')).benchFleet();
