@@ -472,7 +472,33 @@ function rewriteRuleEquivalents(): EquivalentMutant[] {
 
 /** lambda/deploy/: the deploy lifecycle's phases. */
 function deployEquivalents(): EquivalentMutant[] {
+  const NOTHING_TO_APPLY_HAS_NO_SNAPSHOT =
+    'onEvent names a snapshot only for a plan with steps, and records a plan of none as done: a record with ' +
+    "no steps has no snapshotId, so snapshotId ?? '' gives '' whatever this condition says";
+  const snapshotIdLine = "SnapshotId: record.phase === 'done' && record.plan.length === 0 ? '' :";
   return [
+    {
+      file: 'lambda/deploy/answers.ts',
+      line: "if (!isRecord(marker) || typeof marker.phase !== 'string' || !isDeployPhase(marker.phase)) {",
+      original: "typeof marker.phase !== 'string'",
+      replacement: 'false',
+      reason:
+        'isDeployPhase is false for any value not a phase name, a number or an object alike, so the marker is refused either way',
+    },
+    ...(
+      [
+        ["record.phase === 'done' && record.plan.length === 0", 'false'],
+        ["record.phase === 'done'", 'true'],
+        ["record.phase === 'done'", "record.phase !== 'done'"],
+        ["'done'", '""'],
+      ] as const
+    ).map(([original, replacement]) => ({
+      file: 'lambda/deploy/answers.ts',
+      line: snapshotIdLine,
+      original,
+      replacement,
+      reason: NOTHING_TO_APPLY_HAS_NO_SNAPSHOT,
+    })),
     {
       file: 'lambda/deploy/on-event.ts',
       line: '...(snapshot.retentionDays === undefined ? {} : { backupRetentionDays: snapshot.retentionDays }),',

@@ -86,6 +86,11 @@ const MODULES: Record<string, MutatedModule> = {
     tests: ['test/lambda/handler.test.ts', 'test/lambda/deploy-requests.test.ts'],
     postgres: true,
   },
+  answers: {
+    file: 'lambda/deploy/answers.ts',
+    tests: ['test/lambda/handler.test.ts', 'test/lambda/handler-config.test.ts'],
+    postgres: true,
+  },
 };
 
 const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list] [--report]

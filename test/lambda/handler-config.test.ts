@@ -3,6 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, parseProperties } from '../../lambda/config.ts';
+import { messageOf, revisionsText } from '../../lambda/deploy/answers.ts';
 import { DeployFailed, deployFailure, MAX_REASON_CHARS } from '../../lambda/failure.ts';
 import { RdsSnapshots, stateOf } from '../../lambda/rds-snapshots.ts';
 import { parseCredentials, readCredentials } from '../../lambda/secret.ts';
@@ -363,6 +364,21 @@ describe('pruneSnapshots', () => {
 
   it('refuses a retention below one', async () => {
     await expect(pruneSnapshots(memoryService([]), 0)).rejects.toThrow('at least 1');
+  });
+});
+
+describe('the words of the deploy answers', () => {
+  it('names a database at several heads by all of them, joined by +, and one at none as base', () => {
+    // PreviousRevision, the snapshot's rds-migrate:from tag and the failure messages all read so.
+    expect(revisionsText(['a1b2c3d4e5f6', 'f6e5d4c3b2a1'])).toBe('a1b2c3d4e5f6+f6e5d4c3b2a1');
+    expect(revisionsText([REV.name])).toBe(REV.name);
+    expect(revisionsText([])).toBe('base');
+  });
+
+  it('logs a thrown error by its message, and anything else thrown as its text', () => {
+    expect(messageOf(new Error('connection refused'))).toBe('connection refused');
+    expect(messageOf('socket hang up')).toBe('socket hang up');
+    expect(messageOf(undefined)).toBe('undefined');
   });
 });
 
