@@ -13,6 +13,11 @@ import { BackgroundRuns } from '../../lib/engine/background-runs.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { History } from '../../lib/engine/history.ts';
 import {
+  type BackgroundBundle as Bundle,
+  BACKGROUND_DIR as FIXTURES,
+  BACKGROUND_REV as REV,
+} from '../fixtures/handler/background-bundles.ts';
+import {
   cfnEvent,
   DB_IDENTIFIER,
   type Fakes,
@@ -28,9 +33,6 @@ import {
 } from '../fixtures/handler/step-functions.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'background');
-const REV = { base: 'ac01e0a1b2c3', backfill: 'bf02e0a1b2c3', contract: 'c003e0a1b2c3' } as const;
-type Bundle = keyof typeof REV;
 const ROWS = 100_000;
 /** The keys the fixture backfill fails at once (test/fixtures/background/backfill). */
 function failOnceKeys(): Set<string> {

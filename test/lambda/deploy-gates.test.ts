@@ -9,6 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { History } from '../../lib/engine/history.ts';
 import {
+  type BackgroundBundle as Bundle,
+  BACKGROUND_DIR as FIXTURES,
+  BACKGROUND_REV as REV,
+} from '../fixtures/handler/background-bundles.ts';
+import {
   cfnEvent,
   DB_IDENTIFIER,
   type Fakes,
@@ -18,10 +23,6 @@ import {
   SECRET_ARN,
 } from '../fixtures/handler/harness.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
-
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'background');
-const REV = { base: 'ac01e0a1b2c3', backfill: 'bf02e0a1b2c3', contract: 'c003e0a1b2c3' } as const;
-type Bundle = keyof typeof REV;
 
 let database: TestDatabase;
 let connection: Connection;
