@@ -499,6 +499,26 @@ function deployEquivalents(): EquivalentMutant[] {
       replacement,
       reason: NOTHING_TO_APPLY_HAS_NO_SNAPSHOT,
     })),
+    ...(
+      [
+        ['if (!found.rows[0]?.found) return 0;', 'found.rows[0]?.found', 'found.rows[0].found'],
+        ['return Number(counted.rows[0]?.rows ?? 0);', 'counted.rows[0]?.rows', 'counted.rows[0].rows'],
+      ] as const
+    ).map(([line, original, replacement]) => ({
+      file: 'lambda/deploy/plan.ts',
+      line,
+      original,
+      replacement,
+      reason: 'a SELECT of one expression with no FROM, or a count(*), gives exactly one row',
+    })),
+    {
+      file: 'lambda/deploy/plan.ts',
+      line: 'if (needed.length === 0) return graph;',
+      original: 'needed.length === 0',
+      replacement: 'false',
+      reason:
+        'called only for heads the bundle lacks: the first is recorded and needed, or the walk throws, so needed is never empty',
+    },
     {
       file: 'lambda/deploy/on-event.ts',
       line: '...(snapshot.retentionDays === undefined ? {} : { backupRetentionDays: snapshot.retentionDays }),',

@@ -86,6 +86,15 @@ const MODULES: Record<string, MutatedModule> = {
     tests: ['test/lambda/handler.test.ts', 'test/lambda/deploy-requests.test.ts'],
     postgres: true,
   },
+  'deploy-plan': {
+    file: 'lambda/deploy/plan.ts',
+    tests: [
+      'test/lambda/handler.test.ts',
+      'test/lambda/hostile-events.test.ts',
+      'test/lambda/deploy-gates.test.ts',
+    ],
+    postgres: true,
+  },
   answers: {
     file: 'lambda/deploy/answers.ts',
     tests: ['test/lambda/handler.test.ts', 'test/lambda/handler-config.test.ts'],

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateDBClusterSnapshotCommand,
@@ -333,6 +336,16 @@ describe('Update', () => {
       `TargetRevision ${REV.tenant} is not among this function's migrations (its heads: ${REV.name}); ` +
         'the template and the function code come from different builds: deploy them together',
     );
+    // A function built with no migrations at all says so.
+    const empty = mkdtempSync(join(tmpdir(), 'rds-migrate-empty-bundle-'));
+    const none = await runProvider(
+      aws.handler('v1', { migrationsDir: empty }),
+      cfnEvent('cfn-create', { TargetRevision: REV.tenant }),
+    );
+    rmSync(empty, { recursive: true });
+    expect(none.reason).toContain(
+      `TargetRevision ${REV.tenant} is not among this function's migrations (its heads: none)`,
+    );
   });
 });
 
@@ -364,6 +377,21 @@ describe('stack rollback', () => {
     expect(
       (await new History().log(connection.db)).slice(0, 2).map((row) => `${row.direction} ${row.source}`),
     ).toEqual(['down history:202611020900_create_orders.sql', 'down history:202611020930_record_tenant.ts']);
+  });
+
+  it('refuses to revert a revision the history holds no record of, naming it', async () => {
+    await deployedV2();
+    // As a history written before down steps were recorded leaves it.
+    await connection.db.query(`DELETE FROM rds_migrate.log WHERE revision = $1 AND direction = 'up'`, [
+      REV.tenant,
+    ]);
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const outcome = await runProvider(aws.handler('v1'), rollbackEvent());
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toContain(
+      `revision ${REV.tenant} is applied but the history has no record of how it was applied, so it cannot be reverted here`,
+    );
+    expect(await heads()).toEqual([REV.tenant]);
   });
 
   it('reverts with its own migrations when the NEW code handles it', async () => {
