@@ -7,10 +7,11 @@
  *   transaction together, `plan-lint.ts` the transactions a plan spans across migrations;
  *   `migration-lint.ts` lints a TS migration on the SQL a recording dry run (`recording.ts`) issues.
  * - `model/`: PostgreSQL's lock and rewrite rules: what each statement locks and blocks
- *   (lock-model.ts, with command-effects.ts, effect-parts.ts and parse-tree-reading.ts;
- *   lock-modes.ts; alter-table-model.ts per ALTER TABLE subcommand), what rewrites or scans a
- *   table (rewrite-rules.ts, statement-effect.ts), what earlier statements created
- *   (schema-knowledge.ts), relation names and the server version.
+ *   (lock-model.ts, with table-effects.ts, index-effects.ts and row-effects.ts per kind of
+ *   statement, effect-parts.ts and parse-tree-reading.ts; lock-modes.ts; alter-table-model.ts per
+ *   ALTER TABLE subcommand), what rewrites or scans a table (rewrite-rules.ts,
+ *   statement-effect.ts), what earlier statements created (schema-knowledge.ts), relation names
+ *   and the server version.
  * - `rules/`: one module per rule, holding its metadata (id, title, why, fix) and how it is found
  *   (`detect`, see rule.ts); `rules/index.ts` registers each (its import and its RULES entry). `lint-rules.ts` gives
  *   their metadata to findings and reports; `analysed-statement.ts`, `transaction-pairs.ts` and `lock-queue.ts` are

@@ -5,29 +5,20 @@
  * commands that take each mode, and the command's own reference page). ALTER TABLE's
  * subcommands have a table of their own (alter-table-model.ts). Pure: a parse tree and a
  * `ModelContext` in, a `StatementEffect` out. The statements whose effect takes more than a lock
- * level are command-effects.ts.
+ * level are table-effects.ts (ALTER TABLE, CREATE TABLE, RENAME, DROP, ALTER DOMAIN),
+ * index-effects.ts (CREATE INDEX, REINDEX, DROP INDEX) and row-effects.ts (SELECT, UPDATE,
+ * DELETE, VACUUM, ANALYZE).
  *
  * Long on purpose: STATEMENT_MODELS mirrors PostgreSQL's own table (13.3.1 Table-Level Locks, one
  * entry per statement kind of the parser, ~600 lines), kept whole so it reads against the docs.
  */
 import type { Node } from 'libpg-query';
-import {
-  alterDomainEffect,
-  alterTableEffect,
-  createTableEffect,
-  dropEffect,
-  indexEffect,
-  reindexEffect,
-  relationKind,
-  renameEffect,
-  selectEffect,
-  vacuumEffect,
-  wholeTableWrite,
-} from './command-effects.ts';
 import { type EffectParts, LOCKS, lock, ref, refused, table } from './effect-parts.ts';
+import { indexEffect, reindexEffect } from './index-effects.ts';
 import { lockModeNumbered } from './lock-modes.ts';
 import { commentedRelation, optionIsOff, rangeVars, readLocks, readWork } from './parse-tree-reading.ts';
 import { fromNames, fromRangeVar, quoted } from './relation-name.ts';
+import { selectEffect, vacuumEffect, wholeTableWrite } from './row-effects.ts';
 import {
   ALLOWED_IN_TRANSACTION,
   type ModelContext,
@@ -35,6 +26,14 @@ import {
   type StatementEffect,
   type Target,
 } from './statement-effect.ts';
+import {
+  alterDomainEffect,
+  alterTableEffect,
+  createTableEffect,
+  dropEffect,
+  relationKind,
+  renameEffect,
+} from './table-effects.ts';
 
 type KeysOfUnion<T> = T extends unknown ? keyof T : never;
 
