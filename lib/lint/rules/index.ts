@@ -1,105 +1,59 @@
 /**
- * The registry: every lint rule, in the order reports list them (SARIF's rule
- * table). A new rule is a module beside this one (see ../index.ts), imported and listed here.
+ * The registry: every lint rule, in the order reports list them (SARIF's rule table) and a
+ * statement's findings come in. A new rule is a module beside this one (see ../index.ts),
+ * registered by one line here: the entry is its import, so there is no second list to keep.
  */
 import type { ModelRuleId } from '../model/statement-effect.ts';
 import type { RuleModule } from '../rule.ts';
-import { addCheckWithoutNotValid } from './add-check-without-not-valid.ts';
-import { addColumnDefaultRewrite } from './add-column-default-rewrite.ts';
-import { addColumnNotNullWithoutDefault } from './add-column-not-null-without-default.ts';
-import { addColumnVolatileDefault } from './add-column-volatile-default.ts';
-import { addForeignKeyWithoutNotValid } from './add-foreign-key-without-not-valid.ts';
-import { addUniqueConstraintWithoutIndex } from './add-unique-constraint-without-index.ts';
-import { alterColumnType } from './alter-column-type.ts';
-import { autovacuumDisabled } from './autovacuum-disabled.ts';
-import { cannotRunInTransaction } from './cannot-run-in-transaction.ts';
-import { cluster } from './cluster.ts';
-import { concurrentlyInTransaction } from './concurrently-in-transaction.ts';
-import { createIndexNonConcurrently } from './create-index-non-concurrently.ts';
-import { deleteWithoutWhere } from './delete-without-where.ts';
-import { detachPartitionNonConcurrently } from './detach-partition-non-concurrently.ts';
-import { dropColumn } from './drop-column.ts';
-import { dropColumnWithDependents } from './drop-column-with-dependents.ts';
-import { dropIndexNonConcurrently } from './drop-index-non-concurrently.ts';
-import { dropNotNullOnKey } from './drop-not-null-on-key.ts';
-import { dropSchemaCascade } from './drop-schema-cascade.ts';
-import { dropTable } from './drop-table.ts';
-import { enumValueUsedInTransaction } from './enum-value-used-in-transaction.ts';
-import { forceRowLevelSecurity } from './force-row-level-security.ts';
-import { identityWithoutRestart } from './identity-without-restart.ts';
-import { invalidAllowComment } from './invalid-allow-comment.ts';
-import { lockHeldDuringLongStep } from './lock-held-during-long-step.ts';
-import { lockTable } from './lock-table.ts';
-import { narrowingTypeChange } from './narrowing-type-change.ts';
-import { opaqueStatement } from './opaque-statement.ts';
-import { partitionWithDefault } from './partition-with-default.ts';
-import { partitionedIndex } from './partitioned-index.ts';
-import { policyWithoutRls } from './policy-without-rls.ts';
-import { publicationWithoutReplicaIdentity } from './publication-without-replica-identity.ts';
-import { refreshMaterializedViewNonConcurrently } from './refresh-materialized-view-non-concurrently.ts';
-import { reindexNonConcurrently } from './reindex-non-concurrently.ts';
-import { renameColumn } from './rename-column.ts';
-import { renameEnumValue } from './rename-enum-value.ts';
-import { renameTable } from './rename-table.ts';
-import { replicaIdentityChange } from './replica-identity-change.ts';
-import { rlsWithoutPolicy } from './rls-without-policy.ts';
-import { setNotNull } from './set-not-null.ts';
-import { tableRewrite } from './table-rewrite.ts';
-import { tableScanUnderLock } from './table-scan-under-lock.ts';
-import { transactionControl } from './transaction-control.ts';
-import { truncate } from './truncate.ts';
-import { updateWithoutWhere } from './update-without-where.ts';
-import { vacuumFull } from './vacuum-full.ts';
-import { validateInSameTransaction } from './validate-in-same-transaction.ts';
 
 export const RULES = [
-  dropTable,
-  dropColumn,
-  alterColumnType,
-  addColumnNotNullWithoutDefault,
-  setNotNull,
-  renameTable,
-  renameColumn,
-  renameEnumValue,
-  createIndexNonConcurrently,
-  addForeignKeyWithoutNotValid,
-  addCheckWithoutNotValid,
-  vacuumFull,
-  cluster,
-  concurrentlyInTransaction,
-  updateWithoutWhere,
-  deleteWithoutWhere,
-  addColumnVolatileDefault,
-  addUniqueConstraintWithoutIndex,
-  validateInSameTransaction,
-  tableRewrite,
-  tableScanUnderLock,
-  addColumnDefaultRewrite,
-  reindexNonConcurrently,
-  refreshMaterializedViewNonConcurrently,
-  dropIndexNonConcurrently,
-  detachPartitionNonConcurrently,
-  lockTable,
-  truncate,
-  dropSchemaCascade,
-  cannotRunInTransaction,
-  enumValueUsedInTransaction,
-  lockHeldDuringLongStep,
-  transactionControl,
-  opaqueStatement,
-  rlsWithoutPolicy,
-  policyWithoutRls,
-  forceRowLevelSecurity,
-  replicaIdentityChange,
-  publicationWithoutReplicaIdentity,
-  dropColumnWithDependents,
-  autovacuumDisabled,
-  narrowingTypeChange,
-  identityWithoutRestart,
-  dropNotNullOnKey,
-  partitionedIndex,
-  partitionWithDefault,
-  invalidAllowComment,
+  (await import('./drop-table.ts')).dropTable,
+  (await import('./drop-column.ts')).dropColumn,
+  (await import('./alter-column-type.ts')).alterColumnType,
+  (await import('./add-column-not-null-without-default.ts')).addColumnNotNullWithoutDefault,
+  (await import('./set-not-null.ts')).setNotNull,
+  (await import('./rename-table.ts')).renameTable,
+  (await import('./rename-column.ts')).renameColumn,
+  (await import('./rename-enum-value.ts')).renameEnumValue,
+  (await import('./create-index-non-concurrently.ts')).createIndexNonConcurrently,
+  (await import('./add-foreign-key-without-not-valid.ts')).addForeignKeyWithoutNotValid,
+  (await import('./add-check-without-not-valid.ts')).addCheckWithoutNotValid,
+  (await import('./vacuum-full.ts')).vacuumFull,
+  (await import('./cluster.ts')).cluster,
+  (await import('./concurrently-in-transaction.ts')).concurrentlyInTransaction,
+  (await import('./update-without-where.ts')).updateWithoutWhere,
+  (await import('./delete-without-where.ts')).deleteWithoutWhere,
+  (await import('./add-column-volatile-default.ts')).addColumnVolatileDefault,
+  (await import('./add-unique-constraint-without-index.ts')).addUniqueConstraintWithoutIndex,
+  (await import('./validate-in-same-transaction.ts')).validateInSameTransaction,
+  (await import('./table-rewrite.ts')).tableRewrite,
+  (await import('./table-scan-under-lock.ts')).tableScanUnderLock,
+  (await import('./add-column-default-rewrite.ts')).addColumnDefaultRewrite,
+  (await import('./reindex-non-concurrently.ts')).reindexNonConcurrently,
+  (await import('./refresh-materialized-view-non-concurrently.ts')).refreshMaterializedViewNonConcurrently,
+  (await import('./drop-index-non-concurrently.ts')).dropIndexNonConcurrently,
+  (await import('./detach-partition-non-concurrently.ts')).detachPartitionNonConcurrently,
+  (await import('./lock-table.ts')).lockTable,
+  (await import('./truncate.ts')).truncate,
+  (await import('./drop-schema-cascade.ts')).dropSchemaCascade,
+  (await import('./cannot-run-in-transaction.ts')).cannotRunInTransaction,
+  (await import('./enum-value-used-in-transaction.ts')).enumValueUsedInTransaction,
+  (await import('./lock-held-during-long-step.ts')).lockHeldDuringLongStep,
+  (await import('./transaction-control.ts')).transactionControl,
+  (await import('./opaque-statement.ts')).opaqueStatement,
+  (await import('./rls-without-policy.ts')).rlsWithoutPolicy,
+  (await import('./policy-without-rls.ts')).policyWithoutRls,
+  (await import('./force-row-level-security.ts')).forceRowLevelSecurity,
+  (await import('./replica-identity-change.ts')).replicaIdentityChange,
+  (await import('./publication-without-replica-identity.ts')).publicationWithoutReplicaIdentity,
+  (await import('./drop-column-with-dependents.ts')).dropColumnWithDependents,
+  (await import('./autovacuum-disabled.ts')).autovacuumDisabled,
+  (await import('./narrowing-type-change.ts')).narrowingTypeChange,
+  (await import('./identity-without-restart.ts')).identityWithoutRestart,
+  (await import('./drop-not-null-on-key.ts')).dropNotNullOnKey,
+  (await import('./partitioned-index.ts')).partitionedIndex,
+  (await import('./partition-with-default.ts')).partitionWithDefault,
+  (await import('./invalid-allow-comment.ts')).invalidAllowComment,
 ] as const satisfies readonly RuleModule[];
 
 export type LintRuleId = (typeof RULES)[number]['id'];
