@@ -62,7 +62,8 @@ export interface TransactionHit {
  * - `transaction`: it judges statements that share one transaction (a lock held through later work);
  * - `lock model`: the lock and rewrite model (model/) names the rule on the work or the refusal it
  *   finds, since only PostgreSQL's own rules tell which statements rewrite, scan or cannot run in
- *   a transaction; the id is then also one of the model's `ModelRuleId`s;
+ *   a transaction; the rule's module then adds its id to the model's `ModelRuleIds` (declaration
+ *   merging, see vacuum-full.ts);
  * - `allow comments`: lint.ts, reading `-- rds-migrate:allow` comments.
  */
 export type Detection =

@@ -16,3 +16,10 @@ export const addCheckWithoutNotValid = {
   ),
   detect: { by: 'lock model' },
 } as const satisfies RuleModule;
+
+// The model names this rule on what it finds: its id is one of the model's.
+declare module '../model/statement-effect.ts' {
+  interface ModelRuleIds {
+    'add-check-without-not-valid': true;
+  }
+}

@@ -58,6 +58,8 @@ export const RULES = [
 
 export type LintRuleId = (typeof RULES)[number]['id'];
 
-/** Every rule the lock model names is registered: this fails to compile otherwise. */
-const modelRulesRegistered: [Exclude<ModelRuleId, LintRuleId>] extends [never] ? true : never = true;
-void modelRulesRegistered;
+/** The ids the lock model names are exactly the rules registered as found by it: this fails to compile otherwise. */
+type LockModelRuleId = Extract<(typeof RULES)[number], { detect: { by: 'lock model' } }>['id'];
+type Disagreeing = Exclude<ModelRuleId, LockModelRuleId> | Exclude<LockModelRuleId, ModelRuleId>;
+const modelRulesAgree: [Disagreeing] extends [never] ? true : never = true;
+void modelRulesAgree;

@@ -17,3 +17,10 @@ export const tableRewrite = {
   ),
   detect: { by: 'lock model' },
 } as const satisfies RuleModule;
+
+// The model names this rule on what it finds: its id is one of the model's.
+declare module '../model/statement-effect.ts' {
+  interface ModelRuleIds {
+    'table-rewrite': true;
+  }
+}
