@@ -22,6 +22,11 @@ export const ALLOWABLE_RULE_IDS: ReadonlySet<string> = new Set(
   RULES.filter((rule) => rule.detect.by !== 'allow comments').map((rule) => rule.id),
 );
 
+/** Rules that also judge down sections: PostgreSQL refuses those statements either way. */
+export const DOWN_SECTION_RULE_IDS: ReadonlySet<string> = new Set(
+  RULES.filter((rule) => 'checksDownSections' in rule && rule.checksDownSections).map((rule) => rule.id),
+);
+
 const RULES_BY_ID: ReadonlyMap<string, LintRule> = new Map(LINT_RULES.map((rule) => [rule.id, rule]));
 
 export function lintRule(id: LintRuleId): LintRule {

@@ -7,7 +7,14 @@
 import type { Node, ScanToken } from 'libpg-query';
 import { ALLOW_DIRECTIVE, allowWords } from '../engine/allow-lines.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
-import { ALLOWABLE_RULE_IDS, LINT_RULES, type LintRule, type LintRuleId, lintRule } from './lint-rules.ts';
+import {
+  ALLOWABLE_RULE_IDS,
+  DOWN_SECTION_RULE_IDS,
+  LINT_RULES,
+  type LintRule,
+  type LintRuleId,
+  lintRule,
+} from './lint-rules.ts';
 import { type LockFacts, MigrationChecker, type Violation } from './lint-walker.ts';
 import { DEFAULT_PG_VERSION, type PgVersion } from './model/pg-version.ts';
 import { SchemaKnowledge } from './model/schema-knowledge.ts';
@@ -81,15 +88,6 @@ export class SqlParseError extends RdsMigrateError {
   }
 }
 
-/** Rules that also apply to down sections: PostgreSQL refuses those statements either way. */
-const RULES_FOR_BOTH_SECTIONS: ReadonlySet<LintRuleId> = new Set([
-  'concurrently-in-transaction',
-  'cannot-run-in-transaction',
-  'enum-value-used-in-transaction',
-  'transaction-control',
-  'invalid-allow-comment',
-]);
-
 const STATEMENT_DISPLAY_LENGTH = 120;
 
 export async function lintSql(input: LintInput): Promise<LintFinding[]> {
@@ -122,7 +120,7 @@ export async function analyseSql(input: LintInput): Promise<AnalysedSql> {
     statements: statements.map((statement) => statement.node),
   });
   const report = (violation: Violation, statement: ParsedStatement, index: number) => {
-    if (input.section === 'down' && !RULES_FOR_BOTH_SECTIONS.has(violation.rule)) return;
+    if (input.section === 'down' && !DOWN_SECTION_RULE_IDS.has(violation.rule)) return;
     if (allows.exemptions.get(index)?.has(violation.rule)) return;
     findings.push(toFinding(input, violation, statement.line, statement.text));
   };

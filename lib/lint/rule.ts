@@ -75,6 +75,12 @@ export type Detection =
 export interface RuleModule<Id extends string = string> extends LintRule {
   readonly id: Id;
   readonly detect: Detection;
+  /**
+   * Whether down sections are judged too: they are not by default, since a down section undoes
+   * its own up section; a rule whose statement PostgreSQL refuses either way says true.
+   * @default false
+   */
+  readonly checksDownSections?: boolean;
 }
 
 /** The recipe as numbered lines. */

@@ -14,6 +14,7 @@ export const cannotRunInTransaction = {
     '2. For VACUUM or ANALYZE after a data change, consider leaving it to autovacuum: a migration rarely needs one.',
   ),
   detect: { by: 'lock model' },
+  checksDownSections: true,
 } as const satisfies RuleModule;
 
 // The model names this rule on what it finds: its id is one of the model's.

@@ -14,6 +14,7 @@ export const concurrentlyInTransaction = {
     '2. Keep that migration to that one statement, so a failure leaves at most an INVALID index to drop and rebuild.',
   ),
   detect: { by: 'lock model' },
+  checksDownSections: true,
 } as const satisfies RuleModule;
 
 // The model names this rule on what it finds: its id is one of the model's.

@@ -15,6 +15,7 @@ export const enumValueUsedInTransaction = {
     '2. or mark the migration that uses it `transaction: false`, so the plan commits before it starts.',
   ),
   detect: { by: 'transaction', check: enumValues },
+  checksDownSections: true,
 } as const satisfies RuleModule;
 
 function enumValues({ statements, paired, pgVersion }: TransactionUnderCheck): TransactionHit[] {

@@ -10,4 +10,5 @@ export const invalidAllowComment = {
     '2. One comment per rule; the rule id is one of LINT_RULES.',
   ),
   detect: { by: 'allow comments' },
+  checksDownSections: true,
 } as const satisfies RuleModule;

@@ -13,6 +13,7 @@ export const transactionControl = {
     '2. For statements that must commit on their own, use a migration with `transaction: false`.',
   ),
   detect: { by: 'statement', check: controlsTheTransaction },
+  checksDownSections: true,
 } as const satisfies RuleModule;
 
 /** Transaction control statements by parse-tree kind, as SQL writes them. */
