@@ -81,6 +81,13 @@ export interface RuleModule<Id extends string = string> extends LintRule {
    * @default false
    */
   readonly checksDownSections?: boolean;
+  /**
+   * The rule's examples, beside it as squawk keeps a rule's tests: SQL texts in the lint corpus's
+   * format (headed `-- expect: <rule ids>` or `-- expect: none`; see test/check/lint.test.ts),
+   * which the corpus test runs with test/fixtures/lint/<rule-id>.*.sql. At least one unsafe
+   * example must find the rule, and no safe one may.
+   */
+  readonly examples?: { readonly unsafe: readonly string[]; readonly safe: readonly string[] };
 }
 
 /** The recipe as numbered lines. */

@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { analyseSql, LINT_RULES, type LintInput, lintSql, SqlParseError } from '../../lib/lint/lint.ts';
 import { LOCK_MODES, type LockMode } from '../../lib/lint/model/lock-modes.ts';
 import { SchemaKnowledge } from '../../lib/lint/model/schema-knowledge.ts';
+import { RULES } from '../../lib/lint/rules/index.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'lint');
 
 /**
- * A corpus fixture declares what the linter must find in its first comment lines:
+ * A corpus fixture (a file of test/fixtures/lint, or an example a rule module holds) declares what the linter must find in its first comment lines:
  * `-- expect: rule-id, rule-id` (one id per finding) or `-- expect: none`, and optionally
  * `-- transactional: false`, `-- section: down`, `-- pg-version: 11` (default 16),
  * `-- given: <sql>` (an earlier migration that ran this, so its tables and column types are known)
@@ -25,8 +26,7 @@ interface Fixture {
   readonly lock?: string;
 }
 
-function readFixture(name: string): Fixture {
-  const sql = readFileSync(join(CORPUS, name), 'utf8');
+function parseFixture(name: string, sql: string): Fixture {
   const header = new Map<string, string>();
   for (const line of sql.split('\n')) {
     const match = /^-- (expect|transactional|section|pg-version|given|lock): (.*)$/.exec(line);
@@ -48,10 +48,22 @@ function readFixture(name: string): Fixture {
   };
 }
 
-const fixtures = readdirSync(CORPUS)
-  .filter((name) => name.endsWith('.sql'))
-  .sort()
-  .map(readFixture);
+/** A rule's own examples, named as its corpus files would be: `<rule-id>.example-<n>.<unsafe|safe>.sql`. */
+const ruleExamples = RULES.flatMap((rule) =>
+  'examples' in rule
+    ? (['unsafe', 'safe'] as const).flatMap((kind) =>
+        rule.examples[kind].map((sql, at) => parseFixture(`${rule.id}.example-${at + 1}.${kind}.sql`, sql)),
+      )
+    : [],
+);
+
+const fixtures = [
+  ...readdirSync(CORPUS)
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => parseFixture(name, readFileSync(join(CORPUS, name), 'utf8'))),
+  ...ruleExamples,
+];
 
 function input(sql: string, overrides: Partial<LintInput> = {}): LintInput {
   return {

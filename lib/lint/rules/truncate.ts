@@ -19,6 +19,20 @@ export const truncate = {
       '(the deploy snapshots RDS first; locally run `rds-migrate backup`).',
   ),
   detect: { by: 'statement', check: truncatedTables },
+  examples: {
+    unsafe: [
+      `-- expect: truncate
+-- Every row of sessions is gone for good, and CASCADE empties the tables that reference it too.
+TRUNCATE sessions CASCADE;`,
+    ],
+    safe: [
+      `-- expect: none
+-- A table this migration created is empty and unseen: truncating it loses nothing and blocks nobody.
+CREATE TABLE import_staging (id bigint, payload jsonb);
+INSERT INTO import_staging VALUES (1, '{}');
+TRUNCATE import_staging;`,
+    ],
+  },
 } as const satisfies RuleModule;
 
 function truncatedTables({ node, schema }: StatementUnderCheck): StatementHit[] {
