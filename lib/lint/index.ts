@@ -12,19 +12,19 @@
  *   ALTER TABLE subcommand), what rewrites or scans a table (rewrite-rules.ts,
  *   statement-effect.ts), what earlier statements created (schema-knowledge.ts), relation names
  *   and the server version.
- * - `rules/`: one module per rule, holding its metadata (id, title, why, fix) and how it is found
- *   (`detect`, see rule.ts); `rules/index.ts` registers each (one RULES entry, which is its import). `lint-rules.ts` gives
- *   their metadata to findings and reports; `analysed-statement.ts`, `transaction-pairs.ts` and `lock-queue.ts` are
- *   what rules read.
+ * - `rules/`: one module per rule, holding its metadata (id, title, why, fix), how it is found
+ *   (`detect`, see rule.ts) and its examples; `rules/index.ts` registers each (one RULES entry,
+ *   which is its import). `lint-rules.ts` gives their metadata to findings and reports;
+ *   `analysed-statement.ts`, `transaction-pairs.ts` and `lock-queue.ts` are what rules read.
  *
- * Adding a rule: one new file `rules/<rule-id>.ts` exporting `{ id, title, why, fix, detect } as
- * const satisfies RuleModule`, and its one line in `rules/index.ts`. A rule over a statement's text
+ * Adding a rule: one new file `rules/<rule-id>.ts` exporting `{ id, title, why, fix, detect,
+ * examples } as const satisfies RuleModule`, and its one line in `rules/index.ts` (the RULES
+ * entry, which is its import). A rule over a statement's text
  * (`detect: { by: 'statement', check }`) or over statements of one transaction
- * (`by: 'transaction'`) holds its detection; tests: `test/fixtures/lint/<rule-id>.unsafe.sql`
- * and `<rule-id>.safe.sql` (test/check/lint.test.ts requires both for every registered rule).
- * A rule about what PostgreSQL locks, rewrites or scans is named by the model on the work it
- * finds (`by: 'lock model'`): its module adds its id to the model's `ModelRuleIds` (declaration
- * merging) and the model's entry names it where it applies.
+ * (`by: 'transaction'`) holds its detection and its examples (test/check/lint.test.ts runs them;
+ * test/lint/rule-registry.test.ts holds the registry to being the only list). A rule about what PostgreSQL locks, rewrites or scans is named by the
+ * model on the work it finds (`by: 'lock model'`): its module adds its id to the model's
+ * `ModelRuleIds` (declaration merging) and the model's entry names it where it applies.
  *
  * It may import the engine and itself, and load libpg-query; never check/, local/, cli/,
  * construct/ or lambda/ (check/ and cli/ import it).
