@@ -13,7 +13,7 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /** True when the call failed on the network (timeout, no route, no DNS) rather than with an API error. */
-export function isUnreachable(error: unknown): boolean {
+function isUnreachable(error: unknown): boolean {
   const candidate = error as { name?: string; code?: string; message?: string };
   if (candidate?.name === 'TimeoutError' || (candidate?.code && UNREACHABLE_CODES.has(candidate.code)))
     return true;

@@ -130,7 +130,7 @@ export async function revertingRuns<T>(
  * anything is stopped or reverted. The down step then marks the run reverted once the batches in
  * flight end.
  */
-export async function stopRunsBeforeRevert(
+async function stopRunsBeforeRevert(
   runtime: Runtime,
   db: Database,
   revisions: readonly Revision[],

@@ -18,9 +18,9 @@ import { isConnectionLoss } from '../lib/engine/errors.ts';
 import { BACKGROUND_TASK_KEY, ConfigError, isRecord } from './config.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 
-export type BackgroundTaskName = 'split' | 'range' | 'complete' | 'fail';
+type BackgroundTaskName = 'split' | 'range' | 'complete' | 'fail';
 
-export interface BackgroundTask {
+interface BackgroundTask {
   readonly task: BackgroundTaskName;
   readonly revision: string;
   readonly execution: string;
@@ -30,7 +30,7 @@ export interface BackgroundTask {
   readonly args: Readonly<Record<string, string>>;
 }
 
-export interface SplitResult {
+interface SplitResult {
   readonly revision: string;
   readonly execution: string;
   readonly args: Readonly<Record<string, string>>;
@@ -38,7 +38,7 @@ export interface SplitResult {
   readonly ranges: readonly number[];
 }
 
-export interface FailResult {
+interface FailResult {
   readonly recorded: boolean;
 }
 
@@ -46,7 +46,7 @@ export type BackgroundTaskResult = SplitResult | RangeOutcome | CompleteOutcome 
 
 const TASKS: readonly BackgroundTaskName[] = ['split', 'range', 'complete', 'fail'];
 
-export function parseBackgroundTask(event: Record<string, unknown>): BackgroundTask {
+function parseBackgroundTask(event: Record<string, unknown>): BackgroundTask {
   const body = event[BACKGROUND_TASK_KEY];
   if (!isRecord(body) || !TASKS.includes(body.task as BackgroundTaskName)) {
     throw new ConfigError(`${BACKGROUND_TASK_KEY}.task must be one of ${TASKS.join(', ')}`);

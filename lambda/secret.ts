@@ -8,7 +8,7 @@ import { RdsMigrateError } from '../lib/engine/errors.ts';
 import { awsCallHint } from './aws-errors.ts';
 import { isRecord, wholeNumberFrom } from './config.ts';
 
-export interface DatabaseCredentials {
+interface DatabaseCredentials {
   readonly username: string;
   readonly password: string;
   readonly host: string;
@@ -16,7 +16,7 @@ export interface DatabaseCredentials {
   readonly dbname: string;
 }
 
-export class SecretError extends RdsMigrateError {
+class SecretError extends RdsMigrateError {
   override readonly name = 'SecretError';
 }
 

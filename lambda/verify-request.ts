@@ -31,7 +31,7 @@ export class RequestRefused extends RdsMigrateError {
   }
 }
 
-export const STACK_ROLLING_BACK = 'UPDATE_ROLLBACK_IN_PROGRESS';
+const STACK_ROLLING_BACK = 'UPDATE_ROLLBACK_IN_PROGRESS';
 
 /** Stack states in which CloudFormation sends each request type to a custom resource. */
 const STACK_STATES: Readonly<Record<RequestType, readonly string[]>> = {

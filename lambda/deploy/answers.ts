@@ -30,7 +30,7 @@ export interface DeployMarker {
 }
 
 /** What Data carries to CloudFormation (`Fn::GetAtt`); every value a string. */
-export interface DeployData {
+interface DeployData {
   readonly Revision: string;
   readonly PreviousRevision: string;
   readonly SnapshotId: string;

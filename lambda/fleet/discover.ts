@@ -20,7 +20,7 @@ import { DeployFailed } from '../failure.ts';
 import { FLEET_TAG, type FleetTarget, type TagSource, type TargetSource } from './model.ts';
 import { listedTargets } from './parameter-source.ts';
 
-export interface DiscoveryClients {
+interface DiscoveryClients {
   readonly rds: RDSClient;
   /** Made on first use: only a fleet with a parameter source reads SSM. */
   readonly ssm: () => SSMClient;

@@ -27,7 +27,7 @@ import type { TargetHandler, TargetHandlerFactory } from './target-run.ts';
 import { fleetTask, isFleetTask } from './tasks.ts';
 
 /** What the fleet takes of the handler's dependencies (lambda/handler.ts HandlerDeps). */
-export interface FleetHandlerDeps {
+interface FleetHandlerDeps {
   readonly rds: RDSClient;
   readonly cloudformation: CloudFormationClient;
   readonly sfn?: SFNClient;

@@ -44,9 +44,9 @@ export interface FleetRuntime {
 }
 
 /** The key of onEvent's result the framework hands back to every isComplete poll. */
-export const FLEET_MARKER_KEY = 'RdsMigrateFleetRollout';
+const FLEET_MARKER_KEY = 'RdsMigrateFleetRollout';
 
-export interface FleetMarker {
+interface FleetMarker {
   readonly requestId: string;
   /** The rollout's execution; absent on Delete, which starts none. */
   readonly executionArn?: string;
@@ -240,7 +240,7 @@ function deployedBy(env: Readonly<Record<string, string | undefined>>) {
   };
 }
 
-export function deployTimeoutSeconds(env: Readonly<Record<string, string | undefined>>): number {
+function deployTimeoutSeconds(env: Readonly<Record<string, string | undefined>>): number {
   const seconds = wholeNumberFrom(env[FUNCTION_ENV.deployTimeoutSeconds] ?? '3600');
   return Number.isInteger(seconds) && seconds > 0 ? seconds : 3600;
 }

@@ -46,7 +46,7 @@ export interface FleetStage {
   readonly toleratedFailurePercent: number;
 }
 
-export interface FleetSpec {
+interface FleetSpec {
   readonly targets: readonly FleetTarget[];
   readonly sources: readonly TargetSource[];
   readonly stages: readonly FleetStage[];

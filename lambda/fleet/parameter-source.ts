@@ -41,7 +41,7 @@ async function parameterValue(ssm: SSMClient, name: string): Promise<string> {
 }
 
 /** The targets the list's text names, in its order, or a DeployFailed naming the first fault. */
-export function parseTargetList(text: string, source: ParameterSource): FleetTarget[] {
+function parseTargetList(text: string, source: ParameterSource): FleetTarget[] {
   const refuse = (fault: string): never => {
     throw new DeployFailed(
       `the fleet's target list, SSM parameter ${source.name}, ${fault}; nothing was migrated`,

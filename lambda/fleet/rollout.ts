@@ -5,7 +5,7 @@
  */
 import type { FleetStage, FleetTarget } from './model.ts';
 
-export interface StagePlan {
+interface StagePlan {
   readonly name: string;
   readonly targets: readonly FleetTarget[];
   /** Failed targets the stage tolerates before the rollout stops after it. */

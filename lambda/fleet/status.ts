@@ -13,7 +13,7 @@ import type { RolloutInput } from './lifecycle.ts';
 import { type FleetTarget, targetOf } from './model.ts';
 import { type TargetHandlerFactory, targetEnvironment } from './target-run.ts';
 
-export interface TargetStatus {
+interface TargetStatus {
   readonly name: string;
   readonly current?: readonly string[];
   readonly upToDate?: boolean;
@@ -28,7 +28,7 @@ export interface TargetStatus {
   readonly error?: string;
 }
 
-export interface FleetStatus {
+interface FleetStatus {
   readonly action: 'status';
   readonly fleet: true;
   readonly rollout?: { readonly executionArn: string; readonly status: string; readonly startDate?: Date };

@@ -54,7 +54,7 @@ export type TargetHandlerFactory = (
 ) => TargetHandler;
 
 /** A target is not started with less than this left of the deploy: a snapshot and a plan need more. */
-export const MIN_TARGET_SECONDS = 180;
+const MIN_TARGET_SECONDS = 180;
 
 /** Environment of the fleet's function a target's handler keeps (the rest is the target's own). */
 const SHARED_ENV = [
@@ -88,7 +88,7 @@ export function targetEnvironment(
   };
 }
 
-export interface TargetCall {
+interface TargetCall {
   readonly target: FleetTarget;
   readonly request: FleetRequest;
   readonly properties: Readonly<Record<string, unknown>>;
@@ -204,7 +204,7 @@ function forTarget<T extends TargetCall>(call: T): T {
  * (a database per tenant) never snapshots the server: its restore point is the server's
  * point-in-time recovery at the time its deploy records, and a deploy is refused without it.
  */
-export function targetProperties(
+function targetProperties(
   target: FleetTarget,
   properties: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, unknown>> {

@@ -24,7 +24,7 @@ import {
 } from './target-run.ts';
 import { assertTaskOfRollout } from './verify-task.ts';
 
-export interface FleetTaskDeps {
+interface FleetTaskDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
@@ -34,10 +34,7 @@ export interface FleetTaskDeps {
   readonly bundleHasBackground?: () => Promise<boolean>;
 }
 
-export type FleetTaskResult =
-  | TargetStep
-  | { readonly tolerated: readonly string[] }
-  | { readonly reverted: number };
+type FleetTaskResult = TargetStep | { readonly tolerated: readonly string[] } | { readonly reverted: number };
 
 export function isFleetTask(event: unknown): boolean {
   return isRecord(event) && FLEET_TASK_KEY in event;

@@ -12,7 +12,7 @@ import { RequestRefused } from '../verify-request.ts';
 import { type FleetTarget, targetProperty } from './model.ts';
 import type { FleetRequest } from './target-run.ts';
 
-export interface RolloutTaskClaim {
+interface RolloutTaskClaim {
   readonly executionArn: unknown;
   readonly request: FleetRequest;
   readonly properties: Readonly<Record<string, unknown>>;

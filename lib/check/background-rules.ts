@@ -13,7 +13,7 @@ import type { Migration, Revision } from '../engine/migration.ts';
 import { recordCodeStep } from '../lint/recording.ts';
 
 /** A problem as check reports it (check.ts CheckProblem). */
-export interface BackgroundProblem {
+interface BackgroundProblem {
   readonly kind: 'lint' | 'graph';
   readonly rule: 'background-ddl' | 'requires-complete';
   readonly file: string;

@@ -208,7 +208,7 @@ async function wantedSchemaSection(
   };
 }
 
-export function unavailable(problems: CheckProblem[], message: string): CheckSection {
+function unavailable(problems: CheckProblem[], message: string): CheckSection {
   problems.push({
     kind: 'round-trip',
     rule: 'no-scratch-database',

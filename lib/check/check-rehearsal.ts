@@ -50,7 +50,7 @@ export async function withRehearsal(
   return merged(rehearsalSection(rehearsal), rehearsalProblems(rehearsal, fileOf), rehearsal);
 }
 
-export function rehearsalSection(report: RehearsalReport): CheckSection {
+function rehearsalSection(report: RehearsalReport): CheckSection {
   const where = `${report.copy.database} (${copyWords(report)})`;
   if (report.status === 'up-to-date') return { status: 'ok', summary: `${where}: nothing pending there` };
   const counts = `${report.steps.up} up, ${report.steps.down} down on ${where}`;
@@ -65,10 +65,7 @@ export function rehearsalSection(report: RehearsalReport): CheckSection {
   };
 }
 
-export function rehearsalProblems(
-  report: RehearsalReport,
-  fileOf: (source: string) => string,
-): CheckProblem[] {
+function rehearsalProblems(report: RehearsalReport, fileOf: (source: string) => string): CheckProblem[] {
   const problems: CheckProblem[] = [];
   const failure = report.failure;
   if (failure) {

@@ -186,7 +186,7 @@ export function formatProblem(problem: CheckProblem): string[] {
 }
 
 /** `ACCESS EXCLUSIVE on table "users" (blocks reads and writes until the end of the transaction); rewrites it`. */
-export function formatLock(lock: LockFacts): string {
+function formatLock(lock: LockFacts): string {
   const meanwhile = lock.rewrite
     ? 'the table is rewritten meanwhile'
     : lock.scan

@@ -293,12 +293,9 @@ async function serverMajor(
 export {
   CheckFailed,
   type CheckKind,
-  type CheckOptions,
   type CheckProblem,
   type CheckReport,
-  type CheckSection,
   formatCheck,
-  formatLock,
   formatProblem,
   problemCount,
 } from './check-report.ts';

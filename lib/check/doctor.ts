@@ -34,7 +34,7 @@ export interface DoctorReport {
   readonly checks: readonly DoctorCheck[];
 }
 
-export interface DoctorOptions {
+interface DoctorOptions {
   /** Where the database is, for the report (never with a password). */
   readonly target: string;
   readonly history: History;
@@ -46,7 +46,7 @@ export interface DoctorOptions {
   readonly pinnedMajor?: number;
 }
 
-export const MINIMUM_SERVER_VERSION = 120000;
+const MINIMUM_SERVER_VERSION = 120000;
 
 /** A failed check: the report lists which, with what to do. */
 export class DoctorFailed extends RdsMigrateError {

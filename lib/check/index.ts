@@ -6,8 +6,7 @@
  * (doctor.ts), which looks at the environment every command runs in.
  *
  * It may import the engine, local/, lint/ and schema/; never cli/, construct/ or lambda/.
+ *
+ * Other parts import its modules directly, so this file exports nothing: it says what the part
+ * holds and what it may import.
  */
-
-export { LINT_RULES, type LintFinding, type LintRule, lintSql } from '../lint/lint.ts';
-export { type CheckOptions, type CheckReport, checkMigrations, formatCheck } from './check.ts';
-export { type DoctorReport, formatDoctor, runDoctor } from './doctor.ts';

@@ -57,7 +57,7 @@ export interface MeasuredStatement {
 }
 
 /** pg's Client tells where its session stands: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
-export interface TransactionStatus {
+interface TransactionStatus {
   getTransactionStatus(): string | null;
   query(
     text: string,

@@ -25,7 +25,7 @@ export interface FailedAt {
   readonly column?: string;
 }
 
-export const ROWS_COUNTED = 1000;
+const ROWS_COUNTED = 1000;
 
 /** SQLSTATE of not_null_violation. */
 const NOT_NULL_VIOLATION = '23502';

@@ -41,7 +41,7 @@ const SAMPLE_SQL = `SELECT a.wait_event_type = 'Lock' AND EXISTS (
 FROM pg_stat_activity a WHERE a.pid = $1`;
 
 /** How often the watcher looks: a wait shorter than this may go unseen. */
-export const SAMPLE_INTERVAL_MS = 20;
+const SAMPLE_INTERVAL_MS = 20;
 
 export class LockWatcher {
   private readonly samples: Sample[] = [];

@@ -32,7 +32,7 @@ import {
 import { type FailingRow, findFailingRow } from './rehearse-rows.ts';
 import { LockWatcher } from './rehearse-watcher.ts';
 
-export interface RehearseOptions {
+interface RehearseOptions {
   /** The real database. Its copy is rehearsed on, unless it is one (`onCopy`, or marked). */
   readonly url: string;
   /** The URL is a copy the user made (a restored snapshot): rehearse on it in place. @default false */

@@ -18,7 +18,7 @@ import { type CheckKind, type CheckProblem, type CheckReport, problemCount } fro
 export const CHECK_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
-export interface Locating {
+interface Locating {
   /** Where check ran: the problems' files are relative to it. */
   readonly cwd: string;
   /** The repository root the files are named from. */

@@ -18,7 +18,7 @@ const PLAIN_EVERY_MS = 5_000;
 /** Back to the start of the line, and clear it. */
 const CLEAR_LINE = '\r\u001b[K';
 
-export interface ProgressView {
+interface ProgressView {
   readonly show: (progress: BackgroundProgress) => void;
   /** Writes other output (a log line, ending in a newline) without garbling the bar. */
   readonly write: (text: string) => void;
@@ -29,7 +29,7 @@ export interface ProgressView {
 }
 
 /** The command that goes on with the background run of `revision` from its checkpoints. */
-export type ResumeCommand = (revision: string) => string;
+type ResumeCommand = (revision: string) => string;
 
 export function progressView(
   write: (text: string) => void,
@@ -100,7 +100,7 @@ export function sayHowToResumeOnInterrupt(view: ProgressView, source: InterruptS
 }
 
 /** What `up` was given that decides what it walks and where: what a resume must repeat. */
-export interface ResumeOptions {
+interface ResumeOptions {
   readonly migrationsDir: string;
   readonly defaultMigrationsDir: string;
   readonly schema: string;

@@ -15,7 +15,7 @@ import { printable } from '../engine/printable.ts';
 import { readStatus } from '../engine/status.ts';
 
 /** A database of the fleet: its name in the report, and how to reach it. */
-export interface FleetDatabase {
+interface FleetDatabase {
   readonly name: string;
   readonly url: string;
 }

@@ -7,7 +7,7 @@
  */
 import type { HistoryEntry } from './report.ts';
 
-export interface DrawingStyle {
+interface DrawingStyle {
   readonly applied: string;
   readonly pending: string;
   readonly current: string;

@@ -9,5 +9,5 @@
  * It may import everything below it (engine, check, local); never construct/ or lambda/.
  * bin/cli.ts is its entry.
  */
-export { buildProgram, type CliIo, EXIT, runCli } from './program.ts';
+export { runCli } from './program.ts';
 export { askOnTerminal, canAsk } from './terminal.ts';

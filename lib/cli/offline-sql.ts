@@ -31,10 +31,10 @@ import { revisionList } from './report.ts';
 import { inlineParameters } from './sql-literal.ts';
 
 /** The run id and step duration offline output records, so the same plan prints the same text. */
-export const OFFLINE_RUN_ID = 'offline';
-export const OFFLINE_DURATION_MS = 0;
+const OFFLINE_RUN_ID = 'offline';
+const OFFLINE_DURATION_MS = 0;
 
-export interface OfflineOptions {
+interface OfflineOptions {
   readonly history: History;
   /** Who would run it, as the log would record. */
   readonly actor: string;
@@ -173,7 +173,7 @@ async function renderStep(
 }
 
 /** Why the statements of a ctx.batch are commented out; the header repeats it when there are any. */
-export const BATCH_NOT_RUNNABLE =
+const BATCH_NOT_RUNNABLE =
   "ctx.batch runs these once per batch with that batch's keys, which only a real run knows; commented out";
 
 /**
@@ -211,7 +211,7 @@ const BATCH_END = /^end of ctx\.batch$/;
  * comment of the output is written here, so no text (a message, a file name, a note) can end
  * its comment and become SQL. PostgreSQL ends a `--` comment at a carriage return too.
  */
-export function comment(text: string): string[] {
+function comment(text: string): string[] {
   return text.split('\n').map((line) => `-- ${printable(line)}`.trimEnd());
 }
 

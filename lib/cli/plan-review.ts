@@ -12,7 +12,7 @@ import type { Plan } from '../engine/plan.ts';
 import { lintAll } from '../lint/folder-lint.ts';
 import { versionFromServerNum } from '../lint/model/pg-version.ts';
 
-export interface PlanReviewOptions {
+interface PlanReviewOptions {
   readonly graph: RevisionGraph;
   readonly migrationsDir: string;
   readonly cwd: string;

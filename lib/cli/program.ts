@@ -12,7 +12,6 @@ import { DEFAULT_MIGRATIONS_DIR, EXIT } from './cli-defaults.ts';
 import type { CliIo, CommandContext, GlobalOptions } from './session.ts';
 
 export { EXIT } from './cli-defaults.ts';
-export type { CliIo } from './session.ts';
 
 type Register = (program: Command, context: CommandContext) => void;
 
@@ -41,7 +40,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   commandModule(['fleet'], async () => (await import('./commands/fleet.ts')).registerFleet),
 ];
 
-export interface CommandModule {
+interface CommandModule {
   /** The top-level commands the module registers. */
   readonly commands: readonly string[];
   load(): Promise<Register>;

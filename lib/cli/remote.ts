@@ -19,7 +19,7 @@ export const REMOTE_ACTIONS = [
 ] as const;
 export type RemoteAction = (typeof REMOTE_ACTIONS)[number];
 
-export interface RemotePayload {
+interface RemotePayload {
   readonly action: RemoteAction;
   readonly revision?: string;
   readonly confirm?: boolean;
@@ -34,7 +34,7 @@ export interface RemotePayload {
 }
 
 /** The function answered with an error (its message is the function's own). */
-export class RemoteError extends RdsMigrateError {
+class RemoteError extends RdsMigrateError {
   override readonly name = 'RemoteError';
 }
 

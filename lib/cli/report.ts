@@ -13,7 +13,6 @@ import type { RevisionGraph } from '../engine/graph.ts';
 import type { LogRow } from '../engine/history.ts';
 import { CURRENT_FORMAT } from '../engine/history-format.ts';
 import type { Migration, Revision } from '../engine/migration.ts';
-import type { Plan } from '../engine/plan.ts';
 import { printable, printableValues } from '../engine/printable.ts';
 import type { RunReport } from '../engine/runner.ts';
 import { describeSchemaDrift } from '../engine/schema-fingerprint.ts';
@@ -118,7 +117,7 @@ export function formatStatus(
 }
 
 /** One line per background run: its state and how far it is; a completed one in short. */
-export function formatBackground(runs: readonly BackgroundProgress[]): string[] {
+function formatBackground(runs: readonly BackgroundProgress[]): string[] {
   return printableValues(runs).map((run) => {
     if (run.state === 'completed') {
       const when = run.completedAt ? ` ${new Date(run.completedAt).toISOString()}` : '';
@@ -177,12 +176,6 @@ export function formatRun(run: RunReport): string {
       `in ${units} transaction${units === 1 ? '' : 's'}, ${report.durationMs} ms`,
   );
   return lines.join('\n');
-}
-
-export function formatPlanSummary(plan: Plan): string {
-  return plan.steps
-    .map((step) => `${step.direction === 'up' ? 'up  ' : 'down'} ${step.revision}  ${step.migration.source}`)
-    .join('\n');
 }
 
 export interface HistoryEntry {

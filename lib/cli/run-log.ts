@@ -6,7 +6,7 @@
 import type { MigrationLogger } from '../engine/migration.ts';
 import { printable } from '../engine/printable.ts';
 
-export interface RunLogOptions {
+interface RunLogOptions {
   /** Drop info lines; warnings still print. @default false */
   readonly quiet?: boolean;
 }
@@ -27,11 +27,7 @@ function isStepResult(message: string, details: Record<string, unknown> | undefi
 }
 
 /** `info: message (key value, key value)`, leaving out details that have no value. */
-export function logLine(
-  level: 'info' | 'warning',
-  message: string,
-  details?: Record<string, unknown>,
-): string {
+function logLine(level: 'info' | 'warning', message: string, details?: Record<string, unknown>): string {
   const shown = Object.entries(details ?? {})
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key} ${detailText(value)}`);

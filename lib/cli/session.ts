@@ -28,7 +28,7 @@ export { DEFAULT_MIGRATIONS_DIR, EXIT } from './cli-defaults.ts';
  * as the CLI (they share the terminal's process group), and PostgreSQL ends every session with
  * 57P01. Said as what happened, not as a lost connection.
  */
-export class EmbeddedServerStopped extends RdsMigrateError {
+class EmbeddedServerStopped extends RdsMigrateError {
   override readonly name = 'EmbeddedServerStopped';
   constructor() {
     super(
@@ -261,7 +261,7 @@ export class Session {
 }
 
 /** How `run` reports: the report as JSON or text; `quiet` drops the migrations' info lines. */
-export interface RunOutput {
+interface RunOutput {
   readonly json?: boolean;
   readonly quiet?: boolean;
   /** Key ranges of a background migration walked in-process (`up --ranges`). @default 8 */
@@ -270,7 +270,7 @@ export interface RunOutput {
   readonly concurrency?: number;
 }
 
-export function parseContextArgs(pairs: readonly string[]): Record<string, string> {
+function parseContextArgs(pairs: readonly string[]): Record<string, string> {
   const args: Record<string, string> = {};
   for (const pair of pairs) {
     const at = pair.indexOf('=');

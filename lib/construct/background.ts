@@ -57,7 +57,7 @@ export interface ResolvedBackground {
   readonly mapMode: 'distributed' | 'inline';
 }
 
-export const DEFAULT_BACKGROUND: ResolvedBackground = {
+const DEFAULT_BACKGROUND: ResolvedBackground = {
   ranges: 8,
   maxConcurrency: 4,
   mapMode: 'distributed',

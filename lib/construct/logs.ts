@@ -40,7 +40,7 @@ export interface MigrationLogsOptions {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-export interface ResolvedLogs {
+interface ResolvedLogs {
   readonly retention: logs.RetentionDays;
   readonly encryptionKey?: kms.IKey;
   readonly removalPolicy: RemovalPolicy;

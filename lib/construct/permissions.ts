@@ -17,7 +17,7 @@ import { MANAGED_SNAPSHOT_TAG, type MigrationTarget, ownSnapshotPatterns, snapsh
  * the Describe calls to a resource, so these are granted on `*`, as the AWS managed policy
  * AWSLambdaVPCAccessExecutionRole grants them (without its logs on every log group).
  */
-export const VPC_NETWORK_INTERFACE_ACTIONS = [
+const VPC_NETWORK_INTERFACE_ACTIONS = [
   'ec2:CreateNetworkInterface',
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',

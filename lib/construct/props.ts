@@ -191,9 +191,9 @@ export interface DatabaseMigrationsProps {
 
 export const MAX_TOTAL_TIMEOUT = Duration.hours(1);
 /** The Provider framework's own Lambdas (onEvent, isComplete) time out at 15 minutes (aws-cdk-lib). */
-export const FRAMEWORK_LAMBDA_TIMEOUT = Duration.minutes(15);
+const FRAMEWORK_LAMBDA_TIMEOUT = Duration.minutes(15);
 /** What the framework's Lambda keeps after the function's timeout: a cold start, the response. */
-export const FRAMEWORK_MARGIN = Duration.minutes(1);
+const FRAMEWORK_MARGIN = Duration.minutes(1);
 const MAX_LAMBDA_TIMEOUT = Duration.seconds(
   FRAMEWORK_LAMBDA_TIMEOUT.toSeconds() - FRAMEWORK_MARGIN.toSeconds(),
 );

@@ -11,7 +11,7 @@ import { commentsOf } from './statements.ts';
 export const ALLOW_DIRECTIVE = 'rds-migrate:allow';
 
 /** The words of a comment that starts with the directive (or a misspelling of it). */
-export interface AllowWords {
+interface AllowWords {
   /** The first word, e.g. `rds-migrate:allow`, or `rds-migrate:allows` when misspelt. */
   readonly directive: string;
   readonly rule: string;
@@ -29,7 +29,7 @@ export function allowWords(comment: string): AllowWords | undefined {
 }
 
 /** One allow line of a migration that gives no reason. */
-export interface UnreasonedAllowLine {
+interface UnreasonedAllowLine {
   readonly source: string;
   readonly revision: string;
   /** 1-based line in the file. */

@@ -13,13 +13,13 @@ import type { RevisionGraph } from './graph.ts';
 import { BASE, type Revision } from './migration.ts';
 import { resolveRevision } from './target.ts';
 
-export interface CreatedMigration {
+interface CreatedMigration {
   readonly revision: Revision;
   readonly downRevisions: readonly Revision[];
   readonly path: string;
 }
 
-export interface CreateOptions {
+interface CreateOptions {
   readonly directory: string;
   readonly message: string;
   readonly kind: 'sql' | 'ts';
@@ -53,7 +53,7 @@ function parentsFor(graph: RevisionGraph, head: string | undefined): Revision[] 
   return parent === BASE ? [] : [parent];
 }
 
-export interface MergeOptions {
+interface MergeOptions {
   readonly directory: string;
   readonly message: string;
   /** Heads to join. @default every head */

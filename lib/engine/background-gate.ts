@@ -18,7 +18,7 @@ import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
 import type { Plan } from './plan.ts';
 
-export interface ClosedGate {
+interface ClosedGate {
   /** The migration that waits. */
   readonly revision: Revision;
   readonly source: string;
@@ -31,7 +31,7 @@ export interface ClosedGate {
   readonly revertTo: string;
 }
 
-export interface GateDecision {
+interface GateDecision {
   /** Background migrations of the plan that a later step of the same plan needs complete. */
   readonly inline: readonly Revision[];
   readonly closed: readonly ClosedGate[];
@@ -65,7 +65,7 @@ function whatToDo(closed: readonly ClosedGate[]): string {
   return `${advice.join(' ')} Or leave ${closed.length === 1 ? 'it' : 'them'} out of this deploy.`;
 }
 
-export function checkGates(
+function checkGates(
   plan: Plan,
   graph: RevisionGraph,
   runs: ReadonlyMap<Revision, BackgroundProgress>,

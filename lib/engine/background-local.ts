@@ -12,12 +12,12 @@ import type { RevisionGraph } from './graph.ts';
 import type { History } from './history.ts';
 import type { MigrationLogger, Revision } from './migration.ts';
 
-export interface LocalSession {
+interface LocalSession {
   readonly db: Database;
   close(): Promise<void>;
 }
 
-export interface LocalBackgroundOptions {
+interface LocalBackgroundOptions {
   /** A new session on the database: one for the coordinator, one per worker. */
   readonly connect: () => Promise<LocalSession>;
   readonly history: History;
@@ -61,7 +61,7 @@ export async function runBackgroundLocally(options: LocalBackgroundOptions): Pro
 }
 
 /** Pending, or running for an earlier local runner (an interrupted `up`). */
-export function isLocalWork(run: BackgroundRun): boolean {
+function isLocalWork(run: BackgroundRun): boolean {
   if (run.state === 'pending') return true;
   return run.state === 'running' && (run.execution === undefined || run.execution.startsWith('local:'));
 }

@@ -24,7 +24,7 @@ export class BackgroundMigrationError extends RdsMigrateError {
 /** Thrown by the planning `ctx.batch` to stop `up(ctx)` once the walk is known. */
 class PlanningStop extends Error {}
 
-export const DEFAULT_BATCH_SIZE = 1000;
+const DEFAULT_BATCH_SIZE = 1000;
 
 /** The walk `migration.up` asks for, as the planning run records it. */
 export async function batchPlanOf(

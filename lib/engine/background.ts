@@ -17,7 +17,7 @@ import { escapeLiteral } from './sql-quote.ts';
 import { timeoutsSql } from './step-sql.ts';
 import { BATCH_GRACE_MS, capAtDeadline, DEFAULT_TIMEOUTS } from './timeouts.ts';
 
-export interface BackgroundContext {
+interface BackgroundContext {
   readonly db: Database;
   readonly history: History;
   /** The migrations (the bundle): the walk's batch code comes from its migration. */
@@ -38,7 +38,7 @@ export interface BackgroundContext {
  * A batch is idle in its transaction only while the migration's own code runs between its
  * statements: far less than this. A walker stuck longer (a Lambda killed mid-batch) is cut off.
  */
-export const WALKER_IDLE_IN_TRANSACTION_TIMEOUT = '30s';
+const WALKER_IDLE_IN_TRANSACTION_TIMEOUT = '30s';
 
 /**
  * TCP keepalives the server sends a walker's session (seconds idle, between probes, probes): a
@@ -47,7 +47,7 @@ export const WALKER_IDLE_IN_TRANSACTION_TIMEOUT = '30s';
 const WALKER_KEEPALIVES = { idle: 30, interval: 10, count: 3 } as const;
 
 /** A background run that cannot go on, with what to do. */
-export class BackgroundRunError extends RdsMigrateError {
+class BackgroundRunError extends RdsMigrateError {
   override readonly name = 'BackgroundRunError';
 }
 

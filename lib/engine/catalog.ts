@@ -63,7 +63,7 @@ interface CatalogBranch {
 }
 
 /** SQL oid[] expressions: the owners whose lines a query keeps, by kind. */
-export interface OwnerOids {
+interface OwnerOids {
   readonly relations: string;
   readonly types: string;
   readonly functions: string;
@@ -73,7 +73,7 @@ export interface OwnerOids {
   readonly constraints: string;
 }
 
-export interface CatalogQueryOptions {
+interface CatalogQueryOptions {
   /** Add the `owner` and `part` columns (see CatalogBranch). */
   readonly owners?: boolean;
   /** Only the lines of these owners. */

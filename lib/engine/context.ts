@@ -41,7 +41,7 @@ export function sqlTag(db: Database): SqlTag {
   }) as SqlTag;
 }
 
-export interface ContextOptions {
+interface ContextOptions {
   readonly db: Database;
   readonly revision: Revision;
   readonly args: Readonly<Record<string, string>>;

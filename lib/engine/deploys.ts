@@ -16,7 +16,7 @@ import type { Revision } from './migration.ts';
  * start it yet (busy); `snapshot`: RDS accepted it; `migrate`: ready to migrate; `done`: nothing
  * (more) to do. Readers treat a phase they do not know as still running.
  */
-export const DEPLOY_PHASES = ['snapshot-pending', 'snapshot', 'migrate', 'done'] as const;
+const DEPLOY_PHASES = ['snapshot-pending', 'snapshot', 'migrate', 'done'] as const;
 export type DeployPhase = (typeof DEPLOY_PHASES)[number];
 
 export function isDeployPhase(value: string): value is DeployPhase {

@@ -53,7 +53,7 @@ export const FUNCTION_ENV = {
   fleetStateMachineArn: 'FLEET_STATE_MACHINE_ARN',
 } as const;
 
-export type FunctionEnvKey = keyof typeof FUNCTION_ENV;
+type FunctionEnvKey = keyof typeof FUNCTION_ENV;
 
 /** What DB_KIND may be. */
 export const DB_KINDS = ['instance', 'cluster'] as const;

@@ -16,7 +16,7 @@
 import { escapeLiteral } from './sql-quote.ts';
 import { RELEASE } from './version.ts';
 
-export interface FormatStep {
+interface FormatStep {
   /** The format this step produces from the one before it. */
   readonly version: number;
   /** What the step adds, for the CHANGELOG and `status`. */

@@ -81,7 +81,7 @@ async function percentileBoundaries(
 }
 
 /** Boundaries b1 < b2 < ... as ranges (, b1], (b1, b2], ..., (bn, ). */
-export function rangesBetween(boundaries: readonly string[]): KeyRange[] {
+function rangesBetween(boundaries: readonly string[]): KeyRange[] {
   if (boundaries.length === 0) return [{}];
   const ranges: KeyRange[] = [{ upTo: boundaries[0] }];
   for (let index = 1; index < boundaries.length; index++) {

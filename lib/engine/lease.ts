@@ -8,7 +8,7 @@ import { escapeIdentifier } from 'pg';
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 
-export interface LeaseHolder {
+interface LeaseHolder {
   readonly token: string;
   readonly claimedAt: Date;
 }

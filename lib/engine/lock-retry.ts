@@ -8,7 +8,7 @@
 import type { Database } from './database.ts';
 
 /** SQLSTATE of "canceling statement due to lock timeout". */
-export const LOCK_NOT_AVAILABLE = '55P03';
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Retries after the first attempt, unless the run or the migration says otherwise. */
 export const DEFAULT_LOCK_RETRIES = 4;
@@ -43,7 +43,7 @@ export class LockRetriesExhausted extends Error {
 }
 
 /** A session that held a lock the migration needed, as pg_stat_activity shows it. */
-export interface LockHolder {
+interface LockHolder {
   readonly pid: number;
   readonly relation: string;
   readonly mode: string;

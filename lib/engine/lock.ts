@@ -13,7 +13,7 @@ const LOCK_CLASS = 0x52444d;
 export const DEFAULT_LOCK_WAIT_MS = 60_000;
 
 /** Which lock, how long to wait for it, and who hears that the wait began (and who holds it). */
-export interface LockRequest {
+interface LockRequest {
   readonly name: string;
   readonly waitMs: number;
   readonly onWait?: (holder: string | undefined) => void;

@@ -134,7 +134,7 @@ export function splitIntoUnits(steps: readonly PlanStep[]): Unit[] {
 }
 
 /** What a PlanRun is given besides the session: the plan, and what the runner read before it. */
-export interface PlanRunSetup {
+interface PlanRunSetup {
   readonly history: History;
   readonly plan: Plan;
   readonly runId: string;
@@ -487,7 +487,7 @@ class BeginWithFirstQuery implements Database {
 }
 
 /** Milliseconds to two decimals: what the run report and the log both show. */
-export function roundedMs(durationMs: number): number {
+function roundedMs(durationMs: number): number {
   return Math.round(durationMs * 100) / 100;
 }
 

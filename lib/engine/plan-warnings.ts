@@ -7,7 +7,7 @@
 import type { Plan } from './plan.ts';
 import { hasStatements } from './statements.ts';
 
-export interface PlanWarning {
+interface PlanWarning {
   readonly revision: string;
   readonly source: string;
   readonly message: string;

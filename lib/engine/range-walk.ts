@@ -21,7 +21,7 @@ import { type KeyRange, quotedTable } from './key-ranges.ts';
 import type { MigrationLogger, Revision } from './migration.ts';
 import { escapeIdentifier } from './sql-quote.ts';
 
-export interface RangeWalk {
+interface RangeWalk {
   readonly db: Database;
   readonly runs: BackgroundRuns;
   readonly revision: Revision;
@@ -36,7 +36,7 @@ export interface RangeWalk {
   readonly log: MigrationLogger;
 }
 
-export type WalkOutcome =
+type WalkOutcome =
   | { readonly status: 'done'; readonly rows: number; readonly batches: number }
   | { readonly status: 'deadline'; readonly rows: number; readonly batches: number }
   | { readonly status: 'stopped'; readonly rows: number; readonly batches: number; readonly reason: string };

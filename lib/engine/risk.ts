@@ -7,7 +7,7 @@
 import type { Migration, MigrationStep, Revision } from './migration.ts';
 import type { Plan, PlanStep } from './plan.ts';
 
-export interface StepRisk {
+interface StepRisk {
   readonly revision: Revision;
   readonly direction: 'up' | 'down';
   /** Why the step is risky, one short phrase each; empty when it is not. */

@@ -211,7 +211,7 @@ export function findDrift(graph: RevisionGraph, state: HistoryState): DriftedRev
  * A database part-way through revisions a squash replaced cannot go on with the squash: it
  * builds them all at once, from nothing.
  */
-export function assertNotInsideSquash(graph: RevisionGraph, heads: readonly Revision[]): void {
+function assertNotInsideSquash(graph: RevisionGraph, heads: readonly Revision[]): void {
   for (const head of heads) {
     const squash = graph.has(head) ? undefined : graph.replacedBy(head);
     if (!squash) continue;

@@ -14,7 +14,7 @@ import type { Revision } from './migration.ts';
 import { escapeIdentifier, escapeLiteral } from './sql-quote.ts';
 import { RELEASE } from './version.ts';
 
-export interface SchemaFingerprint {
+interface SchemaFingerprint {
   /** sha256 of every line of the snapshot. */
   readonly fingerprint: string;
   /** Object (`table public.users`, `function public.f(integer)`) → a short hash of its lines. */

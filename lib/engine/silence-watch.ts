@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { Database } from './database.ts';
 import { ConnectionSilentError } from './errors.ts';
 
-export interface SilenceLimits {
+interface SilenceLimits {
   /** How long a query may go without a byte from the server before the server is asked. */
   readonly silenceMs: number;
   /** How long a new connection (and its SELECT 1) may take to prove the server answers. */

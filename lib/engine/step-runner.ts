@@ -84,7 +84,7 @@ export async function waitForLock(
  * Progress of a SQL migration outside a transaction: statements already done (an interrupted run
  * did them) are skipped, and each one's completion is recorded.
  */
-export interface StatementProgress {
+interface StatementProgress {
   readonly done: number;
   /** SQL that records `done` statements as completed. */
   record(done: number): string;

@@ -33,7 +33,7 @@ export function timeoutsSql(local: boolean, lockTimeout: string, statementTimeou
   return `${scope} lock_timeout = ${escapeLiteral(lockTimeout)}; ${scope} statement_timeout = ${escapeLiteral(statementTimeout)};`;
 }
 
-export interface StepRun {
+interface StepRun {
   readonly runId: string;
   readonly actor: string;
 }

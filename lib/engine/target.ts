@@ -24,7 +24,7 @@ export function isValidName(name: string): boolean {
 }
 
 /** A target taken apart: `[branch@][symbol][+N|-N]`. */
-export interface ParsedTarget {
+interface ParsedTarget {
   /** What was typed, for messages. */
   readonly text: string;
   /** The part before `@`: a branch label, or a revision whose branch is meant. */

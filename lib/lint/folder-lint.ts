@@ -12,7 +12,7 @@ import { lintPlan, type PlanFinding } from './plan-lint.ts';
 import type { TransactionStatement } from './transaction-lint.ts';
 
 /** A finding of one migration, or of two that share a transaction (reported on the later one's up section). */
-export type FolderLintProblem = { readonly kind: 'lint' } & (
+type FolderLintProblem = { readonly kind: 'lint' } & (
   | MigrationLintProblem
   | (PlanFinding & { readonly section: 'up' })
 );

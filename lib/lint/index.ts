@@ -28,5 +28,7 @@
  *
  * It may import the engine and itself, and load libpg-query; never check/, local/, cli/,
  * construct/ or lambda/ (check/ and cli/ import it).
+ *
+ * Other parts import its modules directly, so this file exports nothing: it says what the part
+ * holds and what it may import.
  */
-export { LINT_RULES, type LintFinding, type LintRule, type LintRuleId, lintSql } from './lint.ts';

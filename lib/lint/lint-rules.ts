@@ -7,7 +7,7 @@
 import type { LintRule } from './rule.ts';
 import { type LintRuleId, RULES } from './rules/index.ts';
 
-export type { LintRule, LintRuleId };
+export type { LintRuleId };
 
 /** The rules' metadata, in registration order. */
 export const LINT_RULES: readonly LintRule[] = RULES.map(({ id, title, why, fix }) => ({

@@ -18,8 +18,7 @@ import type { StatementEffect, Target, Work } from './model/statement-effect.ts'
 import type { StatementHit, StatementUnderCheck } from './rule.ts';
 import { RULES } from './rules/index.ts';
 
-export type { AnalysedStatement, LockFacts };
-export { lockFacts, sameTarget };
+export type { LockFacts };
 
 export interface Violation {
   readonly rule: LintRuleId;
@@ -32,7 +31,7 @@ const STATEMENT_RULES = RULES.flatMap((rule) =>
   rule.detect.by === 'statement' ? [{ id: rule.id, check: rule.detect.check }] : [],
 );
 
-export interface CheckerOptions {
+interface CheckerOptions {
   /** Whether the migration runs in a transaction (its `transaction`). */
   readonly transactional: boolean;
   readonly pgVersion: PgVersion;

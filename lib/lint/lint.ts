@@ -7,20 +7,13 @@
 import type { Node, ScanToken } from 'libpg-query';
 import { ALLOW_DIRECTIVE, allowWords } from '../engine/allow-lines.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
-import {
-  ALLOWABLE_RULE_IDS,
-  DOWN_SECTION_RULE_IDS,
-  LINT_RULES,
-  type LintRule,
-  type LintRuleId,
-  lintRule,
-} from './lint-rules.ts';
+import { ALLOWABLE_RULE_IDS, DOWN_SECTION_RULE_IDS, LINT_RULES, lintRule } from './lint-rules.ts';
 import { type LockFacts, MigrationChecker, type Violation } from './lint-walker.ts';
 import { DEFAULT_PG_VERSION, type PgVersion } from './model/pg-version.ts';
 import { SchemaKnowledge } from './model/schema-knowledge.ts';
 import { lintTransaction, type TransactionStatement } from './transaction-lint.ts';
 
-export { LINT_RULES, type LintRule, type LintRuleId, type LockFacts };
+export { LINT_RULES, type LockFacts };
 
 export interface LintFinding {
   /** Rule id, e.g. 'add-column-not-null-without-default'. */
@@ -65,7 +58,7 @@ export interface LintInput {
 }
 
 /** The findings of one SQL text, and its statements as the lock model sees them (for plan-lint.ts). */
-export interface AnalysedSql {
+interface AnalysedSql {
   readonly findings: LintFinding[];
   readonly statements: readonly TransactionStatement[];
 }

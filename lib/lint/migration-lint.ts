@@ -28,7 +28,7 @@ export interface MigrationLintProblem {
   readonly lock?: LockFacts;
 }
 
-export interface MigrationLintResult {
+interface MigrationLintResult {
   readonly problems: readonly MigrationLintProblem[];
   /** Things the linter could not fully see, which are not problems in themselves. */
   readonly warnings: readonly string[];
@@ -36,7 +36,7 @@ export interface MigrationLintResult {
   readonly statements: readonly TransactionStatement[];
 }
 
-export interface MigrationLintOptions {
+interface MigrationLintOptions {
   /** The migration's file, as findings name it. */
   readonly file: string;
   /** Context arguments TS migrations are recorded with. @default {} */

@@ -30,7 +30,7 @@ export interface PlanFinding {
   readonly related: { readonly file: string; readonly revision: Revision; readonly line?: number };
 }
 
-export interface PlanLintOptions {
+interface PlanLintOptions {
   readonly pgVersion: PgVersion;
 }
 

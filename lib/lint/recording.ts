@@ -17,7 +17,7 @@ import type {
   SqlTag,
 } from '../engine/migration.ts';
 
-export type RecordedEntry =
+type RecordedEntry =
   | {
       readonly kind: 'statement';
       readonly text: string;

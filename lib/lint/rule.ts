@@ -66,7 +66,7 @@ export interface TransactionHit {
  *   merging, see vacuum-full.ts);
  * - `allow comments`: lint.ts, reading `-- rds-migrate:allow` comments.
  */
-export type Detection =
+type Detection =
   | { readonly by: 'statement'; readonly check: (statement: StatementUnderCheck) => StatementHit[] }
   | { readonly by: 'transaction'; readonly check: (transaction: TransactionUnderCheck) => TransactionHit[] }
   | { readonly by: 'lock model' }
@@ -94,7 +94,7 @@ export interface RuleModule<Id extends string = string> extends LintRule {
 export const steps = (...lines: string[]): string => lines.join('\n');
 
 /** One subcommand of an ALTER TABLE on a table (not an index, view or sequence). */
-export interface TableCommand {
+interface TableCommand {
   readonly table: RelationName;
   readonly command: AlterTableCmd;
   /** Its position among the statement's subcommands, as `StatementHit.part`. */

@@ -14,7 +14,7 @@ import { RULES } from './rules/index.ts';
 
 export type { TransactionStatement };
 
-export interface TransactionFinding {
+interface TransactionFinding {
   /** The statement the finding is reported on: the later one of the pair. */
   readonly at: TransactionStatement;
   readonly rule: LintRuleId;
@@ -24,7 +24,7 @@ export interface TransactionFinding {
   readonly related: TransactionStatement;
 }
 
-export interface TransactionLintOptions {
+interface TransactionLintOptions {
   readonly pgVersion: PgVersion;
   /** Report only pairs whose two statements come from different migrations (the plan's part). */
   readonly acrossMigrationsOnly: boolean;

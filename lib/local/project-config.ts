@@ -14,7 +14,7 @@ export { CONFIG_FILE };
 /** The oldest and newest PostgreSQL majors a pin may name (the oldest is the oldest doctor accepts). */
 const PIN_RANGE = { oldest: 12, newest: 99 } as const;
 
-export interface ProjectConfig {
+interface ProjectConfig {
   /**
    * The PostgreSQL major production runs, e.g. 16: the embedded server is expected to run it
    * (the project installs that major's binaries), `doctor` compares the server with it, and
@@ -24,7 +24,7 @@ export interface ProjectConfig {
 }
 
 /** The file is not what it should be: the message names the file, the field and what to write. */
-export class ProjectConfigError extends UsageError {}
+class ProjectConfigError extends UsageError {}
 
 /** The config of the project in `cwd`; empty when it has no config file. */
 export async function readProjectConfig(cwd: string): Promise<ProjectConfig> {

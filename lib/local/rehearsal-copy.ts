@@ -13,15 +13,15 @@ import { snapshotStamp } from '../engine/snapshot.ts';
 import { type BlockingSession, maintenanceConfig, sessionsOn, truncateBytes } from './snapshots.ts';
 
 /** The comment that marks a database as a copy rehearsals may write to. */
-export const COPY_MARKER = 'rds-migrate:rehearsal-copy';
+const COPY_MARKER = 'rds-migrate:rehearsal-copy';
 /** PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); we never let it. */
 const MAX_NAME_BYTES = 63;
 
-export class RehearsalRefused extends RdsMigrateError {
+class RehearsalRefused extends RdsMigrateError {
   override readonly name = 'RehearsalRefused';
 }
 
-export interface RehearsalCopy {
+interface RehearsalCopy {
   /** The database named, user@host:port/database: never a password. */
   readonly source: string;
   readonly database: string;

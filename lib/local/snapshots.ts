@@ -31,7 +31,7 @@ const MARKER = 'rds-migrate:snapshot ';
 const MAX_NAME_BYTES = 63;
 const ALONE_WAIT_MS = 5_000;
 
-export interface LocalSnapshotsOptions {
+interface LocalSnapshotsOptions {
   /** A session on another database of the same server, usually `postgres`. */
   readonly admin: Database;
   /** The database to copy and restore. */
@@ -329,7 +329,7 @@ function maintenanceDatabaseFor(database: string): string {
 }
 
 /** Opens a maintenance session beside the database `config` names, runs `body`, closes it. */
-export async function withLocalSnapshots<T>(
+async function withLocalSnapshots<T>(
   config: pg.ClientConfig,
   body: (snapshots: LocalSnapshots) => Promise<T>,
   clock?: Clock,

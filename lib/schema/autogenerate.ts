@@ -55,9 +55,9 @@ import {
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 import { buildWantedSchema, type WantedSchema, wantedSchemaSql } from './wanted-schema.ts';
 
-export { AutogenerateError, type ReviewItem } from './migration-generator.ts';
+export { AutogenerateError } from './migration-generator.ts';
 
-export interface AutogenerateOptions {
+interface AutogenerateOptions {
   /** Where the shadow databases are made (the configured server, or the embedded one). */
   readonly server: Server;
   readonly graph: RevisionGraph;

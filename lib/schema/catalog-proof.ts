@@ -21,7 +21,7 @@ export interface CatalogProof {
 }
 
 /** A line the proof found on one side only. */
-export interface CatalogDifference {
+interface CatalogDifference {
   /** `extra`: in the database proved and not in the wanted schema; `missing`: the other way. */
   readonly kind: 'extra' | 'missing';
   readonly line: string;

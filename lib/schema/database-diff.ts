@@ -36,7 +36,7 @@ export class SchemaDiffersError extends RdsMigrateError {
   }
 }
 
-export interface DatabaseDiffOptions {
+interface DatabaseDiffOptions {
   readonly history: History;
   readonly args?: Readonly<Record<string, string>>;
   readonly actor: string;

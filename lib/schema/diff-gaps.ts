@@ -7,7 +7,7 @@
 import type { Database } from '../engine/database.ts';
 
 /** A sequence's parameters as pg_sequence holds them (numbers as text: they are bigints). */
-export interface SequenceParameters {
+interface SequenceParameters {
   /** `bigint`, `integer` or `smallint`. */
   readonly type: string;
   readonly start: string;
@@ -19,7 +19,7 @@ export interface SequenceParameters {
 }
 
 /** `s` STORED, `v` VIRTUAL (PostgreSQL 18). */
-export type GeneratedKind = 's' | 'v';
+type GeneratedKind = 's' | 'v';
 
 export interface DiffGapFacts {
   /** `schema.sequence` → its parameters; identity sequences are left out (their column owns them). */
@@ -36,7 +36,7 @@ export interface DiffGapFacts {
 }
 
 /** An object named on a table. */
-export interface OnTable {
+interface OnTable {
   readonly schema: string;
   readonly table: string;
   readonly name: string;

@@ -72,7 +72,7 @@ export type DiffStatement = Statement &
 export type DiffStatementKind = DiffStatement['kind'];
 
 /** NOT NULL in an added column's definition: the statement as it would read without it. */
-export interface NotNullClause {
+interface NotNullClause {
   /** No DEFAULT, identity or generation: rows that exist need a value. */
   readonly needsBackfill: boolean;
   readonly withoutNotNull: string;

@@ -16,12 +16,12 @@ type DrizzleKitApi = {
 };
 
 /** drizzle-kit is not installed where the app or rds-migrate can load it. */
-export class DrizzleKitMissingError extends RdsMigrateError {
+class DrizzleKitMissingError extends RdsMigrateError {
   override readonly name = 'DrizzleKitMissingError';
 }
 
 /** The models file cannot be loaded, or drizzle-kit cannot read it. */
-export class DrizzleModelsError extends RdsMigrateError {
+class DrizzleModelsError extends RdsMigrateError {
   override readonly name = 'DrizzleModelsError';
 }
 

@@ -21,7 +21,7 @@ export interface EnumRewrites {
   readonly addedValues: readonly string[];
 }
 
-export interface AddValue {
+interface AddValue {
   readonly sql: string;
   readonly committedFirst: string;
 }

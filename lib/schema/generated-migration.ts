@@ -22,7 +22,7 @@ export interface GeneratedMigrationText {
   readonly down?: readonly string[];
 }
 
-export interface RenderedMigration {
+interface RenderedMigration {
   readonly text: string;
   /** 1-based line of each up statement's first line, in order. */
   readonly upLines: readonly number[];

@@ -18,8 +18,7 @@
  * It may import the engine, local/ (shadow databases need a server), lint/ and itself, and load
  * pg, libpg-query, @pgkit/migra, drizzle-kit and tsx; never check/, cli/, construct/ or lambda/
  * (check/ and cli/ import it).
+ *
+ * Other parts import its modules directly, so this file exports nothing: it says what the part
+ * holds and what it may import.
  */
-export { type AutogenerateReport, autogenerate, formatAutogenerate } from './autogenerate.ts';
-export { type DatabaseDiff, diffDatabase, formatDatabaseDiff } from './database-diff.ts';
-export { type SquashReport, squashMigrations } from './squash.ts';
-export { findWantedSchema, type WantedSchema } from './wanted-schema.ts';

@@ -37,7 +37,7 @@ import {
 import { plainName } from './sql-names.ts';
 
 /** What the generator reads of autogenerate's options. */
-export interface GeneratorOptions {
+interface GeneratorOptions {
   readonly graph: RevisionGraph;
   readonly migrationsDir: string;
   readonly cwd: string;
@@ -101,7 +101,7 @@ const FILE_SUFFIX: Readonly<Record<DraftRole, string>> = {
 };
 const REASON_PLACEHOLDER = 'autogenerate placeholder';
 
-export interface GeneratedMigration {
+interface GeneratedMigration {
   readonly draft: MigrationDraft;
   readonly revision: Revision;
   readonly parent: Revision | undefined;

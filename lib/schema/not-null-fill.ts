@@ -120,7 +120,7 @@ const PAGES_PER_BATCH = 1000;
  * Which of `needed` the database the command points at may have rows without a value for: the
  * ones it has such rows for, and the ones it cannot tell (no such table there, or no connection).
  */
-export async function rowsWithoutValue(
+async function rowsWithoutValue(
   server: Server,
   needed: readonly ValueNeeded[],
 ): Promise<{
@@ -191,7 +191,7 @@ export async function valuesNeededNotes(
 }
 
 /** The refusal: which columns need a value, why it is known or not, and the flag with an example. */
-export function fillNeededMessage(
+function fillNeededMessage(
   target: string,
   message: string,
   found: readonly ValueNeeded[],

@@ -120,7 +120,7 @@ export async function decideRenames(
 }
 
 /** `users.name=users.full_name`, `posts=articles`: a pair as the flags spell it. */
-export function pairSpec(pair: RenamePair): string {
+function pairSpec(pair: RenamePair): string {
   return `${nameOf(pair, 'from')}=${nameOf(pair, 'to')}`;
 }
 
@@ -131,10 +131,7 @@ export function nameOf(pair: RenamePair, side: 'from' | 'to'): string {
 }
 
 /** The question for one candidate, as the terminal asks it (yes: a rename). */
-export function renameQuestion(
-  pair: RenamePair,
-  tables: { head: TablesByName; wanted: TablesByName },
-): string {
+function renameQuestion(pair: RenamePair, tables: { head: TablesByName; wanted: TablesByName }): string {
   const from = nameOf(pair, 'from');
   const to = nameOf(pair, 'to');
   return (

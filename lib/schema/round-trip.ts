@@ -11,7 +11,7 @@ import type { Migration, Revision } from '../engine/migration.ts';
 import { type Intent, migrate } from '../engine/runner.ts';
 import { SchemaTracker, snapshotDifference, type TrackedSnapshot } from './schema-tracker.ts';
 
-export interface RoundTripOptions {
+interface RoundTripOptions {
   /** The trip covers these heads and their ancestors. @default every head of the graph */
   readonly heads?: readonly Revision[];
   /** @default new History() */
@@ -27,9 +27,9 @@ export interface RoundTripOptions {
   readonly prefix?: ReadonlySet<Revision>;
 }
 
-export type RoundTripPhase = 'up' | 'down' | 'up again';
+type RoundTripPhase = 'up' | 'down' | 'up again';
 
-export interface RoundTripDifference {
+interface RoundTripDifference {
   readonly revision: Revision;
   readonly source: string;
   readonly phase: RoundTripPhase;

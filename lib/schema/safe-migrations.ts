@@ -541,7 +541,7 @@ function notNullRecipe(table: string, column: string, options: { backfill: boole
  * name PostgreSQL makes up (they end in `_not_null`, `_check`, `_key`, ... and a number). A name
  * too long is cut, with a hash of the whole so that two columns never share one.
  */
-export function stagedCheckName(table: string, column: string): string {
+function stagedCheckName(table: string, column: string): string {
   const suffix = '_not_null_staged';
   const stem = `${table.split('.').at(-1) as string}_${column}`;
   if (stem.length + suffix.length <= 63) return `${stem}${suffix}`;

@@ -13,13 +13,13 @@ import { differences, inspectSchema, type SchemaInspection } from './schema-diff
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 import { buildWantedSchema, type WantedSchema, wantedSchemaSql } from './wanted-schema.ts';
 
-export interface SchemaAgreement {
+interface SchemaAgreement {
   readonly wanted: string;
   /** The statements that would take head's schema to the wanted one; empty when they agree. */
   readonly statements: readonly string[];
 }
 
-export interface SchemaAgreementOptions {
+interface SchemaAgreementOptions {
   readonly wanted: WantedSchema;
   readonly cwd: string;
   readonly heads?: readonly Revision[];

@@ -19,7 +19,7 @@ export interface SchemaInspection {
 }
 
 /** The library failed to read or compare a schema: the message names what it was doing. */
-export class SchemaDiffError extends RdsMigrateError {
+class SchemaDiffError extends RdsMigrateError {
   override readonly name = 'SchemaDiffError';
 }
 

@@ -12,7 +12,7 @@ import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 
 /** One object's part of a snapshot (lines sorted), shared by every snapshot it did not change in. */
-export interface ObjectLines {
+interface ObjectLines {
   /** What catalog.ts calls the object, e.g. `table public.users`. */
   readonly object: string;
   readonly lines: readonly string[];
@@ -26,7 +26,7 @@ export interface TrackedSnapshot {
 }
 
 /** The tracking disagreed with the catalog: a bug, never a verdict on the migrations. */
-export class SchemaTrackingError extends RdsMigrateError {
+class SchemaTrackingError extends RdsMigrateError {
   override readonly name = 'SchemaTrackingError';
 }
 

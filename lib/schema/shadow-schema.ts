@@ -14,7 +14,7 @@ import type { Server } from '../local/server.ts';
 import { type ScratchDatabase, ScratchDatabaseError, withScratchDatabase } from './scratch-database.ts';
 
 /** The migrations could not build their schema on a shadow database. */
-export class ShadowBuildError extends RdsMigrateError {
+class ShadowBuildError extends RdsMigrateError {
   override readonly name = 'ShadowBuildError';
 }
 
@@ -40,7 +40,7 @@ export async function withShadowDatabase<T>(
   }
 }
 
-export interface HeadSchemaOptions {
+interface HeadSchemaOptions {
   /** The revisions whose schema to build (they and their ancestors are applied). @default every head */
   readonly heads?: readonly Revision[];
   readonly history: History;

@@ -28,7 +28,7 @@ import { roundTrip } from './round-trip.ts';
 import { differences, diffSchemas, inspectSchema } from './schema-diff.ts';
 import { buildMigratedSchema, withShadowDatabase } from './shadow-schema.ts';
 
-export interface SquashOptions {
+interface SquashOptions {
   readonly migrationsDir: string;
   /** Files are named relative to it in the report. */
   readonly cwd: string;
@@ -72,7 +72,7 @@ export interface SquashReport {
 }
 
 /** The squash cannot be made as asked: the message says why and what to do instead. */
-export class SquashRefused extends RdsMigrateError {
+class SquashRefused extends RdsMigrateError {
   override readonly name = 'SquashRefused';
 }
 

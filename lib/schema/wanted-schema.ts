@@ -14,11 +14,10 @@ import { RdsMigrateError, UsageError } from '../engine/errors.ts';
 import { CONFIG_FILE } from '../local/project-config.ts';
 import { drizzleSchemaSql } from './drizzle-schema.ts';
 
-export { CONFIG_FILE } from '../local/project-config.ts';
-export const DEFAULT_SCHEMA_DIR = 'schema';
+const DEFAULT_SCHEMA_DIR = 'schema';
 const DRIZZLE_PREFIX = 'drizzle:';
 
-export type WantedSchemaSource =
+type WantedSchemaSource =
   | { readonly kind: 'sql'; readonly directory: string }
   | { readonly kind: 'drizzle'; readonly file: string };
 
@@ -31,12 +30,12 @@ export interface WantedSchema {
 }
 
 /** The wanted schema cannot be read or built: the message names the file and what to do. */
-export class WantedSchemaError extends RdsMigrateError {
+class WantedSchemaError extends RdsMigrateError {
   override readonly name = 'WantedSchemaError';
 }
 
 /** `drizzle:<file>` or a folder of SQL files, relative to `cwd`. */
-export function parseWantedSchema(spec: string, cwd: string): WantedSchemaSource {
+function parseWantedSchema(spec: string, cwd: string): WantedSchemaSource {
   const trimmed = spec.trim();
   if (trimmed === '' || trimmed === DRIZZLE_PREFIX) {
     throw new UsageError(
@@ -48,7 +47,7 @@ export function parseWantedSchema(spec: string, cwd: string): WantedSchemaSource
   return { kind: 'sql', directory: resolve(cwd, trimmed) };
 }
 
-export function describeWantedSchema(source: WantedSchemaSource, cwd: string): string {
+function describeWantedSchema(source: WantedSchemaSource, cwd: string): string {
   if (source.kind === 'drizzle') return `${DRIZZLE_PREFIX}${relative(cwd, source.file) || source.file}`;
   return `${relative(cwd, source.directory) || '.'}/`;
 }
@@ -96,7 +95,7 @@ async function configuredWantedSchema(cwd: string): Promise<string | undefined> 
 }
 
 /** One piece of SQL of the wanted schema, and where it comes from (for errors). */
-export interface WantedSql {
+interface WantedSql {
   readonly file: string;
   readonly sql: string;
 }

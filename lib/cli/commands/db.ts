@@ -23,11 +23,11 @@ import { configuredDatabase, embeddedDataDir } from '../../local/server.ts';
 import { type CliIo, type CommandContext, example, type Session } from '../session.ts';
 import { sayOnInterrupt } from '../terminal.ts';
 
-export class EmbeddedNotRunning extends RdsMigrateError {
+class EmbeddedNotRunning extends RdsMigrateError {
   override readonly name = 'EmbeddedNotRunning';
 }
 
-export class PsqlFailed extends RdsMigrateError {
+class PsqlFailed extends RdsMigrateError {
   override readonly name = 'PsqlFailed';
 }
 
@@ -67,7 +67,7 @@ function notRunning(embedded: Embedded): EmbeddedNotRunning {
 }
 
 /** The first `name` on PATH that we may run, if any. */
-export function findOnPath(name: string, path: string | undefined): string | undefined {
+function findOnPath(name: string, path: string | undefined): string | undefined {
   const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
   for (const folder of (path ?? '').split(delimiter).filter(Boolean)) {
     for (const candidate of names.map((file) => join(folder, file))) {

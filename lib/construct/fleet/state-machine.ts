@@ -37,10 +37,10 @@ export interface ResolvedStage {
 }
 
 /** What Step Functions reports for an invocation that died without an answer (crash, out of memory, timeout). */
-export const LAMBDA_DIED = 'Lambda.Unknown';
+const LAMBDA_DIED = 'Lambda.Unknown';
 
 /** How often a target waiting for its snapshot is polled. */
-export const TARGET_POLL_INTERVAL = Duration.seconds(30);
+const TARGET_POLL_INTERVAL = Duration.seconds(30);
 
 export function fleetStateMachine(
   scope: Construct,

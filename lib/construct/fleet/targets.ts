@@ -21,7 +21,7 @@ import { DatabaseMigrationsPropsError } from '../props.ts';
 import { type MigrationTarget, migrationTarget } from '../target.ts';
 
 /** A target as the custom resource's properties carry it. */
-export interface FleetTargetProperty {
+interface FleetTargetProperty {
   readonly Name: string;
   readonly Kind: 'instance' | 'cluster';
   readonly Identifier: string;
@@ -29,7 +29,7 @@ export interface FleetTargetProperty {
   readonly Database?: string;
 }
 
-export type FleetSourceProperty =
+type FleetSourceProperty =
   | { readonly Type: 'tag'; readonly Key: string; readonly Value: string }
   | { readonly Type: 'parameter'; readonly Name: string; readonly Servers: readonly string[] };
 
@@ -47,7 +47,7 @@ export interface BoundTargets {
   readonly patternsReason?: string;
 }
 
-export interface BindOptions {
+interface BindOptions {
   readonly snapshot: { readonly enabled: boolean; readonly retain?: number };
 }
 

@@ -38,7 +38,7 @@ export interface SubcommandContext extends ModelContext {
   readonly command: AlterTableCmd;
 }
 
-export interface SubcommandModel {
+interface SubcommandModel {
   /** The form as SQL writes it. */
   readonly sql: string;
   /** Where its lock level and its rewrite/scan behaviour are documented. */

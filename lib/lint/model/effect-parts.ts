@@ -20,7 +20,7 @@ export interface EffectParts {
   readonly statement?: string;
 }
 
-export const DOCS = 'PostgreSQL 18 docs';
+const DOCS = 'PostgreSQL 18 docs';
 export const LOCKS = `${DOCS}, 13.3.1 Table-Level Locks`;
 export const ref = (page: string, section = ''): string => `${DOCS}, ${page}${section ? `, ${section}` : ''}`;
 

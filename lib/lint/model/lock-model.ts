@@ -38,7 +38,7 @@ import {
 type KeysOfUnion<T> = T extends unknown ? keyof T : never;
 
 /** Every parse-tree node kind whose name ends in Stmt: the statement kinds the parser knows. */
-export type StatementKind = Extract<KeysOfUnion<Node>, `${string}Stmt`>;
+type StatementKind = Extract<KeysOfUnion<Node>, `${string}Stmt`>;
 
 type StatementNode<K extends StatementKind> =
   Extract<Node, { [P in K]: unknown }> extends infer N
@@ -47,7 +47,7 @@ type StatementNode<K extends StatementKind> =
       : never
     : never;
 
-export interface StatementModel<K extends StatementKind> {
+interface StatementModel<K extends StatementKind> {
   /** The command as SQL names it. */
   readonly sql: string;
   /** Where the entry's lock levels and behaviour are documented. */

@@ -13,7 +13,7 @@ export type PgVersion = number;
 export const DEFAULT_PG_VERSION: PgVersion = 16;
 
 /** The oldest release whose rules the model knows; older ones are out of support anyway. */
-export const OLDEST_PG_VERSION: PgVersion = 10;
+const OLDEST_PG_VERSION: PgVersion = 10;
 
 /**
  * Reads `16`, `16.4`, `9.6` or a server_version_num such as `160004`. Versions before 10 had

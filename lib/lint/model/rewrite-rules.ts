@@ -32,7 +32,7 @@ export function formatType(type: ColumnType): string {
   return `${type.name}${modifiers}${type.array ? '[]' : ''}`;
 }
 
-export type TypeChange =
+type TypeChange =
   | { readonly rewrite: false; readonly why: string }
   | { readonly rewrite: true; readonly why: string }
   | { readonly rewrite: 'unknown'; readonly why: string };
@@ -152,7 +152,7 @@ export function isSerial(column: ColumnDef): boolean {
 }
 
 /** Why an added column rewrites the table, or undefined when its values fit in the catalog. */
-export type AddedColumnRewrite =
+type AddedColumnRewrite =
   | { readonly cause: 'volatile'; readonly what: string }
   | { readonly cause: 'default-before-11'; readonly what: string }
   | { readonly cause: 'stored-generated'; readonly what: string };

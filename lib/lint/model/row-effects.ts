@@ -71,7 +71,7 @@ export function wholeTableWrite(
  * = ANY a list, BETWEEN, a closed range on one column, IN a subquery with LIMIT (a batch). AND needs
  * one such condition, OR needs every branch to be one.
  */
-export function boundedByKeys(where: Node): boolean {
+function boundedByKeys(where: Node): boolean {
   if ('BoolExpr' in where) {
     const args = where.BoolExpr.args ?? [];
     if (where.BoolExpr.boolop === 'OR_EXPR') return args.length > 0 && args.every(boundedByKeys);

@@ -12,7 +12,7 @@ import { type ColumnType, columnConstraints, columnType } from './rewrite-rules.
 import { TableFactsKnowledge } from './table-facts.ts';
 import { TypeFactsKnowledge } from './type-facts.ts';
 
-export interface KnownConstraint {
+interface KnownConstraint {
   readonly name: string;
   /** Added NOT VALID (or NOT ENFORCED) and not validated since. */
   readonly notValid: boolean;
@@ -25,7 +25,7 @@ export interface KnownConstraint {
 }
 
 /** A partitioned table's key: its strategy and its columns (undefined for an expression). */
-export interface PartitionKey {
+interface PartitionKey {
   readonly strategy: 'range' | 'list' | 'hash';
   readonly columns: readonly (string | undefined)[];
 }

@@ -46,7 +46,7 @@ export interface LockTaken {
  * `rewrite` writes a new copy of every row (and its indexes), `scan` reads every row,
  * `index build` reads every row and sorts, `row locks` locks every row until commit.
  */
-export type WorkKind = 'rewrite' | 'scan' | 'index build' | 'row locks';
+type WorkKind = 'rewrite' | 'scan' | 'index build' | 'row locks';
 
 export interface Work {
   readonly kind: WorkKind;

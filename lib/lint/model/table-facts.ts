@@ -17,7 +17,7 @@ import {
 } from './relation-name.ts';
 import { columnConstraints } from './rewrite-rules.ts';
 
-export type ReplicaIdentity = 'default' | 'nothing' | 'full' | 'index';
+type ReplicaIdentity = 'default' | 'nothing' | 'full' | 'index';
 
 /** A key or index: the columns it covers (expressions count as no column). */
 export interface KnownKey {
@@ -26,7 +26,7 @@ export interface KnownKey {
   readonly columns: readonly string[];
 }
 
-export interface KnownForeignKey {
+interface KnownForeignKey {
   readonly name?: string;
   readonly from: RelationName;
   readonly columns: readonly string[];

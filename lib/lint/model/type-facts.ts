@@ -7,7 +7,7 @@
 import type { Node } from 'libpg-query';
 import { fromNameList, fromNames, fromRangeVar, RelationMap, type RelationName } from './relation-name.ts';
 
-export interface DomainFacts {
+interface DomainFacts {
   readonly notNull: boolean;
   readonly check: boolean;
   readonly hasDefault: boolean;

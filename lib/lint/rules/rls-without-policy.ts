@@ -40,7 +40,7 @@ function enabledWithoutPolicy({ node, schema, statements }: StatementUnderCheck)
 }
 
 /** A CREATE POLICY on the table anywhere in the migration: one transaction enables both, or neither. */
-export function policyIn(statements: readonly Node[], table: RelationName): boolean {
+function policyIn(statements: readonly Node[], table: RelationName): boolean {
   return statements.some(
     (statement) =>
       'CreatePolicyStmt' in statement &&
