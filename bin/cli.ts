@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-/** The rds-migrate command line. */
+/**
+ * The rds-migrate command line.
+ *
+ * Layering of bin/ (the entries of the CLI and of the CDK app cdk.json runs), as
+ * test/layering.test.ts reads it: may import cli, construct; may load aws-cdk-lib, constructs,
+ * cdk-nag.
+ */
 import { askOnTerminal, canAsk, runCli } from '../lib/cli/index.ts';
 
 const code = await runCli(process.argv.slice(2), {

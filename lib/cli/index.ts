@@ -6,8 +6,12 @@
  * `--json` prints (the types schemas/ is generated from); offline-sql.ts renders `--sql`;
  * remote.ts asks the deployed function; terminal.ts asks the person at the terminal.
  *
- * It may import everything below it (engine, check, local); never construct/ or lambda/.
+ * It may import everything below it (engine, check, schema, lint, local); never construct/ or
+ * lambda/.
  * bin/cli.ts is its entry.
+ *
+ * Layering, as test/layering.test.ts reads it: may import engine, lint, local, schema, check; may
+ * load commander, @aws-sdk/client-lambda.
  */
 export { runCli } from './program.ts';
 export { askOnTerminal, canAsk } from './terminal.ts';

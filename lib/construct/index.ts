@@ -6,6 +6,9 @@
  * or cluster), permissions, logs, networking, nag (cdk-nag acknowledgments), bundling (the function's
  * asset and the synth-time check). It may import the engine (lib/engine) and aws-cdk-lib; never
  * the CLI, the checks or the local server (the synth-time check runs the CLI in a child process).
+ *
+ * Layering, as test/layering.test.ts reads it: may import engine; may load aws-cdk-lib, constructs,
+ * esbuild.
  */
 
 export { HandlerMissingError, MigrationsCheckError } from './bundling.ts';

@@ -4,10 +4,13 @@
  * plan-run, step-runner), with the history it keeps (history, history-format), the advisory lock
  * and the deploy's run lease, the migration context (`ctx.sql`, `ctx.batch`) and status.
  *
- * It may import only itself and its libraries (pg, libpg-query): never check/, cli/, local/,
- * construct/ or lambda/. Side effects enter through small interfaces (Database, SnapshotService,
+ * It may import only itself and its libraries (pg, libpg-query, esbuild and tsx to load TS
+ * migrations): never lint/, schema/, check/, cli/, local/, construct/ or lambda/. Side effects enter through small interfaces (Database, SnapshotService,
  * Clock) so tests and the deployed function can drive it. This is the public API of the package
  * (`import ... from 'rds-migrate'`, re-exported by lib/index.ts).
+ *
+ * Layering, as test/layering.test.ts reads it: may import nothing else; may load pg, libpg-query,
+ * esbuild, tsx.
  */
 export * from './errors.ts';
 export { RevisionGraph } from './graph.ts';

@@ -31,4 +31,6 @@
  *
  * Other parts import its modules directly, so this file exports nothing: it says what the part
  * holds and what it may import.
+ *
+ * Layering, as test/layering.test.ts reads it: may import engine; may load libpg-query.
  */

@@ -21,4 +21,7 @@
  *
  * Other parts import its modules directly, so this file exports nothing: it says what the part
  * holds and what it may import.
+ *
+ * Layering, as test/layering.test.ts reads it: may import engine, local, lint; may load pg,
+ * libpg-query, @pgkit/migra, drizzle-kit, tsx.
  */
