@@ -21,7 +21,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SILENCE_MS } from '../lib/engine/connection.ts';
 import type { Database } from '../lib/engine/database.ts';
-import { FUNCTION_ENV } from '../lib/engine/function-contract.ts';
+import { FUNCTION_ENV, RUNTIME_ENV, SERVICE_NAME } from '../lib/engine/function-contract.ts';
 import { RevisionGraph } from '../lib/engine/graph.ts';
 import { History } from '../lib/engine/history.ts';
 import { loadMigrations } from '../lib/engine/loader.ts';
@@ -121,7 +121,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   // A FleetMigrations function: the fleet's resource and tasks, each target on a handler of its own.
   if (deps.env[FUNCTION_ENV.fleetStateMachineArn]) return createFleetHandler(deps, createHandler) as Handler;
   const logger =
-    deps.logger ?? new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME || 'rds-migrate' });
+    deps.logger ?? new Logger({ serviceName: deps.env[RUNTIME_ENV.serviceName] || SERVICE_NAME });
   const bundles = deps.bundles ?? new Map<string, Promise<RevisionGraph>>();
   let sfn: SFNClient | undefined = deps.sfn;
   const stepFunctions = (): SFNClient => {

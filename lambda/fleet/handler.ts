@@ -10,7 +10,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
+import { FUNCTION_ENV, RUNTIME_ENV, SERVICE_NAME } from '../../lib/engine/function-contract.ts';
 import type { RevisionGraph } from '../../lib/engine/graph.ts';
 import { type Clock, systemClock } from '../../lib/engine/snapshot.ts';
 import { ConfigError, isRecord, parseLifecycleRequest } from '../config.ts';
@@ -45,7 +45,7 @@ export function createFleetHandler<Deps extends FleetHandlerDeps>(
   createHandler: (deps: Deps) => TargetHandler,
 ): TargetHandler {
   const logger =
-    deps.logger ?? new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME || 'rds-migrate' });
+    deps.logger ?? new Logger({ serviceName: deps.env[RUNTIME_ENV.serviceName] || SERVICE_NAME });
   const stateMachineArn = deps.env[FUNCTION_ENV.fleetStateMachineArn] as string;
   const sfn =
     deps.sfn ??

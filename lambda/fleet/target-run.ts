@@ -6,7 +6,7 @@
  * runs, on a handler made for this target: every target keeps the single-database guarantees.
  */
 import type { Context } from 'aws-lambda';
-import { FUNCTION_ENV, propertiesFingerprint } from '../../lib/engine/function-contract.ts';
+import { FUNCTION_ENV, propertiesFingerprint, RUNTIME_ENV } from '../../lib/engine/function-contract.ts';
 import { type DeployMarker, MARKER_KEY, messageOf } from '../deploy/answers.ts';
 import { DeployFailed } from '../failure.ts';
 import type { FleetTarget } from './model.ts';
@@ -64,8 +64,8 @@ const SHARED_ENV = [
   FUNCTION_ENV.resourceLogicalId,
   FUNCTION_ENV.caBundle,
   'AWS_REGION',
-  'POWERTOOLS_SERVICE_NAME',
-  'LOG_LEVEL',
+  RUNTIME_ENV.serviceName,
+  RUNTIME_ENV.logLevel,
 ] as const;
 
 export function targetEnvironment(

@@ -25,6 +25,7 @@ import {
   MANUAL_WITHOUT_SNAPSHOT_ALLOWED,
   MANUAL_WRITES_ON,
   OPERATE_ALIAS_NAME,
+  runtimeEnvironment,
 } from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import {
@@ -235,10 +236,7 @@ export class DatabaseMigrations extends Construct {
     background: ResolvedBackground,
   ): Record<string, string> {
     const common = {
-      // The Lambda runtime's and Powertools' own settings.
-      NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'rds-migrate',
-      LOG_LEVEL: 'INFO',
+      ...runtimeEnvironment(),
       ...functionEnvironment({
         migrationsDir: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
         dbKind: target.kind,

@@ -19,7 +19,7 @@ import {
   type aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { functionEnvironment } from '../engine/function-contract.ts';
+import { functionEnvironment, runtimeEnvironment } from '../engine/function-contract.ts';
 import { DEFAULT_HISTORY_SCHEMA } from '../engine/history.ts';
 import { backgroundNames } from './background.ts';
 import { ASSET_MIGRATIONS_FOLDER, describeMigrationsAtSynth, functionCode } from './bundling.ts';
@@ -153,9 +153,7 @@ export class FleetMigrations extends Construct {
       }),
       logGroup: logGroups.function,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'rds-migrate',
-        LOG_LEVEL: 'INFO',
+        ...runtimeEnvironment(),
         ...functionEnvironment({
           migrationsDir: `/var/task/${ASSET_MIGRATIONS_FOLDER}`,
           historySchema: props.historySchema ?? DEFAULT_HISTORY_SCHEMA,

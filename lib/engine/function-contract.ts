@@ -55,6 +55,29 @@ export const FUNCTION_ENV = {
 
 type FunctionEnvKey = keyof typeof FUNCTION_ENV;
 
+/**
+ * The Lambda runtime's and Powertools' own variables (their names, not ours), which the
+ * constructs set on every function they create and the function's logger reads.
+ */
+export const RUNTIME_ENV = {
+  nodeOptions: 'NODE_OPTIONS',
+  /** The service the function's logs name. */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+/** The service name the function logs under, set by the construct and the function's default. */
+export const SERVICE_NAME = 'rds-migrate';
+
+/** {@link RUNTIME_ENV} as the constructs set it on the function. */
+export function runtimeEnvironment(): Record<string, string> {
+  return {
+    [RUNTIME_ENV.nodeOptions]: '--enable-source-maps',
+    [RUNTIME_ENV.serviceName]: SERVICE_NAME,
+    [RUNTIME_ENV.logLevel]: 'INFO',
+  };
+}
+
 /** What DB_KIND may be. */
 export const DB_KINDS = ['instance', 'cluster'] as const;
 export type DbKind = (typeof DB_KINDS)[number];

@@ -81,7 +81,7 @@ export class History {
   constructor(schema: string = DEFAULT_HISTORY_SCHEMA) {
     if (!SCHEMA_NAME.test(schema)) {
       throw new UsageError(
-        `history schema '${schema}' is not a plain lowercase identifier; use e.g. rds_migrate`,
+        `history schema '${schema}' is not a plain lowercase identifier; use e.g. ${DEFAULT_HISTORY_SCHEMA}`,
       );
     }
     this.schema = schema;
