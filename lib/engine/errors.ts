@@ -109,24 +109,39 @@ export interface FailureContext {
   readonly units?: number;
 }
 
+/** What failed, and where it left the database; the {@link FailureContext} when more is known. */
+export interface MigrationFailure extends FailureContext {
+  readonly revision: string;
+  readonly direction: 'up' | 'down';
+  readonly source: string;
+  readonly postgres: PostgresErrorFields;
+  readonly databaseLeftAt: readonly string[];
+}
+
 /** A migration's SQL or code failed; the plan's transaction (if any) rolled back. */
 export class MigrationFailed extends RdsMigrateError {
   override readonly name = 'MigrationFailed';
+  readonly revision: string;
+  readonly direction: 'up' | 'down';
+  readonly source: string;
+  readonly postgres: PostgresErrorFields;
+  readonly databaseLeftAt: readonly string[];
+  private readonly context: FailureContext;
   readonly committed: readonly CommittedUnit[];
-  constructor(
-    readonly revision: string,
-    readonly direction: 'up' | 'down',
-    readonly source: string,
-    readonly postgres: PostgresErrorFields,
-    readonly databaseLeftAt: readonly string[],
-    private readonly context: FailureContext = {},
-  ) {
+  constructor(failure: MigrationFailure) {
+    const { revision, direction, source, postgres, databaseLeftAt, ...context } = failure;
     const code = postgres.code ? ` [${postgres.code}]` : '';
     const at = databaseLeftAt.length > 0 ? databaseLeftAt.join(', ') : 'base';
     super(
       `migration ${revision} (${source}) failed ${direction}${code}: ${postgres.message}. ` +
         `${committedText(context)}The database is at ${at}; ${context.hint ?? 'fix the migration and run again.'}`,
     );
+    this.revision = revision;
+    this.direction = direction;
+    this.source = source;
+    this.postgres = postgres;
+    this.databaseLeftAt = databaseLeftAt;
+    this.context = context;
     this.committed = context.committed ?? [];
   }
 
@@ -137,17 +152,16 @@ export class MigrationFailed extends RdsMigrateError {
 
   /** The same failure with a better word on what to do. */
   withHint(hint: string): MigrationFailed {
-    return new MigrationFailed(
-      this.revision,
-      this.direction,
-      this.source,
-      this.postgres,
-      this.databaseLeftAt,
-      {
-        ...this.context,
-        hint,
-      },
-    );
+    const { revision, direction, source, postgres, databaseLeftAt } = this;
+    return new MigrationFailed({
+      revision,
+      direction,
+      source,
+      postgres,
+      databaseLeftAt,
+      ...this.context,
+      hint,
+    });
   }
 }
 
@@ -221,19 +235,34 @@ export class HistoryError extends RdsMigrateError {
  */
 export class HistoryFormatError extends RdsMigrateError {
   override readonly name = 'HistoryFormatError';
-  constructor(
-    readonly schema: string,
-    readonly found: number,
-    readonly known: number,
-    readonly release: string,
-    readonly upgradedBy: string | undefined,
-  ) {
+  /** The history's schema. */
+  readonly schema: string;
+  /** The history's format, and the newest this release writes. */
+  readonly found: number;
+  readonly known: number;
+  /** This release. */
+  readonly release: string;
+  /** The release that upgraded the history to `found`, when it says. */
+  readonly upgradedBy: string | undefined;
+  constructor(history: {
+    readonly schema: string;
+    readonly found: number;
+    readonly known: number;
+    readonly release: string;
+    readonly upgradedBy: string | undefined;
+  }) {
+    const { schema, found, known, release, upgradedBy } = history;
     super(
       `the history in schema ${schema} has format ${found}${upgradedBy ? ` (upgraded by rds-migrate ${upgradedBy})` : ''}, ` +
         `newer than format ${known}, which this rds-migrate ${release} writes. This release may read that history and ` +
         'revert (down, a stack rollback), nothing else: apply and stamp with the newer release ' +
         `(npm i rds-migrate@${upgradedBy ?? 'latest'}, or deploy the bundle that brought it)`,
     );
+    this.schema = schema;
+    this.found = found;
+    this.known = known;
+    this.release = release;
+    this.upgradedBy = upgradedBy;
   }
 }
 

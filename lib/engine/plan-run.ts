@@ -431,7 +431,12 @@ export class PlanRun {
     if (isConnectionLoss(error))
       return new ConnectionLostError(`${step.direction} ${step.revision}`, describeError(error));
     const fields = postgresFields(error instanceof LockRetriesExhausted ? error.postgresError : error);
-    return new MigrationFailed(step.revision, step.direction, step.migration.source, fields, this.headsNow, {
+    return new MigrationFailed({
+      revision: step.revision,
+      direction: step.direction,
+      source: step.migration.source,
+      postgres: fields,
+      databaseLeftAt: this.headsNow,
       hint: adviceOf(error) ?? this.failureHint(fields),
       committed: [...this.committed],
       unit,

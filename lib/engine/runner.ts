@@ -251,13 +251,13 @@ function assertFormatAllows(history: History, state: HistoryState, intent: Inten
   if (state.format.version <= CURRENT_FORMAT) return;
   const revertsOnly = intent.action !== 'stamp' && plan.steps.every((step) => step.direction === 'down');
   if (revertsOnly) return;
-  throw new HistoryFormatError(
-    history.schema,
-    state.format.version,
-    CURRENT_FORMAT,
-    RELEASE,
-    state.format.release,
-  );
+  throw new HistoryFormatError({
+    schema: history.schema,
+    found: state.format.version,
+    known: CURRENT_FORMAT,
+    release: RELEASE,
+    upgradedBy: state.format.release,
+  });
 }
 
 function assertNoDrift(graph: RevisionGraph, state: HistoryState): void {

@@ -63,21 +63,35 @@ interface AnalysedSql {
   readonly statements: readonly TransactionStatement[];
 }
 
+/** Where PostgreSQL's parser stopped, and what it said. */
+interface ParseFailure {
+  readonly source: string;
+  readonly revision: string;
+  readonly section: 'up' | 'down';
+  readonly line: number;
+  readonly parserMessage: string;
+}
+
 /** SQL that PostgreSQL's parser rejects: found by `check` before anything runs. */
 export class SqlParseError extends RdsMigrateError {
   override readonly name = 'SqlParseError';
-  constructor(
-    readonly source: string,
-    readonly revision: string,
-    readonly section: 'up' | 'down',
-    readonly line: number,
-    readonly parserMessage: string,
-  ) {
+  readonly source: string;
+  readonly revision: string;
+  readonly section: 'up' | 'down';
+  readonly line: number;
+  readonly parserMessage: string;
+  constructor(failure: ParseFailure) {
+    const { source, revision, section, line, parserMessage } = failure;
     super(
       `${source} (revision ${revision}), ${section} section, line ${line}: PostgreSQL cannot parse the SQL: ` +
         `${parserMessage}. Fix the statement at that line (a typo, a missing semicolon or quote) ` +
         'and run `rds-migrate check` again.',
     );
+    this.source = source;
+    this.revision = revision;
+    this.section = section;
+    this.line = line;
+    this.parserMessage = parserMessage;
   }
 }
 
@@ -251,7 +265,13 @@ async function parseStatements(input: LintInput, text: SqlText): Promise<ParsedS
   } catch (error) {
     if (!(error instanceof SqlError)) throw error;
     const line = text.lineAtCharacter(error.sqlDetails?.cursorPosition ?? 0) + (input.lineOffset ?? 0);
-    throw new SqlParseError(input.source, input.revision, input.section, line, error.message);
+    throw new SqlParseError({
+      source: input.source,
+      revision: input.revision,
+      section: input.section,
+      line,
+      parserMessage: error.message,
+    });
   }
 }
 

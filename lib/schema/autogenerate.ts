@@ -181,7 +181,7 @@ export async function autogenerate(options: AutogenerateOptions): Promise<Autoge
       await proveWantedCatalog(shadow.db, wantedCatalog, exclude, 'nothing-to-generate');
       return report({});
     }
-    const generator = new Generator(shadow.db, options, parent, head, wanted, renamed);
+    const generator = new Generator({ db: shadow.db, options, parent, head, wanted, renamedHead: renamed });
     const safe = await planSafeMigrations(forward, factsOf(renamed, wanted, decisions, fills));
     assertFillsUsed(fills, safe.filled, safe.valuesNeeded);
     const plan = {

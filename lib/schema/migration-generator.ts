@@ -122,20 +122,38 @@ export interface Generated {
   readonly snapshots: readonly (readonly string[])[];
 }
 
+/** What a Generator works from: head's shadow database and the schemas read from it. */
+interface GeneratorInputs {
+  /** Head's shadow database. */
+  readonly db: Database;
+  readonly options: GeneratorOptions;
+  /** The revision the first generated migration follows; none when there is no migration yet. */
+  readonly parent: Revision | undefined;
+  readonly head: SchemaInspection;
+  readonly wanted: SchemaInspection;
+  /** Head's schema as the decided renames leave it (head's when there are none). */
+  readonly renamedHead: SchemaInspection;
+}
+
 /** The work on head's shadow database: apply the drafts, read the downs, lint, then the round trip. */
 export class Generator {
+  private readonly db: Database;
+  private readonly options: GeneratorOptions;
+  private readonly parent: Revision | undefined;
+  private readonly head: SchemaInspection;
+  private readonly wanted: SchemaInspection;
+  private readonly renamedHead: SchemaInspection;
   private readonly base: readonly Migration[];
   private readonly stamp: string;
 
-  constructor(
-    private readonly db: Database,
-    private readonly options: GeneratorOptions,
-    private readonly parent: Revision | undefined,
-    private readonly head: SchemaInspection,
-    private readonly wanted: SchemaInspection,
-    /** Head's schema as the decided renames leave it (head's when there are none). */
-    private readonly renamedHead: SchemaInspection,
-  ) {
+  constructor(inputs: GeneratorInputs) {
+    const { options, parent } = inputs;
+    this.db = inputs.db;
+    this.options = options;
+    this.parent = parent;
+    this.head = inputs.head;
+    this.wanted = inputs.wanted;
+    this.renamedHead = inputs.renamedHead;
     const graph = options.graph;
     this.base = parent ? graph.sorted(graph.ancestors([parent])).map((revision) => graph.get(revision)) : [];
     this.stamp = (options.now ?? new Date()).toISOString().replace(/[-:T]/g, '').slice(0, 12);

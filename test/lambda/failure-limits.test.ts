@@ -27,7 +27,13 @@ function migrationFailed(
   leftAt: string[] = [],
   hint?: string,
 ): MigrationFailed {
-  const error = new MigrationFailed('bbbb02', 'up', '0002_add_email.sql', postgres, leftAt);
+  const error = new MigrationFailed({
+    revision: 'bbbb02',
+    direction: 'up',
+    source: '0002_add_email.sql',
+    postgres,
+    databaseLeftAt: leftAt,
+  });
   return hint ? error.withHint(hint) : error;
 }
 

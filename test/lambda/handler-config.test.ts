@@ -384,13 +384,13 @@ describe('the words of the deploy answers', () => {
 
 describe('failure reasons', () => {
   it('stay under the limit however long the PostgreSQL message', () => {
-    const error = new MigrationFailed(
-      'aaaa01',
-      'up',
-      'x.sql',
-      { code: '42601', message: 'e'.repeat(5000) },
-      [],
-    );
+    const error = new MigrationFailed({
+      revision: 'aaaa01',
+      direction: 'up',
+      source: 'x.sql',
+      postgres: { code: '42601', message: 'e'.repeat(5000) },
+      databaseLeftAt: [],
+    });
     const failure = deployFailure(error, { snapshotId: 'rds-migrate-app-db-20261125103005', from: [] });
     expect(failure.message.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
     expect(failure.message).toContain('Snapshot rds-migrate-app-db-20261125103005');
@@ -398,9 +398,13 @@ describe('failure reasons', () => {
   });
 
   it('say so when an earlier non-transactional step already committed', () => {
-    const error = new MigrationFailed('bbbb02', 'up', 'y.sql', { code: '23505', message: 'duplicate key' }, [
-      'aaaa01',
-    ]);
+    const error = new MigrationFailed({
+      revision: 'bbbb02',
+      direction: 'up',
+      source: 'y.sql',
+      postgres: { code: '23505', message: 'duplicate key' },
+      databaseLeftAt: ['aaaa01'],
+    });
     expect(deployFailure(error, { from: [] }).message).toContain('The database is at aaaa01 (it was at base');
   });
 });
