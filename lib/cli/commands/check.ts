@@ -134,7 +134,8 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
   );
 }
 
-function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
+/** `--json` or `--format`: refused when they disagree. */
+export function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
   const format = options.format ?? (options.json ? 'json' : 'text');
   if (!(CHECK_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`check --format ${format}: the formats are ${CHECK_FORMATS.join(', ')}`);
