@@ -14,7 +14,7 @@ export const SCHEMAS_DIR = join(root, 'schemas');
 
 /** The command line each schema is the output of. */
 const COMMANDS: Readonly<Record<string, string>> = {
-  check: 'rds-migrate check --json (or --format json)',
+  check: 'rds-migrate check --json (or --format json), and rds-migrate fleet check --json',
   history: 'rds-migrate history --json',
   show: 'rds-migrate show <revision> --json',
   heads: 'rds-migrate heads --json',

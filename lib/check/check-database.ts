@@ -74,7 +74,11 @@ export async function databaseChecks(
     };
   }
   let started = performance.now();
-  const drift = await checkDrift(server, graph, history, fileOf, problems);
+  // A fleet's drift is read on its targets with the scope (fleet-scope.ts).
+  const drift =
+    scope?.kind === 'fleet'
+      ? skipped('on the fleet: see above')
+      : await checkDrift(server, graph, history, fileOf, problems);
   const driftMs = Math.round(performance.now() - started);
   started = performance.now();
   let roundTripSection = skipped('--skip-round-trip');
@@ -93,7 +97,9 @@ export async function databaseChecks(
     roundTripSection = skipped(
       scoped.kind === 'pending'
         ? 'nothing pending on the database'
-        : `no migration changed since ${scoped.ref}`,
+        : scoped.kind === 'fleet'
+          ? 'nothing pending on any target of the fleet'
+          : `no migration changed since ${scoped.ref}`,
     );
   } else if (!options.skipRoundTrip) {
     try {

@@ -5,14 +5,24 @@ import { join } from 'node:path';
 import { RdsMigrateError } from '../engine/errors.ts';
 import type { History } from '../engine/history.ts';
 import type { Revision } from '../engine/migration.ts';
+import { printable } from '../engine/printable.ts';
 import type { LockFacts } from '../lint/lint-walker.ts';
 import type { PgVersion } from '../lint/model/pg-version.ts';
 import type { Server, ServerOptions } from '../local/server.ts';
-import type { CheckScope, CheckScopeOption } from './check-scope.ts';
+import type { CheckScope, CheckScopeOption, FleetRevisionGroup, FleetScopeReport } from './check-scope.ts';
 import type { RehearsalReport } from './rehearse.ts';
 import { formatRehearsal } from './rehearse-report.ts';
 
-export type CheckKind = 'load' | 'graph' | 'lint' | 'drift' | 'round-trip' | 'wanted-schema' | 'rehearsal';
+export type CheckKind =
+  | 'load'
+  | 'graph'
+  | 'lint'
+  | 'drift'
+  | 'round-trip'
+  | 'wanted-schema'
+  | 'rehearsal'
+  /** `fleet check`: a target that cannot be read. */
+  | 'fleet';
 
 export interface CheckProblem {
   readonly kind: CheckKind;
@@ -121,15 +131,14 @@ export function formatCheck(report: CheckReport): string {
   ];
   if (report.scope && report.scope.kind !== 'all') {
     const count = report.scope.revisions.length;
-    const which =
-      report.scope.kind === 'pending'
-        ? `pending on the database (at ${report.scope.at?.join(', ') || 'base'})`
-        : `added or changed since ${report.scope.ref} (merge base ${report.scope.mergeBase?.slice(0, 12)})`;
     lines.push(
-      `scope: lint and round trip cover the ${count} migration${count === 1 ? '' : 's'} ${which}` +
+      `scope: lint and round trip cover the ${count} migration${count === 1 ? '' : 's'} ${scopeWhich(report.scope)}` +
         (count > 0 && count <= 10 ? `: ${report.scope.revisions.join(', ')}` : '') +
-        '; graph, drift and the wanted schema cover all',
+        (report.scope.kind === 'fleet'
+          ? '; graph and the wanted schema cover all, drift every target read'
+          : '; graph, drift and the wanted schema cover all'),
     );
+    if (report.scope.fleet) lines.push(...formatFleetScope(report.scope.fleet));
   }
   for (const [name, section] of sections) {
     lines.push(`  ${name.padEnd(11)} ${section.status.padEnd(8)} ${section.summary}`);
@@ -142,6 +151,12 @@ export function formatCheck(report: CheckReport): string {
   lines.push('');
   lines.push(report.ok ? 'clean: no problems' : problemCount(report.problems));
   return lines.join('\n');
+}
+
+function scopeWhich(scope: CheckScope): string {
+  if (scope.kind === 'pending') return `pending on the database (at ${scope.at?.join(', ') || 'base'})`;
+  if (scope.kind === 'fleet') return 'pending on some target of the fleet';
+  return `added or changed since ${scope.ref} (merge base ${scope.mergeBase?.slice(0, 12)})`;
 }
 
 /** `file:line: revision r, section: kind rule: message`, then the why, the fix and the diff, indented. */
@@ -232,7 +247,9 @@ export interface CheckOptions {
   readonly wantedSchema?: string;
   /**
    * Lint and round-trip only the migrations not yet applied on the configured database
-   * (`{ pending: true }`), or those added or changed since a git ref (`{ since: 'origin/main' }`).
+   * (`{ pending: true }`), those some database of a fleet has not applied (`{ fleet, concurrency }`:
+   * drift is then checked on those databases, and the configured server only holds the scratch
+   * database), or those added or changed since a git ref (`{ since: 'origin/main' }`).
    * The graph, drift and wanted-schema checks still cover the whole folder. @default the whole folder
    */
   readonly scope?: CheckScopeOption;
@@ -253,4 +270,31 @@ export interface OpenedServer {
   readonly server?: Server;
   /** Why no server could be had. */
   readonly error?: string;
+}
+
+/** `fleet check`: the text report's lines for the fleet: a row per revision group, then who is behind, ahead, unreachable. */
+function formatFleetScope(fleet: FleetScopeReport): string[] {
+  const rows = [
+    ...fleet.groups.map((group) => [
+      `at ${group.at.join('+') || 'base'}`,
+      groupState(group),
+      printable(group.targets.join(', ')),
+    ]),
+    ...fleet.unreachable.map((target) => ['unreachable', '', printable(target.name)]),
+  ];
+  const width = (column: number) => Math.max(...rows.map((row) => row[column]?.length ?? 0));
+  const list = (names: readonly string[]) => (names.length === 0 ? 'none' : printable(names.join(', ')));
+  return [
+    `fleet: ${fleet.targets} target${fleet.targets === 1 ? '' : 's'}, ${fleet.groups.length} revision${fleet.groups.length === 1 ? '' : 's'}`,
+    ...rows.map((row) =>
+      `  ${(row[0] ?? '').padEnd(width(0))}  ${(row[1] ?? '').padEnd(width(1))}  ${row[2] ?? ''}`.trimEnd(),
+    ),
+    `  behind: ${list(fleet.behind)}; ahead: ${list(fleet.ahead)}; unreachable: ${list(fleet.unreachable.map((target) => target.name))}`,
+  ];
+}
+
+function groupState(group: FleetRevisionGroup): string {
+  if (group.ahead.length > 0) return 'ahead';
+  if (group.pending.length === 0) return 'up to date';
+  return `${group.pending.length} pending`;
 }

@@ -1,7 +1,8 @@
 /**
  * What a scoped `check` lints and round-trips: the migrations not yet applied on the configured
- * database (`--pending`), or those added or changed since a git ref (`--since`, for pull-request
- * CI). The graph, drift and wanted-schema checks cover the whole folder whatever the scope.
+ * database (`--pending`), on any database of a fleet (`fleet check`, fleet-scope.ts), or those
+ * added or changed since a git ref (`--since`, for pull-request CI). The graph, drift and
+ * wanted-schema checks cover the whole folder whatever the scope.
  */
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -12,12 +13,16 @@ import type { Revision } from '../engine/migration.ts';
 
 const run = promisify(execFile);
 
-export type CheckScopeOption = { readonly pending: true } | { readonly since: string };
+export type CheckScopeOption =
+  | { readonly pending: true }
+  | { readonly since: string }
+  /** `fleet check`: what any of these databases has not applied, read `concurrency` at a time. */
+  | { readonly fleet: readonly FleetCheckTarget[]; readonly concurrency: number };
 
 /** The scope a check ran with, as its report gives it. */
 export interface CheckScope {
-  /** `all`: the whole folder (the default). */
-  readonly kind: 'all' | 'pending' | 'since';
+  /** `all`: the whole folder (the default); `fleet`: what any target of a fleet has not applied. */
+  readonly kind: 'all' | 'pending' | 'since' | 'fleet';
   /** The revisions linted and round-tripped, in graph order. */
   readonly revisions: readonly Revision[];
   /** `pending`: the configured database's current revisions (empty at base). */
@@ -25,6 +30,8 @@ export interface CheckScope {
   /** `since`: the ref as given, and the commit where this branch left it (git merge-base). */
   readonly ref?: string;
   readonly mergeBase?: string;
+  /** `fleet`: the targets, grouped by revision, and those behind, ahead and unreachable. */
+  readonly fleet?: FleetScopeReport;
 }
 
 /** `--pending`: every revision the database's current ones do not already include. */
@@ -110,4 +117,41 @@ class GitFailed extends Error {}
 export function roundTripPrefix(graph: RevisionGraph, scope: CheckScope): Set<Revision> {
   const touched = graph.requiredBy(scope.revisions);
   return new Set(graph.order.filter((revision) => !touched.has(revision)));
+}
+
+/** A database of the fleet: its name in the report, and how to reach it (the URL is never printed). */
+export interface FleetCheckTarget {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** The targets at one set of current revisions. */
+export interface FleetRevisionGroup {
+  /** Their current revisions (empty at base). */
+  readonly at: readonly Revision[];
+  readonly targets: readonly string[];
+  /** The folder's migrations these targets have not applied, in graph order. */
+  readonly pending: readonly Revision[];
+  /** Their current revisions this folder does not define: they are ahead (or on another branch). */
+  readonly ahead: readonly Revision[];
+}
+
+export interface FleetUnreachable {
+  readonly name: string;
+  /** user@host:port/database: never the password. */
+  readonly database: string;
+  readonly error: string;
+}
+
+/** `fleet check`: where the fleet's targets stand, as the scope was computed from them. */
+export interface FleetScopeReport {
+  /** Every target given, the unreachable ones included. */
+  readonly targets: number;
+  /** The targets read, grouped by revision: the least advanced first, those ahead last. */
+  readonly groups: readonly FleetRevisionGroup[];
+  /** Targets with migrations of the folder pending. */
+  readonly behind: readonly string[];
+  /** Targets at a revision the folder does not define. */
+  readonly ahead: readonly string[];
+  readonly unreachable: readonly FleetUnreachable[];
 }

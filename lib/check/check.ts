@@ -22,6 +22,7 @@ import { checkGraph, type GraphCheck, loadAll } from './check-folder.ts';
 import { withRehearsal } from './check-rehearsal.ts';
 import type { CheckProblem, CheckReport, CheckSection } from './check-report.ts';
 import { type CheckScope, pendingScope, sinceScope } from './check-scope.ts';
+import { type FleetScopeResult, fleetScope } from './fleet-scope.ts';
 
 export async function checkMigrations(options: CheckOptions): Promise<CheckReport> {
   const cwd = options.cwd ?? process.cwd();
@@ -102,7 +103,15 @@ async function checkWithServer(
   const { cwd, fileOf, history, args, loaded, graphResult, graphSection, problems, warnings, timings, lap } =
     state;
   const pgVersion = await lintVersion(options, opened, warnings, (await readProjectConfig(cwd)).postgres);
-  const scope = await resolveScope(options, opened, graphResult?.graph, history, cwd, warnings);
+  const resolved = await resolveScope(
+    options,
+    opened,
+    graphResult?.graph,
+    history,
+    { cwd, fileOf },
+    warnings,
+  );
+  const scope = resolved?.scope;
   const only = scope && scope.kind !== 'all' ? new Set(scope.revisions) : undefined;
   lap();
   const lintProblems = await lintAll(loaded.migrations, graphResult?.graph, {
@@ -147,7 +156,9 @@ async function checkWithServer(
       fileOf,
       scope,
     );
-    drift = database.drift;
+    // A fleet's drift is on its targets (read for the scope), not on the server of the scratch database.
+    drift = resolved?.fleet ? resolved.fleet.drift : database.drift;
+    if (resolved?.fleet) problems.push(...resolved.fleet.problems);
     roundTripSection = database.roundTrip;
     wantedSchema = database.wantedSchema;
     problems.push(...database.problems);
@@ -174,22 +185,33 @@ async function checkWithServer(
   };
 }
 
-/** The scope asked for, resolved against the graph: what is pending there, or changed since the ref. */
+/**
+ * The scope asked for, resolved against the graph: what is pending there, or on any target of a
+ * fleet (with what the fleet's targets showed: drift, ahead, unreachable), or changed since the ref.
+ */
 async function resolveScope(
   options: CheckOptions,
   opened: OpenedServer | undefined,
   graph: RevisionGraph | undefined,
   history: History,
-  cwd: string,
+  where: { readonly cwd: string; readonly fileOf: (source: string) => string },
   warnings: string[],
-): Promise<CheckScope | undefined> {
+): Promise<{ scope: CheckScope; fleet?: FleetScopeResult } | undefined> {
   const asked = options.scope;
   if (!asked) return undefined;
   if (!graph) {
     warnings.push('the migrations do not form a graph yet: checked all of them, not only the scope');
-    return { kind: 'all', revisions: [] };
+    return { scope: { kind: 'all', revisions: [] } };
   }
-  if ('since' in asked) return sinceScope(graph, asked.since, { cwd, migrationsDir: options.migrationsDir });
+  if ('since' in asked)
+    return {
+      scope: await sinceScope(graph, asked.since, { cwd: where.cwd, migrationsDir: options.migrationsDir }),
+    };
+  if ('fleet' in asked) {
+    if (options.static) throw new UsageError('fleet check reads the databases: it cannot be --static');
+    const fleet = await fleetScope(graph, asked.fleet, history, asked.concurrency, where.fileOf);
+    return { scope: fleet.scope, fleet };
+  }
   if (options.static) throw new UsageError('check --pending reads the database: it cannot be --static');
   const unavailable = (reason: string) =>
     new RdsMigrateError(
@@ -201,7 +223,7 @@ async function resolveScope(
     throw unavailable(error.message);
   });
   try {
-    return pendingScope(graph, (await history.read(connection.db)).heads);
+    return { scope: pendingScope(graph, (await history.read(connection.db)).heads) };
   } finally {
     await connection.close();
   }
@@ -211,6 +233,7 @@ async function resolveScope(
 function scopeWords(scope: CheckScope): string {
   if (scope.kind === 'pending') return ' pending on the database';
   if (scope.kind === 'since') return ` changed since ${scope.ref}`;
+  if (scope.kind === 'fleet') return ' pending on some target of the fleet';
   return '';
 }
 

@@ -92,6 +92,7 @@ const KIND_TITLES: Readonly<Record<CheckKind, string>> = {
   'round-trip': 'The up/down/up round trip',
   'wanted-schema': "The wanted schema and head's",
   rehearsal: 'The pending plan rehearsed on a copy of real data',
+  fleet: 'A database of the fleet',
 };
 
 function lintDescriptor(rule: (typeof LINT_RULES)[number]): ReportingDescriptor {

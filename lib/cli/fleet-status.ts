@@ -199,13 +199,14 @@ function stateOf(target: FleetTargetStatus, head: string): string {
 export async function fleetDatabases(
   words: readonly string[],
   file: string | undefined,
+  command = 'fleet status',
 ): Promise<FleetDatabase[]> {
   const given = words.map((word, index) => databaseOf(word, `argument ${index + 1}`));
   const listed = file ? await targetsFile(file) : [];
   const fleet = [...given, ...listed];
   if (fleet.length === 0) {
     throw new UsageError(
-      'name the fleet: connection strings (fleet status postgres://user:pw@host/acme ...), name=URL words, ' +
+      `name the fleet: connection strings (${command} postgres://user:pw@host/acme ...), name=URL words, ` +
         'or --targets <file> with one target a line',
     );
   }

@@ -1,20 +1,30 @@
 /**
  * A fleet deploy end to end: the rollout state machine `cdk synth` writes, executed by a real ASL
- * interpreter (aws-local-stepfunctions) whose tasks call the real fleet handler, over five tenant
- * databases on the embedded server (one an instance of its own with snapshots, four databases of
- * one shared server, the last two of them listed in an SSM parameter read at deploy time). AWS is
- * faked: RDS, Secrets Manager, SSM, CloudFormation and the Step Functions API.
+ * interpreter (aws-local-stepfunctions) whose tasks call the real fleet handler. AWS is faked: RDS,
+ * Secrets Manager, SSM, CloudFormation and the Step Functions API.
+ *
+ * Two fleets on the embedded server. Five tenant databases (one an instance of its own with
+ * snapshots, four databases of one shared server, the last two of them listed in an SSM parameter
+ * read at deploy time) walk through every behaviour one small step at a time. Fifty databases of
+ * one server (the shared-server target kind) then take the rollouts at the issue's size: a failing
+ * canary, calls killed mid-migration in a wave, a tolerated failure, and a stack rollback.
  */
 import { join } from 'node:path';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Handler } from '../../lambda/handler.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { FUNCTION_ENV } from '../../lib/engine/function-contract.ts';
 import { History } from '../../lib/engine/history.ts';
-import { LocalRollouts, STATE_MACHINE_ARN, synthesizedDefinition } from '../fixtures/fleet/rollouts.ts';
+import {
+  LocalFleet,
+  LocalRollouts,
+  STATE_MACHINE_ARN,
+  synthesizedDefinition,
+} from '../fixtures/fleet/rollouts.ts';
 import {
   cfnEvent,
   type Fakes,
@@ -24,7 +34,7 @@ import {
   secretFor,
 } from '../fixtures/handler/harness.ts';
 import { runCliCaptured } from '../support/cli.ts';
-import { freshDatabase, type TestDatabase } from '../support/database.ts';
+import { freshDatabase, TEST_DATABASE_STRATEGY, type TestDatabase } from '../support/database.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fleet');
 const REV = { v1: 'f1ee70000001', v2: 'f1ee70000002', v3: 'f1ee70000003', v4: 'f1ee70000004' } as const;
@@ -323,5 +333,205 @@ describe('a fleet deploy on the rollout state machine', () => {
     });
     const status = (await fleetHandler()({ action: 'status' }, lambdaContext())) as unknown as Json;
     expect(status.targets.map((target: Json) => target.background)).toEqual([1, 1, 1, 1, 1]);
+  });
+});
+
+/**
+ * The fleet of the issue's size: fifty databases of one server, in three stages. Its first
+ * deploy (a Create to v2: the v1 and v2 migrations in one transaction per target) fails at the
+ * canary; the next goes through with two calls of the wave killed mid-migration and a failure the
+ * last stage tolerates. One full rollout, so npm test pays for fifty databases once; the stack
+ * rollback and the rest are shown on the five above.
+ */
+const FIFTY = 50;
+const FIFTY_STAGES = [
+  { name: 'canary', targets: 1 },
+  { name: 'wave', percent: 40, maxConcurrency: 8 },
+  { name: 'rest', maxConcurrency: 16, toleratedFailures: 1 },
+];
+
+describe(`a fleet of ${FIFTY} databases of one server`, () => {
+  const adminUrl = () => inject('postgresAdminUrl');
+  const urlOf = (database: string) => adminUrl().replace(/\/postgres$/, `/${database}`);
+  const prefix = `fleet50_${Math.random().toString(16).slice(2, 8)}`;
+  const names = Array.from({ length: FIFTY }, (_, index) => `${prefix}_${String(index).padStart(2, '0')}`);
+  const sessions = new Map<string, pg.Client>();
+  let fleet: LocalFleet;
+  /** The canary; two targets of the wave whose calls are killed; one of the last stage that fails. */
+  const canary = names[0] as string;
+  const killed = [names[3] as string, names[9] as string];
+  const tolerated = names[FIFTY - 5] as string;
+
+  /** A session on one database of the fleet, kept for the describe. */
+  async function on(database: string): Promise<pg.Client> {
+    let client = sessions.get(database);
+    if (!client) {
+      client = new pg.Client({ connectionString: urlOf(database) });
+      await client.connect();
+      sessions.set(database, client);
+    }
+    return client;
+  }
+
+  /** Per database: its revision ('none' without a history at all), and its history's rows counted by `<direction> <revision>`. */
+  async function databases(): Promise<Record<string, { at: string; log: Record<string, number> }>> {
+    const found: Record<string, { at: string; log: Record<string, number> }> = {};
+    for (const name of names) {
+      const client = await on(name);
+      if (!(await client.query(`SELECT to_regclass('rds_migrate.log') AS log`)).rows[0]?.log) {
+        found[name] = { at: 'none', log: {} };
+        continue;
+      }
+      const heads = await client.query<{ revision: string }>('SELECT revision FROM rds_migrate.heads');
+      const log = await client.query<{ key: string; n: number }>(
+        `SELECT direction || ' ' || revision AS key, count(*)::int AS n FROM rds_migrate.log GROUP BY 1 ORDER BY 1`,
+      );
+      found[name] = {
+        at: heads.rows.map((row) => row.revision).join('+') || 'base',
+        log: Object.fromEntries(log.rows.map((row) => [row.key, row.n])),
+      };
+    }
+    return found;
+  }
+
+  /**
+   * Kills the first call of each of `victims` that starts their migration: a session here holds an
+   * uncommitted CREATE TABLE accounts, so the migration's own waits on it, inside its transaction;
+   * the call's sessions are then ended, as when the process dies, and its answer is lost
+   * (Lambda.Unknown), so the state machine makes the call again. `killed`: the calls killed, as
+   * `<state> <database>`.
+   */
+  async function killMidMigration(
+    victims: readonly string[],
+  ): Promise<{ killed: string[]; release(): Promise<void> }> {
+    const holders = new Map<string, pg.Client>();
+    for (const name of victims) {
+      const holder = new pg.Client({ connectionString: urlOf(name) });
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('CREATE TABLE accounts (id int)');
+      holders.set(name, holder);
+    }
+    const done: string[] = [];
+    const probe = new pg.Client({ connectionString: adminUrl() });
+    await probe.connect();
+    fleet.rollouts.around = async (state, task, call) => {
+      const database = String(task.RdsMigrateFleet?.target?.Database ?? '');
+      const holder = holders.get(database);
+      if (!holder || done.some((made) => made.endsWith(` ${database}`))) return call();
+      const answer = call();
+      let answered = false;
+      const running = answer.then(
+        () => {
+          answered = true;
+        },
+        () => {
+          answered = true;
+        },
+      );
+      // Until the call's migration waits on the holder (then killed), or the call answers without migrating.
+      while (!answered) {
+        const waiting = await probe.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rds-migrate lambda' AND wait_event_type = 'Lock'`,
+          [database],
+        );
+        if (waiting.rowCount) break;
+        await new Promise((resume) => setTimeout(resume, 10));
+      }
+      if (answered) return answer;
+      await probe.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rds-migrate lambda'`,
+        [database],
+      );
+      await running;
+      await holder.query('ROLLBACK');
+      done.push(`${state} ${database}`);
+      throw Object.assign(new Error(`killed ${state} of ${database}`), { name: 'Lambda.Unknown' });
+    };
+    return {
+      killed: done,
+      release: async () => {
+        fleet.rollouts.around = (_state, _task, call) => call();
+        await Promise.all([...holders.values(), probe].map((client) => client.end()));
+      },
+    };
+  }
+
+  /** `work` on every name, four admin sessions at once (CREATE and DROP DATABASE each wait on a checkpoint). */
+  async function inParallel(
+    all: readonly string[],
+    work: (client: pg.Client, name: string) => Promise<unknown>,
+  ) {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const client = new pg.Client({ connectionString: adminUrl() });
+        await client.connect();
+        try {
+          while (next < all.length) await work(client, all[next++] as string);
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+  }
+
+  beforeAll(async () => {
+    await inParallel(names, (client, name) =>
+      client.query(`CREATE DATABASE ${name} ${TEST_DATABASE_STRATEGY}`),
+    );
+    fleet = new LocalFleet(urlOf, names, FIFTY_STAGES, join(FIXTURES, 'v2'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...sessions.values()].map((client) => client.end()));
+    await inParallel(names, (client, name) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  }, 120_000);
+
+  it('stops at a failing canary with the other forty-nine untouched, then resumes calls killed mid-migration in a wave, applying nothing twice, and names the failure the last stage tolerates', async () => {
+    await (await on(canary)).query('CREATE TABLE poison (id int)');
+    const failed = await fleet.deploy(REV.v2);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.reason).toMatch(
+      new RegExp(`^fleet rollout failed: target ${canary}: .*tenant data the migration cannot take`),
+    );
+    // Only the canary was asked, and its transaction rolled back; the others have not even a history.
+    expect(new Set(fleet.rollouts.calls.map((call) => call.split(' ').at(-1)))).toEqual(new Set([canary]));
+    expect(await databases()).toEqual(
+      Object.fromEntries(
+        names.map((name) => [name, name === canary ? { at: 'base', log: {} } : { at: 'none', log: {} }]),
+      ),
+    );
+
+    await (await on(canary)).query('DROP TABLE poison');
+    await (await on(tolerated)).query('CREATE TABLE poison (id int)');
+    const kills = await killMidMigration(killed);
+    let outcome: Awaited<ReturnType<LocalFleet['deploy']>>;
+    try {
+      outcome = await fleet.deploy(REV.v2);
+    } finally {
+      await kills.release();
+    }
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({
+      Targets: String(FIFTY),
+      Moved: String(FIFTY - 1),
+      ToleratedFailures: tolerated,
+    });
+    // Each killed call was made again by the state machine's retry, and went on from where it died.
+    expect(kills.killed.map((call) => call.split(' ').at(-1)).sort()).toEqual([...killed].sort());
+    for (const call of kills.killed)
+      expect(fleet.rollouts.calls.filter((made) => made === call).length).toBeGreaterThanOrEqual(2);
+    // Every target at v2 with each migration applied once; the tolerated failure where it was.
+    expect(await databases()).toEqual(
+      Object.fromEntries(
+        names.map((name) => [
+          name,
+          name === tolerated
+            ? { at: 'base', log: {} }
+            : { at: REV.v2, log: { [`up ${REV.v1}`]: 1, [`up ${REV.v2}`]: 1 } },
+        ]),
+      ),
+    );
   });
 });

@@ -126,6 +126,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
       '  $ rds-migrate check --static --pg-version 15   # lock rules of the server you deploy to\n' +
       '  $ rds-migrate check --wanted-schema drizzle:src/db/schema.ts   # head must match the models\n' +
       '  $ rds-migrate check --pending   # only what the next up would run on DATABASE_URL\n' +
+      '  $ rds-migrate fleet check --targets fleet.txt   # the same for many databases, checked once\n' +
       '  $ rds-migrate check --since origin/main   # only migrations this branch adds or changes\n' +
       "  $ rds-migrate check --format github   # in GitHub Actions: findings on the pull request's lines\n" +
       '  $ rds-migrate check --format sarif > check.sarif   # for github/codeql-action/upload-sarif\n' +
@@ -134,7 +135,8 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
   );
 }
 
-function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
+/** `--json` or `--format`: refused when they disagree. */
+export function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
   const format = options.format ?? (options.json ? 'json' : 'text');
   if (!(CHECK_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`check --format ${format}: the formats are ${CHECK_FORMATS.join(', ')}`);

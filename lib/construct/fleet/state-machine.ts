@@ -90,7 +90,8 @@ export function fleetStateMachine(
       );
     poll.next(done);
     // A call that died (crash, out of memory: Lambda.Unknown) is made again: its target joins the
-    // request it recorded, so nothing is applied twice (npm run soak:fleet kills calls mid-wave).
+    // request it recorded, so nothing is applied twice (npm run soak:fleet kills calls mid-wave, and
+    // test/lambda/fleet.test.ts kills two mid-migration in a fleet of 50).
     for (const state of [start, poll]) {
       state.addRetry({
         errors: [LAMBDA_DIED],
