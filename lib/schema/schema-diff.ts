@@ -8,6 +8,7 @@
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
+import { mendPartitions, type PartitionedTable } from './partition-changes.ts';
 
 type Migra = typeof import('@pgkit/migra');
 type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
@@ -55,7 +56,7 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
   return viewsAroundEnumRecasts(await libraryDiff(from, to), from, to);
 }
 
-/** The library's statements, mended where it does not see (diff-gaps.ts). */
+/** The library's statements, mended where it does not see (diff-gaps.ts) and where it errs (partition-changes.ts). */
 async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
   const { Migration } = await migra();
   try {
@@ -63,7 +64,11 @@ async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promis
     migration.set_safety(false);
     migration.add_all_changes();
     const statements = [...migration.statements].map(tidyStatement).filter((statement) => statement !== '');
-    return mendDiff(statements, gapSide(from), gapSide(to));
+    const partitions = (inspection: SchemaInspection) => ({
+      tables: inspection.inspector.tables as unknown as Record<string, PartitionedTable>,
+      notNull: inspection.gaps.notNullConstraints,
+    });
+    return mendPartitions(mendDiff(statements, gapSide(from), gapSide(to)), partitions(from), partitions(to));
   } catch (error) {
     throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
   }
@@ -222,7 +227,12 @@ export function namedObjectsOf(inspection: SchemaInspection): NamedObject[] {
       }),
     )
     .concat(
-      inspection.gaps.notNullConstraints.map((found) => ({ kind: 'constraint', ...found })),
+      inspection.gaps.notNullConstraints.map(({ schema, table, name }) => ({
+        kind: 'constraint' as const,
+        schema,
+        table,
+        name,
+      })),
       inspection.gaps.identitySequences.map((found) => ({ kind: 'sequence', ...found })),
     );
 }
