@@ -62,6 +62,7 @@ export type DiffStatement = Statement &
       }
     | { readonly kind: 'validate-constraint'; readonly table: Table; readonly constraint: string }
     | { readonly kind: 'drop-constraint'; readonly table: Table; readonly constraint: string }
+    | { readonly kind: 'validate-domain-constraint'; readonly domain: string; readonly constraint: string }
     | { readonly kind: 'function-bodies-unchecked' }
     | { readonly kind: 'enum-set-aside'; readonly type: string }
     | { readonly kind: 'enum-created'; readonly type: string }
@@ -112,6 +113,15 @@ function diffStatement(sql: string, node: Node): DiffStatement {
     const { relation, cmds = [] } = node.AlterTableStmt;
     const cmd = cmds.length === 1 ? cmds[0] : undefined;
     if (cmd && 'AlterTableCmd' in cmd) return alterTable(sql, tableName(relation), cmd.AlterTableCmd);
+  }
+  if ('AlterDomainStmt' in node && node.AlterDomainStmt.subtype === 'V') {
+    const domain = node.AlterDomainStmt;
+    return {
+      sql,
+      kind: 'validate-domain-constraint',
+      domain: joined(domain.typeName ?? []),
+      constraint: domain.name ?? '',
+    };
   }
   if ('DropStmt' in node) return drop(sql, node.DropStmt.removeType, node.DropStmt.objects ?? []);
   if ('RenameStmt' in node) {

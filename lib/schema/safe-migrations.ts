@@ -152,6 +152,7 @@ const PLANNERS: { readonly [Kind in DiffStatementKind]: Planner<Kind> } = {
   'add-constraint-not-valid': planAddConstraintNotValid,
   'validate-constraint': planValidateConstraint,
   'drop-constraint': planDropConstraint,
+  'validate-domain-constraint': planValidateDomainConstraint,
   'function-bodies-unchecked': planFunctionBodiesUnchecked,
   'enum-set-aside': planEnumRecreation,
   'enum-created': planEnumRecreation,
@@ -282,6 +283,12 @@ function planValidateConstraint(statement: Of<'validate-constraint'>, planning: 
   if (planning.deferredForeignKeys.has(`${statement.table}.${statement.constraint}`)) return;
   // On a new table the constraint was checked as it was added (NOT VALID is dropped there).
   if (planning.created.has(statement.table)) return;
+  planning.rewrites.add('validate-later');
+  planning.finish.push(plain(statement.sql));
+}
+
+/** A domain's CHECK, added NOT VALID (domain-changes.ts), is validated after that has committed, as a table's. */
+function planValidateDomainConstraint(statement: Of<'validate-domain-constraint'>, planning: Planning): void {
   planning.rewrites.add('validate-later');
   planning.finish.push(plain(statement.sql));
 }

@@ -8,6 +8,7 @@
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
+import { type DomainFacts, mendDomains, readDomains } from './domain-changes.ts';
 import { mendPartitions, type PartitionedTable } from './partition-changes.ts';
 
 type Migra = typeof import('@pgkit/migra');
@@ -17,6 +18,8 @@ type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
 export interface SchemaInspection {
   readonly inspector: Inspector;
   readonly gaps: DiffGapFacts;
+  /** `schema.domain` → its facts: our code writes the domains' statements (domain-changes.ts). */
+  readonly domains: ReadonlyMap<string, DomainFacts>;
 }
 
 /** The library failed to read or compare a schema: the message names what it was doing. */
@@ -45,7 +48,11 @@ export async function inspectSchema(
     throw new SchemaDiffError(`cannot read the schema to compare it: ${(error as Error).message}`);
   }
   for (const schema of options.excludeSchemas) inspector.exclude_schema(schema);
-  return { inspector, gaps: await readDiffGapFacts(db, options.excludeSchemas) };
+  return {
+    inspector,
+    gaps: await readDiffGapFacts(db, options.excludeSchemas),
+    domains: await readDomains(db, options.excludeSchemas),
+  };
 }
 
 /**
@@ -56,7 +63,10 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
   return viewsAroundEnumRecasts(await libraryDiff(from, to), from, to);
 }
 
-/** The library's statements, mended where it does not see (diff-gaps.ts) and where it errs (partition-changes.ts). */
+/**
+ * The library's statements, mended where it does not see (diff-gaps.ts) and where it errs
+ * (partition-changes.ts); the domains' are ours (domain-changes.ts).
+ */
 async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
   const { Migration } = await migra();
   try {
@@ -68,7 +78,12 @@ async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promis
       tables: inspection.inspector.tables as unknown as Record<string, PartitionedTable>,
       notNull: inspection.gaps.notNullConstraints,
     });
-    return mendPartitions(mendDiff(statements, gapSide(from), gapSide(to)), partitions(from), partitions(to));
+    const mended = mendPartitions(
+      mendDiff(statements, gapSide(from), gapSide(to)),
+      partitions(from),
+      partitions(to),
+    );
+    return mendDomains(mended, from.domains, to.domains);
   } catch (error) {
     throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
   }
