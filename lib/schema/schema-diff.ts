@@ -7,6 +7,7 @@
  */
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { type Comments, mendComments, readComments } from './comment-changes.ts';
 import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
 import { type DomainFacts, mendDomains, readDomains } from './domain-changes.ts';
 import { mendPartitions, type PartitionedTable } from './partition-changes.ts';
@@ -20,6 +21,8 @@ export interface SchemaInspection {
   readonly gaps: DiffGapFacts;
   /** `schema.domain` → its facts: our code writes the domains' statements (domain-changes.ts). */
   readonly domains: ReadonlyMap<string, DomainFacts>;
+  /** The comments, which the library does not read (comment-changes.ts). */
+  readonly comments: Comments;
 }
 
 /** The library failed to read or compare a schema: the message names what it was doing. */
@@ -52,6 +55,7 @@ export async function inspectSchema(
     inspector,
     gaps: await readDiffGapFacts(db, options.excludeSchemas),
     domains: await readDomains(db, options.excludeSchemas),
+    comments: await readComments(db, options.excludeSchemas),
   };
 }
 
@@ -65,7 +69,7 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
 
 /**
  * The library's statements, mended where it does not see (diff-gaps.ts) and where it errs
- * (partition-changes.ts); the domains' are ours (domain-changes.ts).
+ * (partition-changes.ts); the domains' and the comments' are ours (domain-changes.ts, comment-changes.ts).
  */
 async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
   const { Migration } = await migra();
@@ -83,7 +87,7 @@ async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promis
       partitions(from),
       partitions(to),
     );
-    return mendDomains(mended, from.domains, to.domains);
+    return mendComments(mendDomains(mended, from.domains, to.domains), from.comments, to.comments);
   } catch (error) {
     throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
   }
