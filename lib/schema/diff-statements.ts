@@ -63,6 +63,7 @@ export type DiffStatement = Statement &
     | { readonly kind: 'validate-constraint'; readonly table: Table; readonly constraint: string }
     | { readonly kind: 'drop-constraint'; readonly table: Table; readonly constraint: string }
     | { readonly kind: 'validate-domain-constraint'; readonly domain: string; readonly constraint: string }
+    | { readonly kind: 'comment-on-index'; readonly index: string }
     | { readonly kind: 'function-bodies-unchecked' }
     | { readonly kind: 'enum-set-aside'; readonly type: string }
     | { readonly kind: 'enum-created'; readonly type: string }
@@ -123,6 +124,8 @@ function diffStatement(sql: string, node: Node): DiffStatement {
       constraint: domain.name ?? '',
     };
   }
+  if ('CommentStmt' in node && node.CommentStmt.objtype === 'OBJECT_INDEX' && node.CommentStmt.object)
+    return { sql, kind: 'comment-on-index', index: namesOf(node.CommentStmt.object) };
   if ('DropStmt' in node) return drop(sql, node.DropStmt.removeType, node.DropStmt.objects ?? []);
   if ('RenameStmt' in node) {
     const rename = node.RenameStmt;
