@@ -42,6 +42,17 @@ export const STAMPED_CATALOGS: Readonly<Record<string, string>> = {
   pg_opclass: 'oid',
   pg_collation: 'oid',
   pg_operator: 'oid',
+  pg_description: 'objoid::bigint * 4096 + objsubid',
+};
+
+/**
+ * The rows of a catalog the snapshot can show, where they are a few of many, read through its
+ * index: pg_description holds thousands of the system's own comments, and the snapshot shows only
+ * those on objects made after the system's (catalog.ts: the first oid given to users, 16384) and
+ * on the public schema, the one schema made before them that users comment on (oid 2200).
+ */
+const STAMPED_ROWS: Readonly<Record<string, string>> = {
+  pg_description: 'objoid >= 16384 OR objoid = 2200',
 };
 
 /** Settings the deparse's output depends on (qualified names, constants in defaults), and the server's version. */
@@ -74,7 +85,8 @@ export function catalogStampSql(horizon: string): string {
   const catalogs = Object.entries(STAMPED_CATALOGS).map(
     ([catalog, key]) =>
       `(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(xmin::text, (${key})::bigint)) ` +
-      `FILTER (WHERE age(xmin) <= stamp_horizon.age), 0)::text FROM pg_catalog.${catalog})`,
+      `FILTER (WHERE age(xmin) <= stamp_horizon.age), 0)::text FROM pg_catalog.${catalog}` +
+      `${STAMPED_ROWS[catalog] ? ` WHERE ${STAMPED_ROWS[catalog]}` : ''})`,
   );
   const settings = SETTINGS.map((name) => `current_setting('${name}')`);
   return `(SELECT stamp_horizon.id || ' ' || md5(concat_ws('|', ${[...settings, ...catalogs].join(',\n  ')}))

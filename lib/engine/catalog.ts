@@ -1,8 +1,9 @@
 /**
  * The user-visible schema of a database as sorted text lines, so two moments can be compared:
- * tables, columns with types, defaults, nullability, identity and generation, indexes, constraints,
- * sequences with their parameters, views,
+ * tables, columns with types, defaults, nullability, identity, generation and collation, indexes,
+ * constraints, sequences with their parameters, views, partitions with their bounds,
  * functions (with their result and a hash of their body), enum types with their values, domains,
+ * composite types with their attributes, comments,
  * triggers, row level security and its policies, and extensions of every schema but the system
  * ones and our history schema. One query on pg_catalog (information_schema's views cost tens of
  * milliseconds on a large schema, and the round trip of `check` compares a snapshot per step). Each line also names the object it
@@ -19,7 +20,7 @@ import { escapeLiteral } from './sql-quote.ts';
  * format is never compared (it would read as a change to every object). Bump it with any change
  * to the lines or object names: test/engine/catalog-stamp.test.ts fails until then.
  */
-export const FINGERPRINT_FORMAT = 1;
+export const FINGERPRINT_FORMAT = 2;
 
 /** One line of the schema and the object it describes, e.g. `table public.users`. */
 export interface CatalogEntry {
@@ -92,6 +93,49 @@ export function catalogQuery(historySchema: string, options: CatalogQueryOptions
     .join('\n    UNION ALL\n    ');
 }
 
+/**
+ * ` collate <collation>` when a column's (or attribute's) collation is not its type's; '' otherwise.
+ * The collation is looked up only then: most columns have their type's.
+ */
+function collationClause(collation: string, type: string): string {
+  return `CASE WHEN ${collation} <> 0 AND ${collation} <> (SELECT ct.typcollation FROM pg_type ct WHERE ct.oid = ${type})
+             THEN ' collate ' || (SELECT cn.nspname || '.' || co.collname FROM pg_collation co
+                                  JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${collation})
+             ELSE '' END`;
+}
+
+/** The catalogs of the objects whose comments the snapshot shows: those with an owner (CatalogBranch). */
+const COMMENTED_CATALOGS = [
+  'pg_class',
+  'pg_type',
+  'pg_proc',
+  'pg_constraint',
+  'pg_trigger',
+  'pg_rewrite',
+  'pg_policy',
+  'pg_namespace',
+];
+
+/**
+ * The owner of the object a comment (d, of pg_description) is on: a relation (an index's is its
+ * table's, a composite type's its relation's), a type, a function, a schema, or what a constraint,
+ * trigger, rule or policy is part of.
+ */
+const COMMENT_OWNER = `CASE d.classoid
+      WHEN 'pg_class'::regclass THEN (SELECT CASE WHEN r.relkind IN ('i', 'I')
+          THEN (SELECT 'c' || x.indrelid FROM pg_index x WHERE x.indexrelid = r.oid) ELSE 'c' || r.oid END
+        FROM pg_class r WHERE r.oid = d.objoid)
+      WHEN 'pg_type'::regclass THEN (SELECT CASE WHEN ty.typrelid <> 0 THEN 'c' || ty.typrelid ELSE 't' || ty.oid END
+        FROM pg_type ty WHERE ty.oid = d.objoid)
+      WHEN 'pg_proc'::regclass THEN 'p' || d.objoid
+      WHEN 'pg_namespace'::regclass THEN 'n' || d.objoid
+      WHEN 'pg_constraint'::regclass THEN (SELECT coalesce('c' || nullif(k.conrelid, 0), 't' || nullif(k.contypid, 0), 'k' || k.oid)
+        FROM pg_constraint k WHERE k.oid = d.objoid)
+      WHEN 'pg_trigger'::regclass THEN (SELECT 'c' || g.tgrelid FROM pg_trigger g WHERE g.oid = d.objoid)
+      WHEN 'pg_rewrite'::regclass THEN (SELECT 'c' || w.ev_class FROM pg_rewrite w WHERE w.oid = d.objoid)
+      WHEN 'pg_policy'::regclass THEN (SELECT 'c' || pl.polrelid FROM pg_policy pl WHERE pl.oid = d.objoid)
+    END`;
+
 function catalogBranches(historySchema: string): CatalogBranch[] {
   const excluded = `('pg_catalog', 'information_schema', 'pg_toast', ${escapeLiteral(historySchema)})`;
   const userSchema = (column: string) =>
@@ -138,7 +182,8 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
            || ' null=' || CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END
            || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
            || CASE a.attidentity WHEN 'a' THEN ' identity=always' WHEN 'd' THEN ' identity=by-default' ELSE '' END
-           || CASE to_jsonb(a) ->> 'attgenerated' WHEN 's' THEN ' generated=stored' WHEN 'v' THEN ' generated=virtual' ELSE '' END`,
+           || CASE to_jsonb(a) ->> 'attgenerated' WHEN 's' THEN ' generated=stored' WHEN 'v' THEN ' generated=virtual' ELSE '' END
+           || ${collationClause('a.attcollation', 'a.atttypid')}`,
       owner: `'c' || c.oid`,
       part: 'coalesce(d.oid, 0::oid)',
       only: (o) => `a.attrelid = ANY (${o.relations})`,
@@ -206,6 +251,54 @@ function catalogBranches(historySchema: string): CatalogBranch[] {
       only: (o) => `t.oid = ANY (${o.types})`,
       from: `FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
     WHERE t.typtype IN ('e', 'd') AND ${userSchema('n.nspname')} AND ${notFromExtension('pg_type', 't.oid')}`,
+    },
+    {
+      // A composite type's attributes in order, with the relation that holds them as its owner.
+      object: `'type ' || n.nspname || '.' || t.typname`,
+      line: `'type ' || n.nspname || '.' || t.typname || ' composite ('
+           || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                          || ${collationClause('a.attcollation', 'a.atttypid')}, ', ' ORDER BY a.attnum)
+                        FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'`,
+      owner: `'c' || t.typrelid`,
+      // The type itself: a DROP TYPE names it, not the relation behind it.
+      part: 't.oid',
+      only: (o) => `t.typrelid = ANY (${o.relations})`,
+      from: `FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class c ON c.oid = t.typrelid
+    WHERE t.typtype = 'c' AND c.relkind = 'c' AND ${userSchema('n.nspname')} AND ${notFromExtension('pg_type', 't.oid')}`,
+    },
+    {
+      // A partition, with its bounds: the parent owns the line, since ATTACH and DETACH alter the
+      // parent; the partition is its part, so that dropping it reads the parent again.
+      object: `${relationKind('c.relkind')} || n.nspname || '.' || c.relname`,
+      line: `'partition ' || n.nspname || '.' || c.relname || ' of ' || pn.nspname || '.' || p.relname
+           || ' ' || pg_get_expr(c.relpartbound, c.oid)`,
+      owner: `'c' || p.oid`,
+      part: 'c.oid',
+      only: (o) => `i.inhparent = ANY (${o.relations})`,
+      from: `FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_class p ON p.oid = i.inhparent
+    JOIN pg_namespace pn ON pn.oid = p.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'f') AND c.relpartbound IS NOT NULL AND ${userSchema('n.nspname')}`,
+    },
+    {
+      // Comments, owned as the object they are on is (catalog.ts's owners, schema-tracker.ts's ownerOf).
+      object: `'comment on ' || o.type || ' ' || o.identity`,
+      line: `'comment on ' || o.type || ' ' || o.identity || ' is ' || quote_literal(d.description)`,
+      owner: COMMENT_OWNER,
+      part: '0::oid',
+      only: (o) => `(${COMMENT_OWNER}) = ANY (ARRAY(
+      SELECT 'c' || unnest(${o.relations}) UNION ALL SELECT 't' || unnest(${o.types})
+      UNION ALL SELECT 'p' || unnest(${o.functions}) UNION ALL SELECT 'n' || unnest(${o.schemas})
+      UNION ALL SELECT 'k' || unnest(${o.constraints})))`,
+      // The system's own comments (thousands) have oids below the first one given to users; of
+      // the schemas made before those, users comment on public (2200) only (catalog-stamp.ts reads the same rows).
+      from: `FROM pg_description d, pg_identify_object(d.classoid, d.objoid, d.objsubid) o
+    WHERE (d.objoid >= 16384 OR (d.objoid = 2200 AND d.classoid = 'pg_namespace'::regclass))
+      AND d.classoid IN (${COMMENTED_CATALOGS.map((catalog) => `'${catalog}'::regclass`).join(', ')})
+      AND ${userSchema('coalesce(o.schema, o.name)')}
+      AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')`,
     },
     {
       object: `'extension ' || x.extname`,

@@ -28,9 +28,10 @@ export interface DiffGapFacts {
   readonly generated: ReadonlyMap<string, GeneratedKind>;
   /**
    * PostgreSQL 18's NOT NULL constraints (none before 18), which the library does not list: a
-   * renamed table's or column's keep the old name unless renamed with it.
+   * renamed table's or column's keep the old name unless renamed with it, and a partition's are
+   * named after its parent's (partition-changes.ts).
    */
-  readonly notNullConstraints: readonly OnTable[];
+  readonly notNullConstraints: readonly NotNullConstraint[];
   /** Identity columns' sequences, which the library does not list either: a rename keeps their old name. */
   readonly identitySequences: readonly OnTable[];
 }
@@ -40,6 +41,11 @@ interface OnTable {
   readonly schema: string;
   readonly table: string;
   readonly name: string;
+}
+
+/** A NOT NULL constraint, with the column it holds. */
+export interface NotNullConstraint extends OnTable {
+  readonly column: string;
 }
 
 /** Reads the facts of every schema but `excludeSchemas` and the system ones. */
@@ -67,9 +73,10 @@ export async function readDiffGapFacts(
        AND coalesce(to_jsonb(a) ->> 'attgenerated', '') <> '' AND ${user}`,
     [excludeSchemas],
   );
-  const notNull = await db.query<OnTable>(
-    `SELECT n.nspname AS schema, c.relname AS table, con.conname AS name
+  const notNull = await db.query<NotNullConstraint>(
+    `SELECT n.nspname AS schema, c.relname AS table, con.conname AS name, a.attname AS column
      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
      WHERE con.contype = 'n' AND ${user}`,
     [excludeSchemas],
   );

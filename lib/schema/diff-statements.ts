@@ -62,6 +62,8 @@ export type DiffStatement = Statement &
       }
     | { readonly kind: 'validate-constraint'; readonly table: Table; readonly constraint: string }
     | { readonly kind: 'drop-constraint'; readonly table: Table; readonly constraint: string }
+    | { readonly kind: 'validate-domain-constraint'; readonly domain: string; readonly constraint: string }
+    | { readonly kind: 'comment-on-index'; readonly index: string }
     | { readonly kind: 'function-bodies-unchecked' }
     | { readonly kind: 'enum-set-aside'; readonly type: string }
     | { readonly kind: 'enum-created'; readonly type: string }
@@ -113,6 +115,17 @@ function diffStatement(sql: string, node: Node): DiffStatement {
     const cmd = cmds.length === 1 ? cmds[0] : undefined;
     if (cmd && 'AlterTableCmd' in cmd) return alterTable(sql, tableName(relation), cmd.AlterTableCmd);
   }
+  if ('AlterDomainStmt' in node && node.AlterDomainStmt.subtype === 'V') {
+    const domain = node.AlterDomainStmt;
+    return {
+      sql,
+      kind: 'validate-domain-constraint',
+      domain: joined(domain.typeName ?? []),
+      constraint: domain.name ?? '',
+    };
+  }
+  if ('CommentStmt' in node && node.CommentStmt.objtype === 'OBJECT_INDEX' && node.CommentStmt.object)
+    return { sql, kind: 'comment-on-index', index: namesOf(node.CommentStmt.object) };
   if ('DropStmt' in node) return drop(sql, node.DropStmt.removeType, node.DropStmt.objects ?? []);
   if ('RenameStmt' in node) {
     const rename = node.RenameStmt;

@@ -9,7 +9,8 @@
  * Candidates: a column that disappears while one of the same type appears in the same table (its
  * nullability and default may differ: they follow the rename as ALTERs); a table that disappears
  * while one appears that has at least half of their columns in common (name and type), so a table
- * renamed while it gains a column is asked about too.
+ * renamed while it gains a column is asked about too. A table may appear in another schema: it is
+ * moved there (SET SCHEMA), its rows with it, rather than dropped and created.
  */
 import { UsageError } from '../engine/errors.ts';
 import type { InspectedColumn } from './schema-diff.ts';
@@ -207,8 +208,6 @@ function tableCandidates(
   for (const [to, after] of tables.wanted) {
     if (tables.head.has(to) || renamedTo.has(to)) continue;
     for (const [from, before] of gone) {
-      // A rename keeps its schema (moving one is SET SCHEMA, which the diff writes itself).
-      if (schemaOf(from) !== schemaOf(to)) continue;
       const common = commonColumns(before, after);
       const all = new Set([...before, ...after].map(columnKey)).size;
       if (common > 0 && common * 2 >= all) candidates.push({ kind: 'table', from, to });
@@ -269,10 +268,6 @@ class RequestResolver {
     };
     if (!this.tables.head.has(table)) fail(`head's schema has no table ${shortTable(table)}`);
     if (to.length > 2) fail(`a table is renamed to a table: write ${flag} ${shortTable(table)}=<new table>`);
-    if (schemaOf(target) !== schemaOf(table))
-      fail(
-        `a rename keeps the schema (${schemaOf(table)}); moving a table to another schema is not a rename`,
-      );
     if (this.tables.wanted.has(table))
       fail(`table ${shortTable(table)} is still in the wanted schema: nothing to rename`);
     if (!this.tables.wanted.has(target)) fail(`the wanted schema has no table ${shortTable(target)}`);

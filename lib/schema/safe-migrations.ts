@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { type DiffStatement, type DiffStatementKind, readDiffStatements } from './diff-statements.ts';
 import { type EnumRewrites, enumChanges } from './enum-changes.ts';
 import { backfillSql, type Fills, type ValueNeeded } from './not-null-fill.ts';
-import { libraryQuoted, quoted } from './sql-names.ts';
+import { libraryQuoted, plainName, quoted } from './sql-names.ts';
 
 /** Which generated migration a statement goes to; they run in this order. */
 export type DraftRole = 'enum-values' | 'schema' | 'indexes' | 'finish';
@@ -152,6 +152,8 @@ const PLANNERS: { readonly [Kind in DiffStatementKind]: Planner<Kind> } = {
   'add-constraint-not-valid': planAddConstraintNotValid,
   'validate-constraint': planValidateConstraint,
   'drop-constraint': planDropConstraint,
+  'validate-domain-constraint': planValidateDomainConstraint,
+  'comment-on-index': planCommentOnIndex,
   'function-bodies-unchecked': planFunctionBodiesUnchecked,
   'enum-set-aside': planEnumRecreation,
   'enum-created': planEnumRecreation,
@@ -284,6 +286,22 @@ function planValidateConstraint(statement: Of<'validate-constraint'>, planning: 
   if (planning.created.has(statement.table)) return;
   planning.rewrites.add('validate-later');
   planning.finish.push(plain(statement.sql));
+}
+
+/** A domain's CHECK, added NOT VALID (domain-changes.ts), is validated after that has committed, as a table's. */
+function planValidateDomainConstraint(statement: Of<'validate-domain-constraint'>, planning: Planning): void {
+  planning.rewrites.add('validate-later');
+  planning.finish.push(plain(statement.sql));
+}
+
+/** A comment on an index built CONCURRENTLY (in the indexes migration) waits until the index is there. */
+function planCommentOnIndex(statement: Of<'comment-on-index'>, planning: Planning): void {
+  const name = bareName(statement.index);
+  const built = planning.indexes.some((index) => {
+    const created = /^CREATE (?:UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS (\S+) ON /.exec(index.sql);
+    return created !== null && plainName(created[1] as string) === name;
+  });
+  (built ? planning.finish : planning.schema).push(plain(statement.sql));
 }
 
 function planAddConstraintNotValid(statement: Of<'add-constraint-not-valid'>, planning: Planning): void {

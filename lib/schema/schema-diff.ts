@@ -7,7 +7,10 @@
  */
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { type Comments, mendComments, readComments } from './comment-changes.ts';
 import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
+import { type DomainFacts, mendDomains, readDomains } from './domain-changes.ts';
+import { mendPartitions, type PartitionedTable } from './partition-changes.ts';
 
 type Migra = typeof import('@pgkit/migra');
 type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
@@ -16,6 +19,10 @@ type Inspector = Awaited<ReturnType<Migra['PostgreSQL']['create']>>;
 export interface SchemaInspection {
   readonly inspector: Inspector;
   readonly gaps: DiffGapFacts;
+  /** `schema.domain` → its facts: our code writes the domains' statements (domain-changes.ts). */
+  readonly domains: ReadonlyMap<string, DomainFacts>;
+  /** The comments, which the library does not read (comment-changes.ts). */
+  readonly comments: Comments;
 }
 
 /** The library failed to read or compare a schema: the message names what it was doing. */
@@ -44,7 +51,12 @@ export async function inspectSchema(
     throw new SchemaDiffError(`cannot read the schema to compare it: ${(error as Error).message}`);
   }
   for (const schema of options.excludeSchemas) inspector.exclude_schema(schema);
-  return { inspector, gaps: await readDiffGapFacts(db, options.excludeSchemas) };
+  return {
+    inspector,
+    gaps: await readDiffGapFacts(db, options.excludeSchemas),
+    domains: await readDomains(db, options.excludeSchemas),
+    comments: await readComments(db, options.excludeSchemas),
+  };
 }
 
 /**
@@ -55,7 +67,10 @@ export async function diffSchemas(from: SchemaInspection, to: SchemaInspection):
   return viewsAroundEnumRecasts(await libraryDiff(from, to), from, to);
 }
 
-/** The library's statements, mended where it does not see (diff-gaps.ts). */
+/**
+ * The library's statements, mended where it does not see (diff-gaps.ts) and where it errs
+ * (partition-changes.ts); the domains' and the comments' are ours (domain-changes.ts, comment-changes.ts).
+ */
 async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promise<string[]> {
   const { Migration } = await migra();
   try {
@@ -63,7 +78,16 @@ async function libraryDiff(from: SchemaInspection, to: SchemaInspection): Promis
     migration.set_safety(false);
     migration.add_all_changes();
     const statements = [...migration.statements].map(tidyStatement).filter((statement) => statement !== '');
-    return mendDiff(statements, gapSide(from), gapSide(to));
+    const partitions = (inspection: SchemaInspection) => ({
+      tables: inspection.inspector.tables as unknown as Record<string, PartitionedTable>,
+      notNull: inspection.gaps.notNullConstraints,
+    });
+    const mended = mendPartitions(
+      mendDiff(statements, gapSide(from), gapSide(to)),
+      partitions(from),
+      partitions(to),
+    );
+    return mendComments(mendDomains(mended, from.domains, to.domains), from.comments, to.comments);
   } catch (error) {
     throw new SchemaDiffError(`cannot compare the schemas: ${(error as Error).message}`);
   }
@@ -222,7 +246,12 @@ export function namedObjectsOf(inspection: SchemaInspection): NamedObject[] {
       }),
     )
     .concat(
-      inspection.gaps.notNullConstraints.map((found) => ({ kind: 'constraint', ...found })),
+      inspection.gaps.notNullConstraints.map(({ schema, table, name }) => ({
+        kind: 'constraint' as const,
+        schema,
+        table,
+        name,
+      })),
       inspection.gaps.identitySequences.map((found) => ({ kind: 'sequence', ...found })),
     );
 }

@@ -188,6 +188,9 @@ DROP TABLE IF EXISTS ${q}.round_trip_changes;`,
       const dropped = this.droppedOwner(row);
       if (dropped?.whole) gone.add(dropped.owner);
       else if (dropped) affected.add(dropped.owner);
+      // A relation that was also part of another's lines (a partition, of its parent's).
+      const partOf = this.partOwners.get(Number(row.objid));
+      if (dropped?.whole && partOf !== undefined && partOf !== dropped.owner) affected.add(partOf);
     }
     return { gone, affected };
   }
@@ -413,7 +416,7 @@ FROM (SELECT 1) one LEFT JOIN changes c ON true`;
 /**
  * The lines of the owners in $1 and of every object that names one of them (pg_depend: a foreign
  * key's table, a view, a default's sequence, a column's type, an array of a type): their lines
- * print the names a rename changes.
+ * print the names a rename changes. And a partition's parent, whose lines list its partitions.
  */
 function trackedSql(historySchema: string): string {
   const oidsOf = (kind: string) =>
@@ -429,6 +432,7 @@ types_and_arrays AS (
 functions AS (SELECT substr(owner, 2)::oid AS oid FROM changed WHERE left(owner, 1) = 'p'),
 owners AS (
   SELECT owner FROM changed
+  UNION SELECT 'c' || inhparent FROM pg_inherits WHERE inhrelid IN (SELECT oid FROM relations)
   UNION ${dependents} d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM relations)
   UNION ${dependents} d.refclassid = 'pg_type'::regclass AND d.refobjid IN (SELECT oid FROM types_and_arrays)
   UNION ${dependents} d.refclassid = 'pg_proc'::regclass AND d.refobjid IN (SELECT oid FROM functions))

@@ -1,8 +1,8 @@
 /**
  * The round trip's tracked snapshots are the snapshots a whole read gives: after every kind of
  * change a migration makes (renames others print, drops that cascade, types, domains, functions,
- * triggers, views, row level security and policies, partitions, a new schema, a changed search_path, prepared statements thrown
- * away), and, without the privilege for event triggers, by reading whole every time.
+ * triggers, views, row level security and policies, partitions attached and detached, composite
+ * types, collations, comments, a new schema, a changed search_path, prepared statements thrown away), and, without the privilege for event triggers, by reading whole every time.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
@@ -92,6 +92,24 @@ const STEPS = [
   // Partitions, a schema of its own, a table moved into it, a search_path that prints names otherwise.
   `CREATE TABLE events (at date NOT NULL, kind text) PARTITION BY RANGE (at)`,
   `CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+  `CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')`,
+  `ALTER TABLE events DETACH PARTITION events_2026`,
+  `ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+  `ALTER TABLE events_2027 RENAME TO events_next`,
+  `DROP TABLE events_next`,
+  // Composite types, collations and comments on the kinds of object a comment can name.
+  `CREATE TYPE address AS (street text, city text)`,
+  `ALTER TYPE address ADD ATTRIBUTE postcode text COLLATE "C"`,
+  `ALTER TABLE events ALTER COLUMN kind TYPE text COLLATE "C"`,
+  `COMMENT ON TYPE address IS 'where to send it'`,
+  `COMMENT ON COLUMN address.city IS 'or town'`,
+  `COMMENT ON COLUMN events.kind IS 'what happened'`,
+  `COMMENT ON INDEX accounts_email_key IS 'one account per email'`,
+  `COMMENT ON CONSTRAINT accounts_email_check ON customers IS 'no blank'`,
+  `COMMENT ON FUNCTION touch_row() IS 'keeps the row'`,
+  `COMMENT ON SCHEMA public IS 'the app'`,
+  `COMMENT ON COLUMN events.kind IS NULL`,
+  `DROP TYPE address`,
   `CREATE SCHEMA billing`,
   `ALTER TABLE order_counts SET SCHEMA billing`,
   `CREATE TABLE billing.invoices (id int PRIMARY KEY, customer_id bigint REFERENCES public.customers (id))`,

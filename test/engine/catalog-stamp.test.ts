@@ -54,6 +54,8 @@ async function unchangedSince(stamp: string | null): Promise<boolean> {
  */
 const FINGERPRINT_SQL_BY_FORMAT: Readonly<Record<number, string>> = {
   1: '05056477c1377f3c',
+  // Detached partitions (a partition's bounds), composite types, comments and column collations.
+  2: '7d24a01f87008bd7',
 };
 
 describe('the fingerprint format', () => {
@@ -101,10 +103,19 @@ describe('the catalog stamp', () => {
       CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
       CREATE VIEW big_orders AS SELECT id FROM orders WHERE total > 100;
       CREATE SEQUENCE tickets;
-      CREATE SCHEMA extra;`);
+      CREATE SCHEMA extra;
+      CREATE TABLE events (at date) PARTITION BY RANGE (at);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      CREATE TYPE pair AS (a int);`);
     const changes = [
       'ALTER TABLE orders ADD COLUMN placed_at timestamptz',
       'ALTER TABLE orders ALTER COLUMN total SET DEFAULT 1',
+      `COMMENT ON COLUMN orders.total IS 'with tax'`,
+      `COMMENT ON COLUMN orders.total IS 'without tax'`,
+      `COMMENT ON SCHEMA public IS 'the app'`,
+      'ALTER TABLE orders ALTER COLUMN note TYPE text COLLATE "C"',
+      'ALTER TYPE pair ADD ATTRIBUTE b int',
+      'ALTER TABLE events DETACH PARTITION events_2026',
       'ALTER TABLE orders ALTER COLUMN note SET NOT NULL',
       'ALTER TABLE orders ALTER COLUMN note TYPE varchar(200)',
       'ALTER TABLE orders RENAME COLUMN note TO remark',

@@ -104,11 +104,9 @@ describe('create --autogenerate', () => {
       await project.wantSql('CREATE TABLE notes (id integer PRIMARY KEY, body text);');
       expect((await project.autogenerate('notes')).status).toBe('written');
       const written = await readdir(project.migrationsDir);
-      // The diff library does not read comments.
-      await project.wantSql(
-        `CREATE TABLE notes (id integer PRIMARY KEY, body text);\nCOMMENT ON COLUMN notes.body IS 'markdown';`,
-      );
-      const refused = await project.autogenerate('comment').then(
+      // The diff library does not read a table's storage parameters.
+      await project.wantSql('CREATE TABLE notes (id integer PRIMARY KEY, body text) WITH (fillfactor = 70);');
+      const refused = await project.autogenerate('fillfactor').then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -116,9 +114,7 @@ describe('create --autogenerate', () => {
       expect((refused as Error).message).toMatch(
         /the diff library finds nothing to generate, but an independent reading of the catalog finds head.s schema different/,
       );
-      expect((refused as Error).message).toContain(
-        "- comment on table column public.notes.body is 'markdown'",
-      );
+      expect((refused as Error).message).toContain('- table public.notes with fillfactor=70');
       expect((refused as Error).message).toMatch(
         /this is a bug in rds-migrate.s autogenerate: please report it/,
       );

@@ -104,17 +104,22 @@ function rowValue(column: ColumnRow): string | undefined {
 /** `schema.table` → its rows. */
 export type TableRows = ReadonlyMap<string, Record<string, unknown>[]>;
 
-/** Every table's rows, `schema.table` → rows (a table is read whole: a few rows). */
+/**
+ * Every table's own rows, `schema.table` → rows (a table is read whole: a few rows). A partition's
+ * are its own, not its parent's (ONLY): detached, it keeps them, while its parent has fewer.
+ */
 export async function tableRows(db: Database): Promise<TableRows> {
   const tables = await db.query<{ name: string }>(
     `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     WHERE c.relkind IN ('r', 'p')
        AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${HISTORY_SCHEMA}') AND n.nspname NOT LIKE 'pg\\_%'`,
   );
   const rows = new Map<string, Record<string, unknown>[]>();
   for (const { name } of tables.rows) {
-    const read = await db.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) AS row FROM ${name} t`);
+    const read = await db.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(t) AS row FROM ONLY ${name} t`,
+    );
     rows.set(
       name.replace(/"/g, ''),
       read.rows.map((each) => each.row),
