@@ -340,10 +340,16 @@ describe('a fleet deploy on the rollout state machine', () => {
  * The fleet of the issue's size: fifty databases of one server, in three stages. Its first
  * deploy (a Create to v2: the v1 and v2 migrations in one transaction per target) fails at the
  * canary; the next goes through with two calls of the wave killed mid-migration and a failure the
- * last stage tolerates. One full rollout, so npm test pays for fifty databases once; the stack
- * rollback and the rest are shown on the five above.
+ * last stage tolerates. An Update to v3 then fails at the wave's last target and the stack rolls
+ * back: only the targets that moved are reverted. The same fifty databases throughout, so npm test
+ * creates them once; the SSM list, snapshots and the status invoke are shown on the five above.
  */
 const FIFTY = 50;
+/** A database of the fifty: its revision, and its history's rows counted by `<direction> <revision>`. */
+interface Standing {
+  readonly at: string;
+  readonly log: Record<string, number>;
+}
 const FIFTY_STAGES = [
   { name: 'canary', targets: 1 },
   { name: 'wave', percent: 40, maxConcurrency: 8 },
@@ -361,6 +367,8 @@ describe(`a fleet of ${FIFTY} databases of one server`, () => {
   const canary = names[0] as string;
   const killed = [names[3] as string, names[9] as string];
   const tolerated = names[FIFTY - 5] as string;
+  /** The wave's targets: 40% of the fleet, after the canary. */
+  const wave = names.slice(1, 1 + Math.ceil((FIFTY * 40) / 100));
 
   /** A session on one database of the fleet, kept for the describe. */
   async function on(database: string): Promise<pg.Client> {
@@ -374,8 +382,8 @@ describe(`a fleet of ${FIFTY} databases of one server`, () => {
   }
 
   /** Per database: its revision ('none' without a history at all), and its history's rows counted by `<direction> <revision>`. */
-  async function databases(): Promise<Record<string, { at: string; log: Record<string, number> }>> {
-    const found: Record<string, { at: string; log: Record<string, number> }> = {};
+  async function databases(): Promise<Record<string, Standing>> {
+    const found: Record<string, Standing> = {};
     for (const name of names) {
       const client = await on(name);
       if (!(await client.query(`SELECT to_regclass('rds_migrate.log') AS log`)).rows[0]?.log) {
@@ -392,6 +400,16 @@ describe(`a fleet of ${FIFTY} databases of one server`, () => {
       };
     }
     return found;
+  }
+
+  /** `from`, with each of `moved` at `at` and one history row `row` more; every other database as it was. */
+  function onlyMoved(from: Record<string, Standing>, moved: readonly string[], at: string, row: string) {
+    return Object.fromEntries(
+      names.map((name) => {
+        const was = from[name] as Standing;
+        return [name, moved.includes(name) ? { at, log: { ...was.log, [row]: 1 } } : was];
+      }),
+    );
   }
 
   /**
@@ -533,5 +551,54 @@ describe(`a fleet of ${FIFTY} databases of one server`, () => {
         ]),
       ),
     );
+  });
+
+  it('reverts, when the stack rolls back an Update that failed in the wave, exactly the targets that moved and touches no other', async () => {
+    // The wave's last target fails v3: every other target of the wave was started before it, so
+    // those in flight finish their call (moved or not, as timing has it) and none starts after.
+    const poisoned = wave.at(-1) as string;
+    await (await on(poisoned)).query('CREATE TABLE poison3 (id int)');
+    const before = await databases();
+    const callsBefore = fleet.rollouts.calls.length;
+    // The calls a failed stage leaves in flight run on after the execution failed, as in Step Functions: waited for.
+    const running = new Set<Promise<unknown>>();
+    fleet.rollouts.around = (_state, _task, call) => {
+      const made = call();
+      running.add(made);
+      return made.finally(() => running.delete(made));
+    };
+    fleet.bundle = join(FIXTURES, 'v3');
+    let failed: Awaited<ReturnType<LocalFleet['deploy']>>;
+    try {
+      failed = await fleet.deploy(REV.v3, REV.v2);
+      while (running.size > 0) await Promise.allSettled([...running]);
+    } finally {
+      fleet.rollouts.around = (_state, _task, call) => call();
+    }
+    expect(failed.status).toBe('FAILED');
+    expect(failed.reason).toMatch(
+      new RegExp(`^fleet rollout failed: target ${poisoned}: .*tenant data the migration cannot take`),
+    );
+    expect(fleet.rollouts.calls.slice(callsBefore).filter((call) => call.startsWith('rest:'))).toEqual([]);
+    const after = await databases();
+    const moved = names.filter((name) => after[name]?.at === REV.v3);
+    // The canary and some of the wave moved; the poisoned target and the last stage did not.
+    expect(moved).toContain(canary);
+    expect(moved.filter((name) => name !== canary && !wave.includes(name))).toEqual([]);
+    expect(moved).not.toContain(poisoned);
+    expect(after).toEqual(onlyMoved(before, moved, REV.v3, `up ${REV.v3}`));
+
+    fleet.bundle = join(FIXTURES, 'v2');
+    const outcome = await fleet.deploy(REV.v2, REV.v3, true);
+    expect(outcome.status, outcome.reason).toBe('SUCCESS');
+    expect(outcome.data).toMatchObject({
+      Targets: String(FIFTY),
+      Moved: String(moved.length),
+      MovedTargets: moved.join(','),
+    });
+    // By name: each moved target back at v2 with one down row; every other as the failed Update left it, not a row more.
+    const reverted = await databases();
+    expect(reverted).toEqual(onlyMoved(after, moved, REV.v2, `down ${REV.v3}`));
+    expect(reverted[poisoned]).toEqual(before[poisoned]);
   });
 });
