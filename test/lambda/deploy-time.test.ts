@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
+import { CreateDBSnapshotCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreCommands } from '../../lambda/restore.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
@@ -344,6 +344,26 @@ describe('the time budget', () => {
     expect(outcome.polls).toBeLessThanOrEqual(3);
     expect(outcome.reason).toMatch(
       /snapshot rds-migrate-app-db-\d{14} is at \d+% and at its pace it needs \d+ min more, past what this deploy's 60 min leaves for it and the migrations; nothing was migrated: the database is still at base\. The snapshot goes on and is kept/,
+    );
+    expect((await new History().read(connection.db)).heads).toEqual([]);
+  });
+
+  it('fails a snapshot that has not moved once the time left is what the migrations need, not before', async () => {
+    aws.rdsMock.on(DescribeDBSnapshotsCommand).callsFake((input) => ({
+      DBSnapshots: [
+        { DBSnapshotIdentifier: input.DBSnapshotIdentifier, Status: 'creating', PercentProgress: 10 },
+      ],
+    }));
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
+      DEPLOY_TIMEOUT_SECONDS: '300',
+    });
+    // 5 min less the 2 min kept for the last poll and the answer: the poll at 3 min still waits.
+    expect(outcome.polls).toBe(7);
+    expect(outcome.reason).toBe(
+      "snapshot rds-migrate-app-db-20261125103005 is at 10% and it has not moved, past what this deploy's 5 min " +
+        'leaves for it and the migrations; nothing was migrated: the database is still at base. The snapshot goes ' +
+        "on and is kept: deploy again once it is available, or use snapshot: { policy: 'when-risky' } or 'never' " +
+        'with automated backups, whose restore point costs no wait.',
     );
     expect((await new History().read(connection.db)).heads).toEqual([]);
   });
