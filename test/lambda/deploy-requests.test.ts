@@ -248,9 +248,9 @@ describe('a snapshot name that is taken', () => {
     });
   }
 
-  it("takes the next name when another request's snapshot holds it", async () => {
+  it('takes the next name when a snapshot made by hand holds it', async () => {
     aws = fakes(database.url);
-    existing(FIRST_NAME, 'another-request');
+    aws.rds.seed('instance', FIRST_NAME, new Date('2026-11-25T10:00:00Z'), false);
     const outcome = await deploy(
       'v1',
       new ManualClock(),
@@ -262,7 +262,7 @@ describe('a snapshot name that is taken', () => {
     expect(await heads()).toEqual([REV.name]);
   });
 
-  it('gives up after five names, saying which, with nothing migrated', async () => {
+  it("gives up after five names another request's snapshots hold, saying which, with nothing migrated", async () => {
     aws = fakes(database.url);
     const taken = [FIRST_NAME, ...[2, 3, 4, 5].map((sequence) => `${FIRST_NAME}-${sequence}`)];
     for (const id of taken) existing(id, 'another-request');

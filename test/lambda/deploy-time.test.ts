@@ -16,6 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreCommands } from '../../lambda/restore.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { History } from '../../lib/engine/history.ts';
+import { type SnapshotService, snapshotStamp } from '../../lib/engine/snapshot.ts';
 import {
   cfnEvent,
   deployWith,
@@ -338,6 +339,53 @@ describe('the snapshot policy matrix: policy x automated backups x forward or ro
       expect(snapshotsTaken()).toBe(policy === 'never' ? 0 : 1);
     },
   );
+});
+
+describe('a snapshot service that can say neither its progress nor the restore window', () => {
+  /** As the demo's copies of a template database: snapshots that are creating for one look, then available. */
+  function plainSnapshots(): SnapshotService & { readonly made: string[] } {
+    const looks = new Map<string, number>();
+    const made: string[] = [];
+    return {
+      made,
+      nameAt: (at, sequence = 1) => `copy_${snapshotStamp(at)}${sequence > 1 ? `_${sequence}` : ''}`,
+      create: async (request) => {
+        const name = request.name ?? 'copy';
+        made.push(name);
+        looks.set(name, 0);
+        return name;
+      },
+      state: async (id) => {
+        const seen = (looks.get(id) ?? 0) + 1;
+        looks.set(id, seen);
+        return seen > 1 ? 'available' : 'creating';
+      },
+      list: async () => [],
+      delete: async () => undefined,
+    };
+  }
+
+  it('waits for the snapshot without a pace, and migrates without a restore point check or a warning', async () => {
+    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY)', {
+      down: 'DROP TABLE accounts',
+    });
+    const snapshots = plainSnapshots();
+    const { logger, lines } = recordingLogger();
+    const clock = new ManualClock();
+    const outcome = await deployWith(
+      timedHandler(aws, bundle, clock, {}, { logger, snapshots }),
+      clock,
+      create('aaaa00000001', { Policy: 'always' }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.polls).toBe(2);
+    expect(snapshots.made).toEqual(['copy_20261125103005']);
+    expect(outcome.data.SnapshotId).toBe('copy_20261125103005');
+    expect(outcome.data).not.toHaveProperty('BackupRetentionDays');
+    expect(lines.filter((line) => line.level !== 'info')).toEqual([]);
+    expect(lines.map((line) => line.message)).not.toContain('snapshot progress');
+    expect(aws.rdsMock.calls()).toHaveLength(0);
+  });
 });
 
 describe('the restore point', () => {
