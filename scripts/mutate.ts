@@ -100,6 +100,23 @@ const MODULES: Record<string, MutatedModule> = {
     tests: ['test/lambda/handler.test.ts', 'test/lambda/handler-config.test.ts'],
     postgres: true,
   },
+  // The snapshot phase: the policy, the busy database and taken names (deploy-requests), the
+  // time budget and the snapshot's pace (deploy-time), its failure and pruning (handler).
+  snapshot: {
+    file: 'lambda/deploy/snapshot.ts',
+    tests: [
+      'test/lambda/handler.test.ts',
+      'test/lambda/deploy-time.test.ts',
+      'test/lambda/deploy-requests.test.ts',
+    ],
+    postgres: true,
+  },
+  // The polls: what they answer (handler) and what they refuse (hostile-events).
+  'is-complete': {
+    file: 'lambda/deploy/is-complete.ts',
+    tests: ['test/lambda/handler.test.ts', 'test/lambda/hostile-events.test.ts'],
+    postgres: true,
+  },
 };
 
 const HELP = `Usage: npm run mutate [-- <module>... ] [--full] [--list] [--report]

@@ -14,6 +14,7 @@ import type { Clock } from '../../lib/engine/snapshot.ts';
 import {
   type BundleName,
   cfnEvent,
+  DB_IDENTIFIER,
   deployWith,
   type Fakes,
   fakes,
@@ -24,6 +25,7 @@ import {
   REV,
   timedHandler,
 } from '../fixtures/handler/harness.ts';
+import { recordingLogger } from '../fixtures/handler/log-lines.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 type Json = Record<string, unknown>;
@@ -56,6 +58,9 @@ async function heads(): Promise<readonly string[]> {
 async function logRows(): Promise<string[]> {
   return (await new History().log(connection.db)).map((row) => `${row.direction} ${row.revision}`).reverse();
 }
+
+/** The snapshot name a deploy starting at the ManualClock's start takes first. */
+const FIRST_NAME = 'rds-migrate-app-db-20261125103005';
 
 describe('the same request delivered twice', () => {
   it('joins the first delivery during a stack rollback: one snapshot, one run', async () => {
@@ -156,21 +161,51 @@ describe('a database busy when the deploy wants its snapshot', () => {
     expect(await heads()).toEqual([REV.name]);
   });
 
-  it('fails before the time budget runs out, saying what was busy and what to do', async () => {
+  it('fails when the time budget less 5 minutes is spent, its last attempt at that edge, saying what was busy and what to do', async () => {
     aws = fakes(database.url);
     const clock = new ManualClock();
+    const { logger, lines } = recordingLogger();
     aws.rds.databaseStatus = 'storage-optimization';
-    const outcome = await deploy('v1', clock, cfnEvent('cfn-create', { TargetRevision: REV.name }), {
-      DEPLOY_TIMEOUT_SECONDS: '900',
-    });
+    const handler = timedHandler(aws, 'v1', clock, { DEPLOY_TIMEOUT_SECONDS: '900' }, { logger });
+    const outcome = await deployWith(handler, clock, cfnEvent('cfn-create', { TargetRevision: REV.name }));
     expect(outcome.status).toBe('FAILED');
-    // Budget 15 min less 5 min kept for the migration: it gives up after about 10 minutes.
-    expect(outcome.polls).toBeGreaterThanOrEqual(18);
-    expect(outcome.polls).toBeLessThanOrEqual(22);
-    expect(outcome.reason).toMatch(
-      /instance app-db stayed busy for 1\d min \(instance status storage-optimization\), so no snapshot could be taken and nothing was migrated: the database is still at base\. Deploy again once it is available/,
+    // Budget 15 min less 5 min kept for the migration: attempts at 0, 30 s, 1.5, 3.5 and 7.5 min
+    // (30 s doubling), the next one capped at the 10 minutes' edge, where the deploy gives up.
+    const waits = lines.filter((line) => line.message === 'database busy: waiting to take the snapshot');
+    expect(waits.filter((line) => 'attempts' in line.extra).map((line) => line.extra)).toEqual(
+      ['10:30:35', '10:31:35', '10:33:35', '10:37:35', '10:40:05'].map((at, index) => ({
+        snapshotId: 'rds-migrate-app-db-20261125103005',
+        busyWith: 'instance status storage-optimization',
+        attempts: index + 1,
+        nextAttemptAt: `2026-11-25T${at}.000Z`,
+      })),
+    );
+    // The polls in between wait without asking RDS: 19 polls, 4 of them attempts.
+    expect(waits.filter((line) => !('attempts' in line.extra))).toHaveLength(15);
+    expect(waits.find((line) => !('attempts' in line.extra))?.extra).toEqual({
+      snapshotId: 'rds-migrate-app-db-20261125103005',
+      busyWith: 'instance status storage-optimization',
+      nextAttemptAt: '2026-11-25T10:31:35.000Z',
+    });
+    expect(outcome.polls).toBe(20);
+    expect(
+      aws.rdsMock
+        .commandCalls(CreateDBSnapshotCommand)
+        .map((call) => call.args[0].input.DBSnapshotIdentifier),
+    ).toEqual(Array(6).fill('rds-migrate-app-db-20261125103005'));
+    expect(outcome.reason).toBe(
+      'instance app-db stayed busy for 10 min (instance status storage-optimization), so no snapshot could be ' +
+        'taken and nothing was migrated: the database is still at base. Deploy again once it is available (after ' +
+        'its backup window or modification), or set snapshot: { enabled: false } on the construct to migrate ' +
+        'without a snapshot.',
     );
     expect(await heads()).toEqual([]);
+  });
+
+  it('waits 30 s after the first refusal, doubling each time, at most 5 minutes', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 12].map(snapshotBackoffMs)).toEqual([
+      30_000, 30_000, 60_000, 120_000, 240_000, 300_000, 300_000, 300_000,
+    ]);
   });
 
   it('waits for an Aurora cluster that is busy too', async () => {
@@ -190,5 +225,75 @@ describe('a database busy when the deploy wants its snapshot', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.data.SnapshotId).toMatch(/^rds-migrate-app-cluster-\d{14}$/);
     expect(aws.rdsMock.commandCalls(CreateDBClusterSnapshotCommand).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('a snapshot name that is taken', () => {
+  const names = () =>
+    aws.rdsMock.commandCalls(CreateDBSnapshotCommand).map((call) => call.args[0].input.DBSnapshotIdentifier);
+
+  /** A managed snapshot of the database, as another request (or this one) left it. */
+  function existing(id: string, requestId: string): void {
+    aws.rds.snapshots.set(id, {
+      id,
+      kind: 'instance',
+      of: DB_IDENTIFIER,
+      status: 'available',
+      describes: 0,
+      tags: [
+        { Key: 'rds-migrate:managed', Value: 'true' },
+        { Key: 'rds-migrate:request', Value: requestId },
+      ],
+      createdAt: new Date('2026-11-25T10:00:00Z'),
+    });
+  }
+
+  it('takes the next name when a snapshot made by hand holds it', async () => {
+    aws = fakes(database.url);
+    aws.rds.seed('instance', FIRST_NAME, new Date('2026-11-25T10:00:00Z'), false);
+    const outcome = await deploy(
+      'v1',
+      new ManualClock(),
+      cfnEvent('cfn-create', { TargetRevision: REV.name }),
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data.SnapshotId).toBe(`${FIRST_NAME}-2`);
+    expect(names()).toEqual([FIRST_NAME, `${FIRST_NAME}-2`]);
+    expect(await heads()).toEqual([REV.name]);
+  });
+
+  it("gives up after five names another request's snapshots hold, saying which, with nothing migrated", async () => {
+    aws = fakes(database.url);
+    const taken = [FIRST_NAME, ...[2, 3, 4, 5].map((sequence) => `${FIRST_NAME}-${sequence}`)];
+    for (const id of taken) existing(id, 'another-request');
+    const outcome = await deploy(
+      'v1',
+      new ManualClock(),
+      cfnEvent('cfn-create', { TargetRevision: REV.name }),
+    );
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toBe(`a snapshot named ${FIRST_NAME}-5 of instance app-db exists already`);
+    expect(names()).toEqual(taken);
+    expect(await heads()).toEqual([]);
+  });
+
+  it("uses the request's own snapshot when RDS took the call that then failed, and the request is delivered again", async () => {
+    aws = fakes(database.url);
+    const clock = new ManualClock();
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    // RDS starts the snapshot, but the answer never reaches the function.
+    aws.rdsMock.on(CreateDBSnapshotCommand).callsFakeOnce((input) => {
+      existing(input.DBSnapshotIdentifier, event.RequestId as string);
+      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    });
+    const handler = handlerOf('v1', clock);
+    await expect(handler(event, lambdaContext())).rejects.toThrow(/socket hang up/);
+    // The framework delivers onEvent again: the snapshot of that name is this request's own.
+    const outcome = await deployWith(handler, clock, event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data.SnapshotId).toBe(FIRST_NAME);
+    expect(names()).toEqual([FIRST_NAME, FIRST_NAME]);
+    expect([...aws.rds.snapshots.keys()]).toEqual([FIRST_NAME]);
+    expect(await heads()).toEqual([REV.name]);
   });
 });

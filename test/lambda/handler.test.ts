@@ -8,11 +8,24 @@ import {
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
 } from '@aws-sdk/client-rds';
+import {
+  DescribeExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackgroundRuns } from '../../lib/engine/background-runs.ts';
 import { schemaSnapshot } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { Deploys } from '../../lib/engine/deploys.ts';
 import { History } from '../../lib/engine/history.ts';
+import {
+  BACKGROUND_DIR,
+  BACKGROUND_REV,
+  type BackgroundBundle,
+} from '../fixtures/handler/background-bundles.ts';
 import {
   cfnEvent,
   DB_IDENTIFIER,
@@ -21,6 +34,7 @@ import {
   lambdaContext,
   REV,
   runProvider,
+  SECRET_ARN,
   STACK_ID,
 } from '../fixtures/handler/harness.ts';
 import { recordingLogger } from '../fixtures/handler/log-lines.ts';
@@ -105,6 +119,24 @@ describe('Create', () => {
       durationMs: expect.any(Number),
     });
     expect(logged('planned')?.durationMs).toBeLessThan(60_000);
+    // And of the poll that migrated: each step (as the runner logs it), then the run's report.
+    const migrated = lines.filter((line) => line.message === 'migrated').map((line) => line.extra);
+    expect(migrated.map((extra) => (extra.details as Json | undefined)?.revision)).toEqual([
+      REV.customers,
+      REV.name,
+      undefined,
+    ]);
+    expect(migrated.at(-1)).toEqual({
+      status: 'applied',
+      from: [],
+      to: [REV.name],
+      steps: [
+        expect.objectContaining({ revision: REV.customers, direction: 'up' }),
+        expect.objectContaining({ revision: REV.name, direction: 'up' }),
+      ],
+      remaining: 0,
+      durationMs: expect.any(Number),
+    });
     // onEvent's answer: the marker every poll carries back, naming the snapshot it asked for.
     expect(outcome.responses[0]).toEqual({
       PhysicalResourceId: `rds-migrate/${DB_IDENTIFIER}`,
@@ -131,6 +163,8 @@ describe('Create', () => {
     expect(await heads()).toEqual([REV.name]);
     expect(await tables()).toEqual(['app_settings', 'customers']);
     expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(1);
+    // Nothing to warn of: no Retain, so no pruning to fail.
+    expect(lines.filter((line) => line.level !== 'info')).toEqual([]);
   });
 
   it('takes the physical id from the DatabaseIdentifier property when there is one', async () => {
@@ -213,7 +247,8 @@ describe('Update', () => {
       },
       RdsMigrate: { phase: 'done', requestId: event.RequestId, target: REV.name, from: [REV.name], plan: [] },
     });
-    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+    // Nor any other call to RDS: no backup retention to read for a plan of nothing.
+    expect(aws.rdsMock.calls()).toHaveLength(0);
   });
 
   it('treats the same request delivered twice as one deploy', async () => {
@@ -238,14 +273,43 @@ describe('Update', () => {
     expect((await logRows()).filter((row) => row === `up ${REV.tenant}`)).toHaveLength(1);
   });
 
+  it('answers a late poll of a finished deploy as the poll that finished it did, migrating nothing', async () => {
+    await deployedV1();
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant });
+    const handler = aws.handler('v2');
+    const outcome = await runProvider(handler, event);
+    expect(outcome.status).toBe('SUCCESS');
+    const deploys = new Deploys(new History());
+    const finished = await deploys.find(connection.db, event.RequestId as string);
+    const logBefore = await logRows();
+    // A waiter whose earlier poll timed out asks again, with onEvent's marker (phase snapshot).
+    const late = await handler({ ...event, ...outcome.responses[0] }, lambdaContext());
+    expect(late).toEqual(outcome.responses.at(-1));
+    expect(await logRows()).toEqual(logBefore);
+    expect(await deploys.find(connection.db, event.RequestId as string)).toEqual(finished);
+  });
+
   it('fails with the revision, PostgreSQL code and message and the snapshot id, leaving the database unchanged', async () => {
     await deployedV1();
     const schemaBefore = await schemaSnapshot(connection.db);
     const logBefore = await logRows();
     const event = cfnEvent('cfn-update', { TargetRevision: REV.broken });
-    const outcome = await runProvider(aws.handler('broken'), event);
+    const { logger, lines } = recordingLogger();
+    const outcome = await runProvider(aws.handler('broken', { logger }), event);
 
     expect(outcome.status).toBe('FAILED');
+    // The function's log has the whole PostgreSQL error, for the operator.
+    expect(lines.find((line) => line.message === 'migration failed')).toEqual({
+      level: 'error',
+      message: 'migration failed',
+      extra: {
+        revision: REV.broken,
+        direction: 'up',
+        code: '42701',
+        message: 'column "email" of relation "customers" already exists',
+        detail: undefined,
+      },
+    });
     const snapshotId =
       aws.rdsMock.commandCalls(CreateDBSnapshotCommand)[0]?.args[0].input.DBSnapshotIdentifier;
     expect(outcome.reason).toContain(`migration ${REV.broken}`);
@@ -278,8 +342,12 @@ describe('Update', () => {
       cfnEvent('cfn-update', { TargetRevision: REV.tenant }),
     );
     expect(outcome.status).toBe('FAILED');
-    expect(outcome.reason).toMatch(/snapshot rds-migrate-app-db-\d{14} failed, so nothing was migrated/);
-    expect(outcome.reason).toContain(`still at ${REV.name}`);
+    const snapshotId =
+      aws.rdsMock.commandCalls(CreateDBSnapshotCommand)[0]?.args[0].input.DBSnapshotIdentifier;
+    expect(outcome.reason).toBe(
+      `snapshot ${snapshotId} failed, so nothing was migrated: the database is still at ${REV.name}. ` +
+        'See the RDS events of app-db, then deploy again.',
+    );
     expect(await heads()).toEqual([REV.name]);
   });
 
@@ -291,7 +359,13 @@ describe('Update', () => {
     const nearlyOut = { ...lambdaContext(), getRemainingTimeInMillis: () => 1_000 };
     expect(await handler(poll, nearlyOut)).toEqual({ IsComplete: false });
     expect(await heads()).toEqual([REV.name]);
-    expect(await handler(poll, lambdaContext())).toMatchObject({ IsComplete: true, Data: { Applied: '2' } });
+    // The restore point is that poll's: nothing had changed yet, and the next poll keeps it.
+    const stopped = await new Deploys(new History()).find(connection.db, event.RequestId as string);
+    expect(stopped?.restorePointAt).toBeInstanceOf(Date);
+    expect(await handler(poll, lambdaContext())).toMatchObject({
+      IsComplete: true,
+      Data: { Applied: '2', RestorePoint: stopped?.restorePointAt?.toISOString() },
+    });
     expect(await heads()).toEqual([REV.tenant]);
   });
 
@@ -477,9 +551,18 @@ describe('Delete', () => {
         extra: { physicalResourceId: event.PhysicalResourceId, leaseClaimed: true },
       },
     ]);
-    await expect(aws.handler('v1')({ ...create, ...onEventResult }, lambdaContext())).rejects.toThrow(
+    await expect(
+      aws.handler('v1', { logger })({ ...create, ...onEventResult }, lambdaContext()),
+    ).rejects.toThrow(
       `superseded by request ${event.RequestId}, which claimed this database while this one waited; this request migrated nothing`,
     );
+    expect(lines.filter((line) => line.message.startsWith('superseded'))).toEqual([
+      {
+        level: 'warn',
+        message: 'superseded: a newer request claimed the database; not migrating',
+        extra: { requestId: create.RequestId, supersededBy: event.RequestId },
+      },
+    ]);
     expect(await heads()).toEqual([]);
     expect(await tables()).toEqual([]);
   });
@@ -514,7 +597,8 @@ describe('snapshot retention', () => {
       TargetRevision: REV.name,
       Snapshot: { Enabled: 'true', Retain: '2' },
     });
-    const outcome = await runProvider(aws.handler('v1'), event);
+    const { logger, lines } = recordingLogger();
+    const outcome = await runProvider(aws.handler('v1', { logger }), event);
 
     expect(outcome.status).toBe('SUCCESS');
     const deleted = aws.rdsMock
@@ -526,6 +610,122 @@ describe('snapshot retention', () => {
       'rds-migrate-app-db-20261103000000',
       outcome.data.SnapshotId,
     ]);
-    expect(outcome.data.Note).toContain('pruned');
+    expect(outcome.data.Note).toBe(
+      'pruned rds-migrate-app-db-20261101000000, rds-migrate-app-db-20261102000000',
+    );
+    expect(lines.filter((line) => line.message.includes('prune'))).toEqual([
+      {
+        level: 'info',
+        message: 'pruned snapshots',
+        extra: { deleted: ['rds-migrate-app-db-20261101000000', 'rds-migrate-app-db-20261102000000'] },
+      },
+    ]);
+  });
+
+  it('deletes nothing and says nothing while the snapshots are within Retain', async () => {
+    aws.rds.seed('instance', 'rds-migrate-app-db-20261101000000', new Date('2026-11-01T00:00:00Z'), true);
+    const { logger, lines } = recordingLogger();
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name, Snapshot: { Retain: '2' } });
+    const outcome = await runProvider(aws.handler('v1', { logger }), event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).not.toHaveProperty('Note');
+    expect(aws.rdsMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
+    expect(lines.filter((line) => line.message.includes('prune'))).toEqual([]);
+  });
+
+  it('succeeds when pruning fails, the migration being done, and says why in the log', async () => {
+    aws.rds.seed('instance', 'rds-migrate-app-db-20261101000000', new Date('2026-11-01T00:00:00Z'), true);
+    aws.rdsMock.on(DeleteDBSnapshotCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform: rds:DeleteDBSnapshot'), {
+        name: 'AccessDenied',
+      }),
+    );
+    const { logger, lines } = recordingLogger();
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name, Snapshot: { Retain: '1' } });
+    const outcome = await runProvider(aws.handler('v1', { logger }), event);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data).not.toHaveProperty('Note');
+    expect(await heads()).toEqual([REV.name]);
+    expect(lines.filter((line) => line.message.includes('prune'))).toEqual([
+      {
+        level: 'warn',
+        message: 'could not prune old snapshots',
+        extra: { error: expect.stringContaining('not authorized to perform: rds:DeleteDBSnapshot') },
+      },
+    ]);
+  });
+});
+
+describe('a background migration in a deploy', () => {
+  const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:MyAppStack-Background';
+
+  /** Step Functions faked: executions start and stop, and nothing runs in them. */
+  function stepFunctions() {
+    const client = new SFNClient({ region: 'eu-west-1' });
+    const mock = mockClient(client);
+    mock.on(StartExecutionCommand).callsFake((input) => ({
+      executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${input.name}`,
+      startDate: new Date(),
+    }));
+    mock.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+    mock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    return { client, mock };
+  }
+
+  function handlerFor(bundle: BackgroundBundle, sfn: SFNClient) {
+    return aws.handler('v1', {
+      migrationsDir: join(BACKGROUND_DIR, bundle),
+      sfn,
+      env: {
+        SECRET_ARN,
+        DB_KIND: 'instance',
+        DB_IDENTIFIER,
+        AUTH_MODE: 'secret',
+        BACKGROUND_STATE_MACHINE_ARN: stateMachineArn,
+        BACKGROUND_RANGES: '8',
+      },
+    });
+  }
+
+  const update = (to: BackgroundBundle, from: BackgroundBundle) =>
+    cfnEvent(
+      'cfn-update',
+      { TargetRevision: BACKGROUND_REV[to], ContextArgs: {} },
+      { TargetRevision: BACKGROUND_REV[from] },
+    );
+
+  it('names the run it started in the answer, and a stack rollback stops its execution before reverting it', async () => {
+    const sfn = stepFunctions();
+    const created = cfnEvent('cfn-create', { TargetRevision: BACKGROUND_REV.base, ContextArgs: {} });
+    expect((await runProvider(handlerFor('base', sfn.client), created)).status).toBe('SUCCESS');
+    await connection.db.query(
+      `INSERT INTO accounts (email) SELECT 'user' || i || '@example.com' FROM generate_series(1, 1000) AS i`,
+    );
+    const forward = await runProvider(handlerFor('backfill', sfn.client), update('backfill', 'base'));
+    expect(forward.status).toBe('SUCCESS');
+    expect(forward.data).toMatchObject({
+      Revision: BACKGROUND_REV.backfill,
+      BackgroundStarted: BACKGROUND_REV.backfill,
+    });
+    const started = sfn.mock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+    expect(started).toHaveLength(1);
+    expect(started[0]?.stateMachineArn).toBe(stateMachineArn);
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${started[0]?.name}`;
+
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const rollbackEvent = update('base', 'backfill');
+    const rollback = await runProvider(handlerFor('backfill', sfn.client), rollbackEvent);
+    expect(rollback.status).toBe('SUCCESS');
+    expect(rollback.data).toMatchObject({ Revision: BACKGROUND_REV.base, Reverted: '1' });
+    expect(rollback.data).not.toHaveProperty('BackgroundStarted');
+    expect(sfn.mock.commandCalls(StopExecutionCommand).map((call) => call.args[0].input)).toEqual([
+      { executionArn, cause: `reverted by deploy request ${rollbackEvent.RequestId}` },
+    ]);
+    expect(
+      await new BackgroundRuns(new History()).find(connection.db, BACKGROUND_REV.backfill),
+    ).toMatchObject({
+      state: 'reverted',
+    });
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 });

@@ -26,6 +26,7 @@ import {
   DB_IDENTIFIER,
   type Fakes,
   fakes,
+  LOGICAL_ID,
   lambdaContext,
   REV,
   runProvider,
@@ -109,6 +110,9 @@ async function watchDatabase(): Promise<Unchanged> {
     },
   };
 }
+
+/** How the function begins every refusal's reason. */
+const REFUSED = 'request refused, nothing was changed: ';
 
 async function refusal(handler: Handler, event: unknown, context = lambdaContext()): Promise<string> {
   const error = (await handler(event, context).then(
@@ -259,8 +263,82 @@ describe('forged polls', () => {
       ...event,
       RdsMigrate: { phase: 'done', requestId: event.RequestId, target: '', from: [], plan: [] },
     };
-    expect(await refusal(deployedFunction(), poll)).toContain(
-      `no deploy of request ${event.RequestId} is recorded`,
+    expect(await refusal(deployedFunction(), poll)).toBe(
+      `${REFUSED}no deploy of request ${event.RequestId} is recorded in the history's deploys, so this poll has nothing to ` +
+        'continue; onEvent records every request CloudFormation sends before it acts',
+    );
+    await unchanged.assert();
+  });
+
+  it('refuses a poll naming another stack or resource, or reaching a function deployed with neither, naming what it serves', async () => {
+    await deployedThenQuiet();
+    const unchanged = await watchDatabase();
+    const event = cfnEvent('cfn-update', V1_PROPERTIES);
+    const poll = {
+      ...event,
+      RdsMigrate: {
+        phase: 'migrate',
+        requestId: event.RequestId,
+        target: REV.name,
+        from: [REV.name],
+        plan: [],
+      },
+    };
+    const otherStack =
+      'arn:aws:cloudformation:eu-west-1:123456789012:stack/Other/2b6f9e10-3c4d-11ef-9a1b-0a1b2c3d4e5f';
+    expect(await refusal(deployedFunction(), { ...poll, StackId: otherStack })).toBe(
+      `${REFUSED}the poll names stack Other and resource ${LOGICAL_ID}; this function serves MyAppStack and ${LOGICAL_ID} only`,
+    );
+    expect(await refusal(deployedFunction(), { ...poll, LogicalResourceId: 'SomethingElse' })).toBe(
+      `${REFUSED}the poll names stack MyAppStack and resource SomethingElse; this function serves MyAppStack and ${LOGICAL_ID} only`,
+    );
+    expect(await refusal(deployedFunction({ [FUNCTION_ENV.stackId]: undefined }), poll)).toBe(
+      `${REFUSED}the poll names stack MyAppStack and resource ${LOGICAL_ID}; this function serves no stack ` +
+        `(no STACK_ID in its environment) and ${LOGICAL_ID} only`,
+    );
+    expect(await refusal(deployedFunction({ [FUNCTION_ENV.resourceLogicalId]: undefined }), poll)).toBe(
+      `${REFUSED}the poll names stack MyAppStack and resource ${LOGICAL_ID}; this function serves MyAppStack and no resource only`,
+    );
+    await unchanged.assert();
+  });
+
+  it('refuses a poll that says done for a deploy still taking its snapshot', async () => {
+    const handler = aws.handler('v1');
+    const event = cfnEvent('cfn-create', V1_PROPERTIES);
+    const onEvent = (await handler(event, lambdaContext())) as Json;
+    const marker = onEvent.RdsMigrate as Json;
+    expect(marker.phase).toBe('snapshot');
+    aws.rdsMock.resetHistory();
+    const unchanged = await watchDatabase();
+    expect(await refusal(handler, { ...event, ...onEvent, RdsMigrate: { ...marker, phase: 'done' } })).toBe(
+      `${REFUSED}the poll says request ${event.RequestId} is done; its record says snapshot`,
+    );
+    await unchanged.assert();
+  });
+
+  it("refuses a poll of another stack's request that shares this history", async () => {
+    await deployedThenQuiet();
+    const event = cfnEvent('cfn-update', V1_PROPERTIES);
+    const requestId = event.RequestId as string;
+    // Another stack's function, on the same database and history schema, recorded this request.
+    const history = new History();
+    await new Deploys(history).insert(connection.db, {
+      requestId,
+      stack: 'OtherStack',
+      target: REV.name,
+      from: [REV.name],
+      plan: [],
+      phase: 'migrate',
+      startedAt: new Date(),
+    });
+    await new RunLease(history).claim(connection.db, requestId);
+    const unchanged = await watchDatabase();
+    const poll = {
+      ...event,
+      RdsMigrate: { phase: 'migrate', requestId, target: REV.name, from: [REV.name], plan: [] },
+    };
+    expect(await refusal(deployedFunction(), poll)).toBe(
+      `${REFUSED}request ${requestId} belongs to stack OtherStack, not to this poll's stack`,
     );
     await unchanged.assert();
   });
@@ -294,8 +372,8 @@ describe('forged polls', () => {
       ...onEvent,
       ResourceProperties: { ...(event.ResourceProperties as Json), TargetRevision: 'base' },
     };
-    expect(await refusal(handler, forged)).toContain(
-      "the poll's properties are not the ones this stack deployed",
+    expect(await refusal(handler, forged)).toBe(
+      `${REFUSED}the poll's properties are not the ones this stack deployed`,
     );
     // The real poll goes on and reaches the recorded target.
     const poll = { ...event, ...onEvent };
@@ -478,5 +556,55 @@ describe('what CloudFormation shows of a failed migration', () => {
     expect(range.reason).toContain('[22003]');
     expect(range.reason).toContain('value (value left out: see the function log) is out of range');
     expect(range.reason).not.toContain('73314159265');
+  });
+});
+
+describe('forged polls of an upgrade in flight', () => {
+  /** The v2 upgrade's onEvent done, its snapshot being made: the poll a waiter would send. */
+  async function upgradeInFlight(): Promise<{ event: Json; poll: Json; handler: Handler }> {
+    await runProvider(aws.handler('v1'), cfnEvent('cfn-create', V1_PROPERTIES));
+    const handler = aws.handler('v2');
+    const event = cfnEvent('cfn-update', { TargetRevision: REV.tenant }, V1_PROPERTIES);
+    const onEvent = (await handler(event, lambdaContext())) as Json;
+    aws.rdsMock.resetHistory();
+    return { event, poll: { ...event, ...onEvent }, handler };
+  }
+
+  it('refuses swapped properties even when the old properties are the deployed ones: those count only for a downgrade', async () => {
+    const { event, poll, handler } = await upgradeInFlight();
+    const deployed = event.ResourceProperties as Json;
+    const forged = {
+      ...poll,
+      ResourceProperties: { ...deployed, ContextArgs: { tenant: 'attacker' } },
+      OldResourceProperties: deployed,
+    };
+    const unchanged = await watchDatabase();
+    expect(await refusal(handler, forged)).toBe(
+      `${REFUSED}the poll's properties are not the ones this stack deployed`,
+    );
+    await unchanged.assert();
+  });
+
+  it('refuses a poll whose deployed properties target another revision than the request recorded', async () => {
+    const { event, poll } = await upgradeInFlight();
+    // The stack was deployed since with properties that target v1's head.
+    const redeployed = { ...(event.ResourceProperties as Json), TargetRevision: REV.name };
+    const handler = aws.handler('v2', {
+      env: {
+        SECRET_ARN,
+        DB_KIND: 'instance',
+        DB_IDENTIFIER,
+        AUTH_MODE: 'secret',
+        MIGRATIONS_DIR: bundleDir('v2'),
+        ...CONSTRUCT_ENV,
+        [FUNCTION_ENV.propertiesSha256]: propertiesFingerprint(redeployed),
+      } as Record<string, string>,
+    });
+    aws.followsRequests = false;
+    const unchanged = await watchDatabase();
+    expect(await refusal(handler, { ...poll, ResourceProperties: redeployed })).toBe(
+      `${REFUSED}the poll targets ${REV.name}; request ${event.RequestId} was recorded for ${REV.tenant}`,
+    );
+    await unchanged.assert();
   });
 });
