@@ -1,10 +1,11 @@
 /** `rds-migrate check`: everything CI should check before a deploy. */
 import type { Command } from 'commander';
 import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
+import type { CheckReport } from '../../check/check-report.ts';
 import { CHECK_FORMATS, type CheckFormat, formatGithub, formatSarif } from '../../check/report-formats.ts';
 import { UsageError } from '../../engine/errors.ts';
 import { parsePgVersion } from '../../lint/model/pg-version.ts';
-import { type CommandContext, example } from '../session.ts';
+import { type CommandContext, example, type Session } from '../session.ts';
 
 export function registerCheck(program: Command, { io, session }: CommandContext): void {
   example(
@@ -112,13 +113,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
                 ? { since: options.since }
                 : undefined,
           });
-          // In a workflow the files are named from the checkout, wherever in it the app lives.
-          const where = { cwd: io.cwd, root: io.env.GITHUB_WORKSPACE || io.cwd };
-          if (format === 'json') s.printJson('check', report);
-          else if (format === 'github') s.print(formatGithub(report, where));
-          else if (format === 'sarif') s.print(formatSarif(report, where));
-          else s.print(formatCheck(report));
-          if (!report.ok) throw new CheckFailed(report);
+          printCheckReport(s, report, format);
         },
       ),
     '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
@@ -136,6 +131,17 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
 }
 
 /** `--json` or `--format`: refused when they disagree. */
+/** Prints a check's report in the format asked for, then fails the command when it found problems. */
+export function printCheckReport(s: Session, report: CheckReport, format: CheckFormat): void {
+  // In a workflow the files are named from the checkout, wherever in it the app lives.
+  const where = { cwd: s.io.cwd, root: s.io.env.GITHUB_WORKSPACE || s.io.cwd };
+  if (format === 'json') s.printJson('check', report);
+  else if (format === 'github') s.print(formatGithub(report, where));
+  else if (format === 'sarif') s.print(formatSarif(report, where));
+  else s.print(formatCheck(report));
+  if (!report.ok) throw new CheckFailed(report);
+}
+
 export function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
   const format = options.format ?? (options.json ? 'json' : 'text');
   if (!(CHECK_FORMATS as readonly string[]).includes(format)) {

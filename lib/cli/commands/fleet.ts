@@ -3,8 +3,7 @@
  * `rds-migrate fleet check`: check once for what any of them would run.
  */
 import type { Command } from 'commander';
-import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
-import { formatGithub, formatSarif } from '../../check/report-formats.ts';
+import { checkMigrations } from '../../check/check.ts';
 import { UsageError } from '../../engine/errors.ts';
 import {
   FleetNeedsAttention,
@@ -14,7 +13,7 @@ import {
   readFleetStatus,
 } from '../fleet-status.ts';
 import { type CommandContext, example } from '../session.ts';
-import { checkFormat } from './check.ts';
+import { checkFormat, printCheckReport } from './check.ts';
 
 interface FleetStatusOptions {
   targets?: string;
@@ -117,12 +116,7 @@ export function registerFleet(program: Command, { io, session }: CommandContext)
           actor: s.actor,
           scope: { fleet: targets, concurrency },
         });
-        const where = { cwd: io.cwd, root: io.env.GITHUB_WORKSPACE || io.cwd };
-        if (format === 'json') s.printJson('check', report);
-        else if (format === 'github') s.print(formatGithub(report, where));
-        else if (format === 'sarif') s.print(formatSarif(report, where));
-        else s.print(formatCheck(report));
-        if (!report.ok) throw new CheckFailed(report);
+        printCheckReport(s, report, format);
       }),
     [
       '  $ rds-migrate fleet check postgres://app@tenants-1/acme postgres://app@tenants-1/globex',
