@@ -6,6 +6,7 @@
  * revision the folder lacks (ahead), one whose applied file changed (drift) and one that cannot be
  * read (unreachable) are problems, named, as `check` names them for one database.
  */
+import { mapConcurrently } from '../engine/concurrency.ts';
 import { connect, describeTarget } from '../engine/connection.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
 import type { History, HistoryState } from '../engine/history.ts';
@@ -13,12 +14,13 @@ import type { Revision } from '../engine/migration.ts';
 import { printable } from '../engine/printable.ts';
 import { findDrift } from '../engine/runner.ts';
 import type { CheckProblem, CheckSection } from './check-report.ts';
-import type {
-  CheckScope,
-  FleetCheckTarget,
-  FleetRevisionGroup,
-  FleetScopeReport,
-  FleetUnreachable,
+import {
+  type CheckScope,
+  type FleetCheckTarget,
+  type FleetRevisionGroup,
+  type FleetScopeReport,
+  type FleetUnreachable,
+  pendingScope,
 } from './check-scope.ts';
 
 interface TargetRead {
@@ -42,7 +44,7 @@ export async function fleetScope(
   concurrency: number,
   fileOf: (source: string) => string,
 ): Promise<FleetScopeResult> {
-  const reads = await readTargets(targets, history, concurrency);
+  const reads = await mapConcurrently(targets, concurrency, (target) => readTarget(target, history));
   const read = reads.filter((target) => target.state !== undefined);
   const groups = groupByRevision(graph, read);
   // A target ahead tells nothing of what this folder would run there (it cannot run there at all):
@@ -72,23 +74,6 @@ export async function fleetScope(
   };
 }
 
-async function readTargets(
-  targets: readonly FleetCheckTarget[],
-  history: History,
-  concurrency: number,
-): Promise<TargetRead[]> {
-  const reads: TargetRead[] = new Array(targets.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < targets.length) {
-      const index = next++;
-      reads[index] = await readTarget(targets[index] as FleetCheckTarget, history);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
-  return reads;
-}
-
 async function readTarget(target: FleetCheckTarget, history: History): Promise<TargetRead> {
   const database = describeTarget({ connectionString: target.url });
   let connection: Awaited<ReturnType<typeof connect>> | undefined;
@@ -114,8 +99,7 @@ function groupByRevision(graph: RevisionGraph, read: readonly TargetRead[]): Fle
   }
   const groups = [...byRevision.values()].map(({ at, targets }) => {
     const ahead = at.filter((revision) => !graph.has(revision));
-    const applied = graph.ancestors(at.filter((revision) => graph.has(revision)));
-    const pending = ahead.length > 0 ? [] : graph.order.filter((revision) => !applied.has(revision));
+    const pending = ahead.length > 0 ? [] : pendingScope(graph, at).revisions;
     return { at, targets, pending, ahead };
   });
   // The least advanced first (the round trip's starting point), those ahead last.

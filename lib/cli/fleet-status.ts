@@ -6,6 +6,7 @@
  * are still read. The same summary the fleet function's status invoke gives, without AWS.
  */
 import { readFile } from 'node:fs/promises';
+import { mapConcurrently } from '../engine/concurrency.ts';
 import { connect, describeTarget } from '../engine/connection.ts';
 import { RdsMigrateError, UsageError } from '../engine/errors.ts';
 import type { RevisionGraph } from '../engine/graph.ts';
@@ -70,15 +71,7 @@ export async function readFleetStatus(
   history: History,
   concurrency: number,
 ): Promise<FleetStatusReport> {
-  const targets: FleetTargetStatus[] = new Array(fleet.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < fleet.length) {
-      const index = next++;
-      targets[index] = await targetStatus(fleet[index] as FleetDatabase, graph, history);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, fleet.length) }, worker));
+  const targets = await mapConcurrently(fleet, concurrency, (target) => targetStatus(target, graph, history));
   const named = (keep: (target: FleetTargetStatus) => boolean) =>
     targets.filter(keep).map((target) => target.name);
   return {
