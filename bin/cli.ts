@@ -6,9 +6,18 @@
  * test/layering.test.ts reads it: may import cli, construct; may load aws-cdk-lib, constructs,
  * cdk-nag.
  */
-import { askOnTerminal, canAsk, runCli } from '../lib/cli/index.ts';
+import { EXIT } from '../lib/cli/cli-defaults.ts';
+import { RELEASE } from '../lib/cli/release.ts';
 
-const code = await runCli(process.argv.slice(2), {
+const argv = process.argv.slice(2);
+// `--version` alone answers before the program and commander load: people and scripts ask it
+// often, and it would otherwise pay for all of the command line's start (issue 32).
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  await new Promise((done) => process.stdout.write(`${RELEASE}\n`, done));
+  process.exit(EXIT.ok);
+}
+const { askOnTerminal, canAsk, runCli } = await import('../lib/cli/index.ts');
+const code = await runCli(argv, {
   stdoutIsTerminal: process.stdout.isTTY === true,
   stderrIsTerminal: process.stderr.isTTY === true,
   stdout: (text) => process.stdout.write(text),

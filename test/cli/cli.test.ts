@@ -49,6 +49,19 @@ describe('rds-migrate --version', () => {
     expect(result.code).toBe(EXIT.ok);
     expect(result.stdout.trim()).toBe(manifest.version);
   });
+
+  it('answers from the entry itself before the program loads, and only when asked for nothing else', async () => {
+    const manifest = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8'));
+    const entry = [join(repo, 'node_modules/tsx/dist/cli.mjs'), join(repo, 'bin/cli.ts')];
+    for (const flag of ['--version', '-V']) {
+      const answered = await run(process.execPath, [...entry, flag], { cwd: project });
+      expect(answered.stdout).toBe(`${manifest.version}\n`);
+      expect(answered.stderr).toBe('');
+    }
+    // With anything else on the line, the program answers, the same way.
+    const program = await run(process.execPath, [...entry, '--no-color', '--version'], { cwd: project });
+    expect(program.stdout).toBe(`${manifest.version}\n`);
+  });
 });
 
 describe('rds-migrate create', () => {
