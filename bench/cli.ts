@@ -164,7 +164,11 @@ export function cliLines(rows: readonly CliBenchRow[]): string[] {
         ? ''
         : row.medianMs < row.aimMs
           ? `  aim under ${row.aimMs} ms: met`
-          : `  aim under ${row.aimMs} ms: MISSED by ${(row.medianMs - row.aimMs).toFixed(0)} ms`;
+          : `  aim under ${row.aimMs} ms: MISSED by ${(row.medianMs - row.aimMs).toFixed(0)} ms` +
+            (node
+              ? ` (why: node's own start is ${node.medianMs.toFixed(0)} ms of it; the rest loads the command line: ` +
+                "node's ES module loader, commander, the command's modules, then its work)"
+              : '');
     lines.push(
       `  ${row.command.padEnd(28)} ${row.medianMs.toFixed(0).padStart(6)} ms${beyondNode}${verdict}` +
         `  (samples ${row.samplesMs.map((ms) => ms.toFixed(0)).join(', ')})`,
