@@ -149,6 +149,21 @@ describe('a database busy when the deploy wants its snapshot', () => {
     });
   }
 
+  it('goes on in the poll whose attempt gets the snapshot: one already available is not left for the next poll', async () => {
+    aws = fakes(database.url);
+    aws.rds.describesUntilDone = 0;
+    const clock = new ManualClock();
+    aws.rds.databaseStatus = 'modifying';
+    const handler = handlerOf('v1', clock);
+    const event = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    const poll = { ...event, ...((await handler(event, lambdaContext())) as unknown as Json) };
+    aws.rds.databaseStatus = 'available';
+    clock.advance(30_000);
+    expect(await handler(poll, lambdaContext())).toMatchObject({ IsComplete: true });
+    expect(aws.rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(2);
+    expect(await heads()).toEqual([REV.name]);
+  });
+
   it('waits for a snapshot someone else is taking, then takes its own', async () => {
     aws = fakes(database.url);
     aws.rds.describesUntilDone = 4;
@@ -281,11 +296,11 @@ describe('a snapshot name that is taken', () => {
     aws = fakes(database.url);
     const clock = new ManualClock();
     const event = cfnEvent('cfn-create', { TargetRevision: REV.name });
-    // RDS starts the snapshot, but the answer never reaches the function.
-    aws.rdsMock.on(CreateDBSnapshotCommand).callsFakeOnce((input) => {
-      existing(input.DBSnapshotIdentifier, event.RequestId as string);
-      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-    });
+    // An earlier deploy's snapshot is listed first: only the one of the name counts.
+    const earlier = 'rds-migrate-app-db-20261124090000';
+    existing(earlier, 'an-earlier-request');
+    // RDS starts the snapshot, tagged with the request, but the answer never reaches the function.
+    aws.rds.answersLost = 1;
     const handler = handlerOf('v1', clock);
     await expect(handler(event, lambdaContext())).rejects.toThrow(/socket hang up/);
     // The framework delivers onEvent again: the snapshot of that name is this request's own.
@@ -293,7 +308,7 @@ describe('a snapshot name that is taken', () => {
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.data.SnapshotId).toBe(FIRST_NAME);
     expect(names()).toEqual([FIRST_NAME, FIRST_NAME]);
-    expect([...aws.rds.snapshots.keys()]).toEqual([FIRST_NAME]);
+    expect([...aws.rds.snapshots.keys()]).toEqual([earlier, FIRST_NAME]);
     expect(await heads()).toEqual([REV.name]);
   });
 });
