@@ -231,6 +231,20 @@ describe('the snapshot policy', () => {
     });
   });
 
+  it('with automated backups off, when-risky still deploys a risky plan: its snapshot is the restore point', async () => {
+    aws.rds.backupRetentionPeriod = 0;
+    migration('aaaa00000002', 'aaaa00000001', 'ALTER TABLE accounts DROP COLUMN name', {
+      down: 'ALTER TABLE accounts ADD COLUMN name text',
+    });
+    const outcome = await deploy('aaaa00000002', { Policy: 'when-risky' });
+    expect(outcome.status).toBe('SUCCESS');
+    expect(snapshotsTaken()).toBe(1);
+    expect(outcome.data).toMatchObject({
+      BackupRetentionDays: '0',
+      SnapshotReason: 'policy when-risky: up aaaa00000002 drops a column',
+    });
+  });
+
   it('with automated backups off, always still deploys: its snapshot is the restore point', async () => {
     aws.rds.backupRetentionPeriod = 0;
     const outcome = await deploy('aaaa00000001', { Policy: 'always' });
@@ -511,12 +525,20 @@ describe('the time budget', () => {
     );
   });
 
+  /** RDS describing the one snapshot of this name, as it does: another name is not found. */
+  function describesOnly(name: string, answer: () => { Status: string; PercentProgress: number }): void {
+    aws.rdsMock.on(DescribeDBSnapshotsCommand).callsFake((input) => {
+      if (input.DBSnapshotIdentifier !== name) {
+        throw Object.assign(new Error(`DBSnapshot ${input.DBSnapshotIdentifier} not found.`), {
+          name: 'DBSnapshotNotFoundFault',
+        });
+      }
+      return { DBSnapshots: [{ DBSnapshotIdentifier: name, ...answer() }] };
+    });
+  }
+
   it('fails a snapshot that has not moved once the time left is what the migrations need, not before', async () => {
-    aws.rdsMock.on(DescribeDBSnapshotsCommand).callsFake((input) => ({
-      DBSnapshots: [
-        { DBSnapshotIdentifier: input.DBSnapshotIdentifier, Status: 'creating', PercentProgress: 10 },
-      ],
-    }));
+    describesOnly('rds-migrate-app-db-20261125103005', () => ({ Status: 'creating', PercentProgress: 10 }));
     const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
       DEPLOY_TIMEOUT_SECONDS: '300',
     });
@@ -595,6 +617,62 @@ describe('the time budget', () => {
     // The snapshot was available: this poll does not ask RDS about it again.
     expect(aws.rdsMock.calls()).toHaveLength(0);
     expect((await new History().read(connection.db)).heads).toEqual(['aaaa00000001']);
+  });
+
+  it('does not time a snapshot RDS reports at 100% while still creating: it is about to be available', async () => {
+    let looks = 0;
+    // Two looks a poll (its state, then its progress): at 100% from the first, available at the 4th poll.
+    describesOnly('rds-migrate-app-db-20261125103005', () =>
+      ++looks > 6
+        ? { Status: 'available', PercentProgress: 100 }
+        : { Status: 'creating', PercentProgress: 100 },
+    );
+    const { logger, lines } = recordingLogger();
+    const clock = new ManualClock();
+    const handler = timedHandler(aws, bundle, clock, {}, { logger });
+    const outcome = await deployWith(handler, clock, create('aaaa00000001', { Policy: 'always' }));
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.polls).toBe(4);
+    expect(lines.map((line) => line.message)).not.toContain('snapshot progress');
+    const row = await connection.db.query('SELECT snapshot_progress FROM rds_migrate.deploys');
+    expect(row.rows).toEqual([{ snapshot_progress: null }]);
+  });
+
+  it('leaves the migrations the time they took when they last ran here, out of what the snapshot may use', async () => {
+    await ranBeforeTaking([50 * 60_000]);
+    // About 15 minutes at its pace: in time alone, not with the 50 minutes the step took.
+    aws.rds.describesUntilDone = 60;
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.reason).toMatch(
+      /^snapshot rds-migrate-app-db-\d{14} is at \d+% and at its pace it needs \d+ min more, past what this deploy's 60 min leaves for it and the migrations \(which took 50 min when they last ran here\)/,
+    );
+  });
+
+  it('waits for a snapshot whose pace finishes it exactly when the time for it ends, and fails one a step slower', async () => {
+    // Looks at 30 s and 60 s (two a poll: its state, then its progress); the deploy's 5 min less
+    // the 2 min kept leave until 3 min: from 20% to 36% in 30 s, the last 64% take 120 s more.
+    for (const [second, late] of [
+      [36, false],
+      [35, true],
+    ] as const) {
+      await database.drop();
+      database = await freshDatabase();
+      connection = await database.connect('test-inspector');
+      aws = fakes(database.url);
+      const percents = [20, 20, second, second];
+      let looks = 0;
+      describesOnly('rds-migrate-app-db-20261125103005', () => {
+        const percent = percents[looks++];
+        return percent === undefined
+          ? { Status: 'available', PercentProgress: 100 }
+          : { Status: 'creating', PercentProgress: percent };
+      });
+      const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
+        DEPLOY_TIMEOUT_SECONDS: '300',
+      });
+      expect(outcome.status).toBe(late ? 'FAILED' : 'SUCCESS');
+    }
   });
 
   it('waits for a snapshot that will be done in time, keeping its last 20 looks at the progress', async () => {
