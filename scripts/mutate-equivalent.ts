@@ -526,5 +526,32 @@ function deployEquivalents(): EquivalentMutant[] {
       replacement: 'false',
       reason: 'Deploys.insert stores a backupRetentionDays of undefined as NULL, as it stores one left out',
     },
+    ...(
+      [
+        ['plan.steps.length > 0', 'true'],
+        ['plan.steps.length > 0', 'plan.steps.length >= 0'],
+      ] as const
+    ).map(([original, replacement]) => ({
+      file: 'lambda/deploy/snapshot.ts',
+      line: 'if (!decision.take && plan.steps.length > 0 && retentionDays === 0) {',
+      original,
+      replacement,
+      reason:
+        'the retention is read only for a plan with steps: with none it is undefined, so retentionDays === 0 is false either way',
+    })),
+    {
+      file: 'lambda/deploy/snapshot.ts',
+      line: 'nextAttemptAt: record.nextAttemptAt?.toISOString(),',
+      original: 'record.nextAttemptAt?.toISOString()',
+      replacement: 'record.nextAttemptAt.toISOString()',
+      reason: 'reached only when the attempt is not due, which needs a nextAttemptAt',
+    },
+    {
+      file: 'lambda/deploy/snapshot.ts',
+      line: "if (record.phase !== 'snapshot') return record;",
+      original: "record.phase !== 'snapshot'",
+      replacement: 'false',
+      reason: "the next line returns the record too when its phase is not 'snapshot'",
+    },
   ];
 }

@@ -324,7 +324,7 @@ async function watchSnapshot(
     mustBeDoneBy: new Date(mustFinishBy).toISOString(),
   });
   const late = finishAt === undefined ? now.getTime() > mustFinishBy : finishAt > mustFinishBy;
-  if (!late) return { ...record, snapshotProgress: samples };
+  if (!late) return record;
   const pace =
     finishAt === undefined
       ? 'it has not moved'
