@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/support/slowest-first.ts';
 
 export default defineConfig({
   test: {
@@ -9,5 +10,7 @@ export default defineConfig({
     // Two cores: files in parallel, each on its own databases of one shared server.
     fileParallelism: true,
     maxWorkers: 2,
+    // The slowest files first, also where vitest has not measured them yet (slowest-first.ts).
+    sequence: { sequencer: SlowestFirst },
   },
 });

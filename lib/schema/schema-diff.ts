@@ -10,6 +10,7 @@ import { RdsMigrateError } from '../engine/errors.ts';
 import { type Comments, mendComments, readComments } from './comment-changes.ts';
 import { type DiffGapFacts, type GapSide, mendDiff, readDiffGapFacts } from './diff-gaps.ts';
 import { type DomainFacts, mendDomains, readDomains } from './domain-changes.ts';
+import { nameLibraryQueriesOnce } from './library-query-names.ts';
 import { mendPartitions, type PartitionedTable } from './partition-changes.ts';
 
 type Migra = typeof import('@pgkit/migra');
@@ -34,7 +35,10 @@ let loaded: Promise<Migra> | undefined;
 
 /** The library, loaded on first use: commands that never diff do not pay for it. */
 function migra(): Promise<Migra> {
-  loaded ??= import('@pgkit/migra');
+  loaded ??= import('@pgkit/migra').then((library) => {
+    nameLibraryQueriesOnce();
+    return library;
+  });
   return loaded;
 }
 
