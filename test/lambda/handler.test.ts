@@ -7,6 +7,7 @@ import {
   CreateDBSnapshotCommand,
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
 } from '@aws-sdk/client-rds';
 import {
   DescribeExecutionCommand,
@@ -565,6 +566,38 @@ describe('Delete', () => {
     ]);
     expect(await heads()).toEqual([]);
     expect(await tables()).toEqual([]);
+  });
+});
+
+describe('a newer request claiming the database during a poll', () => {
+  it('fails the poll without migrating when a Delete claims the database while the poll looks at its snapshot', async () => {
+    const handler = aws.handler('v1');
+    const create = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    const poll = { ...create, ...((await handler(create, lambdaContext())) as Json) };
+    // The create failed elsewhere: CloudFormation deletes the resource while the poll asks RDS
+    // about its snapshot, which RDS then reports available.
+    const deleted = cfnEvent('cfn-delete', { TargetRevision: REV.name });
+    let deleteAnswered = false;
+    aws.rdsMock.on(DescribeDBSnapshotsCommand).callsFake(async (input) => {
+      if (!deleteAnswered) await aws.handler('v1')(deleted, lambdaContext());
+      deleteAnswered = true;
+      return {
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: input.DBSnapshotIdentifier,
+            DBInstanceIdentifier: DB_IDENTIFIER,
+            Status: 'available',
+          },
+        ],
+      };
+    });
+    await expect(handler(poll, lambdaContext())).rejects.toThrow(
+      `superseded by request ${deleted.RequestId}, which claimed this database while this one waited; this request migrated nothing`,
+    );
+    expect(deleteAnswered).toBe(true);
+    expect(await heads()).toEqual([]);
+    expect(await tables()).toEqual([]);
+    expect(await logRows()).toEqual([]);
   });
 });
 
