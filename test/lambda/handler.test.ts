@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -368,6 +368,38 @@ describe('Update', () => {
       Data: { Applied: '2', RestorePoint: stopped?.restorePointAt?.toISOString() },
     });
     expect(await heads()).toEqual([REV.tenant]);
+  });
+
+  it('retries a migration that times out on a lock as many times as LockRetries says, then fails naming the holder', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'rds-migrate-lock-retries-'));
+    writeFileSync(
+      join(folder, '202611250900_accounts.sql'),
+      '-- revision: aaaa00000001\n-- down_revision: none\n\n-- migrate:up\n' +
+        'CREATE TABLE accounts (id int PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE accounts;\n',
+    );
+    writeFileSync(
+      join(folder, '202611250930_email.sql'),
+      '-- revision: aaaa00000002\n-- down_revision: aaaa00000001\n-- lock_timeout: 200ms\n\n-- migrate:up\n' +
+        'ALTER TABLE accounts ADD COLUMN email text;\n\n-- migrate:down\nALTER TABLE accounts DROP COLUMN email;\n',
+    );
+    const handler = aws.handler('v1', { migrationsDir: folder });
+    const noSnapshot = { Enabled: 'false' };
+    const created = cfnEvent('cfn-create', { TargetRevision: 'aaaa00000001', Snapshot: noSnapshot });
+    expect((await runProvider(handler, created)).status).toBe('SUCCESS');
+    const holder = await database.connect('nightly report');
+    await holder.db.query('BEGIN');
+    await holder.db.query('SELECT * FROM accounts');
+    const outcome = await runProvider(
+      handler,
+      cfnEvent('cfn-update', { TargetRevision: 'aaaa00000002', Snapshot: noSnapshot, LockRetries: '1' }),
+    );
+    await holder.db.query('ROLLBACK');
+    rmSync(folder, { recursive: true });
+    expect(outcome.status).toBe('FAILED');
+    // One retry after the first attempt (the default is 4).
+    expect(outcome.reason).toMatch(/timed out waiting for a lock 2 times/);
+    expect(outcome.reason).toContain("app 'nightly report', idle in transaction: SELECT * FROM accounts");
+    expect(await heads()).toEqual(['aaaa00000001']);
   });
 
   it('downgrades when the target is an ancestor of the current revision', async () => {
