@@ -26,6 +26,7 @@ import {
   BACKGROUND_DIR,
   BACKGROUND_REV,
   type BackgroundBundle,
+  TRIM_REV,
 } from '../fixtures/handler/background-bundles.ts';
 import {
   cfnEvent,
@@ -792,5 +793,86 @@ describe('a background migration in a deploy', () => {
       state: 'reverted',
     });
     expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  /** The database at the base bundle's head, through `sfn`. */
+  async function createdAtBase(sfn: SFNClient): Promise<void> {
+    const created = cfnEvent('cfn-create', { TargetRevision: BACKGROUND_REV.base, ContextArgs: {} });
+    expect((await runProvider(handlerFor('base', sfn), created)).status).toBe('SUCCESS');
+  }
+
+  const runs = () => new BackgroundRuns(new History());
+
+  it('names every background run one deploy started, comma-separated, in its answer', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    const outcome = await runProvider(handlerFor('refresh', sfn.client), update('refresh', 'base'));
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data.BackgroundStarted).toBe(`${BACKGROUND_REV.backfill},${BACKGROUND_REV.refresh}`);
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('starts no background run in a poll that stops at its deadline, and leaves the deploy to the next poll', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    await connection.db.query(
+      `INSERT INTO accounts (email) SELECT ' user' || i || '@example.com' FROM generate_series(1, 1000) AS i`,
+    );
+    const handler = handlerFor('refresh', sfn.client);
+    const event = cfnEvent('cfn-update', {
+      TargetRevision: BACKGROUND_REV.refresh,
+      ContextArgs: {},
+      Snapshot: { Enabled: 'false' },
+    });
+    const poll = { ...event, ...((await handler(event, lambdaContext())) as Json) };
+    // 20 s of the invocation are kept back: about 1 s to migrate, and trimming 1,000 emails takes 2 s.
+    const shortInvocation = { ...lambdaContext(), getRemainingTimeInMillis: () => 21_000 };
+    expect(await handler(poll, shortInvocation)).toEqual({ IsComplete: false });
+    // The backfill was applied before the stop; its run waits for the deploy to finish.
+    expect(await runs().find(connection.db, BACKGROUND_REV.backfill)).toMatchObject({ state: 'pending' });
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    const deploys = new Deploys(new History());
+    expect(await deploys.find(connection.db, event.RequestId as string)).toMatchObject({
+      phase: 'migrate',
+      finishedAt: undefined,
+    });
+
+    const finished = await handler(poll, lambdaContext());
+    expect(finished).toMatchObject({
+      IsComplete: true,
+      Data: { BackgroundStarted: `${BACKGROUND_REV.backfill},${BACKGROUND_REV.refresh}` },
+    });
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+    expect(await deploys.find(connection.db, event.RequestId as string)).toMatchObject({
+      phase: 'done',
+      finishedAt: expect.any(Date),
+    });
+  });
+
+  it('leaves the background run of an earlier deploy going while a later deploy applies more', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    const handler = handlerFor('refresh', sfn.client);
+    const first = cfnEvent(
+      'cfn-update',
+      { TargetRevision: BACKGROUND_REV.backfill, ContextArgs: {} },
+      { TargetRevision: BACKGROUND_REV.base },
+    );
+    expect((await runProvider(handler, first)).data.BackgroundStarted).toBe(BACKGROUND_REV.backfill);
+    const running = await runs().find(connection.db, BACKGROUND_REV.backfill);
+    // The later deploy applies TRIM_REV first, whose id ends with the backfill's.
+    const later = await runProvider(
+      handler,
+      cfnEvent(
+        'cfn-update',
+        { TargetRevision: BACKGROUND_REV.refresh, ContextArgs: {} },
+        first.ResourceProperties as Json,
+      ),
+    );
+    expect(later.status).toBe('SUCCESS');
+    expect(later.data.BackgroundStarted).toBe(BACKGROUND_REV.refresh);
+    expect(await logRows()).toContain(`up ${TRIM_REV}`);
+    expect(sfn.mock.commandCalls(StopExecutionCommand)).toHaveLength(0);
+    expect(await runs().find(connection.db, BACKGROUND_REV.backfill)).toEqual(running);
   });
 });
