@@ -520,6 +520,21 @@ function deployEquivalents(): EquivalentMutant[] {
         'called only for heads the bundle lacks: the first is recorded and needed, or the walk throws, so needed is never empty',
     },
     {
+      file: 'lambda/deploy/is-complete.ts',
+      line: '...(properties.lockRetries === undefined ? {} : { lockRetries: properties.lockRetries }),',
+      original: 'properties.lockRetries === undefined',
+      replacement: 'false',
+      reason:
+        'the run reads lockRetries as options.lockRetries ?? DEFAULT_LOCK_RETRIES: undefined is the default, as left out',
+    },
+    {
+      file: 'lambda/deploy/is-complete.ts',
+      line: '? []',
+      original: '[]',
+      replacement: '["Stryker was here"]',
+      reason: 'a stopped run answers IsComplete false before the background runs are read',
+    },
+    {
       file: 'lambda/deploy/on-event.ts',
       line: '...(snapshot.retentionDays === undefined ? {} : { backupRetentionDays: snapshot.retentionDays }),',
       original: 'snapshot.retentionDays === undefined',

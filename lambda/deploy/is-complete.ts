@@ -75,7 +75,7 @@ function readPoll(
   request: LifecycleRequest,
   marker: DeployMarker,
   runtime: Runtime,
-): Promise<{ readonly value: PollRead } | { readonly supersededBy: string | undefined }> {
+): Promise<{ readonly value: PollRead } | { readonly supersededBy: string }> {
   return underLease(runtime, marker, async (db, deploys) => {
     const record = await recordOf(db, deploys, request, marker);
     const properties = pollProperties(request, record, runtime);
@@ -168,7 +168,7 @@ function failureOf(error: unknown, runtime: Runtime, record: DeployRecord | unde
  * gave up on (aws-cdk#31541) and its answer goes nowhere; if anyone does wait for it, they must
  * not read success: this request migrated nothing.
  */
-function superseded(marker: DeployMarker, by: string | undefined, runtime: Runtime): DeployFailed {
+function superseded(marker: DeployMarker, by: string, runtime: Runtime): DeployFailed {
   runtime.logger.warn('superseded: a newer request claimed the database; not migrating', {
     requestId: marker.requestId,
     supersededBy: by,
@@ -180,7 +180,7 @@ function superseded(marker: DeployMarker, by: string | undefined, runtime: Runti
 }
 
 type PollOutcome =
-  | { readonly supersededBy: string | undefined }
+  | { readonly supersededBy: string }
   | { readonly waiting: DeployRecord }
   | {
       readonly report: RunReport;
@@ -199,12 +199,11 @@ async function underLease<T>(
   runtime: Runtime,
   marker: DeployMarker,
   body: (db: Database, deploys: Deploys) => Promise<T>,
-): Promise<{ readonly value: T } | { readonly supersededBy: string | undefined }> {
+): Promise<{ readonly value: T } | { readonly supersededBy: string }> {
   return runtime.withDatabase((db) =>
     withLock(db, runtime.history.lockName, runtime.lockWaitMs(), async () => {
-      const lease = new RunLease(runtime.history);
-      if (!(await lease.isHeldBy(db, marker.requestId)))
-        return { supersededBy: (await lease.holder(db))?.token };
+      const claimedBy = await new RunLease(runtime.history).heldByAnother(db, marker.requestId);
+      if (claimedBy !== undefined) return { supersededBy: claimedBy };
       return { value: await body(db, new Deploys(runtime.history)) };
     }),
   );

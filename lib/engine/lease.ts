@@ -54,10 +54,14 @@ export class RunLease {
     return row ? { token: row.token, claimedAt: row.claimed_at } : undefined;
   }
 
-  /** False only when another token holds the lease: an absent lease blocks nobody. */
-  async isHeldBy(db: Database, token: string): Promise<boolean> {
+  /**
+   * The token of another run that holds the lease, or undefined when `token` holds it or nobody
+   * ever claimed it (an absent lease blocks nobody). One read: a claim never clears the lease, so
+   * whoever is found here is who superseded `token`.
+   */
+  async heldByAnother(db: Database, token: string): Promise<string | undefined> {
     const holder = await this.holder(db);
-    return holder === undefined || holder.token === token;
+    return holder !== undefined && holder.token !== token ? holder.token : undefined;
   }
 
   private async write(db: Database, token: string): Promise<void> {

@@ -745,35 +745,3 @@ describe('the time budget', () => {
     expect((await new History().read(connection.db)).heads).toEqual([]);
   });
 });
-
-describe('a table lock held while the deploy migrates', () => {
-  it('is waited for with retries, as many as LockRetries says, then the deploy fails naming the holder', async () => {
-    migration('aaaa00000001', null, 'CREATE TABLE accounts (id int PRIMARY KEY)', {
-      down: 'DROP TABLE accounts',
-    });
-    await deploy('aaaa00000001', { Policy: 'never' });
-    migration('aaaa00000002', 'aaaa00000001', 'ALTER TABLE accounts ADD COLUMN email text', {
-      header: '-- lock_timeout: 200ms',
-      down: 'ALTER TABLE accounts DROP COLUMN email',
-    });
-    const holder = await database.connect('nightly report');
-    await holder.db.query('BEGIN');
-    await holder.db.query('SELECT * FROM accounts');
-    const clock = new ManualClock();
-    clock.advance(3_600_000);
-    const outcome = await deployWith(
-      timedHandler(aws, bundle, clock),
-      clock,
-      cfnEvent('cfn-update', {
-        TargetRevision: 'aaaa00000002',
-        Snapshot: { Policy: 'never' },
-        LockRetries: '1',
-      }),
-    );
-    await holder.db.query('ROLLBACK');
-    expect(outcome.status).toBe('FAILED');
-    expect(outcome.reason).toMatch(/timed out waiting for a lock 2 times/);
-    expect(outcome.reason).toContain("app 'nightly report', idle in transaction: SELECT * FROM accounts");
-    expect((await new History().read(connection.db)).heads).toEqual(['aaaa00000001']);
-  });
-});

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -7,6 +7,7 @@ import {
   CreateDBSnapshotCommand,
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
 } from '@aws-sdk/client-rds';
 import {
   DescribeExecutionCommand,
@@ -25,6 +26,7 @@ import {
   BACKGROUND_DIR,
   BACKGROUND_REV,
   type BackgroundBundle,
+  TRIM_REV,
 } from '../fixtures/handler/background-bundles.ts';
 import {
   cfnEvent,
@@ -369,6 +371,38 @@ describe('Update', () => {
     expect(await heads()).toEqual([REV.tenant]);
   });
 
+  it('retries a migration that times out on a lock as many times as LockRetries says, then fails naming the holder', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'rds-migrate-lock-retries-'));
+    writeFileSync(
+      join(folder, '202611250900_accounts.sql'),
+      '-- revision: aaaa00000001\n-- down_revision: none\n\n-- migrate:up\n' +
+        'CREATE TABLE accounts (id int PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE accounts;\n',
+    );
+    writeFileSync(
+      join(folder, '202611250930_email.sql'),
+      '-- revision: aaaa00000002\n-- down_revision: aaaa00000001\n-- lock_timeout: 200ms\n\n-- migrate:up\n' +
+        'ALTER TABLE accounts ADD COLUMN email text;\n\n-- migrate:down\nALTER TABLE accounts DROP COLUMN email;\n',
+    );
+    const handler = aws.handler('v1', { migrationsDir: folder });
+    const noSnapshot = { Enabled: 'false' };
+    const created = cfnEvent('cfn-create', { TargetRevision: 'aaaa00000001', Snapshot: noSnapshot });
+    expect((await runProvider(handler, created)).status).toBe('SUCCESS');
+    const holder = await database.connect('nightly report');
+    await holder.db.query('BEGIN');
+    await holder.db.query('SELECT * FROM accounts');
+    const outcome = await runProvider(
+      handler,
+      cfnEvent('cfn-update', { TargetRevision: 'aaaa00000002', Snapshot: noSnapshot, LockRetries: '1' }),
+    );
+    await holder.db.query('ROLLBACK');
+    rmSync(folder, { recursive: true });
+    expect(outcome.status).toBe('FAILED');
+    // One retry after the first attempt (the default is 4).
+    expect(outcome.reason).toMatch(/timed out waiting for a lock 2 times/);
+    expect(outcome.reason).toContain("app 'nightly report', idle in transaction: SELECT * FROM accounts");
+    expect(await heads()).toEqual(['aaaa00000001']);
+  });
+
   it('downgrades when the target is an ancestor of the current revision', async () => {
     await deployedV2();
     const outcome = await runProvider(
@@ -568,6 +602,38 @@ describe('Delete', () => {
   });
 });
 
+describe('a newer request claiming the database during a poll', () => {
+  it('fails the poll without migrating when a Delete claims the database while the poll looks at its snapshot', async () => {
+    const handler = aws.handler('v1');
+    const create = cfnEvent('cfn-create', { TargetRevision: REV.name });
+    const poll = { ...create, ...((await handler(create, lambdaContext())) as Json) };
+    // The create failed elsewhere: CloudFormation deletes the resource while the poll asks RDS
+    // about its snapshot, which RDS then reports available.
+    const deleted = cfnEvent('cfn-delete', { TargetRevision: REV.name });
+    let deleteAnswered = false;
+    aws.rdsMock.on(DescribeDBSnapshotsCommand).callsFake(async (input) => {
+      if (!deleteAnswered) await aws.handler('v1')(deleted, lambdaContext());
+      deleteAnswered = true;
+      return {
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: input.DBSnapshotIdentifier,
+            DBInstanceIdentifier: DB_IDENTIFIER,
+            Status: 'available',
+          },
+        ],
+      };
+    });
+    await expect(handler(poll, lambdaContext())).rejects.toThrow(
+      `superseded by request ${deleted.RequestId}, which claimed this database while this one waited; this request migrated nothing`,
+    );
+    expect(deleteAnswered).toBe(true);
+    expect(await heads()).toEqual([]);
+    expect(await tables()).toEqual([]);
+    expect(await logRows()).toEqual([]);
+  });
+});
+
 describe('Aurora', () => {
   it('takes and polls DB cluster snapshots of the cluster', async () => {
     aws = fakes(database.url, { DB_KIND: 'cluster', DB_IDENTIFIER: 'app-cluster' });
@@ -727,5 +793,86 @@ describe('a background migration in a deploy', () => {
       state: 'reverted',
     });
     expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  /** The database at the base bundle's head, through `sfn`. */
+  async function createdAtBase(sfn: SFNClient): Promise<void> {
+    const created = cfnEvent('cfn-create', { TargetRevision: BACKGROUND_REV.base, ContextArgs: {} });
+    expect((await runProvider(handlerFor('base', sfn), created)).status).toBe('SUCCESS');
+  }
+
+  const runs = () => new BackgroundRuns(new History());
+
+  it('names every background run one deploy started, comma-separated, in its answer', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    const outcome = await runProvider(handlerFor('refresh', sfn.client), update('refresh', 'base'));
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.data.BackgroundStarted).toBe(`${BACKGROUND_REV.backfill},${BACKGROUND_REV.refresh}`);
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('starts no background run in a poll that stops at its deadline, and leaves the deploy to the next poll', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    await connection.db.query(
+      `INSERT INTO accounts (email) SELECT ' user' || i || '@example.com' FROM generate_series(1, 1000) AS i`,
+    );
+    const handler = handlerFor('refresh', sfn.client);
+    const event = cfnEvent('cfn-update', {
+      TargetRevision: BACKGROUND_REV.refresh,
+      ContextArgs: {},
+      Snapshot: { Enabled: 'false' },
+    });
+    const poll = { ...event, ...((await handler(event, lambdaContext())) as Json) };
+    // 20 s of the invocation are kept back: about 1 s to migrate, and trimming 1,000 emails takes 2 s.
+    const shortInvocation = { ...lambdaContext(), getRemainingTimeInMillis: () => 21_000 };
+    expect(await handler(poll, shortInvocation)).toEqual({ IsComplete: false });
+    // The backfill was applied before the stop; its run waits for the deploy to finish.
+    expect(await runs().find(connection.db, BACKGROUND_REV.backfill)).toMatchObject({ state: 'pending' });
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    const deploys = new Deploys(new History());
+    expect(await deploys.find(connection.db, event.RequestId as string)).toMatchObject({
+      phase: 'migrate',
+      finishedAt: undefined,
+    });
+
+    const finished = await handler(poll, lambdaContext());
+    expect(finished).toMatchObject({
+      IsComplete: true,
+      Data: { BackgroundStarted: `${BACKGROUND_REV.backfill},${BACKGROUND_REV.refresh}` },
+    });
+    expect(sfn.mock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+    expect(await deploys.find(connection.db, event.RequestId as string)).toMatchObject({
+      phase: 'done',
+      finishedAt: expect.any(Date),
+    });
+  });
+
+  it('leaves the background run of an earlier deploy going while a later deploy applies more', async () => {
+    const sfn = stepFunctions();
+    await createdAtBase(sfn.client);
+    const handler = handlerFor('refresh', sfn.client);
+    const first = cfnEvent(
+      'cfn-update',
+      { TargetRevision: BACKGROUND_REV.backfill, ContextArgs: {} },
+      { TargetRevision: BACKGROUND_REV.base },
+    );
+    expect((await runProvider(handler, first)).data.BackgroundStarted).toBe(BACKGROUND_REV.backfill);
+    const running = await runs().find(connection.db, BACKGROUND_REV.backfill);
+    // The later deploy applies TRIM_REV first, whose id ends with the backfill's.
+    const later = await runProvider(
+      handler,
+      cfnEvent(
+        'cfn-update',
+        { TargetRevision: BACKGROUND_REV.refresh, ContextArgs: {} },
+        first.ResourceProperties as Json,
+      ),
+    );
+    expect(later.status).toBe('SUCCESS');
+    expect(later.data.BackgroundStarted).toBe(BACKGROUND_REV.refresh);
+    expect(await logRows()).toContain(`up ${TRIM_REV}`);
+    expect(sfn.mock.commandCalls(StopExecutionCommand)).toHaveLength(0);
+    expect(await runs().find(connection.db, BACKGROUND_REV.backfill)).toEqual(running);
   });
 });

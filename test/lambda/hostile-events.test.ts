@@ -608,3 +608,51 @@ describe('forged polls of an upgrade in flight', () => {
     await unchanged.assert();
   });
 });
+
+describe('forged polls of a downgrade in flight', () => {
+  /** v2's head deployed, then a downgrade to v1's head onEvent accepted, its snapshot being made. */
+  async function downgradeInFlight(): Promise<{ event: Json; poll: Json; handler: Handler }> {
+    const v2 = { ...V1_PROPERTIES, TargetRevision: REV.tenant };
+    await runProvider(aws.handler('v2'), cfnEvent('cfn-create', v2));
+    const handler = aws.handler('v2');
+    const event = cfnEvent('cfn-update', V1_PROPERTIES, v2);
+    const onEvent = (await handler(event, lambdaContext())) as Json;
+    expect(onEvent.RdsMigrate).toMatchObject({ plan: [`down ${REV.tenant}`, `down ${REV.orders}`] });
+    aws.rdsMock.resetHistory();
+    return { event, poll: { ...event, ...onEvent }, handler };
+  }
+
+  it('refuses swapped properties when the poll carries no old properties', async () => {
+    const { event, poll, handler } = await downgradeInFlight();
+    const { OldResourceProperties: _dropped, ...withoutOld } = poll;
+    const forged = {
+      ...withoutOld,
+      ResourceProperties: { ...(event.ResourceProperties as Json), ContextArgs: { tenant: 'attacker' } },
+    };
+    const unchanged = await watchDatabase();
+    expect(await refusal(handler, forged)).toBe(
+      `${REFUSED}the poll's properties are not the ones this stack deployed`,
+    );
+    await unchanged.assert();
+  });
+
+  it('refuses swapped properties when the old properties are not the deployed ones either', async () => {
+    const { event, poll, handler } = await downgradeInFlight();
+    // The old properties are the ones the downgrade replaces, not the ones the stack deployed.
+    const forged = {
+      ...poll,
+      ResourceProperties: { ...(event.ResourceProperties as Json), ContextArgs: { tenant: 'attacker' } },
+    };
+    const unchanged = await watchDatabase();
+    expect(await refusal(handler, forged)).toBe(
+      `${REFUSED}the poll's properties are not the ones this stack deployed`,
+    );
+    await unchanged.assert();
+    // The real poll, its properties the deployed ones, goes on to v1's head.
+    let answer: Json = {};
+    for (let polls = 0; polls < 5 && !answer.IsComplete; polls++)
+      answer = (await handler(poll, lambdaContext())) as Json;
+    expect(answer.IsComplete).toBe(true);
+    expect((await new History().read(connection.db)).heads).toEqual([REV.name]);
+  });
+});
