@@ -541,14 +541,6 @@ function deployEquivalents(): EquivalentMutant[] {
       replacement: 'false',
       reason: 'Deploys.insert stores a backupRetentionDays of undefined as NULL, as it stores one left out',
     },
-    {
-      file: 'lambda/deploy/is-complete.ts',
-      line: 'deployed !== undefined &&',
-      original: 'deployed !== undefined',
-      replacement: 'true',
-      reason:
-        'a properties fingerprint is always a string: without a deployed one, neither comparison after it can be true',
-    },
     ...(
       [
         ['plan.steps.length > 0', 'true'],

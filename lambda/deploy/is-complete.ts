@@ -14,7 +14,7 @@ import { revertingRuns, startDeployRuns } from '../background-actions.ts';
 import { type DeployProperties, type LifecycleRequest, parseProperties, stackNameOf } from '../config.ts';
 import { DeployFailed, deployFailure } from '../failure.ts';
 import { migrationLogger, type Runtime } from '../runtime.ts';
-import { RequestRefused } from '../verify-request.ts';
+import { RequestRefused, verifyLifecycleRequest } from '../verify-request.ts';
 import {
   type DeployMarker,
   deployData,
@@ -78,7 +78,7 @@ function readPoll(
 ): Promise<{ readonly value: PollRead } | { readonly supersededBy: string }> {
   return underLease(runtime, marker, async (db, deploys) => {
     const record = await recordOf(db, deploys, request, marker);
-    const properties = pollProperties(request, record, runtime);
+    const properties = await pollProperties(request, record, runtime);
     return { record, properties, estimate: await estimateSteps(db, runtime, record) };
   });
 }
@@ -266,20 +266,24 @@ async function completeIfDone(
 
 /**
  * The properties a poll acts on: the event's, only when they are the ones the stack deployed
- * (the same fingerprint check as onEvent; the old properties count only for a rollback's
- * downgrade run by the newer code), and only with the target onEvent recorded.
+ * (the same fingerprint check as onEvent), and only with the target onEvent recorded. Its old
+ * properties stand for the deployed ones only in a stack rollback run by the newer code, which
+ * CloudFormation is asked to confirm, as onEvent did: a rollback's plan may apply revisions as
+ * well as revert them (back to another branch), so the plan alone cannot say.
  */
-function pollProperties(request: LifecycleRequest, record: DeployRecord, runtime: Runtime): DeployProperties {
+async function pollProperties(
+  request: LifecycleRequest,
+  record: DeployRecord,
+  runtime: Runtime,
+): Promise<DeployProperties> {
   const deployed = runtime.config.deployedBy.propertiesSha256;
-  const downgrade = record.plan.every((step) => step.startsWith('down '));
-  const matches =
-    deployed !== undefined &&
-    (propertiesFingerprint(request.properties) === deployed ||
-      (downgrade &&
-        request.oldProperties !== undefined &&
-        propertiesFingerprint(request.oldProperties) === deployed));
-  if (!matches) {
-    throw new RequestRefused("the poll's properties are not the ones this stack deployed");
+  const isDeployed = (properties: Readonly<Record<string, unknown>> | undefined) =>
+    deployed !== undefined && properties !== undefined && propertiesFingerprint(properties) === deployed;
+  const refused = () => new RequestRefused("the poll's properties are not the ones this stack deployed");
+  if (!isDeployed(request.properties)) {
+    if (!isDeployed(request.oldProperties)) throw refused();
+    const verified = await verifyLifecycleRequest(request, runtime.config, runtime.cloudformation);
+    if (!verified.rollingBack) throw refused();
   }
   const properties = parseProperties(request.properties);
   if (properties.targetRevision !== record.target) {

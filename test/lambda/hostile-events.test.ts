@@ -5,7 +5,7 @@
  * snapshot taken, no lease claimed.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -251,6 +251,38 @@ describe('a stack rollback that reaches the newer function', () => {
     const outcome = await runProvider(handler, rollback);
     expect(outcome.status).toBe('SUCCESS');
     expect((await new History().read(connection.db)).heads).toEqual([REV.customers]);
+  });
+});
+
+describe('a stack rollback back to another branch, reaching the newer function', () => {
+  it('accepts the old properties through the polls too, though its plan applies a revision as well as reverting one', async () => {
+    // v1's head deployed; the newer function's bundle also holds a branch beside it, off its first revision.
+    await deployedThenQuiet();
+    const bundle = mkdtempSync(join(tmpdir(), 'rds-migrate-branches-'));
+    cpSync(bundleDir('v1'), bundle, { recursive: true });
+    writeFileSync(
+      join(bundle, '202611011000_branch_notes.sql'),
+      `-- revision: bbbb00000001\n-- down_revision: ${REV.customers}\n-- message: branch notes\n\n` +
+        '-- migrate:up\nCREATE TABLE branch_notes (id int);\n\n-- migrate:down\nDROP TABLE branch_notes;\n',
+    );
+    const newer = cfnEvent('cfn-update', { TargetRevision: REV.name });
+    // The stack rolls back to a template whose target is the branch.
+    const rollback = cfnEvent(
+      'cfn-update',
+      { TargetRevision: 'bbbb00000001' },
+      newer.ResourceProperties as Json,
+    );
+    const handler = deployedFunction({
+      [FUNCTION_ENV.propertiesSha256]: propertiesFingerprint(newer.ResourceProperties as Json),
+      MIGRATIONS_DIR: bundle,
+    });
+    aws.resourceStatus = 'UPDATE_IN_PROGRESS';
+    aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
+    const outcome = await runProvider(handler, rollback);
+    expect(outcome.reason).toBeUndefined();
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.responses[0]?.RdsMigrate).toMatchObject({ plan: [`down ${REV.name}`, 'up bbbb00000001'] });
+    expect((await new History().read(connection.db)).heads).toEqual(['bbbb00000001']);
   });
 });
 
@@ -570,7 +602,7 @@ describe('forged polls of an upgrade in flight', () => {
     return { event, poll: { ...event, ...onEvent }, handler };
   }
 
-  it('refuses swapped properties even when the old properties are the deployed ones: those count only for a downgrade', async () => {
+  it('refuses swapped properties even when the old properties are the deployed ones: those count only in a stack rollback CloudFormation confirms', async () => {
     const { event, poll, handler } = await upgradeInFlight();
     const deployed = event.ResourceProperties as Json;
     const forged = {
@@ -580,7 +612,8 @@ describe('forged polls of an upgrade in flight', () => {
     };
     const unchanged = await watchDatabase();
     expect(await refusal(handler, forged)).toBe(
-      `${REFUSED}the poll's properties are not the ones this stack deployed`,
+      `${REFUSED}the request's properties are not the ones this stack deployed (their fingerprint differs from the ` +
+        "construct's); only CloudFormation, from the stack's template, sends them",
     );
     await unchanged.assert();
   });
