@@ -5,7 +5,7 @@
  * snapshot taken, no lease claimed.
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -278,7 +278,9 @@ describe('a stack rollback back to another branch, reaching the newer function',
     });
     aws.resourceStatus = 'UPDATE_IN_PROGRESS';
     aws.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS';
-    const outcome = await runProvider(handler, rollback);
+    const outcome = await runProvider(handler, rollback).finally(() =>
+      rmSync(bundle, { recursive: true, force: true }),
+    );
     expect(outcome.reason).toBeUndefined();
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.responses[0]?.RdsMigrate).toMatchObject({ plan: [`down ${REV.name}`, 'up bbbb00000001'] });
