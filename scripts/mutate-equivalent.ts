@@ -564,9 +564,25 @@ function deployEquivalents(): EquivalentMutant[] {
     })),
     {
       file: 'lambda/deploy/snapshot.ts',
+      line: 'const longest = estimate.longest ?',
+      original: "''",
+      replacement: '"Stryker was here!"',
+      reason:
+        'reached only when the known steps took time, and a step that took time is the longest or one is longer',
+    },
+    {
+      file: 'lambda/deploy/snapshot.ts',
+      line: "? await runtime.snapshots.progress(record.snapshotId ?? '')",
+      original: "''",
+      replacement: '"Stryker was here!"',
+      reason:
+        "a request in its snapshot phase always has its snapshot's name: advance returns before without one",
+    },
+    {
+      file: 'lambda/deploy/snapshot.ts',
       line: 'nextAttemptAt: record.nextAttemptAt?.toISOString(),',
-      original: 'record.nextAttemptAt?.toISOString()',
-      replacement: 'record.nextAttemptAt.toISOString()',
+      original: 'record.nextAttemptAt?.toISOString',
+      replacement: 'record.nextAttemptAt.toISOString',
       reason: 'reached only when the attempt is not due, which needs a nextAttemptAt',
     },
     {

@@ -282,12 +282,20 @@ export function assertStepsFit(record: DeployRecord, runtime: Runtime, estimate:
     stepsNeverRunHere: estimate.unknown,
   });
   if (estimate.knownMs <= left) return;
+  const total = minutes(runtime.config.deployTimeoutSeconds * 1000);
+  const unchanged = `nothing was migrated: the database is still at ${revisionsText(record.from)}.`;
+  if (estimate.knownMs === 0) {
+    // No step ran here before: what is over is the deploy's own time, spent waiting (the snapshot).
+    throw new DeployFailed(
+      `this deploy's ${total} ran out before its migrations could start (the last ${minutes(BUDGET_MARGIN_MS)} are ` +
+        `kept for the answer); ${unchanged} Deploy again, or raise timeouts.total (at most 1 hour).`,
+    );
+  }
   const longest = estimate.longest ? ` (${estimate.longest.step} took ${minutes(estimate.longest.ms)})` : '';
   throw new DeployFailed(
     `the plan's migrations took ${minutes(estimate.knownMs)} when they last ran on this database${longest}, ` +
-      `and this deploy has ${minutes(Math.max(0, left))} left of its ${minutes(runtime.config.deployTimeoutSeconds * 1000)}; ` +
-      `nothing was migrated: the database is still at ${revisionsText(record.from)}. Run the long migration outside ` +
-      'the deploy (rds-migrate up, or a background migration), or raise timeouts.total (at most 1 hour).',
+      `and this deploy has ${left > 0 ? minutes(left) : 'no time'} left of its ${total}; ${unchanged} Run the long ` +
+      'migration outside the deploy (rds-migrate up, or a background migration), or raise timeouts.total (at most 1 hour).',
   );
 }
 

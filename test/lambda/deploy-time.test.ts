@@ -638,6 +638,25 @@ describe('the time budget', () => {
     expect(row.rows).toEqual([{ snapshot_progress: null }]);
   });
 
+  it('says the deploy ran out of time, not what steps that never ran here took, when a slow snapshot used it all', async () => {
+    let looks = 0;
+    // At 100% (so not timed) until the 5 minutes are all but spent: available at the 10th poll.
+    describesOnly('rds-migrate-app-db-20261125103005', () =>
+      ++looks > 18
+        ? { Status: 'available', PercentProgress: 100 }
+        : { Status: 'creating', PercentProgress: 100 },
+    );
+    const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
+      DEPLOY_TIMEOUT_SECONDS: '300',
+    });
+    expect(outcome.polls).toBe(10);
+    expect(outcome.reason).toBe(
+      "this deploy's 5 min ran out before its migrations could start (the last 2 min are kept for the answer); " +
+        'nothing was migrated: the database is still at base. Deploy again, or raise timeouts.total (at most 1 hour).',
+    );
+    expect((await new History().read(connection.db)).heads).toEqual([]);
+  });
+
   it('leaves the migrations the time they took when they last ran here, out of what the snapshot may use', async () => {
     await ranBeforeTaking([50 * 60_000]);
     // About 15 minutes at its pace: in time alone, not with the 50 minutes the step took.
