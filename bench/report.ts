@@ -218,7 +218,7 @@ function withinFloor(what: string, ours: Cell, aim: number): string {
  */
 const FIXED_PARTS: readonly (readonly [string, string])[] = [
   ['fingerprint check', 'the schema fingerprint compared before the run'],
-  ['fingerprint after', 'recorded after it'],
+  ['fingerprint after', 'the schema fingerprint recorded after the run'],
   ['history setup', "the history's tables created on a first run"],
 ];
 
