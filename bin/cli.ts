@@ -6,8 +6,7 @@
  * test/layering.test.ts reads it: may import cli, construct; may load aws-cdk-lib, constructs,
  * cdk-nag.
  */
-import { EXIT } from '../lib/cli/cli-defaults.ts';
-import { RELEASE } from '../lib/cli/release.ts';
+import { EXIT, RELEASE } from '../lib/cli/cli-defaults.ts';
 
 const argv = process.argv.slice(2);
 // `--version` alone answers before the program and commander load: people and scripts ask it

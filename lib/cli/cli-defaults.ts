@@ -1,7 +1,10 @@
 /**
- * The CLI's exit codes and default folder: what the program (before any command module loads)
- * and the commands share, in a module that loads nothing else, so `--version` stays light.
+ * The CLI's exit codes, default folder and release: what the entry, the program (before any
+ * command module loads) and the commands share, in a module that loads only the release's, so
+ * `--version` stays light.
  */
+
+export { RELEASE } from '../engine/version.ts';
 
 /** Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 another run holds the lock. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
