@@ -222,12 +222,16 @@ const FIXED_PARTS: readonly (readonly [string, string])[] = [
   ['history setup', "the history's tables created on a first run"],
 ];
 
+/** Milliseconds of a run's fixed parts (FIXED_PARTS) it timed. */
+function fixedPartsMs(ours: Cell): number {
+  return FIXED_PARTS.reduce((sum, [part]) => sum + (ours.details?.[part] ?? 0), 0);
+}
+
 /** Why a run is over its aim: what its fixed parts cost, and where it would stand without them. */
 function whyOverFloor(ours: Cell, floorMs: number | undefined, aim: number): string {
   const parts = FIXED_PARTS.filter(([part]) => (ours.details?.[part] ?? 0) > 0);
   if (parts.length === 0 || floorMs === undefined) return '';
-  const fixedMs = parts.reduce((sum, [part]) => sum + (ours.details?.[part] ?? 0), 0);
-  const without = ours.medianMs - fixedMs;
+  const without = ours.medianMs - fixedPartsMs(ours);
   const verdict = without / floorMs <= aim ? 'within the aim' : 'still over it';
   return (
     `
@@ -239,7 +243,7 @@ function whyOverFloor(ours: Cell, floorMs: number | undefined, aim: number): str
 
 function aheadOfPeers(what: string, ours: Cell, fastest: Cell): string {
   const met = ours.medianMs < fastest.medianMs;
-  const fixedMs = FIXED_PARTS.reduce((sum, [part]) => sum + (ours.details?.[part] ?? 0), 0);
+  const fixedMs = fixedPartsMs(ours);
   const why =
     met || fixedMs === 0
       ? ''
