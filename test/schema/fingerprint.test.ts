@@ -6,17 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../lib/check/doctor.ts';
 import { formatStatus } from '../../lib/cli/report.ts';
-import { FINGERPRINT_FORMAT, schemaCatalog } from '../../lib/engine/catalog.ts';
+import { catalogQuery, FINGERPRINT_FORMAT } from '../../lib/engine/catalog.ts';
 import type { Connection } from '../../lib/engine/connection.ts';
 import { RevisionGraph } from '../../lib/engine/graph.ts';
 import { History } from '../../lib/engine/history.ts';
 import { migrate } from '../../lib/engine/runner.ts';
-import {
-  currentFingerprint,
-  fingerprintOf,
-  fingerprintSql,
-  readSchemaDrift,
-} from '../../lib/engine/schema-fingerprint.ts';
+import { currentFingerprint, fingerprintOf, readSchemaDrift } from '../../lib/engine/schema-fingerprint.ts';
 import { readStatus } from '../../lib/engine/status.ts';
 import { RELEASE } from '../../lib/engine/version.ts';
 import { cfnEvent, fakes, lambdaContext, REV, runProvider } from '../fixtures/handler/harness.ts';
@@ -63,7 +58,9 @@ describe('the schema fingerprint', () => {
     expect(after.objects['table public.users']).not.toBe(before.objects['table public.users']);
   });
 
-  it('is computed by the server as fingerprintOf computes it from the catalog lines, names in any script', async () => {
+  it('hashes the lines as the server hashed fingerprint format 2 before, names in any script, so those compare equal', async () => {
+    // Names above U+FFFF beside ones from U+E000 to U+FFFF: JavaScript's own string order puts
+    // them the other way round from the server's "C" (byte) order.
     await connection.db.query(`
       CREATE TABLE "Ünïcödé" (id int PRIMARY KEY, "naïve" text DEFAULT 'é', "日本" int CHECK ("日本" > 0));
       CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -76,13 +73,20 @@ describe('the schema fingerprint', () => {
       CREATE TRIGGER t2_trg BEFORE INSERT ON t2 FOR EACH ROW EXECUTE FUNCTION trg();
       CREATE SCHEMA other;
       CREATE TABLE other.x (id serial PRIMARY KEY);
+      CREATE TABLE "t_\u{1F600}" (x int);
+      CREATE TABLE "t_\u{FF21}" (x int);
       ALTER TABLE t2 ENABLE ROW LEVEL SECURITY;
       CREATE POLICY "pölicy" ON t2 AS RESTRICTIVE FOR UPDATE USING (a > 0) WITH CHECK (m <> 'sad')`);
-    const fromLines = fingerprintOf(await schemaCatalog(connection.db, history.schema));
-    const byServer = await currentFingerprint(connection.db, history);
-    expect(Object.keys(fromLines.objects).length).toBeGreaterThan(8);
-    expect(byServer.fingerprint).toBe(fromLines.fingerprint);
-    expect(byServer.objects).toEqual(fromLines.objects);
+    const byServer = (
+      await connection.db.query<{ fingerprint: string; objects: Record<string, string> }>(serverHashedSql())
+    ).rows[0];
+    const here = await currentFingerprint(connection.db, history);
+    expect(Object.keys(here.objects).length).toBeGreaterThan(8);
+    expect(Object.keys(here.objects)).toEqual(
+      expect.arrayContaining(['table public.t_\u{1F600}', 'table public.t_\u{FF21}']),
+    );
+    expect(here.fingerprint).toBe(byServer?.fingerprint);
+    expect(here.objects).toEqual(byServer?.objects);
   });
 
   it('matches after a run, and status says nothing', async () => {
@@ -214,13 +218,13 @@ describe('the schema fingerprint', () => {
     let recorded = false;
     const racing: typeof connection.db = {
       query: async (text, values) => {
-        if (!recorded && String(text).startsWith('SELECT now.*')) {
+        if (!recorded && String(text).startsWith('SELECT true AS extra')) {
           recorded = true;
           await connection.db.query(`INSERT INTO rds_migrate.schema_fingerprints
               (run_id, heads, fingerprint, objects, log_id, actor, fingerprint_format)
             SELECT 'racing-run', '{aaaa00000002}', now.fingerprint, now.objects,
                    (SELECT max(id) FROM rds_migrate.log), 'test', ${FINGERPRINT_FORMAT}
-            FROM (${fingerprintSql(history.schema)}) now`);
+            FROM (${serverHashedSql()}) now`);
         }
         return connection.db.query(text, values);
       },
@@ -248,6 +252,18 @@ describe('the schema fingerprint', () => {
     expect(report.ok).toBe(false);
   });
 });
+
+/**
+ * Fingerprint format 2 as releases before this one computed it, on the server: the lines joined
+ * in "C" order and hashed, and each object's lines apart.
+ */
+function serverHashedSql(): string {
+  const hashOfLines = `encode(sha256(convert_to(coalesce(string_agg(line || E'\\n', '' ORDER BY line COLLATE "C"), ''), 'UTF8')), 'hex')`;
+  return `WITH lines AS (${catalogQuery(history.schema)})
+SELECT (SELECT ${hashOfLines} FROM lines) AS fingerprint,
+       (SELECT coalesce(jsonb_object_agg(object, hash), '{}'::jsonb) FROM (
+          SELECT object, left(${hashOfLines}, 16) AS hash FROM lines GROUP BY object) per_object) AS objects`;
+}
 
 /**
  * The last fingerprint as a build of another fingerprint format left it: its own hashes, an index
