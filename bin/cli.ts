@@ -7,6 +7,7 @@
  * cdk-nag.
  */
 import { EXIT, RELEASE } from '../lib/cli/cli-defaults.ts';
+import { defineNodeNavigator } from '../lib/cli/node-navigator.ts';
 
 const argv = process.argv.slice(2);
 // `--version` alone answers before the program and commander load: people and scripts ask it
@@ -15,6 +16,8 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   await new Promise((done) => process.stdout.write(`${RELEASE}\n`, done));
   process.exit(EXIT.ok);
 }
+// Before pg loads: on Node 20 it would load all of fetch to learn it is not in a Cloudflare Worker.
+defineNodeNavigator();
 const { askOnTerminal, canAsk, runCli } = await import('../lib/cli/index.ts');
 const code = await runCli(argv, {
   stdoutIsTerminal: process.stdout.isTTY === true,
