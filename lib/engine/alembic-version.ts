@@ -3,13 +3,14 @@
  * per head), checked against the migrations, so `stamp --from-alembic` can stamp the same ones.
  * Alembic's revision ids are valid ids here, so its migrations keep theirs when rewritten.
  */
-import { escapeIdentifier } from 'pg';
+
 import type { Database } from './database.ts';
 import { GraphError, UsageError } from './errors.ts';
 import type { RevisionGraph } from './graph.ts';
 import { NAME_RULE } from './loader.ts';
 import type { Revision } from './migration.ts';
 import { printable } from './printable.ts';
+import { escapeIdentifier } from './sql-quote.ts';
 import { isValidName } from './target.ts';
 
 /** Alembic's default version table (`version_table` in its env.py). */

@@ -6,10 +6,11 @@
  * planning again, and every poll reads the request's state from here, not from what the last
  * call happened to see.
  */
-import { escapeIdentifier } from 'pg';
+
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
 import type { Revision } from './migration.ts';
+import { escapeIdentifier } from './sql-quote.ts';
 
 /**
  * Where a request stands. `snapshot-pending`: the snapshot is named but the database refused to

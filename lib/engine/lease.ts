@@ -4,9 +4,10 @@
  * running after a newer one started). Claim and check under the migration lock, so that a check
  * followed by a migration cannot interleave with a newer claim.
  */
-import { escapeIdentifier } from 'pg';
+
 import type { Database } from './database.ts';
 import type { History } from './history.ts';
+import { escapeIdentifier } from './sql-quote.ts';
 
 interface LeaseHolder {
   readonly token: string;

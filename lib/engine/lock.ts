@@ -3,9 +3,10 @@
  * to a bound, then reports who holds the lock. The lock lives as long as the session, so a
  * runner that dies releases it with its connection.
  */
-import { escapeLiteral } from 'pg';
+
 import type { Database } from './database.ts';
 import { LockTimeoutError } from './errors.ts';
+import { escapeLiteral } from './sql-quote.ts';
 
 /** First key of the two-key advisory lock: "RDM", so our locks are easy to find in pg_locks. */
 const LOCK_CLASS = 0x52444d;

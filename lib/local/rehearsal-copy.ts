@@ -5,11 +5,12 @@
  * dropped afterwards. A database the user says is a copy (a restored snapshot: `onCopy`) is marked
  * with a comment, and a marked one is rehearsed in place and kept.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
+
 import { type Connection, connect, describeTarget } from '../engine/connection.ts';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
 import { snapshotStamp } from '../engine/snapshot.ts';
+import { escapeIdentifier, escapeLiteral } from '../engine/sql-quote.ts';
 import { type BlockingSession, maintenanceConfig, sessionsOn, truncateBytes } from './snapshots.ts';
 
 /** The comment that marks a database as a copy rehearsals may write to. */

@@ -10,7 +10,6 @@
  * or GRANTs on it: after a restore those stay with the replaced database.
  */
 import type pg from 'pg';
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import { connect } from '../engine/connection.ts';
 import type { Database } from '../engine/database.ts';
 import {
@@ -25,6 +24,7 @@ import {
   snapshotStamp,
   systemClock,
 } from '../engine/snapshot.ts';
+import { escapeIdentifier, escapeLiteral } from '../engine/sql-quote.ts';
 
 const MARKER = 'rds-migrate:snapshot ';
 /** PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); we never let it. */

@@ -8,8 +8,9 @@
  * security, comments, domains, composite and enum types, partitions, extensions, and the
  * relfilenode of each table, which changes when a migration rewrites it.
  */
-import { escapeLiteral } from 'pg';
+
 import type { Database } from '../engine/database.ts';
+import { escapeLiteral } from '../engine/sql-quote.ts';
 import { AutogenerateError } from './migration-generator.ts';
 
 /** A schema as the proof reads it. */

@@ -4,8 +4,9 @@
  * written after the library's statements (the object may be new); a comment removed, before them
  * (the object may be about to go, and COMMENT ... IS NULL needs it there).
  */
-import { escapeLiteral } from 'pg';
+
 import type { Database } from '../engine/database.ts';
+import { escapeLiteral } from '../engine/sql-quote.ts';
 
 /** `<kind> <identity>` (pg_identify_object's: `table column public.users.email`) → the comment. */
 export type Comments = ReadonlyMap<string, CommentedObject>;

@@ -9,8 +9,9 @@
  * it in the finish migration, as it does a table's). Only a new base type or collation, which
  * ALTER DOMAIN cannot change, is a drop and a create.
  */
-import { escapeIdentifier } from 'pg';
+
 import type { Database } from '../engine/database.ts';
+import { escapeIdentifier } from '../engine/sql-quote.ts';
 
 /** A domain as the catalog holds it. */
 export interface DomainFacts {

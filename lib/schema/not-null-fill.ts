@@ -5,8 +5,9 @@
  * points at is asked whether such rows exist; when they do (or it cannot tell), nothing is
  * written, rather than a migration that `up` reaches and fails at VALIDATE.
  */
-import { escapeIdentifier } from 'pg';
+
 import { UsageError } from '../engine/errors.ts';
+import { escapeIdentifier } from '../engine/sql-quote.ts';
 import type { Server } from '../local/server.ts';
 
 /** The command-line flag, in messages and `--help`. */

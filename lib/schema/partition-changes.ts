@@ -8,7 +8,7 @@
  * A partition detached is given the names the wanted table has, and one attached the names the
  * wanted partition has, before the attach (an inherited constraint cannot be renamed).
  */
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier } from '../engine/sql-quote.ts';
 import type { NotNullConstraint } from './diff-gaps.ts';
 
 /** A table as the diff library inspects it, as far as partitions go. */

@@ -5,7 +5,7 @@
  * (`articles_pkey`), so the rename does not leave a key to rebuild. The diff between the renamed
  * schema and the wanted one does the rest (a nullability, a default, a type).
  */
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier } from '../engine/sql-quote.ts';
 import type { RenamePair } from './rename-decisions.ts';
 import type { NamedObject } from './schema-diff.ts';
 

@@ -6,10 +6,11 @@
  * most steps change one table. Without the privilege to create event triggers (superuser), every
  * snapshot is read whole, as before.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
+
 import { catalogQuery } from '../engine/catalog.ts';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError } from '../engine/errors.ts';
+import { escapeIdentifier, escapeLiteral } from '../engine/sql-quote.ts';
 
 /** One object's part of a snapshot (lines sorted), shared by every snapshot it did not change in. */
 interface ObjectLines {
