@@ -8,7 +8,8 @@
  * at or above that snapshot's xmin (the horizon). So the stamp, recorded in the statement that
  * records the fingerprint, is: the horizon; per catalog the snapshot reads (and those its deparse
  * depends on), the number of rows (a drop leaves no new row) and a hash of the rows at or above
- * the horizon (few: the run's own changes); and the settings that change how the deparse prints.
+ * the horizon (few: the run's own changes); the settings that change how the deparse prints;
+ * and the names of the roles that policies name (roles are the server's, not the database's).
  * The same stamp computed later against the recorded horizon is equal only when no row of those
  * catalogs was written or removed since: then the recorded fingerprint is the schema's. Any doubt
  * (another stamp, a horizon too old to compare, a catalog stamped differently by another release)
@@ -55,6 +56,14 @@ const STAMPED_ROWS: Readonly<Record<string, string>> = {
   pg_description: 'objoid >= 16384 OR objoid = 2200',
 };
 
+/**
+ * What the lines name from the server's catalogs, shared by its databases: a policy's line names
+ * its roles, and a role renamed writes pg_authid, which no database's own catalog sees (nor can
+ * every role read it). The names themselves, then: policies are few.
+ */
+const POLICY_ROLES = `(SELECT coalesce(string_agg(pol.oid || '=' || pg_get_userbyid(role.oid), ',' ORDER BY pol.oid, role.oid), '')
+    FROM pg_catalog.pg_policy pol, unnest(pol.polroles) role (oid))`;
+
 /** Settings the deparse's output depends on (qualified names, constants in defaults), and the server's version. */
 const SETTINGS = [
   'server_version_num',
@@ -89,7 +98,7 @@ export function catalogStampSql(horizon: string): string {
       `${STAMPED_ROWS[catalog] ? ` WHERE ${STAMPED_ROWS[catalog]}` : ''})`,
   );
   const settings = SETTINGS.map((name) => `current_setting('${name}')`);
-  return `(SELECT stamp_horizon.id || ' ' || md5(concat_ws('|', ${[...settings, ...catalogs].join(',\n  ')}))
+  return `(SELECT stamp_horizon.id || ' ' || md5(concat_ws('|', ${[...settings, ...catalogs, POLICY_ROLES].join(',\n  ')}))
   FROM (SELECT id, age((id::bigint % 4294967296)::text::xid) AS age FROM (SELECT (${horizon}) AS id) given) stamp_horizon)`;
 }
 

@@ -5,7 +5,7 @@
  * transaction that was still open when it was taken. One database for the whole file.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { catalogQuery, FINGERPRINT_FORMAT } from '../../lib/engine/catalog.ts';
 import {
   catalogStampSql,
@@ -22,6 +22,8 @@ import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { sqlMigration } from '../support/migrations.ts';
 
 const history = new History();
+/** A role of this file's own: roles are the server's, shared by every test database on it. */
+const ROLE = `stamp_role_${process.pid}`;
 let database: TestDatabase;
 let connection: Connection;
 
@@ -138,6 +140,9 @@ describe('the catalog stamp', () => {
       'ALTER TABLE orders ENABLE ROW LEVEL SECURITY',
       'CREATE POLICY mine ON orders USING (id > 0)',
       'ALTER POLICY mine ON orders USING (id > 1)',
+      // The policy's line names its role: a role is a row of pg_authid, shared by every database.
+      `CREATE ROLE ${ROLE}; CREATE POLICY theirs ON orders TO ${ROLE} USING (true)`,
+      `ALTER ROLE ${ROLE} RENAME TO ${ROLE}_renamed`,
       'ALTER SEQUENCE tickets INCREMENT BY 5',
       'ALTER TABLE orders SET SCHEMA extra',
       'ALTER SCHEMA extra RENAME TO more',
@@ -149,6 +154,12 @@ describe('the catalog stamp', () => {
       'RESET search_path',
     ];
     const missed: string[] = [];
+    onTestFinished(async () => {
+      await connection.db
+        .query(`DROP OWNED BY ${ROLE}_renamed; DROP ROLE IF EXISTS ${ROLE}_renamed`)
+        .catch(() => undefined);
+      await connection.db.query(`DROP ROLE IF EXISTS ${ROLE}`).catch(() => undefined);
+    });
     for (const change of changes) {
       const stamp = await stampNow();
       await connection.db.query(change);
