@@ -44,6 +44,9 @@ export const STAMPED_CATALOGS: Readonly<Record<string, string>> = {
   pg_collation: 'oid',
   pg_operator: 'oid',
   pg_description: 'objoid::bigint * 4096 + objsubid',
+  // Expressions name them: to_tsvector('english'::regconfig, body) in an index or a default.
+  pg_ts_config: 'oid',
+  pg_ts_dict: 'oid',
 };
 
 /**

@@ -113,6 +113,10 @@ describe('the catalog stamp', () => {
       CREATE TYPE pair AS (a int);`);
     const changes = [
       'ALTER TABLE orders ADD COLUMN placed_at timestamptz',
+      // An expression names a text search configuration by name ('stamp_fts'::regconfig).
+      `CREATE TEXT SEARCH CONFIGURATION stamp_fts (COPY = english);
+       CREATE INDEX orders_words ON orders USING gin (to_tsvector('stamp_fts', id::text))`,
+      'ALTER TEXT SEARCH CONFIGURATION stamp_fts RENAME TO stamp_words',
       'ALTER TABLE orders ALTER COLUMN total SET DEFAULT 1',
       `COMMENT ON COLUMN orders.total IS 'with tax'`,
       `COMMENT ON COLUMN orders.total IS 'without tax'`,
