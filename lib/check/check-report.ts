@@ -97,6 +97,14 @@ export interface CheckReport {
   };
 }
 
+/**
+ * What `check --format` prints the report as: text (formatCheck below), json, github or sarif
+ * (report-formats.ts). Kept with the report so the command defines --format without loading the
+ * formatters and the linter they bring.
+ */
+export const CHECK_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
+export type CheckFormat = (typeof CHECK_FORMATS)[number];
+
 /** `check` found problems: the report says which. Carries the report for callers that want it. */
 export class CheckFailed extends RdsMigrateError {
   override readonly name = 'CheckFailed';

@@ -15,9 +15,6 @@ import { RELEASE } from '../engine/version.ts';
 import { LINT_RULES } from '../lint/lint-rules.ts';
 import { type CheckKind, type CheckProblem, type CheckReport, problemCount } from './check.ts';
 
-export const CHECK_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
-export type CheckFormat = (typeof CHECK_FORMATS)[number];
-
 interface Locating {
   /** Where check ran: the problems' files are relative to it. */
   readonly cwd: string;

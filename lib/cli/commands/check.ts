@@ -1,11 +1,20 @@
 /** `rds-migrate check`: everything CI should check before a deploy. */
 import type { Command } from 'commander';
-import { CheckFailed, checkMigrations, formatCheck } from '../../check/check.ts';
-import type { CheckReport } from '../../check/check-report.ts';
-import { CHECK_FORMATS, type CheckFormat, formatGithub, formatSarif } from '../../check/report-formats.ts';
+import {
+  CHECK_FORMATS,
+  CheckFailed,
+  type CheckFormat,
+  type CheckReport,
+  formatCheck,
+} from '../../check/check-report.ts';
 import { UsageError } from '../../engine/errors.ts';
 import { parsePgVersion } from '../../lint/model/pg-version.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
+
+// Loaded when a check runs, not to define the command: they bring the linter (every rule) and the
+// schema tools.
+const checks = () => import('../../check/check.ts');
+const reportFormats = () => import('../../check/report-formats.ts');
 
 export function registerCheck(program: Command, { io, session }: CommandContext): void {
   example(
@@ -86,6 +95,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
               'check --rehearse-on-copy says the --rehearse URL is a copy: give --rehearse <database-url> too',
             );
           }
+          const { checkMigrations } = await checks();
           const report = await checkMigrations({
             migrationsDir: s.migrationsDir,
             cwd: io.cwd,
@@ -113,7 +123,7 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
                 ? { since: options.since }
                 : undefined,
           });
-          printCheckReport(s, report, format);
+          await printCheckReport(s, report, format);
         },
       ),
     '  $ rds-migrate check\n  $ rds-migrate check --static --json   # what cdk synth runs\n' +
@@ -132,12 +142,12 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
 
 /** `--json` or `--format`: refused when they disagree. */
 /** Prints a check's report in the format asked for, then fails the command when it found problems. */
-export function printCheckReport(s: Session, report: CheckReport, format: CheckFormat): void {
+export async function printCheckReport(s: Session, report: CheckReport, format: CheckFormat): Promise<void> {
   // In a workflow the files are named from the checkout, wherever in it the app lives.
   const where = { cwd: s.io.cwd, root: s.io.env.GITHUB_WORKSPACE || s.io.cwd };
   if (format === 'json') s.printJson('check', report);
-  else if (format === 'github') s.print(formatGithub(report, where));
-  else if (format === 'sarif') s.print(formatSarif(report, where));
+  else if (format === 'github') s.print((await reportFormats()).formatGithub(report, where));
+  else if (format === 'sarif') s.print((await reportFormats()).formatSarif(report, where));
   else s.print(formatCheck(report));
   if (!report.ok) throw new CheckFailed(report);
 }

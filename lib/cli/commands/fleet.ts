@@ -3,17 +3,13 @@
  * `rds-migrate fleet check`: check once for what any of them would run.
  */
 import type { Command } from 'commander';
-import { checkMigrations } from '../../check/check.ts';
 import { UsageError } from '../../engine/errors.ts';
-import {
-  FleetNeedsAttention,
-  fleetDatabases,
-  fleetProblems,
-  formatFleetStatus,
-  readFleetStatus,
-} from '../fleet-status.ts';
 import { type CommandContext, example } from '../session.ts';
 import { checkFormat, printCheckReport } from './check.ts';
+
+// Loaded when a command runs, not to define them: pg and the status reader; check's linter and schema tools.
+const fleetStatus = () => import('../fleet-status.ts');
+const checks = () => import('../../check/check.ts');
 
 interface FleetStatusOptions {
   targets?: string;
@@ -62,6 +58,8 @@ export function registerFleet(program: Command, { io, session }: CommandContext)
       .action(async (words: string[], options: FleetStatusOptions, command: Command) => {
         const s = session(command);
         const concurrency = concurrencyOf(options.concurrency);
+        const { FleetNeedsAttention, fleetDatabases, fleetProblems, formatFleetStatus, readFleetStatus } =
+          await fleetStatus();
         const targets = await fleetDatabases(words, options.targets);
         const report = await readFleetStatus(targets, await s.graph(), s.history, concurrency);
         if (options.json) s.printJson('fleet-status', report);
@@ -106,6 +104,7 @@ export function registerFleet(program: Command, { io, session }: CommandContext)
         const s = session(command);
         const format = checkFormat(options);
         const concurrency = concurrencyOf(options.concurrency);
+        const [{ fleetDatabases }, { checkMigrations }] = await Promise.all([fleetStatus(), checks()]);
         const targets = await fleetDatabases(words, options.targets, 'fleet check');
         const report = await checkMigrations({
           migrationsDir: s.migrationsDir,
@@ -116,7 +115,7 @@ export function registerFleet(program: Command, { io, session }: CommandContext)
           actor: s.actor,
           scope: { fleet: targets, concurrency },
         });
-        printCheckReport(s, report, format);
+        await printCheckReport(s, report, format);
       }),
     [
       '  $ rds-migrate fleet check postgres://app@tenants-1/acme postgres://app@tenants-1/globex',
