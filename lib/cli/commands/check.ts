@@ -140,7 +140,6 @@ export function registerCheck(program: Command, { io, session }: CommandContext)
   );
 }
 
-/** `--json` or `--format`: refused when they disagree. */
 /** Prints a check's report in the format asked for, then fails the command when it found problems. */
 export async function printCheckReport(s: Session, report: CheckReport, format: CheckFormat): Promise<void> {
   // In a workflow the files are named from the checkout, wherever in it the app lives.
@@ -152,6 +151,7 @@ export async function printCheckReport(s: Session, report: CheckReport, format: 
   if (!report.ok) throw new CheckFailed(report);
 }
 
+/** `--json` or `--format`: refused when they disagree. */
 export function checkFormat(options: { json?: boolean; format?: string }): CheckFormat {
   const format = options.format ?? (options.json ? 'json' : 'text');
   if (!(CHECK_FORMATS as readonly string[]).includes(format)) {
