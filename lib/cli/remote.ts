@@ -4,20 +4,7 @@
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { RdsMigrateError } from '../engine/errors.ts';
-
-export const REMOTE_ACTIONS = [
-  'status',
-  'history',
-  'show',
-  'heads',
-  'up',
-  'down',
-  'stamp',
-  'pause',
-  'resume',
-  'cancel',
-] as const;
-export type RemoteAction = (typeof REMOTE_ACTIONS)[number];
+import type { RemoteAction } from './remote-actions.ts';
 
 interface RemotePayload {
   readonly action: RemoteAction;
