@@ -5,8 +5,11 @@ import { RdsMigrateError, UsageError } from '../../engine/errors.ts';
 import type { RevisionGraph } from '../../engine/graph.ts';
 import type { Revision } from '../../engine/migration.ts';
 import { planStamp, type UpgradeTarget } from '../../engine/plan.ts';
-import { offlinePlan, renderPlanSql } from '../offline-sql.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
+
+// Loaded when --sql runs, not to define the commands: rendering the plan's SQL takes the statement
+// splitter and the recorder of TS migrations.
+const offlineSql = () => import('../offline-sql.ts');
 
 interface RunCommandOptions {
   json?: boolean;
@@ -43,6 +46,7 @@ async function printOfflineSql(
   direction: 'up' | 'down',
   range: string | undefined,
 ): Promise<void> {
+  const { offlinePlan, renderPlanSql } = await offlineSql();
   const plan = offlinePlan(await s.graph(), direction, range);
   s.io.stdout(await renderPlanSql(plan, { history: s.history, actor: s.actor, args: s.args }));
 }

@@ -1,7 +1,9 @@
 /** `rds-migrate diff`: how the database differs from the schema its revision implies. */
 import type { Command } from 'commander';
-import { diffDatabase, formatDatabaseDiff, SchemaDiffersError } from '../../schema/database-diff.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when diff runs, not to define the command: the schema tools and the runner.
+const databaseDiff = () => import('../../schema/database-diff.ts');
 
 export function registerDiff(program: Command, { session }: CommandContext): void {
   example(
@@ -15,6 +17,7 @@ export function registerDiff(program: Command, { session }: CommandContext): voi
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const graph = await s.graph();
+        const { diffDatabase, formatDatabaseDiff, SchemaDiffersError } = await databaseDiff();
         const diff = await s.withServer((server) =>
           diffDatabase(server, graph, { history: s.history, args: s.args, actor: s.actor }),
         );

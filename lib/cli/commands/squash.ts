@@ -2,8 +2,11 @@
 import type { Command } from 'commander';
 import { counted } from '../../engine/counted.ts';
 import { SQUASHED_FOLDER } from '../../engine/loader.ts';
-import { type SquashReport, squashMigrations } from '../../schema/squash.ts';
+import type { SquashReport } from '../../schema/squash.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when squash runs, not to define the command: the schema tools and the runner.
+const squashing = () => import('../../schema/squash.ts');
 
 export function registerSquash(program: Command, { io, session }: CommandContext): void {
   example(
@@ -40,6 +43,7 @@ export function registerSquash(program: Command, { io, session }: CommandContext
           command: Command,
         ) => {
           const s = session(command);
+          const { squashMigrations } = await squashing();
           const report = await s.withServer((server) =>
             squashMigrations(server, {
               migrationsDir: s.migrationsDir,

@@ -1,9 +1,11 @@
 /** `rds-migrate status` and `current`: where the database stands. */
 import type { Command } from 'commander';
 import { DriftError } from '../../engine/errors.ts';
-import { readStatus } from '../../engine/status.ts';
 import { formatStatus, revisionList } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when status runs, not to define the commands: it brings the runner's drift check and the plan.
+const statusReader = () => import('../../engine/status.ts');
 
 export function registerStatus(program: Command, { session }: CommandContext): void {
   example(
@@ -16,6 +18,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const graph = await s.graph();
+        const { readStatus } = await statusReader();
         await s.withDatabase(async (db, target) => {
           const status = await readStatus(db, graph, s.history);
           if (options.json) s.printJson('status', status);
