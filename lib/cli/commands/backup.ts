@@ -2,8 +2,10 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
 import { printable } from '../../engine/printable.ts';
-import { backupDatabase, listBackups, restoreBackup } from '../../local/snapshots.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when a command runs, not to define them: they connect with pg.
+const snapshots = () => import('../../local/snapshots.ts');
 
 export function registerBackup(program: Command, { session }: CommandContext): void {
   example(
@@ -19,6 +21,7 @@ export function registerBackup(program: Command, { session }: CommandContext): v
           );
         }
         const s = session(command);
+        const { backupDatabase, listBackups } = await snapshots();
         if (what === 'list') {
           const copies = await s.withServer((server) => listBackups(server.config()));
           if (options.json) s.printJson('backup-list', { backups: copies });
@@ -48,6 +51,7 @@ export function registerBackup(program: Command, { session }: CommandContext): v
       .option('--json', 'print as JSON')
       .action(async (name: string, options: { json?: boolean }, command: Command) => {
         const s = session(command);
+        const { restoreBackup } = await snapshots();
         const result = await s.withServer((server) => restoreBackup(server.config(), name));
         if (options.json) s.printJson('restore', result);
         else {

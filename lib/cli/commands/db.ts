@@ -7,21 +7,17 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { describeTarget } from '../../engine/connection.ts';
 import { RdsMigrateError } from '../../engine/errors.ts';
-import {
-  binariesPackage,
-  embeddedUrl,
-  type RunningEmbedded,
-  runningEmbedded,
-  startDetached,
-  stopEmbedded,
-} from '../../local/embedded.ts';
+import type { RunningEmbedded } from '../../local/embedded.ts';
 import { dataDirMajor, pinMismatch } from '../../local/postgres-major.ts';
 import { readProjectConfig } from '../../local/project-config.ts';
-import { configuredDatabase, embeddedDataDir } from '../../local/server.ts';
 import { type CliIo, type CommandContext, example, type Session } from '../session.ts';
 import { sayOnInterrupt } from '../terminal.ts';
+
+// Loaded when a command runs, not to define them: the embedded server's code and pg.
+const embeddedServer = () => import('../../local/embedded.ts');
+const localServer = () => import('../../local/server.ts');
+const connections = () => import('../../engine/connection.ts');
 
 class EmbeddedNotRunning extends RdsMigrateError {
   override readonly name = 'EmbeddedNotRunning';
@@ -39,7 +35,8 @@ interface Embedded {
   readonly shown: string;
 }
 
-function embeddedOf(io: CliIo): Embedded {
+async function embeddedOf(io: CliIo): Promise<Embedded> {
+  const { embeddedDataDir } = await localServer();
   const dataDir = embeddedDataDir(io.cwd);
   return { dataDir, logFile: join(dirname(dataDir), 'postgres.log'), shown: relative(io.cwd, dataDir) };
 }
@@ -48,7 +45,8 @@ function embeddedOf(io: CliIo): Embedded {
  * With a database configured, the other commands use it, not this server: say so once, on
  * stderr, unless the configured URL is this very server (`export DATABASE_URL=$(rds-migrate db url)`).
  */
-function noteConfigured(s: Session, running: RunningEmbedded | undefined): void {
+async function noteConfigured(s: Session, running: RunningEmbedded | undefined): Promise<void> {
+  const [{ configuredDatabase }, { describeTarget }] = await Promise.all([localServer(), connections()]);
   const config = configuredDatabase({ databaseUrl: s.options.databaseUrl, env: s.io.env, cwd: s.io.cwd });
   if (!config) return;
   const target = describeTarget(config);
@@ -124,7 +122,8 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
       )
       .action(async (_options: unknown, command: Command) => {
         const s = session(command);
-        const embedded = embeddedOf(io);
+        const embedded = await embeddedOf(io);
+        const { binariesPackage, embeddedUrl, startDetached } = await embeddedServer();
         const { postgres: pinned } = await readProjectConfig(io.cwd);
         // The server runs detached, in a process group of its own: Ctrl-C does not reach it.
         const stopListening = sayOnInterrupt(() =>
@@ -134,7 +133,7 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
           ),
         );
         const { server, started } = await startDetached(embedded).finally(stopListening);
-        noteConfigured(s, server);
+        await noteConfigured(s, server);
         const major = await dataDirMajor(embedded.dataDir);
         const what = `the embedded PostgreSQL ${major}`;
         s.print(
@@ -159,8 +158,9 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
       )
       .action(async (_options: unknown, command: Command) => {
         const s = session(command);
-        const embedded = embeddedOf(io);
-        noteConfigured(s, undefined);
+        const embedded = await embeddedOf(io);
+        await noteConfigured(s, undefined);
+        const { stopEmbedded } = await embeddedServer();
         const stopped = await stopEmbedded(embedded.dataDir);
         s.print(
           stopped
@@ -180,9 +180,10 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
       .option('--json', 'print as JSON: running, url, pid, port, dataDir')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
-        const embedded = embeddedOf(io);
+        const embedded = await embeddedOf(io);
+        const { embeddedUrl, runningEmbedded } = await embeddedServer();
         const running = await runningEmbedded(embedded.dataDir);
-        noteConfigured(s, running);
+        await noteConfigured(s, running);
         const url = running && (await embeddedUrl(embedded.dataDir, running.port));
         if (options.json) {
           s.printJson(
@@ -208,9 +209,10 @@ export function registerDb(program: Command, { io, session }: CommandContext): v
         const s = session(command);
         const psql = findOnPath('psql', io.env.PATH);
         if (!psql) throw new PsqlFailed(INSTALL_PSQL);
-        const embedded = embeddedOf(io);
+        const embedded = await embeddedOf(io);
+        const { embeddedUrl, startDetached, stopEmbedded } = await embeddedServer();
         const { server, started } = await startDetached(embedded);
-        noteConfigured(s, server);
+        await noteConfigured(s, server);
         let status: number;
         try {
           // The password goes to psql in its environment, which other users cannot read (they can its arguments).

@@ -1,17 +1,14 @@
 /** `rds-migrate doctor`: can this database be migrated from here. */
 import type { Command } from 'commander';
-import {
-  connectionFailed,
-  DoctorFailed,
-  type DoctorReport,
-  formatDoctor,
-  runDoctor,
-} from '../../check/doctor.ts';
-import { ConnectionError } from '../../engine/connection.ts';
+import type { DoctorReport } from '../../check/doctor.ts';
 import { RdsMigrateError } from '../../engine/errors.ts';
-import { EmbeddedPostgresError } from '../../local/embedded.ts';
 import { readProjectConfig } from '../../local/project-config.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when doctor runs, not to define the command: they bring pg, the embedded server and the runner.
+const doctorChecks = () => import('../../check/doctor.ts');
+const connections = () => import('../../engine/connection.ts');
+const embeddedServer = () => import('../../local/embedded.ts');
 
 export function registerDoctor(program: Command, { session }: CommandContext): void {
   example(
@@ -24,6 +21,11 @@ export function registerDoctor(program: Command, { session }: CommandContext): v
       .option('--json', 'print the checklist as JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
+        const [
+          { connectionFailed, DoctorFailed, formatDoctor, runDoctor },
+          { ConnectionError },
+          { EmbeddedPostgresError },
+        ] = await Promise.all([doctorChecks(), connections(), embeddedServer()]);
         const { postgres: pinnedMajor } = await readProjectConfig(s.io.cwd);
         const graph = await s.graph().catch((error: unknown) => {
           if (error instanceof RdsMigrateError) return error;
