@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_CONCURRENCY, DEFAULT_RANGES } from '../engine/background.ts';
 import type { LocalRunReport } from '../engine/background-local.ts';
 import type { Database } from '../engine/database.ts';
 import { RdsMigrateError, UsageError } from '../engine/errors.ts';
@@ -231,8 +230,17 @@ export class Session {
     graph: RevisionGraph,
     output: RunOutput,
   ): Promise<LocalRunReport[]> {
-    const [{ runBackgroundLocally }, { progressView, resumeCommand, sayHowToResumeOnInterrupt }] =
-      await Promise.all([import('../engine/background-local.ts'), import('./background-progress.ts')]);
+    // Its defaults too are read here: background.ts loads the range walker and the runs' SQL,
+    // which only `up` needs.
+    const [
+      { DEFAULT_CONCURRENCY, DEFAULT_RANGES },
+      { runBackgroundLocally },
+      { progressView, resumeCommand, sayHowToResumeOnInterrupt },
+    ] = await Promise.all([
+      import('../engine/background.ts'),
+      import('../engine/background-local.ts'),
+      import('./background-progress.ts'),
+    ]);
     const resume = resumeCommand({
       ...this.options,
       defaultMigrationsDir: DEFAULT_MIGRATIONS_DIR,
