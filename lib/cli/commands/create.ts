@@ -12,12 +12,14 @@ import { GraphError, UsageError } from '../../engine/errors.ts';
 import type { RevisionGraph } from '../../engine/graph.ts';
 import { FILL_FLAG, parseFills } from '../../schema/not-null-fill.ts';
 import { DROP_ADD_FLAG, RENAME_FLAG } from '../../schema/rename-decisions.ts';
-import { revisionList } from '../report.ts';
 import { type CommandContext, example, type Session } from '../session.ts';
 
 // What only --autogenerate uses, loaded when it runs: the schema tools and the linter they bring.
 const autogeneration = () => import('../../schema/autogenerate.ts');
 const wantedSchemas = () => import('../../schema/wanted-schema.ts');
+// Loaded when create runs, not to define it: report.ts brings the engine's readers of background runs
+// and schema drift.
+const reports = () => import('../report.ts');
 
 const MERGE_HINT = 'rds-migrate merge -m "merge heads"';
 
@@ -122,6 +124,7 @@ export function registerCreate(program: Command, { io, session }: CommandContext
           throw new UsageError(
             `--wanted-schema, ${RENAME_FLAG}, ${DROP_ADD_FLAG}, ${FILL_FLAG} and --json go with --autogenerate`,
           );
+        const { revisionList } = await reports();
         const created = await createMigration(graph, {
           directory: s.migrationsDir,
           message,

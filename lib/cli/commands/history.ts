@@ -4,8 +4,11 @@ import { UsageError } from '../../engine/errors.ts';
 import { BASE } from '../../engine/migration.ts';
 import { resolveRevision } from '../../engine/target.ts';
 import { ASCII, drawGraph, toDot, UNICODE } from '../graph-drawing.ts';
-import { formatDetails, formatHistory, historyEntries, revisionDetails } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
+
+// Loaded when a command runs, not to define them: report.ts brings the engine's readers of background
+// runs and schema drift.
+const reports = () => import('../report.ts');
 
 export function registerHistory(program: Command, { session }: CommandContext): void {
   example(
@@ -34,6 +37,7 @@ export function registerHistory(program: Command, { session }: CommandContext): 
             );
           }
           const graph = await s.graph();
+          const { formatHistory, historyEntries } = await reports();
           const { heads, log } = await s.withDatabase(async (db) => ({
             heads: (await s.history.read(db)).heads,
             log: options.verbose || options.json ? await s.history.log(db, 100) : undefined,
@@ -62,6 +66,7 @@ export function registerHistory(program: Command, { session }: CommandContext): 
       .action(async (spec: string, options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const graph = await s.graph();
+        const { formatDetails, revisionDetails } = await reports();
         const { heads, log } = await s.withDatabase(async (db) => ({
           heads: (await s.history.read(db)).heads,
           log: await s.history.log(db, 1000),

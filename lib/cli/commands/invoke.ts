@@ -3,11 +3,12 @@ import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
 import { RevisionGraph } from '../../engine/graph.ts';
 import { REMOTE_ACTIONS, type RemoteAction } from '../remote-actions.ts';
-import { formatRemote } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
 
-// Loaded when invoke runs, not to define it: the AWS SDK's Lambda client.
+// Loaded when invoke runs, not to define it: the AWS SDK's Lambda client; report.ts brings the engine's
+// readers of background runs and schema drift.
 const remote = () => import('../remote.ts');
+const reports = () => import('../report.ts');
 
 interface InvokeOptions {
   functionName: string;
@@ -58,7 +59,7 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
           throw new UsageError(`invoke ${action}: the actions are ${REMOTE_ACTIONS.join(', ')}`);
         }
         const args = s.args;
-        const { invokeFunction } = await remote();
+        const [{ invokeFunction }, { formatRemote }] = await Promise.all([remote(), reports()]);
         const answer = await invokeFunction(options.functionName, {
           action: action as RemoteAction,
           ...(options.revision ? { revision: options.revision } : {}),

@@ -1,11 +1,12 @@
 /** `rds-migrate status` and `current`: where the database stands. */
 import type { Command } from 'commander';
 import { DriftError } from '../../engine/errors.ts';
-import { formatStatus, revisionList } from '../report.ts';
 import { type CommandContext, example } from '../session.ts';
 
-// Loaded when status runs, not to define the commands: it brings the runner's drift check and the plan.
+// Loaded when a command runs, not to define them: status.ts brings the runner's drift check and the
+// plan, report.ts brings the engine's readers of background runs and schema drift.
 const statusReader = () => import('../../engine/status.ts');
+const reports = () => import('../report.ts');
 
 export function registerStatus(program: Command, { session }: CommandContext): void {
   example(
@@ -18,7 +19,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
         const graph = await s.graph();
-        const { readStatus } = await statusReader();
+        const [{ readStatus }, { formatStatus }] = await Promise.all([statusReader(), reports()]);
         await s.withDatabase(async (db, target) => {
           const status = await readStatus(db, graph, s.history);
           if (options.json) s.printJson('status', status);
@@ -37,6 +38,7 @@ export function registerStatus(program: Command, { session }: CommandContext): v
       .option('--json', 'print as JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const s = session(command);
+        const { revisionList } = await reports();
         const state = await s.withDatabase((db) => s.history.read(db));
         if (options.json) s.printJson('current', { current: state.heads });
         else s.print(revisionList(state.heads));
