@@ -6,7 +6,12 @@ import { assertAllowLinesReasoned } from '../lib/engine/allow-lines.ts';
 import type { Database } from '../lib/engine/database.ts';
 import { Deploys } from '../lib/engine/deploys.ts';
 import { GraphError, UsageError } from '../lib/engine/errors.ts';
-import { SNAPSHOT_TAG } from '../lib/engine/function-contract.ts';
+import {
+  MANUAL_ACTIONS,
+  type ManualAction,
+  SNAPSHOT_TAG,
+  WRITE_ACTIONS,
+} from '../lib/engine/function-contract.ts';
 import type { RevisionGraph } from '../lib/engine/graph.ts';
 import type { LogRow } from '../lib/engine/history.ts';
 import { BASE } from '../lib/engine/migration.ts';
@@ -28,11 +33,6 @@ import { MANAGED_TAG } from './rds-snapshots.ts';
 import { type RestoreCommands, restoreCommands } from './restore.ts';
 import { migrationLogger, type Runtime } from './runtime.ts';
 import type { ExecutionStatus } from './step-functions.ts';
-
-const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
-const WRITE_ACTIONS = ['up', 'down', 'stamp', 'pause', 'resume', 'cancel'] as const;
-const ACTIONS: readonly string[] = [...READ_ACTIONS, ...WRITE_ACTIONS];
-type Action = (typeof READ_ACTIONS)[number] | (typeof WRITE_ACTIONS)[number];
 
 const RECENT = 10;
 
@@ -142,7 +142,7 @@ export async function invoke(payload: Record<string, unknown>, runtime: Runtime)
  * Manual writes are the construct's opt-in (operations: { writes: true }), and come only through
  * the alias grantOperate grants: whoever may read the status cannot change the database.
  */
-function assertWritesAllowed(action: Action, runtime: Runtime): void {
+function assertWritesAllowed(action: ManualAction, runtime: Runtime): void {
   const { writes, operateAlias } = runtime.config.manual;
   if (!writes || !operateAlias) {
     throw new UsageError(
@@ -176,11 +176,12 @@ function requester(payload: Record<string, unknown>, runtime: Runtime): string {
 /** Characters RDS accepts in a tag value too (the snapshot is tagged with who asked). */
 const REQUESTER = /^[A-Za-z0-9_.:/=+@-]{1,64}$/;
 
-function parseAction(value: unknown): Action {
-  if (typeof value === 'string' && ACTIONS.includes(value)) return value as Action;
+function parseAction(value: unknown): ManualAction {
+  if (typeof value === 'string' && (MANUAL_ACTIONS as readonly string[]).includes(value))
+    return value as ManualAction;
   const what = value === undefined ? 'no action' : `unknown action '${shortText(value, 40)}'`;
   throw new UsageError(
-    `${what}; valid actions: ${ACTIONS.join(', ')} (up, down, stamp, pause, resume and cancel need "confirm": true), ` +
+    `${what}; valid actions: ${MANUAL_ACTIONS.join(', ')} (up, down, stamp, pause, resume and cancel need "confirm": true), ` +
       'e.g. {"action":"status"}',
   );
 }

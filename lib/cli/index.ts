@@ -4,8 +4,7 @@
  * database or embedded server, output); report.ts formats the engine's results as text;
  * graph-drawing.ts draws `history --graph` and `--format dot`; json-output.ts says what each
  * `--json` prints (the types schemas/ is generated from); offline-sql.ts renders `--sql`;
- * remote.ts asks the deployed function (remote-actions.ts: what it may ask); terminal.ts asks the
- * person at the terminal.
+ * remote.ts asks the deployed function; terminal.ts asks the person at the terminal.
  *
  * It may import everything below it (engine, check, schema, lint, local); never construct/ or
  * lambda/.

@@ -4,10 +4,10 @@
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { RdsMigrateError } from '../engine/errors.ts';
-import type { RemoteAction } from './remote-actions.ts';
+import type { ManualAction } from '../engine/function-contract.ts';
 
 interface RemotePayload {
-  readonly action: RemoteAction;
+  readonly action: ManualAction;
   readonly revision?: string;
   readonly confirm?: boolean;
   readonly args?: Readonly<Record<string, string>>;

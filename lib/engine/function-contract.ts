@@ -100,6 +100,16 @@ export function functionEnvironment(
   return environment;
 }
 
+/**
+ * What a manual invocation of the function may ask (`rds-migrate invoke <action>`, or `aws lambda
+ * invoke` with `{"action": ...}`): reads, and writes, which the function runs only when confirmed
+ * and allowed.
+ */
+export const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
+export const WRITE_ACTIONS = ['up', 'down', 'stamp', 'pause', 'resume', 'cancel'] as const;
+export const MANUAL_ACTIONS = [...READ_ACTIONS, ...WRITE_ACTIONS] as const;
+export type ManualAction = (typeof MANUAL_ACTIONS)[number];
+
 /** The key of a fleet state machine task's event: `{"RdsMigrateFleet": {"task": ...}}`. */
 export const FLEET_TASK_KEY = 'RdsMigrateFleet';
 

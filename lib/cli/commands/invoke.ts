@@ -1,8 +1,8 @@
 /** `rds-migrate invoke`: ask the deployed function. */
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
+import { MANUAL_ACTIONS, type ManualAction } from '../../engine/function-contract.ts';
 import { RevisionGraph } from '../../engine/graph.ts';
-import { REMOTE_ACTIONS, type RemoteAction } from '../remote-actions.ts';
 import { type CommandContext, example } from '../session.ts';
 
 // Loaded when invoke runs, not to define it: the AWS SDK's Lambda client; report.ts brings the engine's
@@ -29,7 +29,7 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
         'ask the deployed function (aws lambda invoke): status, history, show, heads; up, down, stamp; ' +
           'pause, resume, cancel (a background migration)',
       )
-      .argument('<action>', REMOTE_ACTIONS.join(', '))
+      .argument('<action>', MANUAL_ACTIONS.join(', '))
       .requiredOption('--function-name <name>', "the function (the stack's FunctionName output)")
       .option(
         '--revision <revision>',
@@ -55,13 +55,13 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
       .option('--json', 'print the answer as JSON')
       .action(async (action: string, options: InvokeOptions, command: Command) => {
         const s = session(command);
-        if (!(REMOTE_ACTIONS as readonly string[]).includes(action)) {
-          throw new UsageError(`invoke ${action}: the actions are ${REMOTE_ACTIONS.join(', ')}`);
+        if (!(MANUAL_ACTIONS as readonly string[]).includes(action)) {
+          throw new UsageError(`invoke ${action}: the actions are ${MANUAL_ACTIONS.join(', ')}`);
         }
         const args = s.args;
         const [{ invokeFunction }, { formatRemote }] = await Promise.all([remote(), reports()]);
         const answer = await invokeFunction(options.functionName, {
-          action: action as RemoteAction,
+          action: action as ManualAction,
           ...(options.revision ? { revision: options.revision } : {}),
           ...(options.confirm ? { confirm: true } : {}),
           ...(options.limit ? { limit: Number(options.limit) } : {}),
