@@ -6,6 +6,7 @@
  * test/layering.test.ts reads it: may import cli, construct; may load aws-cdk-lib, constructs,
  * cdk-nag.
  */
+import module from 'node:module';
 import { EXIT, RELEASE } from '../lib/cli/cli-defaults.ts';
 import { defineNodeNavigator } from '../lib/cli/node-navigator.ts';
 
@@ -18,6 +19,10 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 }
 // Before pg loads: on Node 20 it would load all of fetch to learn it is not in a Cloudflare Worker.
 defineNodeNavigator();
+// Node 22.1 and later keep the compiled code of the modules a command loads (in the system's temp
+// folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so the next command does not compile them
+// again: heads 168 -> 141 ms, --help 168 -> 162 on Node 22 here. Node 20 has no such cache.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 const { askOnTerminal, canAsk, runCli } = await import('../lib/cli/index.ts');
 const code = await runCli(argv, {
   stdoutIsTerminal: process.stdout.isTTY === true,
