@@ -10,7 +10,7 @@
  *
  * `npx tsx bench/cli.ts [runs]` runs it alone (5 runs a command by default).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,11 @@ export const CLI_AIMS = {
 } as const;
 
 const NODE_ALONE = 'node -e "" (node alone)';
+/**
+ * The node that runs the commands: RDS_MIGRATE_BENCH_NODE, to time another release of node than
+ * the bench's own (Node 22 keeps a compile cache that Node 20 has not), else the bench's.
+ */
+const NODE = process.env.RDS_MIGRATE_BENCH_NODE || process.execPath;
 
 export interface CliBenchRow {
   readonly command: string;
@@ -138,6 +143,12 @@ async function timeCommands(app: string, runs: number): Promise<CliBenchRow[]> {
   return rows;
 }
 
+function nodeVersion(): string {
+  return NODE === process.execPath
+    ? process.version
+    : execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
+}
+
 /** Milliseconds from spawning `node args` in `cwd` to its exit; throws unless it exits 0. */
 async function timed(cwd: string, args: readonly string[]): Promise<number> {
   // The embedded server, never one the environment names.
@@ -145,7 +156,7 @@ async function timed(cwd: string, args: readonly string[]): Promise<number> {
     Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL' && !name.startsWith('PG')),
   );
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NODE, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -159,7 +170,9 @@ async function timed(cwd: string, args: readonly string[]): Promise<number> {
 /** The table, and each aim met or missed with what was measured. */
 export function cliLines(rows: readonly CliBenchRow[]): string[] {
   const node = rows.find((row) => row.command === NODE_ALONE);
-  const lines = [`the installed CLI, spawn to exit (medians; ${rows[1]?.samplesMs.length ?? 0} runs each):`];
+  const lines = [
+    `the installed CLI on node ${nodeVersion()}, spawn to exit (medians; ${rows[1]?.samplesMs.length ?? 0} runs each):`,
+  ];
   for (const row of rows) {
     // Node's own start is in every command's time: on a loaded machine it says how much is the machine's.
     const beyondNode =
