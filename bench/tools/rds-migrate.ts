@@ -55,6 +55,11 @@ const PARTS: readonly (readonly [string, RegExp])[] = [
   // The lines the check reads only when the catalog changed since the last fingerprint.
   ['fingerprint check', /^SELECT true AS extra[\s\S]*\)::text AS last_id\n/],
   ['history setup', /^BEGIN;\nDO \$rds_migrate\$/],
+  // What every run pays around its plan besides the fingerprint: the lock with the history's
+  // probe, the history read, the unlock.
+  ['lock', /^BEGIN;\nSELECT set_config\('rds_migrate\.locked'/],
+  ['history read', /^SELECT \(SELECT coalesce\(array_agg\(revision\)/],
+  ['lock', /^SELECT pg_advisory_unlock/],
 ];
 
 function timedParts(db: Database, parts: Map<string, number>): Database {
