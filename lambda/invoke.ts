@@ -7,6 +7,7 @@ import type { Database } from '../lib/engine/database.ts';
 import { Deploys } from '../lib/engine/deploys.ts';
 import { GraphError, UsageError } from '../lib/engine/errors.ts';
 import {
+  isManualAction,
   MANUAL_ACTIONS,
   type ManualAction,
   SNAPSHOT_TAG,
@@ -177,8 +178,7 @@ function requester(payload: Record<string, unknown>, runtime: Runtime): string {
 const REQUESTER = /^[A-Za-z0-9_.:/=+@-]{1,64}$/;
 
 function parseAction(value: unknown): ManualAction {
-  if (typeof value === 'string' && (MANUAL_ACTIONS as readonly string[]).includes(value))
-    return value as ManualAction;
+  if (isManualAction(value)) return value;
   const what = value === undefined ? 'no action' : `unknown action '${shortText(value, 40)}'`;
   throw new UsageError(
     `${what}; valid actions: ${MANUAL_ACTIONS.join(', ')} (up, down, stamp, pause, resume and cancel need "confirm": true), ` +

@@ -105,10 +105,14 @@ export function functionEnvironment(
  * invoke` with `{"action": ...}`): reads, and writes, which the function runs only when confirmed
  * and allowed.
  */
-export const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
+const READ_ACTIONS = ['status', 'history', 'show', 'heads'] as const;
 export const WRITE_ACTIONS = ['up', 'down', 'stamp', 'pause', 'resume', 'cancel'] as const;
 export const MANUAL_ACTIONS = [...READ_ACTIONS, ...WRITE_ACTIONS] as const;
 export type ManualAction = (typeof MANUAL_ACTIONS)[number];
+
+export function isManualAction(value: unknown): value is ManualAction {
+  return typeof value === 'string' && (MANUAL_ACTIONS as readonly string[]).includes(value);
+}
 
 /** The key of a fleet state machine task's event: `{"RdsMigrateFleet": {"task": ...}}`. */
 export const FLEET_TASK_KEY = 'RdsMigrateFleet';

@@ -1,7 +1,7 @@
 /** `rds-migrate invoke`: ask the deployed function. */
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
-import { MANUAL_ACTIONS, type ManualAction } from '../../engine/function-contract.ts';
+import { isManualAction, MANUAL_ACTIONS } from '../../engine/function-contract.ts';
 import { RevisionGraph } from '../../engine/graph.ts';
 import { type CommandContext, example } from '../session.ts';
 
@@ -55,13 +55,13 @@ export function registerInvoke(program: Command, { session }: CommandContext): v
       .option('--json', 'print the answer as JSON')
       .action(async (action: string, options: InvokeOptions, command: Command) => {
         const s = session(command);
-        if (!(MANUAL_ACTIONS as readonly string[]).includes(action)) {
+        if (!isManualAction(action)) {
           throw new UsageError(`invoke ${action}: the actions are ${MANUAL_ACTIONS.join(', ')}`);
         }
         const args = s.args;
         const [{ invokeFunction }, { formatRemote }] = await Promise.all([remote(), reports()]);
         const answer = await invokeFunction(options.functionName, {
-          action: action as ManualAction,
+          action,
           ...(options.revision ? { revision: options.revision } : {}),
           ...(options.confirm ? { confirm: true } : {}),
           ...(options.limit ? { limit: Number(options.limit) } : {}),
