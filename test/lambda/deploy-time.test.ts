@@ -537,6 +537,15 @@ describe('the time budget', () => {
     });
   }
 
+  /** A snapshot RDS reports at 100% while still creating for `looks` looks, available after. */
+  function fullWhileCreating(looks: number): () => { Status: string; PercentProgress: number } {
+    let looked = 0;
+    return () =>
+      ++looked > looks
+        ? { Status: 'available', PercentProgress: 100 }
+        : { Status: 'creating', PercentProgress: 100 };
+  }
+
   it('fails a snapshot that has not moved once the time left is what the migrations need, not before', async () => {
     describesOnly('rds-migrate-app-db-20261125103005', () => ({ Status: 'creating', PercentProgress: 10 }));
     const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
@@ -620,13 +629,8 @@ describe('the time budget', () => {
   });
 
   it('does not time a snapshot RDS reports at 100% while still creating: it is about to be available', async () => {
-    let looks = 0;
     // Two looks a poll (its state, then its progress): at 100% from the first, available at the 4th poll.
-    describesOnly('rds-migrate-app-db-20261125103005', () =>
-      ++looks > 6
-        ? { Status: 'available', PercentProgress: 100 }
-        : { Status: 'creating', PercentProgress: 100 },
-    );
+    describesOnly('rds-migrate-app-db-20261125103005', fullWhileCreating(6));
     const { logger, lines } = recordingLogger();
     const clock = new ManualClock();
     const handler = timedHandler(aws, bundle, clock, {}, { logger });
@@ -639,13 +643,8 @@ describe('the time budget', () => {
   });
 
   it('says the deploy ran out of time, not what steps that never ran here took, when a slow snapshot used it all', async () => {
-    let looks = 0;
     // At 100% (so not timed) until the 5 minutes are all but spent: available at the 10th poll.
-    describesOnly('rds-migrate-app-db-20261125103005', () =>
-      ++looks > 18
-        ? { Status: 'available', PercentProgress: 100 }
-        : { Status: 'creating', PercentProgress: 100 },
-    );
+    describesOnly('rds-migrate-app-db-20261125103005', fullWhileCreating(18));
     const outcome = await deploy('aaaa00000001', { Policy: 'always' }, new ManualClock(), {
       DEPLOY_TIMEOUT_SECONDS: '300',
     });
